@@ -1,0 +1,129 @@
+//! The collector's and the forwarder's handlers, and their cold-start wiring.
+//!
+//! `main.rs` of each Lambda only builds the context here and hands the
+//! handler to the runtime, so tests call the same handlers directly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+use tokio::time::Instant;
+use tracing::info;
+
+use crate::aws::ec2::Ec2Inventory;
+use crate::aws::inspector::{InspectorClassicFindings, InspectorClassicTemplates};
+use crate::aws::s3::S3Objects;
+use crate::aws::sts::{CachedSessions, StsSessions};
+use crate::config::{CollectorConfig, ForwarderConfig};
+use crate::decode::InboundMessage;
+use crate::forward::{Forwarder, ForwarderReport};
+use crate::pipeline::{BatchReport, Collector, Ports, Settings};
+use crate::search::opensearch::OpenSearchIndexer;
+
+/// Sessions are renewed this long before they expire.
+const SESSION_REFRESH_MARGIN: Duration = Duration::from_secs(300);
+/// Time kept back from the Lambda deadline to answer SQS in time.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+
+/// Builds the collector from its configuration: called once per cold start.
+pub async fn build_collector(config: &CollectorConfig) -> anyhow::Result<Collector> {
+    let sdk = crate::aws::load_sdk_config("fanin-collector").await;
+    let sessions = CachedSessions::new(
+        StsSessions::new(&sdk, config.partition.clone(), config.role_name.clone(), config.external_id.clone(), config.session_duration),
+        SESSION_REFRESH_MARGIN,
+    );
+    let search = OpenSearchIndexer::new(
+        &config.opensearch_url,
+        &config.search_auth,
+        sdk.credentials_provider(),
+        sdk.region().cloned(),
+    )?;
+    let ports = Ports {
+        sessions: Arc::new(sessions),
+        classic: Arc::new(InspectorClassicFindings::new(sdk.clone())),
+        inventory: Arc::new(Ec2Inventory::new(sdk.clone())),
+        objects: Arc::new(S3Objects::new(&sdk, config.bucket.clone(), config.encryption.clone(), config.s3_force_path_style)),
+        search: Arc::new(search),
+    };
+    let settings = Settings {
+        partition: config.partition.clone(),
+        index_prefix: config.index_prefix.clone(),
+        bulk_max_bytes: config.bulk_max_bytes,
+        max_concurrency: config.max_concurrency,
+    };
+    Ok(Collector::new(settings, ports))
+}
+
+/// Converts an SQS event record into fanin's message type.
+pub fn inbound(record: aws_lambda_events::event::sqs::SqsMessage) -> InboundMessage {
+    InboundMessage {
+        receive_count: record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1),
+        message_id: record.message_id.unwrap_or_default(),
+        body: record.body.unwrap_or_default(),
+    }
+}
+
+/// The collector's SQS handler: partial batch responses, never a whole-batch error.
+pub async fn handle_sqs(collector: &Collector, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+    let remaining = event
+        .context
+        .deadline()
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default()
+        .saturating_sub(DEADLINE_MARGIN);
+    let messages: Vec<InboundMessage> = event.payload.records.into_iter().map(inbound).collect();
+    let report = collector.process(messages, Instant::now() + remaining).await;
+    log_report(&report);
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = report
+        .failed_message_ids
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    Ok(response)
+}
+
+pub fn log_report(report: &BatchReport) {
+    info!(
+        received = report.received,
+        stored = report.findings_stored,
+        already_stored = report.findings_already_stored,
+        lifecycle = report.lifecycle_acknowledged,
+        objects = report.objects_written,
+        retried = report.failed_message_ids.len(),
+        quarantined = ?report.quarantined,
+        enrichment = ?report.enrichment,
+        "batch processed"
+    );
+}
+
+/// Builds the forwarder: called once per cold start.
+pub async fn build_forwarder(config: ForwarderConfig) -> Forwarder {
+    let sdk = crate::aws::load_sdk_config("fanin-forwarder").await;
+    Forwarder::new(config, Arc::new(InspectorClassicTemplates::new(&sdk)))
+}
+
+/// The forwarder's handler: a CloudTrail `CreateAssessmentTemplate` event
+/// subscribes that template; any other event (the schedule, a deployment
+/// trigger) sweeps every template.
+pub async fn handle_forwarder(forwarder: &Forwarder, event: LambdaEvent<Value>) -> Result<ForwarderReport, lambda_runtime::Error> {
+    let report = forwarder.handle(&event.payload).await?;
+    info!(
+        examined = report.examined,
+        subscribed = report.subscribed.len(),
+        already = report.already_subscribed,
+        skipped = report.skipped,
+        "forwarder done"
+    );
+    Ok(report)
+}

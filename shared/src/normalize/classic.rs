@@ -1,0 +1,228 @@
+//! Inspector Classic finding → OCSF. The mapping is documented in docs/schema.md.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::{EnrichmentTarget, Origin, as_cve, severity};
+use crate::enrich::{FaninContext, ReportedNetwork};
+use crate::ids::{Partition, is_instance_id};
+use crate::model::{ClassicFinding, GroupRef, InterfaceRecord};
+use crate::ocsf::{
+    Activity, Cloud, Cve, Device, FindingInfo, Image, Metadata, NetworkInterface, Product, Remediation, Resource,
+    Status, Vulnerability, VulnerabilityFinding, time_pair,
+};
+
+pub(super) fn enrichment_target(finding: &ClassicFinding) -> EnrichmentTarget {
+    match finding.asset_attributes.as_ref().and_then(|a| a.agent_id.as_deref()) {
+        Some(id) if is_instance_id(id) => EnrichmentTarget::Instance(id.to_owned()),
+        _ => EnrichmentTarget::NoInstance,
+    }
+}
+
+pub(super) fn reported_network(finding: &ClassicFinding) -> ReportedNetwork {
+    let Some(asset) = &finding.asset_attributes else {
+        return ReportedNetwork::default();
+    };
+    let interfaces: Vec<InterfaceRecord> = asset
+        .network_interfaces
+        .iter()
+        .map(|eni| {
+            let mut private_ips: Vec<String> = eni.private_ip_address.iter().cloned().collect();
+            private_ips.extend(eni.private_ip_addresses.iter().filter_map(|p| p.private_ip_address.clone()));
+            InterfaceRecord {
+                interface_id: eni.network_interface_id.clone().unwrap_or_default(),
+                device_index: None,
+                subnet_id: eni.subnet_id.clone(),
+                vpc_id: eni.vpc_id.clone(),
+                mac_address: None,
+                private_ips,
+                public_ips: eni.public_ip.iter().cloned().collect(),
+                public_dns_name: eni.public_dns_name.clone(),
+                ipv6_addresses: eni.ipv6_addresses.clone(),
+                security_groups: eni
+                    .security_groups
+                    .iter()
+                    .filter_map(|g| g.group_id.clone().map(|id| GroupRef { id, name: g.group_name.clone() }))
+                    .collect(),
+            }
+        })
+        .collect();
+    ReportedNetwork {
+        vpc_id: interfaces.first().and_then(|i| i.vpc_id.clone()),
+        subnet_id: interfaces.first().and_then(|i| i.subnet_id.clone()),
+        loose_private_ips: asset.ipv4_addresses.clone(),
+        loose_ipv6_addresses: Vec::new(),
+        interfaces,
+    }
+}
+
+fn cve_of(finding: &ClassicFinding) -> Option<String> {
+    finding
+        .attributes
+        .iter()
+        .find(|a| a.key == "CVE_ID")
+        .and_then(|a| a.value.as_deref())
+        .and_then(as_cve)
+        .or_else(|| finding.id.as_deref().and_then(as_cve))
+}
+
+pub(super) fn to_ocsf(
+    finding: &ClassicFinding,
+    origin: &Origin,
+    partition: &Partition,
+    mut context: FaninContext,
+) -> VulnerabilityFinding {
+    let severity = severity(finding.severity.as_deref());
+    let updated_ms = finding.updated_at.timestamp_millis();
+    let created_ms = finding.created_at.timestamp_millis();
+    let cve = cve_of(finding);
+    let title = finding.title.clone().or_else(|| finding.id.clone()).unwrap_or_else(|| finding.arn.clone());
+    let rules_package = finding.service_attributes.as_ref().and_then(|s| s.rules_package_arn.clone());
+
+    let metadata = Metadata {
+        version: crate::ocsf::OCSF_VERSION,
+        product: Product {
+            name: "Inspector Classic",
+            vendor_name: "AWS",
+            feature: rules_package.clone().map(|arn| crate::ocsf::Feature {
+                name: if cve.is_some() { "Common Vulnerabilities and Exposures".into() } else { "Rules package".into() },
+                uid: Some(arn),
+            }),
+        },
+        uid: super::version_uid(&finding.arn, updated_ms),
+        profiles: vec!["cloud", "datetime"],
+        original_time: None,
+    };
+    let cloud = Cloud {
+        provider: "AWS",
+        region: origin.region.to_string(),
+        cloud_partition: partition.to_string(),
+        account: crate::ocsf::Account::aws(origin.account.as_str()),
+    };
+    let (created_time, created_time_dt) = time_pair(Some(created_ms));
+    let (modified_time, modified_time_dt) = time_pair(Some(updated_ms));
+    let finding_info = FindingInfo {
+        uid: finding.arn.clone(),
+        title: title.clone(),
+        desc: finding.description.clone(),
+        types: vec![if cve.is_some() {
+            "Software and Configuration Checks/Vulnerabilities/CVE".into()
+        } else {
+            "Software and Configuration Checks/Industry and Regulatory Standards".into()
+        }],
+        product_uid: finding.id.clone(),
+        created_time,
+        created_time_dt: created_time_dt.clone(),
+        first_seen_time: created_time,
+        first_seen_time_dt: created_time_dt,
+        last_seen_time: modified_time,
+        last_seen_time_dt: modified_time_dt.clone(),
+        modified_time,
+        modified_time_dt,
+        src_url: None,
+    };
+
+    let vulnerability = Vulnerability {
+        title: title.clone(),
+        desc: finding.description.clone(),
+        severity: Some(severity.caption.clone()),
+        references: cve.iter().map(|id| format!("https://nvd.nist.gov/vuln/detail/{id}")).collect(),
+        cve: cve.clone().map(|uid| Cve { uid, cvss: Vec::new(), epss: None, references: Vec::new() }),
+        remediation: finding.recommendation.clone().map(|desc| Remediation { desc, references: Vec::new() }),
+        vendor_name: Some("Amazon Inspector Classic".into()),
+        ..Default::default()
+    };
+
+    let asset = finding.asset_attributes.clone().unwrap_or_default();
+    let tags: Vec<String> = asset
+        .tags
+        .iter()
+        .map(|t| format!("{}={}", t.key, t.value.as_deref().unwrap_or("")))
+        .collect();
+    let network = context.network.as_ref();
+    let primary_ip = network.and_then(|n| n.private_ips.first().cloned());
+    let resources = asset
+        .agent_id
+        .iter()
+        .map(|id| Resource {
+            uid: id.clone(),
+            resource_type: "AwsEc2Instance".into(),
+            region: origin.region.to_string(),
+            cloud_partition: partition.to_string(),
+            hostname: asset.hostname.clone(),
+            ip: primary_ip.clone(),
+            labels: tags.clone(),
+            data: None,
+        })
+        .collect();
+    let device = asset.agent_id.as_ref().map(|id| Device {
+        uid: id.clone(),
+        instance_uid: id.clone(),
+        type_id: 99,
+        device_type: "Virtual",
+        region: origin.region.to_string(),
+        hostname: asset.hostname.clone(),
+        ip: primary_ip.clone(),
+        vpc_uid: network.and_then(|n| n.vpc_id.clone()),
+        subnet_uid: network.and_then(|n| n.subnet_id.clone()),
+        image: asset.ami_id.clone().map(|uid| Image { uid }),
+        network_interfaces: network.map(ocsf_interfaces).unwrap_or_default(),
+    });
+
+    let mut details = BTreeMap::new();
+    details.insert("inspector_classic_id".into(), json!(finding.id));
+    details.insert("rules_package_arn".into(), json!(rules_package));
+    details.insert(
+        "assessment_run_arn".into(),
+        json!(finding.service_attributes.as_ref().and_then(|s| s.assessment_run_arn.clone())),
+    );
+    details.insert("numeric_severity".into(), json!(finding.numeric_severity));
+    details.insert("confidence".into(), json!(finding.confidence));
+    details.insert("attributes".into(), key_values(&finding.attributes));
+    details.insert("user_attributes".into(), key_values(&finding.user_attributes));
+    if let Some(group) = &asset.auto_scaling_group {
+        details.insert("auto_scaling_group".into(), json!(group));
+    }
+    details.retain(|_, v| !v.is_null());
+    context.details = details;
+
+    let mut record = VulnerabilityFinding::new(
+        Activity::Create,
+        severity,
+        Status::New,
+        updated_ms,
+        metadata,
+        cloud,
+        finding_info,
+        crate::ocsf::Unmapped { fanin: context },
+    );
+    record.vulnerabilities = vec![vulnerability];
+    record.resources = resources;
+    record.device = device;
+    record
+}
+
+fn key_values(pairs: &[crate::model::KeyValue]) -> serde_json::Value {
+    if pairs.is_empty() {
+        return serde_json::Value::Null;
+    }
+    pairs.iter().map(|p| (p.key.clone(), json!(p.value))).collect::<serde_json::Map<_, _>>().into()
+}
+
+/// OCSF `device.network_interfaces` from the enriched (or reported) network.
+pub(super) fn ocsf_interfaces(network: &crate::enrich::NetworkContext) -> Vec<NetworkInterface> {
+    network
+        .interfaces
+        .iter()
+        .filter(|i| !i.interface_id.is_empty())
+        .map(|i| NetworkInterface {
+            uid: i.interface_id.clone(),
+            ip: i.private_ips.first().cloned(),
+            mac: i.mac_address.clone(),
+            hostname: None,
+            type_id: 1,
+            interface_type: "Wired",
+        })
+        .collect()
+}

@@ -1,0 +1,252 @@
+//! Amazon Inspector (v2) finding → OCSF. The mapping is documented in docs/schema.md.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::classic::ocsf_interfaces;
+use super::{EnrichmentTarget, Origin, as_cve, severity};
+use crate::enrich::{FaninContext, ReportedNetwork};
+use crate::ids::{Partition, is_instance_id};
+use crate::model::Inspector2Finding;
+use crate::ocsf::{
+    Activity, AffectedPackage, Cloud, Cve, CvssScore, Cwe, Device, EpssScore, FindingInfo, Image, Metadata, Product,
+    Remediation, Resource, Status, Vulnerability, VulnerabilityFinding, time_pair,
+};
+
+const EC2: &str = "AWS_EC2_INSTANCE";
+
+pub(super) fn enrichment_target(finding: &Inspector2Finding) -> EnrichmentTarget {
+    if let Some(ec2) = finding.resources.iter().find(|r| r.resource_type == EC2) {
+        return if is_instance_id(&ec2.id) {
+            EnrichmentTarget::Instance(ec2.id.clone())
+        } else {
+            EnrichmentTarget::NoInstance
+        };
+    }
+    match finding.resources.first() {
+        Some(resource) => EnrichmentTarget::NotApplicable(resource.resource_type.clone()),
+        None => EnrichmentTarget::NoInstance,
+    }
+}
+
+pub(super) fn reported_network(finding: &Inspector2Finding) -> ReportedNetwork {
+    let details = finding
+        .resources
+        .iter()
+        .find(|r| r.resource_type == EC2)
+        .and_then(|r| r.details.as_ref())
+        .and_then(|d| d.aws_ec2_instance.clone())
+        .unwrap_or_default();
+    ReportedNetwork {
+        vpc_id: details.vpc_id,
+        subnet_id: details.subnet_id,
+        interfaces: Vec::new(),
+        loose_private_ips: details.ip_v4_addresses,
+        loose_ipv6_addresses: details.ip_v6_addresses,
+    }
+}
+
+fn yes(value: Option<&str>) -> Option<bool> {
+    match value.map(str::to_ascii_uppercase).as_deref() {
+        Some("YES" | "PARTIAL") => Some(true),
+        Some("NO") => Some(false),
+        _ => None,
+    }
+}
+
+pub(super) fn to_ocsf(
+    finding: &Inspector2Finding,
+    origin: &Origin,
+    partition: &Partition,
+    mut context: FaninContext,
+) -> VulnerabilityFinding {
+    let severity = severity(finding.severity.as_deref());
+    let updated_ms = finding.updated_at.timestamp_millis();
+    let (status, activity) = match finding.status.as_deref() {
+        Some("CLOSED") => (Status::Resolved, Activity::Close),
+        Some("SUPPRESSED") => (Status::Suppressed, Activity::Update),
+        _ if finding.first_observed_at.is_some_and(|first| first < finding.updated_at) => {
+            (Status::New, Activity::Update)
+        }
+        _ => (Status::New, Activity::Create),
+    };
+    let title = finding.title.clone().unwrap_or_else(|| finding.finding_arn.clone());
+    let package = finding.package_vulnerability_details.clone().unwrap_or_default();
+    let finding_type = finding.finding_type.clone().unwrap_or_else(|| "UNKNOWN".into());
+
+    let metadata = Metadata {
+        version: crate::ocsf::OCSF_VERSION,
+        product: Product {
+            name: "Inspector",
+            vendor_name: "AWS",
+            feature: Some(crate::ocsf::Feature { name: finding_type.clone(), uid: None }),
+        },
+        uid: super::version_uid(&finding.finding_arn, updated_ms),
+        profiles: vec!["cloud", "datetime"],
+        original_time: None,
+    };
+    let cloud = Cloud {
+        provider: "AWS",
+        region: origin.region.to_string(),
+        cloud_partition: partition.to_string(),
+        account: crate::ocsf::Account::aws(origin.account.as_str()),
+    };
+    let first_ms = finding.first_observed_at.map(|t| t.timestamp_millis());
+    let last_ms = finding.last_observed_at.map(|t| t.timestamp_millis());
+    let (first_seen_time, first_seen_time_dt) = time_pair(first_ms);
+    let (last_seen_time, last_seen_time_dt) = time_pair(last_ms);
+    let (modified_time, modified_time_dt) = time_pair(Some(updated_ms));
+    let finding_info = FindingInfo {
+        uid: finding.finding_arn.clone(),
+        title: title.clone(),
+        desc: finding.description.clone(),
+        types: vec![finding_type.clone()],
+        product_uid: package.vulnerability_id.clone(),
+        created_time: first_seen_time,
+        created_time_dt: first_seen_time_dt.clone(),
+        first_seen_time,
+        first_seen_time_dt,
+        last_seen_time,
+        last_seen_time_dt,
+        modified_time,
+        modified_time_dt,
+        src_url: package.source_url.clone(),
+    };
+
+    let cve = package.vulnerability_id.as_deref().and_then(as_cve).map(|uid| Cve {
+        uid,
+        cvss: package
+            .cvss
+            .iter()
+            .filter_map(|c| {
+                Some(CvssScore {
+                    base_score: c.base_score?,
+                    version: c.version.clone()?,
+                    vector_string: c.scoring_vector.clone(),
+                    vendor_name: c.source.clone(),
+                })
+            })
+            .collect(),
+        epss: finding.epss.as_ref().map(|e| EpssScore { score: e.score.to_string() }),
+        references: Vec::new(),
+    });
+    let code = finding.code_vulnerability_details.clone();
+    let remediation_text = finding
+        .remediation
+        .as_ref()
+        .and_then(|r| r.recommendation.as_ref())
+        .and_then(|r| r.text.clone());
+    let remediation_url = finding
+        .remediation
+        .as_ref()
+        .and_then(|r| r.recommendation.as_ref())
+        .and_then(|r| r.url.clone());
+    let mut references = package.reference_urls.clone();
+    if let Some(code) = &code {
+        references.extend(code.reference_urls.iter().cloned());
+    }
+    let vulnerability = Vulnerability {
+        title: title.clone(),
+        desc: finding.description.clone(),
+        severity: Some(severity.caption.clone()),
+        cve,
+        cwe: code.as_ref().and_then(|c| c.cwes.first()).map(|uid| Cwe { uid: uid.clone() }),
+        affected_packages: package
+            .vulnerable_packages
+            .iter()
+            .map(|p| AffectedPackage {
+                name: p.name.clone(),
+                version: p.version.clone().unwrap_or_default(),
+                fixed_in_version: p.fixed_in_version.clone().filter(|v| !v.is_empty() && v != "NotAvailable"),
+                package_manager: p.package_manager.clone(),
+                epoch: p.epoch,
+                release: p.release.clone(),
+                architecture: p.arch.clone(),
+                path: p.file_path.clone(),
+            })
+            .collect(),
+        is_fix_available: yes(finding.fix_available.as_deref()),
+        is_exploit_available: yes(finding.exploit_available.as_deref()),
+        references,
+        related_vulnerabilities: package.related_vulnerabilities.clone(),
+        remediation: remediation_text.map(|desc| Remediation { desc, references: remediation_url.into_iter().collect() }),
+        vendor_name: package.source.clone().or_else(|| Some("Amazon Inspector".into())),
+        category: Some(finding_type.clone()),
+    };
+
+    let network = context.network.as_ref();
+    let primary_ip = network.and_then(|n| n.private_ips.first().cloned());
+    let resources: Vec<Resource> = finding
+        .resources
+        .iter()
+        .map(|r| Resource {
+            uid: r.id.clone(),
+            resource_type: r.resource_type.clone(),
+            region: r.region.clone().unwrap_or_else(|| origin.region.to_string()),
+            cloud_partition: r.partition.clone().unwrap_or_else(|| partition.to_string()),
+            hostname: None,
+            ip: if r.resource_type == EC2 { primary_ip.clone() } else { None },
+            labels: r.tags.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect(),
+            data: r
+                .details
+                .as_ref()
+                .and_then(|d| d.aws_ecr_container_image.clone().or_else(|| d.aws_lambda_function.clone())),
+        })
+        .collect();
+    let device = finding.resources.iter().find(|r| r.resource_type == EC2).map(|r| {
+        let ec2 = r.details.as_ref().and_then(|d| d.aws_ec2_instance.clone()).unwrap_or_default();
+        Device {
+            uid: r.id.clone(),
+            instance_uid: r.id.clone(),
+            type_id: 99,
+            device_type: "Virtual",
+            region: r.region.clone().unwrap_or_else(|| origin.region.to_string()),
+            hostname: None,
+            ip: primary_ip.clone(),
+            vpc_uid: network.and_then(|n| n.vpc_id.clone()).or(ec2.vpc_id),
+            subnet_uid: network.and_then(|n| n.subnet_id.clone()).or(ec2.subnet_id),
+            image: ec2.image_id.map(|uid| Image { uid }),
+            network_interfaces: network.map(ocsf_interfaces).unwrap_or_default(),
+        }
+    });
+
+    let mut details = BTreeMap::new();
+    details.insert("inspector_score".into(), json!(finding.inspector_score));
+    details.insert("inspector_score_details".into(), json!(finding.inspector_score_details));
+    details.insert("status".into(), json!(finding.status));
+    if let Some(reach) = &finding.network_reachability_details {
+        details.insert(
+            "network_reachability".into(),
+            json!({
+                "protocol": reach.protocol,
+                "open_port_range": reach.open_port_range.as_ref().map(|r| json!({"begin": r.begin, "end": r.end})),
+                "network_path": reach.network_path,
+            }),
+        );
+    }
+    if let Some(code) = &code {
+        details.insert("code_detector".into(), json!(code.detector_name));
+        details.insert("cwes".into(), json!(code.cwes));
+    }
+    details.retain(|_, v| !v.is_null());
+    context.details = details;
+
+    let mut record = VulnerabilityFinding::new(
+        activity,
+        severity,
+        status,
+        updated_ms,
+        metadata,
+        cloud,
+        finding_info,
+        crate::ocsf::Unmapped { fanin: context },
+    );
+    if let Some(status) = &finding.status {
+        record.status_detail = Some(status.clone());
+    }
+    record.vulnerabilities = vec![vulnerability];
+    record.resources = resources;
+    record.device = device;
+    record
+}

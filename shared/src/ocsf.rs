@@ -1,0 +1,369 @@
+//! The canonical record: OCSF 1.7.0 Vulnerability Finding (class 2002).
+//!
+//! Only the attributes fanin fills are modelled; absent options are omitted
+//! from the JSON. Times are epoch milliseconds (`*_time`) with the RFC 3339
+//! twin (`*_time_dt`, OCSF's datetime profile). Network context OCSF has no
+//! attribute for lives under `unmapped.fanin` (see `docs/schema.md`).
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub const OCSF_VERSION: &str = "1.7.0";
+pub const CLASS_UID: u32 = 2002;
+pub const CATEGORY_UID: u32 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    Create = 1,
+    Update = 2,
+    Close = 3,
+}
+
+impl Activity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Create => "Create",
+            Self::Update => "Update",
+            Self::Close => "Close",
+        }
+    }
+}
+
+/// OCSF `severity_id` with its caption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Severity {
+    pub id: u8,
+    pub caption: String,
+}
+
+impl Severity {
+    pub fn new(id: u8, caption: &str) -> Self {
+        Self { id, caption: caption.to_owned() }
+    }
+}
+
+/// OCSF `status_id`: 1 New, 2 In Progress, 3 Suppressed, 4 Resolved, 99 Other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    New = 1,
+    Suppressed = 3,
+    Resolved = 4,
+}
+
+impl Status {
+    pub fn caption(self) -> &'static str {
+        match self {
+            Self::New => "New",
+            Self::Suppressed => "Suppressed",
+            Self::Resolved => "Resolved",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VulnerabilityFinding {
+    pub activity_id: u8,
+    pub activity_name: &'static str,
+    pub category_uid: u32,
+    pub category_name: &'static str,
+    pub class_uid: u32,
+    pub class_name: &'static str,
+    pub type_uid: u32,
+    pub type_name: String,
+    pub severity_id: u8,
+    pub severity: String,
+    pub status_id: u8,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_detail: Option<String>,
+    pub time: i64,
+    pub time_dt: String,
+    pub metadata: Metadata,
+    pub cloud: Cloud,
+    pub finding_info: FindingInfo,
+    pub vulnerabilities: Vec<Vulnerability>,
+    pub resources: Vec<Resource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<Device>,
+    pub unmapped: Unmapped,
+}
+
+impl VulnerabilityFinding {
+    /// The common header of every fanin record.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        activity: Activity,
+        severity: Severity,
+        status: Status,
+        time_ms: i64,
+        metadata: Metadata,
+        cloud: Cloud,
+        finding_info: FindingInfo,
+        unmapped: Unmapped,
+    ) -> Self {
+        Self {
+            activity_id: activity as u8,
+            activity_name: activity.name(),
+            category_uid: CATEGORY_UID,
+            category_name: "Findings",
+            class_uid: CLASS_UID,
+            class_name: "Vulnerability Finding",
+            type_uid: CLASS_UID * 100 + activity as u32,
+            type_name: format!("Vulnerability Finding: {}", activity.name()),
+            severity_id: severity.id,
+            severity: severity.caption,
+            status_id: status as u8,
+            status: status.caption(),
+            status_detail: None,
+            time: time_ms,
+            time_dt: millis_to_rfc3339(time_ms),
+            metadata,
+            cloud,
+            finding_info,
+            vulnerabilities: Vec::new(),
+            resources: Vec::new(),
+            device: None,
+            unmapped,
+        }
+    }
+}
+
+pub fn millis_to_rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| crate::timestamps::rfc3339(&t))
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metadata {
+    pub version: &'static str,
+    pub product: Product,
+    /// Deterministic id of this finding version: the same input always gives
+    /// the same uid, so S3 readers can deduplicate on it.
+    pub uid: String,
+    pub profiles: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_time: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Product {
+    pub name: &'static str,
+    pub vendor_name: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feature: Option<Feature>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Feature {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cloud {
+    pub provider: &'static str,
+    pub region: String,
+    pub cloud_partition: String,
+    pub account: Account,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Account {
+    pub uid: String,
+    #[serde(rename = "type")]
+    pub account_type: &'static str,
+    pub type_id: u8,
+}
+
+impl Account {
+    pub fn aws(uid: &str) -> Self {
+        Self { uid: uid.to_owned(), account_type: "AWS Account", type_id: 10 }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FindingInfo {
+    pub uid: String,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desc: Option<String>,
+    pub types: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product_uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_time_dt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen_time_dt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen_time_dt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified_time_dt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_url: Option<String>,
+}
+
+/// The `(epoch ms, RFC 3339)` pair of an optional OCSF time attribute.
+pub fn time_pair(ms: Option<i64>) -> (Option<i64>, Option<String>) {
+    (ms, ms.map(millis_to_rfc3339))
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Vulnerability {
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desc: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cve: Option<Cve>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwe: Option<Cwe>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub affected_packages: Vec<AffectedPackage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_fix_available: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_exploit_available: Option<bool>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub related_vulnerabilities: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<Remediation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cve {
+    pub uid: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cvss: Vec<CvssScore>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epss: Option<EpssScore>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CvssScore {
+    pub base_score: f64,
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector_string: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpssScore {
+    /// OCSF types the EPSS score as a string.
+    pub score: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cwe {
+    pub uid: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AffectedPackage {
+    pub name: String,
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixed_in_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package_manager: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Remediation {
+    pub desc: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resource {
+    pub uid: String,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub region: String,
+    pub cloud_partition: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Device {
+    pub uid: String,
+    pub instance_uid: String,
+    /// 99 (Other) with `type` "Virtual": see docs/schema.md for why not 6.
+    pub type_id: u8,
+    #[serde(rename = "type")]
+    pub device_type: &'static str,
+    pub region: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpc_uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet_uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<Image>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub network_interfaces: Vec<NetworkInterface>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Image {
+    pub uid: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NetworkInterface {
+    pub uid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// 1 Wired: an ENI is a virtual wired interface.
+    pub type_id: u8,
+    #[serde(rename = "type")]
+    pub interface_type: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unmapped {
+    pub fanin: crate::enrich::FaninContext,
+}

@@ -1,0 +1,177 @@
+//! The outside systems fanin talks to, as small traits the core owns.
+//!
+//! Each returns fanin's own types. The failure contract is the same for all:
+//! a [`CallError`] says whether retrying can help ([`CallError::is_transient`]).
+//! Implementations do not retry on top of the SDK's standard retry policy;
+//! the pipeline decides what a failure means for each message.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use aws_credential_types::Credentials;
+
+use crate::ids::{AccountId, Region};
+use crate::model::{ClassicFinding, InstanceRecord, KeyValue, SecurityGroupRecord};
+
+/// A failed call to an outside system, with the service's error code kept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The caller is not allowed (missing role, ExternalId mismatch, missing
+    /// permission). Permanent until someone changes IAM.
+    #[error("{operation}: access denied ({code}): {message}")]
+    Denied { operation: &'static str, code: String, message: String },
+    /// Throttling, 5xx, timeouts, connection failures: retrying can help.
+    #[error("{operation}: transient failure ({code}): {message}")]
+    Transient { operation: &'static str, code: String, message: String },
+    /// The request itself is wrong (validation, unknown resource): permanent.
+    #[error("{operation}: rejected ({code}): {message}")]
+    Rejected { operation: &'static str, code: String, message: String },
+}
+
+impl CallError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient { .. })
+    }
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Denied { code, .. } | Self::Transient { code, .. } | Self::Rejected { code, .. } => code,
+        }
+    }
+    pub fn transient(operation: &'static str, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Transient { operation, code: code.into(), message: message.into() }
+    }
+}
+
+/// Credentials that act in one source account.
+#[derive(Debug, Clone)]
+pub struct AccountSession {
+    pub account: AccountId,
+    pub credentials: Credentials,
+}
+
+/// Gives a session in a source account (STS AssumeRole with ExternalId).
+///
+/// Failure contract: `Denied` when the role is missing or does not trust the
+/// collector (the findings of that account are stored with
+/// `role_unavailable`, or set aside when nothing can be fetched without the
+/// role); `Transient` otherwise.
+#[async_trait]
+pub trait SessionProvider: Send + Sync {
+    async fn session(&self, account: &AccountId) -> Result<AccountSession, CallError>;
+}
+
+/// One DescribeFindings answer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DescribedFindings {
+    pub findings: Vec<ClassicFinding>,
+    pub failed: Vec<FailedItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedItem {
+    pub arn: String,
+    pub failure_code: String,
+    pub retryable: bool,
+}
+
+/// Inspector Classic findings of one account and region.
+///
+/// Contract: `arns` holds 1 to [`CLASSIC_DESCRIBE_LIMIT`] ARNs; every ARN is
+/// answered either in `findings` or in `failed`.
+#[async_trait]
+pub trait ClassicFindingsSource: Send + Sync {
+    async fn describe_findings(
+        &self,
+        session: &AccountSession,
+        region: &Region,
+        arns: &[String],
+    ) -> Result<DescribedFindings, CallError>;
+}
+
+/// DescribeFindings takes at most 10 ARNs a call.
+pub const CLASSIC_DESCRIBE_LIMIT: usize = 10;
+
+/// EC2 as a network inventory of one account and region.
+///
+/// Contract: unknown ids are left out of the answer (not an error); every
+/// page is read, so one call here is one SDK paginator.
+#[async_trait]
+pub trait NetworkInventory: Send + Sync {
+    async fn describe_instances(
+        &self,
+        session: &AccountSession,
+        region: &Region,
+        instance_ids: &[String],
+    ) -> Result<Vec<InstanceRecord>, CallError>;
+
+    async fn describe_security_groups(
+        &self,
+        session: &AccountSession,
+        region: &Region,
+        group_ids: &[String],
+    ) -> Result<Vec<SecurityGroupRecord>, CallError>;
+}
+
+/// What an object holds, for its content headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// gzip-compressed NDJSON.
+    GzipNdjson,
+    /// A plain JSON document.
+    Json,
+}
+
+/// Writes whole objects to the findings bucket (server-side encryption is
+/// always requested).
+///
+/// Contract: a write of the same key and body is idempotent.
+#[async_trait]
+pub trait ObjectWriter: Send + Sync {
+    async fn put_object(&self, key: &str, body: Vec<u8>, kind: ObjectKind) -> Result<(), CallError>;
+}
+
+/// The result of one bulk item, in request order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkItemStatus {
+    pub status: u16,
+    pub error_type: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// The search cluster.
+///
+/// Contract: `bulk` answers one status per item, in order, or fails as a
+/// whole (`Transient` for 429/5xx/connection errors).
+#[async_trait]
+pub trait SearchIndexer: Send + Sync {
+    /// Installs the index template (idempotent).
+    async fn install_template(&self, name: &str, template: &serde_json::Value) -> Result<(), CallError>;
+    /// The subset of `ids` that exist in `index`.
+    async fn existing_ids(&self, index: &str, ids: &[String]) -> Result<HashSet<String>, CallError>;
+    /// Sends one NDJSON bulk body.
+    async fn bulk(&self, ndjson: Vec<u8>) -> Result<Vec<BulkItemStatus>, CallError>;
+}
+
+/// An Inspector Classic assessment template as the forwarder sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssessmentTemplate {
+    pub arn: String,
+    pub name: String,
+    pub user_attributes: Vec<KeyValue>,
+}
+
+/// One event subscription of a template: (event, topic ARN).
+pub type EventSubscription = (String, String);
+
+/// Inspector Classic templates of the forwarder's own account and region.
+///
+/// Contract: list calls read every page; `describe_templates` takes up to 10
+/// ARNs and leaves unknown ones out.
+#[async_trait]
+pub trait TemplateSubscriber: Send + Sync {
+    async fn list_templates(&self) -> Result<Vec<String>, CallError>;
+    async fn describe_templates(&self, arns: &[String]) -> Result<Vec<AssessmentTemplate>, CallError>;
+    async fn template_tags(&self, arn: &str) -> Result<Vec<KeyValue>, CallError>;
+    async fn subscriptions(&self, arn: &str) -> Result<Vec<EventSubscription>, CallError>;
+    async fn subscribe(&self, arn: &str, event: &str, topic_arn: &str) -> Result<(), CallError>;
+}

@@ -1,0 +1,96 @@
+//! The index template fanin installs before its first write.
+//!
+//! Ids are exact (`keyword`), addresses are `ip`, times are `date`, free text
+//! is `text` with a `keyword` twin. Strings not listed are `keyword` through a
+//! dynamic template, so ids with dashes and dots are never split by an
+//! analyzer.
+
+use serde_json::{Value, json};
+
+pub fn index_template(prefix: &str) -> Value {
+    let ip = json!({"type": "ip"});
+    let keyword = json!({"type": "keyword", "ignore_above": 1024});
+    let text = json!({"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}});
+    let epoch = json!({"type": "date", "format": "epoch_millis"});
+    let date = json!({"type": "date", "format": "strict_date_optional_time"});
+    let interface = json!({"properties": {
+        "interface_id": keyword, "subnet_id": keyword, "vpc_id": keyword, "mac_address": keyword,
+        "private_ips": ip, "public_ips": ip, "ipv6_addresses": ip, "public_dns_name": keyword,
+        "security_groups": {"properties": {"id": keyword, "name": keyword}},
+    }});
+    json!({
+        "index_patterns": [format!("{prefix}-findings*")],
+        "priority": 200,
+        "template": {
+            "settings": {"number_of_shards": 1, "refresh_interval": "5s"},
+            "mappings": {
+                "dynamic_templates": [
+                    {"times": {"match_mapping_type": "long", "match": "*_time", "mapping": epoch}},
+                    {"datetimes": {"match_mapping_type": "string", "match": "*_dt", "mapping": date}},
+                    {"strings": {"match_mapping_type": "string", "mapping": keyword}},
+                ],
+                "properties": {
+                    "time": epoch,
+                    "time_dt": date,
+                    "class_uid": {"type": "integer"},
+                    "severity_id": {"type": "integer"},
+                    "status_id": {"type": "integer"},
+                    "activity_id": {"type": "integer"},
+                    "cloud": {"properties": {"region": keyword, "account": {"properties": {"uid": keyword}}}},
+                    "finding_info": {"properties": {
+                        "uid": keyword, "title": text, "desc": text,
+                        "created_time": epoch, "first_seen_time": epoch, "last_seen_time": epoch, "modified_time": epoch,
+                    }},
+                    "vulnerabilities": {"properties": {
+                        "title": text, "desc": text,
+                        "cve": {"properties": {"uid": keyword, "cvss": {"properties": {"base_score": {"type": "float"}}}}},
+                    }},
+                    "device": {"properties": {
+                        "uid": keyword, "instance_uid": keyword, "ip": ip, "vpc_uid": keyword, "subnet_uid": keyword,
+                        "network_interfaces": {"properties": {"uid": keyword, "ip": ip}},
+                    }},
+                    "resources": {"properties": {"uid": keyword, "ip": ip}},
+                    "unmapped": {"properties": {"fanin": {"properties": {
+                        "source": keyword,
+                        "enrichment": {"properties": {"status": keyword, "reason": text}},
+                        "instance": {"properties": {"id": keyword, "state": keyword}},
+                        "details": {"type": "object", "enabled": false},
+                        "network": {"properties": {
+                            "vpc_id": keyword, "subnet_id": keyword,
+                            "private_ips": ip, "public_ips": ip, "ipv6_addresses": ip,
+                            "interfaces": interface,
+                            "internet_exposed": {"type": "boolean"},
+                            "internet_open_ports": {"properties": {
+                                "protocol": keyword, "from_port": {"type": "integer"}, "to_port": {"type": "integer"},
+                                "group_id": keyword, "source": keyword,
+                            }},
+                            "security_groups": {"properties": {
+                                "group_id": keyword, "group_name": keyword, "vpc_id": keyword,
+                                "ingress": {"properties": {
+                                    "protocol": keyword, "from_port": {"type": "integer"}, "to_port": {"type": "integer"},
+                                    "cidr_sources": keyword, "open_to_internet": {"type": "boolean"},
+                                }},
+                            }},
+                        }},
+                    }}}},
+                },
+            },
+        },
+    })
+}
+
+/// The ledger index template: tiny documents, ids only.
+pub fn ledger_template(prefix: &str) -> Value {
+    json!({
+        "index_patterns": [format!("{prefix}-ledger*")],
+        "priority": 200,
+        "template": {
+            "settings": {"number_of_shards": 1},
+            "mappings": {"dynamic": "strict", "properties": {
+                "finding_uid": {"type": "keyword"},
+                "version": {"type": "long"},
+                "archive_key": {"type": "keyword"},
+            }},
+        },
+    })
+}

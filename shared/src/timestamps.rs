@@ -1,0 +1,104 @@
+//! Timestamp parsing for every form the sources have used.
+//!
+//! Amazon Inspector changed the event timestamp format in June 2024, from
+//! `Jun 18, 2024, 12:27:04 AM` to `Thu Jun 20 01:47:55.779 UTC 2024`; API output
+//! and Inspector Classic use ISO 8601 / RFC 3339, and the JSON APIs use epoch
+//! seconds. All of them are read here; everything fanin writes is RFC 3339 UTC
+//! (plus epoch milliseconds where OCSF wants `*_time`).
+
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unrecognised timestamp {0:?}")]
+pub struct TimestampError(pub String);
+
+/// Parses a timestamp given as JSON: a string in any known form, or a number
+/// of epoch seconds (fractional allowed).
+pub fn parse_json(value: &Value) -> Result<DateTime<Utc>, TimestampError> {
+    match value {
+        Value::String(text) => parse_text(text),
+        Value::Number(number) => number
+            .as_f64()
+            .and_then(from_epoch_seconds)
+            .ok_or_else(|| TimestampError(number.to_string())),
+        other => Err(TimestampError(crate::ids::truncate_for_message(&other.to_string()))),
+    }
+}
+
+/// Parses a textual timestamp in any of the known forms.
+pub fn parse_text(text: &str) -> Result<DateTime<Utc>, TimestampError> {
+    let trimmed = text.trim();
+    if let Ok(parsed) = DateTime::parse_from_rfc3339(trimmed) {
+        return Ok(parsed.with_timezone(&Utc));
+    }
+    // "Thu Jun 20 01:47:55.779 UTC 2024" (Inspector2 events since June 2024).
+    for format in ["%a %b %d %H:%M:%S%.f UTC %Y", "%a %b %e %H:%M:%S%.f UTC %Y"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(trimmed, format) {
+            return Ok(Utc.from_utc_datetime(&naive));
+        }
+    }
+    // "Jun 18, 2024, 12:27:04 AM" (Inspector2 events before June 2024, UTC).
+    for format in ["%b %d, %Y, %I:%M:%S %p", "%b %e, %Y, %I:%M:%S %p"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(trimmed, format) {
+            return Ok(Utc.from_utc_datetime(&naive));
+        }
+    }
+    // ISO 8601 without an offset, read as UTC.
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(trimmed, format) {
+            return Ok(Utc.from_utc_datetime(&naive));
+        }
+    }
+    Err(TimestampError(crate::ids::truncate_for_message(text)))
+}
+
+fn from_epoch_seconds(seconds: f64) -> Option<DateTime<Utc>> {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return None;
+    }
+    let millis = (seconds * 1000.0).round() as i64;
+    DateTime::from_timestamp_millis(millis)
+}
+
+/// RFC 3339 with milliseconds and `Z`, the form fanin writes everywhere.
+pub fn rfc3339(time: &DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_known_form_parses_to_the_same_instant() {
+        let expected = "2024-06-20T01:47:55.779Z";
+        for input in [
+            json!("Thu Jun 20 01:47:55.779 UTC 2024"),
+            json!("2024-06-20T01:47:55.779Z"),
+            json!("2024-06-20T03:47:55.779+02:00"),
+            json!("2024-06-20T01:47:55.779"),
+            json!(1718848075.779),
+        ] {
+            assert_eq!(rfc3339(&parse_json(&input).unwrap()), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn the_pre_june_2024_form_parses() {
+        let parsed = parse_text("Jun 18, 2024, 12:27:04 AM").unwrap();
+        assert_eq!(rfc3339(&parsed), "2024-06-18T00:27:04.000Z");
+        let afternoon = parse_text("Jun 18, 2024, 1:07:04 PM").unwrap();
+        assert_eq!(rfc3339(&afternoon), "2024-06-18T13:07:04.000Z");
+        let single_digit_day = parse_text("Thu Jun 6 01:47:55.779 UTC 2024").unwrap();
+        assert_eq!(rfc3339(&single_digit_day), "2024-06-06T01:47:55.779Z");
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        for input in [json!("yesterday"), json!(""), json!(null), json!(-5), json!({"a": 1})] {
+            assert!(parse_json(&input).is_err(), "{input}");
+        }
+    }
+}
