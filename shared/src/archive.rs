@@ -24,7 +24,12 @@ pub struct ArchiveObject {
 }
 
 /// Encodes NDJSON lines (each a JSON document, no newline) into one object.
-pub fn encode(account: &AccountId, region: &Region, day: NaiveDate, lines: &[String]) -> ArchiveObject {
+pub fn encode(
+    account: &AccountId,
+    region: &Region,
+    day: NaiveDate,
+    lines: &[String],
+) -> ArchiveObject {
     let mut ndjson = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
     for line in lines {
         ndjson.push_str(line);
@@ -35,12 +40,20 @@ pub fn encode(account: &AccountId, region: &Region, day: NaiveDate, lines: &[Str
         "findings/region={region}/accountId={account}/eventDay={}/{digest}.json.gz",
         day.format("%Y%m%d")
     );
-    ArchiveObject { key, body: gzip(ndjson.as_bytes()) }
+    ArchiveObject {
+        key,
+        body: gzip(ndjson.as_bytes()),
+    }
 }
 
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(bytes.len() / 4 + 64), Compression::default());
-    encoder.write_all(bytes).expect("writing to a Vec cannot fail");
+    let mut encoder = GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4 + 64),
+        Compression::default(),
+    );
+    encoder
+        .write_all(bytes)
+        .expect("writing to a Vec cannot fail");
     encoder.finish().expect("writing to a Vec cannot fail")
 }
 
@@ -59,10 +72,16 @@ mod tests {
         let first = encode(&account, &region, day, &lines);
         let again = encode(&account, &region, day, &lines);
         assert_eq!(first, again);
-        assert!(first.key.starts_with("findings/region=eu-west-1/accountId=111111111111/eventDay=20261123/"));
+        assert!(
+            first
+                .key
+                .starts_with("findings/region=eu-west-1/accountId=111111111111/eventDay=20261123/")
+        );
         assert!(first.key.ends_with(".json.gz"));
         let mut text = String::new();
-        flate2::read::GzDecoder::new(&first.body[..]).read_to_string(&mut text).unwrap();
+        flate2::read::GzDecoder::new(&first.body[..])
+            .read_to_string(&mut text)
+            .unwrap();
         assert_eq!(text, "{\"a\":1}\n{\"b\":2}\n");
         let other = encode(&account, &region, day, &lines[..1]);
         assert_ne!(other.key, first.key);

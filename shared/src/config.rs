@@ -17,7 +17,10 @@ pub struct ConfigError {
 }
 
 fn problem(variable: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError { variable, problem: problem.into() }
+    ConfigError {
+        variable,
+        problem: problem.into(),
+    }
 }
 
 /// How the collector authenticates to OpenSearch.
@@ -61,25 +64,50 @@ impl CollectorConfig {
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |name: &'static str| {
-            get(name).filter(|v| !v.trim().is_empty()).ok_or_else(|| problem(name, "is required"))
+            get(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| problem(name, "is required"))
         };
         let bucket = required("FANIN_BUCKET")?;
         validate_bucket(&bucket).map_err(|p| problem("FANIN_BUCKET", p))?;
 
         let raw_url = required("FANIN_OPENSEARCH_URL")?;
-        let opensearch_url = Url::parse(&raw_url).map_err(|e| problem("FANIN_OPENSEARCH_URL", e.to_string()))?;
+        let opensearch_url =
+            Url::parse(&raw_url).map_err(|e| problem("FANIN_OPENSEARCH_URL", e.to_string()))?;
         let loopback = is_loopback(&opensearch_url);
         match opensearch_url.scheme() {
             "https" => {}
             "http" if loopback => {}
-            "http" => return Err(problem("FANIN_OPENSEARCH_URL", "plain http is accepted only for loopback endpoints; use https")),
-            other => return Err(problem("FANIN_OPENSEARCH_URL", format!("unsupported scheme {other:?}"))),
+            "http" => {
+                return Err(problem(
+                    "FANIN_OPENSEARCH_URL",
+                    "plain http is accepted only for loopback endpoints; use https",
+                ));
+            }
+            other => {
+                return Err(problem(
+                    "FANIN_OPENSEARCH_URL",
+                    format!("unsupported scheme {other:?}"),
+                ));
+            }
         }
         let search_auth = match get("FANIN_OPENSEARCH_AUTH").as_deref().unwrap_or("sigv4") {
-            "sigv4" => SearchAuth::SigV4 { service: get("FANIN_OPENSEARCH_SERVICE").unwrap_or_else(|| "es".into()) },
+            "sigv4" => SearchAuth::SigV4 {
+                service: get("FANIN_OPENSEARCH_SERVICE").unwrap_or_else(|| "es".into()),
+            },
             "none" if loopback => SearchAuth::None,
-            "none" => return Err(problem("FANIN_OPENSEARCH_AUTH", "`none` is accepted only for loopback endpoints")),
-            other => return Err(problem("FANIN_OPENSEARCH_AUTH", format!("expected sigv4 or none, got {other:?}"))),
+            "none" => {
+                return Err(problem(
+                    "FANIN_OPENSEARCH_AUTH",
+                    "`none` is accepted only for loopback endpoints",
+                ));
+            }
+            other => {
+                return Err(problem(
+                    "FANIN_OPENSEARCH_AUTH",
+                    format!("expected sigv4 or none, got {other:?}"),
+                ));
+            }
         };
         if let SearchAuth::SigV4 { service } = &search_auth
             && !matches!(service.as_str(), "es" | "aoss")
@@ -90,36 +118,60 @@ impl CollectorConfig {
         let index_prefix = get("FANIN_INDEX_PREFIX").unwrap_or_else(|| "fanin".into());
         let prefix_ok = !index_prefix.is_empty()
             && index_prefix.len() <= 64
-            && index_prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && index_prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !index_prefix.starts_with('-');
         if !prefix_ok {
-            return Err(problem("FANIN_INDEX_PREFIX", "lowercase letters, digits and '-' only, 1 to 64"));
+            return Err(problem(
+                "FANIN_INDEX_PREFIX",
+                "lowercase letters, digits and '-' only, 1 to 64",
+            ));
         }
 
         let role_name = required("FANIN_ROLE_NAME")?;
         let role_ok = role_name.len() <= 64
-            && role_name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+            && role_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
         if !role_ok {
             return Err(problem("FANIN_ROLE_NAME", "not a valid IAM role name"));
         }
         let external_id = required("FANIN_EXTERNAL_ID")?;
         let external_ok = (2..=1224).contains(&external_id.len())
-            && external_id.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@:/_-".contains(&b));
+            && external_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@:/_-".contains(&b));
         if !external_ok {
-            return Err(problem("FANIN_EXTERNAL_ID", "2 to 1224 characters of [A-Za-z0-9+=,.@:/_-]"));
+            return Err(problem(
+                "FANIN_EXTERNAL_ID",
+                "2 to 1224 characters of [A-Za-z0-9+=,.@:/_-]",
+            ));
         }
 
         let partition = Partition::parse(&get("FANIN_PARTITION").unwrap_or_else(|| "aws".into()))
             .map_err(|e| problem("FANIN_PARTITION", e.to_string()))?;
         let encryption = match get("FANIN_S3_SSE").as_deref().unwrap_or("aws:kms") {
-            "aws:kms" => Encryption::Kms { key_id: get("FANIN_S3_KMS_KEY_ID").filter(|k| !k.is_empty()) },
+            "aws:kms" => Encryption::Kms {
+                key_id: get("FANIN_S3_KMS_KEY_ID").filter(|k| !k.is_empty()),
+            },
             "AES256" => Encryption::S3Managed,
-            other => return Err(problem("FANIN_S3_SSE", format!("expected aws:kms or AES256, got {other:?}"))),
+            other => {
+                return Err(problem(
+                    "FANIN_S3_SSE",
+                    format!("expected aws:kms or AES256, got {other:?}"),
+                ));
+            }
         };
-        let number = |name: &'static str, default: usize, range: std::ops::RangeInclusive<usize>| -> Result<usize, ConfigError> {
+        let number = |name: &'static str,
+                      default: usize,
+                      range: std::ops::RangeInclusive<usize>|
+         -> Result<usize, ConfigError> {
             let value = match get(name) {
                 None => default,
-                Some(raw) => raw.parse().map_err(|_| problem(name, format!("not a number: {raw:?}")))?,
+                Some(raw) => raw
+                    .parse()
+                    .map_err(|_| problem(name, format!("not a number: {raw:?}")))?,
             };
             if range.contains(&value) {
                 Ok(value)
@@ -137,9 +189,17 @@ impl CollectorConfig {
             partition,
             encryption,
             s3_force_path_style: get("FANIN_S3_FORCE_PATH_STYLE").as_deref() == Some("true"),
-            bulk_max_bytes: number("FANIN_BULK_MAX_BYTES", 5 * 1024 * 1024, 64 * 1024..=100 * 1024 * 1024)?,
+            bulk_max_bytes: number(
+                "FANIN_BULK_MAX_BYTES",
+                5 * 1024 * 1024,
+                64 * 1024..=100 * 1024 * 1024,
+            )?,
             max_concurrency: number("FANIN_MAX_CONCURRENCY", 8, 1..=64)?,
-            session_duration: Duration::from_secs(number("FANIN_SESSION_DURATION_SECONDS", 3600, 900..=43200)? as u64),
+            session_duration: Duration::from_secs(number(
+                "FANIN_SESSION_DURATION_SECONDS",
+                3600,
+                900..=43200,
+            )? as u64),
             queue_url: get("FANIN_QUEUE_URL").filter(|q| !q.is_empty()),
         })
     }
@@ -167,11 +227,17 @@ fn is_loopback(url: &Url) -> bool {
 /// S3 bucket naming rules (general purpose buckets).
 fn validate_bucket(bucket: &str) -> Result<(), &'static str> {
     let ok = (3..=63).contains(&bucket.len())
-        && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         && bucket.as_bytes()[0].is_ascii_alphanumeric()
         && bucket.as_bytes()[bucket.len() - 1].is_ascii_alphanumeric()
         && !bucket.contains("..");
-    if ok { Ok(()) } else { Err("not a valid S3 bucket name") }
+    if ok {
+        Ok(())
+    } else {
+        Err("not a valid S3 bucket name")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -191,19 +257,27 @@ impl ForwarderConfig {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let central_account = AccountId::parse(&get("FANIN_CENTRAL_ACCOUNT_ID").unwrap_or_default())
-            .map_err(|e| problem("FANIN_CENTRAL_ACCOUNT_ID", e.to_string()))?;
-        let topic_name = get("FANIN_TOPIC_NAME").unwrap_or_else(|| "fanin-inspector-classic".into());
+        let central_account =
+            AccountId::parse(&get("FANIN_CENTRAL_ACCOUNT_ID").unwrap_or_default())
+                .map_err(|e| problem("FANIN_CENTRAL_ACCOUNT_ID", e.to_string()))?;
+        let topic_name =
+            get("FANIN_TOPIC_NAME").unwrap_or_else(|| "fanin-inspector-classic".into());
         let topic_ok = (1..=256).contains(&topic_name.len())
-            && topic_name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && topic_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !topic_ok {
             return Err(problem("FANIN_TOPIC_NAME", "not a valid SNS topic name"));
         }
         let partition = Partition::parse(&get("FANIN_PARTITION").unwrap_or_else(|| "aws".into()))
             .map_err(|e| problem("FANIN_PARTITION", e.to_string()))?;
-        let region = Region::parse(&get("AWS_REGION").unwrap_or_default()).map_err(|e| problem("AWS_REGION", e.to_string()))?;
+        let region = Region::parse(&get("AWS_REGION").unwrap_or_default())
+            .map_err(|e| problem("AWS_REGION", e.to_string()))?;
         let template_filter = match get("FANIN_TEMPLATE_TAG").as_deref() {
-            None | Some("") => Some(("ScanType".to_owned(), "ScheduledRun-across-Fleet".to_owned())),
+            None | Some("") => Some((
+                "ScanType".to_owned(),
+                "ScheduledRun-across-Fleet".to_owned(),
+            )),
             Some("*") => None,
             Some(pair) => {
                 let (key, value) = pair
@@ -213,11 +287,20 @@ impl ForwarderConfig {
                 Some((key.to_owned(), value.to_owned()))
             }
         };
-        Ok(Self { central_account, topic_name, partition, region, template_filter })
+        Ok(Self {
+            central_account,
+            topic_name,
+            partition,
+            region,
+            template_filter,
+        })
     }
 
     pub fn topic_arn(&self) -> String {
-        format!("arn:{}:sns:{}:{}:{}", self.partition, self.region, self.central_account, self.topic_name)
+        format!(
+            "arn:{}:sns:{}:{}:{}",
+            self.partition, self.region, self.central_account, self.topic_name
+        )
     }
 }
 
@@ -230,29 +313,48 @@ mod tests {
     fn collector(overrides: &[(&str, &str)]) -> Result<CollectorConfig, ConfigError> {
         let mut vars: HashMap<&str, &str> = [
             ("FANIN_BUCKET", "central-findings"),
-            ("FANIN_OPENSEARCH_URL", "https://search-x.eu-west-1.es.amazonaws.com"),
+            (
+                "FANIN_OPENSEARCH_URL",
+                "https://search-x.eu-west-1.es.amazonaws.com",
+            ),
             ("FANIN_ROLE_NAME", "fanin-read"),
             ("FANIN_EXTERNAL_ID", "o-abc123-fanin"),
         ]
         .into_iter()
         .collect();
         vars.extend(overrides.iter().copied());
-        CollectorConfig::from_lookup(|name| vars.get(name).filter(|v| !v.is_empty()).map(|v| v.to_string()))
+        CollectorConfig::from_lookup(|name| {
+            vars.get(name)
+                .filter(|v| !v.is_empty())
+                .map(|v| v.to_string())
+        })
     }
 
     #[test]
     fn defaults_are_secure() {
         let config = collector(&[]).unwrap();
-        assert_eq!(config.search_auth, SearchAuth::SigV4 { service: "es".into() });
+        assert_eq!(
+            config.search_auth,
+            SearchAuth::SigV4 {
+                service: "es".into()
+            }
+        );
         assert_eq!(config.encryption, Encryption::Kms { key_id: None });
         assert_eq!(config.findings_index(), "fanin-findings");
     }
 
     #[test]
     fn plain_http_and_no_auth_only_on_loopback() {
-        let err = collector(&[("FANIN_OPENSEARCH_URL", "http://search.example.com:9200")]).unwrap_err();
+        let err =
+            collector(&[("FANIN_OPENSEARCH_URL", "http://search.example.com:9200")]).unwrap_err();
         assert_eq!(err.variable, "FANIN_OPENSEARCH_URL");
-        assert!(collector(&[("FANIN_OPENSEARCH_URL", "http://127.0.0.1:9200"), ("FANIN_OPENSEARCH_AUTH", "none")]).is_ok());
+        assert!(
+            collector(&[
+                ("FANIN_OPENSEARCH_URL", "http://127.0.0.1:9200"),
+                ("FANIN_OPENSEARCH_AUTH", "none")
+            ])
+            .is_ok()
+        );
         let err = collector(&[("FANIN_OPENSEARCH_AUTH", "none")]).unwrap_err();
         assert_eq!(err.variable, "FANIN_OPENSEARCH_AUTH");
     }
@@ -268,18 +370,28 @@ mod tests {
             ("FANIN_S3_SSE", "none"),
             ("FANIN_BULK_MAX_BYTES", "12"),
         ] {
-            assert_eq!(collector(&[(name, value)]).unwrap_err().variable, name, "{name}={value}");
+            assert_eq!(
+                collector(&[(name, value)]).unwrap_err().variable,
+                name,
+                "{name}={value}"
+            );
         }
     }
 
     #[test]
     fn forwarder_builds_the_regional_topic_arn() {
-        let vars: HashMap<&str, &str> =
-            [("FANIN_CENTRAL_ACCOUNT_ID", "999999999999"), ("AWS_REGION", "ap-southeast-2"), ("FANIN_TEMPLATE_TAG", "*")]
-                .into_iter()
-                .collect();
+        let vars: HashMap<&str, &str> = [
+            ("FANIN_CENTRAL_ACCOUNT_ID", "999999999999"),
+            ("AWS_REGION", "ap-southeast-2"),
+            ("FANIN_TEMPLATE_TAG", "*"),
+        ]
+        .into_iter()
+        .collect();
         let config = ForwarderConfig::from_lookup(|n| vars.get(n).map(|v| v.to_string())).unwrap();
-        assert_eq!(config.topic_arn(), "arn:aws:sns:ap-southeast-2:999999999999:fanin-inspector-classic");
+        assert_eq!(
+            config.topic_arn(),
+            "arn:aws:sns:ap-southeast-2:999999999999:fanin-inspector-classic"
+        );
         assert_eq!(config.template_filter, None);
     }
 }

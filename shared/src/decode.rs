@@ -82,9 +82,11 @@ impl DecodeError {
 
 /// Decodes one queue message body.
 pub fn decode(body: &str) -> Result<Notification, DecodeError> {
-    let outer: Value = serde_json::from_str(body).map_err(|e| DecodeError::MalformedJson(e.to_string()))?;
+    let outer: Value =
+        serde_json::from_str(body).map_err(|e| DecodeError::MalformedJson(e.to_string()))?;
     let inner = match sns_message(&outer) {
-        Some(message) => serde_json::from_str(message).map_err(|e| DecodeError::SnsMessageNotJson(e.to_string()))?,
+        Some(message) => serde_json::from_str(message)
+            .map_err(|e| DecodeError::SnsMessageNotJson(e.to_string()))?,
         None => outer,
     };
     decode_notification(inner)
@@ -113,7 +115,8 @@ fn decode_notification(value: Value) -> Result<Notification, DecodeError> {
     }
     let Some(event) = value.get("event").and_then(Value::as_str) else {
         return Err(DecodeError::UnknownEvent(
-            "neither an Inspector Classic notification (no `event`) nor an EventBridge event".into(),
+            "neither an Inspector Classic notification (no `event`) nor an EventBridge event"
+                .into(),
         ));
     };
     match event {
@@ -121,12 +124,16 @@ fn decode_notification(value: Value) -> Result<Notification, DecodeError> {
             let raw_arn = value
                 .get("finding")
                 .and_then(Value::as_str)
-                .ok_or_else(|| DecodeError::InvalidFinding("FINDING_REPORTED without a `finding` ARN".into()))?;
-            Ok(Notification::ClassicFinding { finding_arn: ClassicFindingArn::parse(raw_arn)? })
+                .ok_or_else(|| {
+                    DecodeError::InvalidFinding("FINDING_REPORTED without a `finding` ARN".into())
+                })?;
+            Ok(Notification::ClassicFinding {
+                finding_arn: ClassicFindingArn::parse(raw_arn)?,
+            })
         }
-        other if CLASSIC_LIFECYCLE_EVENTS.contains(&other) => {
-            Ok(Notification::ClassicLifecycle { event: other.to_owned() })
-        }
+        other if CLASSIC_LIFECYCLE_EVENTS.contains(&other) => Ok(Notification::ClassicLifecycle {
+            event: other.to_owned(),
+        }),
         other => Err(DecodeError::UnknownEvent(format!(
             "Inspector Classic event {:?}",
             truncate_for_message(other)
@@ -135,8 +142,14 @@ fn decode_notification(value: Value) -> Result<Notification, DecodeError> {
 }
 
 fn decode_eventbridge(mut value: Value) -> Result<Notification, DecodeError> {
-    let source = value.get("source").and_then(Value::as_str).unwrap_or_default();
-    let detail_type = value.get("detail-type").and_then(Value::as_str).unwrap_or_default();
+    let source = value
+        .get("source")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let detail_type = value
+        .get("detail-type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if (source, detail_type) != ("aws.inspector2", "Inspector2 Finding") {
         return Err(DecodeError::UnknownEvent(format!(
             "EventBridge source {:?} detail-type {:?}",
@@ -144,10 +157,9 @@ fn decode_eventbridge(mut value: Value) -> Result<Notification, DecodeError> {
             truncate_for_message(detail_type)
         )));
     }
-    let detail = value
-        .get_mut("detail")
-        .map(Value::take)
-        .ok_or_else(|| DecodeError::InvalidFinding("Inspector2 Finding event without `detail`".into()))?;
+    let detail = value.get_mut("detail").map(Value::take).ok_or_else(|| {
+        DecodeError::InvalidFinding("Inspector2 Finding event without `detail`".into())
+    })?;
     let finding: Inspector2Finding =
         serde_json::from_value(detail).map_err(|e| DecodeError::InvalidFinding(e.to_string()))?;
     let arn = Arn::parse(&finding.finding_arn, "inspector2")?;
@@ -159,7 +171,12 @@ fn decode_eventbridge(mut value: Value) -> Result<Notification, DecodeError> {
         )));
     }
     let region = arn.region.clone();
-    Ok(Notification::Inspector2Finding(Box::new(Inspector2Event { arn, account, region, finding })))
+    Ok(Notification::Inspector2Finding(Box::new(Inspector2Event {
+        arn,
+        account,
+        region,
+        finding,
+    })))
 }
 
 #[cfg(test)]
@@ -194,7 +211,10 @@ mod tests {
 
     #[test]
     fn classic_finding_through_sns_and_raw() {
-        for body in [sns(&classic("FINDING_REPORTED", true)), classic("FINDING_REPORTED", true)] {
+        for body in [
+            sns(&classic("FINDING_REPORTED", true)),
+            classic("FINDING_REPORTED", true),
+        ] {
             let Notification::ClassicFinding { finding_arn } = decode(&body).unwrap() else {
                 panic!("not a classic finding")
             };
@@ -204,10 +224,16 @@ mod tests {
 
     #[test]
     fn lifecycle_events_are_acknowledged() {
-        for event in ["ASSESSMENT_RUN_STARTED", "ASSESSMENT_RUN_COMPLETED", "ASSESSMENT_RUN_STATE_CHANGED"] {
+        for event in [
+            "ASSESSMENT_RUN_STARTED",
+            "ASSESSMENT_RUN_COMPLETED",
+            "ASSESSMENT_RUN_STATE_CHANGED",
+        ] {
             assert_eq!(
                 decode(&sns(&classic(event, false))).unwrap(),
-                Notification::ClassicLifecycle { event: event.into() }
+                Notification::ClassicLifecycle {
+                    event: event.into()
+                }
             );
         }
     }
@@ -218,7 +244,10 @@ mod tests {
             ("{not json", "malformed_json"),
             (&*sns("this is not json"), "sns_message_not_json"),
             (&*sns(&classic("SOMETHING_ELSE", false)), "unknown_event"),
-            (r#"{"source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":{}}"#, "unknown_event"),
+            (
+                r#"{"source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":{}}"#,
+                "unknown_event",
+            ),
             (r#"[1,2,3]"#, "unknown_event"),
             (&*classic("FINDING_REPORTED", false), "invalid_finding"),
         ];
@@ -227,6 +256,9 @@ mod tests {
         }
         let foreign = classic("FINDING_REPORTED", true).replace("12345678901", "1234567890x");
         let bad_account = foreign.replace("111111111111", "11111111111x");
-        assert_eq!(decode(&bad_account).unwrap_err().reason_code(), "invalid_identifier");
+        assert_eq!(
+            decode(&bad_account).unwrap_err().reason_code(),
+            "invalid_identifier"
+        );
     }
 }

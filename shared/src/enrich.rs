@@ -184,7 +184,10 @@ pub fn enrich(
             if gone && record.interfaces.is_empty() {
                 let outcome = EnrichmentOutcome {
                     status: EnrichmentStatus::InstanceTerminated,
-                    reason: Some(format!("instance is {}; network context as reported by the finding", record.state)),
+                    reason: Some(format!(
+                        "instance is {}; network context as reported by the finding",
+                        record.state
+                    )),
                 };
                 return (outcome, instance, reported_context(reported, groups));
             }
@@ -197,7 +200,10 @@ pub fn enrich(
                 &[],
                 groups,
             );
-            let outcome = EnrichmentOutcome { status: EnrichmentStatus::Enriched, reason: None };
+            let outcome = EnrichmentOutcome {
+                status: EnrichmentStatus::Enriched,
+                reason: None,
+            };
             (outcome, instance, Some(network))
         }
         InstanceLookup::NotFound => {
@@ -208,13 +214,19 @@ pub fn enrich(
             (outcome, bare_instance, reported_context(reported, groups))
         }
         InstanceLookup::Unavailable(status, reason) => {
-            let outcome = EnrichmentOutcome { status, reason: Some(reason.to_owned()) };
+            let outcome = EnrichmentOutcome {
+                status,
+                reason: Some(reason.to_owned()),
+            };
             (outcome, bare_instance, reported_context(reported, groups))
         }
     }
 }
 
-fn reported_context(reported: &ReportedNetwork, groups: &HashMap<String, SecurityGroupRecord>) -> Option<NetworkContext> {
+fn reported_context(
+    reported: &ReportedNetwork,
+    groups: &HashMap<String, SecurityGroupRecord>,
+) -> Option<NetworkContext> {
     let empty = reported.vpc_id.is_none()
         && reported.subnet_id.is_none()
         && reported.interfaces.is_empty()
@@ -294,14 +306,23 @@ fn network_context(
     }
 }
 
-fn group_context(record: &SecurityGroupRecord, open: &mut BTreeSet<OpenPort>) -> SecurityGroupContext {
+fn group_context(
+    record: &SecurityGroupRecord,
+    open: &mut BTreeSet<OpenPort>,
+) -> SecurityGroupContext {
     let ingress = record
         .ingress
         .iter()
         .map(|rule| {
             let (from_port, to_port) = port_range(rule);
-            let cidr_sources: Vec<String> = rule.ipv4_ranges.iter().chain(&rule.ipv6_ranges).cloned().collect();
-            let internet_sources: Vec<&String> = cidr_sources.iter().filter(|c| is_internet(c)).collect();
+            let cidr_sources: Vec<String> = rule
+                .ipv4_ranges
+                .iter()
+                .chain(&rule.ipv6_ranges)
+                .cloned()
+                .collect();
+            let internet_sources: Vec<&String> =
+                cidr_sources.iter().filter(|c| is_internet(c)).collect();
             for source in &internet_sources {
                 open.insert(OpenPort {
                     protocol: rule.protocol.clone(),
@@ -355,10 +376,21 @@ mod tests {
     use super::*;
 
     fn group(id: &str, rules: Vec<IngressRule>) -> SecurityGroupRecord {
-        SecurityGroupRecord { group_id: id.into(), group_name: Some(format!("{id}-name")), vpc_id: Some("vpc-1".into()), ingress: rules }
+        SecurityGroupRecord {
+            group_id: id.into(),
+            group_name: Some(format!("{id}-name")),
+            vpc_id: Some("vpc-1".into()),
+            ingress: rules,
+        }
     }
 
-    fn rule(protocol: &str, from: Option<i32>, to: Option<i32>, v4: &[&str], v6: &[&str]) -> IngressRule {
+    fn rule(
+        protocol: &str,
+        from: Option<i32>,
+        to: Option<i32>,
+        v4: &[&str],
+        v6: &[&str],
+    ) -> IngressRule {
         IngressRule {
             protocol: protocol.into(),
             from_port: from,
@@ -379,7 +411,16 @@ mod tests {
                 private_ips: vec!["10.0.0.5".into(), "10.0.0.6".into()],
                 public_ips: vec!["203.0.113.7".into()],
                 ipv6_addresses: vec!["2001:db8::5".into()],
-                security_groups: vec![GroupRef { id: "sg-web".into(), name: None }, GroupRef { id: "sg-db".into(), name: None }],
+                security_groups: vec![
+                    GroupRef {
+                        id: "sg-web".into(),
+                        name: None,
+                    },
+                    GroupRef {
+                        id: "sg-db".into(),
+                        name: None,
+                    },
+                ],
                 ..Default::default()
             }]
         } else {
@@ -398,17 +439,25 @@ mod tests {
     #[test]
     fn internet_open_ports_are_flagged_per_group_and_family() {
         let groups: HashMap<_, _> = [
-            group("sg-web", vec![
-                rule("tcp", Some(443), Some(443), &["0.0.0.0/0"], &["::/0"]),
-                rule("tcp", Some(22), Some(22), &["10.0.0.0/8"], &[]),
-            ]),
+            group(
+                "sg-web",
+                vec![
+                    rule("tcp", Some(443), Some(443), &["0.0.0.0/0"], &["::/0"]),
+                    rule("tcp", Some(22), Some(22), &["10.0.0.0/8"], &[]),
+                ],
+            ),
             group("sg-db", vec![rule("all", None, None, &["0.0.0.0/0"], &[])]),
         ]
         .into_iter()
         .map(|g| (g.group_id.clone(), g))
         .collect();
         let record = instance("running", true);
-        let (outcome, _, network) = enrich(&record.instance_id, InstanceLookup::Found(&record), &groups, &ReportedNetwork::default());
+        let (outcome, _, network) = enrich(
+            &record.instance_id,
+            InstanceLookup::Found(&record),
+            &groups,
+            &ReportedNetwork::default(),
+        );
         assert_eq!(outcome.status, EnrichmentStatus::Enriched);
         let network = network.unwrap();
         assert_eq!(network.observed_from, "ec2");
@@ -417,15 +466,31 @@ mod tests {
         let open: Vec<_> = network
             .internet_open_ports
             .iter()
-            .map(|p| (p.protocol.as_str(), p.from_port, p.to_port, p.group_id.as_str(), p.source.as_str()))
+            .map(|p| {
+                (
+                    p.protocol.as_str(),
+                    p.from_port,
+                    p.to_port,
+                    p.group_id.as_str(),
+                    p.source.as_str(),
+                )
+            })
             .collect();
-        assert_eq!(open, [
-            ("all", 0, 65535, "sg-db", "0.0.0.0/0"),
-            ("tcp", 443, 443, "sg-web", "0.0.0.0/0"),
-            ("tcp", 443, 443, "sg-web", "::/0"),
-        ]);
+        assert_eq!(
+            open,
+            [
+                ("all", 0, 65535, "sg-db", "0.0.0.0/0"),
+                ("tcp", 443, 443, "sg-web", "0.0.0.0/0"),
+                ("tcp", 443, 443, "sg-web", "::/0"),
+            ]
+        );
         assert!(network.internet_exposed);
-        let ssh = &network.security_groups.iter().find(|g| g.group_id == "sg-web").unwrap().ingress[1];
+        let ssh = &network
+            .security_groups
+            .iter()
+            .find(|g| g.group_id == "sg-web")
+            .unwrap()
+            .ingress[1];
         assert!(!ssh.open_to_internet);
     }
 
@@ -439,13 +504,26 @@ mod tests {
         };
         let record = instance("terminated", false);
         let groups = HashMap::new();
-        let (outcome, instance, network) = enrich(&record.instance_id, InstanceLookup::Found(&record), &groups, &reported);
+        let (outcome, instance, network) = enrich(
+            &record.instance_id,
+            InstanceLookup::Found(&record),
+            &groups,
+            &reported,
+        );
         assert_eq!(outcome.status, EnrichmentStatus::InstanceTerminated);
         assert_eq!(instance.state.as_deref(), Some("terminated"));
         let network = network.unwrap();
-        assert_eq!((network.observed_from, network.private_ips.as_slice()), ("finding", &["10.9.9.9".to_string()][..]));
+        assert_eq!(
+            (network.observed_from, network.private_ips.as_slice()),
+            ("finding", &["10.9.9.9".to_string()][..])
+        );
 
-        let (outcome, _, network) = enrich("i-0123456789abcdef0", InstanceLookup::NotFound, &groups, &reported);
+        let (outcome, _, network) = enrich(
+            "i-0123456789abcdef0",
+            InstanceLookup::NotFound,
+            &groups,
+            &reported,
+        );
         assert_eq!(outcome.status, EnrichmentStatus::InstanceNotFound);
         assert_eq!(network.unwrap().vpc_id.as_deref(), Some("vpc-9"));
 
@@ -455,6 +533,9 @@ mod tests {
             &groups,
             &reported,
         );
-        assert_eq!((outcome.status, outcome.reason.as_deref()), (EnrichmentStatus::RoleUnavailable, Some("AccessDenied")));
+        assert_eq!(
+            (outcome.status, outcome.reason.as_deref()),
+            (EnrichmentStatus::RoleUnavailable, Some("AccessDenied"))
+        );
     }
 }

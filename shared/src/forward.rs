@@ -52,19 +52,26 @@ pub enum Request {
 
 /// Reads the request out of an EventBridge event.
 pub fn request_of(event: &Value) -> Request {
-    let is_cloudtrail = event.get("detail-type").and_then(Value::as_str) == Some("AWS API Call via CloudTrail");
+    let is_cloudtrail =
+        event.get("detail-type").and_then(Value::as_str) == Some("AWS API Call via CloudTrail");
     if !is_cloudtrail {
         return Request::Sweep;
     }
     let detail = event.get("detail").cloned().unwrap_or_default();
-    let name = detail.get("eventName").and_then(Value::as_str).unwrap_or_default();
+    let name = detail
+        .get("eventName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if name != "CreateAssessmentTemplate" {
         return Request::Nothing(format!("CloudTrail event {name:?}"));
     }
     if let Some(code) = detail.get("errorCode").and_then(Value::as_str) {
         return Request::Nothing(format!("CreateAssessmentTemplate failed with {code}"));
     }
-    match detail.pointer("/responseElements/assessmentTemplateArn").and_then(Value::as_str) {
+    match detail
+        .pointer("/responseElements/assessmentTemplateArn")
+        .and_then(Value::as_str)
+    {
         Some(arn) => Request::One(arn.to_owned()),
         None => Request::Nothing("CreateAssessmentTemplate event without a template ARN".into()),
     }
@@ -78,7 +85,11 @@ impl Forwarder {
     pub async fn handle(&self, event: &Value) -> Result<ForwarderReport, ForwarderError> {
         let arns = match request_of(event) {
             Request::One(arn) => vec![arn],
-            Request::Sweep => self.templates.list_templates().await.map_err(ForwarderError::List)?,
+            Request::Sweep => self
+                .templates
+                .list_templates()
+                .await
+                .map_err(ForwarderError::List)?,
             Request::Nothing(why) => {
                 info!(reason = %why, "nothing to subscribe");
                 return Ok(ForwarderReport::default());
@@ -88,8 +99,17 @@ impl Forwarder {
         let mut valid = Vec::new();
         for arn in arns {
             match Arn::parse(&arn, "inspector") {
-                Ok(parsed) if parsed.region == self.config.region && parsed.resource.contains("/template/") => valid.push(arn),
-                _ => report.failed.push(format!("{}: not a template ARN of region {}", crate::ids::truncate_for_message(&arn), self.config.region)),
+                Ok(parsed)
+                    if parsed.region == self.config.region
+                        && parsed.resource.contains("/template/") =>
+                {
+                    valid.push(arn)
+                }
+                _ => report.failed.push(format!(
+                    "{}: not a template ARN of region {}",
+                    crate::ids::truncate_for_message(&arn),
+                    self.config.region
+                )),
             }
         }
         for chunk in valid.chunks(10) {
@@ -103,28 +123,42 @@ impl Forwarder {
                         }
                     }
                 }
-                Err(error) => report.failed.extend(chunk.iter().map(|arn| format!("{arn}: {error}"))),
+                Err(error) => report
+                    .failed
+                    .extend(chunk.iter().map(|arn| format!("{arn}: {error}"))),
             }
         }
         if report.failed.is_empty() {
             Ok(report)
         } else {
-            Err(ForwarderError::Templates { count: report.failed.len(), detail: report.failed.join("; ") })
+            Err(ForwarderError::Templates {
+                count: report.failed.len(),
+                detail: report.failed.join("; "),
+            })
         }
     }
 
-    async fn consider(&self, template: &AssessmentTemplate, report: &mut ForwarderReport) -> Result<(), CallError> {
+    async fn consider(
+        &self,
+        template: &AssessmentTemplate,
+        report: &mut ForwarderReport,
+    ) -> Result<(), CallError> {
         if !self.matches(template).await? {
             report.skipped += 1;
             return Ok(());
         }
         let topic = self.config.topic_arn();
         let existing = self.templates.subscriptions(&template.arn).await?;
-        if existing.iter().any(|(event, arn)| event == FINDING_REPORTED && *arn == topic) {
+        if existing
+            .iter()
+            .any(|(event, arn)| event == FINDING_REPORTED && *arn == topic)
+        {
             report.already_subscribed += 1;
             return Ok(());
         }
-        self.templates.subscribe(&template.arn, FINDING_REPORTED, &topic).await?;
+        self.templates
+            .subscribe(&template.arn, FINDING_REPORTED, &topic)
+            .await?;
         info!(template = %template.arn, topic = %topic, "template subscribed");
         report.subscribed.push(template.arn.clone());
         Ok(())
@@ -135,7 +169,9 @@ impl Forwarder {
             return Ok(true);
         };
         let carries = |pairs: &[crate::model::KeyValue]| {
-            pairs.iter().any(|p| p.key == *key && p.value.as_deref() == Some(value.as_str()))
+            pairs
+                .iter()
+                .any(|p| p.key == *key && p.value.as_deref() == Some(value.as_str()))
         };
         if carries(&template.user_attributes) {
             return Ok(true);
@@ -156,8 +192,10 @@ mod tests {
     use crate::model::KeyValue;
     use crate::ports::EventSubscription;
 
-    const TAGGED: &str = "arn:aws:inspector:eu-west-1:111111111111:target/0-aaaaaaaa/template/0-tagged01";
-    const PLAIN: &str = "arn:aws:inspector:eu-west-1:111111111111:target/0-aaaaaaaa/template/0-plain001";
+    const TAGGED: &str =
+        "arn:aws:inspector:eu-west-1:111111111111:target/0-aaaaaaaa/template/0-tagged01";
+    const PLAIN: &str =
+        "arn:aws:inspector:eu-west-1:111111111111:target/0-aaaaaaaa/template/0-plain001";
 
     #[derive(Default)]
     struct FakeInspector {
@@ -169,14 +207,20 @@ mod tests {
         async fn list_templates(&self) -> Result<Vec<String>, CallError> {
             Ok(vec![TAGGED.into(), PLAIN.into()])
         }
-        async fn describe_templates(&self, arns: &[String]) -> Result<Vec<AssessmentTemplate>, CallError> {
+        async fn describe_templates(
+            &self,
+            arns: &[String],
+        ) -> Result<Vec<AssessmentTemplate>, CallError> {
             Ok(arns
                 .iter()
                 .map(|arn| AssessmentTemplate {
                     arn: arn.clone(),
                     name: "t".into(),
                     user_attributes: if arn == TAGGED {
-                        vec![KeyValue { key: "ScanType".into(), value: Some("ScheduledRun-across-Fleet".into()) }]
+                        vec![KeyValue {
+                            key: "ScanType".into(),
+                            value: Some("ScheduledRun-across-Fleet".into()),
+                        }]
                     } else {
                         vec![]
                     },
@@ -196,8 +240,16 @@ mod tests {
                 .map(|(_, e, t)| (e.clone(), t.clone()))
                 .collect())
         }
-        async fn subscribe(&self, arn: &str, event: &str, topic_arn: &str) -> Result<(), CallError> {
-            self.subscriptions.lock().unwrap().push((arn.into(), event.into(), topic_arn.into()));
+        async fn subscribe(
+            &self,
+            arn: &str,
+            event: &str,
+            topic_arn: &str,
+        ) -> Result<(), CallError> {
+            self.subscriptions
+                .lock()
+                .unwrap()
+                .push((arn.into(), event.into(), topic_arn.into()));
             Ok(())
         }
     }
@@ -221,22 +273,54 @@ mod tests {
     #[tokio::test]
     async fn only_tagged_templates_are_subscribed_once() {
         let fake = Arc::new(FakeInspector::default());
-        let forwarder = forwarder(fake.clone(), Some(("ScanType".into(), "ScheduledRun-across-Fleet".into())));
+        let forwarder = forwarder(
+            fake.clone(),
+            Some(("ScanType".into(), "ScheduledRun-across-Fleet".into())),
+        );
         let first = forwarder.handle(&created(TAGGED)).await.unwrap();
         assert_eq!(first.subscribed, vec![TAGGED.to_string()]);
-        let sweep = forwarder.handle(&json!({"detail-type": "Scheduled Event"})).await.unwrap();
-        assert_eq!((sweep.examined, sweep.already_subscribed, sweep.skipped, sweep.subscribed.len()), (2, 1, 1, 0));
+        let sweep = forwarder
+            .handle(&json!({"detail-type": "Scheduled Event"}))
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                sweep.examined,
+                sweep.already_subscribed,
+                sweep.skipped,
+                sweep.subscribed.len()
+            ),
+            (2, 1, 1, 0)
+        );
         let stored = fake.subscriptions.lock().unwrap().clone();
-        assert_eq!(stored, vec![(TAGGED.into(), FINDING_REPORTED.into(), "arn:aws:sns:eu-west-1:999999999999:fanin-inspector-classic".into())]);
+        assert_eq!(
+            stored,
+            vec![(
+                TAGGED.into(),
+                FINDING_REPORTED.into(),
+                "arn:aws:sns:eu-west-1:999999999999:fanin-inspector-classic".into()
+            )]
+        );
     }
 
     #[tokio::test]
     async fn wildcard_subscribes_everything_and_other_events_do_nothing() {
         let fake = Arc::new(FakeInspector::default());
         let forwarder = forwarder(fake.clone(), None);
-        assert_eq!(forwarder.handle(&json!({"action": "sweep"})).await.unwrap().subscribed.len(), 2);
+        assert_eq!(
+            forwarder
+                .handle(&json!({"action": "sweep"}))
+                .await
+                .unwrap()
+                .subscribed
+                .len(),
+            2
+        );
         let other = json!({"detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "DeleteAssessmentTemplate"}});
-        assert_eq!(forwarder.handle(&other).await.unwrap(), ForwarderReport::default());
+        assert_eq!(
+            forwarder.handle(&other).await.unwrap(),
+            ForwarderReport::default()
+        );
         let wrong_region = created(&TAGGED.replace("eu-west-1", "us-east-1"));
         assert!(forwarder.handle(&wrong_region).await.is_err());
     }

@@ -18,7 +18,10 @@ pub enum IdError {
     #[error("partition is not a valid AWS partition: {0:?}")]
     Partition(String),
     #[error("not a valid {expected} ARN: {reason}")]
-    Arn { expected: &'static str, reason: String },
+    Arn {
+        expected: &'static str,
+        reason: String,
+    },
 }
 
 /// A 12-digit AWS account id.
@@ -139,14 +142,22 @@ impl Arn {
             return Err(fail("too long or has whitespace/control characters"));
         }
         let mut parts = raw.splitn(6, ':');
-        let (Some("arn"), Some(partition), Some(service), Some(region), Some(account), Some(resource)) = (
+        let (
+            Some("arn"),
+            Some(partition),
+            Some(service),
+            Some(region),
+            Some(account),
+            Some(resource),
+        ) = (
             parts.next(),
             parts.next(),
             parts.next(),
             parts.next(),
             parts.next(),
             parts.next(),
-        ) else {
+        )
+        else {
             return Err(fail("not arn:partition:service:region:account:resource"));
         };
         if service != expected_service {
@@ -193,7 +204,9 @@ impl ClassicFindingArn {
         if !shaped {
             return Err(IdError::Arn {
                 expected: "Inspector Classic finding",
-                reason: format!("resource is not target/../template/../run/../finding/.. in {raw:?}"),
+                reason: format!(
+                    "resource is not target/../template/../run/../finding/.. in {raw:?}"
+                ),
             });
         }
         Ok(Self(arn))
@@ -243,17 +256,38 @@ mod tests {
     #[test]
     fn accounts_are_twelve_digits() {
         assert!(AccountId::parse("123456789012").is_ok());
-        for bad in ["12345678901", "1234567890123", "12345678901a", "", "../123456789"] {
+        for bad in [
+            "12345678901",
+            "1234567890123",
+            "12345678901a",
+            "",
+            "../123456789",
+        ] {
             assert!(AccountId::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn regions_follow_the_aws_pattern() {
-        for good in ["us-east-1", "eu-central-2", "ap-southeast-5", "us-gov-west-1", "il-central-1", "mx-central-1"] {
+        for good in [
+            "us-east-1",
+            "eu-central-2",
+            "ap-southeast-5",
+            "us-gov-west-1",
+            "il-central-1",
+            "mx-central-1",
+        ] {
             assert!(Region::parse(good).is_ok(), "{good}");
         }
-        for bad in ["US-EAST-1", "us-east", "us_east_1", "us-east-1/..", "", "x-east-1", "us--1"] {
+        for bad in [
+            "US-EAST-1",
+            "us-east",
+            "us_east_1",
+            "us-east-1/..",
+            "",
+            "x-east-1",
+            "us--1",
+        ] {
             assert!(Region::parse(bad).is_err(), "{bad}");
         }
     }
@@ -266,7 +300,14 @@ mod tests {
         assert_eq!(arn.arn().region.as_str(), "us-west-2");
         assert_eq!(arn.arn().partition.as_str(), "aws");
         let cn = good.replace("arn:aws:", "arn:aws-cn:");
-        assert_eq!(ClassicFindingArn::parse(&cn).unwrap().arn().partition.as_str(), "aws-cn");
+        assert_eq!(
+            ClassicFindingArn::parse(&cn)
+                .unwrap()
+                .arn()
+                .partition
+                .as_str(),
+            "aws-cn"
+        );
         for bad in [
             good.replace("123456789012", "12345678901x"),
             good.replace("/finding/", "/findings/"),

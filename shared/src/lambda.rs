@@ -31,7 +31,13 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 pub async fn build_collector(config: &CollectorConfig) -> anyhow::Result<Collector> {
     let sdk = crate::aws::load_sdk_config("fanin-collector").await;
     let sessions = CachedSessions::new(
-        StsSessions::new(&sdk, config.partition.clone(), config.role_name.clone(), config.external_id.clone(), config.session_duration),
+        StsSessions::new(
+            &sdk,
+            config.partition.clone(),
+            config.role_name.clone(),
+            config.external_id.clone(),
+            config.session_duration,
+        ),
         SESSION_REFRESH_MARGIN,
     );
     let search = OpenSearchIndexer::new(
@@ -44,7 +50,12 @@ pub async fn build_collector(config: &CollectorConfig) -> anyhow::Result<Collect
         sessions: Arc::new(sessions),
         classic: Arc::new(InspectorClassicFindings::new(sdk.clone())),
         inventory: Arc::new(Ec2Inventory::new(sdk.clone())),
-        objects: Arc::new(S3Objects::new(&sdk, config.bucket.clone(), config.encryption.clone(), config.s3_force_path_style)),
+        objects: Arc::new(S3Objects::new(
+            &sdk,
+            config.bucket.clone(),
+            config.encryption.clone(),
+            config.s3_force_path_style,
+        )),
         search: Arc::new(search),
     };
     let settings = Settings {
@@ -70,7 +81,10 @@ pub fn inbound(record: aws_lambda_events::event::sqs::SqsMessage) -> InboundMess
 }
 
 /// The collector's SQS handler: partial batch responses, never a whole-batch error.
-pub async fn handle_sqs(collector: &Collector, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, lambda_runtime::Error> {
+pub async fn handle_sqs(
+    collector: &Collector,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, lambda_runtime::Error> {
     let remaining = event
         .context
         .deadline()
@@ -78,7 +92,9 @@ pub async fn handle_sqs(collector: &Collector, event: LambdaEvent<SqsEvent>) -> 
         .unwrap_or_default()
         .saturating_sub(DEADLINE_MARGIN);
     let messages: Vec<InboundMessage> = event.payload.records.into_iter().map(inbound).collect();
-    let report = collector.process(messages, Instant::now() + remaining).await;
+    let report = collector
+        .process(messages, Instant::now() + remaining)
+        .await;
     log_report(&report);
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = report
@@ -116,7 +132,10 @@ pub async fn build_forwarder(config: ForwarderConfig) -> Forwarder {
 /// The forwarder's handler: a CloudTrail `CreateAssessmentTemplate` event
 /// subscribes that template; any other event (the schedule, a deployment
 /// trigger) sweeps every template.
-pub async fn handle_forwarder(forwarder: &Forwarder, event: LambdaEvent<Value>) -> Result<ForwarderReport, lambda_runtime::Error> {
+pub async fn handle_forwarder(
+    forwarder: &Forwarder,
+    event: LambdaEvent<Value>,
+) -> Result<ForwarderReport, lambda_runtime::Error> {
     let report = forwarder.handle(&event.payload).await?;
     info!(
         examined = report.examined,

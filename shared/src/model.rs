@@ -16,10 +16,14 @@ fn de_time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, 
     timestamps::parse_json(&value).map_err(serde::de::Error::custom)
 }
 
-fn de_opt_time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+fn de_opt_time<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
     match Option::<Value>::deserialize(deserializer)? {
         None | Some(Value::Null) => Ok(None),
-        Some(value) => timestamps::parse_json(&value).map(Some).map_err(serde::de::Error::custom),
+        Some(value) => timestamps::parse_json(&value)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
     }
 }
 
@@ -330,9 +334,17 @@ pub struct AwsEc2InstanceDetails {
     pub vpc_id: Option<String>,
     #[serde(default)]
     pub subnet_id: Option<String>,
-    #[serde(default, rename = "ipV4Addresses", deserialize_with = "de_null_as_default")]
+    #[serde(
+        default,
+        rename = "ipV4Addresses",
+        deserialize_with = "de_null_as_default"
+    )]
     pub ip_v4_addresses: Vec<String>,
-    #[serde(default, rename = "ipV6Addresses", deserialize_with = "de_null_as_default")]
+    #[serde(
+        default,
+        rename = "ipV6Addresses",
+        deserialize_with = "de_null_as_default"
+    )]
     pub ip_v6_addresses: Vec<String>,
     #[serde(default)]
     pub image_id: Option<String>,

@@ -38,7 +38,10 @@ pub struct Severity {
 
 impl Severity {
     pub fn new(id: u8, caption: &str) -> Self {
-        Self { id, caption: caption.to_owned() }
+        Self {
+            id,
+            caption: caption.to_owned(),
+        }
     }
 }
 
@@ -179,7 +182,11 @@ pub struct Account {
 
 impl Account {
     pub fn aws(uid: &str) -> Self {
-        Self { uid: uid.to_owned(), account_type: "AWS Account", type_id: 10 }
+        Self {
+            uid: uid.to_owned(),
+            account_type: "AWS Account",
+            type_id: 10,
+        }
     }
 }
 

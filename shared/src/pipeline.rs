@@ -33,8 +33,8 @@ use crate::ids::{ClassicFindingArn, Partition};
 use crate::model::SecurityGroupRecord;
 use crate::normalize::{EnrichmentTarget, FindingRecord, Origin, SourceFinding};
 use crate::ports::{
-    AccountSession, CLASSIC_DESCRIBE_LIMIT, CallError, ClassicFindingsSource, NetworkInventory, ObjectKind,
-    ObjectWriter, SearchIndexer, SessionProvider,
+    AccountSession, CLASSIC_DESCRIBE_LIMIT, CallError, ClassicFindingsSource, NetworkInventory,
+    ObjectKind, ObjectWriter, SearchIndexer, SessionProvider,
 };
 use crate::quarantine;
 use crate::search::bulk::{self, BulkOp, ItemOutcome};
@@ -123,14 +123,21 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 
 impl Collector {
     pub fn new(settings: Settings, ports: Ports) -> Self {
-        Self { settings, ports, templates_installed: tokio::sync::OnceCell::new() }
+        Self {
+            settings,
+            ports,
+            templates_installed: tokio::sync::OnceCell::new(),
+        }
     }
 
     /// Processes one batch. Never fails as a whole: every message gets a fate,
     /// and the ones to retry are listed in the report. `deadline` bounds the
     /// time spent retrying bulk items.
     pub async fn process(&self, messages: Vec<InboundMessage>, deadline: Instant) -> BatchReport {
-        let mut report = BatchReport { received: messages.len(), ..Default::default() };
+        let mut report = BatchReport {
+            received: messages.len(),
+            ..Default::default()
+        };
         let mut fates: HashMap<String, Fate> = HashMap::new();
         let mut groups: BTreeMap<Origin, GroupWork> = BTreeMap::new();
 
@@ -150,10 +157,17 @@ impl Collector {
                         .push(message.message_id.clone());
                 }
                 Ok(Decoded::Complete(origin, finding)) => {
-                    groups.entry(origin).or_default().complete.push((finding, message.message_id.clone()));
+                    groups
+                        .entry(origin)
+                        .or_default()
+                        .complete
+                        .push((finding, message.message_id.clone()));
                 }
                 Err((reason, detail)) => {
-                    fates.insert(message.message_id.clone(), Fate::Quarantine { reason, detail });
+                    fates.insert(
+                        message.message_id.clone(),
+                        Fate::Quarantine { reason, detail },
+                    );
                 }
             }
         }
@@ -178,13 +192,16 @@ impl Collector {
             }
         }
         let records: Vec<Carried> = carried.into_values().collect();
-        self.store(&records, deadline, &mut fates, &mut report).await;
+        self.store(&records, deadline, &mut fates, &mut report)
+            .await;
         self.quarantine_all(&messages, &mut fates).await;
 
         for message in &messages {
             match fates.get(&message.message_id) {
                 Some(Fate::Done) | Some(Fate::Acknowledged) => {}
-                Some(Fate::Quarantine { reason, .. }) => *report.quarantined.entry(reason.clone()).or_default() += 1,
+                Some(Fate::Quarantine { reason, .. }) => {
+                    *report.quarantined.entry(reason.clone()).or_default() += 1
+                }
                 Some(Fate::Retry(why)) => {
                     warn!(message_id = %message.message_id, reason = %why, "message will be retried");
                     report.failed_message_ids.push(message.message_id.clone());
@@ -195,16 +212,21 @@ impl Collector {
                 }
             }
         }
-        report.lifecycle_acknowledged = fates.values().filter(|f| **f == Fate::Acknowledged).count();
+        report.lifecycle_acknowledged =
+            fates.values().filter(|f| **f == Fate::Acknowledged).count();
         report
     }
 
     fn decode_one(&self, message: &InboundMessage) -> Result<Decoded, (String, String)> {
-        let notification = decode::decode(&message.body).map_err(|e| (e.reason_code().to_owned(), e.to_string()))?;
+        let notification = decode::decode(&message.body)
+            .map_err(|e| (e.reason_code().to_owned(), e.to_string()))?;
         let foreign = |partition: &Partition| {
             (
                 "foreign_partition".to_owned(),
-                format!("finding is from partition {partition}, the collector serves {}", self.settings.partition),
+                format!(
+                    "finding is from partition {partition}, the collector serves {}",
+                    self.settings.partition
+                ),
             )
         };
         match notification {
@@ -214,15 +236,24 @@ impl Collector {
                 if arn.partition != self.settings.partition {
                     return Err(foreign(&arn.partition));
                 }
-                let origin = Origin { account: arn.account.clone(), region: arn.region.clone() };
+                let origin = Origin {
+                    account: arn.account.clone(),
+                    region: arn.region.clone(),
+                };
                 Ok(Decoded::Classic(origin, finding_arn))
             }
             Notification::Inspector2Finding(event) => {
                 if event.arn.partition != self.settings.partition {
                     return Err(foreign(&event.arn.partition));
                 }
-                let origin = Origin { account: event.account, region: event.region };
-                Ok(Decoded::Complete(origin, SourceFinding::Inspector2(Box::new(event.finding))))
+                let origin = Origin {
+                    account: event.account,
+                    region: event.region,
+                };
+                Ok(Decoded::Complete(
+                    origin,
+                    SourceFinding::Inspector2(Box::new(event.finding)),
+                ))
             }
         }
     }
@@ -237,7 +268,10 @@ impl Collector {
             .chain(work.complete.iter().map(|(_, id)| id.clone()))
             .collect();
         let needs_session = !work.classic.is_empty()
-            || work.complete.iter().any(|(f, _)| matches!(f.enrichment_target(), EnrichmentTarget::Instance(_)));
+            || work
+                .complete
+                .iter()
+                .any(|(f, _)| matches!(f.enrichment_target(), EnrichmentTarget::Instance(_)));
 
         let (session, role_problem) = if needs_session {
             match self.ports.sessions.session(&origin.account).await {
@@ -256,12 +290,16 @@ impl Collector {
             (None, None)
         };
 
-        let mut findings: Vec<(SourceFinding, Vec<String>)> =
-            work.complete.into_iter().map(|(finding, id)| (finding, vec![id])).collect();
+        let mut findings: Vec<(SourceFinding, Vec<String>)> = work
+            .complete
+            .into_iter()
+            .map(|(finding, id)| (finding, vec![id]))
+            .collect();
         match (&session, &role_problem) {
             (Some(session), _) => {
                 let classic: Vec<_> = work.classic.into_values().collect();
-                self.fetch_classic(session, &origin, classic, &mut findings, &mut outcome).await;
+                self.fetch_classic(session, &origin, classic, &mut findings, &mut outcome)
+                    .await;
             }
             (None, problem) => {
                 // Without the role, Classic findings cannot be fetched: set
@@ -269,7 +307,13 @@ impl Collector {
                 let detail = problem.clone().unwrap_or_default();
                 for (_, ids) in work.classic.into_values() {
                     for id in ids {
-                        outcome.fates.push((id, Fate::Quarantine { reason: "role_unavailable".into(), detail: detail.clone() }));
+                        outcome.fates.push((
+                            id,
+                            Fate::Quarantine {
+                                reason: "role_unavailable".into(),
+                                detail: detail.clone(),
+                            },
+                        ));
                     }
                 }
             }
@@ -288,40 +332,81 @@ impl Collector {
         let mut groups: HashMap<String, SecurityGroupRecord> = HashMap::new();
         if let (Some(session), false) = (&session, instance_ids.is_empty()) {
             let ids: Vec<String> = instance_ids.into_iter().collect();
-            match self.ports.inventory.describe_instances(session, &origin.region, &ids).await {
+            match self
+                .ports
+                .inventory
+                .describe_instances(session, &origin.region, &ids)
+                .await
+            {
                 Ok(found) => {
-                    instances = found.into_iter().map(|i| (i.instance_id.clone(), i)).collect::<HashMap<_, _>>()
+                    instances = found
+                        .into_iter()
+                        .map(|i| (i.instance_id.clone(), i))
+                        .collect::<HashMap<_, _>>()
                 }
                 Err(error) if error.is_transient() => {
-                    retry_all(&mut outcome, &findings.iter().flat_map(|(_, ids)| ids.clone()).collect::<Vec<_>>(), &error);
+                    retry_all(
+                        &mut outcome,
+                        &findings
+                            .iter()
+                            .flat_map(|(_, ids)| ids.clone())
+                            .collect::<Vec<_>>(),
+                        &error,
+                    );
                     return outcome;
                 }
-                Err(error) => inventory_problem = Some((EnrichmentStatus::Ec2AccessDenied, error.to_string())),
+                Err(error) => {
+                    inventory_problem = Some((EnrichmentStatus::Ec2AccessDenied, error.to_string()))
+                }
             }
             let mut group_ids: BTreeSet<String> = BTreeSet::new();
             let reported: Vec<_> = findings.iter().map(|(f, _)| f.reported_network()).collect();
-            let interfaces = instances.values().flat_map(|i| i.interfaces.iter()).chain(reported.iter().flat_map(|r| r.interfaces.iter()));
+            let interfaces = instances
+                .values()
+                .flat_map(|i| i.interfaces.iter())
+                .chain(reported.iter().flat_map(|r| r.interfaces.iter()));
             for interface in interfaces {
                 group_ids.extend(interface.security_groups.iter().map(|g| g.id.clone()));
             }
             if inventory_problem.is_none() && !group_ids.is_empty() {
                 let ids: Vec<String> = group_ids.into_iter().collect();
-                match self.ports.inventory.describe_security_groups(session, &origin.region, &ids).await {
-                    Ok(found) => groups = found.into_iter().map(|g| (g.group_id.clone(), g)).collect(),
+                match self
+                    .ports
+                    .inventory
+                    .describe_security_groups(session, &origin.region, &ids)
+                    .await
+                {
+                    Ok(found) => {
+                        groups = found.into_iter().map(|g| (g.group_id.clone(), g)).collect()
+                    }
                     Err(error) if error.is_transient() => {
-                        retry_all(&mut outcome, &findings.iter().flat_map(|(_, ids)| ids.clone()).collect::<Vec<_>>(), &error);
+                        retry_all(
+                            &mut outcome,
+                            &findings
+                                .iter()
+                                .flat_map(|(_, ids)| ids.clone())
+                                .collect::<Vec<_>>(),
+                            &error,
+                        );
                         return outcome;
                     }
                     // Rules stay unknown (`rules_known: false`); the rest is kept.
-                    Err(error) => warn!(account_id = %origin.account, region = %origin.region, error = %error, "security groups not readable"),
+                    Err(error) => {
+                        warn!(account_id = %origin.account, region = %origin.region, error = %error, "security groups not readable")
+                    }
                 }
             }
         }
 
         for (finding, message_ids) in findings {
-            let context = self.context_for(&finding, &instances, &groups, inventory_problem.as_ref());
-            let record = FindingRecord::new(&finding, origin.clone(), &self.settings.partition, context);
-            outcome.records.push(Carried { record, message_ids });
+            let context =
+                self.context_for(&finding, &instances, &groups, inventory_problem.as_ref());
+            let record =
+                FindingRecord::new(&finding, origin.clone(), &self.settings.partition, context);
+            outcome.records.push(Carried {
+                record,
+                message_ids,
+            });
         }
         outcome
     }
@@ -335,9 +420,23 @@ impl Collector {
         outcome: &mut GroupOutcome,
     ) {
         for chunk in classic.chunks(CLASSIC_DESCRIBE_LIMIT) {
-            let arns: Vec<String> = chunk.iter().map(|(arn, _)| arn.as_str().to_owned()).collect();
-            let ids_of = |arn: &str| chunk.iter().find(|(a, _)| a.as_str() == arn).map(|(_, ids)| ids.clone()).unwrap_or_default();
-            let described = match self.ports.classic.describe_findings(session, &origin.region, &arns).await {
+            let arns: Vec<String> = chunk
+                .iter()
+                .map(|(arn, _)| arn.as_str().to_owned())
+                .collect();
+            let ids_of = |arn: &str| {
+                chunk
+                    .iter()
+                    .find(|(a, _)| a.as_str() == arn)
+                    .map(|(_, ids)| ids.clone())
+                    .unwrap_or_default()
+            };
+            let described = match self
+                .ports
+                .classic
+                .describe_findings(session, &origin.region, &arns)
+                .await
+            {
                 Ok(described) => described,
                 Err(error) => {
                     let ids: Vec<String> = chunk.iter().flat_map(|(_, ids)| ids.clone()).collect();
@@ -349,7 +448,13 @@ impl Collector {
                             _ => "inspector_rejected",
                         };
                         for id in ids {
-                            outcome.fates.push((id, Fate::Quarantine { reason: reason.into(), detail: error.to_string() }));
+                            outcome.fates.push((
+                                id,
+                                Fate::Quarantine {
+                                    reason: reason.into(),
+                                    detail: error.to_string(),
+                                },
+                            ));
                         }
                     }
                     continue;
@@ -366,12 +471,18 @@ impl Collector {
             }
             for failed in described.failed {
                 answered.insert(failed.arn.clone());
-                let detail = format!("DescribeFindings failedItems: {} (retryable: {})", failed.failure_code, failed.retryable);
+                let detail = format!(
+                    "DescribeFindings failedItems: {} (retryable: {})",
+                    failed.failure_code, failed.retryable
+                );
                 for id in ids_of(&failed.arn) {
                     let fate = if failed.retryable {
                         Fate::Retry(detail.clone())
                     } else {
-                        Fate::Quarantine { reason: format!("classic_{}", failed.failure_code.to_ascii_lowercase()), detail: detail.clone() }
+                        Fate::Quarantine {
+                            reason: format!("classic_{}", failed.failure_code.to_ascii_lowercase()),
+                            detail: detail.clone(),
+                        }
                     };
                     outcome.fates.push((id, fate));
                 }
@@ -379,7 +490,10 @@ impl Collector {
             for (arn, ids) in chunk {
                 if !answered.contains(arn.as_str()) {
                     for id in ids {
-                        outcome.fates.push((id.clone(), Fate::Retry("DescribeFindings did not answer for the ARN".into())));
+                        outcome.fates.push((
+                            id.clone(),
+                            Fate::Retry("DescribeFindings did not answer for the ARN".into()),
+                        ));
                     }
                 }
             }
@@ -414,7 +528,8 @@ impl Collector {
                         None => InstanceLookup::NotFound,
                     },
                 };
-                let (enrichment, instance, network) = enrich::enrich(&id, lookup, groups, &finding.reported_network());
+                let (enrichment, instance, network) =
+                    enrich::enrich(&id, lookup, groups, &finding.reported_network());
                 FaninContext {
                     source: finding.source_name(),
                     enrichment,
@@ -427,7 +542,13 @@ impl Collector {
     }
 
     /// Index, archive and record the finding versions of the batch.
-    async fn store(&self, records: &[Carried], deadline: Instant, fates: &mut HashMap<String, Fate>, report: &mut BatchReport) {
+    async fn store(
+        &self,
+        records: &[Carried],
+        deadline: Instant,
+        fates: &mut HashMap<String, Fate>,
+        report: &mut BatchReport,
+    ) {
         if records.is_empty() {
             return;
         }
@@ -445,8 +566,16 @@ impl Collector {
             return;
         }
         let ledger_index = self.settings.ledger_index();
-        let version_uids: Vec<String> = records.iter().map(|c| c.record.version_uid.clone()).collect();
-        let archived = match self.ports.search.existing_ids(&ledger_index, &version_uids).await {
+        let version_uids: Vec<String> = records
+            .iter()
+            .map(|c| c.record.version_uid.clone())
+            .collect();
+        let archived = match self
+            .ports
+            .search
+            .existing_ids(&ledger_index, &version_uids)
+            .await
+        {
             Ok(archived) => archived,
             Err(error) => {
                 warn!(error = %error, "ledger lookup failed; retrying the batch");
@@ -454,8 +583,9 @@ impl Collector {
                 return;
             }
         };
-        let (already, pending): (Vec<&Carried>, Vec<&Carried>) =
-            records.iter().partition(|c| archived.contains(&c.record.version_uid));
+        let (already, pending): (Vec<&Carried>, Vec<&Carried>) = records
+            .iter()
+            .partition(|c| archived.contains(&c.record.version_uid));
         report.findings_already_stored = already.len();
         set_all(fates, &already, Fate::Done);
 
@@ -488,7 +618,10 @@ impl Collector {
                 ItemOutcome::Permanent(why) => set_all(
                     fates,
                     &[item],
-                    Fate::Quarantine { reason: "index_rejected".into(), detail: why.clone() },
+                    Fate::Quarantine {
+                        reason: "index_rejected".into(),
+                        detail: why.clone(),
+                    },
                 ),
             }
         }
@@ -497,11 +630,18 @@ impl Collector {
             let lines: Vec<String> = positions.iter().map(|&p| documents[p].clone()).collect();
             let object = archive::encode(&origin.account, &origin.region, day, &lines);
             async move {
-                let result = self.ports.objects.put_object(&object.key, object.body, ObjectKind::GzipNdjson).await;
+                let result = self
+                    .ports
+                    .objects
+                    .put_object(&object.key, object.body, ObjectKind::GzipNdjson)
+                    .await;
                 (object.key, positions, result)
             }
         });
-        let written: Vec<_> = futures::stream::iter(writes).buffer_unordered(self.settings.max_concurrency).collect().await;
+        let written: Vec<_> = futures::stream::iter(writes)
+            .buffer_unordered(self.settings.max_concurrency)
+            .collect()
+            .await;
 
         let mut ledger_ops = Vec::new();
         for (key, positions, result) in written {
@@ -511,7 +651,19 @@ impl Collector {
                     report.objects_written += 1;
                     report.findings_stored += items.len();
                     for item in &items {
-                        *report.enrichment.entry(item.record.record.unmapped.fanin.enrichment.status.as_str().to_owned()).or_default() += 1;
+                        *report
+                            .enrichment
+                            .entry(
+                                item.record
+                                    .record
+                                    .unmapped
+                                    .fanin
+                                    .enrichment
+                                    .status
+                                    .as_str()
+                                    .to_owned(),
+                            )
+                            .or_default() += 1;
                         ledger_ops.push(BulkOp::CreateOnce {
                             index: ledger_index.clone(),
                             id: item.record.version_uid.clone(),
@@ -528,7 +680,10 @@ impl Collector {
         }
         // The ledger only prevents duplicates on redelivery; the data is
         // stored, so a ledger failure is logged, not retried.
-        for (op, outcome) in ledger_ops.iter().zip(self.bulk_with_retry(ledger_ops.clone(), deadline).await) {
+        for (op, outcome) in ledger_ops
+            .iter()
+            .zip(self.bulk_with_retry(ledger_ops.clone(), deadline).await)
+        {
             if outcome != ItemOutcome::Done {
                 warn!(ledger_op = ?op_id(op), outcome = ?outcome, "ledger entry not written");
             }
@@ -539,8 +694,20 @@ impl Collector {
         self.templates_installed
             .get_or_try_init(|| async {
                 let prefix = &self.settings.index_prefix;
-                self.ports.search.install_template(&format!("{prefix}-findings"), &template::index_template(prefix)).await?;
-                self.ports.search.install_template(&format!("{prefix}-ledger"), &template::ledger_template(prefix)).await
+                self.ports
+                    .search
+                    .install_template(
+                        &format!("{prefix}-findings"),
+                        &template::index_template(prefix),
+                    )
+                    .await?;
+                self.ports
+                    .search
+                    .install_template(
+                        &format!("{prefix}-ledger"),
+                        &template::ledger_template(prefix),
+                    )
+                    .await
             })
             .await
             .map(|_| ())
@@ -563,14 +730,25 @@ impl Collector {
                         }
                     }
                     Ok(statuses) => {
-                        let why = format!("bulk answered {} items for {}", statuses.len(), targets.len());
-                        targets.iter().for_each(|&t| outcomes[t] = ItemOutcome::Retry(why.clone()));
+                        let why = format!(
+                            "bulk answered {} items for {}",
+                            statuses.len(),
+                            targets.len()
+                        );
+                        targets
+                            .iter()
+                            .for_each(|&t| outcomes[t] = ItemOutcome::Retry(why.clone()));
                     }
-                    Err(error) => targets.iter().for_each(|&t| outcomes[t] = ItemOutcome::Retry(error.to_string())),
+                    Err(error) => targets
+                        .iter()
+                        .for_each(|&t| outcomes[t] = ItemOutcome::Retry(error.to_string())),
                 }
             }
             pending.retain(|&i| matches!(outcomes[i], ItemOutcome::Retry(_)));
-            if pending.is_empty() || attempt == BULK_ATTEMPTS || Instant::now() + backoff >= deadline {
+            if pending.is_empty()
+                || attempt == BULK_ATTEMPTS
+                || Instant::now() + backoff >= deadline
+            {
                 break;
             }
             tokio::time::sleep(backoff).await;
@@ -581,22 +759,33 @@ impl Collector {
 
     async fn quarantine_all(&self, messages: &[InboundMessage], fates: &mut HashMap<String, Fate>) {
         let now = chrono::Utc::now();
-        let writes = messages.iter().filter_map(|message| match fates.get(&message.message_id) {
-            Some(Fate::Quarantine { reason, detail }) => {
-                let (key, body) = quarantine::object(message, reason, detail, now);
-                let message_id = message.message_id.clone();
-                let reason = reason.clone();
-                Some(async move {
-                    let result = self.ports.objects.put_object(&key, body, ObjectKind::Json).await;
-                    (message_id, reason, key, result)
-                })
-            }
-            _ => None,
-        });
-        let written: Vec<_> = futures::stream::iter(writes).buffer_unordered(self.settings.max_concurrency).collect().await;
+        let writes = messages
+            .iter()
+            .filter_map(|message| match fates.get(&message.message_id) {
+                Some(Fate::Quarantine { reason, detail }) => {
+                    let (key, body) = quarantine::object(message, reason, detail, now);
+                    let message_id = message.message_id.clone();
+                    let reason = reason.clone();
+                    Some(async move {
+                        let result = self
+                            .ports
+                            .objects
+                            .put_object(&key, body, ObjectKind::Json)
+                            .await;
+                        (message_id, reason, key, result)
+                    })
+                }
+                _ => None,
+            });
+        let written: Vec<_> = futures::stream::iter(writes)
+            .buffer_unordered(self.settings.max_concurrency)
+            .collect()
+            .await;
         for (message_id, reason, key, result) in written {
             match result {
-                Ok(()) => warn!(message_id = %message_id, reason = %reason, key = %key, "message quarantined"),
+                Ok(()) => {
+                    warn!(message_id = %message_id, reason = %reason, key = %key, "message quarantined")
+                }
                 Err(error) => {
                     warn!(message_id = %message_id, reason = %reason, error = %error, "quarantine write failed; retrying");
                     fates.insert(message_id, Fate::Retry(error.to_string()));
@@ -614,7 +803,9 @@ enum Decoded {
 
 fn retry_all(outcome: &mut GroupOutcome, message_ids: &[String], error: &CallError) {
     for id in message_ids {
-        outcome.fates.push((id.clone(), Fate::Retry(error.to_string())));
+        outcome
+            .fates
+            .push((id.clone(), Fate::Retry(error.to_string())));
     }
 }
 

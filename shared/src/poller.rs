@@ -16,7 +16,11 @@ const BATCH_BUDGET: Duration = Duration::from_secs(120);
 /// Polls until `stop` resolves. Messages the pipeline reports as failed are
 /// left on the queue, so SQS redelivers them after the visibility timeout
 /// and moves them to the dead-letter queue after `maxReceiveCount`.
-pub async fn run(collector: &Collector, queue: &QueueClient, stop: impl std::future::Future<Output = ()>) {
+pub async fn run(
+    collector: &Collector,
+    queue: &QueueClient,
+    stop: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(stop);
     loop {
         let received = tokio::select! {
@@ -37,10 +41,15 @@ pub async fn run(collector: &Collector, queue: &QueueClient, stop: impl std::fut
         if received.is_empty() {
             continue;
         }
-        let handles: Vec<(String, String)> =
-            received.iter().map(|r| (r.message.message_id.clone(), r.receipt_handle.clone())).collect();
+        let handles: Vec<(String, String)> = received
+            .iter()
+            .map(|r| (r.message.message_id.clone(), r.receipt_handle.clone()))
+            .collect();
         let report = collector
-            .process(received.into_iter().map(|r| r.message).collect(), Instant::now() + BATCH_BUDGET)
+            .process(
+                received.into_iter().map(|r| r.message).collect(),
+                Instant::now() + BATCH_BUDGET,
+            )
             .await;
         crate::lambda::log_report(&report);
         let done: Vec<String> = handles
@@ -50,8 +59,13 @@ pub async fn run(collector: &Collector, queue: &QueueClient, stop: impl std::fut
             .collect();
         match queue.delete(&done).await {
             Ok(0) => {}
-            Ok(refused) => warn!(refused, "some deletes were refused; those messages will be redelivered"),
-            Err(error) => warn!(error = %error, "delete failed; those messages will be redelivered"),
+            Ok(refused) => warn!(
+                refused,
+                "some deletes were refused; those messages will be redelivered"
+            ),
+            Err(error) => {
+                warn!(error = %error, "delete failed; those messages will be redelivered")
+            }
         }
     }
 }

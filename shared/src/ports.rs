@@ -19,13 +19,25 @@ pub enum CallError {
     /// The caller is not allowed (missing role, ExternalId mismatch, missing
     /// permission). Permanent until someone changes IAM.
     #[error("{operation}: access denied ({code}): {message}")]
-    Denied { operation: &'static str, code: String, message: String },
+    Denied {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
     /// Throttling, 5xx, timeouts, connection failures: retrying can help.
     #[error("{operation}: transient failure ({code}): {message}")]
-    Transient { operation: &'static str, code: String, message: String },
+    Transient {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
     /// The request itself is wrong (validation, unknown resource): permanent.
     #[error("{operation}: rejected ({code}): {message}")]
-    Rejected { operation: &'static str, code: String, message: String },
+    Rejected {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
 }
 
 impl CallError {
@@ -34,11 +46,21 @@ impl CallError {
     }
     pub fn code(&self) -> &str {
         match self {
-            Self::Denied { code, .. } | Self::Transient { code, .. } | Self::Rejected { code, .. } => code,
+            Self::Denied { code, .. }
+            | Self::Transient { code, .. }
+            | Self::Rejected { code, .. } => code,
         }
     }
-    pub fn transient(operation: &'static str, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Transient { operation, code: code.into(), message: message.into() }
+    pub fn transient(
+        operation: &'static str,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::Transient {
+            operation,
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -127,7 +149,8 @@ pub enum ObjectKind {
 /// Contract: a write of the same key and body is idempotent.
 #[async_trait]
 pub trait ObjectWriter: Send + Sync {
-    async fn put_object(&self, key: &str, body: Vec<u8>, kind: ObjectKind) -> Result<(), CallError>;
+    async fn put_object(&self, key: &str, body: Vec<u8>, kind: ObjectKind)
+    -> Result<(), CallError>;
 }
 
 /// The result of one bulk item, in request order.
@@ -145,9 +168,14 @@ pub struct BulkItemStatus {
 #[async_trait]
 pub trait SearchIndexer: Send + Sync {
     /// Installs the index template (idempotent).
-    async fn install_template(&self, name: &str, template: &serde_json::Value) -> Result<(), CallError>;
+    async fn install_template(
+        &self,
+        name: &str,
+        template: &serde_json::Value,
+    ) -> Result<(), CallError>;
     /// The subset of `ids` that exist in `index`.
-    async fn existing_ids(&self, index: &str, ids: &[String]) -> Result<HashSet<String>, CallError>;
+    async fn existing_ids(&self, index: &str, ids: &[String])
+    -> Result<HashSet<String>, CallError>;
     /// Sends one NDJSON bulk body.
     async fn bulk(&self, ndjson: Vec<u8>) -> Result<Vec<BulkItemStatus>, CallError>;
 }
@@ -170,7 +198,10 @@ pub type EventSubscription = (String, String);
 #[async_trait]
 pub trait TemplateSubscriber: Send + Sync {
     async fn list_templates(&self) -> Result<Vec<String>, CallError>;
-    async fn describe_templates(&self, arns: &[String]) -> Result<Vec<AssessmentTemplate>, CallError>;
+    async fn describe_templates(
+        &self,
+        arns: &[String],
+    ) -> Result<Vec<AssessmentTemplate>, CallError>;
     async fn template_tags(&self, arn: &str) -> Result<Vec<KeyValue>, CallError>;
     async fn subscriptions(&self, arn: &str) -> Result<Vec<EventSubscription>, CallError>;
     async fn subscribe(&self, arn: &str, event: &str, topic_arn: &str) -> Result<(), CallError>;

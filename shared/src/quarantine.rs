@@ -28,15 +28,29 @@ pub struct QuarantinedMessage {
 fn safe_reason(reason: &str) -> String {
     reason
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(64)
         .collect()
 }
 
-pub fn object(message: &InboundMessage, reason: &str, detail: &str, now: DateTime<Utc>) -> (String, Vec<u8>) {
+pub fn object(
+    message: &InboundMessage,
+    reason: &str,
+    detail: &str,
+    now: DateTime<Utc>,
+) -> (String, Vec<u8>) {
     let reason = safe_reason(reason);
     let digest = hex::encode(Sha256::digest(message.body.as_bytes()));
-    let key = format!("quarantine/reason={reason}/eventDay={}/{digest}.json", now.format("%Y%m%d"));
+    let key = format!(
+        "quarantine/reason={reason}/eventDay={}/{digest}.json",
+        now.format("%Y%m%d")
+    );
     let record = QuarantinedMessage {
         reason,
         detail: detail.to_owned(),
@@ -55,13 +69,28 @@ mod tests {
 
     #[test]
     fn key_is_partitioned_by_reason_and_day_and_body_survives() {
-        let message = InboundMessage { message_id: "m-1".into(), body: "{not json".into(), receive_count: 2 };
-        let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z").unwrap().with_timezone(&Utc);
+        let message = InboundMessage {
+            message_id: "m-1".into(),
+            body: "{not json".into(),
+            receive_count: 2,
+        };
+        let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let (key, body) = object(&message, "malformed_json", "expected value", now);
-        assert!(key.starts_with("quarantine/reason=malformed_json/eventDay=20261123/"), "{key}");
+        assert!(
+            key.starts_with("quarantine/reason=malformed_json/eventDay=20261123/"),
+            "{key}"
+        );
         let stored: QuarantinedMessage = serde_json::from_slice(&body).unwrap();
-        assert_eq!((stored.body.as_str(), stored.receive_count), ("{not json", 2));
+        assert_eq!(
+            (stored.body.as_str(), stored.receive_count),
+            ("{not json", 2)
+        );
         let (evil_key, _) = object(&message, "../../x", "", now);
-        assert!(evil_key.starts_with("quarantine/reason=______x/"), "{evil_key}");
+        assert!(
+            evil_key.starts_with("quarantine/reason=______x/"),
+            "{evil_key}"
+        );
     }
 }

@@ -22,7 +22,9 @@ pub fn parse_json(value: &Value) -> Result<DateTime<Utc>, TimestampError> {
             .as_f64()
             .and_then(from_epoch_seconds)
             .ok_or_else(|| TimestampError(number.to_string())),
-        other => Err(TimestampError(crate::ids::truncate_for_message(&other.to_string()))),
+        other => Err(TimestampError(crate::ids::truncate_for_message(
+            &other.to_string(),
+        ))),
     }
 }
 
@@ -97,7 +99,13 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error() {
-        for input in [json!("yesterday"), json!(""), json!(null), json!(-5), json!({"a": 1})] {
+        for input in [
+            json!("yesterday"),
+            json!(""),
+            json!(null),
+            json!(-5),
+            json!({"a": 1}),
+        ] {
             assert!(parse_json(&input).is_err(), "{input}");
         }
     }

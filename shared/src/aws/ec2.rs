@@ -37,8 +37,15 @@ impl NetworkInventory for Ec2Inventory {
         // A filter (not InstanceIds) so that unknown ids are left out instead
         // of failing the whole call with InvalidInstanceID.NotFound.
         for chunk in instance_ids.chunks(FILTER_VALUES_LIMIT) {
-            let filter = Filter::builder().name("instance-id").set_values(Some(chunk.to_vec())).build();
-            let mut pages = client.describe_instances().filters(filter).into_paginator().send();
+            let filter = Filter::builder()
+                .name("instance-id")
+                .set_values(Some(chunk.to_vec()))
+                .build();
+            let mut pages = client
+                .describe_instances()
+                .filters(filter)
+                .into_paginator()
+                .send();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| super::classify("DescribeInstances", e))?;
                 for reservation in page.reservations() {
@@ -58,8 +65,15 @@ impl NetworkInventory for Ec2Inventory {
         let client = aws_sdk_ec2::Client::new(&super::account_config(&self.base, session, region));
         let mut records = Vec::new();
         for chunk in group_ids.chunks(FILTER_VALUES_LIMIT) {
-            let filter = Filter::builder().name("group-id").set_values(Some(chunk.to_vec())).build();
-            let mut pages = client.describe_security_groups().filters(filter).into_paginator().send();
+            let filter = Filter::builder()
+                .name("group-id")
+                .set_values(Some(chunk.to_vec()))
+                .build();
+            let mut pages = client
+                .describe_security_groups()
+                .filters(filter)
+                .into_paginator()
+                .send();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| super::classify("DescribeSecurityGroups", e))?;
                 records.extend(page.security_groups().iter().map(convert_group));
@@ -73,23 +87,50 @@ fn convert_instance(instance: &sdk::Instance) -> InstanceRecord {
     let tags: BTreeMap<String, String> = instance
         .tags()
         .iter()
-        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
         .collect();
-    let mut interfaces: Vec<InterfaceRecord> = instance.network_interfaces().iter().map(convert_interface).collect();
+    let mut interfaces: Vec<InterfaceRecord> = instance
+        .network_interfaces()
+        .iter()
+        .map(convert_interface)
+        .collect();
     interfaces.sort_by_key(|i| i.device_index.unwrap_or(i32::MAX));
     // EC2-Classic style answers without ENIs still name the primary addresses.
-    if interfaces.is_empty() && (instance.private_ip_address().is_some() || instance.public_ip_address().is_some()) {
+    if interfaces.is_empty()
+        && (instance.private_ip_address().is_some() || instance.public_ip_address().is_some())
+    {
         interfaces.push(InterfaceRecord {
             interface_id: String::new(),
             subnet_id: instance.subnet_id().map(str::to_owned),
             vpc_id: instance.vpc_id().map(str::to_owned),
-            private_ips: instance.private_ip_address().map(str::to_owned).into_iter().collect(),
-            public_ips: instance.public_ip_address().map(str::to_owned).into_iter().collect(),
-            public_dns_name: instance.public_dns_name().filter(|d| !d.is_empty()).map(str::to_owned),
+            private_ips: instance
+                .private_ip_address()
+                .map(str::to_owned)
+                .into_iter()
+                .collect(),
+            public_ips: instance
+                .public_ip_address()
+                .map(str::to_owned)
+                .into_iter()
+                .collect(),
+            public_dns_name: instance
+                .public_dns_name()
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned),
             security_groups: instance
                 .security_groups()
                 .iter()
-                .filter_map(|g| Some(GroupRef { id: g.group_id()?.to_owned(), name: g.group_name().map(str::to_owned) }))
+                .filter_map(|g| {
+                    Some(GroupRef {
+                        id: g.group_id()?.to_owned(),
+                        name: g.group_name().map(str::to_owned),
+                    })
+                })
                 .collect(),
             ..Default::default()
         });
@@ -105,16 +146,31 @@ fn convert_instance(instance: &sdk::Instance) -> InstanceRecord {
         image_id: instance.image_id().map(str::to_owned),
         vpc_id: instance.vpc_id().map(str::to_owned),
         subnet_id: instance.subnet_id().map(str::to_owned),
-        private_dns_name: instance.private_dns_name().filter(|d| !d.is_empty()).map(str::to_owned),
-        public_dns_name: instance.public_dns_name().filter(|d| !d.is_empty()).map(str::to_owned),
+        private_dns_name: instance
+            .private_dns_name()
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned),
+        public_dns_name: instance
+            .public_dns_name()
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned),
         tags,
         interfaces,
     }
 }
 
 fn convert_interface(eni: &sdk::InstanceNetworkInterface) -> InterfaceRecord {
-    let mut private_ips: Vec<String> = eni.private_ip_address().map(str::to_owned).into_iter().collect();
-    let mut public_ips: Vec<String> = eni.association().and_then(|a| a.public_ip()).map(str::to_owned).into_iter().collect();
+    let mut private_ips: Vec<String> = eni
+        .private_ip_address()
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    let mut public_ips: Vec<String> = eni
+        .association()
+        .and_then(|a| a.public_ip())
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
     for address in eni.private_ip_addresses() {
         if let Some(ip) = address.private_ip_address()
             && !private_ips.iter().any(|p| p == ip)
@@ -135,12 +191,25 @@ fn convert_interface(eni: &sdk::InstanceNetworkInterface) -> InterfaceRecord {
         mac_address: eni.mac_address().map(str::to_owned),
         private_ips,
         public_ips,
-        public_dns_name: eni.association().and_then(|a| a.public_dns_name()).filter(|d| !d.is_empty()).map(str::to_owned),
-        ipv6_addresses: eni.ipv6_addresses().iter().filter_map(|a| a.ipv6_address().map(str::to_owned)).collect(),
+        public_dns_name: eni
+            .association()
+            .and_then(|a| a.public_dns_name())
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned),
+        ipv6_addresses: eni
+            .ipv6_addresses()
+            .iter()
+            .filter_map(|a| a.ipv6_address().map(str::to_owned))
+            .collect(),
         security_groups: eni
             .groups()
             .iter()
-            .filter_map(|g| Some(GroupRef { id: g.group_id()?.to_owned(), name: g.group_name().map(str::to_owned) }))
+            .filter_map(|g| {
+                Some(GroupRef {
+                    id: g.group_id()?.to_owned(),
+                    name: g.group_name().map(str::to_owned),
+                })
+            })
             .collect(),
     }
 }
@@ -150,7 +219,11 @@ fn convert_group(group: &sdk::SecurityGroup) -> SecurityGroupRecord {
         group_id: group.group_id().unwrap_or_default().to_owned(),
         group_name: group.group_name().map(str::to_owned),
         vpc_id: group.vpc_id().map(str::to_owned),
-        ingress: group.ip_permissions().iter().map(convert_permission).collect(),
+        ingress: group
+            .ip_permissions()
+            .iter()
+            .map(convert_permission)
+            .collect(),
     }
 }
 
@@ -167,9 +240,25 @@ fn convert_permission(permission: &sdk::IpPermission) -> IngressRule {
         protocol,
         from_port: permission.from_port(),
         to_port: permission.to_port(),
-        ipv4_ranges: permission.ip_ranges().iter().filter_map(|r| r.cidr_ip().map(str::to_owned)).collect(),
-        ipv6_ranges: permission.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6().map(str::to_owned)).collect(),
-        source_groups: permission.user_id_group_pairs().iter().filter_map(|p| p.group_id().map(str::to_owned)).collect(),
-        prefix_lists: permission.prefix_list_ids().iter().filter_map(|p| p.prefix_list_id().map(str::to_owned)).collect(),
+        ipv4_ranges: permission
+            .ip_ranges()
+            .iter()
+            .filter_map(|r| r.cidr_ip().map(str::to_owned))
+            .collect(),
+        ipv6_ranges: permission
+            .ipv6_ranges()
+            .iter()
+            .filter_map(|r| r.cidr_ipv6().map(str::to_owned))
+            .collect(),
+        source_groups: permission
+            .user_id_group_pairs()
+            .iter()
+            .filter_map(|p| p.group_id().map(str::to_owned))
+            .collect(),
+        prefix_lists: permission
+            .prefix_list_ids()
+            .iter()
+            .filter_map(|p| p.prefix_list_id().map(str::to_owned))
+            .collect(),
     }
 }

@@ -7,12 +7,12 @@ use aws_sdk_inspector::types::{self as sdk, InspectorEvent};
 
 use crate::ids::Region;
 use crate::model::{
-    ClassicAssetAttributes, ClassicFinding, ClassicNetworkInterface, ClassicPrivateIp, ClassicSecurityGroup,
-    ClassicServiceAttributes, KeyValue,
+    ClassicAssetAttributes, ClassicFinding, ClassicNetworkInterface, ClassicPrivateIp,
+    ClassicSecurityGroup, ClassicServiceAttributes, KeyValue,
 };
 use crate::ports::{
-    AccountSession, AssessmentTemplate, CLASSIC_DESCRIBE_LIMIT, CallError, ClassicFindingsSource, DescribedFindings,
-    EventSubscription, FailedItem, TemplateSubscriber,
+    AccountSession, AssessmentTemplate, CLASSIC_DESCRIBE_LIMIT, CallError, ClassicFindingsSource,
+    DescribedFindings, EventSubscription, FailedItem, TemplateSubscriber,
 };
 
 /// DescribeFindings in source accounts.
@@ -35,7 +35,8 @@ impl ClassicFindingsSource for InspectorClassicFindings {
         arns: &[String],
     ) -> Result<DescribedFindings, CallError> {
         debug_assert!(!arns.is_empty() && arns.len() <= CLASSIC_DESCRIBE_LIMIT);
-        let client = aws_sdk_inspector::Client::new(&super::account_config(&self.base, session, region));
+        let client =
+            aws_sdk_inspector::Client::new(&super::account_config(&self.base, session, region));
         let answer = client
             .describe_findings()
             .set_finding_arns(Some(arns.to_vec()))
@@ -68,7 +69,10 @@ fn time(value: &aws_smithy_types::DateTime) -> chrono::DateTime<chrono::Utc> {
 fn key_values(attributes: &[sdk::Attribute]) -> Vec<KeyValue> {
     attributes
         .iter()
-        .map(|a| KeyValue { key: a.key().to_owned(), value: a.value().map(str::to_owned) })
+        .map(|a| KeyValue {
+            key: a.key().to_owned(),
+            value: a.value().map(str::to_owned),
+        })
         .collect()
 }
 
@@ -84,10 +88,12 @@ fn convert_finding(finding: &sdk::Finding) -> ClassicFinding {
         confidence: Some(i64::from(finding.confidence())),
         created_at: time(finding.created_at()),
         updated_at: time(finding.updated_at()),
-        service_attributes: finding.service_attributes().map(|s| ClassicServiceAttributes {
-            assessment_run_arn: s.assessment_run_arn().map(str::to_owned),
-            rules_package_arn: s.rules_package_arn().map(str::to_owned),
-        }),
+        service_attributes: finding
+            .service_attributes()
+            .map(|s| ClassicServiceAttributes {
+                assessment_run_arn: s.assessment_run_arn().map(str::to_owned),
+                rules_package_arn: s.rules_package_arn().map(str::to_owned),
+            }),
         asset_type: finding.asset_type().map(|a| a.as_str().to_owned()),
         asset_attributes: finding.asset_attributes().map(|a| ClassicAssetAttributes {
             agent_id: a.agent_id().map(str::to_owned),
@@ -98,9 +104,16 @@ fn convert_finding(finding: &sdk::Finding) -> ClassicFinding {
             tags: a
                 .tags()
                 .iter()
-                .map(|t| KeyValue { key: t.key().to_owned(), value: t.value().map(str::to_owned) })
+                .map(|t| KeyValue {
+                    key: t.key().to_owned(),
+                    value: t.value().map(str::to_owned),
+                })
                 .collect(),
-            network_interfaces: a.network_interfaces().iter().map(convert_interface).collect(),
+            network_interfaces: a
+                .network_interfaces()
+                .iter()
+                .map(convert_interface)
+                .collect(),
         }),
         attributes: key_values(finding.attributes()),
         user_attributes: key_values(finding.user_attributes()),
@@ -142,7 +155,9 @@ pub struct InspectorClassicTemplates {
 
 impl InspectorClassicTemplates {
     pub fn new(config: &SdkConfig) -> Self {
-        Self { client: aws_sdk_inspector::Client::new(config) }
+        Self {
+            client: aws_sdk_inspector::Client::new(config),
+        }
     }
 }
 
@@ -150,7 +165,11 @@ impl InspectorClassicTemplates {
 impl TemplateSubscriber for InspectorClassicTemplates {
     async fn list_templates(&self) -> Result<Vec<String>, CallError> {
         let mut arns = Vec::new();
-        let mut pages = self.client.list_assessment_templates().into_paginator().send();
+        let mut pages = self
+            .client
+            .list_assessment_templates()
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| super::classify("ListAssessmentTemplates", e))?;
             arns.extend(page.assessment_template_arns().iter().cloned());
@@ -158,7 +177,10 @@ impl TemplateSubscriber for InspectorClassicTemplates {
         Ok(arns)
     }
 
-    async fn describe_templates(&self, arns: &[String]) -> Result<Vec<AssessmentTemplate>, CallError> {
+    async fn describe_templates(
+        &self,
+        arns: &[String],
+    ) -> Result<Vec<AssessmentTemplate>, CallError> {
         let answer = self
             .client
             .describe_assessment_templates()
@@ -188,18 +210,29 @@ impl TemplateSubscriber for InspectorClassicTemplates {
         Ok(answer
             .tags()
             .iter()
-            .map(|t| KeyValue { key: t.key().to_owned(), value: t.value().map(str::to_owned) })
+            .map(|t| KeyValue {
+                key: t.key().to_owned(),
+                value: t.value().map(str::to_owned),
+            })
             .collect())
     }
 
     async fn subscriptions(&self, arn: &str) -> Result<Vec<EventSubscription>, CallError> {
         let mut found = Vec::new();
-        let mut pages = self.client.list_event_subscriptions().resource_arn(arn).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_event_subscriptions()
+            .resource_arn(arn)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| super::classify("ListEventSubscriptions", e))?;
             for subscription in page.subscriptions() {
                 for event in subscription.event_subscriptions() {
-                    found.push((event.event().as_str().to_owned(), subscription.topic_arn().to_owned()));
+                    found.push((
+                        event.event().as_str().to_owned(),
+                        subscription.topic_arn().to_owned(),
+                    ));
                 }
             }
         }

@@ -80,16 +80,32 @@ where
             let message = service.err().message().unwrap_or_default().to_owned();
             let status = http_status(service.raw());
             if DENIED_CODES.contains(&code.as_str()) {
-                CallError::Denied { operation, code, message }
+                CallError::Denied {
+                    operation,
+                    code,
+                    message,
+                }
             } else if TRANSIENT_CODES.contains(&code.as_str()) || status.is_some_and(|s| s >= 500) {
-                CallError::Transient { operation, code, message }
+                CallError::Transient {
+                    operation,
+                    code,
+                    message,
+                }
             } else {
-                CallError::Rejected { operation, code, message }
+                CallError::Rejected {
+                    operation,
+                    code,
+                    message,
+                }
             }
         }
         // Construction, timeout, dispatch and unparseable responses: network
         // or service trouble, worth retrying later.
-        other => CallError::transient(operation, sdk_error_kind(other), format!("{}", DisplayChain(&error))),
+        other => CallError::transient(
+            operation,
+            sdk_error_kind(other),
+            format!("{}", DisplayChain(&error)),
+        ),
     }
 }
 

@@ -15,15 +15,31 @@ pub struct S3Objects {
 }
 
 impl S3Objects {
-    pub fn new(config: &SdkConfig, bucket: String, encryption: Encryption, force_path_style: bool) -> Self {
-        let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(force_path_style).build();
-        Self { client: aws_sdk_s3::Client::from_conf(s3_config), bucket, encryption }
+    pub fn new(
+        config: &SdkConfig,
+        bucket: String,
+        encryption: Encryption,
+        force_path_style: bool,
+    ) -> Self {
+        let s3_config = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(force_path_style)
+            .build();
+        Self {
+            client: aws_sdk_s3::Client::from_conf(s3_config),
+            bucket,
+            encryption,
+        }
     }
 }
 
 #[async_trait]
 impl ObjectWriter for S3Objects {
-    async fn put_object(&self, key: &str, body: Vec<u8>, kind: ObjectKind) -> Result<(), CallError> {
+    async fn put_object(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        kind: ObjectKind,
+    ) -> Result<(), CallError> {
         let mut request = self
             .client
             .put_object()
@@ -31,7 +47,9 @@ impl ObjectWriter for S3Objects {
             .key(key)
             .body(ByteStream::from(body));
         request = match kind {
-            ObjectKind::GzipNdjson => request.content_type("application/x-ndjson").content_encoding("gzip"),
+            ObjectKind::GzipNdjson => request
+                .content_type("application/x-ndjson")
+                .content_encoding("gzip"),
             ObjectKind::Json => request.content_type("application/json"),
         };
         request = match &self.encryption {
@@ -41,7 +59,10 @@ impl ObjectWriter for S3Objects {
                 .bucket_key_enabled(true),
             Encryption::S3Managed => request.server_side_encryption(ServerSideEncryption::Aes256),
         };
-        request.send().await.map_err(|e| super::classify("PutObject", e))?;
+        request
+            .send()
+            .await
+            .map_err(|e| super::classify("PutObject", e))?;
         Ok(())
     }
 }

@@ -21,7 +21,10 @@ pub struct QueueClient {
 
 impl QueueClient {
     pub fn new(config: &SdkConfig, queue_url: String) -> Self {
-        Self { client: aws_sdk_sqs::Client::new(config), queue_url }
+        Self {
+            client: aws_sdk_sqs::Client::new(config),
+            queue_url,
+        }
     }
 
     pub fn queue_url(&self) -> &str {

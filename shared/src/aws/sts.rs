@@ -23,7 +23,13 @@ pub struct StsSessions {
 }
 
 impl StsSessions {
-    pub fn new(config: &SdkConfig, partition: Partition, role_name: String, external_id: String, duration: Duration) -> Self {
+    pub fn new(
+        config: &SdkConfig,
+        partition: Partition,
+        role_name: String,
+        external_id: String,
+        duration: Duration,
+    ) -> Self {
         Self {
             client: aws_sdk_sts::Client::new(config),
             partition,
@@ -38,7 +44,10 @@ impl StsSessions {
 #[async_trait]
 impl SessionProvider for StsSessions {
     async fn session(&self, account: &AccountId) -> Result<AccountSession, CallError> {
-        let role_arn = format!("arn:{}:iam::{}:role/{}", self.partition, account, self.role_name);
+        let role_arn = format!(
+            "arn:{}:iam::{}:role/{}",
+            self.partition, account, self.role_name
+        );
         let answer = self
             .client
             .assume_role()
@@ -49,9 +58,9 @@ impl SessionProvider for StsSessions {
             .send()
             .await
             .map_err(|e| super::classify("AssumeRole", e))?;
-        let issued = answer
-            .credentials()
-            .ok_or_else(|| CallError::transient("AssumeRole", "NoCredentials", "answer without credentials"))?;
+        let issued = answer.credentials().ok_or_else(|| {
+            CallError::transient("AssumeRole", "NoCredentials", "answer without credentials")
+        })?;
         let expiry = SystemTime::try_from(*issued.expiration()).ok();
         let credentials = Credentials::new(
             issued.access_key_id(),
@@ -60,7 +69,10 @@ impl SessionProvider for StsSessions {
             expiry,
             "fanin-assume-role",
         );
-        Ok(AccountSession { account: account.clone(), credentials })
+        Ok(AccountSession {
+            account: account.clone(),
+            credentials,
+        })
     }
 }
 
@@ -74,7 +86,11 @@ pub struct CachedSessions<P> {
 
 impl<P: SessionProvider> CachedSessions<P> {
     pub fn new(inner: P, refresh_margin: Duration) -> Self {
-        Self { inner, refresh_margin, cache: Mutex::new(HashMap::new()) }
+        Self {
+            inner,
+            refresh_margin,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     fn fresh(&self, session: &AccountSession) -> bool {
@@ -90,7 +106,13 @@ impl<P: SessionProvider> SessionProvider for CachedSessions<P> {
     async fn session(&self, account: &AccountId) -> Result<AccountSession, CallError> {
         // One slot per account, locked while it is filled, so concurrent
         // groups of the same account make one AssumeRole between them.
-        let slot = self.cache.lock().await.entry(account.clone()).or_default().clone();
+        let slot = self
+            .cache
+            .lock()
+            .await
+            .entry(account.clone())
+            .or_default()
+            .clone();
         let mut slot = slot.lock().await;
         if let Some(session) = slot.as_ref().filter(|s| self.fresh(s)) {
             return Ok(session.clone());
@@ -119,7 +141,13 @@ mod tests {
             let expiry = SystemTime::now() + self.lifetime;
             Ok(AccountSession {
                 account: account.clone(),
-                credentials: Credentials::new("AKID", "secret", Some("token".into()), Some(expiry), "test"),
+                credentials: Credentials::new(
+                    "AKID",
+                    "secret",
+                    Some("token".into()),
+                    Some(expiry),
+                    "test",
+                ),
             })
         }
     }
@@ -127,15 +155,31 @@ mod tests {
     #[tokio::test]
     async fn sessions_are_reused_until_shortly_before_expiry() {
         let account = AccountId::parse("111111111111").unwrap();
-        let long = CachedSessions::new(Counting { calls: AtomicUsize::new(0), lifetime: Duration::from_secs(3600) }, Duration::from_secs(300));
+        let long = CachedSessions::new(
+            Counting {
+                calls: AtomicUsize::new(0),
+                lifetime: Duration::from_secs(3600),
+            },
+            Duration::from_secs(300),
+        );
         for _ in 0..3 {
             long.session(&account).await.unwrap();
         }
         assert_eq!(long.inner.calls.load(Ordering::SeqCst), 1);
 
-        let short = CachedSessions::new(Counting { calls: AtomicUsize::new(0), lifetime: Duration::from_secs(200) }, Duration::from_secs(300));
+        let short = CachedSessions::new(
+            Counting {
+                calls: AtomicUsize::new(0),
+                lifetime: Duration::from_secs(200),
+            },
+            Duration::from_secs(300),
+        );
         short.session(&account).await.unwrap();
         short.session(&account).await.unwrap();
-        assert_eq!(short.inner.calls.load(Ordering::SeqCst), 2, "a session inside the refresh margin is renewed");
+        assert_eq!(
+            short.inner.calls.load(Ordering::SeqCst),
+            2,
+            "a session inside the refresh margin is renewed"
+        );
     }
 }

@@ -9,12 +9,16 @@ use crate::enrich::{FaninContext, ReportedNetwork};
 use crate::ids::{Partition, is_instance_id};
 use crate::model::{ClassicFinding, GroupRef, InterfaceRecord};
 use crate::ocsf::{
-    Activity, Cloud, Cve, Device, FindingInfo, Image, Metadata, NetworkInterface, Product, Remediation, Resource,
-    Status, Vulnerability, VulnerabilityFinding, time_pair,
+    Activity, Cloud, Cve, Device, FindingInfo, Image, Metadata, NetworkInterface, Product,
+    Remediation, Resource, Status, Vulnerability, VulnerabilityFinding, time_pair,
 };
 
 pub(super) fn enrichment_target(finding: &ClassicFinding) -> EnrichmentTarget {
-    match finding.asset_attributes.as_ref().and_then(|a| a.agent_id.as_deref()) {
+    match finding
+        .asset_attributes
+        .as_ref()
+        .and_then(|a| a.agent_id.as_deref())
+    {
         Some(id) if is_instance_id(id) => EnrichmentTarget::Instance(id.to_owned()),
         _ => EnrichmentTarget::NoInstance,
     }
@@ -29,7 +33,11 @@ pub(super) fn reported_network(finding: &ClassicFinding) -> ReportedNetwork {
         .iter()
         .map(|eni| {
             let mut private_ips: Vec<String> = eni.private_ip_address.iter().cloned().collect();
-            private_ips.extend(eni.private_ip_addresses.iter().filter_map(|p| p.private_ip_address.clone()));
+            private_ips.extend(
+                eni.private_ip_addresses
+                    .iter()
+                    .filter_map(|p| p.private_ip_address.clone()),
+            );
             InterfaceRecord {
                 interface_id: eni.network_interface_id.clone().unwrap_or_default(),
                 device_index: None,
@@ -43,7 +51,12 @@ pub(super) fn reported_network(finding: &ClassicFinding) -> ReportedNetwork {
                 security_groups: eni
                     .security_groups
                     .iter()
-                    .filter_map(|g| g.group_id.clone().map(|id| GroupRef { id, name: g.group_name.clone() }))
+                    .filter_map(|g| {
+                        g.group_id.clone().map(|id| GroupRef {
+                            id,
+                            name: g.group_name.clone(),
+                        })
+                    })
                     .collect(),
             }
         })
@@ -77,8 +90,15 @@ pub(super) fn to_ocsf(
     let updated_ms = finding.updated_at.timestamp_millis();
     let created_ms = finding.created_at.timestamp_millis();
     let cve = cve_of(finding);
-    let title = finding.title.clone().or_else(|| finding.id.clone()).unwrap_or_else(|| finding.arn.clone());
-    let rules_package = finding.service_attributes.as_ref().and_then(|s| s.rules_package_arn.clone());
+    let title = finding
+        .title
+        .clone()
+        .or_else(|| finding.id.clone())
+        .unwrap_or_else(|| finding.arn.clone());
+    let rules_package = finding
+        .service_attributes
+        .as_ref()
+        .and_then(|s| s.rules_package_arn.clone());
 
     let metadata = Metadata {
         version: crate::ocsf::OCSF_VERSION,
@@ -86,7 +106,11 @@ pub(super) fn to_ocsf(
             name: "Inspector Classic",
             vendor_name: "AWS",
             feature: rules_package.clone().map(|arn| crate::ocsf::Feature {
-                name: if cve.is_some() { "Common Vulnerabilities and Exposures".into() } else { "Rules package".into() },
+                name: if cve.is_some() {
+                    "Common Vulnerabilities and Exposures".into()
+                } else {
+                    "Rules package".into()
+                },
                 uid: Some(arn),
             }),
         },
@@ -127,9 +151,20 @@ pub(super) fn to_ocsf(
         title: title.clone(),
         desc: finding.description.clone(),
         severity: Some(severity.caption.clone()),
-        references: cve.iter().map(|id| format!("https://nvd.nist.gov/vuln/detail/{id}")).collect(),
-        cve: cve.clone().map(|uid| Cve { uid, cvss: Vec::new(), epss: None, references: Vec::new() }),
-        remediation: finding.recommendation.clone().map(|desc| Remediation { desc, references: Vec::new() }),
+        references: cve
+            .iter()
+            .map(|id| format!("https://nvd.nist.gov/vuln/detail/{id}"))
+            .collect(),
+        cve: cve.clone().map(|uid| Cve {
+            uid,
+            cvss: Vec::new(),
+            epss: None,
+            references: Vec::new(),
+        }),
+        remediation: finding.recommendation.clone().map(|desc| Remediation {
+            desc,
+            references: Vec::new(),
+        }),
         vendor_name: Some("Amazon Inspector Classic".into()),
         ..Default::default()
     };
@@ -175,12 +210,20 @@ pub(super) fn to_ocsf(
     details.insert("rules_package_arn".into(), json!(rules_package));
     details.insert(
         "assessment_run_arn".into(),
-        json!(finding.service_attributes.as_ref().and_then(|s| s.assessment_run_arn.clone())),
+        json!(
+            finding
+                .service_attributes
+                .as_ref()
+                .and_then(|s| s.assessment_run_arn.clone())
+        ),
     );
     details.insert("numeric_severity".into(), json!(finding.numeric_severity));
     details.insert("confidence".into(), json!(finding.confidence));
     details.insert("attributes".into(), key_values(&finding.attributes));
-    details.insert("user_attributes".into(), key_values(&finding.user_attributes));
+    details.insert(
+        "user_attributes".into(),
+        key_values(&finding.user_attributes),
+    );
     if let Some(group) = &asset.auto_scaling_group {
         details.insert("auto_scaling_group".into(), json!(group));
     }
@@ -207,7 +250,11 @@ fn key_values(pairs: &[crate::model::KeyValue]) -> serde_json::Value {
     if pairs.is_empty() {
         return serde_json::Value::Null;
     }
-    pairs.iter().map(|p| (p.key.clone(), json!(p.value))).collect::<serde_json::Map<_, _>>().into()
+    pairs
+        .iter()
+        .map(|p| (p.key.clone(), json!(p.value)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 /// OCSF `device.network_interfaces` from the enriched (or reported) network.

@@ -10,8 +10,9 @@ use crate::enrich::{FaninContext, ReportedNetwork};
 use crate::ids::{Partition, is_instance_id};
 use crate::model::Inspector2Finding;
 use crate::ocsf::{
-    Activity, AffectedPackage, Cloud, Cve, CvssScore, Cwe, Device, EpssScore, FindingInfo, Image, Metadata, Product,
-    Remediation, Resource, Status, Vulnerability, VulnerabilityFinding, time_pair,
+    Activity, AffectedPackage, Cloud, Cve, CvssScore, Cwe, Device, EpssScore, FindingInfo, Image,
+    Metadata, Product, Remediation, Resource, Status, Vulnerability, VulnerabilityFinding,
+    time_pair,
 };
 
 const EC2: &str = "AWS_EC2_INSTANCE";
@@ -66,21 +67,36 @@ pub(super) fn to_ocsf(
     let (status, activity) = match finding.status.as_deref() {
         Some("CLOSED") => (Status::Resolved, Activity::Close),
         Some("SUPPRESSED") => (Status::Suppressed, Activity::Update),
-        _ if finding.first_observed_at.is_some_and(|first| first < finding.updated_at) => {
+        _ if finding
+            .first_observed_at
+            .is_some_and(|first| first < finding.updated_at) =>
+        {
             (Status::New, Activity::Update)
         }
         _ => (Status::New, Activity::Create),
     };
-    let title = finding.title.clone().unwrap_or_else(|| finding.finding_arn.clone());
-    let package = finding.package_vulnerability_details.clone().unwrap_or_default();
-    let finding_type = finding.finding_type.clone().unwrap_or_else(|| "UNKNOWN".into());
+    let title = finding
+        .title
+        .clone()
+        .unwrap_or_else(|| finding.finding_arn.clone());
+    let package = finding
+        .package_vulnerability_details
+        .clone()
+        .unwrap_or_default();
+    let finding_type = finding
+        .finding_type
+        .clone()
+        .unwrap_or_else(|| "UNKNOWN".into());
 
     let metadata = Metadata {
         version: crate::ocsf::OCSF_VERSION,
         product: Product {
             name: "Inspector",
             vendor_name: "AWS",
-            feature: Some(crate::ocsf::Feature { name: finding_type.clone(), uid: None }),
+            feature: Some(crate::ocsf::Feature {
+                name: finding_type.clone(),
+                uid: None,
+            }),
         },
         uid: super::version_uid(&finding.finding_arn, updated_ms),
         profiles: vec!["cloud", "datetime"],
@@ -114,23 +130,29 @@ pub(super) fn to_ocsf(
         src_url: package.source_url.clone(),
     };
 
-    let cve = package.vulnerability_id.as_deref().and_then(as_cve).map(|uid| Cve {
-        uid,
-        cvss: package
-            .cvss
-            .iter()
-            .filter_map(|c| {
-                Some(CvssScore {
-                    base_score: c.base_score?,
-                    version: c.version.clone()?,
-                    vector_string: c.scoring_vector.clone(),
-                    vendor_name: c.source.clone(),
+    let cve = package
+        .vulnerability_id
+        .as_deref()
+        .and_then(as_cve)
+        .map(|uid| Cve {
+            uid,
+            cvss: package
+                .cvss
+                .iter()
+                .filter_map(|c| {
+                    Some(CvssScore {
+                        base_score: c.base_score?,
+                        version: c.version.clone()?,
+                        vector_string: c.scoring_vector.clone(),
+                        vendor_name: c.source.clone(),
+                    })
                 })
-            })
-            .collect(),
-        epss: finding.epss.as_ref().map(|e| EpssScore { score: e.score.to_string() }),
-        references: Vec::new(),
-    });
+                .collect(),
+            epss: finding.epss.as_ref().map(|e| EpssScore {
+                score: e.score.to_string(),
+            }),
+            references: Vec::new(),
+        });
     let code = finding.code_vulnerability_details.clone();
     let remediation_text = finding
         .remediation
@@ -151,14 +173,20 @@ pub(super) fn to_ocsf(
         desc: finding.description.clone(),
         severity: Some(severity.caption.clone()),
         cve,
-        cwe: code.as_ref().and_then(|c| c.cwes.first()).map(|uid| Cwe { uid: uid.clone() }),
+        cwe: code
+            .as_ref()
+            .and_then(|c| c.cwes.first())
+            .map(|uid| Cwe { uid: uid.clone() }),
         affected_packages: package
             .vulnerable_packages
             .iter()
             .map(|p| AffectedPackage {
                 name: p.name.clone(),
                 version: p.version.clone().unwrap_or_default(),
-                fixed_in_version: p.fixed_in_version.clone().filter(|v| !v.is_empty() && v != "NotAvailable"),
+                fixed_in_version: p
+                    .fixed_in_version
+                    .clone()
+                    .filter(|v| !v.is_empty() && v != "NotAvailable"),
                 package_manager: p.package_manager.clone(),
                 epoch: p.epoch,
                 release: p.release.clone(),
@@ -170,8 +198,14 @@ pub(super) fn to_ocsf(
         is_exploit_available: yes(finding.exploit_available.as_deref()),
         references,
         related_vulnerabilities: package.related_vulnerabilities.clone(),
-        remediation: remediation_text.map(|desc| Remediation { desc, references: remediation_url.into_iter().collect() }),
-        vendor_name: package.source.clone().or_else(|| Some("Amazon Inspector".into())),
+        remediation: remediation_text.map(|desc| Remediation {
+            desc,
+            references: remediation_url.into_iter().collect(),
+        }),
+        vendor_name: package
+            .source
+            .clone()
+            .or_else(|| Some("Amazon Inspector".into())),
         category: Some(finding_type.clone()),
     };
 
@@ -183,37 +217,64 @@ pub(super) fn to_ocsf(
         .map(|r| Resource {
             uid: r.id.clone(),
             resource_type: r.resource_type.clone(),
-            region: r.region.clone().unwrap_or_else(|| origin.region.to_string()),
+            region: r
+                .region
+                .clone()
+                .unwrap_or_else(|| origin.region.to_string()),
             cloud_partition: r.partition.clone().unwrap_or_else(|| partition.to_string()),
             hostname: None,
-            ip: if r.resource_type == EC2 { primary_ip.clone() } else { None },
-            labels: r.tags.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect(),
-            data: r
-                .details
-                .as_ref()
-                .and_then(|d| d.aws_ecr_container_image.clone().or_else(|| d.aws_lambda_function.clone())),
+            ip: if r.resource_type == EC2 {
+                primary_ip.clone()
+            } else {
+                None
+            },
+            labels: r
+                .tags
+                .iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+            data: r.details.as_ref().and_then(|d| {
+                d.aws_ecr_container_image
+                    .clone()
+                    .or_else(|| d.aws_lambda_function.clone())
+            }),
         })
         .collect();
-    let device = finding.resources.iter().find(|r| r.resource_type == EC2).map(|r| {
-        let ec2 = r.details.as_ref().and_then(|d| d.aws_ec2_instance.clone()).unwrap_or_default();
-        Device {
-            uid: r.id.clone(),
-            instance_uid: r.id.clone(),
-            type_id: 99,
-            device_type: "Virtual",
-            region: r.region.clone().unwrap_or_else(|| origin.region.to_string()),
-            hostname: None,
-            ip: primary_ip.clone(),
-            vpc_uid: network.and_then(|n| n.vpc_id.clone()).or(ec2.vpc_id),
-            subnet_uid: network.and_then(|n| n.subnet_id.clone()).or(ec2.subnet_id),
-            image: ec2.image_id.map(|uid| Image { uid }),
-            network_interfaces: network.map(ocsf_interfaces).unwrap_or_default(),
-        }
-    });
+    let device = finding
+        .resources
+        .iter()
+        .find(|r| r.resource_type == EC2)
+        .map(|r| {
+            let ec2 = r
+                .details
+                .as_ref()
+                .and_then(|d| d.aws_ec2_instance.clone())
+                .unwrap_or_default();
+            Device {
+                uid: r.id.clone(),
+                instance_uid: r.id.clone(),
+                type_id: 99,
+                device_type: "Virtual",
+                region: r
+                    .region
+                    .clone()
+                    .unwrap_or_else(|| origin.region.to_string()),
+                hostname: None,
+                ip: primary_ip.clone(),
+                vpc_uid: network.and_then(|n| n.vpc_id.clone()).or(ec2.vpc_id),
+                subnet_uid: network.and_then(|n| n.subnet_id.clone()).or(ec2.subnet_id),
+                image: ec2.image_id.map(|uid| Image { uid }),
+                network_interfaces: network.map(ocsf_interfaces).unwrap_or_default(),
+            }
+        });
 
     let mut details = BTreeMap::new();
     details.insert("inspector_score".into(), json!(finding.inspector_score));
-    details.insert("inspector_score_details".into(), json!(finding.inspector_score_details));
+    details.insert(
+        "inspector_score_details".into(),
+        json!(finding.inspector_score_details),
+    );
     details.insert("status".into(), json!(finding.status));
     if let Some(reach) = &finding.network_reachability_details {
         details.insert(

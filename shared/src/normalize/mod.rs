@@ -79,7 +79,12 @@ impl SourceFinding {
     }
 
     /// Maps the finding and its enrichment to OCSF.
-    pub fn to_ocsf(&self, origin: &Origin, partition: &Partition, context: FaninContext) -> VulnerabilityFinding {
+    pub fn to_ocsf(
+        &self,
+        origin: &Origin,
+        partition: &Partition,
+        context: FaninContext,
+    ) -> VulnerabilityFinding {
         match self {
             Self::Classic(f) => classic::to_ocsf(f, origin, partition, context),
             Self::Inspector2(f) => inspector2::to_ocsf(f, origin, partition, context),
@@ -105,7 +110,12 @@ pub struct FindingRecord {
 }
 
 impl FindingRecord {
-    pub fn new(finding: &SourceFinding, origin: Origin, partition: &Partition, context: FaninContext) -> Self {
+    pub fn new(
+        finding: &SourceFinding,
+        origin: Origin,
+        partition: &Partition,
+        context: FaninContext,
+    ) -> Self {
         let updated = finding.updated_at();
         let version = updated.timestamp_millis();
         let finding_uid = finding.arn().to_owned();
@@ -172,7 +182,15 @@ mod tests {
 
     #[test]
     fn severities_map_to_ocsf() {
-        for (word, id) in [("Informational", 1), ("LOW", 2), ("Medium", 3), ("High", 4), ("CRITICAL", 5), ("UNTRIAGED", 99), ("Undefined", 0)] {
+        for (word, id) in [
+            ("Informational", 1),
+            ("LOW", 2),
+            ("Medium", 3),
+            ("High", 4),
+            ("CRITICAL", 5),
+            ("UNTRIAGED", 99),
+            ("Undefined", 0),
+        ] {
             assert_eq!(severity(Some(word)).id, id, "{word}");
         }
     }

@@ -10,15 +10,26 @@ use crate::ports::BulkItemStatus;
 pub enum BulkOp {
     /// Index the latest state, unless the stored version is newer or equal
     /// (`version_type: external`).
-    IndexLatest { index: String, id: String, version: i64, document: String },
+    IndexLatest {
+        index: String,
+        id: String,
+        version: i64,
+        document: String,
+    },
     /// Create a document only if absent (`create`): the archive ledger.
-    CreateOnce { index: String, id: String, document: String },
+    CreateOnce {
+        index: String,
+        id: String,
+        document: String,
+    },
 }
 
 impl BulkOp {
     fn encode_into(&self, out: &mut Vec<u8>) {
         let action = match self {
-            Self::IndexLatest { index, id, version, .. } => {
+            Self::IndexLatest {
+                index, id, version, ..
+            } => {
                 json!({"index": {"_index": index, "_id": id, "version": version, "version_type": "external"}})
             }
             Self::CreateOnce { index, id, .. } => json!({"create": {"_index": index, "_id": id}}),
@@ -44,13 +55,22 @@ pub struct BulkChunk {
 /// goes alone in its own body: the cluster, not fanin, decides on it).
 pub fn encode(ops: &[BulkOp], max_bytes: usize) -> Vec<BulkChunk> {
     let mut chunks = Vec::new();
-    let mut current = BulkChunk { body: Vec::new(), ops: Vec::new() };
+    let mut current = BulkChunk {
+        body: Vec::new(),
+        ops: Vec::new(),
+    };
     let mut encoded = Vec::new();
     for (position, op) in ops.iter().enumerate() {
         encoded.clear();
         op.encode_into(&mut encoded);
         if !current.ops.is_empty() && current.body.len() + encoded.len() > max_bytes {
-            chunks.push(std::mem::replace(&mut current, BulkChunk { body: Vec::new(), ops: Vec::new() }));
+            chunks.push(std::mem::replace(
+                &mut current,
+                BulkChunk {
+                    body: Vec::new(),
+                    ops: Vec::new(),
+                },
+            ));
         }
         current.body.extend_from_slice(&encoded);
         current.ops.push(position);
@@ -97,22 +117,40 @@ mod tests {
     use super::*;
 
     fn item(status: u16, error: Option<&str>) -> BulkItemStatus {
-        BulkItemStatus { status, error_type: error.map(str::to_owned), reason: None }
+        BulkItemStatus {
+            status,
+            error_type: error.map(str::to_owned),
+            reason: None,
+        }
     }
 
     #[test]
     fn per_item_decisions() {
         assert_eq!(classify(&item(201, None)), ItemOutcome::Done);
-        assert_eq!(classify(&item(409, Some("version_conflict_engine_exception"))), ItemOutcome::Done);
-        assert!(matches!(classify(&item(429, Some("es_rejected_execution_exception"))), ItemOutcome::Retry(_)));
+        assert_eq!(
+            classify(&item(409, Some("version_conflict_engine_exception"))),
+            ItemOutcome::Done
+        );
+        assert!(matches!(
+            classify(&item(429, Some("es_rejected_execution_exception"))),
+            ItemOutcome::Retry(_)
+        ));
         assert!(matches!(classify(&item(503, None)), ItemOutcome::Retry(_)));
-        assert!(matches!(classify(&item(400, Some("mapper_parsing_exception"))), ItemOutcome::Permanent(_)));
+        assert!(matches!(
+            classify(&item(400, Some("mapper_parsing_exception"))),
+            ItemOutcome::Permanent(_)
+        ));
     }
 
     #[test]
     fn bodies_are_ndjson_and_respect_the_cap() {
         let ops: Vec<BulkOp> = (0..5)
-            .map(|i| BulkOp::IndexLatest { index: "f".into(), id: format!("id{i}"), version: 7, document: format!("{{\"n\":{i}}}") })
+            .map(|i| BulkOp::IndexLatest {
+                index: "f".into(),
+                id: format!("id{i}"),
+                version: 7,
+                document: format!("{{\"n\":{i}}}"),
+            })
             .collect();
         let single = encode(&ops, 1 << 20);
         assert_eq!(single.len(), 1);
@@ -124,7 +162,11 @@ mod tests {
         assert_eq!(text.lines().count(), 10);
         let capped = encode(&ops, 120);
         assert!(capped.len() > 1);
-        assert!(capped.iter().all(|c| c.body.len() <= 120 || c.ops.len() == 1));
+        assert!(
+            capped
+                .iter()
+                .all(|c| c.body.len() <= 120 || c.ops.len() == 1)
+        );
         let all: Vec<usize> = capped.iter().flat_map(|c| c.ops.clone()).collect();
         assert_eq!(all, vec![0, 1, 2, 3, 4]);
     }

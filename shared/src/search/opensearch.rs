@@ -33,13 +33,16 @@ impl OpenSearchIndexer {
             .disable_proxy()
             .timeout(Duration::from_secs(30));
         if let SearchAuth::SigV4 { service } = auth {
-            let credentials = credentials.ok_or_else(|| anyhow::anyhow!("SigV4 needs AWS credentials"))?;
+            let credentials =
+                credentials.ok_or_else(|| anyhow::anyhow!("SigV4 needs AWS credentials"))?;
             let region = region.ok_or_else(|| anyhow::anyhow!("SigV4 needs an AWS region"))?;
             builder = builder
                 .auth(opensearch::auth::Credentials::AwsSigV4(credentials, region))
                 .service_name(service);
         }
-        Ok(Self { client: OpenSearch::new(builder.build()?) })
+        Ok(Self {
+            client: OpenSearch::new(builder.build()?),
+        })
     }
 
     async fn call(
@@ -63,7 +66,8 @@ impl OpenSearchIndexer {
             .await
             .map_err(|e| CallError::transient(operation, "read", e.to_string()))?;
         if status.is_success() {
-            return serde_json::from_str(&text).map_err(|e| CallError::transient(operation, "decode", e.to_string()));
+            return serde_json::from_str(&text)
+                .map_err(|e| CallError::transient(operation, "decode", e.to_string()));
         }
         Err(classify_status(operation, status, &text))
     }
@@ -72,13 +76,29 @@ impl OpenSearchIndexer {
 fn classify_status(operation: &'static str, status: StatusCode, body: &str) -> CallError {
     let code = serde_json::from_str::<Value>(body)
         .ok()
-        .and_then(|v| v.pointer("/error/type").and_then(Value::as_str).map(str::to_owned))
+        .and_then(|v| {
+            v.pointer("/error/type")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| status.as_u16().to_string());
     let message = crate::ids::truncate_for_message(body);
     match status.as_u16() {
-        401 | 403 => CallError::Denied { operation, code, message },
-        408 | 429 | 500..=599 => CallError::Transient { operation, code, message },
-        _ => CallError::Rejected { operation, code, message },
+        401 | 403 => CallError::Denied {
+            operation,
+            code,
+            message,
+        },
+        408 | 429 | 500..=599 => CallError::Transient {
+            operation,
+            code,
+            message,
+        },
+        _ => CallError::Rejected {
+            operation,
+            code,
+            message,
+        },
     }
 }
 
@@ -87,25 +107,45 @@ impl SearchIndexer for OpenSearchIndexer {
     async fn install_template(&self, name: &str, template: &Value) -> Result<(), CallError> {
         let path = format!("/_index_template/{name}");
         let body = serde_json::to_vec(template).expect("a JSON value serializes");
-        self.call("PutIndexTemplate", Method::Put, &path, "application/json", Some(body)).await?;
+        self.call(
+            "PutIndexTemplate",
+            Method::Put,
+            &path,
+            "application/json",
+            Some(body),
+        )
+        .await?;
         Ok(())
     }
 
-    async fn existing_ids(&self, index: &str, ids: &[String]) -> Result<HashSet<String>, CallError> {
+    async fn existing_ids(
+        &self,
+        index: &str,
+        ids: &[String],
+    ) -> Result<HashSet<String>, CallError> {
         if ids.is_empty() {
             return Ok(HashSet::new());
         }
         let path = format!("/{index}/_mget");
         let body = serde_json::to_vec(&json!({"ids": ids})).expect("a JSON value serializes");
-        let answer = match self.call("Mget", Method::Post, &path, "application/json", Some(body)).await {
+        let answer = match self
+            .call("Mget", Method::Post, &path, "application/json", Some(body))
+            .await
+        {
             Ok(answer) => answer,
             // The ledger index does not exist before the first archive write.
-            Err(CallError::Rejected { code, .. }) if code == "index_not_found_exception" || code == "404" => {
+            Err(CallError::Rejected { code, .. })
+                if code == "index_not_found_exception" || code == "404" =>
+            {
                 return Ok(HashSet::new());
             }
             Err(other) => return Err(other),
         };
-        let docs = answer.get("docs").and_then(Value::as_array).cloned().unwrap_or_default();
+        let docs = answer
+            .get("docs")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         Ok(docs
             .iter()
             .filter(|d| d.get("found").and_then(Value::as_bool) == Some(true))
@@ -114,7 +154,15 @@ impl SearchIndexer for OpenSearchIndexer {
     }
 
     async fn bulk(&self, ndjson: Vec<u8>) -> Result<Vec<BulkItemStatus>, CallError> {
-        let answer = self.call("Bulk", Method::Post, "/_bulk", "application/x-ndjson", Some(ndjson)).await?;
+        let answer = self
+            .call(
+                "Bulk",
+                Method::Post,
+                "/_bulk",
+                "application/x-ndjson",
+                Some(ndjson),
+            )
+            .await?;
         let items = answer
             .get("items")
             .and_then(Value::as_array)
@@ -122,11 +170,21 @@ impl SearchIndexer for OpenSearchIndexer {
         Ok(items
             .iter()
             .map(|item| {
-                let result = item.as_object().and_then(|o| o.values().next()).cloned().unwrap_or_default();
+                let result = item
+                    .as_object()
+                    .and_then(|o| o.values().next())
+                    .cloned()
+                    .unwrap_or_default();
                 BulkItemStatus {
                     status: result.get("status").and_then(Value::as_u64).unwrap_or(500) as u16,
-                    error_type: result.pointer("/error/type").and_then(Value::as_str).map(str::to_owned),
-                    reason: result.pointer("/error/reason").and_then(Value::as_str).map(str::to_owned),
+                    error_type: result
+                        .pointer("/error/type")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    reason: result
+                        .pointer("/error/reason")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
                 }
             })
             .collect())

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 pub fn index_template(prefix: &str) -> Value {
     let ip = json!({"type": "ip"});
     let keyword = json!({"type": "keyword", "ignore_above": 1024});
-    let text = json!({"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}});
+    let text =
+        json!({"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}});
     let epoch = json!({"type": "date", "format": "epoch_millis"});
     let date = json!({"type": "date", "format": "strict_date_optional_time"});
     let interface = json!({"properties": {

@@ -1,0 +1,171 @@
+//! Plays the Lambda SQS event source mapping against a local queue: receive
+//! a batch, invoke the function with an SQS event, delete what succeeded,
+//! leave the `batchItemFailures` for redelivery (and so, after
+//! `maxReceiveCount`, for the queue's redrive to the dead-letter queue).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_sdk_sqs::types::QueueAttributeName;
+use fanin::aws::sqs::QueueClient;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::lambda_host::LocalLambda;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MappingStats {
+    pub invocations: usize,
+    pub messages_delivered: usize,
+    pub messages_deleted: usize,
+    pub failures_reported: usize,
+    /// Every body delivered, by message id: what a redelivery test sends again.
+    #[serde(skip)]
+    pub delivered: std::collections::BTreeMap<String, String>,
+}
+
+pub struct EventSourceMapping {
+    pub queue: QueueClient,
+    pub queue_arn: String,
+    pub region: String,
+    pub batch_size: i32,
+    sqs: aws_sdk_sqs::Client,
+}
+
+impl EventSourceMapping {
+    pub async fn new(
+        config: &aws_config::SdkConfig,
+        queue_url: &str,
+        batch_size: i32,
+    ) -> anyhow::Result<Self> {
+        let sqs = aws_sdk_sqs::Client::new(config);
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .context("reading the queue ARN")?;
+        let queue_arn = attributes
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+            .cloned()
+            .context("queue without ARN")?;
+        let region = queue_arn
+            .split(':')
+            .nth(3)
+            .unwrap_or("us-east-1")
+            .to_owned();
+        Ok(Self {
+            queue: QueueClient::new(config, queue_url.to_owned()),
+            queue_arn,
+            region,
+            batch_size: batch_size.clamp(1, 10),
+            sqs,
+        })
+    }
+
+    /// Messages visible plus in flight.
+    pub async fn depth(&self) -> anyhow::Result<(u64, u64)> {
+        let answer = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(self.queue.queue_url())
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await?;
+        let read = |name| {
+            answer
+                .attributes()
+                .and_then(|a| a.get(&name))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok((
+            read(QueueAttributeName::ApproximateNumberOfMessages),
+            read(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        ))
+    }
+
+    /// One receive → invoke → delete round. Returns how many messages it delivered.
+    pub async fn round(
+        &self,
+        function: &mut LocalLambda,
+        stats: &mut MappingStats,
+    ) -> anyhow::Result<usize> {
+        let received = self.queue.receive(self.batch_size, 1).await?;
+        if received.is_empty() {
+            return Ok(0);
+        }
+        let records: Vec<Value> = received
+            .iter()
+            .map(|r| {
+                json!({
+                    "messageId": r.message.message_id,
+                    "receiptHandle": r.receipt_handle,
+                    "body": r.message.body,
+                    "attributes": {
+                        "ApproximateReceiveCount": r.message.receive_count.to_string(),
+                        "SentTimestamp": "0",
+                        "SenderId": "devstack",
+                        "ApproximateFirstReceiveTimestamp": "0",
+                    },
+                    "messageAttributes": {},
+                    "md5OfBody": "",
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self.queue_arn,
+                    "awsRegion": self.region,
+                })
+            })
+            .collect();
+        for r in &received {
+            stats
+                .delivered
+                .insert(r.message.message_id.clone(), r.message.body.clone());
+        }
+        stats.invocations += 1;
+        stats.messages_delivered += records.len();
+        let answer = function.invoke(&json!({"Records": records})).await?;
+        let failed: Vec<String> = answer
+            .get("batchItemFailures")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i.get("itemIdentifier")?.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        stats.failures_reported += failed.len();
+        let done: Vec<String> = received
+            .iter()
+            .filter(|r| !failed.contains(&r.message.message_id))
+            .map(|r| r.receipt_handle.clone())
+            .collect();
+        self.queue.delete(&done).await?;
+        stats.messages_deleted += done.len();
+        Ok(received.len())
+    }
+
+    /// Rounds until the queue is empty (nothing visible, nothing in flight)
+    /// or `limit` passes.
+    pub async fn drain(
+        &self,
+        function: &mut LocalLambda,
+        limit: Duration,
+    ) -> anyhow::Result<MappingStats> {
+        let mut stats = MappingStats::default();
+        let started = tokio::time::Instant::now();
+        while started.elapsed() < limit {
+            if self.round(function, &mut stats).await? == 0 {
+                let (visible, in_flight) = self.depth().await?;
+                if visible == 0 && in_flight == 0 {
+                    return Ok(stats);
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+        anyhow::bail!("queue not drained within {limit:?}: {stats:?}")
+    }
+}

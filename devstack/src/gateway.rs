@@ -1,0 +1,506 @@
+//! The one local AWS endpoint: serves Inspector Classic itself
+//! ([`crate::classic`]), forwards every other AWS request verbatim to moto,
+//! enforces what moto does not on `sts:AssumeRole` (the role must exist and
+//! its trust policy's `sts:ExternalId` condition must match), counts every
+//! call by caller, service and operation, and fronts OpenSearch with a switch
+//! that takes it "down" for fault tests.
+//!
+//! Admin endpoints on the AWS listener (JSON in and out):
+//! - `GET /_devstack/calls`: `{"calls": [{"caller", "service", "operation", "count"}]}`
+//! - `POST /_devstack/calls/reset`
+//! - `POST /_devstack/inspector/complete-run` with
+//!   `{"assessmentRunArn": "...", "findingsPerInstance": 2}`: answers
+//!   `{"findingArns": [...], "published": n}` (see [`Classic::complete_run`])
+//! - `POST /_devstack/inspector/fail-next-describe` with
+//!   `{"arn": "...", "retryable": true}`
+//! - `POST /_devstack/opensearch/down`, `POST /_devstack/opensearch/up`,
+//!   `GET /_devstack/opensearch` (`{"down": bool}`)
+
+pub mod awsreq;
+mod enforce;
+mod operation;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::classic::Classic;
+use awsreq::{CredentialScope, caller_app, param, query_params};
+
+/// Where the gateway forwards to.
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// moto's base URL, e.g. `http://127.0.0.1:40123`.
+    pub moto_url: String,
+    /// osmem-server's (or any OpenSearch's) base URL; `None` serves no
+    /// OpenSearch listener.
+    pub opensearch_upstream: Option<String>,
+}
+
+/// One row of the call counts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct CallCount {
+    /// The `app/<name>` of the caller's user agent ("opensearch" for the
+    /// OpenSearch listener, "unknown" without one).
+    pub caller: String,
+    /// The SigV4 service (sts, s3, ec2, sqs, sns, inspector...), "opensearch".
+    pub service: String,
+    /// The operation (AssumeRole, PutObject, DescribeFindings, _bulk...).
+    pub operation: String,
+    pub count: u64,
+}
+
+/// A running gateway. Its servers stop when it is dropped (or on
+/// [`GatewayHandle::shutdown`]).
+pub struct GatewayHandle {
+    /// The AWS endpoint URL (`http://127.0.0.1:<port>`) for every SDK client.
+    pub aws_url: String,
+    /// The OpenSearch endpoint URL, when an upstream was given.
+    pub opensearch_url: Option<String>,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) moto_url: String,
+    opensearch_upstream: Option<String>,
+    pub(crate) http: reqwest::Client,
+    classic: Classic,
+    calls: Mutex<BTreeMap<(String, String, String), u64>>,
+    opensearch_down: AtomicBool,
+}
+
+impl Shared {
+    fn count(&self, caller: String, service: String, operation: String) {
+        *self
+            .calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((caller, service, operation))
+            .or_insert(0) += 1;
+    }
+
+    fn calls(&self) -> Vec<CallCount> {
+        self.calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|((caller, service, operation), count)| CallCount {
+                caller: caller.clone(),
+                service: service.clone(),
+                operation: operation.clone(),
+                count: *count,
+            })
+            .collect()
+    }
+
+    fn reset_calls(&self) {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+/// Starts the gateway on free loopback ports (the AWS listener, and the
+/// OpenSearch listener when `opensearch_upstream` is set), served by tasks on
+/// the current tokio runtime.
+pub async fn start(opts: GatewayOptions) -> anyhow::Result<GatewayHandle> {
+    let moto_url = opts.moto_url.trim_end_matches('/').to_string();
+    let shared = Arc::new(Shared {
+        classic: Classic::new(moto_url.clone()),
+        moto_url,
+        opensearch_upstream: opts
+            .opensearch_upstream
+            .map(|u| u.trim_end_matches('/').to_string()),
+        http: awsreq::local_http_client(),
+        calls: Mutex::new(BTreeMap::new()),
+        opensearch_down: AtomicBool::new(false),
+    });
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let aws_listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let aws_url = format!("http://{}", aws_listener.local_addr()?);
+    let aws_app = Router::new().fallback(aws_entry).with_state(shared.clone());
+    tasks.push(tokio::spawn(serve(aws_listener, aws_app, stopped.clone())));
+
+    let opensearch_url = match shared.opensearch_upstream {
+        Some(_) => {
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+            let url = format!("http://{}", listener.local_addr()?);
+            let app = Router::new()
+                .fallback(opensearch_entry)
+                .with_state(shared.clone());
+            tasks.push(tokio::spawn(serve(listener, app, stopped.clone())));
+            Some(url)
+        }
+        None => None,
+    };
+    Ok(GatewayHandle {
+        aws_url,
+        opensearch_url,
+        shared,
+        stop,
+        tasks,
+    })
+}
+
+async fn serve(listener: tokio::net::TcpListener, app: Router, mut stopped: watch::Receiver<bool>) {
+    let shutdown = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::warn!("devstack gateway listener failed: {e}");
+    }
+}
+
+impl GatewayHandle {
+    /// The Inspector Classic service the gateway serves.
+    pub fn classic(&self) -> &Classic {
+        &self.shared.classic
+    }
+
+    /// moto's base URL.
+    pub fn moto_url(&self) -> &str {
+        &self.shared.moto_url
+    }
+
+    /// The call counts so far, sorted by caller, service, operation.
+    pub fn calls(&self) -> Vec<CallCount> {
+        self.shared.calls()
+    }
+
+    /// The count of one (caller, service, operation), 0 if none.
+    pub fn call_count(&self, caller: &str, service: &str, operation: &str) -> u64 {
+        self.shared
+            .calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(
+                caller.to_string(),
+                service.to_string(),
+                operation.to_string(),
+            ))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Forgets the call counts.
+    pub fn reset_calls(&self) {
+        self.shared.reset_calls();
+    }
+
+    /// Takes OpenSearch "down" (every request answers 503) or back up.
+    pub fn set_opensearch_down(&self, down: bool) {
+        self.shared.opensearch_down.store(down, Ordering::SeqCst);
+    }
+
+    /// Stops the listeners and waits (up to 5 s) for them to finish.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for task in std::mem::take(&mut self.tasks) {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for GatewayHandle {
+    fn drop(&mut self) {
+        // The accept loops end on this signal, and idle keep-alive
+        // connections are closed by the graceful shutdown.
+        let _ = self.stop.send(true);
+    }
+}
+
+fn json_answer(status: StatusCode, body: Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+async fn read_body(body: Body) -> Result<Bytes, Response> {
+    axum::body::to_bytes(body, usize::MAX).await.map_err(|e| {
+        json_answer(
+            StatusCode::BAD_REQUEST,
+            json!({"error": format!("cannot read request body: {e}")}),
+        )
+    })
+}
+
+async fn aws_entry(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match read_body(body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let path = parts.uri.path();
+    if path == "/_devstack" || path.starts_with("/_devstack/") {
+        return admin(&shared, &parts.method, path, &body).await;
+    }
+    let query = parts.uri.query();
+    let scope = CredentialScope::from_request(&parts.headers, query);
+    let service = scope
+        .as_ref()
+        .map(|s| s.service.clone())
+        .unwrap_or_else(|| "unknown".to_string());
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let params = if service == "s3" {
+        query_params(query, &HeaderMap::new(), &[])
+    } else {
+        query_params(query, &parts.headers, &body)
+    };
+    let operation = operation::aws_operation(
+        &service,
+        target.as_deref(),
+        &params,
+        &parts.method,
+        path,
+        query,
+        &parts.headers,
+    );
+    if !path.starts_with("/moto-api") {
+        shared.count(
+            caller_app(&parts.headers),
+            service.clone(),
+            operation.clone(),
+        );
+    }
+
+    if target
+        .as_deref()
+        .is_some_and(|t| t.starts_with("InspectorService."))
+    {
+        return shared.classic.handle(&parts.headers, &body).await;
+    }
+    let upstream = match forward(&shared.http, &shared.moto_url, &parts, body).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    if service == "sts" && operation == "AssumeRole" && upstream.status.is_success() {
+        let role_arn = param(&params, "RoleArn").unwrap_or_default();
+        let external_id = param(&params, "ExternalId");
+        let granted = String::from_utf8_lossy(&upstream.body).into_owned();
+        if let Some(denied) =
+            enforce::check_assume_role(&shared, scope.as_ref(), role_arn, external_id, &granted)
+                .await
+        {
+            return denied;
+        }
+    }
+    upstream.into_response()
+}
+
+async fn opensearch_entry(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let operation = operation::opensearch_operation(&parts.method, parts.uri.path());
+    shared.count(
+        "opensearch".to_string(),
+        "opensearch".to_string(),
+        operation,
+    );
+    if shared.opensearch_down.load(Ordering::SeqCst) {
+        return json_answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({
+                "error": {
+                    "root_cause": [{"type": "devstack_unavailable_exception", "reason": "OpenSearch is down (devstack fault injection)"}],
+                    "type": "devstack_unavailable_exception",
+                    "reason": "OpenSearch is down (devstack fault injection)",
+                },
+                "status": 503,
+            }),
+        );
+    }
+    let body = match read_body(body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(upstream) = shared.opensearch_upstream.as_deref() else {
+        return json_answer(
+            StatusCode::BAD_GATEWAY,
+            json!({"error": "no OpenSearch upstream"}),
+        );
+    };
+    match forward(&shared.http, upstream, &parts, body).await {
+        Ok(u) => u.into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn admin(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Response {
+    let input: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(v) => v,
+            Err(e) => {
+                return json_answer(
+                    StatusCode::BAD_REQUEST,
+                    json!({"error": format!("the body must be JSON: {e}")}),
+                );
+            }
+        }
+    };
+    match (method.as_str(), path.trim_end_matches('/')) {
+        ("GET", "/_devstack/calls") => {
+            json_answer(StatusCode::OK, json!({"calls": shared.calls()}))
+        }
+        ("POST", "/_devstack/calls/reset") => {
+            shared.reset_calls();
+            json_answer(StatusCode::OK, json!({"calls": []}))
+        }
+        ("POST", "/_devstack/inspector/complete-run") => {
+            let Some(run_arn) = input.get("assessmentRunArn").and_then(Value::as_str) else {
+                return json_answer(
+                    StatusCode::BAD_REQUEST,
+                    json!({"error": "assessmentRunArn is required"}),
+                );
+            };
+            let per_instance = input
+                .get("findingsPerInstance")
+                .and_then(Value::as_u64)
+                .unwrap_or(2) as usize;
+            match shared.classic.complete_run(run_arn, per_instance).await {
+                Ok(outcome) => json_answer(StatusCode::OK, json!(outcome)),
+                Err(e) => json_answer(
+                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    json!({"error": e.to_string()}),
+                ),
+            }
+        }
+        ("POST", "/_devstack/inspector/fail-next-describe") => {
+            let Some(arn) = input.get("arn").and_then(Value::as_str) else {
+                return json_answer(StatusCode::BAD_REQUEST, json!({"error": "arn is required"}));
+            };
+            let retryable = input
+                .get("retryable")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            shared.classic.fail_next_describe(arn, retryable);
+            json_answer(StatusCode::OK, json!({"arn": arn, "retryable": retryable}))
+        }
+        ("POST", "/_devstack/opensearch/down") => {
+            shared.opensearch_down.store(true, Ordering::SeqCst);
+            json_answer(StatusCode::OK, json!({"down": true}))
+        }
+        ("POST", "/_devstack/opensearch/up") => {
+            shared.opensearch_down.store(false, Ordering::SeqCst);
+            json_answer(StatusCode::OK, json!({"down": false}))
+        }
+        ("GET", "/_devstack/opensearch") => json_answer(
+            StatusCode::OK,
+            json!({"down": shared.opensearch_down.load(Ordering::SeqCst)}),
+        ),
+        (m, p) => json_answer(
+            StatusCode::NOT_FOUND,
+            json!({"error": format!("no devstack admin endpoint {m} {p}")}),
+        ),
+    }
+}
+
+/// An upstream answer, buffered.
+struct Upstream {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl IntoResponse for Upstream {
+    fn into_response(self) -> Response {
+        let mut response = Response::new(Body::from(self.body));
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers;
+        response
+    }
+}
+
+fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+    )
+}
+
+/// Sends the request verbatim to `base` (method, path, query, headers but
+/// Host and hop-by-hop ones, body) and buffers the answer.
+async fn forward(
+    http: &reqwest::Client,
+    base: &str,
+    parts: &Parts,
+    body: Bytes,
+) -> Result<Upstream, Response> {
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let mut request = http.request(parts.method.clone(), format!("{base}{path_and_query}"));
+    for (name, value) in &parts.headers {
+        if hop_by_hop(name)
+            || name == header::HOST
+            || name == header::CONTENT_LENGTH
+            || name == header::EXPECT
+        {
+            continue;
+        }
+        request = request.header(name, value);
+    }
+    let response = request.body(body).send().await.map_err(|e| {
+        json_answer(
+            StatusCode::BAD_GATEWAY,
+            json!({"error": format!("devstack gateway cannot reach {base}: {e}")}),
+        )
+    })?;
+    let status = response.status();
+    let mut headers = HeaderMap::new();
+    for (name, value) in response.headers() {
+        if !hop_by_hop(name) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    let body = response.bytes().await.map_err(|e| {
+        json_answer(
+            StatusCode::BAD_GATEWAY,
+            json!({"error": format!("devstack gateway lost the answer of {base}: {e}")}),
+        )
+    })?;
+    Ok(Upstream {
+        status,
+        headers,
+        body,
+    })
+}

@@ -1,0 +1,15 @@
+//! The local stack fanin's tests and demo run on.
+//!
+//! - [`procs`] starts the real servers (moto, osmem-server) from `.local/` on free
+//!   loopback ports and stops them when dropped.
+//! - [`gateway`] is the one AWS endpoint the Lambdas talk to locally: it serves
+//!   Inspector Classic itself ([`classic`]), forwards everything else to moto,
+//!   enforces what moto does not (role existence and ExternalId on AssumeRole),
+//!   counts every call by caller, service and operation, and fronts OpenSearch
+//!   with a switch that takes it "down" for fault tests.
+pub mod classic;
+pub mod esm;
+pub mod gateway;
+pub mod lambda_host;
+pub mod procs;
+pub mod scenario;

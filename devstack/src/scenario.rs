@@ -1,0 +1,932 @@
+//! The local world fanin runs in for the demo and the end-to-end tests: a
+//! central account and application accounts in moto, wired the way the
+//! CloudFormation templates wire them, with instances, security groups,
+//! Inspector Classic templates and runs, and Inspector2 events.
+//!
+//! Setup talks to moto directly (it plays the account administrators);
+//! the Lambdas talk to the gateway, which counts their calls and enforces
+//! roles and ExternalIds.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_sdk_ec2::types::{
+    Filter, InstanceNetworkInterfaceSpecification, InstanceType, IpPermission, IpRange, Ipv6Range,
+    UserIdGroupPair,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::gateway::{self, GatewayHandle, GatewayOptions};
+use crate::lambda_host::{LocalLambda, workspace_binary};
+use crate::procs::{ChildServer, MotoServer, OsmemServer};
+
+pub const CENTRAL_ACCOUNT: &str = "123456789012";
+pub const PRIMARY_REGION: &str = "us-east-1";
+pub const ROLE_NAME: &str = "fanin-collector-read";
+pub const TEMPLATE_TAG: (&str, &str) = ("ScanType", "ScheduledRun-across-Fleet");
+
+/// moto, osmem-server and the gateway, stopped when dropped.
+pub struct LocalStack {
+    pub moto: ChildServer,
+    pub osmem: ChildServer,
+    pub gateway: GatewayHandle,
+}
+
+impl LocalStack {
+    pub async fn start() -> anyhow::Result<Self> {
+        let (moto, osmem) = tokio::try_join!(MotoServer::start(), OsmemServer::start())?;
+        let gateway = gateway::start(GatewayOptions {
+            moto_url: moto.url.clone(),
+            opensearch_upstream: Some(osmem.url.clone()),
+        })
+        .await?;
+        Ok(Self {
+            moto,
+            osmem,
+            gateway,
+        })
+    }
+
+    pub fn opensearch_url(&self) -> String {
+        self.gateway
+            .opensearch_url
+            .clone()
+            .expect("the gateway fronts OpenSearch")
+    }
+
+    /// A config acting as `credentials` (the central account when `None`), talking to moto.
+    pub fn moto_config(&self, region: &str, credentials: Option<Credentials>) -> SdkConfig {
+        sdk_config(&self.moto.url, region, credentials)
+    }
+
+    /// Credentials acting in `account` (moto's AssumeRole, as an administrator would have).
+    pub async fn account_credentials(&self, account: &str) -> anyhow::Result<Credentials> {
+        if account == CENTRAL_ACCOUNT {
+            return Ok(Credentials::new("testing", "testing", None, None, "static"));
+        }
+        let sts = aws_sdk_sts::Client::new(&self.moto_config(PRIMARY_REGION, None));
+        let answer = sts
+            .assume_role()
+            .role_arn(format!(
+                "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+            ))
+            .role_session_name("devstack-admin")
+            .send()
+            .await?;
+        let c = answer.credentials().context("no credentials")?;
+        Ok(Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
+            None,
+            "admin",
+        ))
+    }
+}
+
+pub fn sdk_config(endpoint: &str, region: &str, credentials: Option<Credentials>) -> SdkConfig {
+    let credentials =
+        credentials.unwrap_or_else(|| Credentials::new("testing", "testing", None, None, "static"));
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_types_region(region))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+        )
+        .build()
+}
+
+fn aws_types_region(region: &str) -> aws_config::Region {
+    aws_config::Region::new(region.to_owned())
+}
+
+/// What the central account holds, as the templates' outputs would name it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Central {
+    pub name: String,
+    pub bucket: String,
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub queue_arn: String,
+    pub topic_arns: BTreeMap<String, String>,
+    pub bus_arn: String,
+    pub index_prefix: String,
+    pub external_id: String,
+}
+
+/// Creates the central resources; `name` keeps tests apart.
+pub async fn create_central(
+    stack: &LocalStack,
+    name: &str,
+    regions: &[&str],
+) -> anyhow::Result<Central> {
+    let config = stack.moto_config(PRIMARY_REGION, None);
+    let s3 = aws_sdk_s3::Client::new(&config);
+    let bucket = format!("{name}-findings");
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .context("creating the bucket")?;
+
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await?
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let dlq_arn = queue_arn(&sqs, &dlq_url).await?;
+    let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}).to_string();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-findings"))
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .attributes(QueueAttributeName::VisibilityTimeout, "1")
+        .send()
+        .await?
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let queue_arn = queue_arn(&sqs, &queue_url).await?;
+
+    let mut topic_arns = BTreeMap::new();
+    for region in regions {
+        let sns = aws_sdk_sns::Client::new(&stack.moto_config(region, None));
+        let topic = sns
+            .create_topic()
+            .name(format!("{name}-inspector-classic"))
+            .send()
+            .await?;
+        let topic_arn = topic.topic_arn().unwrap_or_default().to_owned();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(&queue_arn)
+            .send()
+            .await?;
+        topic_arns.insert(region.to_string(), topic_arn);
+    }
+
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let bus_name = format!("{name}-central");
+    let bus_arn = events
+        .create_event_bus()
+        .name(&bus_name)
+        .send()
+        .await?
+        .event_bus_arn()
+        .unwrap_or_default()
+        .to_owned();
+    let pattern =
+        json!({"source": ["aws.inspector2"], "detail-type": ["Inspector2 Finding"]}).to_string();
+    events
+        .put_rule()
+        .name(format!("{name}-to-queue"))
+        .event_bus_name(&bus_name)
+        .event_pattern(pattern)
+        .send()
+        .await?;
+    events
+        .put_targets()
+        .rule(format!("{name}-to-queue"))
+        .event_bus_name(&bus_name)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(&queue_arn)
+                .build()?,
+        )
+        .send()
+        .await?;
+    Ok(Central {
+        name: name.to_owned(),
+        bucket,
+        queue_url,
+        dlq_url,
+        queue_arn,
+        topic_arns,
+        bus_arn,
+        index_prefix: name.to_owned(),
+        external_id: format!("{name}-external-id"),
+    })
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<String> {
+    let answer = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?;
+    answer
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .cloned()
+        .context("queue without ARN")
+}
+
+/// One instance as EC2 set it up: what every stored finding about it must say.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceFacts {
+    pub account: String,
+    pub region: String,
+    pub instance_id: String,
+    pub vpc_id: String,
+    pub subnet_id: String,
+    pub private_ip: String,
+    pub public_ip: Option<String>,
+    pub security_group_ids: Vec<String>,
+    /// (protocol, from, to) open to the internet through the attached groups.
+    pub internet_open_ports: Vec<(String, i32, i32)>,
+}
+
+/// Creates an application account in one region: the read role (once per
+/// account), a VPC with instances behind security groups, and the
+/// EventBridge rule that forwards Inspector2 findings to the central bus.
+pub async fn create_application_region(
+    stack: &LocalStack,
+    central: &Central,
+    account: &str,
+    region: &str,
+    instances: usize,
+    with_role: bool,
+) -> anyhow::Result<Vec<InstanceFacts>> {
+    let credentials = stack.account_credentials(account).await?;
+    let config = stack.moto_config(region, Some(credentials));
+    if with_role {
+        let iam = aws_sdk_iam::Client::new(&config);
+        let trust = json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{CENTRAL_ACCOUNT}:root")},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": central.external_id}},
+            }],
+        });
+        match iam
+            .create_role()
+            .role_name(ROLE_NAME)
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(error) if format!("{error:?}").contains("EntityAlreadyExists") => {}
+            Err(error) => return Err(error).context("creating the read role"),
+        }
+    }
+
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let vpc = ec2.create_vpc().cidr_block("10.20.0.0/16").send().await?;
+    let vpc_id = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .context("no vpc id")?
+        .to_owned();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc_id)
+        .cidr_block("10.20.1.0/24")
+        .send()
+        .await?;
+    let subnet_id = subnet
+        .subnet()
+        .and_then(|s| s.subnet_id())
+        .context("no subnet id")?
+        .to_owned();
+
+    let web = ec2
+        .create_security_group()
+        .group_name("web")
+        .description("web tier")
+        .vpc_id(&vpc_id)
+        .send()
+        .await?;
+    let web_id = web.group_id().context("no group id")?.to_owned();
+    ec2.authorize_security_group_ingress()
+        .group_id(&web_id)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(443)
+                .to_port(443)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
+                .build(),
+        )
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/8").build())
+                .build(),
+        )
+        .send()
+        .await?;
+    let db = ec2
+        .create_security_group()
+        .group_name("db")
+        .description("db tier")
+        .vpc_id(&vpc_id)
+        .send()
+        .await?;
+    let db_id = db.group_id().context("no group id")?.to_owned();
+    ec2.authorize_security_group_ingress()
+        .group_id(&db_id)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(5432)
+                .to_port(5432)
+                .user_id_group_pairs(UserIdGroupPair::builder().group_id(&web_id).build())
+                .build(),
+        )
+        .send()
+        .await?;
+
+    let mut facts = Vec::new();
+    for index in 0..instances {
+        // Even instances are public web servers, odd ones private databases.
+        let public = index % 2 == 0;
+        let groups = if public {
+            vec![web_id.clone()]
+        } else {
+            vec![db_id.clone()]
+        };
+        let run = ec2
+            .run_instances()
+            .image_id("ami-12c6146b")
+            .instance_type(InstanceType::T3Micro)
+            .min_count(1)
+            .max_count(1)
+            .network_interfaces(
+                InstanceNetworkInterfaceSpecification::builder()
+                    .device_index(0)
+                    .subnet_id(&subnet_id)
+                    .set_groups(Some(groups.clone()))
+                    .associate_public_ip_address(public)
+                    .build(),
+            )
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+                    .tags(
+                        aws_sdk_ec2::types::Tag::builder()
+                            .key("Name")
+                            .value(format!("app-{index}"))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await?;
+        let instance_id = run
+            .instances()
+            .first()
+            .and_then(|i| i.instance_id())
+            .context("no instance")?
+            .to_owned();
+        facts.push(InstanceFacts {
+            account: account.to_owned(),
+            region: region.to_owned(),
+            instance_id,
+            vpc_id: vpc_id.clone(),
+            subnet_id: subnet_id.clone(),
+            private_ip: String::new(),
+            public_ip: None,
+            security_group_ids: groups,
+            internet_open_ports: if public {
+                vec![("tcp".into(), 443, 443)]
+            } else {
+                Vec::new()
+            },
+        });
+    }
+    // Read back the addresses EC2 assigned.
+    let ids: Vec<String> = facts.iter().map(|f| f.instance_id.clone()).collect();
+    let described = ec2
+        .describe_instances()
+        .filters(
+            Filter::builder()
+                .name("instance-id")
+                .set_values(Some(ids))
+                .build(),
+        )
+        .send()
+        .await?;
+    for instance in described.reservations().iter().flat_map(|r| r.instances()) {
+        if let Some(fact) = facts
+            .iter_mut()
+            .find(|f| Some(f.instance_id.as_str()) == instance.instance_id())
+        {
+            fact.private_ip = instance.private_ip_address().unwrap_or_default().to_owned();
+            fact.public_ip = instance.public_ip_address().map(str::to_owned);
+        }
+    }
+
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let pattern =
+        json!({"source": ["aws.inspector2"], "detail-type": ["Inspector2 Finding"]}).to_string();
+    events
+        .put_rule()
+        .name("fanin-inspector2-to-central")
+        .event_pattern(pattern)
+        .send()
+        .await?;
+    events
+        .put_targets()
+        .rule("fanin-inspector2-to-central")
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("central")
+                .arn(&central.bus_arn)
+                .role_arn(format!("arn:aws:iam::{account}:role/fanin-events-forward"))
+                .build()?,
+        )
+        .send()
+        .await?;
+    Ok(facts)
+}
+
+/// The environment of the collector Lambda for `central`.
+pub fn collector_env(stack: &LocalStack, central: &Central) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", stack.gateway.aws_url.as_str()),
+        ("AWS_REGION", PRIMARY_REGION),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("FANIN_BUCKET", central.bucket.as_str()),
+        ("FANIN_OPENSEARCH_URL", &stack.opensearch_url()),
+        ("FANIN_INDEX_PREFIX", central.index_prefix.as_str()),
+        ("FANIN_ROLE_NAME", ROLE_NAME),
+        ("FANIN_EXTERNAL_ID", central.external_id.as_str()),
+        ("FANIN_S3_FORCE_PATH_STYLE", "true"),
+        ("FANIN_QUEUE_URL", central.queue_url.as_str()),
+        ("RUST_LOG", "info"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+pub async fn start_collector(stack: &LocalStack, central: &Central) -> anyhow::Result<LocalLambda> {
+    LocalLambda::start(
+        "fanin-collector",
+        &workspace_binary("fanin-collector"),
+        &collector_env(stack, central),
+    )
+    .await
+}
+
+/// Runs Inspector Classic in one application account and region: a target
+/// and a tagged template, the forwarder Lambda (as the CloudTrail event
+/// would trigger it) subscribing it to the central topic, then an assessment
+/// run completed with `findings_per_instance` findings per instance.
+/// Returns the finding ARNs.
+pub async fn run_classic(
+    stack: &LocalStack,
+    central: &Central,
+    account: &str,
+    region: &str,
+    findings_per_instance: usize,
+) -> anyhow::Result<Vec<String>> {
+    let template_arn = setup_classic(stack, central, account, region).await?;
+    complete_classic_run(stack, account, region, &template_arn, findings_per_instance).await
+}
+
+/// Creates a tagged assessment template and lets the forwarder Lambda
+/// subscribe it (CloudTrail trigger, then an idempotent scheduled sweep).
+pub async fn setup_classic(
+    stack: &LocalStack,
+    central: &Central,
+    account: &str,
+    region: &str,
+) -> anyhow::Result<String> {
+    let credentials = stack.account_credentials(account).await?;
+    let config = sdk_config(&stack.gateway.aws_url, region, Some(credentials.clone()));
+    let inspector = aws_sdk_inspector::Client::new(&config);
+    let target = inspector
+        .create_assessment_target()
+        .assessment_target_name("fleet")
+        .send()
+        .await?;
+    let template = inspector
+        .create_assessment_template()
+        .assessment_target_arn(target.assessment_target_arn())
+        .assessment_template_name("daily")
+        .duration_in_seconds(900)
+        .set_rules_package_arns(Some(Vec::new()))
+        .user_attributes_for_findings(
+            aws_sdk_inspector::types::Attribute::builder()
+                .key(TEMPLATE_TAG.0)
+                .value(TEMPLATE_TAG.1)
+                .build()?,
+        )
+        .send()
+        .await?;
+    let template_arn = template.assessment_template_arn().to_owned();
+
+    let topic_name = format!("{}-inspector-classic", central.name);
+    let env: Vec<(String, String)> = [
+        ("AWS_ENDPOINT_URL", stack.gateway.aws_url.as_str()),
+        ("AWS_REGION", region),
+        ("AWS_ACCESS_KEY_ID", credentials.access_key_id()),
+        ("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key()),
+        (
+            "AWS_SESSION_TOKEN",
+            credentials.session_token().unwrap_or_default(),
+        ),
+        ("FANIN_CENTRAL_ACCOUNT_ID", CENTRAL_ACCOUNT),
+        ("FANIN_TOPIC_NAME", topic_name.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let mut forwarder = LocalLambda::start(
+        "fanin-forwarder",
+        &workspace_binary("fanin-forwarder"),
+        &env,
+    )
+    .await?;
+    let cloudtrail = json!({
+        "source": "aws.inspector",
+        "detail-type": "AWS API Call via CloudTrail",
+        "account": account,
+        "region": region,
+        "detail": {
+            "eventSource": "inspector.amazonaws.com",
+            "eventName": "CreateAssessmentTemplate",
+            "awsRegion": region,
+            "responseElements": {"assessmentTemplateArn": template_arn},
+        },
+    });
+    let answer = forwarder.invoke(&cloudtrail).await?;
+    anyhow::ensure!(
+        answer
+            .get("subscribed")
+            .and_then(Value::as_array)
+            .is_some_and(|s| s.len() == 1),
+        "forwarder did not subscribe the template: {answer}"
+    );
+    // The scheduled sweep finds nothing left to do: subscriptions are idempotent.
+    let sweep = forwarder
+        .invoke(&json!({"detail-type": "Scheduled Event", "source": "aws.events"}))
+        .await?;
+    anyhow::ensure!(
+        sweep.get("already_subscribed") == Some(&json!(1)),
+        "sweep was not idempotent: {sweep}"
+    );
+    drop(forwarder);
+    Ok(template_arn)
+}
+
+/// Starts an assessment run of `template_arn` and completes it: the devstack
+/// creates the findings and publishes FINDING_REPORTED to the subscribed topic.
+pub async fn complete_classic_run(
+    stack: &LocalStack,
+    account: &str,
+    region: &str,
+    template_arn: &str,
+    findings_per_instance: usize,
+) -> anyhow::Result<Vec<String>> {
+    let credentials = stack.account_credentials(account).await?;
+    let inspector = aws_sdk_inspector::Client::new(&sdk_config(
+        &stack.gateway.aws_url,
+        region,
+        Some(credentials),
+    ));
+    let run = inspector
+        .start_assessment_run()
+        .assessment_template_arn(template_arn)
+        .send()
+        .await?;
+    let http = reqwest::Client::new();
+    let completed: Value = http
+        .post(format!("{}/_devstack/inspector/complete-run", stack.gateway.aws_url))
+        .json(&json!({"assessmentRunArn": run.assessment_run_arn(), "findingsPerInstance": findings_per_instance}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(completed
+        .get("findingArns")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// The three timestamp forms Inspector2 events have used.
+pub fn inspector2_time(epoch_seconds: i64, form: usize) -> Value {
+    let time = chrono::DateTime::from_timestamp(epoch_seconds, 0).unwrap_or_default();
+    match form % 3 {
+        0 => json!(time.format("%b %-d, %Y, %-I:%M:%S %p").to_string()),
+        1 => json!(time.format("%a %b %d %H:%M:%S%.3f UTC %Y").to_string()),
+        _ => json!(time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+    }
+}
+
+/// An Inspector2 package-vulnerability finding on an EC2 instance.
+pub fn inspector2_ec2_finding(facts: &InstanceFacts, index: usize, updated_epoch: i64) -> Value {
+    let cves = [
+        "CVE-2023-44487",
+        "CVE-2024-3094",
+        "CVE-2021-44228",
+        "CVE-2022-0778",
+        "CVE-2023-4863",
+        "CVE-2024-6387",
+    ];
+    let severities = [
+        "CRITICAL",
+        "HIGH",
+        "MEDIUM",
+        "LOW",
+        "INFORMATIONAL",
+        "UNTRIAGED",
+    ];
+    let cve = cves[index % cves.len()];
+    json!({
+        "findingArn": format!("arn:aws:inspector2:{}:{}:finding/{}{:04}", facts.region, facts.account, &facts.instance_id[2..], index),
+        "awsAccountId": facts.account,
+        "type": "PACKAGE_VULNERABILITY",
+        "severity": severities[index % severities.len()],
+        "status": "ACTIVE",
+        "title": format!("{cve} - openssl"),
+        "description": format!("{cve} affects a package installed on the instance."),
+        "firstObservedAt": inspector2_time(updated_epoch - 86_400, index),
+        "lastObservedAt": inspector2_time(updated_epoch, index + 1),
+        "updatedAt": inspector2_time(updated_epoch, index),
+        "inspectorScore": 7.5,
+        "epss": {"score": 0.0421},
+        "exploitAvailable": if index % 2 == 0 { "YES" } else { "NO" },
+        "fixAvailable": "YES",
+        "packageVulnerabilityDetails": {
+            "vulnerabilityId": cve,
+            "source": "NVD",
+            "sourceUrl": format!("https://nvd.nist.gov/vuln/detail/{cve}"),
+            "cvss": [{"baseScore": 7.5, "scoringVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H", "source": "NVD", "version": "3.1"}],
+            "referenceUrls": [format!("https://nvd.nist.gov/vuln/detail/{cve}")],
+            "vulnerablePackages": [{"name": "openssl", "version": "3.0.2", "fixedInVersion": "3.0.13", "packageManager": "OS", "arch": "x86_64"}],
+        },
+        "remediation": {"recommendation": {"text": "Upgrade openssl to 3.0.13 or later."}},
+        "resources": [{
+            "id": facts.instance_id,
+            "type": "AWS_EC2_INSTANCE",
+            "region": facts.region,
+            "partition": "aws",
+            "tags": {"Name": "app"},
+            "details": {"awsEc2Instance": {
+                "vpcId": facts.vpc_id, "subnetId": facts.subnet_id, "ipV4Addresses": [facts.private_ip],
+                "imageId": "ami-12c6146b", "platform": "AMAZON_LINUX_2023", "type": "t3.micro",
+            }},
+        }],
+    })
+}
+
+/// An Inspector2 finding on a container image or a Lambda function.
+pub fn inspector2_serverless_finding(
+    account: &str,
+    region: &str,
+    kind: &str,
+    updated_epoch: i64,
+) -> Value {
+    let (resource_type, id, details) = match kind {
+        "ecr" => (
+            "AWS_ECR_CONTAINER_IMAGE",
+            format!(
+                "arn:aws:ecr:{region}:{account}:repository/shop/sha256:{}",
+                "a".repeat(64)
+            ),
+            json!({"awsEcrContainerImage": {"repositoryName": "shop", "imageTags": ["v1"], "platform": "LINUX"}}),
+        ),
+        _ => (
+            "AWS_LAMBDA_FUNCTION",
+            format!("arn:aws:lambda:{region}:{account}:function:thumbnailer"),
+            json!({"awsLambdaFunction": {"functionName": "thumbnailer", "runtime": "PYTHON_3_12"}}),
+        ),
+    };
+    json!({
+        "findingArn": format!("arn:aws:inspector2:{region}:{account}:finding/{kind}{updated_epoch}"),
+        "awsAccountId": account,
+        "type": "PACKAGE_VULNERABILITY",
+        "severity": "HIGH",
+        "status": "ACTIVE",
+        "title": "CVE-2024-24790 - stdlib",
+        "description": "A Go standard library flaw.",
+        "firstObservedAt": inspector2_time(updated_epoch - 3600, 2),
+        "updatedAt": inspector2_time(updated_epoch, 1),
+        "fixAvailable": "YES",
+        "exploitAvailable": "NO",
+        "packageVulnerabilityDetails": {"vulnerabilityId": "CVE-2024-24790", "source": "NVD",
+            "vulnerablePackages": [{"name": "stdlib", "version": "1.21.0", "fixedInVersion": "1.22.4", "packageManager": "GOBINARY"}]},
+        "resources": [{"id": id, "type": resource_type, "region": region, "partition": "aws", "details": details}],
+    })
+}
+
+/// Emits Inspector2 finding events as Inspector does: on the application
+/// account's default bus, from where its rule forwards them centrally.
+pub async fn emit_inspector2(
+    stack: &LocalStack,
+    account: &str,
+    region: &str,
+    findings: &[Value],
+) -> anyhow::Result<()> {
+    let credentials = stack.account_credentials(account).await?;
+    let events = aws_sdk_eventbridge::Client::new(&stack.moto_config(region, Some(credentials)));
+    for chunk in findings.chunks(10) {
+        let entries = chunk
+            .iter()
+            .map(|detail| {
+                aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                    .source("aws.inspector2")
+                    .detail_type("Inspector2 Finding")
+                    .detail(detail.to_string())
+                    .build()
+            })
+            .collect();
+        let answer = events
+            .put_events()
+            .set_entries(Some(entries))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            answer.failed_entry_count() == 0,
+            "put_events failed: {answer:?}"
+        );
+    }
+    Ok(())
+}
+
+/// Sends raw bodies straight to the central queue (bad-input tests, replays).
+pub async fn send_raw(
+    stack: &LocalStack,
+    central: &Central,
+    bodies: &[String],
+) -> anyhow::Result<()> {
+    let sqs = aws_sdk_sqs::Client::new(&stack.moto_config(PRIMARY_REGION, None));
+    for body in bodies {
+        sqs.send_message()
+            .queue_url(&central.queue_url)
+            .message_body(body)
+            .send()
+            .await?;
+    }
+    Ok(())
+}
+
+/// Every finding record archived in the bucket, with the object key.
+pub async fn archived_records(
+    stack: &LocalStack,
+    central: &Central,
+) -> anyhow::Result<Vec<(String, Value)>> {
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&stack.moto_config(PRIMARY_REGION, None))
+            .force_path_style(true)
+            .build(),
+    );
+    let mut records = Vec::new();
+    for key in list_keys(&s3, &central.bucket, "findings/").await? {
+        let object = s3
+            .get_object()
+            .bucket(&central.bucket)
+            .key(&key)
+            .send()
+            .await?;
+        let bytes = object.body.collect().await?.into_bytes();
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text)?;
+        for line in text.lines() {
+            records.push((key.clone(), serde_json::from_str(line)?));
+        }
+    }
+    Ok(records)
+}
+
+/// Keys under `prefix` in the central bucket.
+pub async fn bucket_keys(
+    stack: &LocalStack,
+    central: &Central,
+    prefix: &str,
+) -> anyhow::Result<Vec<String>> {
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&stack.moto_config(PRIMARY_REGION, None))
+            .force_path_style(true)
+            .build(),
+    );
+    list_keys(&s3, &central.bucket, prefix).await
+}
+
+/// The quarantined messages: (key, object).
+pub async fn quarantined(
+    stack: &LocalStack,
+    central: &Central,
+) -> anyhow::Result<Vec<(String, Value)>> {
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&stack.moto_config(PRIMARY_REGION, None))
+            .force_path_style(true)
+            .build(),
+    );
+    let mut found = Vec::new();
+    for key in list_keys(&s3, &central.bucket, "quarantine/").await? {
+        let object = s3
+            .get_object()
+            .bucket(&central.bucket)
+            .key(&key)
+            .send()
+            .await?;
+        let bytes = object.body.collect().await?.into_bytes();
+        found.push((key, serde_json::from_slice(&bytes)?));
+    }
+    Ok(found)
+}
+
+async fn list_keys(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> anyhow::Result<Vec<String>> {
+    let mut keys = Vec::new();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        keys.extend(
+            page?
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+    }
+    Ok(keys)
+}
+
+/// Every document of the latest-state index (straight from osmem, not through the gateway).
+pub async fn indexed_documents(
+    stack: &LocalStack,
+    central: &Central,
+) -> anyhow::Result<Vec<(String, Value)>> {
+    let http = reqwest::Client::new();
+    let index = format!("{}-findings", central.index_prefix);
+    http.post(format!("{}/{index}/_refresh", stack.osmem.url))
+        .send()
+        .await?;
+    let answer: Value = http
+        .post(format!("{}/{index}/_search", stack.osmem.url))
+        .json(&json!({"size": 10000, "query": {"match_all": {}}}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(answer
+        .pointer("/hits/hits")
+        .and_then(Value::as_array)
+        .map(|hits| {
+            hits.iter()
+                .filter_map(|h| {
+                    Some((
+                        h.get("_id")?.as_str()?.to_owned(),
+                        h.get("_source")?.clone(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Messages in the dead-letter queue.
+pub async fn dlq_depth(stack: &LocalStack, central: &Central) -> anyhow::Result<u64> {
+    let sqs = aws_sdk_sqs::Client::new(&stack.moto_config(PRIMARY_REGION, None));
+    let answer = sqs
+        .get_queue_attributes()
+        .queue_url(&central.dlq_url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await?;
+    Ok(answer
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
+/// The default drain limit for a local queue.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(240);

@@ -1,0 +1,128 @@
+//! Bad input never loops and is never lost: each message is quarantined with
+//! its reason, or stored with an enrichment status that says what is missing.
+
+use std::collections::BTreeMap;
+
+use fanin_devstack::scenario::{self, LocalStack};
+use serde_json::json;
+
+use crate::{documents_by_uid, mapping, name};
+
+const NO_ROLE_ACCOUNT: &str = "444444444444";
+
+fn sns(message: &str) -> String {
+    json!({"Type": "Notification", "MessageId": "x", "TopicArn": "arn:aws:sns:us-east-1:123456789012:fanin-inspector-classic", "Message": message}).to_string()
+}
+
+fn classic_arn(partition: &str, account: &str) -> String {
+    format!(
+        "arn:{partition}:inspector:us-east-1:{account}:target/0-aaaaaaaa/template/0-bbbbbbbb/run/0-cccccccc/finding/0-dddddddd"
+    )
+}
+
+fn classic(arn: &str) -> String {
+    sns(&json!({"event": "FINDING_REPORTED", "finding": arn, "template": "t", "run": "r", "time": "2026-01-01T00:00:00Z", "target": "x"}).to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_messages_are_set_aside_with_their_reason() {
+    let stack = LocalStack::start().await.unwrap();
+    let central = scenario::create_central(&stack, &name("badinput"), &["us-east-1"])
+        .await
+        .unwrap();
+    // An account that exists, with an instance, but no read role for fanin.
+    let facts = scenario::create_application_region(
+        &stack,
+        &central,
+        NO_ROLE_ACCOUNT,
+        "us-east-1",
+        1,
+        false,
+    )
+    .await
+    .unwrap();
+    let inspector2_without_role = scenario::inspector2_ec2_finding(&facts[0], 0, 1_767_225_600);
+    let bodies = vec![
+        "{this is not json".to_owned(),
+        sns(&json!({"event": "SOMETHING_NEW", "template": "t"}).to_string()),
+        json!({"source": "aws.guardduty", "detail-type": "GuardDuty Finding", "detail": {}}).to_string(),
+        sns("plain text, not JSON"),
+        classic(&classic_arn("aws-cn", "111111111111")),
+        classic(&classic_arn("aws", "11111111111x")),
+        classic(&classic_arn("aws", NO_ROLE_ACCOUNT)),
+        json!({"version": "0", "source": "aws.inspector2", "detail-type": "Inspector2 Finding", "detail": inspector2_without_role}).to_string(),
+        sns(&json!({"event": "ASSESSMENT_RUN_COMPLETED", "template": "t", "run": "r"}).to_string()),
+    ];
+    scenario::send_raw(&stack, &central, &bodies).await.unwrap();
+
+    let mut collector = scenario::start_collector(&stack, &central).await.unwrap();
+    let stats = mapping(&stack, &central)
+        .await
+        .drain(&mut collector, scenario::DRAIN_LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        stats.messages_delivered,
+        bodies.len(),
+        "each message is delivered once: nothing loops"
+    );
+    assert_eq!(stats.failures_reported, 0);
+    assert_eq!(scenario::dlq_depth(&stack, &central).await.unwrap(), 0);
+
+    let quarantined = scenario::quarantined(&stack, &central).await.unwrap();
+    let mut by_reason: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (key, object) in &quarantined {
+        let reason = object["reason"].as_str().unwrap().to_owned();
+        assert!(
+            key.starts_with(&format!("quarantine/reason={reason}/eventDay=")),
+            "{key}"
+        );
+        assert!(!object["detail"].as_str().unwrap().is_empty());
+        by_reason
+            .entry(reason)
+            .or_default()
+            .push(object["body"].as_str().unwrap().to_owned());
+    }
+    let expected: BTreeMap<String, Vec<String>> = [
+        ("malformed_json", vec![bodies[0].clone()]),
+        ("unknown_event", vec![bodies[1].clone(), bodies[2].clone()]),
+        ("sns_message_not_json", vec![bodies[3].clone()]),
+        ("foreign_partition", vec![bodies[4].clone()]),
+        ("invalid_identifier", vec![bodies[5].clone()]),
+        ("role_unavailable", vec![bodies[6].clone()]),
+    ]
+    .into_iter()
+    .map(|(reason, mut bodies)| {
+        bodies.sort();
+        (reason.to_owned(), bodies)
+    })
+    .collect();
+    for list in by_reason.values_mut() {
+        list.sort();
+    }
+    assert_eq!(
+        by_reason, expected,
+        "every bad message is quarantined once, with its original body"
+    );
+
+    // The Inspector2 finding of the account without a role is stored anyway.
+    let documents = documents_by_uid(&stack, &central).await;
+    assert_eq!(documents.len(), 1);
+    let document = documents.values().next().unwrap();
+    assert_eq!(
+        document["unmapped"]["fanin"]["enrichment"]["status"],
+        "role_unavailable"
+    );
+    assert_eq!(
+        document["unmapped"]["fanin"]["network"]["observed_from"],
+        "finding"
+    );
+    assert_eq!(document["device"]["vpc_uid"], facts[0].vpc_id.as_str());
+    assert_eq!(
+        scenario::archived_records(&stack, &central)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -1,0 +1,57 @@
+//! OpenSearch down during a batch: its messages come back, and land once
+//! OpenSearch is back, without duplicates in the index or the archive.
+
+use fanin_devstack::scenario::{self, LocalStack};
+
+use crate::{documents_by_uid, mapping, name};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opensearch_outage_is_retried_without_duplicates() {
+    let stack = LocalStack::start().await.unwrap();
+    let central = scenario::create_central(&stack, &name("faults"), &["eu-west-1"])
+        .await
+        .unwrap();
+    let facts =
+        scenario::create_application_region(&stack, &central, "222222222222", "eu-west-1", 3, true)
+            .await
+            .unwrap();
+    let events: Vec<_> = facts
+        .iter()
+        .flat_map(|f| {
+            (0..4).map(move |i| scenario::inspector2_ec2_finding(f, i, 1_767_225_600 + i as i64))
+        })
+        .collect();
+    scenario::emit_inspector2(&stack, "222222222222", "eu-west-1", &events)
+        .await
+        .unwrap();
+
+    let mut collector = scenario::start_collector(&stack, &central).await.unwrap();
+    let esm = mapping(&stack, &central).await;
+    stack.gateway.set_opensearch_down(true);
+    let mut stats = Default::default();
+    let delivered = esm.round(&mut collector, &mut stats).await.unwrap();
+    assert!(delivered > 0);
+    assert_eq!(
+        stats.failures_reported, delivered,
+        "every message of the batch goes back to the queue"
+    );
+    assert!(
+        scenario::archived_records(&stack, &central)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing archived while the index is down"
+    );
+
+    stack.gateway.set_opensearch_down(false);
+    let rest = esm
+        .drain(&mut collector, scenario::DRAIN_LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(rest.failures_reported, 0);
+    let documents = documents_by_uid(&stack, &central).await;
+    assert_eq!(documents.len(), events.len());
+    let archived = scenario::archived_records(&stack, &central).await.unwrap();
+    assert_eq!(archived.len(), events.len(), "each finding archived once");
+    assert_eq!(scenario::dlq_depth(&stack, &central).await.unwrap(), 0);
+}
