@@ -13,3 +13,4 @@ pub mod gateway;
 pub mod lambda_host;
 pub mod procs;
 pub mod scenario;
+pub mod demo;

@@ -1,0 +1,142 @@
+//! The demo: the whole pipeline on the local stack, from nothing to a summary.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::scenario::{self, LocalStack};
+
+const ACCOUNTS: [&str; 3] = ["111111111111", "222222222222", "333333333333"];
+const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub findings_indexed: usize,
+    pub findings_archived: usize,
+    pub s3_objects: usize,
+    pub by_account: BTreeMap<String, usize>,
+    pub by_region: BTreeMap<String, usize>,
+    pub by_severity: BTreeMap<String, usize>,
+    pub by_source: BTreeMap<String, usize>,
+    pub by_enrichment: BTreeMap<String, usize>,
+    pub internet_exposed_findings: usize,
+    pub quarantined: BTreeMap<String, usize>,
+    pub dead_letter_messages: u64,
+    pub collector_invocations: usize,
+    pub collector_aws_calls: BTreeMap<String, u64>,
+    pub aws_calls_per_finding: f64,
+    pub opensearch_requests: BTreeMap<String, u64>,
+    pub seconds: f64,
+}
+
+pub async fn run() -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    eprintln!("demo: starting moto, osmem-server and the gateway");
+    let stack = LocalStack::start().await?;
+    let central = scenario::create_central(&stack, "fanin-demo", &REGIONS).await?;
+    for account in ACCOUNTS {
+        for region in REGIONS {
+            eprintln!("demo: account {account} {region}: instances, Inspector Classic run, Inspector2 events");
+            let facts = scenario::create_application_region(&stack, &central, account, region, 4, true).await?;
+            scenario::run_classic(&stack, &central, account, region, 3).await?;
+            let mut events: Vec<Value> = facts
+                .iter()
+                .flat_map(|f| (0..4).map(move |i| scenario::inspector2_ec2_finding(f, i, 1_767_225_600 + i as i64)))
+                .collect();
+            events.push(scenario::inspector2_serverless_finding(account, region, "ecr", 1_767_225_600));
+            events.push(scenario::inspector2_serverless_finding(account, region, "lambda", 1_767_225_600));
+            scenario::emit_inspector2(&stack, account, region, &events).await?;
+        }
+    }
+    // One account without the read role, and one broken message: what an
+    // operator sees when things go wrong.
+    let orphan = scenario::create_application_region(&stack, &central, "444444444444", "us-east-1", 1, false).await?;
+    scenario::emit_inspector2(&stack, "444444444444", "us-east-1", &[scenario::inspector2_ec2_finding(&orphan[0], 0, 1_767_225_600)]).await?;
+    scenario::send_raw(&stack, &central, &["{\"truncated\": ".to_owned()]).await?;
+
+    eprintln!("demo: running the collector Lambda over the central queue");
+    stack.gateway.reset_calls();
+    let mut collector = scenario::start_collector(&stack, &central).await?;
+    let esm = crate::esm::EventSourceMapping::new(&stack.moto_config(scenario::PRIMARY_REGION, None), &central.queue_url, 10).await?;
+    let stats = esm.drain(&mut collector, scenario::DRAIN_LIMIT).await?;
+
+    let documents = scenario::indexed_documents(&stack, &central).await?;
+    let archived = scenario::archived_records(&stack, &central).await?;
+    let mut summary = Summary {
+        findings_indexed: documents.len(),
+        findings_archived: archived.len(),
+        s3_objects: scenario::bucket_keys(&stack, &central, "findings/").await?.len(),
+        by_account: BTreeMap::new(),
+        by_region: BTreeMap::new(),
+        by_severity: BTreeMap::new(),
+        by_source: BTreeMap::new(),
+        by_enrichment: BTreeMap::new(),
+        internet_exposed_findings: 0,
+        quarantined: BTreeMap::new(),
+        dead_letter_messages: scenario::dlq_depth(&stack, &central).await?,
+        collector_invocations: stats.invocations,
+        collector_aws_calls: BTreeMap::new(),
+        aws_calls_per_finding: 0.0,
+        opensearch_requests: BTreeMap::new(),
+        seconds: 0.0,
+    };
+    for (_, document) in &documents {
+        let text = |pointer: &str| document.pointer(pointer).and_then(Value::as_str).unwrap_or("?").to_owned();
+        *summary.by_account.entry(text("/cloud/account/uid")).or_default() += 1;
+        *summary.by_region.entry(text("/cloud/region")).or_default() += 1;
+        *summary.by_severity.entry(text("/severity")).or_default() += 1;
+        *summary.by_source.entry(text("/unmapped/fanin/source")).or_default() += 1;
+        *summary.by_enrichment.entry(text("/unmapped/fanin/enrichment/status")).or_default() += 1;
+        if document.pointer("/unmapped/fanin/network/internet_exposed") == Some(&json!(true)) {
+            summary.internet_exposed_findings += 1;
+        }
+    }
+    for (_, object) in scenario::quarantined(&stack, &central).await? {
+        *summary.quarantined.entry(object["reason"].as_str().unwrap_or("?").to_owned()).or_default() += 1;
+    }
+    for call in stack.gateway.calls() {
+        if call.caller == "fanin-collector" {
+            *summary.collector_aws_calls.entry(format!("{}:{}", call.service, call.operation)).or_default() += call.count;
+        } else if call.caller == "opensearch" {
+            *summary.opensearch_requests.entry(call.operation.clone()).or_default() += call.count;
+        }
+    }
+    let total_calls: u64 = summary.collector_aws_calls.values().sum();
+    summary.aws_calls_per_finding = (total_calls as f64 / summary.findings_indexed.max(1) as f64 * 100.0).round() / 100.0;
+    summary.seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+    Ok(summary)
+}
+
+pub fn print_table(summary: &Summary) {
+    let section = |title: &str, map: &BTreeMap<String, usize>| {
+        println!("{title}");
+        for (key, count) in map {
+            println!("  {key:<28} {count:>6}");
+        }
+    };
+    println!("fanin demo: 3 application accounts x 2 regions, Inspector Classic + Inspector2");
+    println!("findings indexed (latest state)  {:>6}", summary.findings_indexed);
+    println!("findings archived to S3          {:>6}", summary.findings_archived);
+    println!("S3 objects (gzip NDJSON)         {:>6}", summary.s3_objects);
+    println!("internet-exposed findings        {:>6}", summary.internet_exposed_findings);
+    section("by account", &summary.by_account);
+    section("by region", &summary.by_region);
+    section("by severity", &summary.by_severity);
+    section("by source", &summary.by_source);
+    section("by enrichment status", &summary.by_enrichment);
+    section("quarantined messages", &summary.quarantined);
+    println!("dead-letter queue                {:>6}", summary.dead_letter_messages);
+    println!("collector invocations            {:>6}", summary.collector_invocations);
+    println!("collector AWS calls");
+    for (call, count) in &summary.collector_aws_calls {
+        println!("  {call:<28} {count:>6}");
+    }
+    println!("AWS calls per finding            {:>6.2}", summary.aws_calls_per_finding);
+    println!("OpenSearch requests");
+    for (call, count) in &summary.opensearch_requests {
+        println!("  {call:<28} {count:>6}");
+    }
+    println!("took {:.1} s", summary.seconds);
+}
