@@ -38,28 +38,69 @@ pub async fn run() -> anyhow::Result<Summary> {
     let central = scenario::create_central(&stack, "fanin-demo", &REGIONS).await?;
     for account in ACCOUNTS {
         for region in REGIONS {
-            eprintln!("demo: account {account} {region}: instances, Inspector Classic run, Inspector2 events");
-            let facts = scenario::create_application_region(&stack, &central, account, region, 4, true).await?;
+            eprintln!(
+                "demo: account {account} {region}: instances, Inspector Classic run, Inspector2 events"
+            );
+            let facts =
+                scenario::create_application_region(&stack, &central, account, region, 4, true)
+                    .await?;
             scenario::run_classic(&stack, &central, account, region, 3).await?;
             let mut events: Vec<Value> = facts
                 .iter()
-                .flat_map(|f| (0..4).map(move |i| scenario::inspector2_ec2_finding(f, i, 1_767_225_600 + i as i64)))
+                .flat_map(|f| {
+                    (0..4).map(move |i| {
+                        scenario::inspector2_ec2_finding(f, i, 1_767_225_600 + i as i64)
+                    })
+                })
                 .collect();
-            events.push(scenario::inspector2_serverless_finding(account, region, "ecr", 1_767_225_600));
-            events.push(scenario::inspector2_serverless_finding(account, region, "lambda", 1_767_225_600));
+            events.push(scenario::inspector2_serverless_finding(
+                account,
+                region,
+                "ecr",
+                1_767_225_600,
+            ));
+            events.push(scenario::inspector2_serverless_finding(
+                account,
+                region,
+                "lambda",
+                1_767_225_600,
+            ));
             scenario::emit_inspector2(&stack, account, region, &events).await?;
         }
     }
     // One account without the read role, and one broken message: what an
     // operator sees when things go wrong.
-    let orphan = scenario::create_application_region(&stack, &central, "444444444444", "us-east-1", 1, false).await?;
-    scenario::emit_inspector2(&stack, "444444444444", "us-east-1", &[scenario::inspector2_ec2_finding(&orphan[0], 0, 1_767_225_600)]).await?;
+    let orphan = scenario::create_application_region(
+        &stack,
+        &central,
+        "444444444444",
+        "us-east-1",
+        1,
+        false,
+    )
+    .await?;
+    scenario::emit_inspector2(
+        &stack,
+        "444444444444",
+        "us-east-1",
+        &[scenario::inspector2_ec2_finding(
+            &orphan[0],
+            0,
+            1_767_225_600,
+        )],
+    )
+    .await?;
     scenario::send_raw(&stack, &central, &["{\"truncated\": ".to_owned()]).await?;
 
     eprintln!("demo: running the collector Lambda over the central queue");
     stack.gateway.reset_calls();
     let mut collector = scenario::start_collector(&stack, &central).await?;
-    let esm = crate::esm::EventSourceMapping::new(&stack.moto_config(scenario::PRIMARY_REGION, None), &central.queue_url, 10).await?;
+    let esm = crate::esm::EventSourceMapping::new(
+        &stack.moto_config(scenario::PRIMARY_REGION, None),
+        &central.queue_url,
+        10,
+    )
+    .await?;
     let stats = esm.drain(&mut collector, scenario::DRAIN_LIMIT).await?;
 
     let documents = scenario::indexed_documents(&stack, &central).await?;
@@ -67,7 +108,9 @@ pub async fn run() -> anyhow::Result<Summary> {
     let mut summary = Summary {
         findings_indexed: documents.len(),
         findings_archived: archived.len(),
-        s3_objects: scenario::bucket_keys(&stack, &central, "findings/").await?.len(),
+        s3_objects: scenario::bucket_keys(&stack, &central, "findings/")
+            .await?
+            .len(),
         by_account: BTreeMap::new(),
         by_region: BTreeMap::new(),
         by_severity: BTreeMap::new(),
@@ -83,28 +126,53 @@ pub async fn run() -> anyhow::Result<Summary> {
         seconds: 0.0,
     };
     for (_, document) in &documents {
-        let text = |pointer: &str| document.pointer(pointer).and_then(Value::as_str).unwrap_or("?").to_owned();
-        *summary.by_account.entry(text("/cloud/account/uid")).or_default() += 1;
+        let text = |pointer: &str| {
+            document
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_owned()
+        };
+        *summary
+            .by_account
+            .entry(text("/cloud/account/uid"))
+            .or_default() += 1;
         *summary.by_region.entry(text("/cloud/region")).or_default() += 1;
         *summary.by_severity.entry(text("/severity")).or_default() += 1;
-        *summary.by_source.entry(text("/unmapped/fanin/source")).or_default() += 1;
-        *summary.by_enrichment.entry(text("/unmapped/fanin/enrichment/status")).or_default() += 1;
+        *summary
+            .by_source
+            .entry(text("/unmapped/fanin/source"))
+            .or_default() += 1;
+        *summary
+            .by_enrichment
+            .entry(text("/unmapped/fanin/enrichment/status"))
+            .or_default() += 1;
         if document.pointer("/unmapped/fanin/network/internet_exposed") == Some(&json!(true)) {
             summary.internet_exposed_findings += 1;
         }
     }
     for (_, object) in scenario::quarantined(&stack, &central).await? {
-        *summary.quarantined.entry(object["reason"].as_str().unwrap_or("?").to_owned()).or_default() += 1;
+        *summary
+            .quarantined
+            .entry(object["reason"].as_str().unwrap_or("?").to_owned())
+            .or_default() += 1;
     }
     for call in stack.gateway.calls() {
         if call.caller == "fanin-collector" {
-            *summary.collector_aws_calls.entry(format!("{}:{}", call.service, call.operation)).or_default() += call.count;
+            *summary
+                .collector_aws_calls
+                .entry(format!("{}:{}", call.service, call.operation))
+                .or_default() += call.count;
         } else if call.caller == "opensearch" {
-            *summary.opensearch_requests.entry(call.operation.clone()).or_default() += call.count;
+            *summary
+                .opensearch_requests
+                .entry(call.operation.clone())
+                .or_default() += call.count;
         }
     }
     let total_calls: u64 = summary.collector_aws_calls.values().sum();
-    summary.aws_calls_per_finding = (total_calls as f64 / summary.findings_indexed.max(1) as f64 * 100.0).round() / 100.0;
+    summary.aws_calls_per_finding =
+        (total_calls as f64 / summary.findings_indexed.max(1) as f64 * 100.0).round() / 100.0;
     summary.seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     Ok(summary)
 }
@@ -117,23 +185,41 @@ pub fn print_table(summary: &Summary) {
         }
     };
     println!("fanin demo: 3 application accounts x 2 regions, Inspector Classic + Inspector2");
-    println!("findings indexed (latest state)  {:>6}", summary.findings_indexed);
-    println!("findings archived to S3          {:>6}", summary.findings_archived);
+    println!(
+        "findings indexed (latest state)  {:>6}",
+        summary.findings_indexed
+    );
+    println!(
+        "findings archived to S3          {:>6}",
+        summary.findings_archived
+    );
     println!("S3 objects (gzip NDJSON)         {:>6}", summary.s3_objects);
-    println!("internet-exposed findings        {:>6}", summary.internet_exposed_findings);
+    println!(
+        "internet-exposed findings        {:>6}",
+        summary.internet_exposed_findings
+    );
     section("by account", &summary.by_account);
     section("by region", &summary.by_region);
     section("by severity", &summary.by_severity);
     section("by source", &summary.by_source);
     section("by enrichment status", &summary.by_enrichment);
     section("quarantined messages", &summary.quarantined);
-    println!("dead-letter queue                {:>6}", summary.dead_letter_messages);
-    println!("collector invocations            {:>6}", summary.collector_invocations);
+    println!(
+        "dead-letter queue                {:>6}",
+        summary.dead_letter_messages
+    );
+    println!(
+        "collector invocations            {:>6}",
+        summary.collector_invocations
+    );
     println!("collector AWS calls");
     for (call, count) in &summary.collector_aws_calls {
         println!("  {call:<28} {count:>6}");
     }
-    println!("AWS calls per finding            {:>6.2}", summary.aws_calls_per_finding);
+    println!(
+        "AWS calls per finding            {:>6.2}",
+        summary.aws_calls_per_finding
+    );
     println!("OpenSearch requests");
     for (call, count) in &summary.opensearch_requests {
         println!("  {call:<28} {count:>6}");

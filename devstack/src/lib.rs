@@ -8,9 +8,9 @@
 //!   counts every call by caller, service and operation, and fronts OpenSearch
 //!   with a switch that takes it "down" for fault tests.
 pub mod classic;
+pub mod demo;
 pub mod esm;
 pub mod gateway;
 pub mod lambda_host;
 pub mod procs;
 pub mod scenario;
-pub mod demo;

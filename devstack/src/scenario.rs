@@ -359,7 +359,7 @@ pub async fn create_application_region(
     let mut facts = Vec::new();
     for index in 0..instances {
         // Even instances are public web servers, odd ones private databases.
-        let public = index % 2 == 0;
+        let public = index.is_multiple_of(2);
         let groups = if public {
             vec![web_id.clone()]
         } else {
@@ -674,7 +674,7 @@ pub fn inspector2_ec2_finding(facts: &InstanceFacts, index: usize, updated_epoch
         "updatedAt": inspector2_time(updated_epoch, index),
         "inspectorScore": 7.5,
         "epss": {"score": 0.0421},
-        "exploitAvailable": if index % 2 == 0 { "YES" } else { "NO" },
+        "exploitAvailable": if index.is_multiple_of(2) { "YES" } else { "NO" },
         "fixAvailable": "YES",
         "packageVulnerabilityDetails": {
             "vulnerabilityId": cve,

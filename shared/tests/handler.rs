@@ -1,0 +1,438 @@
+//! The collector pipeline on the fixtures, with in-memory fakes of the
+//! outside systems: normalization of both sources, and what each failure
+//! means for each message.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_credential_types::Credentials;
+use fanin::decode::InboundMessage;
+use fanin::ids::{AccountId, Partition, Region};
+use fanin::model::{
+    ClassicFinding, GroupRef, IngressRule, InstanceRecord, InterfaceRecord, SecurityGroupRecord,
+};
+use fanin::pipeline::{Collector, Ports, Settings};
+use fanin::ports::*;
+use serde_json::{Value, json};
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+#[derive(Default)]
+struct World {
+    classic: HashMap<String, ClassicFinding>,
+    failed: Vec<FailedItem>,
+    objects: Mutex<HashMap<String, Vec<u8>>>,
+    documents: Mutex<HashMap<String, (i64, Value)>>,
+    ledger: Mutex<HashSet<String>>,
+    s3_down: Mutex<bool>,
+    describe_calls: Mutex<usize>,
+}
+
+#[async_trait]
+impl SessionProvider for World {
+    async fn session(&self, account: &AccountId) -> Result<AccountSession, CallError> {
+        Ok(AccountSession {
+            account: account.clone(),
+            credentials: Credentials::new("a", "b", None, None, "fake"),
+        })
+    }
+}
+
+#[async_trait]
+impl ClassicFindingsSource for World {
+    async fn describe_findings(
+        &self,
+        _: &AccountSession,
+        _: &Region,
+        arns: &[String],
+    ) -> Result<DescribedFindings, CallError> {
+        *self.describe_calls.lock().unwrap() += 1;
+        assert!(arns.len() <= CLASSIC_DESCRIBE_LIMIT);
+        Ok(DescribedFindings {
+            findings: arns
+                .iter()
+                .filter_map(|a| self.classic.get(a).cloned())
+                .collect(),
+            failed: self
+                .failed
+                .iter()
+                .filter(|f| arns.contains(&f.arn))
+                .cloned()
+                .collect(),
+        })
+    }
+}
+
+#[async_trait]
+impl NetworkInventory for World {
+    async fn describe_instances(
+        &self,
+        _: &AccountSession,
+        _: &Region,
+        ids: &[String],
+    ) -> Result<Vec<InstanceRecord>, CallError> {
+        Ok(ids
+            .iter()
+            .filter(|id| *id == "i-0a1b2c3d4e5f60718")
+            .map(|id| InstanceRecord {
+                instance_id: id.clone(),
+                state: "running".into(),
+                vpc_id: Some("vpc-0123456789abcdef0".into()),
+                subnet_id: Some("subnet-0123456789abcdef0".into()),
+                interfaces: vec![InterfaceRecord {
+                    interface_id: "eni-0123456789abcdef0".into(),
+                    private_ips: vec!["10.20.1.15".into()],
+                    public_ips: vec!["203.0.113.10".into()],
+                    security_groups: vec![GroupRef {
+                        id: "sg-0123456789abcdef0".into(),
+                        name: Some("web".into()),
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect())
+    }
+    async fn describe_security_groups(
+        &self,
+        _: &AccountSession,
+        _: &Region,
+        ids: &[String],
+    ) -> Result<Vec<SecurityGroupRecord>, CallError> {
+        Ok(ids
+            .iter()
+            .map(|id| SecurityGroupRecord {
+                group_id: id.clone(),
+                group_name: Some("web".into()),
+                vpc_id: None,
+                ingress: vec![IngressRule {
+                    protocol: "tcp".into(),
+                    from_port: Some(22),
+                    to_port: Some(22),
+                    ipv4_ranges: vec!["0.0.0.0/0".into()],
+                    ..Default::default()
+                }],
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl ObjectWriter for World {
+    async fn put_object(&self, key: &str, body: Vec<u8>, _: ObjectKind) -> Result<(), CallError> {
+        if *self.s3_down.lock().unwrap() && key.starts_with("findings/") {
+            return Err(CallError::transient(
+                "PutObject",
+                "ServiceUnavailable",
+                "down",
+            ));
+        }
+        self.objects.lock().unwrap().insert(key.to_owned(), body);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SearchIndexer for World {
+    async fn install_template(&self, _: &str, _: &Value) -> Result<(), CallError> {
+        Ok(())
+    }
+    async fn existing_ids(&self, _: &str, ids: &[String]) -> Result<HashSet<String>, CallError> {
+        let ledger = self.ledger.lock().unwrap();
+        Ok(ids
+            .iter()
+            .filter(|id| ledger.contains(*id))
+            .cloned()
+            .collect())
+    }
+    async fn bulk(&self, ndjson: Vec<u8>) -> Result<Vec<BulkItemStatus>, CallError> {
+        let text = String::from_utf8(ndjson).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut statuses = Vec::new();
+        for pair in lines.chunks(2) {
+            let action: Value = serde_json::from_str(pair[0]).unwrap();
+            let status = if let Some(index) = action.get("index") {
+                let version = index["version"].as_i64().unwrap();
+                let mut documents = self.documents.lock().unwrap();
+                let id = index["_id"].as_str().unwrap().to_owned();
+                match documents.get(&id) {
+                    Some((stored, _)) if *stored >= version => 409,
+                    _ => {
+                        documents.insert(id, (version, serde_json::from_str(pair[1]).unwrap()));
+                        201
+                    }
+                }
+            } else {
+                let id = action["create"]["_id"].as_str().unwrap().to_owned();
+                if self.ledger.lock().unwrap().insert(id) {
+                    201
+                } else {
+                    409
+                }
+            };
+            statuses.push(BulkItemStatus {
+                status,
+                error_type: None,
+                reason: None,
+            });
+        }
+        Ok(statuses)
+    }
+}
+
+fn collector(world: Arc<World>) -> Collector {
+    let ports = Ports {
+        sessions: world.clone(),
+        classic: world.clone(),
+        inventory: world.clone(),
+        objects: world.clone(),
+        search: world,
+    };
+    Collector::new(
+        Settings {
+            partition: Partition::parse("aws").unwrap(),
+            index_prefix: "fanin".into(),
+            bulk_max_bytes: 1 << 20,
+            max_concurrency: 4,
+        },
+        ports,
+    )
+}
+
+fn message(id: &str, body: String) -> InboundMessage {
+    InboundMessage {
+        message_id: id.into(),
+        body,
+        receive_count: 1,
+    }
+}
+
+fn deadline() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(30)
+}
+
+fn classic_world() -> World {
+    let finding: ClassicFinding = serde_json::from_str(&fixture("classic-finding.json")).unwrap();
+    let mut world = World::default();
+    world.classic.insert(finding.arn.clone(), finding);
+    world
+}
+
+#[tokio::test]
+async fn a_classic_finding_is_fetched_enriched_and_normalized() {
+    let world = Arc::new(classic_world());
+    let report = collector(world.clone())
+        .process(
+            vec![message("m1", fixture("sns-finding-reported.json"))],
+            deadline(),
+        )
+        .await;
+    assert_eq!(
+        (report.findings_stored, report.failed_message_ids.len()),
+        (1, 0),
+        "{report:?}"
+    );
+    let documents = world.documents.lock().unwrap();
+    let (version, document) = documents.values().next().unwrap();
+    assert_eq!(
+        *version, 1_767_229_200_456,
+        "external version is updatedAt in ms"
+    );
+    assert_eq!(document["class_uid"], 2002);
+    assert_eq!(document["type_uid"], 200201);
+    assert_eq!(
+        (
+            document["severity_id"].as_u64(),
+            document["severity"].as_str()
+        ),
+        (Some(4), Some("High"))
+    );
+    assert_eq!(
+        document["finding_info"]["modified_time_dt"],
+        "2026-01-01T01:00:00.456Z"
+    );
+    assert_eq!(
+        document["vulnerabilities"][0]["cve"]["uid"],
+        "CVE-2021-44228"
+    );
+    assert_eq!(document["cloud"]["account"]["uid"], "111111111111");
+    assert_eq!(document["device"]["vpc_uid"], "vpc-0123456789abcdef0");
+    let network = &document["unmapped"]["fanin"]["network"];
+    assert_eq!(network["public_ips"], json!(["203.0.113.10"]));
+    assert_eq!(network["internet_open_ports"][0]["from_port"], 22);
+    assert_eq!(
+        document["unmapped"]["fanin"]["details"]["user_attributes"]["ScanType"],
+        "ScheduledRun-across-Fleet"
+    );
+    let objects = world.objects.lock().unwrap();
+    assert_eq!(objects.len(), 1);
+    assert!(
+        objects
+            .keys()
+            .next()
+            .unwrap()
+            .starts_with("findings/region=eu-west-1/accountId=111111111111/eventDay=20260101/")
+    );
+}
+
+#[tokio::test]
+async fn a_best_practice_finding_maps_without_a_cve() {
+    let finding: ClassicFinding =
+        serde_json::from_str(&fixture("classic-best-practice-finding.json")).unwrap();
+    let body = fixture("sns-finding-reported.json").replace("0-dddd4444", "0-eeee5555");
+    let mut world = World::default();
+    world.classic.insert(finding.arn.clone(), finding);
+    let world = Arc::new(world);
+    collector(world.clone())
+        .process(vec![message("m1", body)], deadline())
+        .await;
+    let documents = world.documents.lock().unwrap();
+    let (_, document) = documents.values().next().unwrap();
+    assert!(document["vulnerabilities"][0].get("cve").is_none());
+    assert_eq!(
+        document["vulnerabilities"][0]["remediation"]["desc"],
+        "Set PasswordAuthentication to no in sshd_config."
+    );
+    assert_eq!(
+        document["finding_info"]["types"][0],
+        "Software and Configuration Checks/Industry and Regulatory Standards"
+    );
+}
+
+#[tokio::test]
+async fn inspector2_events_in_both_timestamp_forms_are_stored() {
+    let world = Arc::new(World::default());
+    let messages = vec![
+        message("ec2", fixture("inspector2-ec2-finding-event.json")),
+        message("ecr", fixture("inspector2-ecr-finding-event.json")),
+    ];
+    let report = collector(world.clone()).process(messages, deadline()).await;
+    assert_eq!(report.findings_stored, 2, "{report:?}");
+    let documents = world.documents.lock().unwrap();
+    let by_uid: HashMap<String, &Value> = documents
+        .values()
+        .map(|(_, d)| (d["finding_info"]["uid"].as_str().unwrap().to_owned(), d))
+        .collect();
+    let ec2 = by_uid["arn:aws:inspector2:us-east-1:111111111111:finding/0f1e2d3c4b5a69788796a5b4c3d2e1f0"];
+    assert_eq!(
+        ec2["finding_info"]["modified_time_dt"],
+        "2024-06-20T01:47:55.779Z"
+    );
+    assert_eq!(ec2["severity_id"], 5);
+    assert_eq!(
+        ec2["vulnerabilities"][0]["affected_packages"][0]["fixed_in_version"],
+        "0:8.7p1-38.amzn2023.0.2"
+    );
+    assert_eq!(
+        ec2["unmapped"]["fanin"]["enrichment"]["status"],
+        "instance_not_found"
+    );
+    assert_eq!(ec2["device"]["vpc_uid"], "vpc-0aaaabbbbccccdddd");
+    let ecr =
+        by_uid["arn:aws:inspector2:us-east-1:111111111111:finding/ecr0000000000000000000000000001"];
+    assert_eq!(
+        ecr["finding_info"]["modified_time_dt"],
+        "2024-06-18T00:27:04.000Z"
+    );
+    assert_eq!(
+        ecr["unmapped"]["fanin"]["enrichment"]["status"],
+        "not_applicable"
+    );
+    assert!(ecr.get("device").is_none());
+}
+
+#[tokio::test]
+async fn failed_items_are_retried_or_quarantined_by_their_retryable_flag() {
+    let mut world = classic_world();
+    let arn = |f: &str| {
+        format!(
+            "arn:aws:inspector:eu-west-1:111111111111:target/0-aaaa1111/template/0-bbbb2222/run/0-cccc3333/finding/{f}"
+        )
+    };
+    world.failed = vec![
+        FailedItem {
+            arn: arn("0-retry001"),
+            failure_code: "INTERNAL_ERROR".into(),
+            retryable: true,
+        },
+        FailedItem {
+            arn: arn("0-gone0001"),
+            failure_code: "ITEM_DOES_NOT_EXIST".into(),
+            retryable: false,
+        },
+    ];
+    let world = Arc::new(world);
+    let sns = fixture("sns-finding-reported.json");
+    let messages = vec![
+        message("ok", sns.clone()),
+        message("retry", sns.replace("0-dddd4444", "0-retry001")),
+        message("gone", sns.replace("0-dddd4444", "0-gone0001")),
+    ];
+    let report = collector(world.clone()).process(messages, deadline()).await;
+    assert_eq!(report.failed_message_ids, vec!["retry".to_string()]);
+    assert_eq!(
+        report.quarantined.get("classic_item_does_not_exist"),
+        Some(&1)
+    );
+    assert_eq!(
+        *world.describe_calls.lock().unwrap(),
+        1,
+        "three ARNs, one DescribeFindings"
+    );
+    let objects = world.objects.lock().unwrap();
+    let quarantined: Vec<&String> = objects
+        .keys()
+        .filter(|k| k.starts_with("quarantine/"))
+        .collect();
+    assert_eq!(quarantined.len(), 1);
+    assert!(quarantined[0].starts_with("quarantine/reason=classic_item_does_not_exist/"));
+}
+
+#[tokio::test]
+async fn an_archive_outage_retries_and_the_retry_writes_once() {
+    let world = Arc::new(classic_world());
+    *world.s3_down.lock().unwrap() = true;
+    let collector = collector(world.clone());
+    let body = fixture("sns-finding-reported.json");
+    let report = collector
+        .process(vec![message("m1", body.clone())], deadline())
+        .await;
+    assert_eq!(
+        report.failed_message_ids,
+        vec!["m1".to_string()],
+        "not archived, so retried"
+    );
+    assert!(
+        world.ledger.lock().unwrap().is_empty(),
+        "not in the ledger while not archived"
+    );
+
+    *world.s3_down.lock().unwrap() = false;
+    let retry = collector
+        .process(vec![message("m1", body.clone())], deadline())
+        .await;
+    assert_eq!(
+        (retry.findings_stored, retry.failed_message_ids.len()),
+        (1, 0)
+    );
+    let again = collector
+        .process(vec![message("m1-dup", body)], deadline())
+        .await;
+    assert_eq!(
+        (again.findings_stored, again.findings_already_stored),
+        (0, 1)
+    );
+    assert_eq!(
+        world.objects.lock().unwrap().len(),
+        1,
+        "one archive object in all"
+    );
+}
