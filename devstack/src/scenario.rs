@@ -795,11 +795,7 @@ pub async fn archived_records(
     stack: &LocalStack,
     central: &Central,
 ) -> anyhow::Result<Vec<(String, Value)>> {
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&stack.moto_config(PRIMARY_REGION, None))
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = central_s3(stack);
     let mut records = Vec::new();
     for key in list_keys(&s3, &central.bucket, "findings/").await? {
         let object = s3
@@ -824,11 +820,7 @@ pub async fn bucket_keys(
     central: &Central,
     prefix: &str,
 ) -> anyhow::Result<Vec<String>> {
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&stack.moto_config(PRIMARY_REGION, None))
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = central_s3(stack);
     list_keys(&s3, &central.bucket, prefix).await
 }
 
@@ -837,11 +829,7 @@ pub async fn quarantined(
     stack: &LocalStack,
     central: &Central,
 ) -> anyhow::Result<Vec<(String, Value)>> {
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&stack.moto_config(PRIMARY_REGION, None))
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = central_s3(stack);
     let mut found = Vec::new();
     for key in list_keys(&s3, &central.bucket, "quarantine/").await? {
         let object = s3
@@ -854,6 +842,15 @@ pub async fn quarantined(
         found.push((key, serde_json::from_slice(&bytes)?));
     }
     Ok(found)
+}
+
+/// The central account's S3 client (path-style, as moto on loopback needs).
+fn central_s3(stack: &LocalStack) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&stack.moto_config(PRIMARY_REGION, None))
+            .force_path_style(true)
+            .build(),
+    )
 }
 
 async fn list_keys(

@@ -326,6 +326,9 @@ impl Collector {
                 _ => None,
             })
             .collect();
+        // The messages of the findings resolved so far: what an inventory
+        // outage sends back to the queue.
+        let carried_ids: Vec<String> = findings.iter().flat_map(|(_, ids)| ids.clone()).collect();
         let mut inventory_problem: Option<(EnrichmentStatus, String)> =
             role_problem.map(|p| (EnrichmentStatus::RoleUnavailable, p));
         let mut instances = HashMap::new();
@@ -345,14 +348,7 @@ impl Collector {
                         .collect::<HashMap<_, _>>()
                 }
                 Err(error) if error.is_transient() => {
-                    retry_all(
-                        &mut outcome,
-                        &findings
-                            .iter()
-                            .flat_map(|(_, ids)| ids.clone())
-                            .collect::<Vec<_>>(),
-                        &error,
-                    );
+                    retry_all(&mut outcome, &carried_ids, &error);
                     return outcome;
                 }
                 Err(error) => {
@@ -380,14 +376,7 @@ impl Collector {
                         groups = found.into_iter().map(|g| (g.group_id.clone(), g)).collect()
                     }
                     Err(error) if error.is_transient() => {
-                        retry_all(
-                            &mut outcome,
-                            &findings
-                                .iter()
-                                .flat_map(|(_, ids)| ids.clone())
-                                .collect::<Vec<_>>(),
-                            &error,
-                        );
+                        retry_all(&mut outcome, &carried_ids, &error);
                         return outcome;
                     }
                     // Rules stay unknown (`rules_known: false`); the rest is kept.
