@@ -460,6 +460,22 @@ pub async fn create_application_region(
     Ok(facts)
 }
 
+/// Terminates an instance (as its owner would).
+pub async fn terminate_instance(
+    stack: &LocalStack,
+    account: &str,
+    region: &str,
+    instance_id: &str,
+) -> anyhow::Result<()> {
+    let credentials = stack.account_credentials(account).await?;
+    let ec2 = aws_sdk_ec2::Client::new(&stack.moto_config(region, Some(credentials)));
+    ec2.terminate_instances()
+        .instance_ids(instance_id)
+        .send()
+        .await?;
+    Ok(())
+}
+
 /// The environment of the collector Lambda for `central`.
 pub fn collector_env(stack: &LocalStack, central: &Central) -> Vec<(String, String)> {
     [

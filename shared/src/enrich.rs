@@ -29,7 +29,8 @@ pub struct ReportedNetwork {
 pub enum EnrichmentStatus {
     /// EC2 described the instance and its security groups.
     Enriched,
-    /// The instance is terminated (or terminating): network context is what the finding reported.
+    /// The instance is terminated (or terminating): network context is what
+    /// EC2 still reports, else what the finding reported.
     InstanceTerminated,
     /// EC2 no longer knows the instance: network context is what the finding reported.
     InstanceNotFound,
@@ -180,16 +181,27 @@ pub fn enrich(
                 image_id: record.image_id.clone(),
                 tags: record.tags.clone(),
             };
-            let gone = matches!(record.state.as_str(), "terminated" | "shutting-down");
-            if gone && record.interfaces.is_empty() {
+            if matches!(record.state.as_str(), "terminated" | "shutting-down") {
+                // A terminated instance keeps no ENIs for long: use what EC2
+                // still reports, else what the finding reported.
+                let network = if record.interfaces.is_empty() {
+                    reported_context(reported, groups)
+                } else {
+                    Some(network_context(
+                        "ec2",
+                        record.vpc_id.clone(),
+                        record.subnet_id.clone(),
+                        record.interfaces.clone(),
+                        &[],
+                        &[],
+                        groups,
+                    ))
+                };
                 let outcome = EnrichmentOutcome {
                     status: EnrichmentStatus::InstanceTerminated,
-                    reason: Some(format!(
-                        "instance is {}; network context as reported by the finding",
-                        record.state
-                    )),
+                    reason: Some(format!("instance is {}", record.state)),
                 };
-                return (outcome, instance, reported_context(reported, groups));
+                return (outcome, instance, network);
             }
             let network = network_context(
                 "ec2",

@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::{documents_by_uid, mapping, name};
 
 const NO_ROLE_ACCOUNT: &str = "444444444444";
+const LIVE_ACCOUNT: &str = "555555555555";
 
 fn sns(message: &str) -> String {
     json!({"Type": "Notification", "MessageId": "x", "TopicArn": "arn:aws:sns:us-east-1:123456789012:fanin-inspector-classic", "Message": message}).to_string()
@@ -54,6 +55,18 @@ async fn bad_messages_are_set_aside_with_their_reason() {
         sns(&json!({"event": "ASSESSMENT_RUN_COMPLETED", "template": "t", "run": "r"}).to_string()),
     ];
     scenario::send_raw(&stack, &central, &bodies).await.unwrap();
+    // An instance terminated between the assessment run and the collector.
+    let live =
+        scenario::create_application_region(&stack, &central, LIVE_ACCOUNT, "us-east-1", 2, true)
+            .await
+            .unwrap();
+    let classic = scenario::run_classic(&stack, &central, LIVE_ACCOUNT, "us-east-1", 1)
+        .await
+        .unwrap();
+    assert_eq!(classic.len(), 2);
+    scenario::terminate_instance(&stack, LIVE_ACCOUNT, "us-east-1", &live[0].instance_id)
+        .await
+        .unwrap();
 
     let mut collector = scenario::start_collector(&stack, &central).await.unwrap();
     let stats = mapping(&stack, &central)
@@ -63,7 +76,7 @@ async fn bad_messages_are_set_aside_with_their_reason() {
         .unwrap();
     assert_eq!(
         stats.messages_delivered,
-        bodies.len(),
+        bodies.len() + 2,
         "each message is delivered once: nothing loops"
     );
     assert_eq!(stats.failures_reported, 0);
@@ -105,24 +118,52 @@ async fn bad_messages_are_set_aside_with_their_reason() {
         "every bad message is quarantined once, with its original body"
     );
 
-    // The Inspector2 finding of the account without a role is stored anyway.
+    // The Inspector2 finding of the account without a role is stored anyway,
+    // and so are the findings of a terminated instance.
     let documents = documents_by_uid(&stack, &central).await;
-    assert_eq!(documents.len(), 1);
-    let document = documents.values().next().unwrap();
+    assert_eq!(documents.len(), 3);
+    let orphan = documents
+        .values()
+        .find(|d| d["cloud"]["account"]["uid"] == NO_ROLE_ACCOUNT)
+        .unwrap();
     assert_eq!(
-        document["unmapped"]["fanin"]["enrichment"]["status"],
+        orphan["unmapped"]["fanin"]["enrichment"]["status"],
         "role_unavailable"
     );
     assert_eq!(
-        document["unmapped"]["fanin"]["network"]["observed_from"],
+        orphan["unmapped"]["fanin"]["network"]["observed_from"],
         "finding"
     );
-    assert_eq!(document["device"]["vpc_uid"], facts[0].vpc_id.as_str());
+    assert_eq!(orphan["device"]["vpc_uid"], facts[0].vpc_id.as_str());
+    let status_of = |instance: &str| {
+        let document = documents
+            .values()
+            .find(|d| d["device"]["instance_uid"] == instance)
+            .unwrap();
+        (
+            document["unmapped"]["fanin"]["enrichment"]["status"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            document["unmapped"]["fanin"]["instance"]["state"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        )
+    };
+    assert_eq!(
+        status_of(&live[0].instance_id),
+        ("instance_terminated".to_owned(), "terminated".to_owned())
+    );
+    assert_eq!(
+        status_of(&live[1].instance_id),
+        ("enriched".to_owned(), "running".to_owned())
+    );
     assert_eq!(
         scenario::archived_records(&stack, &central)
             .await
             .unwrap()
             .len(),
-        1
+        3
     );
 }

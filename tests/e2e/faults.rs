@@ -55,3 +55,43 @@ async fn opensearch_outage_is_retried_without_duplicates() {
     assert_eq!(archived.len(), events.len(), "each finding archived once");
     assert_eq!(scenario::dlq_depth(&stack, &central).await.unwrap(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_always_fails_ends_in_the_dead_letter_queue() {
+    let stack = LocalStack::start().await.unwrap();
+    let central = scenario::create_central(&stack, &name("poison"), &["us-east-1"])
+        .await
+        .unwrap();
+    let facts =
+        scenario::create_application_region(&stack, &central, "111111111111", "us-east-1", 1, true)
+            .await
+            .unwrap();
+    let events: Vec<_> = (0..3)
+        .map(|i| scenario::inspector2_ec2_finding(&facts[0], i, 1_767_225_600))
+        .collect();
+    scenario::emit_inspector2(&stack, "111111111111", "us-east-1", &events)
+        .await
+        .unwrap();
+
+    // OpenSearch stays down: every delivery fails transiently.
+    stack.gateway.set_opensearch_down(true);
+    let mut collector = scenario::start_collector(&stack, &central).await.unwrap();
+    let stats = mapping(&stack, &central)
+        .await
+        .drain(&mut collector, scenario::DRAIN_LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(stats.messages_deleted, 0, "nothing was acknowledged");
+    assert_eq!(
+        stats.messages_delivered,
+        3 * 3,
+        "each message delivered maxReceiveCount (3) times, then redriven"
+    );
+    assert_eq!(scenario::dlq_depth(&stack, &central).await.unwrap(), 3);
+    assert!(
+        scenario::archived_records(&stack, &central)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

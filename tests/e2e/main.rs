@@ -10,6 +10,7 @@ mod bad_input;
 mod calls;
 mod faults;
 mod pipeline;
+mod poller;
 
 use std::collections::BTreeMap;
 

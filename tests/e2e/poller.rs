@@ -1,0 +1,61 @@
+//! The collector binary as a long-running poller (`--poll`): the same
+//! pipeline, receiving from and deleting on the queue itself.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use fanin_devstack::lambda_host::workspace_binary;
+use fanin_devstack::scenario::{self, LocalStack};
+
+use crate::{documents_by_uid, name};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_poller_drains_the_queue() {
+    let stack = LocalStack::start().await.unwrap();
+    let central = scenario::create_central(&stack, &name("poller"), &["eu-west-1"])
+        .await
+        .unwrap();
+    let facts =
+        scenario::create_application_region(&stack, &central, "333333333333", "eu-west-1", 2, true)
+            .await
+            .unwrap();
+    let events: Vec<_> = facts
+        .iter()
+        .flat_map(|f| (0..3).map(move |i| scenario::inspector2_ec2_finding(f, i, 1_767_225_600)))
+        .collect();
+    scenario::emit_inspector2(&stack, "333333333333", "eu-west-1", &events)
+        .await
+        .unwrap();
+
+    let mut poller = tokio::process::Command::new(workspace_binary("fanin-collector"))
+        .arg("--poll")
+        .envs(scenario::collector_env(&stack, &central))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let esm = crate::mapping(&stack, &central).await;
+    let mut stored = 0;
+    for _ in 0..120 {
+        stored = documents_by_uid(&stack, &central).await.len();
+        if stored == events.len() && esm.depth().await.unwrap() == (0, 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(stored, events.len());
+    assert!(
+        poller.try_wait().unwrap().is_none(),
+        "the poller keeps running"
+    );
+    poller.kill().await.unwrap();
+    assert_eq!(esm.depth().await.unwrap(), (0, 0), "every message deleted");
+    assert_eq!(
+        scenario::archived_records(&stack, &central)
+            .await
+            .unwrap()
+            .len(),
+        events.len()
+    );
+}
