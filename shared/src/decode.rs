@@ -254,8 +254,7 @@ mod tests {
         for (body, reason) in cases {
             assert_eq!(decode(body).unwrap_err().reason_code(), reason, "{body}");
         }
-        let foreign = classic("FINDING_REPORTED", true).replace("12345678901", "1234567890x");
-        let bad_account = foreign.replace("111111111111", "11111111111x");
+        let bad_account = classic("FINDING_REPORTED", true).replace("111111111111", "11111111111x");
         assert_eq!(
             decode(&bad_account).unwrap_err().reason_code(),
             "invalid_identifier"

@@ -19,6 +19,7 @@ pub struct ReportedNetwork {
     pub interfaces: Vec<InterfaceRecord>,
     /// Addresses the finding lists without saying on which interface.
     pub loose_private_ips: Vec<String>,
+    pub loose_public_ips: Vec<String>,
     pub loose_ipv6_addresses: Vec<String>,
 }
 
@@ -90,8 +91,9 @@ pub struct InstanceContext {
     pub instance_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_id: Option<String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub tags: BTreeMap<String, String>,
+    /// `{key, value}` pairs: tag keys never become index fields.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<crate::model::KeyValue>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -110,7 +112,8 @@ pub struct NetworkContext {
     pub security_groups: Vec<SecurityGroupContext>,
     /// Every (protocol, port range) some attached group opens to 0.0.0.0/0 or ::/0.
     pub internet_open_ports: Vec<OpenPort>,
-    /// A public address and at least one port open to the internet.
+    /// An interface with a public address (IPv4, or any IPv6 address) has a
+    /// security group that opens a port to the internet for that family.
     pub internet_exposed: bool,
 }
 
@@ -170,7 +173,7 @@ pub fn enrich(
         state: None,
         instance_type: None,
         image_id: None,
-        tags: BTreeMap::new(),
+        tags: Vec::new(),
     };
     match lookup {
         InstanceLookup::Found(record) => {
@@ -179,7 +182,14 @@ pub fn enrich(
                 state: Some(record.state.clone()),
                 instance_type: record.instance_type.clone(),
                 image_id: record.image_id.clone(),
-                tags: record.tags.clone(),
+                tags: record
+                    .tags
+                    .iter()
+                    .map(|(key, value)| crate::model::KeyValue {
+                        key: key.clone(),
+                        value: Some(value.clone()),
+                    })
+                    .collect(),
             };
             if matches!(record.state.as_str(), "terminated" | "shutting-down") {
                 // A terminated instance keeps no ENIs for long: use what EC2
@@ -192,6 +202,7 @@ pub fn enrich(
                         record.vpc_id.clone(),
                         record.subnet_id.clone(),
                         record.interfaces.clone(),
+                        &[],
                         &[],
                         &[],
                         groups,
@@ -208,6 +219,7 @@ pub fn enrich(
                 record.vpc_id.clone(),
                 record.subnet_id.clone(),
                 record.interfaces.clone(),
+                &[],
                 &[],
                 &[],
                 groups,
@@ -243,6 +255,7 @@ fn reported_context(
         && reported.subnet_id.is_none()
         && reported.interfaces.is_empty()
         && reported.loose_private_ips.is_empty()
+        && reported.loose_public_ips.is_empty()
         && reported.loose_ipv6_addresses.is_empty();
     if empty {
         return None;
@@ -253,6 +266,7 @@ fn reported_context(
         reported.subnet_id.clone(),
         reported.interfaces.clone(),
         &reported.loose_private_ips,
+        &reported.loose_public_ips,
         &reported.loose_ipv6_addresses,
         groups,
     ))
@@ -264,6 +278,7 @@ fn network_context(
     subnet_id: Option<String>,
     interfaces: Vec<InterfaceRecord>,
     loose_private_ips: &[String],
+    loose_public_ips: &[String],
     loose_ipv6: &[String],
     groups: &HashMap<String, SecurityGroupRecord>,
 ) -> NetworkContext {
@@ -278,6 +293,7 @@ fn network_context(
         attached.extend(interface.security_groups.iter().cloned());
     }
     private_ips.extend(loose_private_ips.iter().cloned());
+    public_ips.extend(loose_public_ips.iter().cloned());
     ipv6_addresses.extend(loose_ipv6.iter().cloned());
     dedup_in_order(&mut private_ips);
     dedup_in_order(&mut public_ips);
@@ -303,7 +319,26 @@ fn network_context(
         security_groups.push(context);
     }
     let internet_open_ports: Vec<OpenPort> = internet_open_ports.into_iter().collect();
-    let internet_exposed = !public_ips.is_empty() && !internet_open_ports.is_empty();
+    let open_to = |group_ids: &[&str], source: &str| {
+        internet_open_ports
+            .iter()
+            .any(|p| p.source == source && group_ids.contains(&p.group_id.as_str()))
+    };
+    let interface_exposed = interfaces.iter().any(|interface| {
+        let ids: Vec<&str> = interface
+            .security_groups
+            .iter()
+            .map(|g| g.id.as_str())
+            .collect();
+        (!interface.public_ips.is_empty() && open_to(&ids, "0.0.0.0/0"))
+            || (!interface.ipv6_addresses.is_empty() && open_to(&ids, "::/0"))
+    });
+    let all_group_ids: Vec<&str> = security_groups
+        .iter()
+        .map(|g| g.group_id.as_str())
+        .collect();
+    let loose_exposed = !loose_public_ips.is_empty() && open_to(&all_group_ids, "0.0.0.0/0");
+    let internet_exposed = interface_exposed || loose_exposed;
     NetworkContext {
         observed_from,
         vpc_id,

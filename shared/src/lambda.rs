@@ -29,6 +29,11 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 
 /// Builds the collector from its configuration: called once per cold start.
 pub async fn build_collector(config: &CollectorConfig) -> anyhow::Result<Collector> {
+    if config.encryption == (crate::config::Encryption::Kms { key_id: None }) {
+        tracing::warn!(
+            "FANIN_S3_SSE=aws:kms without FANIN_S3_KMS_KEY_ID uses the aws/s3 managed key, which readers in other accounts cannot use"
+        );
+    }
     let sdk = crate::aws::load_sdk_config("fanin-collector").await;
     let sessions = CachedSessions::new(
         StsSessions::new(

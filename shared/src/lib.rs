@@ -18,6 +18,7 @@ pub mod aws;
 pub mod config;
 pub mod decode;
 pub mod enrich;
+pub mod fakes;
 pub mod forward;
 pub mod ids;
 pub mod lambda;

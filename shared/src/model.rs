@@ -392,7 +392,9 @@ pub struct InterfaceRecord {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct GroupRef {
+    #[serde(rename = "group_id")]
     pub id: String,
+    #[serde(rename = "group_name")]
     pub name: Option<String>,
 }
 

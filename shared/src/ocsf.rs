@@ -198,8 +198,6 @@ pub struct FindingInfo {
     pub desc: Option<String>,
     pub types: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub product_uid: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub created_time: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_time_dt: Option<String>,
@@ -231,6 +229,9 @@ pub struct Vulnerability {
     pub desc: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub severity: Option<String>,
+    /// OCSF allows just one of `advisory`, `cve` and `cwe`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advisory: Option<Advisory>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cve: Option<Cve>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -278,6 +279,16 @@ pub struct CvssScore {
 pub struct EpssScore {
     /// OCSF types the EPSS score as a string.
     pub score: String,
+}
+
+/// A vendor advisory or rule: what a finding without CVE or CWE refers to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Advisory {
+    pub uid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

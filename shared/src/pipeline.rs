@@ -281,6 +281,14 @@ impl Collector {
                     retry_all(&mut outcome, &all_message_ids, &error);
                     return outcome;
                 }
+                // A malformed request (bad role name, duration) is a
+                // configuration error: retry, so it ends in the DLQ and its
+                // alarm instead of marking every finding role_unavailable.
+                Err(error @ CallError::Rejected { .. }) => {
+                    warn!(account_id = %origin.account, error = %error, "assume role rejected; retrying the group");
+                    retry_all(&mut outcome, &all_message_ids, &error);
+                    return outcome;
+                }
                 Err(error) => {
                     warn!(account_id = %origin.account, error = %error, "role cannot be assumed");
                     (None, Some(error.to_string()))

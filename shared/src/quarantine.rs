@@ -3,8 +3,8 @@
 //! A quarantined message is written whole, with its reason, to
 //! `quarantine/reason=<code>/eventDay=<YYYYMMDD>/<sha256 of body>.json`, then
 //! acknowledged. An operator lists a reason's prefix, fixes the cause and
-//! replays the `body` to the queue (`fanin-devstack replay` does it, see
-//! docs/operations.md). Same body, same reason, same day → same key.
+//! sends the `body` back to the queue (docs/design.md, "Replaying a
+//! quarantined message"). Same body, same reason, same day → same key.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

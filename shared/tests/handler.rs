@@ -2,19 +2,18 @@
 //! outside systems: normalization of both sources, and what each failure
 //! means for each message.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use aws_credential_types::Credentials;
 use fanin::decode::InboundMessage;
-use fanin::ids::{AccountId, Partition, Region};
+use fanin::fakes::InMemory;
+use fanin::ids::Partition;
 use fanin::model::{
     ClassicFinding, GroupRef, IngressRule, InstanceRecord, InterfaceRecord, SecurityGroupRecord,
 };
-use fanin::pipeline::{Collector, Ports, Settings};
-use fanin::ports::*;
+use fanin::pipeline::{Collector, Settings};
+use fanin::ports::FailedItem;
 use serde_json::{Value, json};
 
 fn fixture(name: &str) -> String {
@@ -25,177 +24,50 @@ fn fixture(name: &str) -> String {
     .unwrap()
 }
 
-#[derive(Default)]
-struct World {
-    classic: HashMap<String, ClassicFinding>,
-    failed: Vec<FailedItem>,
-    objects: Mutex<HashMap<String, Vec<u8>>>,
-    documents: Mutex<HashMap<String, (i64, Value)>>,
-    ledger: Mutex<HashSet<String>>,
-    s3_down: Mutex<bool>,
-    describe_calls: Mutex<usize>,
-}
-
-#[async_trait]
-impl SessionProvider for World {
-    async fn session(&self, account: &AccountId) -> Result<AccountSession, CallError> {
-        Ok(AccountSession {
-            account: account.clone(),
-            credentials: Credentials::new("a", "b", None, None, "fake"),
-        })
-    }
-}
-
-#[async_trait]
-impl ClassicFindingsSource for World {
-    async fn describe_findings(
-        &self,
-        _: &AccountSession,
-        _: &Region,
-        arns: &[String],
-    ) -> Result<DescribedFindings, CallError> {
-        *self.describe_calls.lock().unwrap() += 1;
-        assert!(arns.len() <= CLASSIC_DESCRIBE_LIMIT);
-        Ok(DescribedFindings {
-            findings: arns
-                .iter()
-                .filter_map(|a| self.classic.get(a).cloned())
-                .collect(),
-            failed: self
-                .failed
-                .iter()
-                .filter(|f| arns.contains(&f.arn))
-                .cloned()
-                .collect(),
-        })
-    }
-}
-
-#[async_trait]
-impl NetworkInventory for World {
-    async fn describe_instances(
-        &self,
-        _: &AccountSession,
-        _: &Region,
-        ids: &[String],
-    ) -> Result<Vec<InstanceRecord>, CallError> {
-        Ok(ids
-            .iter()
-            .filter(|id| *id == "i-0a1b2c3d4e5f60718")
-            .map(|id| InstanceRecord {
-                instance_id: id.clone(),
-                state: "running".into(),
-                vpc_id: Some("vpc-0123456789abcdef0".into()),
-                subnet_id: Some("subnet-0123456789abcdef0".into()),
-                interfaces: vec![InterfaceRecord {
-                    interface_id: "eni-0123456789abcdef0".into(),
-                    private_ips: vec!["10.20.1.15".into()],
-                    public_ips: vec!["203.0.113.10".into()],
-                    security_groups: vec![GroupRef {
-                        id: "sg-0123456789abcdef0".into(),
-                        name: Some("web".into()),
-                    }],
-                    ..Default::default()
+/// The fake world of these tests: the fixture instance behind a group
+/// that opens SSH to the internet.
+fn world() -> InMemory {
+    let mut world = InMemory::default();
+    world.instances.insert(
+        "i-0a1b2c3d4e5f60718".into(),
+        InstanceRecord {
+            instance_id: "i-0a1b2c3d4e5f60718".into(),
+            state: "running".into(),
+            vpc_id: Some("vpc-0123456789abcdef0".into()),
+            subnet_id: Some("subnet-0123456789abcdef0".into()),
+            interfaces: vec![InterfaceRecord {
+                interface_id: "eni-0123456789abcdef0".into(),
+                private_ips: vec!["10.20.1.15".into()],
+                public_ips: vec!["203.0.113.10".into()],
+                security_groups: vec![GroupRef {
+                    id: "sg-0123456789abcdef0".into(),
+                    name: Some("web".into()),
                 }],
                 ..Default::default()
-            })
-            .collect())
-    }
-    async fn describe_security_groups(
-        &self,
-        _: &AccountSession,
-        _: &Region,
-        ids: &[String],
-    ) -> Result<Vec<SecurityGroupRecord>, CallError> {
-        Ok(ids
-            .iter()
-            .map(|id| SecurityGroupRecord {
-                group_id: id.clone(),
-                group_name: Some("web".into()),
-                vpc_id: None,
-                ingress: vec![IngressRule {
-                    protocol: "tcp".into(),
-                    from_port: Some(22),
-                    to_port: Some(22),
-                    ipv4_ranges: vec!["0.0.0.0/0".into()],
-                    ..Default::default()
-                }],
-            })
-            .collect())
-    }
+            }],
+            ..Default::default()
+        },
+    );
+    world.groups.insert(
+        "sg-0123456789abcdef0".into(),
+        SecurityGroupRecord {
+            group_id: "sg-0123456789abcdef0".into(),
+            group_name: Some("web".into()),
+            vpc_id: None,
+            ingress: vec![IngressRule {
+                protocol: "tcp".into(),
+                from_port: Some(22),
+                to_port: Some(22),
+                ipv4_ranges: vec!["0.0.0.0/0".into()],
+                ..Default::default()
+            }],
+        },
+    );
+    world
 }
 
-#[async_trait]
-impl ObjectWriter for World {
-    async fn put_object(&self, key: &str, body: Vec<u8>, _: ObjectKind) -> Result<(), CallError> {
-        if *self.s3_down.lock().unwrap() && key.starts_with("findings/") {
-            return Err(CallError::transient(
-                "PutObject",
-                "ServiceUnavailable",
-                "down",
-            ));
-        }
-        self.objects.lock().unwrap().insert(key.to_owned(), body);
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl SearchIndexer for World {
-    async fn install_template(&self, _: &str, _: &Value) -> Result<(), CallError> {
-        Ok(())
-    }
-    async fn existing_ids(&self, _: &str, ids: &[String]) -> Result<HashSet<String>, CallError> {
-        let ledger = self.ledger.lock().unwrap();
-        Ok(ids
-            .iter()
-            .filter(|id| ledger.contains(*id))
-            .cloned()
-            .collect())
-    }
-    async fn bulk(&self, ndjson: Vec<u8>) -> Result<Vec<BulkItemStatus>, CallError> {
-        let text = String::from_utf8(ndjson).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        let mut statuses = Vec::new();
-        for pair in lines.chunks(2) {
-            let action: Value = serde_json::from_str(pair[0]).unwrap();
-            let status = if let Some(index) = action.get("index") {
-                let version = index["version"].as_i64().unwrap();
-                let mut documents = self.documents.lock().unwrap();
-                let id = index["_id"].as_str().unwrap().to_owned();
-                match documents.get(&id) {
-                    Some((stored, _)) if *stored >= version => 409,
-                    _ => {
-                        documents.insert(id, (version, serde_json::from_str(pair[1]).unwrap()));
-                        201
-                    }
-                }
-            } else {
-                let id = action["create"]["_id"].as_str().unwrap().to_owned();
-                if self.ledger.lock().unwrap().insert(id) {
-                    201
-                } else {
-                    409
-                }
-            };
-            statuses.push(BulkItemStatus {
-                status,
-                error_type: None,
-                reason: None,
-            });
-        }
-        Ok(statuses)
-    }
-}
-
-fn collector(world: Arc<World>) -> Collector {
-    let ports = Ports {
-        sessions: world.clone(),
-        classic: world.clone(),
-        inventory: world.clone(),
-        objects: world.clone(),
-        search: world,
-    };
+fn collector(world: Arc<InMemory>) -> Collector {
+    let ports = fanin::fakes::ports(world);
     Collector::new(
         Settings {
             partition: Partition::parse("aws").unwrap(),
@@ -219,9 +91,9 @@ fn deadline() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(30)
 }
 
-fn classic_world() -> World {
+fn classic_world() -> InMemory {
     let finding: ClassicFinding = serde_json::from_str(&fixture("classic-finding.json")).unwrap();
-    let mut world = World::default();
+    let mut world = world();
     world.classic.insert(finding.arn.clone(), finding);
     world
 }
@@ -288,7 +160,7 @@ async fn a_best_practice_finding_maps_without_a_cve() {
     let finding: ClassicFinding =
         serde_json::from_str(&fixture("classic-best-practice-finding.json")).unwrap();
     let body = fixture("sns-finding-reported.json").replace("0-dddd4444", "0-eeee5555");
-    let mut world = World::default();
+    let mut world = world();
     world.classic.insert(finding.arn.clone(), finding);
     let world = Arc::new(world);
     collector(world.clone())
@@ -297,6 +169,10 @@ async fn a_best_practice_finding_maps_without_a_cve() {
     let documents = world.documents.lock().unwrap();
     let (_, document) = documents.values().next().unwrap();
     assert!(document["vulnerabilities"][0].get("cve").is_none());
+    assert_eq!(
+        document["vulnerabilities"][0]["advisory"]["uid"],
+        "Disable password authentication over SSH"
+    );
     assert_eq!(
         document["vulnerabilities"][0]["remediation"]["desc"],
         "Set PasswordAuthentication to no in sshd_config."
@@ -309,7 +185,7 @@ async fn a_best_practice_finding_maps_without_a_cve() {
 
 #[tokio::test]
 async fn inspector2_events_in_both_timestamp_forms_are_stored() {
-    let world = Arc::new(World::default());
+    let world = Arc::new(InMemory::default());
     let messages = vec![
         message("ec2", fixture("inspector2-ec2-finding-event.json")),
         message("ecr", fixture("inspector2-ecr-finding-event.json")),
@@ -336,6 +212,21 @@ async fn inspector2_events_in_both_timestamp_forms_are_stored() {
         "instance_not_found"
     );
     assert_eq!(ec2["device"]["vpc_uid"], "vpc-0aaaabbbbccccdddd");
+    // Inspector lists private and public addresses together; fanin tells them apart.
+    assert_eq!(
+        ec2["unmapped"]["fanin"]["network"]["private_ips"],
+        json!(["10.0.0.12"])
+    );
+    assert_eq!(
+        ec2["unmapped"]["fanin"]["network"]["public_ips"],
+        json!(["54.0.0.12"])
+    );
+    assert_eq!(ec2["device"]["ip"], "10.0.0.12");
+    assert_eq!(ec2["resources"][0]["type"], "AwsEc2Instance");
+    assert!(
+        ec2["vulnerabilities"][0].get("advisory").is_none(),
+        "a CVE finding has no advisory"
+    );
     let ecr =
         by_uid["arn:aws:inspector2:us-east-1:111111111111:finding/ecr0000000000000000000000000001"];
     assert_eq!(
@@ -383,7 +274,7 @@ async fn failed_items_are_retried_or_quarantined_by_their_retryable_flag() {
         Some(&1)
     );
     assert_eq!(
-        *world.describe_calls.lock().unwrap(),
+        world.calls()["DescribeFindings"],
         1,
         "three ARNs, one DescribeFindings"
     );
@@ -399,7 +290,7 @@ async fn failed_items_are_retried_or_quarantined_by_their_retryable_flag() {
 #[tokio::test]
 async fn an_archive_outage_retries_and_the_retry_writes_once() {
     let world = Arc::new(classic_world());
-    *world.s3_down.lock().unwrap() = true;
+    *world.archive_down.lock().unwrap() = true;
     let collector = collector(world.clone());
     let body = fixture("sns-finding-reported.json");
     let report = collector
@@ -415,7 +306,7 @@ async fn an_archive_outage_retries_and_the_retry_writes_once() {
         "not in the ledger while not archived"
     );
 
-    *world.s3_down.lock().unwrap() = false;
+    *world.archive_down.lock().unwrap() = false;
     let retry = collector
         .process(vec![message("m1", body.clone())], deadline())
         .await;

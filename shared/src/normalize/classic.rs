@@ -9,8 +9,8 @@ use crate::enrich::{FaninContext, ReportedNetwork};
 use crate::ids::{Partition, is_instance_id};
 use crate::model::{ClassicFinding, GroupRef, InterfaceRecord};
 use crate::ocsf::{
-    Activity, Cloud, Cve, Device, FindingInfo, Image, Metadata, NetworkInterface, Product,
-    Remediation, Resource, Status, Vulnerability, VulnerabilityFinding, time_pair,
+    Activity, Advisory, Cloud, Cve, Device, FindingInfo, Image, Metadata, NetworkInterface,
+    Product, Remediation, Resource, Status, Vulnerability, VulnerabilityFinding, time_pair,
 };
 
 pub(super) fn enrichment_target(finding: &ClassicFinding) -> EnrichmentTarget {
@@ -38,6 +38,8 @@ pub(super) fn reported_network(finding: &ClassicFinding) -> ReportedNetwork {
                     .iter()
                     .filter_map(|p| p.private_ip_address.clone()),
             );
+            let mut seen = std::collections::BTreeSet::new();
+            private_ips.retain(|ip| seen.insert(ip.clone()));
             InterfaceRecord {
                 interface_id: eni.network_interface_id.clone().unwrap_or_default(),
                 device_index: None,
@@ -65,6 +67,7 @@ pub(super) fn reported_network(finding: &ClassicFinding) -> ReportedNetwork {
         vpc_id: interfaces.first().and_then(|i| i.vpc_id.clone()),
         subnet_id: interfaces.first().and_then(|i| i.subnet_id.clone()),
         loose_private_ips: asset.ipv4_addresses.clone(),
+        loose_public_ips: Vec::new(),
         loose_ipv6_addresses: Vec::new(),
         interfaces,
     }
@@ -135,7 +138,6 @@ pub(super) fn to_ocsf(
         } else {
             "Software and Configuration Checks/Industry and Regulatory Standards".into()
         }],
-        product_uid: finding.id.clone(),
         created_time,
         created_time_dt: created_time_dt.clone(),
         first_seen_time: created_time,
@@ -155,6 +157,12 @@ pub(super) fn to_ocsf(
             .iter()
             .map(|id| format!("https://nvd.nist.gov/vuln/detail/{id}"))
             .collect(),
+        // A rule without CVE: the rule is the advisory (OCSF wants one of advisory, cve, cwe).
+        advisory: cve.is_none().then(|| Advisory {
+            uid: finding.id.clone().unwrap_or_else(|| title.clone()),
+            title: finding.id.clone(),
+            src_url: None,
+        }),
         cve: cve.clone().map(|uid| Cve {
             uid,
             cvss: Vec::new(),

@@ -10,9 +10,9 @@ use crate::enrich::{FaninContext, ReportedNetwork};
 use crate::ids::{Partition, is_instance_id};
 use crate::model::Inspector2Finding;
 use crate::ocsf::{
-    Activity, AffectedPackage, Cloud, Cve, CvssScore, Cwe, Device, EpssScore, FindingInfo, Image,
-    Metadata, Product, Remediation, Resource, Status, Vulnerability, VulnerabilityFinding,
-    time_pair,
+    Activity, Advisory, AffectedPackage, Cloud, Cve, CvssScore, Cwe, Device, EpssScore,
+    FindingInfo, Image, Metadata, Product, Remediation, Resource, Status, Vulnerability,
+    VulnerabilityFinding, time_pair,
 };
 
 const EC2: &str = "AWS_EC2_INSTANCE";
@@ -43,9 +43,64 @@ pub(super) fn reported_network(finding: &Inspector2Finding) -> ReportedNetwork {
         vpc_id: details.vpc_id,
         subnet_id: details.subnet_id,
         interfaces: Vec::new(),
-        loose_private_ips: details.ip_v4_addresses,
+        // Inspector lists private and public IPv4 addresses together.
+        loose_private_ips: details
+            .ip_v4_addresses
+            .iter()
+            .filter(|ip| !is_public_ipv4(ip))
+            .cloned()
+            .collect(),
+        loose_public_ips: details
+            .ip_v4_addresses
+            .iter()
+            .filter(|ip| is_public_ipv4(ip))
+            .cloned()
+            .collect(),
         loose_ipv6_addresses: details.ip_v6_addresses,
     }
+}
+
+/// True for a globally routable IPv4 address (not RFC 1918, shared
+/// 100.64/10, loopback, link-local or otherwise reserved).
+pub(crate) fn is_public_ipv4(raw: &str) -> bool {
+    let Ok(ip) = raw.parse::<std::net::Ipv4Addr>() else {
+        return false;
+    };
+    let [a, b, ..] = ip.octets();
+    let shared = a == 100 && (64..128).contains(&b);
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || shared
+        || a >= 224
+        || a == 0)
+}
+
+/// ASFF-style resource type names, the same for every source.
+fn resource_type(inspector: &str) -> String {
+    match inspector {
+        "AWS_EC2_INSTANCE" => "AwsEc2Instance".into(),
+        "AWS_ECR_CONTAINER_IMAGE" => "AwsEcrContainerImage".into(),
+        "AWS_ECR_REPOSITORY" => "AwsEcrRepository".into(),
+        "AWS_LAMBDA_FUNCTION" => "AwsLambdaFunction".into(),
+        other => other.to_owned(),
+    }
+}
+
+/// The finding type in the taxonomy Classic findings use too.
+fn finding_types(finding_type: &str) -> Vec<String> {
+    let path = match finding_type {
+        "PACKAGE_VULNERABILITY" => "Software and Configuration Checks/Vulnerabilities/CVE",
+        "CODE_VULNERABILITY" => "Software and Configuration Checks/Vulnerabilities/Code",
+        "NETWORK_REACHABILITY" => {
+            "Software and Configuration Checks/AWS Security Best Practices/Network Reachability"
+        }
+        _ => "Software and Configuration Checks",
+    };
+    vec![path.to_owned()]
 }
 
 fn yes(value: Option<&str>) -> Option<bool> {
@@ -64,7 +119,12 @@ pub(super) fn to_ocsf(
 ) -> VulnerabilityFinding {
     let severity = severity(finding.severity.as_deref());
     let updated_ms = finding.updated_at.timestamp_millis();
-    let (status, activity) = match finding.status.as_deref() {
+    let (status, activity) = match finding
+        .status
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
         Some("CLOSED") => (Status::Resolved, Activity::Close),
         Some("SUPPRESSED") => (Status::Suppressed, Activity::Update),
         _ if finding
@@ -117,8 +177,7 @@ pub(super) fn to_ocsf(
         uid: finding.finding_arn.clone(),
         title: title.clone(),
         desc: finding.description.clone(),
-        types: vec![finding_type.clone()],
-        product_uid: package.vulnerability_id.clone(),
+        types: finding_types(&finding_type),
         created_time: first_seen_time,
         created_time_dt: first_seen_time_dt.clone(),
         first_seen_time,
@@ -172,11 +231,18 @@ pub(super) fn to_ocsf(
         title: title.clone(),
         desc: finding.description.clone(),
         severity: Some(severity.caption.clone()),
-        cve,
+        // OCSF allows just one of cve, cwe and advisory.
         cwe: code
             .as_ref()
             .and_then(|c| c.cwes.first())
+            .filter(|_| cve.is_none())
             .map(|uid| Cwe { uid: uid.clone() }),
+        advisory: advisory_of(
+            finding,
+            &package,
+            cve.is_some() || code.as_ref().is_some_and(|c| !c.cwes.is_empty()),
+        ),
+        cve,
         affected_packages: package
             .vulnerable_packages
             .iter()
@@ -216,7 +282,7 @@ pub(super) fn to_ocsf(
         .iter()
         .map(|r| Resource {
             uid: r.id.clone(),
-            resource_type: r.resource_type.clone(),
+            resource_type: resource_type(&r.resource_type),
             region: r
                 .region
                 .clone()
@@ -310,4 +376,41 @@ pub(super) fn to_ocsf(
     record.resources = resources;
     record.device = device;
     record
+}
+
+/// The advisory of a finding that has neither a CVE nor a CWE: a vendor
+/// advisory id (GHSA, ALAS...) or, for network reachability, the open path.
+fn advisory_of(
+    finding: &Inspector2Finding,
+    package: &crate::model::PackageVulnerabilityDetails,
+    has_cve_or_cwe: bool,
+) -> Option<Advisory> {
+    if has_cve_or_cwe {
+        return None;
+    }
+    if let Some(id) = package.vulnerability_id.clone() {
+        return Some(Advisory {
+            uid: id,
+            title: finding.title.clone(),
+            src_url: package.source_url.clone(),
+        });
+    }
+    let reach = finding.network_reachability_details.as_ref();
+    let uid = match reach.and_then(|r| r.open_port_range.as_ref()) {
+        Some(range) => format!(
+            "NETWORK_REACHABILITY/{}/{}-{}",
+            reach.and_then(|r| r.protocol.as_deref()).unwrap_or("ANY"),
+            range.begin,
+            range.end
+        ),
+        None => finding
+            .finding_type
+            .clone()
+            .unwrap_or_else(|| "UNKNOWN".into()),
+    };
+    Some(Advisory {
+        uid,
+        title: finding.title.clone(),
+        src_url: None,
+    })
 }

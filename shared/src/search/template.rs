@@ -17,7 +17,7 @@ pub fn index_template(prefix: &str) -> Value {
     let interface = json!({"properties": {
         "interface_id": keyword, "subnet_id": keyword, "vpc_id": keyword, "mac_address": keyword,
         "private_ips": ip, "public_ips": ip, "ipv6_addresses": ip, "public_dns_name": keyword,
-        "security_groups": {"properties": {"id": keyword, "name": keyword}},
+        "security_groups": {"properties": {"group_id": keyword, "group_name": keyword}},
     }});
     json!({
         "index_patterns": [format!("{prefix}-findings*")],
@@ -50,11 +50,14 @@ pub fn index_template(prefix: &str) -> Value {
                         "uid": keyword, "instance_uid": keyword, "ip": ip, "vpc_uid": keyword, "subnet_uid": keyword,
                         "network_interfaces": {"properties": {"uid": keyword, "ip": ip}},
                     }},
-                    "resources": {"properties": {"uid": keyword, "ip": ip}},
+                    "resources": {"properties": {"uid": keyword, "ip": ip, "data": {"type": "object", "enabled": false}}},
                     "unmapped": {"properties": {"fanin": {"properties": {
                         "source": keyword,
                         "enrichment": {"properties": {"status": keyword, "reason": text}},
-                        "instance": {"properties": {"id": keyword, "state": keyword}},
+                        "instance": {"properties": {
+                            "id": keyword, "state": keyword, "instance_type": keyword, "image_id": keyword,
+                            "tags": {"properties": {"key": keyword, "value": keyword}},
+                        }},
                         "details": {"type": "object", "enabled": false},
                         "network": {"properties": {
                             "vpc_id": keyword, "subnet_id": keyword,
