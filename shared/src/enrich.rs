@@ -197,16 +197,7 @@ pub fn enrich(
                 let network = if record.interfaces.is_empty() {
                     reported_context(reported, groups)
                 } else {
-                    Some(network_context(
-                        "ec2",
-                        record.vpc_id.clone(),
-                        record.subnet_id.clone(),
-                        record.interfaces.clone(),
-                        &[],
-                        &[],
-                        &[],
-                        groups,
-                    ))
+                    Some(network_context("ec2", &observed(record), groups))
                 };
                 let outcome = EnrichmentOutcome {
                     status: EnrichmentStatus::InstanceTerminated,
@@ -214,16 +205,7 @@ pub fn enrich(
                 };
                 return (outcome, instance, network);
             }
-            let network = network_context(
-                "ec2",
-                record.vpc_id.clone(),
-                record.subnet_id.clone(),
-                record.interfaces.clone(),
-                &[],
-                &[],
-                &[],
-                groups,
-            );
+            let network = network_context("ec2", &observed(record), groups);
             let outcome = EnrichmentOutcome {
                 status: EnrichmentStatus::Enriched,
                 reason: None,
@@ -260,28 +242,32 @@ fn reported_context(
     if empty {
         return None;
     }
-    Some(network_context(
-        "finding",
-        reported.vpc_id.clone(),
-        reported.subnet_id.clone(),
-        reported.interfaces.clone(),
-        &reported.loose_private_ips,
-        &reported.loose_public_ips,
-        &reported.loose_ipv6_addresses,
-        groups,
-    ))
+    Some(network_context("finding", reported, groups))
+}
+
+/// What EC2 reports about an instance's network, in the shape findings use.
+fn observed(record: &InstanceRecord) -> ReportedNetwork {
+    ReportedNetwork {
+        vpc_id: record.vpc_id.clone(),
+        subnet_id: record.subnet_id.clone(),
+        interfaces: record.interfaces.clone(),
+        ..Default::default()
+    }
 }
 
 fn network_context(
     observed_from: &'static str,
-    vpc_id: Option<String>,
-    subnet_id: Option<String>,
-    interfaces: Vec<InterfaceRecord>,
-    loose_private_ips: &[String],
-    loose_public_ips: &[String],
-    loose_ipv6: &[String],
+    source: &ReportedNetwork,
     groups: &HashMap<String, SecurityGroupRecord>,
 ) -> NetworkContext {
+    let ReportedNetwork {
+        vpc_id,
+        subnet_id,
+        interfaces,
+        loose_private_ips,
+        loose_public_ips,
+        loose_ipv6_addresses: loose_ipv6,
+    } = source.clone();
     let mut private_ips = Vec::new();
     let mut public_ips = Vec::new();
     let mut ipv6_addresses = Vec::new();
