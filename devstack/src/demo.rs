@@ -25,6 +25,8 @@ pub struct Summary {
     pub quarantined: BTreeMap<String, usize>,
     pub dead_letter_messages: u64,
     pub collector_invocations: usize,
+    /// Peak resident memory of the collector process (debug build), MiB.
+    pub collector_peak_memory_mib: f64,
     pub collector_aws_calls: BTreeMap<String, u64>,
     pub aws_calls_per_finding: f64,
     pub opensearch_requests: BTreeMap<String, u64>,
@@ -120,6 +122,10 @@ pub async fn run() -> anyhow::Result<Summary> {
         quarantined: BTreeMap::new(),
         dead_letter_messages: scenario::dlq_depth(&stack, &central).await?,
         collector_invocations: stats.invocations,
+        collector_peak_memory_mib: collector
+            .peak_rss_kib()
+            .map(|k| (k as f64 / 1024.0 * 10.0).round() / 10.0)
+            .unwrap_or(0.0),
         collector_aws_calls: BTreeMap::new(),
         aws_calls_per_finding: 0.0,
         opensearch_requests: BTreeMap::new(),
@@ -211,6 +217,10 @@ pub fn print_table(summary: &Summary) {
     println!(
         "collector invocations            {:>6}",
         summary.collector_invocations
+    );
+    println!(
+        "collector peak memory (MiB)      {:>6.1}",
+        summary.collector_peak_memory_mib
     );
     println!("collector AWS calls");
     for (call, count) in &summary.collector_aws_calls {

@@ -104,6 +104,14 @@ impl LocalLambda {
         })
     }
 
+    /// The function process's peak resident memory (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.function.id()?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
     /// Invokes the function synchronously and returns its answer.
     pub async fn invoke(
         &mut self,

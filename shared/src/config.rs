@@ -192,13 +192,15 @@ impl CollectorConfig {
             bulk_max_bytes: number(
                 "FANIN_BULK_MAX_BYTES",
                 5 * 1024 * 1024,
-                64 * 1024..=100 * 1024 * 1024,
+                // Amazon OpenSearch Service takes 10 MiB per request on its smallest instances.
+                64 * 1024..=10 * 1024 * 1024,
             )?,
             max_concurrency: number("FANIN_MAX_CONCURRENCY", 8, 1..=64)?,
             session_duration: Duration::from_secs(number(
                 "FANIN_SESSION_DURATION_SECONDS",
                 3600,
-                900..=43200,
+                // From Lambda, AssumeRole is role chaining, which AWS caps at one hour.
+                900..=3600,
             )? as u64),
             queue_url: get("FANIN_QUEUE_URL").filter(|q| !q.is_empty()),
         })
@@ -369,6 +371,8 @@ mod tests {
             ("FANIN_EXTERNAL_ID", "x"),
             ("FANIN_S3_SSE", "none"),
             ("FANIN_BULK_MAX_BYTES", "12"),
+            ("FANIN_BULK_MAX_BYTES", "20971520"),
+            ("FANIN_SESSION_DURATION_SECONDS", "7200"),
         ] {
             assert_eq!(
                 collector(&[(name, value)]).unwrap_err().variable,

@@ -1,0 +1,242 @@
+//! Pipeline benchmark: decode → fetch → enrich → normalize → encode → store
+//! on in-memory ports, in Lambda-sized batches of 10, for both sources.
+//!
+//! `cargo bench -p fanin --bench pipeline` prints findings per second, CPU
+//! time per finding, outside calls per finding and the peak resident memory
+//! of the process (what a Lambda's memory setting must hold).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fanin::aws::sts::CachedSessions;
+use fanin::decode::InboundMessage;
+use fanin::fakes::InMemory;
+use fanin::ids::AccountId;
+use fanin::ids::Partition;
+use fanin::model::{
+    ClassicFinding, GroupRef, IngressRule, InstanceRecord, InterfaceRecord, SecurityGroupRecord,
+};
+use fanin::pipeline::{Collector, Settings};
+use fanin::ports::{AccountSession, CallError, SessionProvider};
+use serde_json::Value;
+
+const FINDINGS_PER_SOURCE: usize = 10_000;
+const BATCH: usize = 10;
+const INSTANCES: usize = 200;
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
+}
+
+fn instance_id(i: usize) -> String {
+    format!("i-{:017x}", i)
+}
+
+/// Instances behind security groups, shared by every finding.
+fn network_world() -> InMemory {
+    let mut world = InMemory::default();
+    for i in 0..INSTANCES {
+        let group = format!("sg-{:017x}", i % 20);
+        world.instances.insert(
+            instance_id(i),
+            InstanceRecord {
+                instance_id: instance_id(i),
+                state: "running".into(),
+                vpc_id: Some("vpc-0123456789abcdef0".into()),
+                subnet_id: Some("subnet-0123456789abcdef0".into()),
+                interfaces: vec![InterfaceRecord {
+                    interface_id: format!("eni-{:017x}", i),
+                    private_ips: vec![format!("10.0.{}.{}", i / 250, i % 250 + 1)],
+                    public_ips: vec![format!("54.0.{}.{}", i / 250, i % 250 + 1)],
+                    security_groups: vec![GroupRef {
+                        id: group.clone(),
+                        name: Some("web".into()),
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        );
+        world
+            .groups
+            .entry(group.clone())
+            .or_insert(SecurityGroupRecord {
+                group_id: group,
+                group_name: Some("web".into()),
+                vpc_id: None,
+                ingress: vec![
+                    IngressRule {
+                        protocol: "tcp".into(),
+                        from_port: Some(443),
+                        to_port: Some(443),
+                        ipv4_ranges: vec!["0.0.0.0/0".into()],
+                        ..Default::default()
+                    },
+                    IngressRule {
+                        protocol: "tcp".into(),
+                        from_port: Some(22),
+                        to_port: Some(22),
+                        ipv4_ranges: vec!["10.0.0.0/8".into()],
+                        ..Default::default()
+                    },
+                ],
+            });
+    }
+    world
+}
+
+/// Classic findings in the fake source, and the notifications that name them.
+fn classic_bodies(world: &mut InMemory, template: &ClassicFinding) -> Vec<String> {
+    let sns = fixture("sns-finding-reported.json");
+    let mut bodies = Vec::with_capacity(FINDINGS_PER_SOURCE);
+    for i in 0..FINDINGS_PER_SOURCE {
+        let suffix = format!("0-{:08}", i);
+        let mut finding = template.clone();
+        finding.arn = finding.arn.replace("0-dddd4444", &suffix);
+        if let Some(asset) = finding.asset_attributes.as_mut() {
+            asset.agent_id = Some(instance_id(i % INSTANCES));
+        }
+        world.classic.insert(finding.arn.clone(), finding);
+        bodies.push(sns.replace("0-dddd4444", &suffix));
+    }
+    bodies
+}
+
+fn inspector2_bodies() -> Vec<String> {
+    let template: Value =
+        serde_json::from_str(&fixture("inspector2-ec2-finding-event.json")).expect("json");
+    (0..FINDINGS_PER_SOURCE)
+        .map(|i| {
+            let mut event = template.clone();
+            event["detail"]["findingArn"] =
+                format!("arn:aws:inspector2:us-east-1:111111111111:finding/{i:032x}").into();
+            event["detail"]["resources"][0]["id"] = instance_id(i % INSTANCES).into();
+            event.to_string()
+        })
+        .collect()
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
+        .and_then(|line| line.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn cpu_time() -> Duration {
+    // utime + stime of this process, in clock ticks (100 Hz on Linux).
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// The fake sessions behind the production cache, as `build_collector` wires STS.
+struct Sessions(Arc<InMemory>);
+
+#[async_trait::async_trait]
+impl SessionProvider for Sessions {
+    async fn session(&self, account: &AccountId) -> Result<AccountSession, CallError> {
+        self.0.session(account).await
+    }
+}
+
+async fn run(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
+    let mut ports = fanin::fakes::ports(world.clone());
+    ports.sessions = Arc::new(CachedSessions::new(
+        Sessions(world.clone()),
+        Duration::from_secs(300),
+    ));
+    let collector = Collector::new(
+        Settings {
+            partition: Partition::parse("aws").expect("partition"),
+            index_prefix: "bench".into(),
+            bulk_max_bytes: 5 << 20,
+            max_concurrency: 8,
+        },
+        ports,
+    );
+    let messages: Vec<InboundMessage> = bodies
+        .into_iter()
+        .enumerate()
+        .map(|(i, body)| InboundMessage {
+            message_id: format!("m{i}"),
+            body,
+            receive_count: 1,
+        })
+        .collect();
+    let total = messages.len();
+    let cpu_before = cpu_time();
+    let started = Instant::now();
+    let mut stored = 0;
+    for batch in messages.chunks(BATCH) {
+        let report = collector
+            .process(
+                batch.to_vec(),
+                tokio::time::Instant::now() + Duration::from_secs(60),
+            )
+            .await;
+        assert!(report.failed_message_ids.is_empty(), "{report:?}");
+        stored += report.findings_stored;
+    }
+    let elapsed = started.elapsed();
+    let cpu = cpu_time() - cpu_before;
+    assert_eq!(stored, total);
+    let calls = world.calls();
+    let aws: usize = [
+        "AssumeRole",
+        "DescribeFindings",
+        "DescribeInstances",
+        "DescribeSecurityGroups",
+        "PutObject",
+    ]
+    .iter()
+    .map(|op| calls.get(op).copied().unwrap_or(0))
+    .sum();
+    let search: usize = ["Mget", "Bulk"]
+        .iter()
+        .map(|op| calls.get(op).copied().unwrap_or(0))
+        .sum();
+    println!(
+        "{name:<18} {total:>6} findings  {:>8.0} findings/s  {:>6.1} µs CPU/finding  {:.2} AWS calls/finding  {:.2} OpenSearch requests/finding  calls {calls:?}",
+        total as f64 / elapsed.as_secs_f64(),
+        cpu.as_secs_f64() * 1e6 / total as f64,
+        aws as f64 / total as f64,
+        search as f64 / total as f64,
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let classic_template: ClassicFinding =
+        serde_json::from_str(&fixture("classic-finding.json")).expect("fixture");
+    runtime.block_on(async {
+        let mut world = network_world();
+        let bodies = classic_bodies(&mut world, &classic_template);
+        run("inspector-classic", Arc::new(world), bodies).await;
+        run("inspector2", Arc::new(network_world()), inspector2_bodies()).await;
+    });
+    println!(
+        "peak resident memory of the benchmark process: {} MiB (includes the fakes, which keep every document, finding and message in memory)",
+        peak_rss_kib() / 1024
+    );
+}
