@@ -806,21 +806,33 @@ pub async fn send_raw(
     Ok(())
 }
 
-/// Every finding record archived in the bucket, with the object key.
-pub async fn archived_records(
+/// Every object under `prefix` in the central bucket: (key, bytes).
+async fn objects(
     stack: &LocalStack,
     central: &Central,
-) -> anyhow::Result<Vec<(String, Value)>> {
+    prefix: &str,
+) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let s3 = central_s3(stack);
-    let mut records = Vec::new();
-    for key in list_keys(&s3, &central.bucket, "findings/").await? {
+    let mut found = Vec::new();
+    for key in list_keys(&s3, &central.bucket, prefix).await? {
         let object = s3
             .get_object()
             .bucket(&central.bucket)
             .key(&key)
             .send()
             .await?;
-        let bytes = object.body.collect().await?.into_bytes();
+        found.push((key, object.body.collect().await?.into_bytes().to_vec()));
+    }
+    Ok(found)
+}
+
+/// Every finding record archived in the bucket, with the object key.
+pub async fn archived_records(
+    stack: &LocalStack,
+    central: &Central,
+) -> anyhow::Result<Vec<(String, Value)>> {
+    let mut records = Vec::new();
+    for (key, bytes) in objects(stack, central, "findings/").await? {
         let mut text = String::new();
         flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text)?;
         for line in text.lines() {
@@ -836,8 +848,7 @@ pub async fn bucket_keys(
     central: &Central,
     prefix: &str,
 ) -> anyhow::Result<Vec<String>> {
-    let s3 = central_s3(stack);
-    list_keys(&s3, &central.bucket, prefix).await
+    list_keys(&central_s3(stack), &central.bucket, prefix).await
 }
 
 /// The quarantined messages: (key, object).
@@ -845,19 +856,11 @@ pub async fn quarantined(
     stack: &LocalStack,
     central: &Central,
 ) -> anyhow::Result<Vec<(String, Value)>> {
-    let s3 = central_s3(stack);
-    let mut found = Vec::new();
-    for key in list_keys(&s3, &central.bucket, "quarantine/").await? {
-        let object = s3
-            .get_object()
-            .bucket(&central.bucket)
-            .key(&key)
-            .send()
-            .await?;
-        let bytes = object.body.collect().await?.into_bytes();
-        found.push((key, serde_json::from_slice(&bytes)?));
-    }
-    Ok(found)
+    objects(stack, central, "quarantine/")
+        .await?
+        .into_iter()
+        .map(|(key, bytes)| Ok((key, serde_json::from_slice(&bytes)?)))
+        .collect()
 }
 
 /// The central account's S3 client (path-style, as moto on loopback needs).
