@@ -24,15 +24,15 @@ pub struct ArchiveObject {
 }
 
 /// Encodes NDJSON lines (each a JSON document, no newline) into one object.
-pub fn encode(
+pub fn encode<S: AsRef<str>>(
     account: &AccountId,
     region: &Region,
     day: NaiveDate,
-    lines: &[String],
+    lines: &[S],
 ) -> ArchiveObject {
-    let mut ndjson = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+    let mut ndjson = String::with_capacity(lines.iter().map(|l| l.as_ref().len() + 1).sum());
     for line in lines {
-        ndjson.push_str(line);
+        ndjson.push_str(line.as_ref());
         ndjson.push('\n');
     }
     let digest = hex::encode(Sha256::digest(ndjson.as_bytes()));

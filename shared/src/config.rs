@@ -205,16 +205,6 @@ impl CollectorConfig {
             queue_url: get("FANIN_QUEUE_URL").filter(|q| !q.is_empty()),
         })
     }
-
-    /// The latest-state index: one document per finding, newest version wins.
-    pub fn findings_index(&self) -> String {
-        format!("{}-findings", self.index_prefix)
-    }
-
-    /// The archive ledger: one document per archived finding version.
-    pub fn ledger_index(&self) -> String {
-        format!("{}-ledger", self.index_prefix)
-    }
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -342,7 +332,7 @@ mod tests {
             }
         );
         assert_eq!(config.encryption, Encryption::Kms { key_id: None });
-        assert_eq!(config.findings_index(), "fanin-findings");
+        assert_eq!(config.index_prefix, "fanin");
     }
 
     #[test]

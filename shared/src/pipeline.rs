@@ -60,9 +60,11 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The latest-state index: one document per finding, newest version wins.
     fn findings_index(&self) -> String {
         format!("{}-findings", self.index_prefix)
     }
+    /// The archive ledger: one document per archived finding version.
     fn ledger_index(&self) -> String {
         format!("{}-ledger", self.index_prefix)
     }
@@ -586,9 +588,14 @@ impl Collector {
         report.findings_already_stored = already.len();
         set_all(fates, &already, Fate::Done);
 
-        let documents: Vec<String> = pending
+        // Serialized once, shared by the bulk request and the archive object.
+        let documents: Vec<std::sync::Arc<str>> = pending
             .iter()
-            .map(|c| serde_json::to_string(&c.record.record).expect("OCSF records serialize"))
+            .map(|c| {
+                serde_json::to_string(&c.record.record)
+                    .expect("OCSF records serialize")
+                    .into()
+            })
             .collect();
         let findings_index = self.settings.findings_index();
         let ops: Vec<BulkOp> = pending
@@ -624,7 +631,7 @@ impl Collector {
         }
 
         let writes = to_archive.into_iter().map(|((origin, day), positions)| {
-            let lines: Vec<String> = positions.iter().map(|&p| documents[p].clone()).collect();
+            let lines: Vec<&str> = positions.iter().map(|&p| &*documents[p]).collect();
             let object = archive::encode(&origin.account, &origin.region, day, &lines);
             async move {
                 let result = self
@@ -664,7 +671,7 @@ impl Collector {
                         ledger_ops.push(BulkOp::CreateOnce {
                             index: ledger_index.clone(),
                             id: item.record.version_uid.clone(),
-                            document: json!({"finding_uid": item.record.finding_uid, "version": item.record.version, "archive_key": key}).to_string(),
+                            document: json!({"finding_uid": item.record.finding_uid, "version": item.record.version, "archive_key": key}).to_string().into(),
                         });
                     }
                     set_all(fates, &items, Fate::Done);
@@ -694,14 +701,14 @@ impl Collector {
                 self.ports
                     .search
                     .install_template(
-                        &format!("{prefix}-findings"),
+                        &self.settings.findings_index(),
                         &template::index_template(prefix),
                     )
                     .await?;
                 self.ports
                     .search
                     .install_template(
-                        &format!("{prefix}-ledger"),
+                        &self.settings.ledger_index(),
                         &template::ledger_template(prefix),
                     )
                     .await
@@ -717,8 +724,10 @@ impl Collector {
         let mut pending: Vec<usize> = (0..ops.len()).collect();
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=BULK_ATTEMPTS {
-            let subset: Vec<BulkOp> = pending.iter().map(|&i| ops[i].clone()).collect();
-            for chunk in bulk::encode(&subset, self.settings.bulk_max_bytes) {
+            for chunk in bulk::encode(
+                pending.iter().map(|&i| &ops[i]),
+                self.settings.bulk_max_bytes,
+            ) {
                 let targets: Vec<usize> = chunk.ops.iter().map(|&p| pending[p]).collect();
                 match self.ports.search.bulk(chunk.body).await {
                     Ok(statuses) if statuses.len() == targets.len() => {

@@ -44,13 +44,6 @@ impl CallError {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Transient { .. })
     }
-    pub fn code(&self) -> &str {
-        match self {
-            Self::Denied { code, .. }
-            | Self::Transient { code, .. }
-            | Self::Rejected { code, .. } => code,
-        }
-    }
     pub fn transient(
         operation: &'static str,
         code: impl Into<String>,

@@ -14,13 +14,13 @@ pub enum BulkOp {
         index: String,
         id: String,
         version: i64,
-        document: String,
+        document: std::sync::Arc<str>,
     },
     /// Create a document only if absent (`create`): the archive ledger.
     CreateOnce {
         index: String,
         id: String,
-        document: String,
+        document: std::sync::Arc<str>,
     },
 }
 
@@ -53,14 +53,15 @@ pub struct BulkChunk {
 
 /// Splits ops into bodies of at most `max_bytes` (an op larger than the cap
 /// goes alone in its own body: the cluster, not fanin, decides on it).
-pub fn encode(ops: &[BulkOp], max_bytes: usize) -> Vec<BulkChunk> {
+/// `BulkChunk::ops` are positions in the order `ops` yields them.
+pub fn encode<'a>(ops: impl IntoIterator<Item = &'a BulkOp>, max_bytes: usize) -> Vec<BulkChunk> {
     let mut chunks = Vec::new();
     let mut current = BulkChunk {
         body: Vec::new(),
         ops: Vec::new(),
     };
     let mut encoded = Vec::new();
-    for (position, op) in ops.iter().enumerate() {
+    for (position, op) in ops.into_iter().enumerate() {
         encoded.clear();
         op.encode_into(&mut encoded);
         if !current.ops.is_empty() && current.body.len() + encoded.len() > max_bytes {
@@ -149,7 +150,7 @@ mod tests {
                 index: "f".into(),
                 id: format!("id{i}"),
                 version: 7,
-                document: format!("{{\"n\":{i}}}"),
+                document: format!("{{\"n\":{i}}}").into(),
             })
             .collect();
         let single = encode(&ops, 1 << 20);
