@@ -47,14 +47,7 @@ pub async fn run() -> anyhow::Result<Summary> {
                 scenario::create_application_region(&stack, &central, account, region, 4, true)
                     .await?;
             scenario::run_classic(&stack, &central, account, region, 3).await?;
-            let mut events: Vec<Value> = facts
-                .iter()
-                .flat_map(|f| {
-                    (0..4).map(move |i| {
-                        scenario::inspector2_ec2_finding(f, i, 1_767_225_600 + i as i64)
-                    })
-                })
-                .collect();
+            let mut events = scenario::inspector2_fleet_findings(&facts, 4, 1_767_225_600);
             events.push(scenario::inspector2_serverless_finding(
                 account,
                 region,

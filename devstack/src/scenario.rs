@@ -715,6 +715,21 @@ pub fn inspector2_ec2_finding(facts: &InstanceFacts, index: usize, updated_epoch
     })
 }
 
+/// `per_instance` package-vulnerability findings on each instance, the
+/// `i`-th updated `i` seconds after `updated_epoch`.
+pub fn inspector2_fleet_findings(
+    facts: &[InstanceFacts],
+    per_instance: usize,
+    updated_epoch: i64,
+) -> Vec<Value> {
+    facts
+        .iter()
+        .flat_map(|f| {
+            (0..per_instance).map(move |i| inspector2_ec2_finding(f, i, updated_epoch + i as i64))
+        })
+        .collect()
+}
+
 /// An Inspector2 finding on a container image or a Lambda function.
 pub fn inspector2_serverless_finding(
     account: &str,

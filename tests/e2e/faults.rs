@@ -15,12 +15,7 @@ async fn opensearch_outage_is_retried_without_duplicates() {
         scenario::create_application_region(&stack, &central, "222222222222", "eu-west-1", 3, true)
             .await
             .unwrap();
-    let events: Vec<_> = facts
-        .iter()
-        .flat_map(|f| {
-            (0..4).map(move |i| scenario::inspector2_ec2_finding(f, i, 1_767_225_600 + i as i64))
-        })
-        .collect();
+    let events = scenario::inspector2_fleet_findings(&facts, 4, 1_767_225_600);
     scenario::emit_inspector2(&stack, "222222222222", "eu-west-1", &events)
         .await
         .unwrap();
@@ -66,9 +61,7 @@ async fn a_message_that_always_fails_ends_in_the_dead_letter_queue() {
         scenario::create_application_region(&stack, &central, "111111111111", "us-east-1", 1, true)
             .await
             .unwrap();
-    let events: Vec<_> = (0..3)
-        .map(|i| scenario::inspector2_ec2_finding(&facts[0], i, 1_767_225_600))
-        .collect();
+    let events = scenario::inspector2_fleet_findings(&facts, 3, 1_767_225_600);
     scenario::emit_inspector2(&stack, "111111111111", "us-east-1", &events)
         .await
         .unwrap();

@@ -38,16 +38,8 @@ async fn findings_from_every_account_and_region_land_exactly_once() {
                     .await
                     .unwrap(),
             );
-            let mut events = Vec::new();
-            for fact in &facts {
-                for index in 0..INSPECTOR2_PER_INSTANCE {
-                    events.push(scenario::inspector2_ec2_finding(
-                        fact,
-                        index,
-                        UPDATED + index as i64,
-                    ));
-                }
-            }
+            let mut events =
+                scenario::inspector2_fleet_findings(&facts, INSPECTOR2_PER_INSTANCE, UPDATED);
             events.push(scenario::inspector2_serverless_finding(
                 account, region, "ecr", UPDATED,
             ));

@@ -19,10 +19,7 @@ async fn the_poller_drains_the_queue() {
         scenario::create_application_region(&stack, &central, "333333333333", "eu-west-1", 2, true)
             .await
             .unwrap();
-    let events: Vec<_> = facts
-        .iter()
-        .flat_map(|f| (0..3).map(move |i| scenario::inspector2_ec2_finding(f, i, 1_767_225_600)))
-        .collect();
+    let events = scenario::inspector2_fleet_findings(&facts, 3, 1_767_225_600);
     scenario::emit_inspector2(&stack, "333333333333", "eu-west-1", &events)
         .await
         .unwrap();
