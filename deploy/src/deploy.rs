@@ -1,0 +1,214 @@
+//! `deploy`: creates or updates the five StackSets and their instances in
+//! order, uploading the code once the code buckets exist.
+
+use std::path::Path;
+
+use aws_config::SdkConfig;
+use aws_sdk_cloudformation::Client;
+use serde::Serialize;
+
+use crate::cloudformation::{StackSetApi, StackSetDefinition, template_parameters};
+use crate::deployment::{Deployment, ExternalId, Parameter};
+use crate::error::Error;
+use crate::package::Artifacts;
+use crate::parameters::{derived_parameters, resolve_parameters};
+use crate::plan::{
+    StackSetName, StackSetPlan, Targets, missing_instances, plan, unplanned_instances,
+};
+use crate::sessions::{in_region, require_administrator};
+use crate::upload::{Upload, upload_code};
+use crate::wait::{WaitPolicy, wait_for_operation};
+
+/// What one `deploy` did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub stack_sets: Vec<StackSetReport>,
+    pub uploads: Vec<Upload>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StackSetReport {
+    pub name: StackSetName,
+    /// `created`, or `updated` (every existing instance with it).
+    pub action: &'static str,
+    /// `account/region` or `ou/region` of each instance created.
+    pub created_instances: Vec<String>,
+    pub operation_ids: Vec<String>,
+    /// Instances deployment.json no longer names; left alone.
+    pub unplanned_instances: Vec<String>,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for stack_set in &self.stack_sets {
+            writeln!(f, "{}: {}", stack_set.name, stack_set.action)?;
+            for instance in &stack_set.created_instances {
+                writeln!(f, "  new instance {instance}")?;
+            }
+            for instance in &stack_set.unplanned_instances {
+                writeln!(
+                    f,
+                    "  instance {instance} is not in deployment.json: left in place (remove it with DeleteStackInstances)"
+                )?;
+            }
+        }
+        for upload in &self.uploads {
+            let what = if upload.uploaded {
+                "uploaded"
+            } else {
+                "already there"
+            };
+            writeln!(f, "code s3://{}/{} {what}", upload.bucket, upload.key)?;
+        }
+        Ok(())
+    }
+}
+
+/// One StackSet ready to go: its plan, template and complete parameters.
+struct Prepared {
+    plan: StackSetPlan,
+    template_body: String,
+    parameters: Vec<Parameter>,
+}
+
+/// Creates or updates every StackSet of `deployment` and its instances, in
+/// order, waiting for each operation; the zips go to the code buckets right
+/// after the artifacts StackSet. Templates and parameters are all checked
+/// before the first change.
+///
+/// `config` must act in the administrator account; the StackSets live in
+/// its primary region. `external_id` is the collector's ExternalId
+/// (16+ characters); it goes only into the `ExternalId` parameters.
+pub async fn deploy(
+    config: &SdkConfig,
+    deployment: &Deployment,
+    artifacts: &Artifacts,
+    external_id: &str,
+) -> Result<Report, Error> {
+    let external_id = ExternalId::parse(external_id)?;
+    check(deployment)?;
+    let home = in_region(config, deployment.stack_set_region());
+    require_administrator(&home, deployment).await?;
+    let client = Client::new(&home);
+    let prepared = prepare(&client, deployment, artifacts, &external_id).await?;
+
+    let policy = WaitPolicy::default();
+    let mut report = Report::default();
+    for stack_set in &prepared {
+        report
+            .stack_sets
+            .push(apply(&client, deployment, stack_set, &policy).await?);
+        if stack_set.plan.name == StackSetName::Artifacts {
+            report.uploads = upload_code(config, deployment, artifacts).await?;
+        }
+    }
+    Ok(report)
+}
+
+/// Validates a deployment that may have been built in code.
+pub(crate) fn check(deployment: &Deployment) -> Result<(), Error> {
+    deployment
+        .validate()
+        .map_err(|problems| Error::InvalidDeployment {
+            path: "deployment".into(),
+            problems,
+        })
+}
+
+async fn prepare(
+    client: &Client,
+    deployment: &Deployment,
+    artifacts: &Artifacts,
+    external_id: &ExternalId,
+) -> Result<Vec<Prepared>, Error> {
+    let derived = derived_parameters(deployment, artifacts, external_id);
+    let mut problems = Vec::new();
+    let mut prepared = Vec::new();
+    for plan in plan(deployment) {
+        let template_body = read_template(&deployment.templates_directory, plan.name)?;
+        let declared = template_parameters(client, &template_body).await?;
+        match resolve_parameters(plan.name, &declared, &plan.parameters, &derived) {
+            Ok(parameters) => prepared.push(Prepared {
+                plan,
+                template_body,
+                parameters,
+            }),
+            Err(mut found) => problems.append(&mut found),
+        }
+    }
+    if problems.is_empty() {
+        Ok(prepared)
+    } else {
+        Err(Error::Parameters { problems })
+    }
+}
+
+fn read_template(directory: &Path, name: StackSetName) -> Result<String, Error> {
+    let path = directory.join(name.template_file());
+    std::fs::read_to_string(&path).map_err(|source| Error::Io { path, source })
+}
+
+async fn apply(
+    client: &Client,
+    deployment: &Deployment,
+    prepared: &Prepared,
+    policy: &WaitPolicy,
+) -> Result<StackSetReport, Error> {
+    let plan = &prepared.plan;
+    let api = StackSetApi::new(client, plan);
+    let definition = StackSetDefinition {
+        template_body: &prepared.template_body,
+        parameters: &prepared.parameters,
+        administration_role_arn: deployment.administration_role_arn(),
+        execution_role_name: deployment.self_managed_roles.execution_role_name.clone(),
+    };
+    let preferences = &deployment.operation_preferences;
+    let mut operation_ids = Vec::new();
+    // UpdateStackSet without targets updates every existing instance, so no
+    // UpdateStackInstances follows: it would roll the same change out twice.
+    let action = if api.exists().await? {
+        let operation_id = api.update(plan, &definition, preferences).await?;
+        tracing::info!(stack_set = %plan.name, operation_id, "updating stack set");
+        wait_for_operation(&api, &operation_id, policy).await?;
+        operation_ids.push(operation_id);
+        "updated"
+    } else {
+        api.create(plan, &definition).await?;
+        tracing::info!(stack_set = %plan.name, "created stack set");
+        "created"
+    };
+
+    let existing = api.list_instances().await?;
+    let mut created_instances = Vec::new();
+    for request in missing_instances(plan, &existing) {
+        let operation_id = api.create_instances(&request, preferences).await?;
+        tracing::info!(
+            stack_set = %plan.name,
+            operation_id,
+            regions = request.regions.len(),
+            "creating stack instances"
+        );
+        wait_for_operation(&api, &operation_id, policy).await?;
+        operation_ids.push(operation_id);
+        let targets: Vec<String> = match &request.targets {
+            Targets::Accounts(accounts) => accounts.iter().map(ToString::to_string).collect(),
+            Targets::OrganizationalUnits { ids, .. } => ids.clone(),
+        };
+        for target in &targets {
+            for region in &request.regions {
+                created_instances.push(format!("{target}/{region}"));
+            }
+        }
+    }
+    let unplanned = unplanned_instances(plan, &existing)
+        .into_iter()
+        .map(|i| format!("{}/{}", i.account, i.region))
+        .collect();
+    Ok(StackSetReport {
+        name: plan.name,
+        action,
+        created_instances,
+        operation_ids,
+        unplanned_instances: unplanned,
+    })
+}

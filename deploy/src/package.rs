@@ -1,0 +1,170 @@
+//! The Lambda zips: built with cargo-lambda for arm64, or brought by the
+//! caller, and named by their content so every code change gets a new S3 key
+//! (CloudFormation only redeploys a function when its code key changes).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+
+/// One zip and the SHA-256 of its bytes (lowercase hex).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
+impl Artifact {
+    /// Reads the zip, checks it is one, and hashes it.
+    pub fn from_zip(path: &Path) -> Result<Self, Error> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        if !bytes.starts_with(b"PK\x03\x04") {
+            return Err(Error::NotAZip {
+                path: path.to_owned(),
+            });
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            sha256: hex::encode(Sha256::digest(&bytes)),
+        })
+    }
+
+    /// `fanin/<sha256>/<file_name>`.
+    pub fn key(&self, file_name: &str) -> String {
+        format!("fanin/{}/{file_name}", self.sha256)
+    }
+}
+
+/// The collector's and the forwarder's deployment packages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifacts {
+    pub collector: Artifact,
+    pub forwarder: Artifact,
+}
+
+impl Artifacts {
+    /// For callers that build their own zips (tests zip debug binaries).
+    pub fn from_zips(collector_zip: &Path, forwarder_zip: &Path) -> Result<Self, Error> {
+        Ok(Self {
+            collector: Artifact::from_zip(collector_zip)?,
+            forwarder: Artifact::from_zip(forwarder_zip)?,
+        })
+    }
+
+    /// The `CollectorCodeKey` parameter.
+    pub fn collector_key(&self) -> String {
+        self.collector.key("collector.zip")
+    }
+
+    /// The `ForwarderCodeKey` parameter.
+    pub fn forwarder_key(&self) -> String {
+        self.forwarder.key("forwarder.zip")
+    }
+
+    /// (key, local path) of each zip.
+    pub fn uploads(&self) -> [(String, &Path); 2] {
+        [
+            (self.collector_key(), self.collector.path.as_path()),
+            (self.forwarder_key(), self.forwarder.path.as_path()),
+        ]
+    }
+}
+
+/// The packages to build, each with one binary of the same name.
+const LAMBDA_PACKAGES: [&str; 2] = ["fanin-collector", "fanin-forwarder"];
+
+/// Builds both Lambdas with
+/// `cargo lambda build --release --arm64 --output-format zip` into
+/// `out_dir/<binary>/bootstrap.zip` and hashes the zips.
+///
+/// Uses `<workspace_root>/.local/venv/bin/cargo-lambda` (installed by
+/// `scripts/setup`, with zig next to it) when present, else `cargo lambda`
+/// from `PATH`. Blocks until the build ends; its output goes to the terminal.
+pub fn package(workspace_root: &Path, out_dir: &Path) -> Result<Artifacts, Error> {
+    let venv_bin = workspace_root.join(".local/venv/bin");
+    let local_tool = venv_bin.join("cargo-lambda");
+    let mut command = if local_tool.is_file() {
+        let mut command = Command::new(&local_tool);
+        // cargo-lambda finds zig (its cross linker) on PATH.
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut paths = vec![venv_bin.clone()];
+        paths.extend(std::env::split_paths(&path));
+        let joined = std::env::join_paths(paths).map_err(|e| Error::Build(e.to_string()))?;
+        command.env("PATH", joined);
+        command
+    } else {
+        Command::new("cargo")
+    };
+    command
+        .current_dir(workspace_root)
+        .args([
+            "lambda",
+            "build",
+            "--release",
+            "--arm64",
+            "--output-format",
+            "zip",
+        ])
+        .arg("--lambda-dir")
+        .arg(out_dir);
+    for package in LAMBDA_PACKAGES {
+        command.args(["--package", package]);
+    }
+    tracing::info!(out_dir = %out_dir.display(), "building the lambdas (release, arm64)");
+    let status = command.status().map_err(|e| {
+        Error::Build(format!(
+            "cannot run cargo-lambda ({e}); run scripts/setup or `pip install cargo-lambda`"
+        ))
+    })?;
+    if !status.success() {
+        return Err(Error::Build(format!(
+            "cargo lambda build ended with {status}"
+        )));
+    }
+    let zip = |binary: &str| out_dir.join(binary).join("bootstrap.zip");
+    Artifacts::from_zips(&zip(LAMBDA_PACKAGES[0]), &zip(LAMBDA_PACKAGES[1]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_content() {
+        let dir = std::env::temp_dir().join(format!("fanin-deploy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let one = dir.join("one.zip");
+        let two = dir.join("two.zip");
+        let not_zip = dir.join("bootstrap");
+        std::fs::write(&one, b"PK\x03\x04one").unwrap();
+        std::fs::write(&two, b"PK\x03\x04two").unwrap();
+        std::fs::write(&not_zip, b"\x7fELF").unwrap();
+
+        let artifacts = Artifacts::from_zips(&one, &two).unwrap();
+        assert_eq!(
+            artifacts.collector.sha256,
+            hex::encode(Sha256::digest(b"PK\x03\x04one"))
+        );
+        assert_eq!(
+            artifacts.collector_key(),
+            format!("fanin/{}/collector.zip", artifacts.collector.sha256)
+        );
+        assert!(artifacts.forwarder_key().ends_with("/forwarder.zip"));
+        assert_ne!(artifacts.collector.sha256, artifacts.forwarder.sha256);
+
+        assert!(matches!(
+            Artifacts::from_zips(&one, &not_zip),
+            Err(Error::NotAZip { .. })
+        ));
+        assert!(matches!(
+            Artifacts::from_zips(&one, &dir.join("missing.zip")),
+            Err(Error::Io { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,136 @@
+//! The complete parameter list of each StackSet: the parameter file's values
+//! plus the ones fanin-deploy derives (accounts, regions, code keys,
+//! ExternalId), limited to what the template declares.
+//!
+//! The list is always complete and explicit, never "use previous value":
+//! real AWS merges stack set parameters with instance overrides, moto only
+//! uses what it is given, and a complete list means the same in both.
+
+use std::collections::BTreeMap;
+
+use crate::deployment::{Deployment, ExternalId, Parameter};
+use crate::package::Artifacts;
+use crate::plan::StackSetName;
+
+/// A parameter the template declares (from `GetTemplateSummary`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredParameter {
+    pub key: String,
+    pub has_default: bool,
+}
+
+/// The values fanin-deploy sets itself; each goes only to templates that
+/// declare it.
+pub fn derived_parameters(
+    deployment: &Deployment,
+    artifacts: &Artifacts,
+    external_id: &ExternalId,
+) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("OrganizationId", deployment.organization_id.clone()),
+        (
+            "CentralAccountId",
+            deployment.central_account_id.to_string(),
+        ),
+        ("PrimaryRegion", deployment.primary_region.to_string()),
+        ("CodeBucketPrefix", deployment.code_bucket_prefix.clone()),
+        ("CollectorCodeKey", artifacts.collector_key()),
+        ("ForwarderCodeKey", artifacts.forwarder_key()),
+        ("ExternalId", external_id.expose().to_owned()),
+    ])
+}
+
+/// Merges the file's values and the derived ones in the template's order.
+/// Problems name keys, never values (ExternalId is one of them).
+pub fn resolve_parameters(
+    name: StackSetName,
+    declared: &[DeclaredParameter],
+    from_file: &[Parameter],
+    derived: &BTreeMap<&'static str, String>,
+) -> Result<Vec<Parameter>, Vec<String>> {
+    let mut problems = Vec::new();
+    for parameter in from_file {
+        if !declared.iter().any(|d| d.key == parameter.parameter_key) {
+            problems.push(format!(
+                "parameters/{name}.json sets {}, which {} does not declare",
+                parameter.parameter_key,
+                name.template_file()
+            ));
+        }
+    }
+    let mut resolved = Vec::new();
+    for declaration in declared {
+        let key = declaration.key.as_str();
+        if let Some(value) = derived.get(key) {
+            resolved.push(Parameter::new(key, value.clone()));
+        } else if let Some(parameter) = from_file.iter().find(|p| p.parameter_key == key) {
+            resolved.push(parameter.clone());
+        } else if !declaration.has_default {
+            problems.push(format!(
+                "{} requires {key}: set it in parameters/{name}.json",
+                name.template_file()
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(resolved)
+    } else {
+        Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declared(key: &str, has_default: bool) -> DeclaredParameter {
+        DeclaredParameter {
+            key: key.into(),
+            has_default,
+        }
+    }
+
+    fn derived() -> BTreeMap<&'static str, String> {
+        BTreeMap::from([
+            ("CentralAccountId", "222222222222".to_owned()),
+            ("ExternalId", "very-secret-external-id".to_owned()),
+        ])
+    }
+
+    #[test]
+    fn derived_values_go_only_where_declared() {
+        let declared = [
+            declared("CentralAccountId", false),
+            declared("BusName", true),
+            declared("QueueName", true),
+        ];
+        let file = [Parameter::new("BusName", "fanin-findings")];
+        let resolved = resolve_parameters(
+            StackSetName::ApplicationGlobal,
+            &declared,
+            &file,
+            &derived(),
+        )
+        .unwrap();
+        assert_eq!(
+            resolved,
+            [
+                Parameter::new("CentralAccountId", "222222222222"),
+                Parameter::new("BusName", "fanin-findings"),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_and_missing_keys_are_reported_without_values() {
+        let declared = [declared("ExternalId", false), declared("AlarmEmail", false)];
+        let file = [Parameter::new("QueueNmae", "typo")];
+        let problems =
+            resolve_parameters(StackSetName::CentralPrimary, &declared, &file, &derived())
+                .unwrap_err()
+                .join("\n");
+        assert!(problems.contains("sets QueueNmae, which central-primary.yaml does not declare"));
+        assert!(problems.contains("central-primary.yaml requires AlarmEmail"));
+        assert!(!problems.contains("very-secret"));
+    }
+}
