@@ -37,16 +37,20 @@ pub async fn run() -> anyhow::Result<Summary> {
     let started = Instant::now();
     eprintln!("demo: starting moto, osmem-server and the gateway");
     let stack = LocalStack::start().await?;
-    let central = scenario::create_central(&stack, "fanin-demo", &REGIONS).await?;
+    eprintln!(
+        "demo: deploying fanin's StackSets (central account, {} application accounts x {} regions)",
+        ACCOUNTS.len(),
+        REGIONS.len()
+    );
+    let deployed = crate::deployment::deploy(&stack, &ACCOUNTS, &REGIONS).await?;
+    let central = deployed.central.clone();
     for account in ACCOUNTS {
         for region in REGIONS {
             eprintln!(
                 "demo: account {account} {region}: instances, Inspector Classic run, Inspector2 events"
             );
-            let facts =
-                scenario::create_application_region(&stack, &central, account, region, 4, true)
-                    .await?;
-            scenario::run_classic(&stack, &central, account, region, 3).await?;
+            let facts = scenario::create_workloads(&stack, account, region, 4).await?;
+            scenario::run_classic(&stack, &deployed, account, region, 3).await?;
             let mut events = scenario::inspector2_fleet_findings(&facts, 4, 1_767_225_600);
             events.push(scenario::inspector2_serverless_finding(
                 account,
@@ -63,37 +67,28 @@ pub async fn run() -> anyhow::Result<Summary> {
             scenario::emit_inspector2(&stack, account, region, &events).await?;
         }
     }
-    // One account without the read role, and one broken message: what an
-    // operator sees when things go wrong.
-    let orphan = scenario::create_application_region(
-        &stack,
-        &central,
-        "444444444444",
-        "us-east-1",
-        1,
-        false,
-    )
-    .await?;
-    scenario::emit_inspector2(
-        &stack,
-        "444444444444",
-        "us-east-1",
-        &[scenario::inspector2_ec2_finding(
-            &orphan[0],
-            0,
-            1_767_225_600,
-        )],
-    )
-    .await?;
+    // An account fanin was never deployed to (no read role), whose Inspector2
+    // finding still arrives (as from a delegated administrator), and one
+    // broken message: what an operator sees when things go wrong.
+    let orphan = scenario::create_workloads(&stack, "444444444444", "us-east-1", 1).await?;
+    let orphan_event = serde_json::json!({
+        "version": "0",
+        "source": "aws.inspector2",
+        "detail-type": "Inspector2 Finding",
+        "account": "444444444444",
+        "region": "us-east-1",
+        "detail": scenario::inspector2_ec2_finding(&orphan[0], 0, 1_767_225_600),
+    });
+    scenario::send_raw(&stack, &central, &[orphan_event.to_string()]).await?;
     scenario::send_raw(&stack, &central, &["{\"truncated\": ".to_owned()]).await?;
 
     eprintln!("demo: running the collector Lambda over the central queue");
     stack.gateway.reset_calls();
-    let mut collector = scenario::start_collector(&stack, &central).await?;
+    let mut collector = scenario::start_collector(&stack, &deployed).await?;
     let esm = crate::esm::EventSourceMapping::new(
         &stack.moto_config(scenario::PRIMARY_REGION, None),
         &central.queue_url,
-        10,
+        deployed.mapping.batch_size,
     )
     .await?;
     let stats = esm.drain(&mut collector, scenario::DRAIN_LIMIT).await?;

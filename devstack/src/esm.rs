@@ -2,6 +2,12 @@
 //! a batch, invoke the function with an SQS event, delete what succeeded,
 //! leave the `batchItemFailures` for redelivery (and so, after
 //! `maxReceiveCount`, for the queue's redrive to the dead-letter queue).
+//!
+//! The batch size is the deployed mapping's (up to 10,000, gathered from
+//! several receives of at most 10, as Lambda does). One liberty is taken
+//! with time: failed messages are made visible again at once instead of
+//! after the queue's visibility timeout, so a redelivery takes milliseconds
+//! instead of minutes; their receive count still grows as on AWS.
 
 use std::time::Duration;
 
@@ -60,7 +66,7 @@ impl EventSourceMapping {
             queue: QueueClient::new(config, queue_url.to_owned()),
             queue_arn,
             region,
-            batch_size: batch_size.clamp(1, 10),
+            batch_size: batch_size.clamp(1, 10_000),
             sqs,
         })
     }
@@ -94,7 +100,16 @@ impl EventSourceMapping {
         function: &mut LocalLambda,
         stats: &mut MappingStats,
     ) -> anyhow::Result<usize> {
-        let received = self.queue.receive(self.batch_size, 1).await?;
+        let mut received = Vec::new();
+        while received.len() < self.batch_size as usize {
+            let want = (self.batch_size as usize - received.len()).min(10) as i32;
+            let wait = if received.is_empty() { 1 } else { 0 };
+            let more = self.queue.receive(want, wait).await?;
+            if more.is_empty() {
+                break;
+            }
+            received.extend(more);
+        }
         if received.is_empty() {
             return Ok(0);
         }
@@ -145,6 +160,19 @@ impl EventSourceMapping {
             .collect();
         self.queue.delete(&done).await?;
         stats.messages_deleted += done.len();
+        for r in received
+            .iter()
+            .filter(|r| failed.contains(&r.message.message_id))
+        {
+            self.sqs
+                .change_message_visibility()
+                .queue_url(self.queue.queue_url())
+                .receipt_handle(&r.receipt_handle)
+                .visibility_timeout(0)
+                .send()
+                .await
+                .context("making a failed message visible again")?;
+        }
         Ok(received.len())
     }
 

@@ -9,6 +9,7 @@
 //!   with a switch that takes it "down" for fault tests.
 pub mod classic;
 pub mod demo;
+pub mod deployment;
 pub mod esm;
 pub mod gateway;
 pub mod lambda_host;

@@ -1,7 +1,8 @@
-//! The local world fanin runs in for the demo and the end-to-end tests: a
-//! central account and application accounts in moto, wired the way the
-//! CloudFormation templates wire them, with instances, security groups,
-//! Inspector Classic templates and runs, and Inspector2 events.
+//! The local world fanin runs in for the demo and the end-to-end tests: the
+//! central account and application accounts in moto, with fanin deployed
+//! through its StackSets ([`crate::deployment`]), workloads (instances behind
+//! security groups), Inspector Classic templates and runs, and Inspector2
+//! events.
 //!
 //! Setup talks to moto directly (it plays the account administrators);
 //! the Lambdas talk to the gateway, which counts their calls and enforces
@@ -28,7 +29,6 @@ use crate::procs::{ChildServer, MotoServer, OsmemServer};
 
 pub const CENTRAL_ACCOUNT: &str = "123456789012";
 pub const PRIMARY_REGION: &str = "us-east-1";
-pub const ROLE_NAME: &str = "fanin-collector-read";
 pub const TEMPLATE_TAG: (&str, &str) = ("ScanType", "ScheduledRun-across-Fleet");
 
 /// moto, osmem-server and the gateway, stopped when dropped.
@@ -107,133 +107,7 @@ fn aws_types_region(region: &str) -> aws_config::Region {
     aws_config::Region::new(region.to_owned())
 }
 
-/// What the central account holds, as the templates' outputs would name it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Central {
-    pub name: String,
-    pub bucket: String,
-    pub queue_url: String,
-    pub dlq_url: String,
-    pub queue_arn: String,
-    pub topic_arns: BTreeMap<String, String>,
-    pub bus_arn: String,
-    pub index_prefix: String,
-    pub external_id: String,
-}
-
-/// Creates the central resources; `name` keeps tests apart.
-pub async fn create_central(
-    stack: &LocalStack,
-    name: &str,
-    regions: &[&str],
-) -> anyhow::Result<Central> {
-    let config = stack.moto_config(PRIMARY_REGION, None);
-    let s3 = aws_sdk_s3::Client::new(&config);
-    let bucket = format!("{name}-findings");
-    s3.create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .context("creating the bucket")?;
-
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let dlq_url = sqs
-        .create_queue()
-        .queue_name(format!("{name}-dlq"))
-        .send()
-        .await?
-        .queue_url()
-        .unwrap_or_default()
-        .to_owned();
-    let dlq_arn = queue_arn(&sqs, &dlq_url).await?;
-    let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}).to_string();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(format!("{name}-findings"))
-        .attributes(QueueAttributeName::RedrivePolicy, redrive)
-        .attributes(QueueAttributeName::VisibilityTimeout, "1")
-        .send()
-        .await?
-        .queue_url()
-        .unwrap_or_default()
-        .to_owned();
-    let queue_arn = queue_arn(&sqs, &queue_url).await?;
-
-    let mut topic_arns = BTreeMap::new();
-    for region in regions {
-        let sns = aws_sdk_sns::Client::new(&stack.moto_config(region, None));
-        let topic = sns
-            .create_topic()
-            .name(format!("{name}-inspector-classic"))
-            .send()
-            .await?;
-        let topic_arn = topic.topic_arn().unwrap_or_default().to_owned();
-        sns.subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(&queue_arn)
-            .send()
-            .await?;
-        topic_arns.insert(region.to_string(), topic_arn);
-    }
-
-    let events = aws_sdk_eventbridge::Client::new(&config);
-    let bus_name = format!("{name}-central");
-    let bus_arn = events
-        .create_event_bus()
-        .name(&bus_name)
-        .send()
-        .await?
-        .event_bus_arn()
-        .unwrap_or_default()
-        .to_owned();
-    let pattern =
-        json!({"source": ["aws.inspector2"], "detail-type": ["Inspector2 Finding"]}).to_string();
-    events
-        .put_rule()
-        .name(format!("{name}-to-queue"))
-        .event_bus_name(&bus_name)
-        .event_pattern(pattern)
-        .send()
-        .await?;
-    events
-        .put_targets()
-        .rule(format!("{name}-to-queue"))
-        .event_bus_name(&bus_name)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("queue")
-                .arn(&queue_arn)
-                .build()?,
-        )
-        .send()
-        .await?;
-    Ok(Central {
-        name: name.to_owned(),
-        bucket,
-        queue_url,
-        dlq_url,
-        queue_arn,
-        topic_arns,
-        bus_arn,
-        index_prefix: name.to_owned(),
-        external_id: format!("{name}-external-id"),
-    })
-}
-
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<String> {
-    let answer = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await?;
-    answer
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .cloned()
-        .context("queue without ARN")
-}
+pub use crate::deployment::{Central, Deployed};
 
 /// One instance as EC2 set it up: what every stored finding about it must say.
 #[derive(Debug, Clone, Serialize)]
@@ -250,43 +124,18 @@ pub struct InstanceFacts {
     pub internet_open_ports: Vec<(String, i32, i32)>,
 }
 
-/// Creates an application account in one region: the read role (once per
-/// account), a VPC with instances behind security groups, and the
-/// EventBridge rule that forwards Inspector2 findings to the central bus.
-pub async fn create_application_region(
+/// Creates an application account's workloads in one region: a VPC with
+/// instances behind security groups (even ones public web servers with 443
+/// open to the internet, odd ones private databases). fanin's own resources
+/// there come from the StackSets.
+pub async fn create_workloads(
     stack: &LocalStack,
-    central: &Central,
     account: &str,
     region: &str,
     instances: usize,
-    with_role: bool,
 ) -> anyhow::Result<Vec<InstanceFacts>> {
     let credentials = stack.account_credentials(account).await?;
     let config = stack.moto_config(region, Some(credentials));
-    if with_role {
-        let iam = aws_sdk_iam::Client::new(&config);
-        let trust = json!({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Effect": "Allow",
-                "Principal": {"AWS": format!("arn:aws:iam::{CENTRAL_ACCOUNT}:root")},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"sts:ExternalId": central.external_id}},
-            }],
-        });
-        match iam
-            .create_role()
-            .role_name(ROLE_NAME)
-            .assume_role_policy_document(trust.to_string())
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(error) if format!("{error:?}").contains("EntityAlreadyExists") => {}
-            Err(error) => return Err(error).context("creating the read role"),
-        }
-    }
-
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let vpc = ec2.create_vpc().cidr_block("10.20.0.0/16").send().await?;
     let vpc_id = vpc
@@ -436,27 +285,6 @@ pub async fn create_application_region(
         }
     }
 
-    let events = aws_sdk_eventbridge::Client::new(&config);
-    let pattern =
-        json!({"source": ["aws.inspector2"], "detail-type": ["Inspector2 Finding"]}).to_string();
-    events
-        .put_rule()
-        .name("fanin-inspector2-to-central")
-        .event_pattern(pattern)
-        .send()
-        .await?;
-    events
-        .put_targets()
-        .rule("fanin-inspector2-to-central")
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("central")
-                .arn(&central.bus_arn)
-                .role_arn(format!("arn:aws:iam::{account}:role/fanin-events-forward"))
-                .build()?,
-        )
-        .send()
-        .await?;
     Ok(facts)
 }
 
@@ -476,32 +304,30 @@ pub async fn terminate_instance(
     Ok(())
 }
 
-/// The environment of the collector Lambda for `central`.
-pub fn collector_env(stack: &LocalStack, central: &Central) -> Vec<(String, String)> {
-    [
-        ("AWS_ENDPOINT_URL", stack.gateway.aws_url.as_str()),
-        ("AWS_REGION", PRIMARY_REGION),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("FANIN_BUCKET", central.bucket.as_str()),
-        ("FANIN_OPENSEARCH_URL", &stack.opensearch_url()),
-        ("FANIN_INDEX_PREFIX", central.index_prefix.as_str()),
-        ("FANIN_ROLE_NAME", ROLE_NAME),
-        ("FANIN_EXTERNAL_ID", central.external_id.as_str()),
-        ("FANIN_S3_FORCE_PATH_STYLE", "true"),
-        ("FANIN_QUEUE_URL", central.queue_url.as_str()),
-        ("RUST_LOG", "info"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+/// The environment of the collector Lambda: the deployed function's, with
+/// the local endpoints and credentials, and the queue for poller mode.
+pub fn collector_env(stack: &LocalStack, deployed: &Deployed) -> Vec<(String, String)> {
+    let mut env: BTreeMap<String, String> = deployed.collector_environment.clone();
+    env.extend(crate::deployment::local_overrides(
+        stack,
+        PRIMARY_REGION,
+        None,
+    ));
+    env.insert(
+        "FANIN_QUEUE_URL".to_owned(),
+        deployed.central.queue_url.clone(),
+    );
+    env.into_iter().collect()
 }
 
-pub async fn start_collector(stack: &LocalStack, central: &Central) -> anyhow::Result<LocalLambda> {
+pub async fn start_collector(
+    stack: &LocalStack,
+    deployed: &Deployed,
+) -> anyhow::Result<LocalLambda> {
     LocalLambda::start(
         "fanin-collector",
         &workspace_binary("fanin-collector"),
-        &collector_env(stack, central),
+        &collector_env(stack, deployed),
     )
     .await
 }
@@ -513,12 +339,12 @@ pub async fn start_collector(stack: &LocalStack, central: &Central) -> anyhow::R
 /// Returns the finding ARNs.
 pub async fn run_classic(
     stack: &LocalStack,
-    central: &Central,
+    deployed: &Deployed,
     account: &str,
     region: &str,
     findings_per_instance: usize,
 ) -> anyhow::Result<Vec<String>> {
-    let template_arn = setup_classic(stack, central, account, region).await?;
+    let template_arn = setup_classic(stack, deployed, account, region).await?;
     complete_classic_run(stack, account, region, &template_arn, findings_per_instance).await
 }
 
@@ -526,7 +352,7 @@ pub async fn run_classic(
 /// subscribe it (CloudTrail trigger, then an idempotent scheduled sweep).
 pub async fn setup_classic(
     stack: &LocalStack,
-    central: &Central,
+    deployed: &Deployed,
     account: &str,
     region: &str,
 ) -> anyhow::Result<String> {
@@ -554,22 +380,15 @@ pub async fn setup_classic(
         .await?;
     let template_arn = template.assessment_template_arn().to_owned();
 
-    let topic_name = format!("{}-inspector-classic", central.name);
-    let env: Vec<(String, String)> = [
-        ("AWS_ENDPOINT_URL", stack.gateway.aws_url.as_str()),
-        ("AWS_REGION", region),
-        ("AWS_ACCESS_KEY_ID", credentials.access_key_id()),
-        ("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key()),
-        (
-            "AWS_SESSION_TOKEN",
-            credentials.session_token().unwrap_or_default(),
-        ),
-        ("FANIN_CENTRAL_ACCOUNT_ID", CENTRAL_ACCOUNT),
-        ("FANIN_TOPIC_NAME", topic_name.as_str()),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    // The deployed forwarder's environment, acting in its own account.
+    let mut env: BTreeMap<String, String> =
+        deployed.forwarder_environment(account, region)?.clone();
+    env.extend(crate::deployment::local_overrides(
+        stack,
+        region,
+        Some(&credentials),
+    ));
+    let env: Vec<(String, String)> = env.into_iter().collect();
     let mut forwarder = LocalLambda::start(
         "fanin-forwarder",
         &workspace_binary("fanin-forwarder"),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use fanin_devstack::scenario::{self, LocalStack};
 use serde_json::json;
 
-use crate::{documents_by_uid, mapping, name};
+use crate::{documents_by_uid, mapping};
 
 const NO_ROLE_ACCOUNT: &str = "444444444444";
 const LIVE_ACCOUNT: &str = "555555555555";
@@ -28,20 +28,14 @@ fn classic(arn: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_messages_are_set_aside_with_their_reason() {
     let stack = LocalStack::start().await.unwrap();
-    let central = scenario::create_central(&stack, &name("badinput"), &["us-east-1"])
+    let deployed = fanin_devstack::deployment::deploy(&stack, &[LIVE_ACCOUNT], &["us-east-1"])
         .await
         .unwrap();
+    let central = deployed.central.clone();
     // An account that exists, with an instance, but no read role for fanin.
-    let facts = scenario::create_application_region(
-        &stack,
-        &central,
-        NO_ROLE_ACCOUNT,
-        "us-east-1",
-        1,
-        false,
-    )
-    .await
-    .unwrap();
+    let facts = scenario::create_workloads(&stack, NO_ROLE_ACCOUNT, "us-east-1", 1)
+        .await
+        .unwrap();
     let inspector2_without_role = scenario::inspector2_ec2_finding(&facts[0], 0, 1_767_225_600);
     let bodies = vec![
         "{this is not json".to_owned(),
@@ -56,11 +50,10 @@ async fn bad_messages_are_set_aside_with_their_reason() {
     ];
     scenario::send_raw(&stack, &central, &bodies).await.unwrap();
     // An instance terminated between the assessment run and the collector.
-    let live =
-        scenario::create_application_region(&stack, &central, LIVE_ACCOUNT, "us-east-1", 2, true)
-            .await
-            .unwrap();
-    let classic = scenario::run_classic(&stack, &central, LIVE_ACCOUNT, "us-east-1", 1)
+    let live = scenario::create_workloads(&stack, LIVE_ACCOUNT, "us-east-1", 2)
+        .await
+        .unwrap();
+    let classic = scenario::run_classic(&stack, &deployed, LIVE_ACCOUNT, "us-east-1", 1)
         .await
         .unwrap();
     assert_eq!(classic.len(), 2);
@@ -68,8 +61,8 @@ async fn bad_messages_are_set_aside_with_their_reason() {
         .await
         .unwrap();
 
-    let mut collector = scenario::start_collector(&stack, &central).await.unwrap();
-    let stats = mapping(&stack, &central)
+    let mut collector = scenario::start_collector(&stack, &deployed).await.unwrap();
+    let stats = mapping(&stack, &deployed)
         .await
         .drain(&mut collector, scenario::DRAIN_LIMIT)
         .await

@@ -4,7 +4,7 @@
 
 use fanin_devstack::scenario::{self, LocalStack};
 
-use crate::{mapping, name};
+use crate::mapping;
 
 const ACCOUNT: &str = "111111111111";
 const REGION: &str = "us-east-1";
@@ -27,16 +27,16 @@ fn ec2_calls(stack: &LocalStack) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_of_ten_classic_findings_costs_a_constant_number_of_calls() {
     let stack = LocalStack::start().await.unwrap();
-    let central = scenario::create_central(&stack, &name("calls"), &[REGION])
+    let deployed = fanin_devstack::deployment::deploy(&stack, &[ACCOUNT], &[REGION])
         .await
         .unwrap();
-    scenario::create_application_region(&stack, &central, ACCOUNT, REGION, 5, true)
+    scenario::create_workloads(&stack, ACCOUNT, REGION, 5)
         .await
         .unwrap();
-    let mut collector = scenario::start_collector(&stack, &central).await.unwrap();
-    let esm = mapping(&stack, &central).await;
+    let mut collector = scenario::start_collector(&stack, &deployed).await.unwrap();
+    let esm = mapping(&stack, &deployed).await;
 
-    let template = scenario::setup_classic(&stack, &central, ACCOUNT, REGION)
+    let template = scenario::setup_classic(&stack, &deployed, ACCOUNT, REGION)
         .await
         .unwrap();
     for (round, expected_assume_role) in [(0, 1), (1, 0)] {

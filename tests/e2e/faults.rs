@@ -3,25 +3,25 @@
 
 use fanin_devstack::scenario::{self, LocalStack};
 
-use crate::{documents_by_uid, mapping, name};
+use crate::{documents_by_uid, mapping};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opensearch_outage_is_retried_without_duplicates() {
     let stack = LocalStack::start().await.unwrap();
-    let central = scenario::create_central(&stack, &name("faults"), &["eu-west-1"])
+    let deployed = fanin_devstack::deployment::deploy(&stack, &["222222222222"], &["eu-west-1"])
         .await
         .unwrap();
-    let facts =
-        scenario::create_application_region(&stack, &central, "222222222222", "eu-west-1", 3, true)
-            .await
-            .unwrap();
+    let central = deployed.central.clone();
+    let facts = scenario::create_workloads(&stack, "222222222222", "eu-west-1", 3)
+        .await
+        .unwrap();
     let events = scenario::inspector2_fleet_findings(&facts, 4, 1_767_225_600);
     scenario::emit_inspector2(&stack, "222222222222", "eu-west-1", &events)
         .await
         .unwrap();
 
-    let mut collector = scenario::start_collector(&stack, &central).await.unwrap();
-    let esm = mapping(&stack, &central).await;
+    let mut collector = scenario::start_collector(&stack, &deployed).await.unwrap();
+    let esm = mapping(&stack, &deployed).await;
     stack.gateway.set_opensearch_down(true);
     let mut stats = Default::default();
     let delivered = esm.round(&mut collector, &mut stats).await.unwrap();
@@ -54,13 +54,13 @@ async fn opensearch_outage_is_retried_without_duplicates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_that_always_fails_ends_in_the_dead_letter_queue() {
     let stack = LocalStack::start().await.unwrap();
-    let central = scenario::create_central(&stack, &name("poison"), &["us-east-1"])
+    let deployed = fanin_devstack::deployment::deploy(&stack, &["111111111111"], &["us-east-1"])
         .await
         .unwrap();
-    let facts =
-        scenario::create_application_region(&stack, &central, "111111111111", "us-east-1", 1, true)
-            .await
-            .unwrap();
+    let central = deployed.central.clone();
+    let facts = scenario::create_workloads(&stack, "111111111111", "us-east-1", 1)
+        .await
+        .unwrap();
     let events = scenario::inspector2_fleet_findings(&facts, 3, 1_767_225_600);
     scenario::emit_inspector2(&stack, "111111111111", "us-east-1", &events)
         .await
@@ -68,8 +68,8 @@ async fn a_message_that_always_fails_ends_in_the_dead_letter_queue() {
 
     // OpenSearch stays down: every delivery fails transiently.
     stack.gateway.set_opensearch_down(true);
-    let mut collector = scenario::start_collector(&stack, &central).await.unwrap();
-    let stats = mapping(&stack, &central)
+    let mut collector = scenario::start_collector(&stack, &deployed).await.unwrap();
+    let stats = mapping(&stack, &deployed)
         .await
         .drain(&mut collector, scenario::DRAIN_LIMIT)
         .await

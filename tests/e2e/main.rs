@@ -15,15 +15,19 @@ mod poller;
 use std::collections::BTreeMap;
 
 use fanin_devstack::esm::EventSourceMapping;
-use fanin_devstack::scenario::{self, Central, LocalStack, PRIMARY_REGION};
+use fanin_devstack::scenario::{self, Central, Deployed, LocalStack, PRIMARY_REGION};
 use serde_json::Value;
 
-/// The central queue's event source mapping (batch size 10, as deployed).
-pub async fn mapping(stack: &LocalStack, central: &Central) -> EventSourceMapping {
+/// The central queue's event source mapping, with the deployed batch size.
+pub async fn mapping(stack: &LocalStack, deployed: &Deployed) -> EventSourceMapping {
+    assert!(
+        deployed.mapping.report_batch_item_failures,
+        "the deployed mapping reports partial batch failures"
+    );
     EventSourceMapping::new(
         &stack.moto_config(PRIMARY_REGION, None),
-        &central.queue_url,
-        10,
+        &deployed.central.queue_url,
+        deployed.mapping.batch_size,
     )
     .await
     .expect("queue exists")
@@ -37,9 +41,4 @@ pub async fn documents_by_uid(stack: &LocalStack, central: &Central) -> BTreeMap
         .into_iter()
         .map(|(_, doc)| (doc["finding_info"]["uid"].as_str().unwrap().to_owned(), doc))
         .collect()
-}
-
-/// A unique, valid resource name per test.
-pub fn name(test: &str) -> String {
-    format!("t{}-{test}", std::process::id() % 100_000)
 }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use fanin_devstack::scenario::{self, InstanceFacts, LocalStack};
 use serde_json::{Value, json};
 
-use crate::{documents_by_uid, mapping, name};
+use crate::{documents_by_uid, mapping};
 
 const ACCOUNTS: [&str; 3] = ["111111111111", "222222222222", "333333333333"];
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
@@ -20,21 +20,20 @@ const UPDATED: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn findings_from_every_account_and_region_land_exactly_once() {
     let stack = LocalStack::start().await.unwrap();
-    let central = scenario::create_central(&stack, &name("pipeline"), &REGIONS)
+    let deployed = fanin_devstack::deployment::deploy(&stack, &ACCOUNTS, &REGIONS)
         .await
         .unwrap();
+    let central = deployed.central.clone();
     let mut instances: BTreeMap<String, InstanceFacts> = BTreeMap::new();
     let mut expected_classic = BTreeSet::new();
     let mut expected_inspector2 = BTreeMap::new();
     for account in ACCOUNTS {
         for region in REGIONS {
-            let facts = scenario::create_application_region(
-                &stack, &central, account, region, INSTANCES, true,
-            )
-            .await
-            .unwrap();
+            let facts = scenario::create_workloads(&stack, account, region, INSTANCES)
+                .await
+                .unwrap();
             expected_classic.extend(
-                scenario::run_classic(&stack, &central, account, region, CLASSIC_PER_INSTANCE)
+                scenario::run_classic(&stack, &deployed, account, region, CLASSIC_PER_INSTANCE)
                     .await
                     .unwrap(),
             );
@@ -65,8 +64,8 @@ async fn findings_from_every_account_and_region_land_exactly_once() {
     );
     assert!(expected_total >= 300, "{expected_total}");
 
-    let mut collector = scenario::start_collector(&stack, &central).await.unwrap();
-    let esm = mapping(&stack, &central).await;
+    let mut collector = scenario::start_collector(&stack, &deployed).await.unwrap();
+    let esm = mapping(&stack, &deployed).await;
     let first = esm
         .drain(&mut collector, scenario::DRAIN_LIMIT)
         .await

@@ -7,18 +7,18 @@ use std::time::Duration;
 use fanin_devstack::lambda_host::workspace_binary;
 use fanin_devstack::scenario::{self, LocalStack};
 
-use crate::{documents_by_uid, name};
+use crate::documents_by_uid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_poller_drains_the_queue() {
     let stack = LocalStack::start().await.unwrap();
-    let central = scenario::create_central(&stack, &name("poller"), &["eu-west-1"])
+    let deployed = fanin_devstack::deployment::deploy(&stack, &["333333333333"], &["eu-west-1"])
         .await
         .unwrap();
-    let facts =
-        scenario::create_application_region(&stack, &central, "333333333333", "eu-west-1", 2, true)
-            .await
-            .unwrap();
+    let central = deployed.central.clone();
+    let facts = scenario::create_workloads(&stack, "333333333333", "eu-west-1", 2)
+        .await
+        .unwrap();
     let events = scenario::inspector2_fleet_findings(&facts, 3, 1_767_225_600);
     scenario::emit_inspector2(&stack, "333333333333", "eu-west-1", &events)
         .await
@@ -26,13 +26,13 @@ async fn the_poller_drains_the_queue() {
 
     let mut poller = tokio::process::Command::new(workspace_binary("fanin-collector"))
         .arg("--poll")
-        .envs(scenario::collector_env(&stack, &central))
+        .envs(scenario::collector_env(&stack, &deployed))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let esm = crate::mapping(&stack, &central).await;
+    let esm = crate::mapping(&stack, &deployed).await;
     let mut stored = 0;
     for _ in 0..120 {
         stored = documents_by_uid(&stack, &central).await.len();

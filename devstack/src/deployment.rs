@@ -1,0 +1,551 @@
+//! fanin deployed into the local stack the way an organization deploys it:
+//! the self-managed StackSet roles, then `fanin-deploy` with the checked-in
+//! `stacksets/self-managed/` definition (accounts, regions and the OpenSearch
+//! endpoint replaced by the local ones), then everything the pipeline needs
+//! read back from what the stacks created: outputs, the Lambda functions'
+//! settings and the collector's event-source mapping.
+//!
+//! moto creates the resources but never runs function code, so the local
+//! Lambda host runs the real binaries with the deployed functions'
+//! environment; only the endpoints and credentials differ
+//! ([`local_overrides`]). moto's own copy of the event-source mapping is
+//! disabled and [`crate::esm`] plays it with the deployed batch size.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use aws_credential_types::Credentials;
+use fanin::ids::{AccountId, Region};
+use fanin_deploy::deployment::Parameter;
+use fanin_deploy::outputs::Outputs;
+use fanin_deploy::package::Artifacts;
+use fanin_deploy::plan::StackSetName;
+use fanin_deploy::{Deployment, PermissionModel};
+use serde::Serialize;
+use tokio::sync::OnceCell;
+
+use crate::lambda_host::{workspace_binary, workspace_root};
+use crate::procs::local_dir;
+use crate::scenario::{CENTRAL_ACCOUNT, LocalStack, PRIMARY_REGION, sdk_config};
+
+/// The organization id the local deployment scopes its policies to.
+pub const ORGANIZATION_ID: &str = "o-faninlocal01";
+/// The ExternalId of the local deployment (real ones come from `FANIN_EXTERNAL_ID`).
+pub const EXTERNAL_ID: &str = "devstack-external-id-0123456789";
+const CODE_BUCKET_PREFIX: &str = "fanin-code-123456789012";
+
+/// What the deployment created, as the pipeline sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deployed {
+    pub central: Central,
+    /// The collector function's environment, as CloudFormation set it.
+    pub collector_environment: BTreeMap<String, String>,
+    /// The collector's event-source mapping, as CloudFormation set it.
+    pub mapping: MappingSettings,
+    /// Each application account and region's forwarder environment.
+    pub forwarders: BTreeMap<String, BTreeMap<String, String>>,
+    /// Each application account and region's rules that invoke the
+    /// forwarder: rule name → its event pattern or schedule.
+    pub forwarder_triggers: BTreeMap<String, BTreeMap<String, String>>,
+    /// Every StackSet's outputs: `{"<stackset>": {"<account>/<region>": {...}}}`.
+    pub outputs: serde_json::Value,
+    pub application_accounts: Vec<String>,
+    pub regions: Vec<String>,
+}
+
+/// The central resources, from the central stacks' outputs and the
+/// collector's settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Central {
+    pub bucket: String,
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub queue_arn: String,
+    /// Region → the Inspector Classic topic of that region.
+    pub topic_arns: BTreeMap<String, String>,
+    pub bus_arn: String,
+    pub collector_function: String,
+    pub index_prefix: String,
+    pub external_id: String,
+    pub read_role_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MappingSettings {
+    pub batch_size: i32,
+    pub maximum_batching_window_seconds: i32,
+    pub report_batch_item_failures: bool,
+    pub maximum_concurrency: Option<i32>,
+    pub max_receive_count: u32,
+}
+
+impl Deployed {
+    /// The forwarder environment of one application account and region.
+    pub fn forwarder_environment(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> anyhow::Result<&BTreeMap<String, String>> {
+        self.forwarders
+            .get(&format!("{account}/{region}"))
+            .with_context(|| format!("no forwarder deployed in {account}/{region}"))
+    }
+}
+
+/// Deploys fanin for `application_accounts` in `regions` (the first region
+/// of [`PRIMARY_REGION`] and `regions` is the primary one) and reads back
+/// what the pipeline needs.
+pub async fn deploy(
+    stack: &LocalStack,
+    application_accounts: &[&str],
+    regions: &[&str],
+) -> anyhow::Result<Deployed> {
+    let mut regions: Vec<&str> = regions.to_vec();
+    if !regions.contains(&PRIMARY_REGION) {
+        regions.insert(0, PRIMARY_REGION);
+    }
+    let deployment = local_deployment(stack, application_accounts, &regions)?;
+    create_stack_set_roles(stack, &deployment, application_accounts).await?;
+
+    let admin = stack.moto_config(PRIMARY_REGION, None);
+    let artifacts = local_artifacts().await?;
+    fanin_deploy::deploy(&admin, &deployment, artifacts, EXTERNAL_ID)
+        .await
+        .context("fanin-deploy deploy")?;
+    let outputs = fanin_deploy::outputs::outputs(&admin, &deployment)
+        .await
+        .context("fanin-deploy outputs")?;
+    read_back(stack, &outputs, application_accounts, &regions).await
+}
+
+/// `stacksets/self-managed/` with the local accounts, regions and search endpoint.
+fn local_deployment(
+    stack: &LocalStack,
+    application_accounts: &[&str],
+    regions: &[&str],
+) -> anyhow::Result<Deployment> {
+    let path = workspace_root().join("stacksets/self-managed/deployment.json");
+    let mut deployment =
+        Deployment::load(&path).with_context(|| format!("loading {}", path.display()))?;
+    anyhow::ensure!(deployment.permission_model == PermissionModel::SelfManaged);
+    deployment.administrator_account_id = AccountId::parse(CENTRAL_ACCOUNT)?;
+    deployment.central_account_id = AccountId::parse(CENTRAL_ACCOUNT)?;
+    deployment.organization_id = ORGANIZATION_ID.to_owned();
+    deployment.primary_region = Region::parse(PRIMARY_REGION)?;
+    deployment.regions = regions
+        .iter()
+        .map(|r| Region::parse(r))
+        .collect::<Result<_, _>>()?;
+    deployment.application_targets.accounts = application_accounts
+        .iter()
+        .map(|a| AccountId::parse(a))
+        .collect::<Result<_, _>>()?;
+    deployment.code_bucket_prefix = CODE_BUCKET_PREFIX.to_owned();
+    // No OpenSearch domain here: the existing endpoint is the local one.
+    let central = deployment
+        .parameters
+        .entry(StackSetName::CentralPrimary)
+        .or_default();
+    central.retain(|p| {
+        !matches!(
+            p.parameter_key.as_str(),
+            "OpenSearchMode"
+                | "OpenSearchEndpoint"
+                | "OpenSearchExistingName"
+                | "OpenSearchAdminRoleArn"
+                | "DomainName"
+        )
+    });
+    central.extend([
+        Parameter::new("OpenSearchMode", "existing"),
+        Parameter::new("OpenSearchEndpoint", stack.opensearch_url()),
+        Parameter::new("OpenSearchExistingName", "fanin-local"),
+    ]);
+    deployment
+        .validate()
+        .map_err(|problems| anyhow::anyhow!("local deployment: {}", problems.join("; ")))?;
+    Ok(deployment)
+}
+
+/// What a self-managed organization creates once, as ordinary stacks: the
+/// administration role in the deploying account and the execution role in
+/// every target account.
+async fn create_stack_set_roles(
+    stack: &LocalStack,
+    deployment: &Deployment,
+    application_accounts: &[&str],
+) -> anyhow::Result<()> {
+    let dir = workspace_root().join("stacksets/self-managed");
+    let administration = std::fs::read_to_string(dir.join("administration-role.yaml"))?;
+    let execution = std::fs::read_to_string(dir.join("execution-role.yaml"))?;
+    create_stack(
+        stack,
+        CENTRAL_ACCOUNT,
+        "fanin-stackset-administration",
+        &administration,
+        &[],
+    )
+    .await?;
+    let mut accounts = vec![CENTRAL_ACCOUNT];
+    accounts.extend(application_accounts.iter().copied());
+    for account in accounts {
+        create_stack(
+            stack,
+            account,
+            "fanin-stackset-execution",
+            &execution,
+            &[
+                ("AdministratorAccountId", CENTRAL_ACCOUNT),
+                ("CodeBucketPrefix", &deployment.code_bucket_prefix),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn create_stack(
+    stack: &LocalStack,
+    account: &str,
+    name: &str,
+    template: &str,
+    parameters: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    let config = account_config(stack, account, PRIMARY_REGION).await?;
+    let cloudformation = aws_sdk_cloudformation::Client::new(&config);
+    let mut request = cloudformation
+        .create_stack()
+        .stack_name(name)
+        .template_body(template)
+        .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityNamedIam);
+    for (key, value) in parameters {
+        request = request.parameters(
+            aws_sdk_cloudformation::types::Parameter::builder()
+                .parameter_key(*key)
+                .parameter_value(*value)
+                .build(),
+        );
+    }
+    request
+        .send()
+        .await
+        .with_context(|| format!("creating stack {name} in {account}"))?;
+    Ok(())
+}
+
+async fn account_config(
+    stack: &LocalStack,
+    account: &str,
+    region: &str,
+) -> anyhow::Result<aws_config::SdkConfig> {
+    let credentials: Option<Credentials> = if account == CENTRAL_ACCOUNT {
+        None
+    } else {
+        Some(stack.account_credentials(account).await?)
+    };
+    Ok(sdk_config(&stack.moto.url, region, credentials))
+}
+
+/// Zips of the debug binaries built by `cargo build`, made once per process
+/// (the release arm64 build is `fanin-deploy deploy`'s job, not the tests').
+async fn local_artifacts() -> anyhow::Result<&'static Artifacts> {
+    static ARTIFACTS: OnceCell<Artifacts> = OnceCell::const_new();
+    ARTIFACTS
+        .get_or_try_init(|| async {
+            tokio::task::spawn_blocking(|| {
+                let dir = local_dir().join("devstack-artifacts");
+                std::fs::create_dir_all(&dir)?;
+                let collector = zip_binary(&workspace_binary("fanin-collector"), &dir)?;
+                let forwarder = zip_binary(&workspace_binary("fanin-forwarder"), &dir)?;
+                Ok::<_, anyhow::Error>(Artifacts::from_zips(&collector, &forwarder)?)
+            })
+            .await?
+        })
+        .await
+}
+
+/// `<dir>/<name>.zip` holding the binary as `bootstrap` (the provided.al2023
+/// layout); rebuilt only when the binary is newer than the zip.
+fn zip_binary(binary: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+    let name = binary
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("binary without a name")?;
+    let zip_path = dir.join(format!("{name}.zip"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if let (Some(zip_time), Some(binary_time)) = (modified(&zip_path), modified(binary))
+        && zip_time >= binary_time
+    {
+        return Ok(zip_path);
+    }
+    let bytes = std::fs::read(binary)
+        .with_context(|| format!("reading {} (run cargo build first)", binary.display()))?;
+    let partial = dir.join(format!("{name}.zip.partial"));
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(&partial)?);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1))
+        .unix_permissions(0o755);
+    writer.start_file("bootstrap", options)?;
+    writer.write_all(&bytes)?;
+    writer.finish()?;
+    std::fs::rename(&partial, &zip_path)?;
+    Ok(zip_path)
+}
+
+async fn read_back(
+    stack: &LocalStack,
+    outputs: &Outputs,
+    application_accounts: &[&str],
+    regions: &[&str],
+) -> anyhow::Result<Deployed> {
+    let output = |set: StackSetName, account: &str, region: &str, key: &str| {
+        outputs
+            .value(set, account, region, key)
+            .map(str::to_owned)
+            .with_context(|| format!("no output {key} of {} in {account}/{region}", set.as_str()))
+    };
+    let primary = StackSetName::CentralPrimary;
+    let mut topic_arns = BTreeMap::new();
+    for region in regions {
+        let topic = output(
+            StackSetName::CentralRegional,
+            CENTRAL_ACCOUNT,
+            region,
+            "TopicArn",
+        )?;
+        if topic != "none" {
+            topic_arns.insert(region.to_string(), topic);
+        }
+    }
+    let collector_function = output(
+        primary,
+        CENTRAL_ACCOUNT,
+        PRIMARY_REGION,
+        "CollectorFunctionName",
+    )?;
+    let central_config = stack.moto_config(PRIMARY_REGION, None);
+    let lambda = aws_sdk_lambda::Client::new(&central_config);
+    let collector_environment = environment_of(&lambda, &collector_function).await?;
+    let queue_arn = output(primary, CENTRAL_ACCOUNT, PRIMARY_REGION, "QueueArn")?;
+    let mapping = take_over_mapping(&lambda, &collector_function, &queue_arn).await?;
+    let queue_url = output(primary, CENTRAL_ACCOUNT, PRIMARY_REGION, "QueueUrl")?;
+    let max_receive_count = max_receive_count(&central_config, &queue_url).await?;
+
+    let mut forwarders = BTreeMap::new();
+    let mut forwarder_triggers = BTreeMap::new();
+    for account in application_accounts {
+        for region in regions {
+            let function = output(
+                StackSetName::ApplicationRegional,
+                account,
+                region,
+                "ForwarderFunctionName",
+            )?;
+            let config = account_config(stack, account, region).await?;
+            let lambda = aws_sdk_lambda::Client::new(&config);
+            let environment = environment_of(&lambda, &function).await?;
+            let triggers = take_over_triggers(&config, &lambda, &function).await?;
+            forwarders.insert(format!("{account}/{region}"), environment);
+            forwarder_triggers.insert(format!("{account}/{region}"), triggers);
+        }
+    }
+    let env = |key: &str| {
+        collector_environment
+            .get(key)
+            .cloned()
+            .with_context(|| format!("the deployed collector has no {key}"))
+    };
+    let central = Central {
+        bucket: output(primary, CENTRAL_ACCOUNT, PRIMARY_REGION, "BucketName")?,
+        dlq_url: output(
+            primary,
+            CENTRAL_ACCOUNT,
+            PRIMARY_REGION,
+            "DeadLetterQueueUrl",
+        )?,
+        bus_arn: output(primary, CENTRAL_ACCOUNT, PRIMARY_REGION, "BusArn")?,
+        queue_url,
+        queue_arn,
+        topic_arns,
+        collector_function,
+        index_prefix: env("FANIN_INDEX_PREFIX")?,
+        external_id: env("FANIN_EXTERNAL_ID")?,
+        read_role_name: env("FANIN_ROLE_NAME")?,
+    };
+    Ok(Deployed {
+        central,
+        collector_environment,
+        mapping: MappingSettings {
+            max_receive_count,
+            ..mapping
+        },
+        forwarders,
+        forwarder_triggers,
+        outputs: outputs.to_json(),
+        application_accounts: application_accounts.iter().map(|a| a.to_string()).collect(),
+        regions: regions.iter().map(|r| r.to_string()).collect(),
+    })
+}
+
+/// A function's environment variables, as CloudFormation set them.
+async fn environment_of(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let configuration = lambda
+        .get_function_configuration()
+        .function_name(function)
+        .send()
+        .await
+        .with_context(|| format!("reading the configuration of {function}"))?;
+    Ok(configuration
+        .environment()
+        .and_then(|e| e.variables())
+        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default())
+}
+
+/// Reads the rules that invoke `function` and removes their Lambda targets
+/// from moto, which cannot run them (and treats a schedule rule as matching
+/// every event); the devstack sends the forwarder those events itself.
+async fn take_over_triggers(
+    config: &aws_config::SdkConfig,
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let function_arn = lambda
+        .get_function_configuration()
+        .function_name(function)
+        .send()
+        .await?
+        .function_arn()
+        .context("function without ARN")?
+        .to_owned();
+    let events = aws_sdk_eventbridge::Client::new(config);
+    let names = events
+        .list_rule_names_by_target()
+        .target_arn(&function_arn)
+        .send()
+        .await
+        .context("listing the forwarder's rules")?;
+    let mut triggers = BTreeMap::new();
+    for name in names.rule_names() {
+        let rule = events.describe_rule().name(name).send().await?;
+        let trigger = rule
+            .schedule_expression()
+            .or(rule.event_pattern())
+            .unwrap_or_default();
+        triggers.insert(name.clone(), trigger.to_owned());
+        let targets = events.list_targets_by_rule().rule(name).send().await?;
+        let ids: Vec<String> = targets
+            .targets()
+            .iter()
+            .filter(|t| t.arn() == function_arn)
+            .map(|t| t.id().to_owned())
+            .collect();
+        events
+            .remove_targets()
+            .rule(name)
+            .set_ids(Some(ids))
+            .send()
+            .await
+            .with_context(|| format!("taking over rule {name}"))?;
+    }
+    Ok(triggers)
+}
+
+/// Reads the collector's mapping and disables moto's copy of it (moto would
+/// try to run the function in a container); [`crate::esm`] plays it instead.
+async fn take_over_mapping(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    queue_arn: &str,
+) -> anyhow::Result<MappingSettings> {
+    let mappings = lambda
+        .list_event_source_mappings()
+        .function_name(function)
+        .send()
+        .await
+        .context("listing the collector's event-source mappings")?;
+    let mapping = mappings
+        .event_source_mappings()
+        .iter()
+        .find(|m| m.event_source_arn() == Some(queue_arn))
+        .with_context(|| format!("no event-source mapping from {queue_arn} to {function}"))?;
+    let uuid = mapping.uuid().context("mapping without UUID")?;
+    lambda
+        .update_event_source_mapping()
+        .uuid(uuid)
+        .enabled(false)
+        .send()
+        .await
+        .context("disabling moto's copy of the mapping")?;
+    Ok(MappingSettings {
+        batch_size: mapping.batch_size().unwrap_or(10),
+        maximum_batching_window_seconds: mapping.maximum_batching_window_in_seconds().unwrap_or(0),
+        report_batch_item_failures: mapping
+            .function_response_types()
+            .iter()
+            .any(|t| *t == aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures),
+        maximum_concurrency: mapping
+            .scaling_config()
+            .and_then(|s| s.maximum_concurrency()),
+        max_receive_count: 0,
+    })
+}
+
+async fn max_receive_count(config: &aws_config::SdkConfig, queue_url: &str) -> anyhow::Result<u32> {
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let answer = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy)
+        .send()
+        .await?;
+    let policy = answer
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy))
+        .context("the deployed queue has no redrive policy")?;
+    let policy: serde_json::Value = serde_json::from_str(policy)?;
+    let count = &policy["maxReceiveCount"];
+    count
+        .as_u64()
+        .or_else(|| count.as_str().and_then(|s| s.parse().ok()))
+        .map(|c| c as u32)
+        .context("redrive policy without maxReceiveCount")
+}
+
+/// The variables that differ between AWS and the local stack: endpoints,
+/// credentials and S3 addressing. Everything else comes from the deployment.
+pub fn local_overrides(
+    stack: &LocalStack,
+    region: &str,
+    credentials: Option<&Credentials>,
+) -> Vec<(String, String)> {
+    let mut vars = vec![
+        ("AWS_ENDPOINT_URL".to_owned(), stack.gateway.aws_url.clone()),
+        ("AWS_REGION".to_owned(), region.to_owned()),
+        ("FANIN_S3_FORCE_PATH_STYLE".to_owned(), "true".to_owned()),
+        ("RUST_LOG".to_owned(), "info".to_owned()),
+    ];
+    match credentials {
+        Some(c) => {
+            vars.push(("AWS_ACCESS_KEY_ID".to_owned(), c.access_key_id().to_owned()));
+            vars.push((
+                "AWS_SECRET_ACCESS_KEY".to_owned(),
+                c.secret_access_key().to_owned(),
+            ));
+            if let Some(token) = c.session_token() {
+                vars.push(("AWS_SESSION_TOKEN".to_owned(), token.to_owned()));
+            }
+        }
+        None => {
+            vars.push(("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()));
+            vars.push(("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()));
+        }
+    }
+    vars
+}
