@@ -13,6 +13,10 @@ const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 
 #[derive(Debug, Serialize)]
 pub struct Summary {
+    /// StackSet → number of stack instances the deployment created.
+    pub stack_instances: BTreeMap<String, usize>,
+    /// The collector's event-source mapping batch size, as deployed.
+    pub collector_batch_size: i32,
     pub findings_indexed: usize,
     pub findings_archived: usize,
     pub s3_objects: usize,
@@ -97,6 +101,18 @@ pub async fn run() -> anyhow::Result<Summary> {
     let archived = scenario::archived_records(&stack, &central).await?;
     let mut summary = Summary {
         findings_indexed: documents.len(),
+        stack_instances: deployed
+            .outputs
+            .as_object()
+            .map(|sets| {
+                sets.iter()
+                    .map(|(name, instances)| {
+                        (name.clone(), instances.as_object().map_or(0, |i| i.len()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        collector_batch_size: deployed.mapping.batch_size,
         findings_archived: archived.len(),
         s3_objects: scenario::bucket_keys(&stack, &central, "findings/")
             .await?
@@ -179,6 +195,14 @@ pub fn print_table(summary: &Summary) {
         }
     };
     println!("fanin demo: 3 application accounts x 2 regions, Inspector Classic + Inspector2");
+    println!("StackSet instances deployed");
+    for (name, count) in &summary.stack_instances {
+        println!("  {name:<28} {count:>6}");
+    }
+    println!(
+        "collector batch size (deployed)  {:>6}",
+        summary.collector_batch_size
+    );
     println!(
         "findings indexed (latest state)  {:>6}",
         summary.findings_indexed
