@@ -53,6 +53,9 @@ pub struct Deployed {
     pub outputs: serde_json::Value,
     pub application_accounts: Vec<String>,
     pub regions: Vec<String>,
+    /// The definition it was deployed from (for `fanin-deploy remove`).
+    #[serde(skip)]
+    pub deployment: Deployment,
 }
 
 /// The central resources, from the central stacks' outputs and the
@@ -117,7 +120,7 @@ pub async fn deploy(
     let outputs = fanin_deploy::outputs::outputs(&admin, &deployment)
         .await
         .context("fanin-deploy outputs")?;
-    read_back(stack, &outputs, application_accounts, &regions).await
+    read_back(stack, deployment, &outputs, application_accounts, &regions).await
 }
 
 /// `stacksets/self-managed/` with the local accounts, regions and search endpoint.
@@ -235,7 +238,8 @@ async fn create_stack(
     Ok(())
 }
 
-async fn account_config(
+/// A config acting in `account` (its administrator), talking to moto.
+pub async fn account_config(
     stack: &LocalStack,
     account: &str,
     region: &str,
@@ -297,6 +301,7 @@ fn zip_binary(binary: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
 
 async fn read_back(
     stack: &LocalStack,
+    deployment: Deployment,
     outputs: &Outputs,
     application_accounts: &[&str],
     regions: &[&str],
@@ -387,6 +392,7 @@ async fn read_back(
         outputs: outputs.to_json(),
         application_accounts: application_accounts.iter().map(|a| a.to_string()).collect(),
         regions: regions.iter().map(|r| r.to_string()).collect(),
+        deployment,
     })
 }
 

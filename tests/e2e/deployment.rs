@@ -1,0 +1,272 @@
+//! The StackSets deployment itself: every instance where it belongs, the
+//! wiring and the security settings an operator would check in the
+//! console, the read role's trust enforced at the wire, and `remove`
+//! taking it all away again except what is kept on purpose.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_iam::error::ProvideErrorMetadata;
+use aws_sdk_sqs::types::QueueAttributeName;
+use fanin_devstack::deployment::{self, account_config};
+use fanin_devstack::scenario::{CENTRAL_ACCOUNT, LocalStack, PRIMARY_REGION, sdk_config};
+use serde_json::Value;
+
+const ACCOUNTS: [&str; 3] = ["111111111111", "222222222222", "333333333333"];
+const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
+    let stack = LocalStack::start().await.unwrap();
+    let deployed = deployment::deploy(&stack, &ACCOUNTS, &REGIONS)
+        .await
+        .unwrap();
+    let outputs = &deployed.outputs;
+    let instances = |set: &str| -> BTreeSet<String> {
+        outputs[set]
+            .as_object()
+            .map(|i| i.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let every = |accounts: &[&str], regions: &[&str]| -> BTreeSet<String> {
+        accounts
+            .iter()
+            .flat_map(|a| regions.iter().map(move |r| format!("{a}/{r}")))
+            .collect()
+    };
+    // Every instance where the order of the issue puts it, with outputs.
+    assert_eq!(
+        instances("fanin-artifacts"),
+        every(&[CENTRAL_ACCOUNT], &REGIONS)
+    );
+    assert_eq!(
+        instances("fanin-central-primary"),
+        every(&[CENTRAL_ACCOUNT], &[PRIMARY_REGION])
+    );
+    assert_eq!(
+        instances("fanin-central-regional"),
+        every(&[CENTRAL_ACCOUNT], &REGIONS)
+    );
+    assert_eq!(
+        instances("fanin-application-global"),
+        every(&ACCOUNTS, &[PRIMARY_REGION])
+    );
+    assert_eq!(
+        instances("fanin-application-regional"),
+        every(&ACCOUNTS, &REGIONS)
+    );
+    let primary = &outputs["fanin-central-primary"][format!("{CENTRAL_ACCOUNT}/{PRIMARY_REGION}")];
+    let out = |key: &str| primary[key].as_str().unwrap().to_owned();
+    let central = &deployed.central;
+
+    // Each region's Inspector Classic topic delivers to the central queue.
+    for region in REGIONS {
+        let topic = &central.topic_arns[region];
+        assert_eq!(
+            topic,
+            &format!("arn:aws:sns:{region}:{CENTRAL_ACCOUNT}:fanin-inspector-classic")
+        );
+        let sns = aws_sdk_sns::Client::new(&stack.moto_config(region, None));
+        let subscriptions = sns
+            .list_subscriptions_by_topic()
+            .topic_arn(topic)
+            .send()
+            .await
+            .unwrap();
+        let endpoints: Vec<_> = subscriptions
+            .subscriptions()
+            .iter()
+            .map(|s| (s.protocol().unwrap(), s.endpoint().unwrap()))
+            .collect();
+        assert_eq!(endpoints, vec![("sqs", central.queue_arn.as_str())]);
+    }
+
+    // The queue: KMS with the fanin key, a small maxReceiveCount to the DLQ,
+    // retention beyond a weekend.
+    let sqs = aws_sdk_sqs::Client::new(&stack.moto_config(PRIMARY_REGION, None));
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&central.queue_url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let attribute = |name: QueueAttributeName| attributes.attributes().unwrap()[&name].clone();
+    let queue_key = attribute(QueueAttributeName::KmsMasterKeyId);
+    assert!(
+        out("KeyArn").ends_with(&format!(":key/{queue_key}")),
+        "{queue_key}"
+    );
+    assert!(
+        attribute(QueueAttributeName::MessageRetentionPeriod)
+            .parse::<u64>()
+            .unwrap()
+            >= 3 * 86_400
+    );
+    let redrive: Value =
+        serde_json::from_str(&attribute(QueueAttributeName::RedrivePolicy)).unwrap();
+    assert_eq!(deployed.mapping.max_receive_count, 3);
+    assert!(
+        redrive["deadLetterTargetArn"]
+            .as_str()
+            .unwrap()
+            .ends_with(":fanin-findings-dlq")
+    );
+    assert!(deployed.mapping.report_batch_item_failures);
+
+    // The bucket: SSE-KMS with the fanin key, and the collector writes with
+    // that key. (moto does not apply a template's public access block; the
+    // template checks cover it.)
+    let s3 = aws_sdk_s3::Client::new(&stack.moto_config(PRIMARY_REGION, None));
+    let encryption = s3
+        .get_bucket_encryption()
+        .bucket(&central.bucket)
+        .send()
+        .await
+        .unwrap();
+    let rule = &encryption
+        .server_side_encryption_configuration()
+        .unwrap()
+        .rules()[0];
+    let default = rule.apply_server_side_encryption_by_default().unwrap();
+    assert_eq!(default.sse_algorithm().as_str(), "aws:kms");
+    assert_eq!(default.kms_master_key_id(), Some(out("KeyArn").as_str()));
+    let env = &deployed.collector_environment;
+    assert_eq!(env["FANIN_S3_SSE"], "aws:kms");
+    assert_eq!(env["FANIN_S3_KMS_KEY_ID"], out("KeyArn"));
+    assert_eq!(env["FANIN_BUCKET"], central.bucket);
+
+    // The read role of every application account trusts only the collector
+    // role, only with the ExternalId, and may only read.
+    for account in ACCOUNTS {
+        let iam = aws_sdk_iam::Client::new(
+            &account_config(&stack, account, PRIMARY_REGION)
+                .await
+                .unwrap(),
+        );
+        let role = iam
+            .get_role()
+            .role_name(&central.read_role_name)
+            .send()
+            .await
+            .unwrap();
+        let trust: Value = serde_json::from_str(&urlencoding_decode(
+            role.role().unwrap().assume_role_policy_document().unwrap(),
+        ))
+        .unwrap();
+        let statement = &trust["Statement"][0];
+        assert_eq!(statement["Principal"]["AWS"], out("CollectorRoleArn"));
+        assert_eq!(
+            statement["Condition"]["StringEquals"]["sts:ExternalId"],
+            central.external_id
+        );
+        let policy = iam
+            .get_role_policy()
+            .role_name(&central.read_role_name)
+            .policy_name("read-findings-and-network-context")
+            .send()
+            .await
+            .unwrap();
+        let policy = policy_json(&urlencoding_decode(policy.policy_document()));
+        let mut actions: Vec<&str> = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| {
+                s["Action"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap())
+            })
+            .collect();
+        actions.sort_unstable();
+        assert_eq!(
+            actions,
+            [
+                "ec2:DescribeInstances",
+                "ec2:DescribeSecurityGroups",
+                "inspector:DescribeFindings"
+            ]
+        );
+    }
+
+    // At the wire: the ExternalId is required.
+    let sts = aws_sdk_sts::Client::new(&sdk_config(&stack.gateway.aws_url, PRIMARY_REGION, None));
+    let role_arn = format!(
+        "arn:aws:iam::{}:role/{}",
+        ACCOUNTS[0], central.read_role_name
+    );
+    let denied = sts
+        .assume_role()
+        .role_arn(&role_arn)
+        .role_session_name("check")
+        .external_id("not-the-external-id")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Some("AccessDenied"));
+    sts.assume_role()
+        .role_arn(&role_arn)
+        .role_session_name("check")
+        .external_id(&central.external_id)
+        .send()
+        .await
+        .unwrap();
+
+    // remove: every StackSet and stack instance goes; the findings bucket
+    // stays (DeletionPolicy: Retain), so no finding is lost by a tear-down.
+    let admin = stack.moto_config(PRIMARY_REGION, None);
+    let report = fanin_deploy::teardown::teardown(&admin, &deployed.deployment)
+        .await
+        .unwrap();
+    assert_eq!(report.deleted_stack_sets.len(), 5, "{report}");
+    assert_eq!(report.deleted_instances, 2 + 1 + 2 + 3 + 6, "{report}");
+    let cloudformation = aws_sdk_cloudformation::Client::new(&admin);
+    let remaining = cloudformation.list_stack_sets().send().await.unwrap();
+    assert!(
+        remaining
+            .summaries()
+            .iter()
+            .all(|s| s.status().map(|s| s.as_str()) == Some("DELETED")),
+        "{remaining:?}"
+    );
+    for account in ACCOUNTS {
+        let iam = aws_sdk_iam::Client::new(
+            &account_config(&stack, account, PRIMARY_REGION)
+                .await
+                .unwrap(),
+        );
+        let gone = iam
+            .get_role()
+            .role_name(&central.read_role_name)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(gone.code(), Some("NoSuchEntity"), "{account}");
+    }
+    s3.head_bucket()
+        .bucket(&central.bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        report.retained.iter().any(|r| r.contains(&central.bucket)),
+        "{report}"
+    );
+}
+
+/// moto 5.2 answers GetRolePolicy for a template's inline policy with the
+/// Python form of the document (single quotes); IAM answers JSON.
+fn policy_json(text: &str) -> Value {
+    serde_json::from_str(text)
+        .or_else(|_| serde_json::from_str(&text.replace('\'', "\"")))
+        .unwrap_or_else(|e| panic!("policy document is not JSON ({e}): {text}"))
+}
+
+/// IAM returns policy documents URL-encoded.
+fn urlencoding_decode(text: &str) -> String {
+    form_urlencoded::parse(format!("x={text}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
