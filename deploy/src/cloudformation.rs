@@ -12,7 +12,8 @@ use fanin::ids::{AccountId, Region};
 use fanin::ports::CallError;
 
 use crate::deployment::{
-    AutoDeployment, CallAs, OperationPreferences, Parameter, PermissionModel, RegionConcurrency,
+    AutoDeployment, CallAs, ConcurrencyMode, OperationPreferences, Parameter, PermissionModel,
+    RegionConcurrency,
 };
 use crate::error::{Error, InstanceFailure};
 use crate::parameters::DeclaredParameter;
@@ -433,6 +434,10 @@ fn sdk_preferences(
             .set_region_order(Some(regions.iter().map(ToString::to_string).collect())),
     };
     builder
+        .set_concurrency_mode(preferences.concurrency_mode.map(|mode| match mode {
+            ConcurrencyMode::StrictFailureTolerance => cfn::ConcurrencyMode::StrictFailureTolerance,
+            ConcurrencyMode::SoftFailureTolerance => cfn::ConcurrencyMode::SoftFailureTolerance,
+        }))
         .failure_tolerance_percentage(i32::from(preferences.failure_tolerance_percentage))
         .max_concurrent_percentage(i32::from(preferences.max_concurrent_percentage))
         .build()

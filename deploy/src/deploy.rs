@@ -143,9 +143,24 @@ async fn prepare(
     }
 }
 
+/// The largest template CloudFormation takes as a body (larger ones need an
+/// S3 TemplateURL, which this tool does not use).
+const MAX_TEMPLATE_BODY_BYTES: usize = 51_200;
+
 fn read_template(directory: &Path, name: StackSetName) -> Result<String, Error> {
     let path = directory.join(name.template_file());
-    std::fs::read_to_string(&path).map_err(|source| Error::Io { path, source })
+    let body = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    if body.len() > MAX_TEMPLATE_BODY_BYTES {
+        return Err(Error::TemplateTooLarge {
+            path,
+            bytes: body.len(),
+            limit: MAX_TEMPLATE_BODY_BYTES,
+        });
+    }
+    Ok(body)
 }
 
 async fn apply(

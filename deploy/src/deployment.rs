@@ -117,6 +117,18 @@ pub struct OperationPreferences {
     pub max_concurrent_percentage: u8,
     #[serde(default)]
     pub region_concurrency_type: RegionConcurrency,
+    /// AWS's default, STRICT_FAILURE_TOLERANCE, lowers the account
+    /// concurrency to the failure tolerance + 1 (one account at a time with
+    /// a tolerance of 0); SOFT_FAILURE_TOLERANCE keeps MaxConcurrentPercentage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_mode: Option<ConcurrencyMode>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ConcurrencyMode {
+    StrictFailureTolerance,
+    SoftFailureTolerance,
 }
 
 fn default_max_concurrent_percentage() -> u8 {
@@ -129,6 +141,7 @@ impl Default for OperationPreferences {
             failure_tolerance_percentage: 0,
             max_concurrent_percentage: default_max_concurrent_percentage(),
             region_concurrency_type: RegionConcurrency::Parallel,
+            concurrency_mode: None,
         }
     }
 }
@@ -648,7 +661,7 @@ pub(crate) mod fixtures {
             "AutoDeployment": {"Enabled": true, "RetainStacksOnAccountRemoval": false}
         },
         "CodeBucketPrefix": "fanin-code",
-        "OperationPreferences": {"FailureTolerancePercentage": 10, "MaxConcurrentPercentage": 50, "RegionConcurrencyType": "SEQUENTIAL"}
+        "OperationPreferences": {"FailureTolerancePercentage": 10, "MaxConcurrentPercentage": 50, "RegionConcurrencyType": "SEQUENTIAL", "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE"}
     }"#;
 
     pub fn self_managed() -> Deployment {
@@ -710,6 +723,10 @@ mod tests {
         assert_eq!(
             deployment.operation_preferences.region_concurrency_type,
             RegionConcurrency::Sequential
+        );
+        assert_eq!(
+            deployment.operation_preferences.concurrency_mode,
+            Some(ConcurrencyMode::SoftFailureTolerance)
         );
     }
 

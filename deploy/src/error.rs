@@ -48,6 +48,12 @@ pub enum Error {
     /// The message names the variable, never the value.
     #[error("{0}")]
     ExternalId(String),
+    #[error("{}: {bytes} bytes, CloudFormation takes template bodies up to {limit}", path.display())]
+    TemplateTooLarge {
+        path: PathBuf,
+        bytes: usize,
+        limit: usize,
+    },
     #[error("the parameter files do not match the templates:\n  {}", problems.join("\n  "))]
     Parameters { problems: Vec<String> },
     #[error(
