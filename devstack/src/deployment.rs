@@ -494,8 +494,7 @@ async fn take_over_mapping(
         maximum_batching_window_seconds: mapping.maximum_batching_window_in_seconds().unwrap_or(0),
         report_batch_item_failures: mapping
             .function_response_types()
-            .iter()
-            .any(|t| *t == aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures),
+            .contains(&aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures),
         maximum_concurrency: mapping
             .scaling_config()
             .and_then(|s| s.maximum_concurrency()),
