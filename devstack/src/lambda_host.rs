@@ -28,6 +28,8 @@ pub fn workspace_binary(name: &str) -> PathBuf {
 pub struct LocalLambda {
     pub name: String,
     pub invoke_url: String,
+    /// Where the function's stdout and stderr (its JSON logs) go.
+    pub log_path: PathBuf,
     http: reqwest::Client,
     _runtime: Child,
     function: Child,
@@ -80,7 +82,8 @@ impl LocalLambda {
             .await
             .with_context(|| format!("cargo-lambda runtime for {name} did not start"))?;
 
-        let function_log = std::fs::File::create(log_dir().join(format!("{name}-{port}.log")))?;
+        let log_path = log_dir().join(format!("{name}-{port}.log"));
+        let function_log = std::fs::File::create(&log_path)?;
         let function = Command::new(binary)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("AWS_LAMBDA_RUNTIME_API", format!("{base}/.rt"))
@@ -98,6 +101,7 @@ impl LocalLambda {
         Ok(Self {
             name: name.to_owned(),
             invoke_url: format!("{base}/2015-03-31/functions/_/invocations"),
+            log_path,
             http,
             _runtime: runtime,
             function,

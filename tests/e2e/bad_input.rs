@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use fanin_devstack::scenario::{self, LocalStack};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::{documents_by_uid, mapping};
 
@@ -111,6 +111,17 @@ async fn bad_messages_are_set_aside_with_their_reason() {
         "every bad message is quarantined once, with its original body"
     );
 
+    // The deployed quarantine alarm counts the collector's log lines that its
+    // metric filter matches: exactly one per quarantined message.
+    let (field, value) = quarantine_metric_filter();
+    let logged = std::fs::read_to_string(&collector.log_path).unwrap();
+    let matching = logged
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line.pointer(&field).and_then(Value::as_str) == Some(value.as_str()))
+        .count();
+    assert_eq!(matching, quarantined.len(), "{field} = {value}");
+
     // The Inspector2 finding of the account without a role is stored anyway,
     // and so are the findings of a terminated instance.
     let documents = documents_by_uid(&stack, &central).await;
@@ -159,4 +170,22 @@ async fn bad_messages_are_set_aside_with_their_reason() {
             .len(),
         3
     );
+}
+
+/// The JSON pointer and value of the collector log group's metric filter in
+/// `central-primary.yaml` (`{ $.a.b = "value" }`), read from the template.
+fn quarantine_metric_filter() -> (String, String) {
+    let template = std::fs::read_to_string(
+        fanin_devstack::lambda_host::workspace_root().join("cloudformation/central-primary.yaml"),
+    )
+    .unwrap();
+    let resource = &template[template.find("QuarantineMetricFilter:").unwrap()..];
+    let line = resource
+        .lines()
+        .find(|l| l.trim_start().starts_with("FilterPattern:"))
+        .unwrap();
+    let inner = line.split_once("{ $.").unwrap().1;
+    let (path, rest) = inner.split_once(" = \"").unwrap();
+    let value = rest.split_once('"').unwrap().0;
+    (format!("/{}", path.replace('.', "/")), value.to_owned())
 }

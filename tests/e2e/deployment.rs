@@ -138,11 +138,7 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
     // The read role of every application account trusts only the collector
     // role, only with the ExternalId, and may only read.
     for account in ACCOUNTS {
-        let iam = aws_sdk_iam::Client::new(
-            &account_config(&stack, account, PRIMARY_REGION)
-                .await
-                .unwrap(),
-        );
+        let iam = iam_of(&stack, account).await;
         let role = iam
             .get_role()
             .role_name(&central.read_role_name)
@@ -190,6 +186,37 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
         );
     }
 
+    // Each application region forwards Inspector2 findings to the central
+    // bus of the outputs, through the event-forwarding role of its account.
+    for account in ACCOUNTS {
+        let global = &outputs["fanin-application-global"][format!("{account}/{PRIMARY_REGION}")];
+        assert_eq!(
+            global["ReadRoleArn"],
+            format!("arn:aws:iam::{account}:role/{}", central.read_role_name)
+        );
+        for region in REGIONS {
+            let config = account_config(&stack, account, region).await.unwrap();
+            let events = aws_sdk_eventbridge::Client::new(&config);
+            let rule = outputs["fanin-application-regional"][format!("{account}/{region}")]
+                ["Inspector2RuleArn"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned();
+            let targets = events
+                .list_targets_by_rule()
+                .rule(&rule)
+                .send()
+                .await
+                .unwrap();
+            let target = &targets.targets()[0];
+            assert_eq!(target.arn(), out("BusArn"));
+            assert_eq!(target.role_arn(), global["EventForwardRoleArn"].as_str());
+        }
+    }
+
     // At the wire: the ExternalId is required.
     let sts = aws_sdk_sts::Client::new(&sdk_config(&stack.gateway.aws_url, PRIMARY_REGION, None));
     let role_arn = format!(
@@ -231,11 +258,7 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
         "{remaining:?}"
     );
     for account in ACCOUNTS {
-        let iam = aws_sdk_iam::Client::new(
-            &account_config(&stack, account, PRIMARY_REGION)
-                .await
-                .unwrap(),
-        );
+        let iam = iam_of(&stack, account).await;
         let gone = iam
             .get_role()
             .role_name(&central.read_role_name)
@@ -253,6 +276,15 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
         report.retained.iter().any(|r| r.contains(&central.bucket)),
         "{report}"
     );
+}
+
+/// IAM acting in `account`, as its administrator.
+async fn iam_of(stack: &LocalStack, account: &str) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(
+        &account_config(stack, account, PRIMARY_REGION)
+            .await
+            .unwrap(),
+    )
 }
 
 /// moto 5.2 answers GetRolePolicy for a template's inline policy with the
