@@ -17,6 +17,8 @@ pub struct Summary {
     pub stack_instances: BTreeMap<String, usize>,
     /// The collector's event-source mapping batch size, as deployed.
     pub collector_batch_size: i32,
+    /// Time of the StackSets deployment and its read-back, zipping included.
+    pub deploy_seconds: f64,
     pub findings_indexed: usize,
     pub findings_archived: usize,
     pub s3_objects: usize,
@@ -46,7 +48,9 @@ pub async fn run() -> anyhow::Result<Summary> {
         ACCOUNTS.len(),
         REGIONS.len()
     );
+    let deploy_started = Instant::now();
     let deployed = crate::deployment::deploy(&stack, &ACCOUNTS, &REGIONS).await?;
+    let deploy_seconds = (deploy_started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     let central = deployed.central.clone();
     for account in ACCOUNTS {
         for region in REGIONS {
@@ -113,6 +117,7 @@ pub async fn run() -> anyhow::Result<Summary> {
             })
             .unwrap_or_default(),
         collector_batch_size: deployed.mapping.batch_size,
+        deploy_seconds,
         findings_archived: archived.len(),
         s3_objects: scenario::bucket_keys(&stack, &central, "findings/")
             .await?
@@ -202,6 +207,10 @@ pub fn print_table(summary: &Summary) {
     println!(
         "collector batch size (deployed)  {:>6}",
         summary.collector_batch_size
+    );
+    println!(
+        "deployment took (s)              {:>6.1}",
+        summary.deploy_seconds
     );
     println!(
         "findings indexed (latest state)  {:>6}",
