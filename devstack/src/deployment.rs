@@ -146,7 +146,16 @@ fn local_deployment(
         .map(|a| AccountId::parse(a))
         .collect::<Result<_, _>>()?;
     deployment.code_bucket_prefix = CODE_BUCKET_PREFIX.to_owned();
-    // No OpenSearch domain here: the existing endpoint is the local one.
+    use_local_opensearch(stack, &mut deployment);
+    deployment
+        .validate()
+        .map_err(|problems| anyhow::anyhow!("local deployment: {}", problems.join("; ")))?;
+    Ok(deployment)
+}
+
+/// No OpenSearch domain in the local stack (moto has none): the collector
+/// uses the gateway's OpenSearch listener as an existing endpoint.
+pub fn use_local_opensearch(stack: &LocalStack, deployment: &mut Deployment) {
     let central = deployment
         .parameters
         .entry(StackSetName::CentralPrimary)
@@ -166,16 +175,12 @@ fn local_deployment(
         Parameter::new("OpenSearchEndpoint", stack.opensearch_url()),
         Parameter::new("OpenSearchExistingName", "fanin-local"),
     ]);
-    deployment
-        .validate()
-        .map_err(|problems| anyhow::anyhow!("local deployment: {}", problems.join("; ")))?;
-    Ok(deployment)
 }
 
 /// What a self-managed organization creates once, as ordinary stacks: the
 /// administration role in the deploying account and the execution role in
 /// every target account.
-async fn create_stack_set_roles(
+pub async fn create_stack_set_roles(
     stack: &LocalStack,
     deployment: &Deployment,
     application_accounts: &[&str],
@@ -254,7 +259,7 @@ pub async fn account_config(
 
 /// Zips of the debug binaries built by `cargo build`, made once per process
 /// (the release arm64 build is `fanin-deploy deploy`'s job, not the tests').
-async fn local_artifacts() -> anyhow::Result<&'static Artifacts> {
+pub async fn local_artifacts() -> anyhow::Result<&'static Artifacts> {
     static ARTIFACTS: OnceCell<Artifacts> = OnceCell::const_new();
     ARTIFACTS
         .get_or_try_init(|| async {

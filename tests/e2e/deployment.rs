@@ -7,9 +7,10 @@ use std::collections::BTreeSet;
 
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::QueueAttributeName;
+use fanin::ids::{AccountId, Region};
 use fanin_devstack::deployment::{self, account_config};
 use fanin_devstack::scenario::{CENTRAL_ACCOUNT, LocalStack, PRIMARY_REGION, sdk_config};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const ACCOUNTS: [&str; 3] = ["111111111111", "222222222222", "333333333333"];
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
@@ -301,4 +302,187 @@ fn urlencoding_decode(text: &str) -> String {
         .next()
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default()
+}
+
+/// The service-managed definition deploys through AWS Organizations: the
+/// central StackSets reach the central account through its OU, the
+/// application StackSets every account of the application OU. (moto hides
+/// service-managed instance stacks, so this checks the resources
+/// themselves; outputs and remove are covered by the self-managed test.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_managed_definition_deploys_through_organizational_units() {
+    let stack = LocalStack::start().await.unwrap();
+    let organizations = Organizations::new(&stack.moto.url);
+    let organization = organizations
+        .call("CreateOrganization", json!({"FeatureSet": "ALL"}))
+        .await;
+    let organization_id = organization["Organization"]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let root = organizations.call("ListRoots", json!({})).await["Roots"][0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let central_ou = organizations.create_ou(&root, "security").await;
+    let application_ou = organizations.create_ou(&root, "workloads").await;
+    let central = organizations
+        .create_account("security", &central_ou, &root)
+        .await;
+    let applications = [
+        organizations
+            .create_account("app-one", &application_ou, &root)
+            .await,
+        organizations
+            .create_account("app-two", &application_ou, &root)
+            .await,
+    ];
+
+    let path = fanin_devstack::lambda_host::workspace_root()
+        .join("stacksets/service-managed/deployment.json");
+    let mut definition = fanin_deploy::Deployment::load(&path).unwrap();
+    definition.administrator_account_id = AccountId::parse(CENTRAL_ACCOUNT).unwrap();
+    definition.central_account_id = AccountId::parse(&central).unwrap();
+    definition.central_organizational_unit_id = Some(central_ou.clone());
+    definition.organization_id = organization_id;
+    definition.primary_region = Region::parse(PRIMARY_REGION).unwrap();
+    definition.regions = REGIONS.iter().map(|r| Region::parse(r).unwrap()).collect();
+    definition.application_targets.organizational_unit_ids = vec![application_ou];
+    definition.code_bucket_prefix = "fanin-code-123456789012".to_owned();
+    deployment::use_local_opensearch(&stack, &mut definition);
+    definition.validate().unwrap();
+    // The deploying account keeps its code buckets in a self-managed StackSet.
+    deployment::create_stack_set_roles(&stack, &definition, &[])
+        .await
+        .unwrap();
+    let artifacts = deployment::local_artifacts().await.unwrap();
+    let admin = stack.moto_config(PRIMARY_REGION, None);
+    fanin_deploy::deploy(&admin, &definition, artifacts, deployment::EXTERNAL_ID)
+        .await
+        .unwrap();
+
+    // The central resources are in the central account, found through its OU.
+    let central_config = account_config(&stack, &central, PRIMARY_REGION)
+        .await
+        .unwrap();
+    let queues = aws_sdk_sqs::Client::new(&central_config)
+        .list_queues()
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        queues
+            .queue_urls()
+            .iter()
+            .any(|u| u.ends_with("/fanin-findings")),
+        "{queues:?}"
+    );
+    for region in REGIONS {
+        let config = account_config(&stack, &central, region).await.unwrap();
+        let topics = aws_sdk_sns::Client::new(&config)
+            .list_topics()
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            topics.topics().iter().any(|t| t.topic_arn()
+                == Some(&format!(
+                    "arn:aws:sns:{region}:{central}:fanin-inspector-classic"
+                ))),
+            "{topics:?}"
+        );
+    }
+    // Every account of the application OU got the read role (trusting the
+    // central account's collector) and a forwarder in every region.
+    for account in &applications {
+        let role = iam_of(&stack, account)
+            .await
+            .get_role()
+            .role_name("fanin-collector-read")
+            .send()
+            .await
+            .unwrap();
+        let trust = urlencoding_decode(role.role().unwrap().assume_role_policy_document().unwrap());
+        assert!(
+            trust.contains(&format!("arn:aws:iam::{central}:role/fanin-collector")),
+            "{trust}"
+        );
+        for region in REGIONS {
+            let config = account_config(&stack, account, region).await.unwrap();
+            let lambda = aws_sdk_lambda::Client::new(&config);
+            let forwarder = lambda
+                .get_function_configuration()
+                .function_name("fanin-forwarder")
+                .send()
+                .await
+                .unwrap();
+            let env = forwarder.environment().unwrap().variables().unwrap();
+            assert_eq!(env["FANIN_CENTRAL_ACCOUNT_ID"], central);
+        }
+    }
+}
+
+/// The few Organizations calls the test needs, sent to moto as AWS JSON 1.1.
+struct Organizations {
+    url: String,
+    http: reqwest::Client,
+}
+
+impl Organizations {
+    fn new(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(&self, operation: &str, body: Value) -> Value {
+        self.http
+            .post(&self.url)
+            .header("X-Amz-Target", format!("AWSOrganizationsV20161128.{operation}"))
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/organizations/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn create_ou(&self, parent: &str, name: &str) -> String {
+        self.call(
+            "CreateOrganizationalUnit",
+            json!({"ParentId": parent, "Name": name}),
+        )
+        .await["OrganizationalUnit"]["Id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn create_account(&self, name: &str, ou: &str, root: &str) -> String {
+        let created = self
+            .call(
+                "CreateAccount",
+                json!({"AccountName": name, "Email": format!("{name}@example.com")}),
+            )
+            .await;
+        let account = created["CreateAccountStatus"]["AccountId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.call(
+            "MoveAccount",
+            json!({"AccountId": account, "SourceParentId": root, "DestinationParentId": ou}),
+        )
+        .await;
+        account
+    }
 }
