@@ -1,4 +1,5 @@
-"""Region completeness of the templates' region mappings.
+"""Template conventions no linter checks: region completeness of the
+region mappings, and parameters that say what they are and what they accept.
 
 A mapping whose top-level keys are region names must list every region of
 the partitions fanin serves (aws, aws-cn, aws-us-gov, aws-eusc), as the
@@ -8,7 +9,11 @@ and a typo would silently never match. The Inspector Classic data must also
 agree across templates: each rules package ARN names its own region and
 that region's Inspector service account.
 
-Usage: python check_regions.py TEMPLATE... (prints one line per problem,
+Every parameter needs a Description and at least one constraint
+(AllowedPattern, AllowedValues, Min/MaxValue or Min/MaxLength), so a typo
+in a parameter file fails at deployment instead of reaching a resource.
+
+Usage: python check_conventions.py TEMPLATE... (prints one line per problem,
 exits 1 if there is any).
 """
 
@@ -21,6 +26,7 @@ import botocore
 import yaml
 
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-eusc")
+CONSTRAINTS = ("AllowedPattern", "AllowedValues", "MinValue", "MaxValue", "MinLength", "MaxLength")
 REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d+$")
 
 
@@ -58,6 +64,11 @@ def main(paths):
     for path in paths:
         with open(path, encoding="utf-8") as file:
             template = yaml.load(file, Loader=TemplateLoader) or {}
+        for name, parameter in (template.get("Parameters") or {}).items():
+            if not str(parameter.get("Description") or "").strip():
+                problems.append(f"{path}: parameter {name} has no Description")
+            if not any(key in parameter for key in CONSTRAINTS):
+                problems.append(f"{path}: parameter {name} has no constraint ({', '.join(CONSTRAINTS)})")
         for name, mapping in (template.get("Mappings") or {}).items():
             keys = set(mapping)
             if not any(REGION.match(key) for key in keys):
@@ -93,8 +104,8 @@ def main(paths):
     for problem in problems:
         print(problem)
     print(
-        f"{len(expected)} regions of {', '.join(PARTITIONS)} (botocore {botocore.__version__}); "
-        f"{len(problems)} problems"
+        f"{len(paths)} templates, {len(expected)} regions of {', '.join(PARTITIONS)} "
+        f"(botocore {botocore.__version__}); {len(problems)} problems"
     )
     return 1 if problems else 0
 
