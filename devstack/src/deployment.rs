@@ -354,6 +354,9 @@ async fn read_back(
                 region,
                 "ForwarderFunctionName",
             )?;
+            if function == "none" {
+                continue; // a region without Inspector Classic has no forwarder
+            }
             let config = account_config(stack, account, region).await?;
             let lambda = aws_sdk_lambda::Client::new(&config);
             let environment = environment_of(&lambda, &function).await?;

@@ -14,11 +14,15 @@ use serde_json::{Value, json};
 
 const ACCOUNTS: [&str; 3] = ["111111111111", "222222222222", "333333333333"];
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+/// ca-central-1 never had Inspector Classic: no topic, no forwarder there,
+/// but its Inspector2 findings are forwarded all the same.
+const WITHOUT_CLASSIC: &str = "ca-central-1";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
     let stack = LocalStack::start().await.unwrap();
-    let deployed = deployment::deploy(&stack, &ACCOUNTS, &REGIONS)
+    let all_regions = [REGIONS[0], REGIONS[1], WITHOUT_CLASSIC];
+    let deployed = deployment::deploy(&stack, &ACCOUNTS, &all_regions)
         .await
         .unwrap();
     let outputs = &deployed.outputs;
@@ -37,7 +41,7 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
     // Every instance where the order of the issue puts it, with outputs.
     assert_eq!(
         instances("fanin-artifacts"),
-        every(&[CENTRAL_ACCOUNT], &REGIONS)
+        every(&[CENTRAL_ACCOUNT], &all_regions)
     );
     assert_eq!(
         instances("fanin-central-primary"),
@@ -45,7 +49,7 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
     );
     assert_eq!(
         instances("fanin-central-regional"),
-        every(&[CENTRAL_ACCOUNT], &REGIONS)
+        every(&[CENTRAL_ACCOUNT], &all_regions)
     );
     assert_eq!(
         instances("fanin-application-global"),
@@ -53,7 +57,7 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
     );
     assert_eq!(
         instances("fanin-application-regional"),
-        every(&ACCOUNTS, &REGIONS)
+        every(&ACCOUNTS, &all_regions)
     );
     let primary = &outputs["fanin-central-primary"][format!("{CENTRAL_ACCOUNT}/{PRIMARY_REGION}")];
     let out = |key: &str| primary[key].as_str().unwrap().to_owned();
@@ -79,6 +83,24 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
             .map(|s| (s.protocol().unwrap(), s.endpoint().unwrap()))
             .collect();
         assert_eq!(endpoints, vec![("sqs", central.queue_arn.as_str())]);
+    }
+    let regional = |set: &str, account: &str, key: &str| {
+        outputs[set][format!("{account}/{WITHOUT_CLASSIC}")][key].clone()
+    };
+    assert_eq!(
+        regional("fanin-central-regional", CENTRAL_ACCOUNT, "TopicArn"),
+        "none"
+    );
+    assert!(!central.topic_arns.contains_key(WITHOUT_CLASSIC));
+    for account in ACCOUNTS {
+        assert_eq!(
+            regional(
+                "fanin-application-regional",
+                account,
+                "ForwarderFunctionName"
+            ),
+            "none"
+        );
     }
 
     // The queue: KMS with the fanin key, a small maxReceiveCount to the DLQ,
@@ -195,7 +217,7 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
             global["ReadRoleArn"],
             format!("arn:aws:iam::{account}:role/{}", central.read_role_name)
         );
-        for region in REGIONS {
+        for region in all_regions {
             let config = account_config(&stack, account, region).await.unwrap();
             let events = aws_sdk_eventbridge::Client::new(&config);
             let rule = outputs["fanin-application-regional"][format!("{account}/{region}")]
@@ -248,7 +270,7 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
         .await
         .unwrap();
     assert_eq!(report.deleted_stack_sets.len(), 5, "{report}");
-    assert_eq!(report.deleted_instances, 2 + 1 + 2 + 3 + 6, "{report}");
+    assert_eq!(report.deleted_instances, 3 + 1 + 3 + 3 + 9, "{report}");
     let cloudformation = aws_sdk_cloudformation::Client::new(&admin);
     let remaining = cloudformation.list_stack_sets().send().await.unwrap();
     assert!(
