@@ -93,12 +93,7 @@ pub async fn run() -> anyhow::Result<Summary> {
     eprintln!("demo: running the collector Lambda over the central queue");
     stack.gateway.reset_calls();
     let mut collector = scenario::start_collector(&stack, &deployed).await?;
-    let esm = crate::esm::EventSourceMapping::new(
-        &stack.moto_config(scenario::PRIMARY_REGION, None),
-        &central.queue_url,
-        deployed.mapping.batch_size,
-    )
-    .await?;
+    let esm = deployed.event_source_mapping(&stack).await?;
     let stats = esm.drain(&mut collector, scenario::DRAIN_LIMIT).await?;
 
     let documents = scenario::indexed_documents(&stack, &central).await?;

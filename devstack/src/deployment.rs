@@ -85,6 +85,20 @@ pub struct MappingSettings {
 }
 
 impl Deployed {
+    /// The collector's event-source mapping, played locally with the
+    /// deployed batch size.
+    pub async fn event_source_mapping(
+        &self,
+        stack: &LocalStack,
+    ) -> anyhow::Result<crate::esm::EventSourceMapping> {
+        crate::esm::EventSourceMapping::new(
+            &stack.moto_config(PRIMARY_REGION, None),
+            &self.central.queue_url,
+            self.mapping.batch_size,
+        )
+        .await
+    }
+
     /// The forwarder environment of one application account and region.
     pub fn forwarder_environment(
         &self,
@@ -338,11 +352,12 @@ async fn read_back(
     )?;
     let central_config = stack.moto_config(PRIMARY_REGION, None);
     let lambda = aws_sdk_lambda::Client::new(&central_config);
-    let collector_environment = environment_of(&lambda, &collector_function).await?;
+    let (_, collector_environment) = function_settings(&lambda, &collector_function).await?;
     let queue_arn = output(primary, CENTRAL_ACCOUNT, PRIMARY_REGION, "QueueArn")?;
-    let mapping = take_over_mapping(&lambda, &collector_function, &queue_arn).await?;
     let queue_url = output(primary, CENTRAL_ACCOUNT, PRIMARY_REGION, "QueueUrl")?;
     let max_receive_count = max_receive_count(&central_config, &queue_url).await?;
+    let mapping =
+        take_over_mapping(&lambda, &collector_function, &queue_arn, max_receive_count).await?;
 
     let mut forwarders = BTreeMap::new();
     let mut forwarder_triggers = BTreeMap::new();
@@ -359,8 +374,8 @@ async fn read_back(
             }
             let config = account_config(stack, account, region).await?;
             let lambda = aws_sdk_lambda::Client::new(&config);
-            let environment = environment_of(&lambda, &function).await?;
-            let triggers = take_over_triggers(&config, &lambda, &function).await?;
+            let (function_arn, environment) = function_settings(&lambda, &function).await?;
+            let triggers = take_over_triggers(&config, &function_arn).await?;
             forwarders.insert(format!("{account}/{region}"), environment);
             forwarder_triggers.insert(format!("{account}/{region}"), triggers);
         }
@@ -391,10 +406,7 @@ async fn read_back(
     Ok(Deployed {
         central,
         collector_environment,
-        mapping: MappingSettings {
-            max_receive_count,
-            ..mapping
-        },
+        mapping,
         forwarders,
         forwarder_triggers,
         outputs: outputs.to_json(),
@@ -404,22 +416,27 @@ async fn read_back(
     })
 }
 
-/// A function's environment variables, as CloudFormation set them.
-async fn environment_of(
+/// A function's ARN and environment variables, as CloudFormation set them.
+async fn function_settings(
     lambda: &aws_sdk_lambda::Client,
     function: &str,
-) -> anyhow::Result<BTreeMap<String, String>> {
+) -> anyhow::Result<(String, BTreeMap<String, String>)> {
     let configuration = lambda
         .get_function_configuration()
         .function_name(function)
         .send()
         .await
         .with_context(|| format!("reading the configuration of {function}"))?;
-    Ok(configuration
+    let arn = configuration
+        .function_arn()
+        .with_context(|| format!("{function} without ARN"))?
+        .to_owned();
+    let environment = configuration
         .environment()
         .and_then(|e| e.variables())
         .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default())
+        .unwrap_or_default();
+    Ok((arn, environment))
 }
 
 /// Reads the rules that invoke `function` and removes their Lambda targets
@@ -427,21 +444,12 @@ async fn environment_of(
 /// every event); the devstack sends the forwarder those events itself.
 async fn take_over_triggers(
     config: &aws_config::SdkConfig,
-    lambda: &aws_sdk_lambda::Client,
-    function: &str,
+    function_arn: &str,
 ) -> anyhow::Result<BTreeMap<String, String>> {
-    let function_arn = lambda
-        .get_function_configuration()
-        .function_name(function)
-        .send()
-        .await?
-        .function_arn()
-        .context("function without ARN")?
-        .to_owned();
     let events = aws_sdk_eventbridge::Client::new(config);
     let names = events
         .list_rule_names_by_target()
-        .target_arn(&function_arn)
+        .target_arn(function_arn)
         .send()
         .await
         .context("listing the forwarder's rules")?;
@@ -477,6 +485,7 @@ async fn take_over_mapping(
     lambda: &aws_sdk_lambda::Client,
     function: &str,
     queue_arn: &str,
+    max_receive_count: u32,
 ) -> anyhow::Result<MappingSettings> {
     let mappings = lambda
         .list_event_source_mappings()
@@ -506,7 +515,7 @@ async fn take_over_mapping(
         maximum_concurrency: mapping
             .scaling_config()
             .and_then(|s| s.maximum_concurrency()),
-        max_receive_count: 0,
+        max_receive_count,
     })
 }
 

@@ -1,24 +1,15 @@
 //! OpenSearch down during a batch: its messages come back, and land once
 //! OpenSearch is back, without duplicates in the index or the archive.
 
-use fanin_devstack::scenario::{self, LocalStack};
+use fanin_devstack::scenario;
 
-use crate::{documents_by_uid, mapping};
+use crate::{deployed_with_inspector2, documents_by_uid, mapping};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opensearch_outage_is_retried_without_duplicates() {
-    let stack = LocalStack::start().await.unwrap();
-    let deployed = fanin_devstack::deployment::deploy(&stack, &["222222222222"], &["eu-west-1"])
-        .await
-        .unwrap();
+    let (stack, deployed, events) =
+        deployed_with_inspector2("222222222222", "eu-west-1", 3, 4).await;
     let central = deployed.central.clone();
-    let facts = scenario::create_workloads(&stack, "222222222222", "eu-west-1", 3)
-        .await
-        .unwrap();
-    let events = scenario::inspector2_fleet_findings(&facts, 4, 1_767_225_600);
-    scenario::emit_inspector2(&stack, "222222222222", "eu-west-1", &events)
-        .await
-        .unwrap();
 
     let mut collector = scenario::start_collector(&stack, &deployed).await.unwrap();
     let esm = mapping(&stack, &deployed).await;
@@ -53,18 +44,9 @@ async fn opensearch_outage_is_retried_without_duplicates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_that_always_fails_ends_in_the_dead_letter_queue() {
-    let stack = LocalStack::start().await.unwrap();
-    let deployed = fanin_devstack::deployment::deploy(&stack, &["111111111111"], &["us-east-1"])
-        .await
-        .unwrap();
+    let (stack, deployed, _events) =
+        deployed_with_inspector2("111111111111", "us-east-1", 1, 3).await;
     let central = deployed.central.clone();
-    let facts = scenario::create_workloads(&stack, "111111111111", "us-east-1", 1)
-        .await
-        .unwrap();
-    let events = scenario::inspector2_fleet_findings(&facts, 3, 1_767_225_600);
-    scenario::emit_inspector2(&stack, "111111111111", "us-east-1", &events)
-        .await
-        .unwrap();
 
     // OpenSearch stays down: every delivery fails transiently.
     stack.gateway.set_opensearch_down(true);

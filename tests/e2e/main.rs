@@ -16,7 +16,7 @@ mod poller;
 use std::collections::BTreeMap;
 
 use fanin_devstack::esm::EventSourceMapping;
-use fanin_devstack::scenario::{self, Central, Deployed, LocalStack, PRIMARY_REGION};
+use fanin_devstack::scenario::{self, Central, Deployed, LocalStack};
 use serde_json::Value;
 
 /// The central queue's event source mapping, with the deployed batch size.
@@ -25,13 +25,33 @@ pub async fn mapping(stack: &LocalStack, deployed: &Deployed) -> EventSourceMapp
         deployed.mapping.report_batch_item_failures,
         "the deployed mapping reports partial batch failures"
     );
-    EventSourceMapping::new(
-        &stack.moto_config(PRIMARY_REGION, None),
-        &deployed.central.queue_url,
-        deployed.mapping.batch_size,
-    )
-    .await
-    .expect("queue exists")
+    deployed
+        .event_source_mapping(stack)
+        .await
+        .expect("queue exists")
+}
+
+/// fanin deployed for one application account and region, `instances`
+/// instances there, and `per_instance` Inspector2 findings about each
+/// emitted through the deployed rules. Returns the emitted events.
+pub async fn deployed_with_inspector2(
+    account: &str,
+    region: &str,
+    instances: usize,
+    per_instance: usize,
+) -> (LocalStack, Deployed, Vec<Value>) {
+    let stack = LocalStack::start().await.unwrap();
+    let deployed = fanin_devstack::deployment::deploy(&stack, &[account], &[region])
+        .await
+        .unwrap();
+    let facts = scenario::create_workloads(&stack, account, region, instances)
+        .await
+        .unwrap();
+    let events = scenario::inspector2_fleet_findings(&facts, per_instance, 1_767_225_600);
+    scenario::emit_inspector2(&stack, account, region, &events)
+        .await
+        .unwrap();
+    (stack, deployed, events)
 }
 
 /// Documents of the latest-state index by finding ARN.

@@ -5,24 +5,15 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use fanin_devstack::lambda_host::workspace_binary;
-use fanin_devstack::scenario::{self, LocalStack};
+use fanin_devstack::scenario;
 
-use crate::documents_by_uid;
+use crate::{deployed_with_inspector2, documents_by_uid};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_poller_drains_the_queue() {
-    let stack = LocalStack::start().await.unwrap();
-    let deployed = fanin_devstack::deployment::deploy(&stack, &["333333333333"], &["eu-west-1"])
-        .await
-        .unwrap();
+    let (stack, deployed, events) =
+        deployed_with_inspector2("333333333333", "eu-west-1", 2, 3).await;
     let central = deployed.central.clone();
-    let facts = scenario::create_workloads(&stack, "333333333333", "eu-west-1", 2)
-        .await
-        .unwrap();
-    let events = scenario::inspector2_fleet_findings(&facts, 3, 1_767_225_600);
-    scenario::emit_inspector2(&stack, "333333333333", "eu-west-1", &events)
-        .await
-        .unwrap();
 
     let mut poller = tokio::process::Command::new(workspace_binary("fanin-collector"))
         .arg("--poll")
