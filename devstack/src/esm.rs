@@ -35,6 +35,10 @@ pub struct EventSourceMapping {
     pub queue_arn: String,
     pub region: String,
     pub batch_size: i32,
+    /// The visibility timeout a failed message gets (0: visible at once).
+    /// Lambda leaves failures in flight for the queue's visibility timeout;
+    /// tests shorten that to this.
+    pub failure_visibility_seconds: i32,
     sqs: aws_sdk_sqs::Client,
 }
 
@@ -67,6 +71,7 @@ impl EventSourceMapping {
             queue_arn,
             region,
             batch_size: batch_size.clamp(1, 10_000),
+            failure_visibility_seconds: 0,
             sqs,
         })
     }
@@ -168,7 +173,7 @@ impl EventSourceMapping {
                 .change_message_visibility()
                 .queue_url(self.queue.queue_url())
                 .receipt_handle(&r.receipt_handle)
-                .visibility_timeout(0)
+                .visibility_timeout(self.failure_visibility_seconds)
                 .send()
                 .await
                 .context("making a failed message visible again")?;

@@ -169,6 +169,7 @@ async fn run(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
             index_prefix: "bench".into(),
             bulk_max_bytes: 5 << 20,
             max_concurrency: 8,
+            claim_ttl: fanin::pipeline::DEFAULT_CLAIM_TTL,
         },
         ports,
     );

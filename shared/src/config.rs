@@ -53,6 +53,8 @@ pub struct CollectorConfig {
     pub bulk_max_bytes: usize,
     pub max_concurrency: usize,
     pub session_duration: Duration,
+    /// The life of a ledger claim (`FANIN_CLAIM_TTL_SECONDS`).
+    pub claim_ttl: Duration,
     /// Poller mode only: the queue to poll.
     pub queue_url: Option<String>,
 }
@@ -202,6 +204,9 @@ impl CollectorConfig {
                 // From Lambda, AssumeRole is role chaining, which AWS caps at one hour.
                 900..=3600,
             )? as u64),
+            // Below the deployed visibility timeout (390 s), so a redelivery
+            // after a crash finds the claim expired.
+            claim_ttl: Duration::from_secs(number("FANIN_CLAIM_TTL_SECONDS", 60, 2..=900)? as u64),
             queue_url: get("FANIN_QUEUE_URL").filter(|q| !q.is_empty()),
         })
     }

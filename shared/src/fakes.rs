@@ -2,7 +2,7 @@
 //! and trying the pipeline without AWS. They keep what was written, count
 //! calls per operation, and can be told to fail.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -22,18 +22,125 @@ pub struct InMemory {
     pub failed: Vec<FailedItem>,
     pub instances: HashMap<String, InstanceRecord>,
     pub groups: HashMap<String, SecurityGroupRecord>,
+    /// Accounts whose role denies AssumeRole.
+    pub denied_accounts: std::collections::HashSet<String>,
+    /// The organization's member accounts; `None`: no account list.
+    pub organization: Option<std::collections::HashSet<String>>,
     /// Objects written, by key.
     pub objects: Mutex<HashMap<String, Vec<u8>>>,
-    /// Index documents by `_id`: (external version, document).
-    pub documents: Mutex<HashMap<String, (i64, Value)>>,
-    /// Ledger ids.
-    pub ledger: Mutex<HashSet<String>>,
+    /// Documents by index, then `_id`, with OpenSearch's write semantics.
+    pub indices: Mutex<HashMap<String, HashMap<String, FakeDocument>>>,
     /// While true, PutObject under `findings/` fails transiently.
     pub archive_down: Mutex<bool>,
+    /// The next this many bulk items answer 429 (`es_rejected_execution_exception`)
+    /// without being applied, as a busy cluster does.
+    pub reject_next_items: Mutex<usize>,
+    seq_no: Mutex<i64>,
     calls: Mutex<BTreeMap<&'static str, usize>>,
 }
 
+/// A stored document: its version (external or internal), `_seq_no` and body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeDocument {
+    pub version: i64,
+    pub seq_no: i64,
+    pub source: Value,
+}
+
+/// The primary term of every fake document.
+const PRIMARY_TERM: i64 = 1;
+
 impl InMemory {
+    /// The documents of one index, by `_id`.
+    pub fn index(&self, index: &str) -> HashMap<String, FakeDocument> {
+        self.indices
+            .lock()
+            .expect("not poisoned")
+            .get(index)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Replaces one document's body, as another writer would.
+    pub fn overwrite(&self, index: &str, id: &str, source: Value) {
+        let seq_no = self.next_seq_no();
+        self.indices
+            .lock()
+            .expect("not poisoned")
+            .entry(index.to_owned())
+            .or_default()
+            .entry(id.to_owned())
+            .and_modify(|d| {
+                d.source = source.clone();
+                d.seq_no = seq_no;
+            })
+            .or_insert(FakeDocument {
+                version: 1,
+                seq_no,
+                source,
+            });
+    }
+
+    fn next_seq_no(&self) -> i64 {
+        let mut seq_no = self.seq_no.lock().expect("not poisoned");
+        *seq_no += 1;
+        *seq_no
+    }
+
+    /// Applies one bulk action as OpenSearch does; answers its status.
+    fn apply(&self, kind: &str, action: &Value, source: Value) -> u16 {
+        let index = action["_index"].as_str().unwrap_or_default().to_owned();
+        let id = action["_id"].as_str().unwrap_or_default().to_owned();
+        let seq_no = self.next_seq_no();
+        let mut indices = self.indices.lock().expect("not poisoned");
+        let documents = indices.entry(index).or_default();
+        let stored = documents.get(&id);
+        let written = |version| FakeDocument {
+            version,
+            seq_no,
+            source: source.clone(),
+        };
+        let next_version = stored.map_or(1, |d| d.version + 1);
+        match kind {
+            "create" if stored.is_some() => 409,
+            "create" => {
+                documents.insert(id, written(1));
+                201
+            }
+            "delete" => match documents.remove(&id) {
+                Some(_) => 200,
+                None => 404,
+            },
+            _ if action.get("version_type").and_then(Value::as_str) == Some("external") => {
+                let version = action["version"].as_i64().unwrap_or_default();
+                match stored {
+                    Some(d) if d.version >= version => 409,
+                    _ => {
+                        documents.insert(id, written(version));
+                        201
+                    }
+                }
+            }
+            _ if action.get("if_seq_no").is_some() => {
+                let expected = (
+                    action["if_seq_no"].as_i64(),
+                    action["if_primary_term"].as_i64(),
+                );
+                match stored {
+                    Some(d) if expected == (Some(d.seq_no), Some(PRIMARY_TERM)) => {
+                        documents.insert(id, written(next_version));
+                        200
+                    }
+                    _ => 409,
+                }
+            }
+            _ => {
+                documents.insert(id, written(next_version));
+                if next_version == 1 { 201 } else { 200 }
+            }
+        }
+    }
+
     fn count(&self, operation: &'static str) {
         *self
             .calls
@@ -57,6 +164,14 @@ impl InMemory {
 impl SessionProvider for InMemory {
     async fn session(&self, account: &AccountId) -> Result<AccountSession, CallError> {
         self.count("AssumeRole");
+        tokio::task::yield_now().await;
+        if self.denied_accounts.contains(account.as_str()) {
+            return Err(CallError::Denied {
+                operation: "AssumeRole",
+                code: "AccessDenied".into(),
+                message: format!("not authorized to assume the role in {account}"),
+            });
+        }
         Ok(AccountSession {
             account: account.clone(),
             credentials: Credentials::new("AKID", "secret", None, None, "fake"),
@@ -125,9 +240,10 @@ impl NetworkInventory for InMemory {
 }
 
 #[async_trait]
-impl ObjectWriter for InMemory {
+impl ObjectStore for InMemory {
     async fn put_object(&self, key: &str, body: Vec<u8>, _: ObjectKind) -> Result<(), CallError> {
         self.count("PutObject");
+        tokio::task::yield_now().await;
         if *self.archive_down.lock().expect("not poisoned") && key.starts_with("findings/") {
             return Err(CallError::transient(
                 "PutObject",
@@ -141,6 +257,16 @@ impl ObjectWriter for InMemory {
             .insert(key.to_owned(), body);
         Ok(())
     }
+
+    async fn object_exists(&self, key: &str) -> Result<bool, CallError> {
+        self.count("HeadObject");
+        Ok(self.objects.lock().expect("not poisoned").contains_key(key))
+    }
+
+    async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>, CallError> {
+        self.count("GetObject");
+        Ok(self.objects.lock().expect("not poisoned").get(key).cloned())
+    }
 }
 
 #[async_trait]
@@ -150,59 +276,98 @@ impl SearchIndexer for InMemory {
         Ok(())
     }
 
-    async fn existing_ids(&self, _: &str, ids: &[String]) -> Result<HashSet<String>, CallError> {
+    async fn get_documents(
+        &self,
+        index: &str,
+        ids: &[String],
+    ) -> Result<HashMap<String, StoredDocument>, CallError> {
         self.count("Mget");
-        let ledger = self.ledger.lock().expect("not poisoned");
+        tokio::task::yield_now().await;
+        let documents = self.index(index);
         Ok(ids
             .iter()
-            .filter(|id| ledger.contains(*id))
-            .cloned()
+            .filter_map(|id| {
+                let stored = documents.get(id)?;
+                let document = StoredDocument {
+                    source: stored.source.clone(),
+                    seq_no: stored.seq_no,
+                    primary_term: PRIMARY_TERM,
+                };
+                Some((id.clone(), document))
+            })
             .collect())
     }
 
-    /// Applies `index` (external versioning: 409 when not newer) and
-    /// `create` (409 when present) as OpenSearch does.
+    /// Applies `index` (external versioning, `if_seq_no`, or plain),
+    /// `create` and `delete` as OpenSearch does. Like OpenSearch, a request
+    /// with a negative external version is refused as a whole.
     async fn bulk(&self, ndjson: Vec<u8>) -> Result<Vec<BulkItemStatus>, CallError> {
         self.count("Bulk");
+        tokio::task::yield_now().await;
         let text = String::from_utf8(ndjson)
             .map_err(|e| CallError::transient("Bulk", "decode", e.to_string()))?;
-        let lines: Vec<&str> = text.lines().collect();
+        let mut lines = text.lines();
+        let mut actions: Vec<(String, Value, Value)> = Vec::new();
+        while let Some(line) = lines.next() {
+            let action: Value = serde_json::from_str(line).unwrap_or_default();
+            let Some((kind, meta)) = action.as_object().and_then(|o| o.iter().next()) else {
+                return Err(CallError::Rejected {
+                    operation: "Bulk",
+                    code: "illegal_argument_exception".into(),
+                    message: "malformed action line".into(),
+                });
+            };
+            let source = if kind == "delete" {
+                Value::Null
+            } else {
+                lines
+                    .next()
+                    .and_then(|d| serde_json::from_str(d).ok())
+                    .unwrap_or_default()
+            };
+            if meta["version"].as_i64().is_some_and(|v| v < 0) {
+                return Err(CallError::Rejected {
+                    operation: "Bulk",
+                    code: "action_request_validation_exception".into(),
+                    message: "Validation Failed: 1: illegal version value [-1] for version type [EXTERNAL];".into(),
+                });
+            }
+            actions.push((kind.clone(), meta.clone(), source));
+        }
         let mut statuses = Vec::new();
-        for pair in lines.chunks(2) {
-            let action: Value = serde_json::from_str(pair[0]).unwrap_or_default();
-            let document: Value = pair
-                .get(1)
-                .and_then(|d| serde_json::from_str(d).ok())
-                .unwrap_or_default();
-            let status = if let Some(index) = action.get("index") {
-                let version = index["version"].as_i64().unwrap_or_default();
-                let id = index["_id"].as_str().unwrap_or_default().to_owned();
-                let mut documents = self.documents.lock().expect("not poisoned");
-                match documents.get(&id) {
-                    Some((stored, _)) if *stored >= version => 409,
-                    _ => {
-                        documents.insert(id, (version, document));
-                        201
-                    }
+        for (kind, meta, source) in actions {
+            let rejected = {
+                let mut left = self.reject_next_items.lock().expect("not poisoned");
+                let rejected = *left > 0;
+                *left = left.saturating_sub(1);
+                rejected
+            };
+            statuses.push(if rejected {
+                BulkItemStatus {
+                    status: 429,
+                    error_type: Some("es_rejected_execution_exception".into()),
+                    reason: Some("rejected execution".into()),
                 }
             } else {
-                let id = action["create"]["_id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                if self.ledger.lock().expect("not poisoned").insert(id) {
-                    201
-                } else {
-                    409
+                BulkItemStatus {
+                    status: self.apply(&kind, &meta, source),
+                    error_type: None,
+                    reason: None,
                 }
-            };
-            statuses.push(BulkItemStatus {
-                status,
-                error_type: None,
-                reason: None,
             });
         }
         Ok(statuses)
+    }
+}
+
+#[async_trait]
+impl AccountDirectory for InMemory {
+    async fn is_member(&self, account: &AccountId) -> Result<Option<bool>, CallError> {
+        self.count("AccountList");
+        Ok(self
+            .organization
+            .as_ref()
+            .map(|members| members.contains(account.as_str())))
     }
 }
 
@@ -213,6 +378,7 @@ pub fn ports(world: std::sync::Arc<InMemory>) -> crate::pipeline::Ports {
         classic: world.clone(),
         inventory: world.clone(),
         objects: world.clone(),
+        directory: world.clone(),
         search: world,
     }
 }

@@ -18,6 +18,7 @@ use crate::aws::s3::S3Objects;
 use crate::aws::sts::{CachedSessions, StsSessions};
 use crate::config::{CollectorConfig, ForwarderConfig};
 use crate::decode::InboundMessage;
+use crate::directory::BucketAccountList;
 use crate::forward::{Forwarder, ForwarderReport};
 use crate::pipeline::{BatchReport, Collector, Ports, Settings};
 use crate::search::opensearch::OpenSearchIndexer;
@@ -51,16 +52,18 @@ pub async fn build_collector(config: &CollectorConfig) -> anyhow::Result<Collect
         sdk.credentials_provider(),
         sdk.region().cloned(),
     )?;
+    let objects: Arc<S3Objects> = Arc::new(S3Objects::new(
+        &sdk,
+        config.bucket.clone(),
+        config.encryption.clone(),
+        config.s3_force_path_style,
+    ));
     let ports = Ports {
         sessions: Arc::new(sessions),
         classic: Arc::new(InspectorClassicFindings::new(sdk.clone())),
         inventory: Arc::new(Ec2Inventory::new(sdk.clone())),
-        objects: Arc::new(S3Objects::new(
-            &sdk,
-            config.bucket.clone(),
-            config.encryption.clone(),
-            config.s3_force_path_style,
-        )),
+        directory: Arc::new(BucketAccountList::new(objects.clone())),
+        objects,
         search: Arc::new(search),
     };
     let settings = Settings {
@@ -68,6 +71,7 @@ pub async fn build_collector(config: &CollectorConfig) -> anyhow::Result<Collect
         index_prefix: config.index_prefix.clone(),
         bulk_max_bytes: config.bulk_max_bytes,
         max_concurrency: config.max_concurrency,
+        claim_ttl: config.claim_ttl,
     };
     Ok(Collector::new(settings, ports))
 }
@@ -120,6 +124,8 @@ pub fn log_report(report: &BatchReport) {
         stored = report.findings_stored,
         already_stored = report.findings_already_stored,
         lifecycle = report.lifecycle_acknowledged,
+        outsiders = report.outsiders,
+        claimed_elsewhere = report.findings_claimed_elsewhere,
         objects = report.objects_written,
         retried = report.failed_message_ids.len(),
         quarantined = ?report.quarantined,

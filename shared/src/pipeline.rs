@@ -4,25 +4,32 @@
 //! → enrich (one DescribeInstances + one DescribeSecurityGroups per group)
 //! → normalize → store.
 //!
-//! Storing keeps S3 and the index exactly-once under redelivery:
-//! 1. one `_mget` on the ledger index skips versions already archived;
+//! Storing keeps S3 and the index exactly-once under redelivery, concurrent
+//! invocations and crashes ([`Collector::store`], [`crate::ledger`]):
+//! 1. one `_mget` on the ledger: archived versions are done, versions another
+//!    invocation is archiving are retried later, stale claims are checked;
 //! 2. the latest-state index takes the rest with external versioning (an
 //!    older version can never replace a newer one);
-//! 3. what the index accepted is archived to S3, one object per
-//!    (account, region, day), named from its content;
-//! 4. the archived versions are recorded in the ledger.
+//! 3. what the index accepted is planned into archive objects, one per
+//!    (account, region, day), named from their content;
+//! 4. each version is claimed in the ledger (`create`: one invocation wins)
+//!    with the object that will hold it;
+//! 5. the objects are written; each claim is then marked archived, or
+//!    released if its object could not be written.
 //!
 //! Every message ends in exactly one fate: done, acknowledged (lifecycle
-//! event), quarantined with its reason, or retried (reported in
-//! `batchItemFailures`). Only transient failures are retried.
+//! event), outsider (a notification from outside the organization, counted),
+//! quarantined with its typed reason, or retried (reported in
+//! `batchItemFailures`). Only transient failures are retried. Every outside
+//! call is bounded by the batch's deadline.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use serde::Serialize;
-use serde_json::json;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -30,13 +37,14 @@ use crate::archive;
 use crate::decode::{self, InboundMessage, Notification};
 use crate::enrich::{self, EnrichmentOutcome, EnrichmentStatus, FaninContext, InstanceLookup};
 use crate::ids::{ClassicFindingArn, Partition};
+use crate::ledger::{self, LedgerDocument, Standing};
 use crate::model::SecurityGroupRecord;
 use crate::normalize::{EnrichmentTarget, FindingRecord, Origin, SourceFinding};
 use crate::ports::{
-    AccountSession, CLASSIC_DESCRIBE_LIMIT, CallError, ClassicFindingsSource, NetworkInventory,
-    ObjectKind, ObjectWriter, SearchIndexer, SessionProvider,
+    AccountDirectory, AccountSession, CLASSIC_DESCRIBE_LIMIT, CallError, ClassicFindingsSource,
+    NetworkInventory, ObjectKind, ObjectStore, SearchIndexer, SessionProvider,
 };
-use crate::quarantine;
+use crate::quarantine::{self, QuarantineReason};
 use crate::search::bulk::{self, BulkOp, ItemOutcome};
 use crate::search::template;
 
@@ -46,8 +54,10 @@ pub struct Ports {
     pub sessions: Arc<dyn SessionProvider>,
     pub classic: Arc<dyn ClassicFindingsSource>,
     pub inventory: Arc<dyn NetworkInventory>,
-    pub objects: Arc<dyn ObjectWriter>,
+    pub objects: Arc<dyn ObjectStore>,
     pub search: Arc<dyn SearchIndexer>,
+    /// Consulted only when an account denies AssumeRole.
+    pub directory: Arc<dyn AccountDirectory>,
 }
 
 /// What the pipeline needs from the configuration.
@@ -57,7 +67,16 @@ pub struct Settings {
     pub index_prefix: String,
     pub bulk_max_bytes: usize,
     pub max_concurrency: usize,
+    /// How long a ledger claim lives. The claimant's object writes and marks
+    /// must end within half of it; past it, the claimant is taken for dead
+    /// and the versions are checked or taken over. Keep it below the queue's
+    /// visibility timeout, so a redelivery after a crash finds it expired.
+    pub claim_ttl: Duration,
 }
+
+/// The deployed claim life: the object writes of a batch take well under a
+/// second, and a redelivery comes after the 390 s visibility timeout.
+pub const DEFAULT_CLAIM_TTL: Duration = Duration::from_secs(60);
 
 impl Settings {
     /// The latest-state index: one document per finding, newest version wins.
@@ -87,6 +106,10 @@ pub struct BatchReport {
     /// Finding versions found already archived (a redelivery).
     pub findings_already_stored: usize,
     pub lifecycle_acknowledged: usize,
+    /// Notifications from accounts outside the organization, acknowledged.
+    pub outsiders: usize,
+    /// Finding versions another invocation was archiving: retried later.
+    pub findings_claimed_elsewhere: usize,
     pub objects_written: usize,
     /// Quarantined messages per reason.
     pub quarantined: BTreeMap<String, usize>,
@@ -97,9 +120,29 @@ pub struct BatchReport {
 #[derive(Debug, Clone, PartialEq)]
 enum Fate {
     Done,
+    /// A Classic lifecycle event.
     Acknowledged,
-    Quarantine { reason: String, detail: String },
-    Retry(String),
+    /// A notification about an account outside the organization.
+    Outsider,
+    Quarantine(QuarantineReason),
+    Retry(RetryCause),
+}
+
+/// Why a message goes back to the queue; kept typed until it is logged.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum RetryCause {
+    #[error(transparent)]
+    Call(#[from] CallError),
+    #[error("bulk item: {0}")]
+    BulkItem(String),
+    #[error("bulk item refused: {0}")]
+    LedgerRefused(String),
+    #[error("another invocation is archiving this finding version")]
+    ClaimedElsewhere,
+    #[error("DescribeFindings failedItems: {0} (retryable: true)")]
+    ClassicRetryable(String),
+    #[error("DescribeFindings did not answer for the ARN")]
+    ClassicNotAnswered,
 }
 
 /// A normalized finding version and the messages that carried it.
@@ -123,6 +166,39 @@ struct GroupOutcome {
 const BULK_ATTEMPTS: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 
+/// Runs `call` within the time left before `deadline`; running out is a
+/// transient failure of `operation` (the message is retried).
+async fn bounded<T>(
+    deadline: Instant,
+    operation: &'static str,
+    call: impl Future<Output = Result<T, CallError>>,
+) -> Result<T, CallError> {
+    match tokio::time::timeout_at(deadline, call).await {
+        Ok(result) => result,
+        Err(_) => Err(CallError::transient(
+            operation,
+            "DeadlineExceeded",
+            "no answer within the batch's remaining time",
+        )),
+    }
+}
+
+/// A finding version on its way to storage, and how its ledger claim is made.
+struct Pending<'a> {
+    carried: &'a Carried,
+    /// `Some` when a stale claim is taken over: the `(seq_no, primary_term)`
+    /// it was read with.
+    takeover: Option<(i64, i64)>,
+}
+
+/// One planned archive object and the positions (into the pending list) of
+/// the versions it holds.
+struct PlannedObject {
+    key: String,
+    body: Vec<u8>,
+    positions: Vec<usize>,
+}
+
 impl Collector {
     pub fn new(settings: Settings, ports: Ports) -> Self {
         Self {
@@ -133,8 +209,8 @@ impl Collector {
     }
 
     /// Processes one batch. Never fails as a whole: every message gets a fate,
-    /// and the ones to retry are listed in the report. `deadline` bounds the
-    /// time spent retrying bulk items.
+    /// and the ones to retry are listed in the report. Every outside call
+    /// ends before `deadline`.
     pub async fn process(&self, messages: Vec<InboundMessage>, deadline: Instant) -> BatchReport {
         let mut report = BatchReport {
             received: messages.len(),
@@ -165,17 +241,14 @@ impl Collector {
                         .complete
                         .push((finding, message.message_id.clone()));
                 }
-                Err((reason, detail)) => {
-                    fates.insert(
-                        message.message_id.clone(),
-                        Fate::Quarantine { reason, detail },
-                    );
+                Err(reason) => {
+                    fates.insert(message.message_id.clone(), Fate::Quarantine(reason));
                 }
             }
         }
 
         let outcomes: Vec<GroupOutcome> = futures::stream::iter(groups)
-            .map(|(origin, work)| self.resolve_group(origin, work))
+            .map(|(origin, work)| self.resolve_group(origin, work, deadline))
             .buffer_unordered(self.settings.max_concurrency)
             .collect()
             .await;
@@ -196,40 +269,35 @@ impl Collector {
         let records: Vec<Carried> = carried.into_values().collect();
         self.store(&records, deadline, &mut fates, &mut report)
             .await;
-        self.quarantine_all(&messages, &mut fates).await;
+        self.quarantine_all(&messages, deadline, &mut fates).await;
 
         for message in &messages {
-            match fates.get(&message.message_id) {
-                Some(Fate::Done) | Some(Fate::Acknowledged) => {}
-                Some(Fate::Quarantine { reason, .. }) => {
-                    *report.quarantined.entry(reason.clone()).or_default() += 1
+            let message_id = &message.message_id;
+            match fates.get(message_id) {
+                Some(Fate::Done) => {}
+                Some(Fate::Acknowledged) => report.lifecycle_acknowledged += 1,
+                Some(Fate::Outsider) => report.outsiders += 1,
+                Some(Fate::Quarantine(reason)) => {
+                    *report.quarantined.entry(reason.code()).or_default() += 1
                 }
-                Some(Fate::Retry(why)) => {
-                    warn!(message_id = %message.message_id, reason = %why, "message will be retried");
-                    report.failed_message_ids.push(message.message_id.clone());
+                Some(Fate::Retry(cause)) => {
+                    warn!(message_id = %message_id, reason = %cause, "message will be retried");
+                    report.failed_message_ids.push(message_id.clone());
                 }
                 None => {
-                    warn!(message_id = %message.message_id, "message without a fate; retrying it");
-                    report.failed_message_ids.push(message.message_id.clone());
+                    warn!(message_id = %message_id, "message without a fate; retrying it");
+                    report.failed_message_ids.push(message_id.clone());
                 }
             }
         }
-        report.lifecycle_acknowledged =
-            fates.values().filter(|f| **f == Fate::Acknowledged).count();
         report
     }
 
-    fn decode_one(&self, message: &InboundMessage) -> Result<Decoded, (String, String)> {
-        let notification = decode::decode(&message.body)
-            .map_err(|e| (e.reason_code().to_owned(), e.to_string()))?;
-        let foreign = |partition: &Partition| {
-            (
-                "foreign_partition".to_owned(),
-                format!(
-                    "finding is from partition {partition}, the collector serves {}",
-                    self.settings.partition
-                ),
-            )
+    fn decode_one(&self, message: &InboundMessage) -> Result<Decoded, QuarantineReason> {
+        let notification = decode::decode(&message.body).map_err(QuarantineReason::Decode)?;
+        let foreign = |partition: &Partition| QuarantineReason::ForeignPartition {
+            found: partition.clone(),
+            served: self.settings.partition.clone(),
         };
         match notification {
             Notification::ClassicLifecycle { event } => Ok(Decoded::Lifecycle(event)),
@@ -261,7 +329,12 @@ impl Collector {
     }
 
     /// Session, Classic details and enrichment for one (account, region).
-    async fn resolve_group(&self, origin: Origin, work: GroupWork) -> GroupOutcome {
+    async fn resolve_group(
+        &self,
+        origin: Origin,
+        work: GroupWork,
+        deadline: Instant,
+    ) -> GroupOutcome {
         let mut outcome = GroupOutcome::default();
         let all_message_ids: Vec<String> = work
             .classic
@@ -276,7 +349,13 @@ impl Collector {
                 .any(|(f, _)| matches!(f.enrichment_target(), EnrichmentTarget::Instance(_)));
 
         let (session, role_problem) = if needs_session {
-            match self.ports.sessions.session(&origin.account).await {
+            match bounded(
+                deadline,
+                "AssumeRole",
+                self.ports.sessions.session(&origin.account),
+            )
+            .await
+            {
                 Ok(session) => (Some(session), None),
                 Err(error) if error.is_transient() => {
                     warn!(account_id = %origin.account, region = %origin.region, error = %error, "assume role failed; retrying the group");
@@ -292,8 +371,29 @@ impl Collector {
                     return outcome;
                 }
                 Err(error) => {
+                    match bounded(
+                        deadline,
+                        "AccountDirectory",
+                        self.ports.directory.is_member(&origin.account),
+                    )
+                    .await
+                    {
+                        // Anyone can subscribe a template to the central
+                        // topic: not ours to fix, not an alarm.
+                        Ok(Some(false)) => {
+                            for id in all_message_ids {
+                                outcome.fates.push((id, Fate::Outsider));
+                            }
+                            return outcome;
+                        }
+                        Ok(_) => {}
+                        Err(lookup) => {
+                            retry_all(&mut outcome, &all_message_ids, &lookup);
+                            return outcome;
+                        }
+                    }
                     warn!(account_id = %origin.account, error = %error, "role cannot be assumed");
-                    (None, Some(error.to_string()))
+                    (None, Some(error))
                 }
             }
         } else {
@@ -308,21 +408,27 @@ impl Collector {
         match (&session, &role_problem) {
             (Some(session), _) => {
                 let classic: Vec<_> = work.classic.into_values().collect();
-                self.fetch_classic(session, &origin, classic, &mut findings, &mut outcome)
-                    .await;
+                self.fetch_classic(
+                    session,
+                    &origin,
+                    classic,
+                    deadline,
+                    &mut findings,
+                    &mut outcome,
+                )
+                .await;
             }
             (None, problem) => {
                 // Without the role, Classic findings cannot be fetched: set
                 // them aside to replay once the role is deployed.
-                let detail = problem.clone().unwrap_or_default();
                 for (_, ids) in work.classic.into_values() {
                     for id in ids {
+                        let cause = problem.clone().unwrap_or_else(|| {
+                            CallError::transient("AssumeRole", "NoSession", "no session")
+                        });
                         outcome.fates.push((
                             id,
-                            Fate::Quarantine {
-                                reason: "role_unavailable".into(),
-                                detail: detail.clone(),
-                            },
+                            Fate::Quarantine(QuarantineReason::RoleUnavailable(cause)),
                         ));
                     }
                 }
@@ -340,16 +446,19 @@ impl Collector {
         // outage sends back to the queue.
         let carried_ids: Vec<String> = findings.iter().flat_map(|(_, ids)| ids.clone()).collect();
         let mut inventory_problem: Option<(EnrichmentStatus, String)> =
-            role_problem.map(|p| (EnrichmentStatus::RoleUnavailable, p));
+            role_problem.map(|p| (EnrichmentStatus::RoleUnavailable, p.to_string()));
         let mut instances = HashMap::new();
         let mut groups: HashMap<String, SecurityGroupRecord> = HashMap::new();
         if let (Some(session), false) = (&session, instance_ids.is_empty()) {
             let ids: Vec<String> = instance_ids.into_iter().collect();
-            match self
-                .ports
-                .inventory
-                .describe_instances(session, &origin.region, &ids)
-                .await
+            match bounded(
+                deadline,
+                "DescribeInstances",
+                self.ports
+                    .inventory
+                    .describe_instances(session, &origin.region, &ids),
+            )
+            .await
             {
                 Ok(found) => {
                     instances = found
@@ -376,11 +485,14 @@ impl Collector {
             }
             if inventory_problem.is_none() && !group_ids.is_empty() {
                 let ids: Vec<String> = group_ids.into_iter().collect();
-                match self
-                    .ports
-                    .inventory
-                    .describe_security_groups(session, &origin.region, &ids)
-                    .await
+                match bounded(
+                    deadline,
+                    "DescribeSecurityGroups",
+                    self.ports
+                        .inventory
+                        .describe_security_groups(session, &origin.region, &ids),
+                )
+                .await
                 {
                     Ok(found) => {
                         groups = found.into_iter().map(|g| (g.group_id.clone(), g)).collect()
@@ -415,6 +527,7 @@ impl Collector {
         session: &AccountSession,
         origin: &Origin,
         classic: Vec<(ClassicFindingArn, Vec<String>)>,
+        deadline: Instant,
         findings: &mut Vec<(SourceFinding, Vec<String>)>,
         outcome: &mut GroupOutcome,
     ) {
@@ -430,11 +543,14 @@ impl Collector {
                     .map(|(_, ids)| ids.clone())
                     .unwrap_or_default()
             };
-            let described = match self
-                .ports
-                .classic
-                .describe_findings(session, &origin.region, &arns)
-                .await
+            let described = match bounded(
+                deadline,
+                "DescribeFindings",
+                self.ports
+                    .classic
+                    .describe_findings(session, &origin.region, &arns),
+            )
+            .await
             {
                 Ok(described) => described,
                 Err(error) => {
@@ -443,17 +559,13 @@ impl Collector {
                         retry_all(outcome, &ids, &error);
                     } else {
                         let reason = match &error {
-                            CallError::Denied { .. } => "inspector_access_denied",
-                            _ => "inspector_rejected",
+                            CallError::Denied { .. } => {
+                                QuarantineReason::InspectorAccessDenied(error.clone())
+                            }
+                            _ => QuarantineReason::InspectorRejected(error.clone()),
                         };
                         for id in ids {
-                            outcome.fates.push((
-                                id,
-                                Fate::Quarantine {
-                                    reason: reason.into(),
-                                    detail: error.to_string(),
-                                },
-                            ));
+                            outcome.fates.push((id, Fate::Quarantine(reason.clone())));
                         }
                     }
                     continue;
@@ -470,18 +582,13 @@ impl Collector {
             }
             for failed in described.failed {
                 answered.insert(failed.arn.clone());
-                let detail = format!(
-                    "DescribeFindings failedItems: {} (retryable: {})",
-                    failed.failure_code, failed.retryable
-                );
                 for id in ids_of(&failed.arn) {
                     let fate = if failed.retryable {
-                        Fate::Retry(detail.clone())
+                        Fate::Retry(RetryCause::ClassicRetryable(failed.failure_code.clone()))
                     } else {
-                        Fate::Quarantine {
-                            reason: format!("classic_{}", failed.failure_code.to_ascii_lowercase()),
-                            detail: detail.clone(),
-                        }
+                        Fate::Quarantine(QuarantineReason::ClassicFailedItem {
+                            failure_code: failed.failure_code.clone(),
+                        })
                     };
                     outcome.fates.push((id, fate));
                 }
@@ -489,10 +596,9 @@ impl Collector {
             for (arn, ids) in chunk {
                 if !answered.contains(arn.as_str()) {
                     for id in ids {
-                        outcome.fates.push((
-                            id.clone(),
-                            Fate::Retry("DescribeFindings did not answer for the ARN".into()),
-                        ));
+                        outcome
+                            .fates
+                            .push((id.clone(), Fate::Retry(RetryCause::ClassicNotAnswered)));
                     }
                 }
             }
@@ -540,7 +646,8 @@ impl Collector {
         }
     }
 
-    /// Index, archive and record the finding versions of the batch.
+    /// Index, archive and record the finding versions of the batch (see the
+    /// module doc for the steps and [`crate::ledger`] for the claims).
     async fn store(
         &self,
         records: &[Carried],
@@ -551,145 +658,273 @@ impl Collector {
         if records.is_empty() {
             return;
         }
-        let set_all = |fates: &mut HashMap<String, Fate>, items: &[&Carried], fate: Fate| {
-            for item in items {
-                for id in &item.message_ids {
-                    fates.insert(id.clone(), fate.clone());
-                }
-            }
-        };
         let everything: Vec<&Carried> = records.iter().collect();
-        if let Err(error) = self.ensure_templates().await {
+        if let Err(error) = bounded(deadline, "PutIndexTemplate", self.ensure_templates()).await {
             warn!(error = %error, "index templates not installed; retrying the batch");
-            set_all(fates, &everything, Fate::Retry(error.to_string()));
+            set_fate(fates, &everything, Fate::Retry(error.into()));
             return;
         }
         let ledger_index = self.settings.ledger_index();
+
+        // 1. What the ledger knows.
         let version_uids: Vec<String> = records
             .iter()
             .map(|c| c.record.version_uid.clone())
             .collect();
-        let archived = match self
-            .ports
-            .search
-            .existing_ids(&ledger_index, &version_uids)
-            .await
+        let entries = match bounded(
+            deadline,
+            "Mget",
+            self.ports
+                .search
+                .get_documents(&ledger_index, &version_uids),
+        )
+        .await
         {
-            Ok(archived) => archived,
+            Ok(entries) => entries,
             Err(error) => {
                 warn!(error = %error, "ledger lookup failed; retrying the batch");
-                set_all(fates, &everything, Fate::Retry(error.to_string()));
+                set_fate(fates, &everything, Fate::Retry(error.into()));
                 return;
             }
         };
-        let (already, pending): (Vec<&Carried>, Vec<&Carried>) = records
-            .iter()
-            .partition(|c| archived.contains(&c.record.version_uid));
-        report.findings_already_stored = already.len();
-        set_all(fates, &already, Fate::Done);
+        let now = chrono::Utc::now();
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut stale: BTreeMap<String, Vec<(&Carried, i64, i64)>> = BTreeMap::new();
+        for carried in records {
+            match ledger::standing(entries.get(&carried.record.version_uid), now) {
+                Standing::Unclaimed => pending.push(Pending {
+                    carried,
+                    takeover: None,
+                }),
+                Standing::Archived => {
+                    report.findings_already_stored += 1;
+                    set_fate(fates, &[carried], Fate::Done);
+                }
+                Standing::ClaimedElsewhere => {
+                    report.findings_claimed_elsewhere += 1;
+                    set_fate(fates, &[carried], Fate::Retry(RetryCause::ClaimedElsewhere));
+                }
+                Standing::Stale {
+                    archive_key,
+                    seq_no,
+                    primary_term,
+                } => stale
+                    .entry(archive_key)
+                    .or_default()
+                    .push((carried, seq_no, primary_term)),
+            }
+        }
 
-        // Serialized once, shared by the bulk request and the archive object.
-        let documents: Vec<std::sync::Arc<str>> = pending
+        // A stale claim whose object exists lost only its archived mark.
+        let mut marks: Vec<BulkOp> = Vec::new();
+        let checks = stale.into_iter().map(|(key, claims)| async move {
+            let exists = bounded(
+                deadline,
+                "HeadObject",
+                self.ports.objects.object_exists(&key),
+            )
+            .await;
+            (key, claims, exists)
+        });
+        let checked: Vec<_> = futures::stream::iter(checks)
+            .buffer_unordered(self.settings.max_concurrency)
+            .collect()
+            .await;
+        for (key, claims, exists) in checked {
+            for (carried, seq_no, primary_term) in claims {
+                match &exists {
+                    Ok(true) => {
+                        report.findings_already_stored += 1;
+                        marks.push(archived_mark(&ledger_index, carried, &key));
+                        set_fate(fates, &[carried], Fate::Done);
+                    }
+                    Ok(false) => pending.push(Pending {
+                        carried,
+                        takeover: Some((seq_no, primary_term)),
+                    }),
+                    Err(error) => set_fate(fates, &[carried], Fate::Retry(error.clone().into())),
+                }
+            }
+        }
+
+        // 2. The latest-state index. Serialized once, shared with the archive.
+        let documents: Vec<Arc<str>> = pending
             .iter()
-            .map(|c| {
-                serde_json::to_string(&c.record.record)
+            .map(|p| {
+                serde_json::to_string(&p.carried.record.record)
                     .expect("OCSF records serialize")
                     .into()
             })
             .collect();
         let findings_index = self.settings.findings_index();
-        let ops: Vec<BulkOp> = pending
+        let index_ops: Vec<BulkOp> = pending
             .iter()
             .zip(&documents)
-            .map(|(c, document)| BulkOp::IndexLatest {
+            .map(|(p, document)| BulkOp::IndexLatest {
                 index: findings_index.clone(),
-                id: c.record.document_id.clone(),
-                version: c.record.version,
+                id: p.carried.record.document_id.clone(),
+                version: p.carried.record.version,
                 document: document.clone(),
             })
             .collect();
-        let indexed = self.bulk_with_retry(ops, deadline).await;
-
-        let mut to_archive: BTreeMap<(Origin, chrono::NaiveDate), Vec<usize>> = BTreeMap::new();
-        for (position, outcome) in indexed.iter().enumerate() {
-            let item = pending[position];
+        let mut indexed: Vec<usize> = Vec::new();
+        for (position, outcome) in self
+            .bulk_with_retry(&index_ops, deadline)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            let carried = pending[position].carried;
             match outcome {
-                ItemOutcome::Done => to_archive
-                    .entry((item.record.origin.clone(), item.record.event_day))
-                    .or_default()
-                    .push(position),
-                ItemOutcome::Retry(why) => set_all(fates, &[item], Fate::Retry(why.clone())),
-                ItemOutcome::Permanent(why) => set_all(
+                // 409: the index holds this version or a newer one.
+                ItemOutcome::Done | ItemOutcome::Conflict => indexed.push(position),
+                ItemOutcome::Retry(why) => {
+                    set_fate(fates, &[carried], Fate::Retry(RetryCause::BulkItem(why)))
+                }
+                ItemOutcome::Permanent(why) => set_fate(
                     fates,
-                    &[item],
-                    Fate::Quarantine {
-                        reason: "index_rejected".into(),
-                        detail: why.clone(),
-                    },
+                    &[carried],
+                    Fate::Quarantine(QuarantineReason::IndexRejected(why)),
                 ),
             }
         }
 
-        let writes = to_archive.into_iter().map(|((origin, day), positions)| {
-            let lines: Vec<&str> = positions.iter().map(|&p| &*documents[p]).collect();
-            let object = archive::encode(&origin.account, &origin.region, day, &lines);
-            async move {
-                let result = self
-                    .ports
-                    .objects
-                    .put_object(&object.key, object.body, ObjectKind::GzipNdjson)
-                    .await;
-                (object.key, positions, result)
+        // 3. Plan the archive objects, 4. claim their versions.
+        let objects = plan_objects(&pending, &documents, &indexed);
+        let claim_ttl = self.settings.claim_ttl;
+        let expires = chrono::Utc::now()
+            + chrono::Duration::from_std(claim_ttl)
+                .unwrap_or_else(|_| chrono::Duration::minutes(1));
+        let write_deadline = deadline.min(Instant::now() + claim_ttl / 2);
+        let mut claim_ops = Vec::new();
+        let mut claim_positions = Vec::new();
+        for object in &objects {
+            for &position in &object.positions {
+                let record = &pending[position].carried.record;
+                let document: Arc<str> = LedgerDocument::claim(
+                    &record.finding_uid,
+                    record.version,
+                    &object.key,
+                    expires,
+                )
+                .to_json()
+                .into();
+                let id = record.version_uid.clone();
+                let index = ledger_index.clone();
+                claim_ops.push(match pending[position].takeover {
+                    None => BulkOp::CreateOnce {
+                        index,
+                        id,
+                        document,
+                    },
+                    Some((seq_no, primary_term)) => BulkOp::ReplaceIfUnchanged {
+                        index,
+                        id,
+                        seq_no,
+                        primary_term,
+                        document,
+                    },
+                });
+                claim_positions.push(position);
             }
+        }
+        let mut won: HashSet<usize> = HashSet::new();
+        for (position, outcome) in claim_positions
+            .iter()
+            .zip(self.bulk_with_retry(&claim_ops, write_deadline).await)
+        {
+            let carried = pending[*position].carried;
+            match outcome {
+                ItemOutcome::Done => {
+                    won.insert(*position);
+                }
+                ItemOutcome::Conflict => {
+                    report.findings_claimed_elsewhere += 1;
+                    set_fate(fates, &[carried], Fate::Retry(RetryCause::ClaimedElsewhere));
+                }
+                ItemOutcome::Retry(why) => {
+                    set_fate(fates, &[carried], Fate::Retry(RetryCause::BulkItem(why)))
+                }
+                // The ledger's mapping refusing a claim is fanin's own bug:
+                // retry, so it ends in the DLQ and its alarm.
+                ItemOutcome::Permanent(why) => set_fate(
+                    fates,
+                    &[carried],
+                    Fate::Retry(RetryCause::LedgerRefused(why)),
+                ),
+            }
+        }
+
+        // 5. Write the objects whose every version this invocation claimed.
+        // An object with a version claimed elsewhere would be named for
+        // content it does not hold: its won claims are released and retried,
+        // to be archived once the other invocation is done (a rare race).
+        let (complete, partial): (Vec<PlannedObject>, Vec<PlannedObject>) = objects
+            .into_iter()
+            .partition(|o| o.positions.iter().all(|p| won.contains(p)));
+        let mut releases: Vec<BulkOp> = Vec::new();
+        for object in &partial {
+            for position in object.positions.iter().filter(|p| won.contains(p)) {
+                let carried = pending[*position].carried;
+                releases.push(release(&ledger_index, carried));
+                set_fate(fates, &[carried], Fate::Retry(RetryCause::ClaimedElsewhere));
+            }
+        }
+        let writes = complete.into_iter().map(|object| async move {
+            let result = bounded(
+                write_deadline,
+                "PutObject",
+                self.ports
+                    .objects
+                    .put_object(&object.key, object.body, ObjectKind::GzipNdjson),
+            )
+            .await;
+            (object.key, object.positions, result)
         });
         let written: Vec<_> = futures::stream::iter(writes)
             .buffer_unordered(self.settings.max_concurrency)
             .collect()
             .await;
-
-        let mut ledger_ops = Vec::new();
         for (key, positions, result) in written {
-            let items: Vec<&Carried> = positions.iter().map(|&p| pending[p]).collect();
+            let items: Vec<&Carried> = positions.iter().map(|&p| pending[p].carried).collect();
             match result {
                 Ok(()) => {
                     report.objects_written += 1;
                     report.findings_stored += items.len();
                     for item in &items {
+                        let status = item.record.record.unmapped.fanin.enrichment.status;
                         *report
                             .enrichment
-                            .entry(
-                                item.record
-                                    .record
-                                    .unmapped
-                                    .fanin
-                                    .enrichment
-                                    .status
-                                    .as_str()
-                                    .to_owned(),
-                            )
+                            .entry(status.as_str().to_owned())
                             .or_default() += 1;
-                        ledger_ops.push(BulkOp::CreateOnce {
-                            index: ledger_index.clone(),
-                            id: item.record.version_uid.clone(),
-                            document: json!({"finding_uid": item.record.finding_uid, "version": item.record.version, "archive_key": key}).to_string().into(),
-                        });
+                        marks.push(archived_mark(&ledger_index, item, &key));
                     }
-                    set_all(fates, &items, Fate::Done);
+                    set_fate(fates, &items, Fate::Done);
+                }
+                // A write that may have landed keeps its claims: after they
+                // expire, the next delivery finds the object, or takes over.
+                Err(error) if outcome_unknown(&error) => {
+                    warn!(key = %key, error = %error, "archive write unanswered; retrying its messages");
+                    set_fate(fates, &items, Fate::Retry(error.into()));
                 }
                 Err(error) => {
-                    warn!(key = %key, error = %error, "archive write failed; retrying its messages");
-                    set_all(fates, &items, Fate::Retry(error.to_string()));
+                    warn!(key = %key, error = %error, "archive write failed; releasing its claims and retrying its messages");
+                    releases.extend(items.iter().map(|item| release(&ledger_index, item)));
+                    set_fate(fates, &items, Fate::Retry(error.into()));
                 }
             }
         }
-        // The ledger only prevents duplicates on redelivery; the data is
-        // stored, so a ledger failure is logged, not retried.
-        for (op, outcome) in ledger_ops
+
+        // The data is stored: a mark or release that fails is logged, not
+        // retried. Its claim expires, and the next delivery of the version
+        // finds the object (stored) or takes the claim over (not stored).
+        let bookkeeping: Vec<BulkOp> = marks.into_iter().chain(releases).collect();
+        for (op, outcome) in bookkeeping
             .iter()
-            .zip(self.bulk_with_retry(ledger_ops.clone(), deadline).await)
+            .zip(self.bulk_with_retry(&bookkeeping, write_deadline).await)
         {
             if outcome != ItemOutcome::Done {
-                warn!(ledger_op = ?op_id(op), outcome = ?outcome, "ledger entry not written");
+                warn!(ledger_id = %op.id(), outcome = ?outcome, "ledger entry not updated; its claim will expire");
             }
         }
     }
@@ -718,18 +953,27 @@ impl Collector {
     }
 
     /// Sends ops in size-capped bulk requests and retries the items worth
-    /// retrying, with backoff, within the deadline.
-    async fn bulk_with_retry(&self, ops: Vec<BulkOp>, deadline: Instant) -> Vec<ItemOutcome> {
+    /// retrying, with backoff, within the deadline. A request the cluster
+    /// refuses as a whole (400: one item makes the body invalid) is split in
+    /// halves until the item at fault is alone: it alone is `Permanent`.
+    async fn bulk_with_retry(&self, ops: &[BulkOp], deadline: Instant) -> Vec<ItemOutcome> {
         let mut outcomes: Vec<ItemOutcome> = vec![ItemOutcome::Retry("not sent".into()); ops.len()];
         let mut pending: Vec<usize> = (0..ops.len()).collect();
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=BULK_ATTEMPTS {
-            for chunk in bulk::encode(
+            let mut requests: VecDeque<Vec<usize>> = bulk::encode(
                 pending.iter().map(|&i| &ops[i]),
                 self.settings.bulk_max_bytes,
-            ) {
-                let targets: Vec<usize> = chunk.ops.iter().map(|&p| pending[p]).collect();
-                match self.ports.search.bulk(chunk.body).await {
+            )
+            .into_iter()
+            .map(|chunk| chunk.ops.iter().map(|&p| pending[p]).collect())
+            .collect();
+            while let Some(targets) = requests.pop_front() {
+                let body: Vec<u8> = bulk::encode(targets.iter().map(|&i| &ops[i]), usize::MAX)
+                    .into_iter()
+                    .flat_map(|chunk| chunk.body)
+                    .collect();
+                match bounded(deadline, "Bulk", self.ports.search.bulk(body)).await {
                     Ok(statuses) if statuses.len() == targets.len() => {
                         for (target, status) in targets.iter().zip(&statuses) {
                             outcomes[*target] = bulk::classify(status);
@@ -741,13 +985,23 @@ impl Collector {
                             statuses.len(),
                             targets.len()
                         );
-                        targets
-                            .iter()
-                            .for_each(|&t| outcomes[t] = ItemOutcome::Retry(why.clone()));
+                        for &target in &targets {
+                            outcomes[target] = ItemOutcome::Retry(why.clone());
+                        }
                     }
-                    Err(error) => targets
-                        .iter()
-                        .for_each(|&t| outcomes[t] = ItemOutcome::Retry(error.to_string())),
+                    Err(CallError::Rejected { .. }) if targets.len() > 1 => {
+                        let (left, right) = targets.split_at(targets.len() / 2);
+                        requests.push_front(right.to_vec());
+                        requests.push_front(left.to_vec());
+                    }
+                    Err(error @ CallError::Rejected { .. }) => {
+                        outcomes[targets[0]] = ItemOutcome::Permanent(error.to_string());
+                    }
+                    Err(error) => {
+                        for &target in &targets {
+                            outcomes[target] = ItemOutcome::Retry(error.to_string());
+                        }
+                    }
                 }
             }
             pending.retain(|&i| matches!(outcomes[i], ItemOutcome::Retry(_)));
@@ -763,23 +1017,33 @@ impl Collector {
         outcomes
     }
 
-    async fn quarantine_all(&self, messages: &[InboundMessage], fates: &mut HashMap<String, Fate>) {
+    async fn quarantine_all(
+        &self,
+        messages: &[InboundMessage],
+        deadline: Instant,
+        fates: &mut HashMap<String, Fate>,
+    ) {
         let now = chrono::Utc::now();
         let writes = messages
             .iter()
             .filter_map(|message| match fates.get(&message.message_id) {
-                Some(Fate::Quarantine { reason, detail }) => {
-                    let (key, body) = quarantine::object(message, reason, detail, now);
+                Some(Fate::Quarantine(reason)) => {
+                    let (key, body) = quarantine::object(message, reason, now);
                     let message_id = message.message_id.clone();
-                    let reason = reason.clone();
+                    let code = reason.code();
                     Some(async move {
-                        let result = self
-                            .ports
-                            .objects
-                            .put_object(&key, body, ObjectKind::Json)
-                            .await;
-                        (message_id, reason, key, result)
+                        let result = bounded(
+                            deadline,
+                            "PutObject",
+                            self.ports.objects.put_object(&key, body, ObjectKind::Json),
+                        )
+                        .await;
+                        (message_id, code, key, result)
                     })
+                }
+                Some(Fate::Outsider) => {
+                    info!(message_id = %message.message_id, "outside notification acknowledged");
+                    None
                 }
                 _ => None,
             });
@@ -794,7 +1058,7 @@ impl Collector {
                 }
                 Err(error) => {
                     warn!(message_id = %message_id, reason = %reason, error = %error, "quarantine write failed; retrying");
-                    fates.insert(message_id, Fate::Retry(error.to_string()));
+                    fates.insert(message_id, Fate::Retry(error.into()));
                 }
             }
         }
@@ -811,12 +1075,72 @@ fn retry_all(outcome: &mut GroupOutcome, message_ids: &[String], error: &CallErr
     for id in message_ids {
         outcome
             .fates
-            .push((id.clone(), Fate::Retry(error.to_string())));
+            .push((id.clone(), Fate::Retry(error.clone().into())));
     }
 }
 
-fn op_id(op: &BulkOp) -> &str {
-    match op {
-        BulkOp::IndexLatest { id, .. } | BulkOp::CreateOnce { id, .. } => id,
+fn set_fate(fates: &mut HashMap<String, Fate>, items: &[&Carried], fate: Fate) {
+    for item in items {
+        for id in &item.message_ids {
+            fates.insert(id.clone(), fate.clone());
+        }
+    }
+}
+
+/// Groups the indexed versions into one archive object per
+/// (account, region, day). Pure.
+fn plan_objects(
+    pending: &[Pending],
+    documents: &[Arc<str>],
+    indexed: &[usize],
+) -> Vec<PlannedObject> {
+    let mut partitions: BTreeMap<(&Origin, chrono::NaiveDate), Vec<usize>> = BTreeMap::new();
+    for &position in indexed {
+        let record = &pending[position].carried.record;
+        partitions
+            .entry((&record.origin, record.event_day))
+            .or_default()
+            .push(position);
+    }
+    partitions
+        .into_iter()
+        .map(|((origin, day), positions)| {
+            let lines: Vec<&str> = positions.iter().map(|&p| &*documents[p]).collect();
+            let object = archive::encode(&origin.account, &origin.region, day, &lines);
+            PlannedObject {
+                key: object.key,
+                body: object.body,
+                positions,
+            }
+        })
+        .collect()
+}
+
+fn archived_mark(ledger_index: &str, carried: &Carried, key: &str) -> BulkOp {
+    let record = &carried.record;
+    BulkOp::Put {
+        index: ledger_index.to_owned(),
+        id: record.version_uid.clone(),
+        document: LedgerDocument::archived(&record.finding_uid, record.version, key)
+            .to_json()
+            .into(),
+    }
+}
+
+/// Whether a failed call may still have taken effect: no answer came back.
+fn outcome_unknown(error: &CallError) -> bool {
+    match error {
+        CallError::Transient { code, .. } => matches!(
+            code.as_str(),
+            "DeadlineExceeded" | "Timeout" | "DispatchFailure" | "ResponseError"
+        ),
+        _ => false,
+    }
+}
+
+fn release(ledger_index: &str, carried: &Carried) -> BulkOp {
+    BulkOp::Delete {
+        index: ledger_index.to_owned(),
+        id: carried.record.version_uid.clone(),
     }
 }

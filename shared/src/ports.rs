@@ -5,7 +5,7 @@
 //! Implementations do not retry on top of the SDK's standard retry policy;
 //! the pipeline decides what a failure means for each message.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_credential_types::Credentials;
@@ -136,14 +136,19 @@ pub enum ObjectKind {
     Json,
 }
 
-/// Writes whole objects to the findings bucket (server-side encryption is
-/// always requested).
+/// The findings bucket: whole objects written (server-side encryption is
+/// always requested) and read back.
 ///
-/// Contract: a write of the same key and body is idempotent.
+/// Contract: a write of the same key and body is idempotent. A missing key is
+/// an answer (`false`, `None`), not an error.
 #[async_trait]
-pub trait ObjectWriter: Send + Sync {
+pub trait ObjectStore: Send + Sync {
     async fn put_object(&self, key: &str, body: Vec<u8>, kind: ObjectKind)
     -> Result<(), CallError>;
+    /// Whether the object exists (HeadObject).
+    async fn object_exists(&self, key: &str) -> Result<bool, CallError>;
+    /// The object's bytes (GetObject), `None` when it does not exist.
+    async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>, CallError>;
 }
 
 /// The result of one bulk item, in request order.
@@ -152,6 +157,15 @@ pub struct BulkItemStatus {
     pub status: u16,
     pub error_type: Option<String>,
     pub reason: Option<String>,
+}
+
+/// A stored document with what an optimistic write needs to replace it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDocument {
+    pub source: serde_json::Value,
+    /// `_seq_no` and `_primary_term`, for `if_seq_no`/`if_primary_term`.
+    pub seq_no: i64,
+    pub primary_term: i64,
 }
 
 /// The search cluster.
@@ -166,11 +180,25 @@ pub trait SearchIndexer: Send + Sync {
         name: &str,
         template: &serde_json::Value,
     ) -> Result<(), CallError>;
-    /// The subset of `ids` that exist in `index`.
-    async fn existing_ids(&self, index: &str, ids: &[String])
-    -> Result<HashSet<String>, CallError>;
+    /// The documents of `ids` that exist in `index` (one `_mget`), by id. A
+    /// missing index answers an empty map.
+    async fn get_documents(
+        &self,
+        index: &str,
+        ids: &[String],
+    ) -> Result<HashMap<String, StoredDocument>, CallError>;
     /// Sends one NDJSON bulk body.
     async fn bulk(&self, ndjson: Vec<u8>) -> Result<Vec<BulkItemStatus>, CallError>;
+}
+
+/// Which accounts belong to the organization.
+///
+/// Contract: `None` when the directory is not known (no account list yet, or
+/// it cannot be read for a permanent reason): the caller must then treat the
+/// account as its own. `Transient` only when retrying can help.
+#[async_trait]
+pub trait AccountDirectory: Send + Sync {
+    async fn is_member(&self, account: &AccountId) -> Result<Option<bool>, CallError>;
 }
 
 /// An Inspector Classic assessment template as the forwarder sees it.

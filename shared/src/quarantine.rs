@@ -5,12 +5,89 @@
 //! acknowledged. An operator lists a reason's prefix, fixes the cause and
 //! sends the `body` back to the queue (docs/design.md, "Replaying a
 //! quarantined message"). Same body, same reason, same day → same key.
+//!
+//! Every reason is a [`QuarantineReason`] that keeps its typed cause; this is
+//! the one place that turns a reason into its code and its detail.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::decode::InboundMessage;
+use crate::decode::{DecodeError, InboundMessage};
+use crate::ids::Partition;
+use crate::ports::CallError;
+
+/// The most bytes of `detail` kept in a quarantine object; a longer cause is
+/// cut at a character boundary and marked with its original length.
+pub const DETAIL_MAX_BYTES: usize = 1024;
+
+/// Why a message is set aside.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QuarantineReason {
+    /// The message cannot be decoded (its own reason codes).
+    Decode(DecodeError),
+    /// The finding is from another partition than the collector's.
+    ForeignPartition { found: Partition, served: Partition },
+    /// A Classic finding whose member account denied AssumeRole.
+    RoleUnavailable(CallError),
+    /// DescribeFindings was denied.
+    InspectorAccessDenied(CallError),
+    /// DescribeFindings failed permanently for another reason.
+    InspectorRejected(CallError),
+    /// A DescribeFindings `failedItems` entry that is not retryable.
+    ClassicFailedItem { failure_code: String },
+    /// OpenSearch refused the document permanently.
+    IndexRejected(String),
+}
+
+impl QuarantineReason {
+    /// The reason code: the `quarantine/reason=<code>/` prefix, the metric
+    /// dimension, and the key of `BatchReport::quarantined`.
+    pub fn code(&self) -> String {
+        match self {
+            Self::Decode(error) => error.reason_code().to_owned(),
+            Self::ForeignPartition { .. } => "foreign_partition".into(),
+            Self::RoleUnavailable(_) => "role_unavailable".into(),
+            Self::InspectorAccessDenied(_) => "inspector_access_denied".into(),
+            Self::InspectorRejected(_) => "inspector_rejected".into(),
+            Self::ClassicFailedItem { failure_code } => {
+                safe_reason(&format!("classic_{}", failure_code.to_ascii_lowercase()))
+            }
+            Self::IndexRejected(_) => "index_rejected".into(),
+        }
+    }
+
+    /// What an operator reads, at most [`DETAIL_MAX_BYTES`].
+    pub fn detail(&self) -> String {
+        let full = match self {
+            Self::Decode(error) => error.to_string(),
+            Self::ForeignPartition { found, served } => {
+                format!("finding is from partition {found}, the collector serves {served}")
+            }
+            Self::RoleUnavailable(error)
+            | Self::InspectorAccessDenied(error)
+            | Self::InspectorRejected(error) => error.to_string(),
+            Self::ClassicFailedItem { failure_code } => {
+                format!("DescribeFindings failedItems: {failure_code} (retryable: false)")
+            }
+            Self::IndexRejected(why) => why.clone(),
+        };
+        cap(&full, DETAIL_MAX_BYTES)
+    }
+}
+
+/// `text` cut to at most `max` bytes at a character boundary, followed by
+/// `…[truncated N bytes]` when something was cut.
+pub fn cap(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…[truncated {} bytes]", &text[..end], text.len() - end)
+}
 
 /// The object an operator finds under `quarantine/`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,19 +118,19 @@ fn safe_reason(reason: &str) -> String {
 
 pub fn object(
     message: &InboundMessage,
-    reason: &str,
-    detail: &str,
+    reason: &QuarantineReason,
     now: DateTime<Utc>,
 ) -> (String, Vec<u8>) {
-    let reason = safe_reason(reason);
+    let reason_code = safe_reason(&reason.code());
+    let detail = reason.detail();
     let digest = hex::encode(Sha256::digest(message.body.as_bytes()));
     let key = format!(
-        "quarantine/reason={reason}/eventDay={}/{digest}.json",
+        "quarantine/reason={reason_code}/eventDay={}/{digest}.json",
         now.format("%Y%m%d")
     );
     let record = QuarantinedMessage {
-        reason,
-        detail: detail.to_owned(),
+        reason: reason_code,
+        detail,
         message_id: message.message_id.clone(),
         receive_count: message.receive_count,
         quarantined_at: crate::timestamps::rfc3339(&now),
@@ -77,7 +154,8 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let (key, body) = object(&message, "malformed_json", "expected value", now);
+        let reason = QuarantineReason::Decode(DecodeError::MalformedJson("expected value".into()));
+        let (key, body) = object(&message, &reason, now);
         assert!(
             key.starts_with("quarantine/reason=malformed_json/eventDay=20261123/"),
             "{key}"
@@ -87,10 +165,33 @@ mod tests {
             (stored.body.as_str(), stored.receive_count),
             ("{not json", 2)
         );
-        let (evil_key, _) = object(&message, "../../x", "", now);
+        let evil = QuarantineReason::ClassicFailedItem {
+            failure_code: "../../X".into(),
+        };
+        let (evil_key, _) = object(&message, &evil, now);
         assert!(
-            evil_key.starts_with("quarantine/reason=______x/"),
+            evil_key.starts_with("quarantine/reason=classic_______x/"),
             "{evil_key}"
+        );
+    }
+
+    #[test]
+    fn details_are_capped_with_their_original_length() {
+        let huge = "é".repeat(50_000);
+        let reason = QuarantineReason::IndexRejected(huge.clone());
+        let detail = reason.detail();
+        assert!(detail.len() < DETAIL_MAX_BYTES + 40, "{}", detail.len());
+        assert!(
+            detail.ends_with(&format!(
+                "…[truncated {} bytes]",
+                huge.len() - DETAIL_MAX_BYTES
+            )),
+            "{}",
+            &detail[detail.len() - 40..]
+        );
+        assert_eq!(
+            QuarantineReason::IndexRejected("short".into()).detail(),
+            "short"
         );
     }
 }

@@ -74,6 +74,7 @@ fn collector(world: Arc<InMemory>) -> Collector {
             index_prefix: "fanin".into(),
             bulk_max_bytes: 1 << 20,
             max_concurrency: 4,
+            claim_ttl: fanin::pipeline::DEFAULT_CLAIM_TTL,
         },
         ports,
     )
@@ -112,10 +113,11 @@ async fn a_classic_finding_is_fetched_enriched_and_normalized() {
         (1, 0),
         "{report:?}"
     );
-    let documents = world.documents.lock().unwrap();
-    let (version, document) = documents.values().next().unwrap();
+    let documents = world.index("fanin-findings");
+    let stored = documents.values().next().unwrap();
+    let (version, document) = (stored.version, &stored.source);
     assert_eq!(
-        *version, 1_767_229_200_456,
+        version, 1_767_229_200_456,
         "external version is updatedAt in ms"
     );
     assert_eq!(document["class_uid"], 2002);
@@ -166,8 +168,8 @@ async fn a_best_practice_finding_maps_without_a_cve() {
     collector(world.clone())
         .process(vec![message("m1", body)], deadline())
         .await;
-    let documents = world.documents.lock().unwrap();
-    let (_, document) = documents.values().next().unwrap();
+    let documents = world.index("fanin-findings");
+    let document = &documents.values().next().unwrap().source;
     assert!(document["vulnerabilities"][0].get("cve").is_none());
     assert_eq!(
         document["vulnerabilities"][0]["advisory"]["uid"],
@@ -192,10 +194,15 @@ async fn inspector2_events_in_both_timestamp_forms_are_stored() {
     ];
     let report = collector(world.clone()).process(messages, deadline()).await;
     assert_eq!(report.findings_stored, 2, "{report:?}");
-    let documents = world.documents.lock().unwrap();
+    let documents = world.index("fanin-findings");
     let by_uid: HashMap<String, &Value> = documents
         .values()
-        .map(|(_, d)| (d["finding_info"]["uid"].as_str().unwrap().to_owned(), d))
+        .map(|d| {
+            (
+                d.source["finding_info"]["uid"].as_str().unwrap().to_owned(),
+                &d.source,
+            )
+        })
         .collect();
     let ec2 = by_uid["arn:aws:inspector2:us-east-1:111111111111:finding/0f1e2d3c4b5a69788796a5b4c3d2e1f0"];
     assert_eq!(
@@ -302,7 +309,7 @@ async fn an_archive_outage_retries_and_the_retry_writes_once() {
         "not archived, so retried"
     );
     assert!(
-        world.ledger.lock().unwrap().is_empty(),
+        world.index("fanin-ledger").is_empty(),
         "not in the ledger while not archived"
     );
 

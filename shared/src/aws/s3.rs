@@ -6,7 +6,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 
 use crate::config::Encryption;
-use crate::ports::{CallError, ObjectKind, ObjectWriter};
+use crate::ports::{CallError, ObjectKind, ObjectStore};
 
 pub struct S3Objects {
     client: aws_sdk_s3::Client,
@@ -33,7 +33,7 @@ impl S3Objects {
 }
 
 #[async_trait]
-impl ObjectWriter for S3Objects {
+impl ObjectStore for S3Objects {
     async fn put_object(
         &self,
         key: &str,
@@ -64,5 +64,43 @@ impl ObjectWriter for S3Objects {
             .await
             .map_err(|e| super::classify("PutObject", e))?;
         Ok(())
+    }
+
+    async fn object_exists(&self, key: &str) -> Result<bool, CallError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
+            Err(error) => Err(super::classify("HeadObject", error)),
+        }
+    }
+
+    async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>, CallError> {
+        let answer = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(answer) => answer,
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(None);
+            }
+            Err(error) => return Err(super::classify("GetObject", error)),
+        };
+        let bytes = answer
+            .body
+            .collect()
+            .await
+            .map_err(|e| CallError::transient("GetObject", "read", e.to_string()))?;
+        Ok(Some(bytes.into_bytes().to_vec()))
     }
 }

@@ -16,31 +16,88 @@ pub enum BulkOp {
         version: i64,
         document: std::sync::Arc<str>,
     },
-    /// Create a document only if absent (`create`): the archive ledger.
+    /// Create a document only if absent (`create`): a ledger claim.
     CreateOnce {
         index: String,
         id: String,
         document: std::sync::Arc<str>,
     },
+    /// Replace a document only if it is still the one read
+    /// (`if_seq_no`/`if_primary_term`): taking over a stale claim.
+    ReplaceIfUnchanged {
+        index: String,
+        id: String,
+        seq_no: i64,
+        primary_term: i64,
+        document: std::sync::Arc<str>,
+    },
+    /// Write a document whatever is there (`index`): a claim's archived mark.
+    Put {
+        index: String,
+        id: String,
+        document: std::sync::Arc<str>,
+    },
+    /// Delete a document (`delete`): releasing a claim.
+    Delete { index: String, id: String },
 }
 
 impl BulkOp {
+    /// The document `_id` the op acts on.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::IndexLatest { id, .. }
+            | Self::CreateOnce { id, .. }
+            | Self::ReplaceIfUnchanged { id, .. }
+            | Self::Put { id, .. }
+            | Self::Delete { id, .. } => id,
+        }
+    }
+
     fn encode_into(&self, out: &mut Vec<u8>) {
-        let action = match self {
+        let (action, document) = match self {
             Self::IndexLatest {
-                index, id, version, ..
-            } => {
-                json!({"index": {"_index": index, "_id": id, "version": version, "version_type": "external"}})
-            }
-            Self::CreateOnce { index, id, .. } => json!({"create": {"_index": index, "_id": id}}),
-        };
-        let document = match self {
-            Self::IndexLatest { document, .. } | Self::CreateOnce { document, .. } => document,
+                index,
+                id,
+                version,
+                document,
+            } => (
+                json!({"index": {"_index": index, "_id": id, "version": version, "version_type": "external"}}),
+                Some(document),
+            ),
+            Self::CreateOnce {
+                index,
+                id,
+                document,
+            } => (
+                json!({"create": {"_index": index, "_id": id}}),
+                Some(document),
+            ),
+            Self::ReplaceIfUnchanged {
+                index,
+                id,
+                seq_no,
+                primary_term,
+                document,
+            } => (
+                json!({"index": {"_index": index, "_id": id, "if_seq_no": seq_no, "if_primary_term": primary_term}}),
+                Some(document),
+            ),
+            Self::Put {
+                index,
+                id,
+                document,
+            } => (
+                json!({"index": {"_index": index, "_id": id}}),
+                Some(document),
+            ),
+            Self::Delete { index, id } => (json!({"delete": {"_index": index, "_id": id}}), None),
         };
         out.extend_from_slice(action.to_string().as_bytes());
         out.push(b'\n');
-        out.extend_from_slice(document.as_bytes());
-        out.push(b'\n');
+        if let Some(document) = document {
+            out.extend_from_slice(document.as_bytes());
+            out.push(b'\n');
+        }
     }
 }
 
@@ -85,8 +142,12 @@ pub fn encode<'a>(ops: impl IntoIterator<Item = &'a BulkOp>, max_bytes: usize) -
 /// What one item's answer means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ItemOutcome {
-    /// Written, or already there in this or a newer version.
+    /// Written (or, for a delete, already absent).
     Done,
+    /// The write's condition did not hold (409): the stored version is newer
+    /// or equal, the document to create exists, or it changed since it was
+    /// read. What that means is the caller's to say.
+    Conflict,
     /// Worth sending again (429, 5xx).
     Retry(String),
     /// The cluster will never take it (mapping error, bad request).
@@ -94,9 +155,6 @@ pub enum ItemOutcome {
 }
 
 /// Decides per item, separately from how retries are carried out.
-///
-/// 409 on an external-versioned index means the stored version is newer or
-/// equal: success. 409 on a create means the ledger entry exists: success.
 pub fn classify(status: &BulkItemStatus) -> ItemOutcome {
     let describe = || {
         format!(
@@ -107,7 +165,9 @@ pub fn classify(status: &BulkItemStatus) -> ItemOutcome {
         )
     };
     match status.status {
-        200..=299 | 409 => ItemOutcome::Done,
+        // 404 answers a delete of an absent document: already released.
+        200..=299 | 404 => ItemOutcome::Done,
+        409 => ItemOutcome::Conflict,
         429 | 500..=599 => ItemOutcome::Retry(describe()),
         _ => ItemOutcome::Permanent(describe()),
     }
@@ -130,8 +190,9 @@ mod tests {
         assert_eq!(classify(&item(201, None)), ItemOutcome::Done);
         assert_eq!(
             classify(&item(409, Some("version_conflict_engine_exception"))),
-            ItemOutcome::Done
+            ItemOutcome::Conflict
         );
+        assert_eq!(classify(&item(404, None)), ItemOutcome::Done);
         assert!(matches!(
             classify(&item(429, Some("es_rejected_execution_exception"))),
             ItemOutcome::Retry(_)
@@ -170,5 +231,39 @@ mod tests {
         );
         let all: Vec<usize> = capped.iter().flat_map(|c| c.ops.clone()).collect();
         assert_eq!(all, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn ledger_ops_encode_as_opensearch_reads_them() {
+        let ops = [
+            BulkOp::ReplaceIfUnchanged {
+                index: "l".into(),
+                id: "v".into(),
+                seq_no: 4,
+                primary_term: 1,
+                document: "{}".into(),
+            },
+            BulkOp::Put {
+                index: "l".into(),
+                id: "v".into(),
+                document: "{}".into(),
+            },
+            BulkOp::Delete {
+                index: "l".into(),
+                id: "v".into(),
+            },
+        ];
+        let body = String::from_utf8(encode(&ops, 1 << 20)[0].body.clone()).unwrap();
+        assert_eq!(
+            body,
+            concat!(
+                r#"{"index":{"_id":"v","_index":"l","if_primary_term":1,"if_seq_no":4}}"#,
+                "\n{}\n",
+                r#"{"index":{"_id":"v","_index":"l"}}"#,
+                "\n{}\n",
+                r#"{"delete":{"_id":"v","_index":"l"}}"#,
+                "\n"
+            )
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! TLS certificates are always verified (the client's default, never
 //! changed here); SigV4 signs requests for Amazon OpenSearch Service.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,7 +15,27 @@ use opensearch::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::config::SearchAuth;
-use crate::ports::{BulkItemStatus, CallError, SearchIndexer};
+use crate::ports::{BulkItemStatus, CallError, SearchIndexer, StoredDocument};
+
+/// An `_mget` answer (only the fields fanin reads).
+#[derive(serde::Deserialize)]
+struct MgetAnswer {
+    docs: Vec<MgetDoc>,
+}
+
+#[derive(serde::Deserialize)]
+struct MgetDoc {
+    #[serde(rename = "_id")]
+    id: String,
+    #[serde(default)]
+    found: bool,
+    #[serde(rename = "_source")]
+    source: Option<Value>,
+    #[serde(rename = "_seq_no")]
+    seq_no: Option<i64>,
+    #[serde(rename = "_primary_term")]
+    primary_term: Option<i64>,
+}
 
 pub struct OpenSearchIndexer {
     client: OpenSearch,
@@ -118,13 +138,13 @@ impl SearchIndexer for OpenSearchIndexer {
         Ok(())
     }
 
-    async fn existing_ids(
+    async fn get_documents(
         &self,
         index: &str,
         ids: &[String],
-    ) -> Result<HashSet<String>, CallError> {
+    ) -> Result<HashMap<String, StoredDocument>, CallError> {
         if ids.is_empty() {
-            return Ok(HashSet::new());
+            return Ok(HashMap::new());
         }
         let path = format!("/{index}/_mget");
         let body = serde_json::to_vec(&json!({"ids": ids})).expect("a JSON value serializes");
@@ -137,19 +157,24 @@ impl SearchIndexer for OpenSearchIndexer {
             Err(CallError::Rejected { code, .. })
                 if code == "index_not_found_exception" || code == "404" =>
             {
-                return Ok(HashSet::new());
+                return Ok(HashMap::new());
             }
             Err(other) => return Err(other),
         };
-        let docs = answer
-            .get("docs")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        Ok(docs
-            .iter()
-            .filter(|d| d.get("found").and_then(Value::as_bool) == Some(true))
-            .filter_map(|d| d.get("_id").and_then(Value::as_str).map(str::to_owned))
+        let answer: MgetAnswer = serde_json::from_value(answer)
+            .map_err(|e| CallError::transient("Mget", "decode", e.to_string()))?;
+        Ok(answer
+            .docs
+            .into_iter()
+            .filter(|d| d.found)
+            .map(|d| {
+                let document = StoredDocument {
+                    source: d.source.unwrap_or_default(),
+                    seq_no: d.seq_no.unwrap_or_default(),
+                    primary_term: d.primary_term.unwrap_or_default(),
+                };
+                (d.id, document)
+            })
             .collect())
     }
 

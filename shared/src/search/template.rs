@@ -94,6 +94,8 @@ pub fn ledger_template(prefix: &str) -> Value {
                 "finding_uid": {"type": "keyword"},
                 "version": {"type": "long"},
                 "archive_key": {"type": "keyword"},
+                "state": {"type": "keyword"},
+                "claim_expires_at": {"type": "date", "format": "epoch_millis"},
             }},
         },
     })
