@@ -94,11 +94,7 @@ pub async fn handle_sqs(
     collector: &Collector,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-    let remaining = event
-        .context
-        .deadline()
-        .duration_since(std::time::SystemTime::now())
-        .unwrap_or_default()
+    let remaining = time_left(event.context.deadline, std::time::SystemTime::now())
         .saturating_sub(DEADLINE_MARGIN);
     let messages: Vec<InboundMessage> = event.payload.records.into_iter().map(inbound).collect();
     let report = collector
@@ -116,6 +112,20 @@ pub async fn handle_sqs(
         })
         .collect();
     Ok(response)
+}
+
+/// The time left before the runtime's deadline (`Lambda-Runtime-Deadline-Ms`,
+/// epoch milliseconds). Local emulators (cargo-lambda) send the function's
+/// timeout instead of an instant: a value that cannot be a time after 2001 is
+/// read as that timeout.
+pub fn time_left(deadline_ms: u64, now: std::time::SystemTime) -> Duration {
+    const NOT_AN_INSTANT_BEFORE_MS: u64 = 978_307_200_000; // 2001-01-01
+    if deadline_ms < NOT_AN_INSTANT_BEFORE_MS {
+        return Duration::from_millis(deadline_ms);
+    }
+    (std::time::UNIX_EPOCH + Duration::from_millis(deadline_ms))
+        .duration_since(now)
+        .unwrap_or_default()
 }
 
 pub fn log_report(report: &BatchReport) {
@@ -156,4 +166,20 @@ pub async fn handle_forwarder(
         "forwarder done"
     );
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deadline_is_an_instant_or_an_emulator_s_timeout() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_796_000_000);
+        assert_eq!(
+            time_left(1_796_000_000_000 + 42_000, now),
+            Duration::from_secs(42)
+        );
+        assert_eq!(time_left(1_795_999_999_000, now), Duration::ZERO);
+        assert_eq!(time_left(600_000, now), Duration::from_secs(600));
+    }
 }
