@@ -3,17 +3,28 @@
 
 use std::collections::BTreeMap;
 
-use fanin_devstack::scenario;
+use fanin_devstack::scenario::{self, LocalStack};
 
-use crate::{deployed_with_inspector2, documents_by_uid, mapping};
+use crate::{documents_by_uid, mapping};
+
+const ACCOUNT: &str = "444444444444";
+const REGION: &str = "eu-west-1";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_collectors_with_duplicated_messages_archive_each_version_once() {
-    let (stack, deployed, events) =
-        deployed_with_inspector2("444444444444", "eu-west-1", 6, 10).await;
+    let stack = LocalStack::start().await.unwrap();
+    let deployed = fanin_devstack::deployment::deploy(&stack, &[ACCOUNT], &[REGION])
+        .await
+        .unwrap();
     let central = deployed.central.clone();
-    // Every event a second time: the queue holds two copies of each.
-    scenario::emit_inspector2(&stack, "444444444444", "eu-west-1", &events)
+    let facts = scenario::create_workloads(&stack, ACCOUNT, REGION, 4)
+        .await
+        .unwrap();
+    let events = scenario::inspector2_fleet_findings(&facts, 6, 1_767_225_600);
+    // Every event twice in a row: the two copies of a version sit next to
+    // each other on the queue, so the two collectors take them at once.
+    let doubled: Vec<_> = events.iter().flat_map(|e| [e.clone(), e.clone()]).collect();
+    scenario::emit_inspector2(&stack, ACCOUNT, REGION, &doubled)
         .await
         .unwrap();
 
@@ -21,11 +32,11 @@ async fn two_collectors_with_duplicated_messages_archive_each_version_once() {
     let mut second = scenario::start_collector(&stack, &deployed).await.unwrap();
     let mut one = mapping(&stack, &deployed).await;
     let mut two = mapping(&stack, &deployed).await;
-    // Small batches, so the two players interleave on the same versions;
-    // a message one collector could not claim waits a moment, as it would
-    // for its visibility timeout.
+    // One message a batch, so the two collectors work on the two copies of
+    // one version at the same time; a message one collector could not claim
+    // waits a moment, as it would for its visibility timeout.
     for player in [&mut one, &mut two] {
-        player.batch_size = 10;
+        player.batch_size = 1;
         player.failure_visibility_seconds = 1;
     }
     let (a, b) = tokio::join!(
