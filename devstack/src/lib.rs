@@ -13,5 +13,6 @@ pub mod deployment;
 pub mod esm;
 pub mod gateway;
 pub mod lambda_host;
+pub mod load;
 pub mod procs;
 pub mod scenario;

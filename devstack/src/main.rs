@@ -1,4 +1,5 @@
 //! `fanin-devstack demo [--json]`: the whole pipeline on the local stack.
+//! `fanin-devstack load [--findings N] [--accounts N]`: the load run, as JSON.
 use anyhow::bail;
 
 #[tokio::main]
@@ -14,6 +15,25 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        _ => bail!("usage: fanin-devstack demo [--json]"),
+        Some("load") => {
+            let mut plan = fanin_devstack::load::LoadPlan::full();
+            let value = |flag: &str| {
+                args.iter()
+                    .position(|a| a == flag)
+                    .and_then(|i| args.get(i + 1))
+                    .map(|v| v.parse::<usize>())
+                    .transpose()
+            };
+            if let Some(findings) = value("--findings")? {
+                plan.findings = findings;
+            }
+            if let Some(accounts) = value("--accounts")? {
+                plan.accounts = accounts;
+            }
+            let report = fanin_devstack::load::run(&plan).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        _ => bail!("usage: fanin-devstack demo [--json] | load [--findings N] [--accounts N]"),
     }
 }

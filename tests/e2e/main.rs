@@ -11,6 +11,7 @@ mod calls;
 mod concurrency;
 mod deployment;
 mod faults;
+mod load;
 mod pipeline;
 mod poller;
 
