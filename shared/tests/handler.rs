@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fanin::decode::InboundMessage;
+use fanin::decode::{AcceptedTopics, InboundMessage, Provenance};
 use fanin::fakes::InMemory;
-use fanin::ids::Partition;
+use fanin::ids::{AccountId, Partition};
 use fanin::model::{
     ClassicFinding, GroupRef, IngressRule, InstanceRecord, InterfaceRecord, SecurityGroupRecord,
 };
@@ -66,11 +66,25 @@ fn world() -> InMemory {
     world
 }
 
+/// The fixtures' topic (`sns-finding-reported.json`) is the central one;
+/// `222222222222` is an Inspector2 delegated administrator.
+fn provenance() -> Provenance {
+    Provenance {
+        partition: Partition::parse("aws").unwrap(),
+        topics: AcceptedTopics::Named {
+            account: AccountId::parse("123456789012").unwrap(),
+            name: "fanin-inspector-classic".into(),
+        },
+        inspector2_admin_accounts: [AccountId::parse("222222222222").unwrap()].into(),
+    }
+}
+
 fn collector(world: Arc<InMemory>) -> Collector {
     let ports = fanin::fakes::ports(world);
     Collector::new(
         Settings {
             partition: Partition::parse("aws").unwrap(),
+            provenance: provenance(),
             index_prefix: "fanin".into(),
             bulk_max_bytes: 1 << 20,
             max_concurrency: 4,
