@@ -97,7 +97,7 @@ impl Region {
         PREFIXES
             .iter()
             .find(|(prefix, _)| self.0.starts_with(prefix))
-            .map_or("aws", |(_, partition)| partition)
+            .map_or("aws", |(_, partition)| *partition)
     }
 }
 

@@ -379,10 +379,10 @@ proptest! {
     fn timestamp_parsers_never_panic(text in ".{0,64}", number in any::<f64>()) {
         let _ = timestamps::parse_text(&text);
         let _ = timestamps::parse_json(&Value::from(text));
-        if let Some(number) = serde_json::Number::from_f64(number) {
-            if let Ok(time) = timestamps::parse_json(&Value::Number(number)) {
-                prop_assert!(time.timestamp() >= 0);
-            }
+        if let Some(number) = serde_json::Number::from_f64(number)
+            && let Ok(time) = timestamps::parse_json(&Value::Number(number))
+        {
+            prop_assert!(time.timestamp() >= 0);
         }
     }
 
@@ -392,7 +392,6 @@ proptest! {
         for text in [
             time.format("%b %-d, %Y, %-I:%M:%S %p").to_string(),
             time.format("%a %b %d %H:%M:%S%.3f UTC %Y").to_string(),
-            time.format("%a %b %e %H:%M:%S UTC %Y").to_string(),
             timestamps::rfc3339(&time),
         ] {
             prop_assert_eq!(timestamps::parse_text(&text).unwrap(), time, "{}", text);

@@ -231,8 +231,10 @@ async fn forged_and_poisoned_messages_never_win_nor_take_their_neighbours() {
     let mut bad_address = scenario::inspector2_ec2_finding(&facts[1], 103, updated);
     bad_address["resources"][0]["details"]["awsEc2Instance"]["ipV4Addresses"] =
         json!(["999.1.1.1", facts[1].private_ip]);
+    // SQS and EventBridge take 256 KiB per message: the largest title an
+    // event can carry (the handler test stores a 1 MB one).
     let mut huge_title = scenario::inspector2_ec2_finding(&facts[1], 104, updated);
-    huge_title["title"] = json!("T".repeat(1_000_000));
+    huge_title["title"] = json!("T".repeat(200_000));
 
     let genuine_topic = deployed.central.topic_arns.values().next().unwrap().clone();
     let forged: Vec<(String, &str)> = vec![
@@ -343,12 +345,12 @@ async fn forged_and_poisoned_messages_never_win_nor_take_their_neighbours() {
 
     let capped = &documents[huge_title["findingArn"].as_str().unwrap()];
     let title = capped["finding_info"]["title"].as_str().unwrap();
-    assert_eq!(title, format!("{}…[truncated 999000 bytes]", "T".repeat(1024)));
+    assert_eq!(title, format!("{}…[truncated 198976 bytes]", "T".repeat(1024)));
     assert!(
         capped["unmapped"]["fanin"]["truncated"]
             .as_array()
             .unwrap()
-            .contains(&json!({"field": "finding_info.title", "original_bytes": 1_000_000}))
+            .contains(&json!({"field": "finding_info.title", "original_bytes": 200_000}))
     );
 
     // The collector logs each set-aside value with the finding it was in.

@@ -67,10 +67,21 @@ pub fn parse_ip(raw: &str) -> Option<String> {
 pub fn enforce(record: &mut VulnerabilityFinding, now: &DateTime<Utc>) {
     let mut changes = std::mem::take(&mut record.unmapped.input);
     check_types(record, now, &mut changes.unparsed);
-    Caps {
+    let mut caps = Caps {
         truncated: &mut changes.truncated,
+    };
+    caps.record(record);
+    caps.list("unmapped.fanin.unparsed", &mut changes.unparsed);
+    // The record of cuts is itself a list: its last entry says it was cut.
+    let cuts = changes.truncated.len();
+    if cuts > LIST_ITEMS {
+        changes.truncated.truncate(LIST_ITEMS - 1);
+        changes.truncated.push(Truncation {
+            field: "unmapped.fanin.truncated".into(),
+            original_bytes: None,
+            original_items: Some(cuts + 1),
+        });
     }
-    .record(record);
     record.unmapped.input = changes;
 }
 
