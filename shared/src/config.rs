@@ -242,8 +242,8 @@ fn provenance_from_lookup(
     let topics = if !topic_arns.is_empty() {
         let mut accepted = BTreeSet::new();
         for raw in topic_arns {
-            let arn = Arn::parse(&raw, "sns")
-                .map_err(|e| problem("FANIN_TOPIC_ARNS", e.to_string()))?;
+            let arn =
+                Arn::parse(&raw, "sns").map_err(|e| problem("FANIN_TOPIC_ARNS", e.to_string()))?;
             if arn.partition != partition || !partition.contains(&arn.region) {
                 return Err(problem(
                     "FANIN_TOPIC_ARNS",
@@ -456,8 +456,11 @@ mod tests {
 
     #[test]
     fn provenance_names_the_topics_and_administrators() {
-        let config = collector(&[("FANIN_INSPECTOR2_ADMIN_ACCOUNTS", "222222222222, 333333333333")])
-            .unwrap();
+        let config = collector(&[(
+            "FANIN_INSPECTOR2_ADMIN_ACCOUNTS",
+            "222222222222, 333333333333",
+        )])
+        .unwrap();
         assert_eq!(
             config.provenance.topics,
             AcceptedTopics::Named {
@@ -472,7 +475,13 @@ mod tests {
             .map(AccountId::as_str)
             .collect();
         assert_eq!(admins, ["222222222222", "333333333333"]);
-        assert!(collector(&[]).unwrap().provenance.inspector2_admin_accounts.is_empty());
+        assert!(
+            collector(&[])
+                .unwrap()
+                .provenance
+                .inspector2_admin_accounts
+                .is_empty()
+        );
 
         let listed = collector(&[
             ("FANIN_CENTRAL_ACCOUNT_ID", ""),

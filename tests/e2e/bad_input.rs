@@ -48,7 +48,8 @@ async fn bad_messages_are_set_aside_with_their_reason() {
     let bodies = vec![
         "{this is not json".to_owned(),
         sns(&json!({"event": "SOMETHING_NEW", "template": "t"}).to_string()),
-        json!({"source": "aws.guardduty", "detail-type": "GuardDuty Finding", "detail": {}}).to_string(),
+        json!({"source": "aws.guardduty", "detail-type": "GuardDuty Finding", "detail": {}})
+            .to_string(),
         sns("plain text, not JSON"),
         classic(&classic_arn("aws-cn", "111111111111")),
         classic(&classic_arn("aws", "11111111111x")),
@@ -245,7 +246,10 @@ async fn forged_and_poisoned_messages_never_win_nor_take_their_neighbours() {
         ),
         // An Inspector2 event inside an envelope of the genuine topic.
         (
-            sns_from(&genuine_topic, &inspector2_event(LIVE_ACCOUNT, &forged_closed)),
+            sns_from(
+                &genuine_topic,
+                &inspector2_event(LIVE_ACCOUNT, &forged_closed),
+            ),
             "inspector2_in_sns",
         ),
         // A Classic notification from a topic of another account.
@@ -345,7 +349,10 @@ async fn forged_and_poisoned_messages_never_win_nor_take_their_neighbours() {
 
     let capped = &documents[huge_title["findingArn"].as_str().unwrap()];
     let title = capped["finding_info"]["title"].as_str().unwrap();
-    assert_eq!(title, format!("{}…[truncated 198976 bytes]", "T".repeat(1024)));
+    assert_eq!(
+        title,
+        format!("{}…[truncated 198976 bytes]", "T".repeat(1024))
+    );
     assert!(
         capped["unmapped"]["fanin"]["truncated"]
             .as_array()
@@ -356,8 +363,10 @@ async fn forged_and_poisoned_messages_never_win_nor_take_their_neighbours() {
     // The collector logs each set-aside value with the finding it was in.
     let logged = std::fs::read_to_string(&collector.log_path).unwrap();
     assert!(
-        logged.lines().any(|line| line.contains("finding values set aside or cut")
-            && line.contains(bad_address["findingArn"].as_str().unwrap())),
+        logged
+            .lines()
+            .any(|line| line.contains("finding values set aside or cut")
+                && line.contains(bad_address["findingArn"].as_str().unwrap())),
         "a warning names the finding with the bad address"
     );
 }
@@ -389,8 +398,12 @@ async fn a_newer_state_in_the_same_second_is_never_lost() {
         )
     };
     // (one batch | two batches) x (ACTIVE first | CLOSED first).
-    let [one_active_first, one_closed_first, two_active_first, two_closed_first] =
-        [0, 1, 2, 3].map(states);
+    let [
+        one_active_first,
+        one_closed_first,
+        two_active_first,
+        two_closed_first,
+    ] = [0, 1, 2, 3].map(states);
     let mut collector = scenario::start_collector(&stack, &deployed).await.unwrap();
     let mapping = mapping(&stack, &deployed).await;
     let first_round = vec![
@@ -430,7 +443,10 @@ async fn a_newer_state_in_the_same_second_is_never_lost() {
     ] {
         let document = &documents[arn.as_str()];
         assert_eq!(
-            (document["status"].as_str(), document["status_detail"].as_str()),
+            (
+                document["status"].as_str(),
+                document["status_detail"].as_str()
+            ),
             (Some("Resolved"), Some("CLOSED")),
             "{arn}: the index ends on CLOSED"
         );
@@ -441,12 +457,17 @@ async fn a_newer_state_in_the_same_second_is_never_lost() {
             .map(|(_, r)| r["status_detail"].as_str().unwrap())
             .collect();
         archived.sort();
-        assert_eq!(archived, ["ACTIVE", "CLOSED"], "{arn}: both states archived");
+        assert_eq!(
+            archived,
+            ["ACTIVE", "CLOSED"],
+            "{arn}: both states archived"
+        );
     }
 }
 
 fn sns_from(topic: &str, message: &str) -> String {
-    json!({"Type": "Notification", "MessageId": "x", "TopicArn": topic, "Message": message}).to_string()
+    json!({"Type": "Notification", "MessageId": "x", "TopicArn": topic, "Message": message})
+        .to_string()
 }
 
 fn classic_notification(arn: &str) -> String {

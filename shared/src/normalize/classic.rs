@@ -42,7 +42,7 @@ pub(super) fn unparsed_values(finding: &ClassicFinding) -> Vec<UnparsedValue> {
         ) {
             check(field("privateIpAddress"), raw);
         }
-        for raw in &eni.public_ip {
+        if let Some(raw) = &eni.public_ip {
             check(field("publicIp"), raw);
         }
         for raw in &eni.ipv6_addresses {

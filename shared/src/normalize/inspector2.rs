@@ -50,8 +50,16 @@ pub(super) fn reported_network(finding: &Inspector2Finding) -> ReportedNetwork {
         subnet_id: details.subnet_id,
         interfaces: Vec::new(),
         // Inspector lists private and public IPv4 addresses together.
-        loose_private_ips: ipv4.iter().filter(|ip| !is_public_ipv4(ip)).cloned().collect(),
-        loose_public_ips: ipv4.iter().filter(|ip| is_public_ipv4(ip)).cloned().collect(),
+        loose_private_ips: ipv4
+            .iter()
+            .filter(|ip| !is_public_ipv4(ip))
+            .cloned()
+            .collect(),
+        loose_public_ips: ipv4
+            .iter()
+            .filter(|ip| is_public_ipv4(ip))
+            .cloned()
+            .collect(),
         loose_ipv6_addresses: details
             .ip_v6_addresses
             .iter()
@@ -89,12 +97,17 @@ pub(super) fn unparsed_values(
             .details
             .as_ref()
             .and_then(|d| d.aws_ec2_instance.as_ref());
-        for (name, addresses) in ec2
-            .iter()
-            .flat_map(|e| [("ipV4Addresses", &e.ip_v4_addresses), ("ipV6Addresses", &e.ip_v6_addresses)])
-        {
+        for (name, addresses) in ec2.iter().flat_map(|e| {
+            [
+                ("ipV4Addresses", &e.ip_v4_addresses),
+                ("ipV6Addresses", &e.ip_v6_addresses),
+            ]
+        }) {
             for raw in addresses.iter().filter(|ip| parse_ip(ip).is_none()) {
-                found.push(unparsed(field(&format!("details.awsEc2Instance.{name}")), raw));
+                found.push(unparsed(
+                    field(&format!("details.awsEc2Instance.{name}")),
+                    raw,
+                ));
             }
         }
     }
@@ -212,8 +225,7 @@ pub(super) fn to_ocsf(
     {
         Some("CLOSED") => (Status::Resolved, Activity::Close),
         Some("SUPPRESSED") => (Status::Suppressed, Activity::Update),
-        _ if first_observed.is_some_and(|first| *first < finding.updated_at) =>
-        {
+        _ if first_observed.is_some_and(|first| *first < finding.updated_at) => {
             (Status::New, Activity::Update)
         }
         _ => (Status::New, Activity::Create),

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::ocsf::{InputChanges, Truncation, UnparsedValue, VulnerabilityFinding};
+use crate::ocsf::{Truncation, UnparsedValue, VulnerabilityFinding};
 use crate::timestamps;
 
 /// `finding_info.title`, `vulnerabilities[].title`, `advisory.title`.
@@ -252,7 +252,11 @@ impl Caps<'_> {
     fn record(&mut self, record: &mut VulnerabilityFinding) {
         self.optional("status_detail", &mut record.status_detail, NAME_BYTES);
         if let Some(feature) = &mut record.metadata.product.feature {
-            self.text("metadata.product.feature.name", &mut feature.name, NAME_BYTES);
+            self.text(
+                "metadata.product.feature.name",
+                &mut feature.name,
+                NAME_BYTES,
+            );
             self.optional(
                 "metadata.product.feature.uid",
                 &mut feature.uid,
@@ -369,11 +373,7 @@ impl Caps<'_> {
                 for (g, group) in interface.security_groups.iter_mut().enumerate() {
                     let field = format!("{field}.security_groups[{g}]");
                     self.text(&format!("{field}.group_id"), &mut group.id, NAME_BYTES);
-                    self.optional(
-                        &format!("{field}.group_name"),
-                        &mut group.name,
-                        NAME_BYTES,
-                    );
+                    self.optional(&format!("{field}.group_name"), &mut group.name, NAME_BYTES);
                 }
             }
             self.list(
@@ -387,14 +387,22 @@ impl Caps<'_> {
     }
 
     fn vulnerability(&mut self, field: &str, vulnerability: &mut crate::ocsf::Vulnerability) {
-        self.text(&format!("{field}.title"), &mut vulnerability.title, TITLE_BYTES);
+        self.text(
+            &format!("{field}.title"),
+            &mut vulnerability.title,
+            TITLE_BYTES,
+        );
         self.optional(
             &format!("{field}.desc"),
             &mut vulnerability.desc,
             DESCRIPTION_BYTES,
         );
         if let Some(advisory) = &mut vulnerability.advisory {
-            self.text(&format!("{field}.advisory.uid"), &mut advisory.uid, NAME_BYTES);
+            self.text(
+                &format!("{field}.advisory.uid"),
+                &mut advisory.uid,
+                NAME_BYTES,
+            );
             self.optional(
                 &format!("{field}.advisory.title"),
                 &mut advisory.title,
@@ -439,7 +447,11 @@ impl Caps<'_> {
         for (i, package) in vulnerability.affected_packages.iter_mut().enumerate() {
             let field = format!("{field}.affected_packages[{i}]");
             self.text(&format!("{field}.name"), &mut package.name, NAME_BYTES);
-            self.text(&format!("{field}.version"), &mut package.version, NAME_BYTES);
+            self.text(
+                &format!("{field}.version"),
+                &mut package.version,
+                NAME_BYTES,
+            );
             for (name, value) in [
                 ("fixed_in_version", &mut package.fixed_in_version),
                 ("package_manager", &mut package.package_manager),
