@@ -161,6 +161,15 @@ fn local_deployment(
         .collect::<Result<_, _>>()?;
     deployment.code_bucket_prefix = CODE_BUCKET_PREFIX.to_owned();
     use_local_opensearch(stack, &mut deployment);
+    // moto rewrites `account` to the receiving bus's account when it forwards
+    // an event to another account's bus (AWS keeps the source account), so
+    // every Inspector2 event reaches the local queue with the central
+    // account: the central account plays the Inspector2 administrator.
+    deployment
+        .parameters
+        .entry(StackSetName::CentralPrimary)
+        .or_default()
+        .push(Parameter::new("Inspector2AdminAccountIds", CENTRAL_ACCOUNT));
     deployment
         .validate()
         .map_err(|problems| anyhow::anyhow!("local deployment: {}", problems.join("; ")))?;

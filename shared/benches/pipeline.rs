@@ -166,6 +166,14 @@ async fn run(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
     let collector = Collector::new(
         Settings {
             partition: Partition::parse("aws").expect("partition"),
+            provenance: fanin::decode::Provenance {
+                partition: Partition::parse("aws").expect("partition"),
+                topics: fanin::decode::AcceptedTopics::Named {
+                    account: AccountId::parse("123456789012").expect("account"),
+                    name: "fanin-inspector-classic".into(),
+                },
+                inspector2_admin_accounts: Default::default(),
+            },
             index_prefix: "bench".into(),
             bulk_max_bytes: 5 << 20,
             max_concurrency: 8,

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::ids::{AccountId, Partition, Region};
+use std::collections::BTreeSet;
+
+use crate::decode::{AcceptedTopics, Provenance};
+use crate::ids::{AccountId, Arn, Partition, Region};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("configuration: {variable}: {problem}")]
@@ -57,6 +60,9 @@ pub struct CollectorConfig {
     pub claim_ttl: Duration,
     /// Poller mode only: the queue to poll.
     pub queue_url: Option<String>,
+    /// Which senders the collector believes: accepted SNS topics and
+    /// Inspector2 administrator accounts (see `decode::Provenance`).
+    pub provenance: Provenance,
 }
 
 impl CollectorConfig {
@@ -153,6 +159,7 @@ impl CollectorConfig {
 
         let partition = Partition::parse(&get("FANIN_PARTITION").unwrap_or_else(|| "aws".into()))
             .map_err(|e| problem("FANIN_PARTITION", e.to_string()))?;
+        let provenance = provenance_from_lookup(&get, partition.clone())?;
         let encryption = match get("FANIN_S3_SSE").as_deref().unwrap_or("aws:kms") {
             "aws:kms" => Encryption::Kms {
                 key_id: get("FANIN_S3_KMS_KEY_ID").filter(|k| !k.is_empty()),
@@ -208,8 +215,82 @@ impl CollectorConfig {
             // after a crash finds the claim expired.
             claim_ttl: Duration::from_secs(number("FANIN_CLAIM_TTL_SECONDS", 60, 2..=900)? as u64),
             queue_url: get("FANIN_QUEUE_URL").filter(|q| !q.is_empty()),
+            provenance,
         })
     }
+}
+
+// --- Provenance settings -----------------------------------------------------
+//
+// FANIN_TOPIC_ARNS: comma-separated SNS topic ARNs whose envelopes are opened;
+// else FANIN_CENTRAL_ACCOUNT_ID and FANIN_TOPIC_NAME (default
+// `fanin-inspector-classic`) accept that topic name of that account in every
+// region of the partition. One of the two is required: without it no SNS
+// envelope would be believed.
+// FANIN_INSPECTOR2_ADMIN_ACCOUNTS: comma-separated account ids of Inspector2
+// delegated administrators (may be empty).
+
+fn provenance_from_lookup(
+    get: &impl Fn(&str) -> Option<String>,
+    partition: Partition,
+) -> Result<Provenance, ConfigError> {
+    let listed = |name: &'static str| -> Vec<String> {
+        get(name)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let topic_arns = listed("FANIN_TOPIC_ARNS");
+    let topics = if !topic_arns.is_empty() {
+        let mut accepted = BTreeSet::new();
+        for raw in topic_arns {
+            let arn =
+                Arn::parse(&raw, "sns").map_err(|e| problem("FANIN_TOPIC_ARNS", e.to_string()))?;
+            if arn.partition != partition || !partition.contains(&arn.region) {
+                return Err(problem(
+                    "FANIN_TOPIC_ARNS",
+                    format!("{raw} is not in partition {partition}"),
+                ));
+            }
+            accepted.insert(raw);
+        }
+        AcceptedTopics::Listed(accepted)
+    } else {
+        let raw_account = get("FANIN_CENTRAL_ACCOUNT_ID").unwrap_or_default();
+        if raw_account.trim().is_empty() {
+            return Err(problem(
+                "FANIN_CENTRAL_ACCOUNT_ID",
+                "is required unless FANIN_TOPIC_ARNS lists the accepted topics",
+            ));
+        }
+        let account = AccountId::parse(&raw_account)
+            .map_err(|e| problem("FANIN_CENTRAL_ACCOUNT_ID", e.to_string()))?;
+        let name = get("FANIN_TOPIC_NAME").unwrap_or_else(|| "fanin-inspector-classic".into());
+        if !is_topic_name(&name) {
+            return Err(problem("FANIN_TOPIC_NAME", "not a valid SNS topic name"));
+        }
+        AcceptedTopics::Named { account, name }
+    };
+    let inspector2_admin_accounts = listed("FANIN_INSPECTOR2_ADMIN_ACCOUNTS")
+        .iter()
+        .map(|raw| AccountId::parse(raw))
+        .collect::<Result<BTreeSet<_>, _>>()
+        .map_err(|e| problem("FANIN_INSPECTOR2_ADMIN_ACCOUNTS", e.to_string()))?;
+    Ok(Provenance {
+        partition,
+        topics,
+        inspector2_admin_accounts,
+    })
+}
+
+fn is_topic_name(name: &str) -> bool {
+    (1..=256).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -316,6 +397,7 @@ mod tests {
             ),
             ("FANIN_ROLE_NAME", "fanin-read"),
             ("FANIN_EXTERNAL_ID", "o-abc123-fanin"),
+            ("FANIN_CENTRAL_ACCOUNT_ID", "999999999999"),
         ]
         .into_iter()
         .collect();
@@ -368,6 +450,64 @@ mod tests {
             ("FANIN_BULK_MAX_BYTES", "12"),
             ("FANIN_BULK_MAX_BYTES", "20971520"),
             ("FANIN_SESSION_DURATION_SECONDS", "7200"),
+        ] {
+            assert_eq!(
+                collector(&[(name, value)]).unwrap_err().variable,
+                name,
+                "{name}={value}"
+            );
+        }
+    }
+
+    #[test]
+    fn provenance_names_the_topics_and_administrators() {
+        let config = collector(&[(
+            "FANIN_INSPECTOR2_ADMIN_ACCOUNTS",
+            "222222222222, 333333333333",
+        )])
+        .unwrap();
+        assert_eq!(
+            config.provenance.topics,
+            AcceptedTopics::Named {
+                account: AccountId::parse("999999999999").unwrap(),
+                name: "fanin-inspector-classic".into(),
+            }
+        );
+        let admins: Vec<&str> = config
+            .provenance
+            .inspector2_admin_accounts
+            .iter()
+            .map(AccountId::as_str)
+            .collect();
+        assert_eq!(admins, ["222222222222", "333333333333"]);
+        assert!(
+            collector(&[])
+                .unwrap()
+                .provenance
+                .inspector2_admin_accounts
+                .is_empty()
+        );
+
+        let listed = collector(&[
+            ("FANIN_CENTRAL_ACCOUNT_ID", ""),
+            (
+                "FANIN_TOPIC_ARNS",
+                "arn:aws:sns:eu-west-1:999999999999:a,arn:aws:sns:us-east-1:999999999999:b",
+            ),
+        ])
+        .unwrap();
+        let AcceptedTopics::Listed(arns) = listed.provenance.topics else {
+            panic!("explicit topics are listed")
+        };
+        assert_eq!(arns.len(), 2);
+
+        for (name, value) in [
+            ("FANIN_CENTRAL_ACCOUNT_ID", ""),
+            ("FANIN_CENTRAL_ACCOUNT_ID", "12345"),
+            ("FANIN_TOPIC_NAME", "bad/name"),
+            ("FANIN_TOPIC_ARNS", "arn:aws:sqs:eu-west-1:999999999999:a"),
+            ("FANIN_TOPIC_ARNS", "arn:aws:sns:cn-north-1:999999999999:a"),
+            ("FANIN_INSPECTOR2_ADMIN_ACCOUNTS", "222222222222,nope"),
         ] {
             assert_eq!(
                 collector(&[(name, value)]).unwrap_err().variable,

@@ -1,18 +1,31 @@
-//! Decoding of queue messages into notifications.
+//! Decoding of queue messages into notifications, and the checks that make
+//! a message's claimed origin hold (its provenance).
 //!
 //! A central-queue message is one of:
 //! - an SNS envelope (`Type: Notification`, `Message` a JSON string) around an
-//!   Inspector Classic notification, or the same notification delivered raw;
-//! - an EventBridge event (`source`, `detail-type`, `detail`), raw or inside an
-//!   SNS envelope: `aws.inspector2` / `Inspector2 Finding` carries a whole finding.
+//!   Inspector Classic notification, or the same notification delivered raw
+//!   (the collector fetches a Classic finding from its source account, so the
+//!   notification only names what to fetch);
+//! - an EventBridge event delivered raw by the central rule:
+//!   `aws.inspector2` / `Inspector2 Finding` carries a whole finding.
+//!
+//! What is believed ([`Provenance`]): an SNS envelope only from the configured
+//! topics; an Inspector2 finding only as a raw EventBridge event (never inside
+//! SNS, whose topics any Classic template may publish to), whose `account` is
+//! the finding's `awsAccountId` or an allow-listed Inspector2 delegated
+//! administrator; every ARN and region in the collector's partition.
 //!
 //! Decoding is pure and total: every input ends as a [`Notification`] or a
 //! [`DecodeError`], and every `DecodeError` is permanent (the same bytes fail
 //! the same way), so the caller sets the message aside instead of retrying it.
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
-use crate::ids::{AccountId, Arn, ClassicFindingArn, IdError, Region, truncate_for_message};
+use crate::ids::{
+    AccountId, Arn, ClassicFindingArn, IdError, Partition, Region, truncate_for_message,
+};
 use crate::model::Inspector2Finding;
 
 /// A message as it comes off the queue.
@@ -52,6 +65,39 @@ pub struct Inspector2Event {
     pub finding: Inspector2Finding,
 }
 
+/// Who the collector believes (see the module documentation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provenance {
+    /// The collector's partition: every ARN and region must belong to it.
+    pub partition: Partition,
+    /// The SNS topics allowed to deliver Inspector Classic notifications.
+    pub topics: AcceptedTopics,
+    /// Inspector2 delegated administrator accounts: Inspector publishes a
+    /// member's finding in the administrator account too, with the
+    /// administrator as the event's `account`.
+    pub inspector2_admin_accounts: BTreeSet<AccountId>,
+}
+
+/// The SNS topics whose envelopes the collector opens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AcceptedTopics {
+    /// `arn:<partition>:sns:<any region of the partition>:<account>:<name>`:
+    /// the regional topics `central-regional.yaml` creates (the queue policy
+    /// allows the same pattern).
+    Named { account: AccountId, name: String },
+    /// Exactly these topic ARNs.
+    Listed(BTreeSet<String>),
+}
+
+impl AcceptedTopics {
+    fn accepts(&self, topic: &Arn) -> bool {
+        match self {
+            Self::Named { account, name } => topic.account == *account && topic.resource == *name,
+            Self::Listed(arns) => arns.contains(topic.as_str()),
+        }
+    }
+}
+
 /// Why a message cannot be processed, ever. `reason_code` names the
 /// quarantine prefix an operator finds it under.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -60,6 +106,19 @@ pub enum DecodeError {
     MalformedJson(String),
     #[error("SNS envelope Message is not JSON: {0}")]
     SnsMessageNotJson(String),
+    #[error("SNS envelope from a topic the collector does not accept: {0}")]
+    UntrustedTopic(String),
+    #[error("Inspector2 finding inside an SNS envelope (accepted only from the EventBridge rule)")]
+    Inspector2InSns,
+    #[error(
+        "EventBridge account {event_account} is neither the finding's account {finding_account} nor an Inspector2 administrator"
+    )]
+    EventAccountMismatch {
+        event_account: AccountId,
+        finding_account: AccountId,
+    },
+    #[error("{0}")]
+    ForeignPartition(String),
     #[error("unknown event: {0}")]
     UnknownEvent(String),
     #[error("invalid identifier: {0}")]
@@ -73,45 +132,107 @@ impl DecodeError {
         match self {
             Self::MalformedJson(_) => "malformed_json",
             Self::SnsMessageNotJson(_) => "sns_message_not_json",
+            Self::UntrustedTopic(_) => "untrusted_topic",
+            Self::Inspector2InSns => "inspector2_in_sns",
+            Self::EventAccountMismatch { .. } => "event_account_mismatch",
+            Self::ForeignPartition(_) => "foreign_partition",
             Self::UnknownEvent(_) => "unknown_event",
+            Self::InvalidIdentifier(IdError::ForeignRegion { .. }) => "foreign_partition",
             Self::InvalidIdentifier(_) => "invalid_identifier",
             Self::InvalidFinding(_) => "invalid_finding",
         }
     }
 }
 
-/// Decodes one queue message body.
-pub fn decode(body: &str) -> Result<Notification, DecodeError> {
-    let outer: Value =
-        serde_json::from_str(body).map_err(|e| DecodeError::MalformedJson(e.to_string()))?;
-    let inner = match sns_message(&outer) {
-        Some(message) => serde_json::from_str(message)
-            .map_err(|e| DecodeError::SnsMessageNotJson(e.to_string()))?,
-        None => outer,
+/// Decodes one queue message body and checks its provenance.
+pub fn decode(body: &str, provenance: &Provenance) -> Result<Notification, DecodeError> {
+    let outer: Value = serde_json::from_str(body)
+        .map_err(|e| DecodeError::MalformedJson(truncate_for_message(&e.to_string())))?;
+    let Some(envelope) = sns_envelope(&outer) else {
+        return decode_notification(outer, provenance);
     };
-    decode_notification(inner)
+    let topic = envelope
+        .topic_arn
+        .ok_or_else(|| DecodeError::UntrustedTopic("TopicArn is not a string".into()))?;
+    let topic = Arn::parse(topic, "sns")
+        .map_err(|e| DecodeError::UntrustedTopic(truncate_for_message(&e.to_string())))?;
+    check_partition(provenance, &topic)?;
+    if !provenance.topics.accepts(&topic) {
+        return Err(DecodeError::UntrustedTopic(truncate_for_message(
+            topic.as_str(),
+        )));
+    }
+    let message = envelope
+        .message
+        .ok_or_else(|| DecodeError::SnsMessageNotJson("Message is not a string".into()))?;
+    let inner: Value = serde_json::from_str(message)
+        .map_err(|e| DecodeError::SnsMessageNotJson(truncate_for_message(&e.to_string())))?;
+    if is_eventbridge(&inner) {
+        return Err(match eventbridge_kind(&inner) {
+            INSPECTOR2_FINDING => DecodeError::Inspector2InSns,
+            (source, detail_type) => unknown_eventbridge(source, detail_type),
+        });
+    }
+    decode_notification(inner, provenance)
 }
 
-/// The `Message` of an SNS notification envelope, if `value` is one.
-fn sns_message(value: &Value) -> Option<&str> {
+/// The parts of an SNS notification envelope.
+struct SnsEnvelope<'a> {
+    topic_arn: Option<&'a str>,
+    message: Option<&'a str>,
+}
+
+/// The envelope, if `value` is an SNS notification (`Type: Notification`
+/// with a `TopicArn`).
+fn sns_envelope(value: &Value) -> Option<SnsEnvelope<'_>> {
     let is_envelope = value.get("Type").and_then(Value::as_str) == Some("Notification")
         && value.get("TopicArn").is_some();
-    if is_envelope {
-        value.get("Message").and_then(Value::as_str)
-    } else {
-        None
-    }
+    is_envelope.then(|| SnsEnvelope {
+        topic_arn: value.get("TopicArn").and_then(Value::as_str),
+        message: value.get("Message").and_then(Value::as_str),
+    })
 }
 
-fn decode_notification(value: Value) -> Result<Notification, DecodeError> {
+const INSPECTOR2_FINDING: (&str, &str) = ("aws.inspector2", "Inspector2 Finding");
+
+fn is_eventbridge(value: &Value) -> bool {
+    value.get("detail-type").is_some() || value.get("source").is_some()
+}
+
+fn eventbridge_kind(value: &Value) -> (&str, &str) {
+    let text = |key| value.get(key).and_then(Value::as_str).unwrap_or_default();
+    (text("source"), text("detail-type"))
+}
+
+fn unknown_eventbridge(source: &str, detail_type: &str) -> DecodeError {
+    DecodeError::UnknownEvent(format!(
+        "EventBridge source {:?} detail-type {:?}",
+        truncate_for_message(source),
+        truncate_for_message(detail_type)
+    ))
+}
+
+/// The ARN must be in the collector's partition, and so must its region.
+fn check_partition(provenance: &Provenance, arn: &Arn) -> Result<(), DecodeError> {
+    if arn.partition != provenance.partition {
+        return Err(DecodeError::ForeignPartition(format!(
+            "{} ARN is from partition {}, the collector serves {}",
+            arn.service, arn.partition, provenance.partition
+        )));
+    }
+    provenance.partition.check_region(&arn.region)?;
+    Ok(())
+}
+
+fn decode_notification(value: Value, provenance: &Provenance) -> Result<Notification, DecodeError> {
     if !value.is_object() {
         return Err(DecodeError::UnknownEvent(format!(
             "expected a JSON object, got {}",
             truncate_for_message(&value.to_string())
         )));
     }
-    if value.get("detail-type").is_some() || value.get("source").is_some() {
-        return decode_eventbridge(value);
+    if is_eventbridge(&value) {
+        return decode_eventbridge(value, provenance);
     }
     let Some(event) = value.get("event").and_then(Value::as_str) else {
         return Err(DecodeError::UnknownEvent(
@@ -127,9 +248,9 @@ fn decode_notification(value: Value) -> Result<Notification, DecodeError> {
                 .ok_or_else(|| {
                     DecodeError::InvalidFinding("FINDING_REPORTED without a `finding` ARN".into())
                 })?;
-            Ok(Notification::ClassicFinding {
-                finding_arn: ClassicFindingArn::parse(raw_arn)?,
-            })
+            let finding_arn = ClassicFindingArn::parse(raw_arn)?;
+            check_partition(provenance, finding_arn.arn())?;
+            Ok(Notification::ClassicFinding { finding_arn })
         }
         other if CLASSIC_LIFECYCLE_EVENTS.contains(&other) => Ok(Notification::ClassicLifecycle {
             event: other.to_owned(),
@@ -141,27 +262,26 @@ fn decode_notification(value: Value) -> Result<Notification, DecodeError> {
     }
 }
 
-fn decode_eventbridge(mut value: Value) -> Result<Notification, DecodeError> {
-    let source = value
-        .get("source")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let detail_type = value
-        .get("detail-type")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if (source, detail_type) != ("aws.inspector2", "Inspector2 Finding") {
-        return Err(DecodeError::UnknownEvent(format!(
-            "EventBridge source {:?} detail-type {:?}",
-            truncate_for_message(source),
-            truncate_for_message(detail_type)
-        )));
+fn decode_eventbridge(
+    mut value: Value,
+    provenance: &Provenance,
+) -> Result<Notification, DecodeError> {
+    let kind = eventbridge_kind(&value);
+    if kind != INSPECTOR2_FINDING {
+        return Err(unknown_eventbridge(kind.0, kind.1));
     }
+    let event_account = value
+        .get("account")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            DecodeError::InvalidFinding("Inspector2 Finding event without `account`".into())
+        })
+        .and_then(|raw| Ok(AccountId::parse(raw)?))?;
     let detail = value.get_mut("detail").map(Value::take).ok_or_else(|| {
         DecodeError::InvalidFinding("Inspector2 Finding event without `detail`".into())
     })?;
-    let finding: Inspector2Finding =
-        serde_json::from_value(detail).map_err(|e| DecodeError::InvalidFinding(e.to_string()))?;
+    let finding: Inspector2Finding = serde_json::from_value(detail)
+        .map_err(|e| DecodeError::InvalidFinding(truncate_for_message(&e.to_string())))?;
     let arn = Arn::parse(&finding.finding_arn, "inspector2")?;
     let account = AccountId::parse(&finding.aws_account_id)?;
     if account != arn.account {
@@ -169,6 +289,16 @@ fn decode_eventbridge(mut value: Value) -> Result<Notification, DecodeError> {
             "awsAccountId {account} differs from the account of findingArn {}",
             arn.account
         )));
+    }
+    check_partition(provenance, &arn)?;
+    let delegated = provenance
+        .inspector2_admin_accounts
+        .contains(&event_account);
+    if event_account != account && !delegated {
+        return Err(DecodeError::EventAccountMismatch {
+            event_account,
+            finding_account: account,
+        });
     }
     let region = arn.region.clone();
     Ok(Notification::Inspector2Finding(Box::new(Inspector2Event {
@@ -184,6 +314,18 @@ mod tests {
     use super::*;
 
     const FINDING: &str = "arn:aws:inspector:eu-west-1:111111111111:target/0-aaaa1111/template/0-bbbb2222/run/0-cccc3333/finding/0-dddd4444";
+    const TOPIC: &str = "arn:aws:sns:eu-west-1:999999999999:fanin-inspector";
+
+    fn provenance() -> Provenance {
+        Provenance {
+            partition: Partition::parse("aws").unwrap(),
+            topics: AcceptedTopics::Named {
+                account: AccountId::parse("999999999999").unwrap(),
+                name: "fanin-inspector".into(),
+            },
+            inspector2_admin_accounts: [AccountId::parse("222222222222").unwrap()].into(),
+        }
+    }
 
     fn classic(event: &str, with_finding: bool) -> String {
         let mut message = serde_json::json!({
@@ -199,14 +341,40 @@ mod tests {
         message.to_string()
     }
 
-    fn sns(message: &str) -> String {
+    fn sns_from(topic: &str, message: &str) -> String {
         serde_json::json!({
             "Type": "Notification",
             "MessageId": "5b8b0d2c-0000-0000-0000-000000000000",
-            "TopicArn": "arn:aws:sns:eu-west-1:999999999999:fanin-inspector",
+            "TopicArn": topic,
             "Message": message,
         })
         .to_string()
+    }
+
+    fn sns(message: &str) -> String {
+        sns_from(TOPIC, message)
+    }
+
+    /// An Inspector2 event whose `account` is `event_account`, about a
+    /// finding of `finding_account`.
+    fn inspector2(event_account: &str, finding_account: &str, region: &str) -> String {
+        serde_json::json!({
+            "version": "0",
+            "source": "aws.inspector2",
+            "detail-type": "Inspector2 Finding",
+            "account": event_account,
+            "region": region,
+            "detail": {
+                "findingArn": format!("arn:aws:inspector2:{region}:{finding_account}:finding/abc"),
+                "awsAccountId": finding_account,
+                "updatedAt": "2026-01-01T00:00:00Z",
+            },
+        })
+        .to_string()
+    }
+
+    fn reason(body: &str) -> &'static str {
+        decode(body, &provenance()).unwrap_err().reason_code()
     }
 
     #[test]
@@ -215,11 +383,29 @@ mod tests {
             sns(&classic("FINDING_REPORTED", true)),
             classic("FINDING_REPORTED", true),
         ] {
-            let Notification::ClassicFinding { finding_arn } = decode(&body).unwrap() else {
+            let Notification::ClassicFinding { finding_arn } =
+                decode(&body, &provenance()).unwrap()
+            else {
                 panic!("not a classic finding")
             };
             assert_eq!(finding_arn.as_str(), FINDING);
         }
+    }
+
+    #[test]
+    fn the_topic_may_be_in_any_region_of_the_partition() {
+        let other_region = TOPIC.replace("eu-west-1", "ap-southeast-2");
+        let body = sns_from(&other_region, &classic("FINDING_REPORTED", true));
+        assert!(decode(&body, &provenance()).is_ok());
+        let listed = Provenance {
+            topics: AcceptedTopics::Listed([TOPIC.to_owned()].into()),
+            ..provenance()
+        };
+        assert!(decode(&sns(&classic("FINDING_REPORTED", true)), &listed).is_ok());
+        assert_eq!(
+            decode(&body, &listed).unwrap_err().reason_code(),
+            "untrusted_topic"
+        );
     }
 
     #[test]
@@ -230,12 +416,90 @@ mod tests {
             "ASSESSMENT_RUN_STATE_CHANGED",
         ] {
             assert_eq!(
-                decode(&sns(&classic(event, false))).unwrap(),
+                decode(&sns(&classic(event, false)), &provenance()).unwrap(),
                 Notification::ClassicLifecycle {
                     event: event.into()
                 }
             );
         }
+    }
+
+    #[test]
+    fn inspector2_from_its_own_account_or_an_administrator() {
+        for event_account in ["111111111111", "222222222222"] {
+            let body = inspector2(event_account, "111111111111", "us-east-1");
+            let Notification::Inspector2Finding(event) = decode(&body, &provenance()).unwrap()
+            else {
+                panic!("not an Inspector2 finding")
+            };
+            assert_eq!(event.account.as_str(), "111111111111");
+            assert_eq!(event.region.as_str(), "us-east-1");
+        }
+    }
+
+    #[test]
+    fn forged_origins_have_their_own_reasons() {
+        let genuine_event = inspector2("111111111111", "111111111111", "us-east-1");
+        let cases = [
+            (
+                inspector2("333333333333", "111111111111", "us-east-1"),
+                "event_account_mismatch",
+            ),
+            (sns(&genuine_event), "inspector2_in_sns"),
+            (
+                sns_from(
+                    "arn:aws:sns:eu-west-1:666666666666:fanin-inspector",
+                    &classic("FINDING_REPORTED", true),
+                ),
+                "untrusted_topic",
+            ),
+            (
+                sns_from(
+                    "arn:aws:sns:eu-west-1:999999999999:other-topic",
+                    &classic("FINDING_REPORTED", true),
+                ),
+                "untrusted_topic",
+            ),
+            (
+                sns_from("not an arn", &classic("FINDING_REPORTED", true)),
+                "untrusted_topic",
+            ),
+            (
+                sns_from(
+                    "arn:aws:sns:cn-north-1:999999999999:fanin-inspector",
+                    &classic("FINDING_REPORTED", true),
+                ),
+                "foreign_partition",
+            ),
+            (
+                inspector2("111111111111", "111111111111", "cn-north-1"),
+                "foreign_partition",
+            ),
+            (
+                classic("FINDING_REPORTED", true).replace("eu-west-1", "cn-north-1"),
+                "foreign_partition",
+            ),
+            (
+                classic("FINDING_REPORTED", true).replace("arn:aws:", "arn:aws-cn:"),
+                "foreign_partition",
+            ),
+            (
+                genuine_event.replace(r#""account":"111111111111","#, ""),
+                "invalid_finding",
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(reason(&body), expected, "{body}");
+        }
+        let mismatch = decode(
+            &inspector2("333333333333", "111111111111", "us-east-1"),
+            &provenance(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            mismatch.to_string(),
+            "EventBridge account 333333333333 is neither the finding's account 111111111111 nor an Inspector2 administrator"
+        );
     }
 
     #[test]
@@ -248,16 +512,29 @@ mod tests {
                 r#"{"source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":{}}"#,
                 "unknown_event",
             ),
+            (
+                &*sns(r#"{"source":"aws.guardduty","detail-type":"GuardDuty Finding"}"#),
+                "unknown_event",
+            ),
             (r#"[1,2,3]"#, "unknown_event"),
             (&*classic("FINDING_REPORTED", false), "invalid_finding"),
         ];
-        for (body, reason) in cases {
-            assert_eq!(decode(body).unwrap_err().reason_code(), reason, "{body}");
+        for (body, expected) in cases {
+            assert_eq!(reason(body), expected, "{body}");
         }
         let bad_account = classic("FINDING_REPORTED", true).replace("111111111111", "11111111111x");
-        assert_eq!(
-            decode(&bad_account).unwrap_err().reason_code(),
-            "invalid_identifier"
+        assert_eq!(reason(&bad_account), "invalid_identifier");
+    }
+
+    #[test]
+    fn schema_errors_are_cut_for_the_quarantine_detail() {
+        let huge = "x".repeat(100_000);
+        let body = inspector2("111111111111", "111111111111", "us-east-1").replace(
+            r#""updatedAt":"2026-01-01T00:00:00Z""#,
+            &format!(r#""updatedAt":"{huge}""#),
         );
+        let error = decode(&body, &provenance()).unwrap_err();
+        assert_eq!(error.reason_code(), "invalid_finding");
+        assert!(error.to_string().len() < 400, "{}", error.to_string().len());
     }
 }

@@ -17,6 +17,12 @@ pub enum IdError {
     Region(String),
     #[error("partition is not a valid AWS partition: {0:?}")]
     Partition(String),
+    #[error("region {region} belongs to partition {region_partition}, not {partition}")]
+    ForeignRegion {
+        region: String,
+        region_partition: &'static str,
+        partition: String,
+    },
     #[error("not a valid {expected} ARN: {reason}")]
     Arn {
         expected: &'static str,
@@ -48,13 +54,14 @@ impl AccountId {
 pub struct Region(String);
 
 impl Region {
-    /// Accepts `<2 letters>(-<letters>)+-<digits>`: every region AWS has
-    /// published follows it, new ones included, so no region list can drop one.
+    /// Accepts `<2 to 4 letters>(-<letters>)+-<digits>`: every region AWS
+    /// has published follows it (`eusc-de-east-1` has four), new ones
+    /// included, so no region list can drop one.
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         let parts: Vec<&str> = raw.split('-').collect();
         let well_formed = raw.len() <= 32
             && parts.len() >= 3
-            && parts[0].len() == 2
+            && (2..=4).contains(&parts[0].len())
             && parts[0].bytes().all(|b| b.is_ascii_lowercase())
             && parts[1..parts.len() - 1]
                 .iter()
@@ -70,6 +77,27 @@ impl Region {
     }
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The partition the region belongs to, from the region name patterns
+    /// of AWS's partition metadata (`partitions.json` in the SDKs): the
+    /// isolated and sovereign partitions have their own prefixes, every
+    /// other region is in `aws` (so a new commercial region needs no list).
+    pub fn partition_name(&self) -> &'static str {
+        // Longest prefixes first: `us-isob-` before `us-iso-`.
+        const PREFIXES: [(&str, &str); 7] = [
+            ("us-isob-", "aws-iso-b"),
+            ("us-isof-", "aws-iso-f"),
+            ("us-iso-", "aws-iso"),
+            ("eu-isoe-", "aws-iso-e"),
+            ("us-gov-", "aws-us-gov"),
+            ("cn-", "aws-cn"),
+            ("eusc-", "aws-eusc"),
+        ];
+        PREFIXES
+            .iter()
+            .find(|(prefix, _)| self.0.starts_with(prefix))
+            .map_or("aws", |(_, partition)| *partition)
     }
 }
 
@@ -94,6 +122,24 @@ impl Partition {
     }
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether `region` belongs to this partition.
+    pub fn contains(&self, region: &Region) -> bool {
+        region.partition_name() == self.0
+    }
+
+    /// `Ok` when `region` belongs to this partition, else why not.
+    pub fn check_region(&self, region: &Region) -> Result<(), IdError> {
+        if self.contains(region) {
+            Ok(())
+        } else {
+            Err(IdError::ForeignRegion {
+                region: region.to_string(),
+                region_partition: region.partition_name(),
+                partition: self.to_string(),
+            })
+        }
     }
 }
 
@@ -205,7 +251,8 @@ impl ClassicFindingArn {
             return Err(IdError::Arn {
                 expected: "Inspector Classic finding",
                 reason: format!(
-                    "resource is not target/../template/../run/../finding/.. in {raw:?}"
+                    "resource is not target/../template/../run/../finding/.. in {:?}",
+                    truncate_for_message(raw)
                 ),
             });
         }
@@ -276,6 +323,7 @@ mod tests {
             "us-gov-west-1",
             "il-central-1",
             "mx-central-1",
+            "eusc-de-east-1",
         ] {
             assert!(Region::parse(good).is_ok(), "{good}");
         }
@@ -286,10 +334,39 @@ mod tests {
             "us-east-1/..",
             "",
             "x-east-1",
+            "abcde-east-1",
             "us--1",
         ] {
             assert!(Region::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn regions_belong_to_their_partition() {
+        for (region, partition) in [
+            ("us-east-1", "aws"),
+            ("il-central-1", "aws"),
+            ("cn-north-1", "aws-cn"),
+            ("cn-northwest-1", "aws-cn"),
+            ("us-gov-west-1", "aws-us-gov"),
+            ("us-iso-east-1", "aws-iso"),
+            ("us-isob-east-1", "aws-iso-b"),
+            ("eu-isoe-west-1", "aws-iso-e"),
+            ("us-isof-south-1", "aws-iso-f"),
+            ("eusc-de-east-1", "aws-eusc"),
+        ] {
+            let region = Region::parse(region).unwrap();
+            assert_eq!(region.partition_name(), partition, "{region}");
+            assert!(Partition::parse(partition).unwrap().contains(&region));
+        }
+        let aws = Partition::parse("aws").unwrap();
+        let error = aws
+            .check_region(&Region::parse("cn-north-1").unwrap())
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "region cn-north-1 belongs to partition aws-cn, not aws"
+        );
     }
 
     #[test]

@@ -68,6 +68,7 @@ pub async fn build_collector(config: &CollectorConfig) -> anyhow::Result<Collect
     };
     let settings = Settings {
         partition: config.partition.clone(),
+        provenance: config.provenance.clone(),
         index_prefix: config.index_prefix.clone(),
         bulk_max_bytes: config.bulk_max_bytes,
         max_concurrency: config.max_concurrency,

@@ -16,15 +16,40 @@ fn de_time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, 
     timestamps::parse_json(&value).map_err(serde::de::Error::custom)
 }
 
-fn de_opt_time<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<DateTime<Utc>>, D::Error> {
-    match Option::<Value>::deserialize(deserializer)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) => timestamps::parse_json(&value)
-            .map(Some)
-            .map_err(serde::de::Error::custom),
+/// A value from outside that should have a type: parsed, or kept as sent
+/// when it does not parse. Normalization never puts an `Unparsed` value in a
+/// typed field; it goes under `unmapped.fanin.unparsed` (docs/schema.md).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Lenient<T> {
+    Parsed(T),
+    Unparsed(String),
+}
+
+impl<T> Lenient<T> {
+    pub fn parsed(&self) -> Option<&T> {
+        match self {
+            Self::Parsed(value) => Some(value),
+            Self::Unparsed(_) => None,
+        }
     }
+}
+
+/// An optional timestamp that does not fail the whole finding when it does
+/// not parse (only `updatedAt`, the version, must).
+fn de_opt_lenient_time<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Lenient<DateTime<Utc>>>, D::Error> {
+    Ok(match Option::<Value>::deserialize(deserializer)? {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(match timestamps::parse_json(&value) {
+            Ok(time) => Lenient::Parsed(time),
+            Err(_) => Lenient::Unparsed(match value {
+                Value::String(text) => text,
+                other => other.to_string(),
+            }),
+        }),
+    })
 }
 
 fn de_null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
@@ -168,10 +193,10 @@ pub struct Inspector2Finding {
     pub title: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
-    #[serde(default, deserialize_with = "de_opt_time")]
-    pub first_observed_at: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "de_opt_time")]
-    pub last_observed_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "de_opt_lenient_time")]
+    pub first_observed_at: Option<Lenient<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "de_opt_lenient_time")]
+    pub last_observed_at: Option<Lenient<DateTime<Utc>>>,
     #[serde(deserialize_with = "de_time")]
     pub updated_at: DateTime<Utc>,
     #[serde(default)]

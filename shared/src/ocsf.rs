@@ -381,7 +381,76 @@ pub struct NetworkInterface {
     pub interface_type: &'static str,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// OCSF `unmapped`: everything fanin adds lives under `unmapped.fanin`, the
+/// enrichment context and what normalization had to change in the input.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Unmapped {
     pub fanin: crate::enrich::FaninContext,
+    pub input: InputChanges,
+}
+
+impl Unmapped {
+    pub fn new(fanin: crate::enrich::FaninContext) -> Self {
+        Self {
+            fanin,
+            input: InputChanges::default(),
+        }
+    }
+}
+
+/// What normalization changed in the source's values, kept next to the
+/// enrichment as `unmapped.fanin.truncated` and `unmapped.fanin.unparsed`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct InputChanges {
+    /// Strings cut to their documented cap, lists cut to their length cap.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<Truncation>,
+    /// Values that should have had a type (address, port, date, region) and
+    /// did not parse: kept here, never in a typed attribute.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unparsed: Vec<UnparsedValue>,
+}
+
+/// One capped string (`original_bytes`) or list (`original_items`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Truncation {
+    /// The record attribute, as a dotted path (`finding_info.title`).
+    pub field: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_items: Option<usize>,
+}
+
+/// A source value that did not parse into its type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnparsedValue {
+    /// The source attribute (`resources[0].details.awsEc2Instance.ipV4Addresses`)
+    /// or, for a value dropped from the record, the record attribute.
+    pub field: String,
+    /// The value as sent, itself capped (docs/schema.md).
+    pub value: String,
+}
+
+impl Serialize for Unmapped {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Fanin<'a> {
+            #[serde(flatten)]
+            context: &'a crate::enrich::FaninContext,
+            #[serde(flatten)]
+            input: &'a InputChanges,
+        }
+        #[derive(Serialize)]
+        struct Out<'a> {
+            fanin: Fanin<'a>,
+        }
+        Out {
+            fanin: Fanin {
+                context: &self.fanin,
+                input: &self.input,
+            },
+        }
+        .serialize(serializer)
+    }
 }

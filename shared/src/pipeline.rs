@@ -64,6 +64,8 @@ pub struct Ports {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub partition: Partition,
+    /// Which senders the decoder believes (topics, Inspector2 administrators).
+    pub provenance: decode::Provenance,
     pub index_prefix: String,
     pub bulk_max_bytes: usize,
     pub max_concurrency: usize,
@@ -294,18 +296,13 @@ impl Collector {
     }
 
     fn decode_one(&self, message: &InboundMessage) -> Result<Decoded, QuarantineReason> {
-        let notification = decode::decode(&message.body).map_err(QuarantineReason::Decode)?;
-        let foreign = |partition: &Partition| QuarantineReason::ForeignPartition {
-            found: partition.clone(),
-            served: self.settings.partition.clone(),
-        };
+        // Provenance and partition are checked by the decoder itself.
+        let notification = decode::decode(&message.body, &self.settings.provenance)
+            .map_err(QuarantineReason::Decode)?;
         match notification {
             Notification::ClassicLifecycle { event } => Ok(Decoded::Lifecycle(event)),
             Notification::ClassicFinding { finding_arn } => {
                 let arn = finding_arn.arn();
-                if arn.partition != self.settings.partition {
-                    return Err(foreign(&arn.partition));
-                }
                 let origin = Origin {
                     account: arn.account.clone(),
                     region: arn.region.clone(),
@@ -313,9 +310,6 @@ impl Collector {
                 Ok(Decoded::Classic(origin, finding_arn))
             }
             Notification::Inspector2Finding(event) => {
-                if event.arn.partition != self.settings.partition {
-                    return Err(foreign(&event.arn.partition));
-                }
                 let origin = Origin {
                     account: event.account,
                     region: event.region,
@@ -512,12 +506,24 @@ impl Collector {
         for (finding, message_ids) in findings {
             let context =
                 self.context_for(&finding, &instances, &groups, inventory_problem.as_ref());
-            let record =
-                FindingRecord::new(&finding, origin.clone(), &self.settings.partition, context);
-            outcome.records.push(Carried {
-                record,
-                message_ids,
-            });
+            match FindingRecord::new(
+                &finding,
+                origin.clone(),
+                &self.settings.partition,
+                context,
+                chrono::Utc::now(),
+            ) {
+                Ok(record) => outcome.records.push(Carried {
+                    record,
+                    message_ids,
+                }),
+                Err(error) => {
+                    let reason = QuarantineReason::Normalize(error);
+                    for id in message_ids {
+                        outcome.fates.push((id, Fate::Quarantine(reason.clone())));
+                    }
+                }
+            }
         }
         outcome
     }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::decode::{DecodeError, InboundMessage};
-use crate::ids::Partition;
+use crate::normalize::NormalizeError;
 use crate::ports::CallError;
 
 /// The most bytes of `detail` kept in a quarantine object; a longer cause is
@@ -26,8 +26,8 @@ pub const DETAIL_MAX_BYTES: usize = 1024;
 pub enum QuarantineReason {
     /// The message cannot be decoded (its own reason codes).
     Decode(DecodeError),
-    /// The finding is from another partition than the collector's.
-    ForeignPartition { found: Partition, served: Partition },
+    /// The finding cannot be a version (its update time is out of range).
+    Normalize(NormalizeError),
     /// A Classic finding whose member account denied AssumeRole.
     RoleUnavailable(CallError),
     /// DescribeFindings was denied.
@@ -46,7 +46,7 @@ impl QuarantineReason {
     pub fn code(&self) -> String {
         match self {
             Self::Decode(error) => error.reason_code().to_owned(),
-            Self::ForeignPartition { .. } => "foreign_partition".into(),
+            Self::Normalize(error) => error.reason_code().to_owned(),
             Self::RoleUnavailable(_) => "role_unavailable".into(),
             Self::InspectorAccessDenied(_) => "inspector_access_denied".into(),
             Self::InspectorRejected(_) => "inspector_rejected".into(),
@@ -61,9 +61,7 @@ impl QuarantineReason {
     pub fn detail(&self) -> String {
         let full = match self {
             Self::Decode(error) => error.to_string(),
-            Self::ForeignPartition { found, served } => {
-                format!("finding is from partition {found}, the collector serves {served}")
-            }
+            Self::Normalize(error) => error.to_string(),
             Self::RoleUnavailable(error)
             | Self::InspectorAccessDenied(error)
             | Self::InspectorRejected(error) => error.to_string(),

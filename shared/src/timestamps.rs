@@ -63,6 +63,24 @@ fn from_epoch_seconds(seconds: f64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(millis)
 }
 
+/// How far ahead of the collector's clock an update time may be: clock
+/// skew between AWS hosts, not a time in the future.
+pub const FUTURE_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+
+/// The earliest time fanin believes, 2015-01-01T00:00:00Z: Inspector Classic
+/// became available in October 2015, Amazon Inspector (v2) in 2021.
+pub fn earliest() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2015, 1, 1, 0, 0, 0)
+        .single()
+        .expect("a valid date")
+}
+
+/// Whether `time` is within [`earliest`, `now` + 15 min]: what a version,
+/// an archive day or any OCSF time attribute may be.
+pub fn is_believable(time: &DateTime<Utc>, now: &DateTime<Utc>) -> bool {
+    *time >= earliest() && *time <= *now + FUTURE_TOLERANCE
+}
+
 /// RFC 3339 with milliseconds and `Z`, the form fanin writes everywhere.
 pub fn rfc3339(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -95,6 +113,24 @@ mod tests {
         assert_eq!(rfc3339(&afternoon), "2024-06-18T13:07:04.000Z");
         let single_digit_day = parse_text("Thu Jun 6 01:47:55.779 UTC 2024").unwrap();
         assert_eq!(rfc3339(&single_digit_day), "2024-06-06T01:47:55.779Z");
+    }
+
+    #[test]
+    fn believable_times_are_from_2015_to_a_quarter_hour_ahead() {
+        let now = parse_text("2026-01-01T00:00:00Z").unwrap();
+        for (text, believable) in [
+            ("2015-01-01T00:00:00Z", true),
+            ("2014-12-31T23:59:59.999Z", false),
+            ("1969-12-31T23:59:59Z", false),
+            ("2026-01-01T00:15:00Z", true),
+            ("2026-01-01T00:15:00.001Z", false),
+            ("9999-12-31T23:59:59Z", false),
+        ] {
+            let time = parse_text(text).unwrap();
+            assert_eq!(is_believable(&time, &now), believable, "{text}");
+        }
+        let year_10000 = parse_json(&json!(253_402_300_800_i64)).unwrap();
+        assert!(!is_believable(&year_10000, &now));
     }
 
     #[test]

@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fanin::decode::InboundMessage;
+use fanin::decode::{AcceptedTopics, InboundMessage, Provenance};
 use fanin::fakes::InMemory;
-use fanin::ids::Partition;
+use fanin::ids::{AccountId, Partition};
 use fanin::model::{
     ClassicFinding, GroupRef, IngressRule, InstanceRecord, InterfaceRecord, SecurityGroupRecord,
 };
@@ -66,11 +66,25 @@ fn world() -> InMemory {
     world
 }
 
+/// The fixtures' topic (`sns-finding-reported.json`) is the central one;
+/// `222222222222` is an Inspector2 delegated administrator.
+fn provenance() -> Provenance {
+    Provenance {
+        partition: Partition::parse("aws").unwrap(),
+        topics: AcceptedTopics::Named {
+            account: AccountId::parse("123456789012").unwrap(),
+            name: "fanin-inspector-classic".into(),
+        },
+        inspector2_admin_accounts: [AccountId::parse("222222222222").unwrap()].into(),
+    }
+}
+
 fn collector(world: Arc<InMemory>) -> Collector {
     let ports = fanin::fakes::ports(world);
     Collector::new(
         Settings {
             partition: Partition::parse("aws").unwrap(),
+            provenance: provenance(),
             index_prefix: "fanin".into(),
             bulk_max_bytes: 1 << 20,
             max_concurrency: 4,
@@ -117,8 +131,9 @@ async fn a_classic_finding_is_fetched_enriched_and_normalized() {
     let stored = documents.values().next().unwrap();
     let (version, document) = (stored.version, &stored.source);
     assert_eq!(
-        version, 1_767_229_200_456,
-        "external version is updatedAt in ms"
+        version / 1_000_000,
+        1_767_229_200_456,
+        "the external version orders by updatedAt in ms first"
     );
     assert_eq!(document["class_uid"], 2002);
     assert_eq!(document["type_uid"], 200201);
@@ -333,4 +348,200 @@ async fn an_archive_outage_retries_and_the_retry_writes_once() {
         1,
         "one archive object in all"
     );
+}
+
+/// The Inspector2 fixture as the central rule would deliver it from `account`,
+/// with `edit` applied to the finding.
+fn inspector2_body(account: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let mut event: Value =
+        serde_json::from_str(&fixture("inspector2-ec2-finding-event.json")).unwrap();
+    event["account"] = account.into();
+    edit(&mut event["detail"]);
+    event.to_string()
+}
+
+fn sns_around(topic: &str, message: &str) -> String {
+    let mut envelope: Value = serde_json::from_str(&fixture("sns-finding-reported.json")).unwrap();
+    envelope["TopicArn"] = topic.into();
+    envelope["Message"] = message.into();
+    envelope.to_string()
+}
+
+#[tokio::test]
+async fn forged_origins_and_impossible_versions_are_quarantined_by_reason() {
+    let world = Arc::new(classic_world());
+    let genuine_topic = "arn:aws:sns:eu-west-1:123456789012:fanin-inspector-classic";
+    let classic_message = {
+        let envelope: Value = serde_json::from_str(&fixture("sns-finding-reported.json")).unwrap();
+        envelope["Message"].as_str().unwrap().to_owned()
+    };
+    let messages = vec![
+        message("forged-account", inspector2_body("333333333333", |_| {})),
+        message(
+            "in-sns",
+            sns_around(genuine_topic, &inspector2_body("111111111111", |_| {})),
+        ),
+        message(
+            "foreign-topic",
+            sns_around(
+                "arn:aws:sns:eu-west-1:666666666666:fanin-inspector-classic",
+                &classic_message,
+            ),
+        ),
+        message(
+            "future",
+            inspector2_body("111111111111", |d| {
+                d["updatedAt"] = "9999-12-31T23:59:59Z".into();
+                d["status"] = "CLOSED".into();
+            }),
+        ),
+        message(
+            "before-1970",
+            inspector2_body("111111111111", |d| {
+                d["updatedAt"] = "1969-07-20T20:17:00Z".into()
+            }),
+        ),
+        message(
+            "cn-region",
+            inspector2_body("111111111111", |d| {
+                d["findingArn"] = "arn:aws:inspector2:cn-north-1:111111111111:finding/f".into()
+            }),
+        ),
+        message("administrator", inspector2_body("222222222222", |_| {})),
+        message(
+            "own-account",
+            inspector2_body("111111111111", |d| {
+                d["findingArn"] = "arn:aws:inspector2:us-east-1:111111111111:finding/other".into()
+            }),
+        ),
+    ];
+    let report = collector(world.clone()).process(messages, deadline()).await;
+    let expected: std::collections::BTreeMap<String, usize> = [
+        ("event_account_mismatch", 1),
+        ("inspector2_in_sns", 1),
+        ("untrusted_topic", 1),
+        ("version_out_of_range", 2),
+        ("foreign_partition", 1),
+    ]
+    .into_iter()
+    .map(|(reason, count)| (reason.to_owned(), count))
+    .collect();
+    assert_eq!(report.quarantined, expected, "{report:?}");
+    assert_eq!(
+        report.findings_stored, 2,
+        "the administrator's and the account's own"
+    );
+    assert!(report.failed_message_ids.is_empty());
+    let objects = world.objects.lock().unwrap();
+    for reason in expected.keys() {
+        assert!(
+            objects
+                .keys()
+                .any(|k| k.starts_with(&format!("quarantine/reason={reason}/"))),
+            "{reason}"
+        );
+    }
+}
+
+/// ACTIVE and CLOSED with the same second-precision `updatedAt`.
+fn same_second_states() -> (String, String) {
+    let at = |status: &'static str| {
+        inspector2_body("111111111111", move |d| {
+            d["updatedAt"] = "Jan 1, 2026, 1:00:00 AM".into();
+            d["status"] = status.into();
+        })
+    };
+    (at("ACTIVE"), at("CLOSED"))
+}
+
+#[tokio::test]
+async fn a_newer_state_in_the_same_second_wins_in_one_batch_or_two() {
+    let (active, closed) = same_second_states();
+    let orders = [
+        vec![vec![active.clone(), closed.clone()]],
+        vec![vec![closed.clone(), active.clone()]],
+        vec![vec![active.clone()], vec![closed.clone()]],
+        vec![vec![closed.clone()], vec![active.clone()]],
+    ];
+    for batches in orders {
+        let world = Arc::new(InMemory::default());
+        let collector = collector(world.clone());
+        let mut stored = 0;
+        for (i, bodies) in batches.iter().enumerate() {
+            let messages = bodies
+                .iter()
+                .enumerate()
+                .map(|(j, body)| message(&format!("m{i}-{j}"), body.clone()))
+                .collect();
+            let report = collector.process(messages, deadline()).await;
+            assert!(report.failed_message_ids.is_empty(), "{report:?}");
+            stored += report.findings_stored;
+        }
+        assert_eq!(stored, 2, "two contents are two versions: {batches:?}");
+        assert_eq!(world.index("fanin-ledger").len(), 2);
+        let documents = world.index("fanin-findings");
+        let stored = documents.values().next().unwrap();
+        let (version, document) = (stored.version, &stored.source);
+        assert_eq!(document["status_detail"], "CLOSED", "{batches:?}");
+        assert_eq!(version / 1_000_000, 1_767_229_200_000);
+        let archived: usize = world
+            .objects
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(key, _)| key.starts_with("findings/"))
+            .map(|(_, body)| {
+                let mut text = String::new();
+                std::io::Read::read_to_string(
+                    &mut flate2::read::GzDecoder::new(&body[..]),
+                    &mut text,
+                )
+                .unwrap();
+                text.lines().count()
+            })
+            .sum();
+        assert_eq!(archived, 2, "both states archived: {batches:?}");
+    }
+}
+
+#[tokio::test]
+async fn bad_values_are_set_aside_and_huge_strings_capped_in_a_stored_finding() {
+    let world = Arc::new(InMemory::default());
+    let body = inspector2_body("111111111111", |d| {
+        d["title"] = "T".repeat(1_000_000).into();
+        d["firstObservedAt"] = "the day before yesterday".into();
+        d["resources"][0]["details"]["awsEc2Instance"]["ipV4Addresses"] =
+            json!(["999.1.1.1", "10.0.0.12"]);
+        d["resources"][0]["region"] = "cn-north-1".into();
+    });
+    let report = collector(world.clone())
+        .process(vec![message("m1", body)], deadline())
+        .await;
+    assert_eq!(report.findings_stored, 1, "{report:?}");
+    let documents = world.index("fanin-findings");
+    let document = &documents.values().next().unwrap().source;
+    let title = document["finding_info"]["title"].as_str().unwrap();
+    assert_eq!(
+        title,
+        format!("{}…[truncated 998976 bytes]", "T".repeat(1024))
+    );
+    let fanin = &document["unmapped"]["fanin"];
+    assert!(
+        fanin["truncated"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"field": "finding_info.title", "original_bytes": 1_000_000}))
+    );
+    assert_eq!(
+        fanin["unparsed"],
+        json!([
+            {"field": "firstObservedAt", "value": "the day before yesterday"},
+            {"field": "resources[0].region", "value": "cn-north-1"},
+            {"field": "resources[0].details.awsEc2Instance.ipV4Addresses", "value": "999.1.1.1"},
+        ])
+    );
+    assert_eq!(fanin["network"]["private_ips"], json!(["10.0.0.12"]));
+    assert_eq!(document["device"]["ip"], "10.0.0.12");
+    assert_eq!(document["resources"][0]["region"], "us-east-1");
+    assert!(document["finding_info"].get("first_seen_time").is_none());
 }

@@ -8,9 +8,9 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fanin::decode::InboundMessage;
+use fanin::decode::{AcceptedTopics, InboundMessage, Provenance};
 use fanin::fakes::InMemory;
-use fanin::ids::Partition;
+use fanin::ids::{AccountId, Partition};
 use fanin::pipeline::{Collector, Settings};
 use serde_json::{Value, json};
 
@@ -24,6 +24,14 @@ fn collector(world: Arc<InMemory>) -> Collector {
             index_prefix: "fanin".into(),
             bulk_max_bytes: 1 << 20,
             max_concurrency: 4,
+            provenance: Provenance {
+                partition: Partition::parse("aws").unwrap(),
+                topics: AcceptedTopics::Named {
+                    account: AccountId::parse("999999999999").unwrap(),
+                    name: "fanin-inspector".into(),
+                },
+                inspector2_admin_accounts: Default::default(),
+            },
             claim_ttl: fanin::pipeline::DEFAULT_CLAIM_TTL,
         },
         fanin::fakes::ports(world),

@@ -4,14 +4,53 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
+use super::limits::{parse_ip, unparsed};
 use super::{EnrichmentTarget, Origin, as_cve, severity};
 use crate::enrich::{FaninContext, ReportedNetwork};
 use crate::ids::{Partition, is_instance_id};
 use crate::model::{ClassicFinding, GroupRef, InterfaceRecord};
 use crate::ocsf::{
     Activity, Advisory, Cloud, Cve, Device, FindingInfo, Image, Metadata, NetworkInterface,
-    Product, Remediation, Resource, Status, Vulnerability, VulnerabilityFinding, time_pair,
+    Product, Remediation, Resource, Status, UnparsedValue, Vulnerability, VulnerabilityFinding,
+    time_pair,
 };
+
+/// The addresses of `raw` that parse, in canonical form.
+fn valid_ips<'a>(raw: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    raw.into_iter().filter_map(|ip| parse_ip(ip)).collect()
+}
+
+pub(super) fn unparsed_values(finding: &ClassicFinding) -> Vec<UnparsedValue> {
+    let Some(asset) = &finding.asset_attributes else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    let mut check = |field: String, raw: &str| {
+        if parse_ip(raw).is_none() {
+            found.push(unparsed(field, raw));
+        }
+    };
+    for raw in &asset.ipv4_addresses {
+        check("assetAttributes.ipv4Addresses".into(), raw);
+    }
+    for (i, eni) in asset.network_interfaces.iter().enumerate() {
+        let field = |name: &str| format!("assetAttributes.networkInterfaces[{i}].{name}");
+        for raw in eni.private_ip_address.iter().chain(
+            eni.private_ip_addresses
+                .iter()
+                .filter_map(|p| p.private_ip_address.as_ref()),
+        ) {
+            check(field("privateIpAddress"), raw);
+        }
+        if let Some(raw) = &eni.public_ip {
+            check(field("publicIp"), raw);
+        }
+        for raw in &eni.ipv6_addresses {
+            check(field("ipv6Addresses"), raw);
+        }
+    }
+    found
+}
 
 pub(super) fn enrichment_target(finding: &ClassicFinding) -> EnrichmentTarget {
     match finding
@@ -32,11 +71,12 @@ pub(super) fn reported_network(finding: &ClassicFinding) -> ReportedNetwork {
         .network_interfaces
         .iter()
         .map(|eni| {
-            let mut private_ips: Vec<String> = eni.private_ip_address.iter().cloned().collect();
-            private_ips.extend(
-                eni.private_ip_addresses
-                    .iter()
-                    .filter_map(|p| p.private_ip_address.clone()),
+            let mut private_ips = valid_ips(
+                eni.private_ip_address.iter().chain(
+                    eni.private_ip_addresses
+                        .iter()
+                        .filter_map(|p| p.private_ip_address.as_ref()),
+                ),
             );
             let mut seen = std::collections::BTreeSet::new();
             private_ips.retain(|ip| seen.insert(ip.clone()));
@@ -47,9 +87,9 @@ pub(super) fn reported_network(finding: &ClassicFinding) -> ReportedNetwork {
                 vpc_id: eni.vpc_id.clone(),
                 mac_address: None,
                 private_ips,
-                public_ips: eni.public_ip.iter().cloned().collect(),
+                public_ips: valid_ips(&eni.public_ip),
                 public_dns_name: eni.public_dns_name.clone(),
-                ipv6_addresses: eni.ipv6_addresses.clone(),
+                ipv6_addresses: valid_ips(&eni.ipv6_addresses),
                 security_groups: eni
                     .security_groups
                     .iter()
@@ -66,7 +106,7 @@ pub(super) fn reported_network(finding: &ClassicFinding) -> ReportedNetwork {
     ReportedNetwork {
         vpc_id: interfaces.first().and_then(|i| i.vpc_id.clone()),
         subnet_id: interfaces.first().and_then(|i| i.subnet_id.clone()),
-        loose_private_ips: asset.ipv4_addresses.clone(),
+        loose_private_ips: valid_ips(&asset.ipv4_addresses),
         loose_public_ips: Vec::new(),
         loose_ipv6_addresses: Vec::new(),
         interfaces,
@@ -88,6 +128,7 @@ pub(super) fn to_ocsf(
     origin: &Origin,
     partition: &Partition,
     mut context: FaninContext,
+    uid: String,
 ) -> VulnerabilityFinding {
     let severity = severity(finding.severity.as_deref());
     let updated_ms = finding.updated_at.timestamp_millis();
@@ -117,7 +158,7 @@ pub(super) fn to_ocsf(
                 uid: Some(arn),
             }),
         },
-        uid: super::version_uid(&finding.arn, updated_ms),
+        uid,
         profiles: vec!["cloud", "datetime"],
         original_time: None,
     };
@@ -246,7 +287,7 @@ pub(super) fn to_ocsf(
         metadata,
         cloud,
         finding_info,
-        crate::ocsf::Unmapped { fanin: context },
+        crate::ocsf::Unmapped::new(context),
     );
     record.vulnerabilities = vec![vulnerability];
     record.resources = resources;

@@ -5,14 +5,15 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::classic::ocsf_interfaces;
+use super::limits::{parse_ip, unparsed};
 use super::{EnrichmentTarget, Origin, as_cve, severity};
 use crate::enrich::{FaninContext, ReportedNetwork};
-use crate::ids::{Partition, is_instance_id};
-use crate::model::Inspector2Finding;
+use crate::ids::{Partition, Region, is_instance_id};
+use crate::model::{Inspector2Finding, Inspector2Resource, Lenient, PortRange};
 use crate::ocsf::{
     Activity, Advisory, AffectedPackage, Cloud, Cve, CvssScore, Cwe, Device, EpssScore,
-    FindingInfo, Image, Metadata, Product, Remediation, Resource, Status, Vulnerability,
-    VulnerabilityFinding, time_pair,
+    FindingInfo, Image, Metadata, Product, Remediation, Resource, Status, UnparsedValue,
+    Vulnerability, VulnerabilityFinding, time_pair,
 };
 
 const EC2: &str = "AWS_EC2_INSTANCE";
@@ -39,24 +40,118 @@ pub(super) fn reported_network(finding: &Inspector2Finding) -> ReportedNetwork {
         .and_then(|r| r.details.as_ref())
         .and_then(|d| d.aws_ec2_instance.clone())
         .unwrap_or_default();
+    let ipv4: Vec<String> = details
+        .ip_v4_addresses
+        .iter()
+        .filter_map(|ip| parse_ip(ip))
+        .collect();
     ReportedNetwork {
         vpc_id: details.vpc_id,
         subnet_id: details.subnet_id,
         interfaces: Vec::new(),
         // Inspector lists private and public IPv4 addresses together.
-        loose_private_ips: details
-            .ip_v4_addresses
+        loose_private_ips: ipv4
             .iter()
             .filter(|ip| !is_public_ipv4(ip))
             .cloned()
             .collect(),
-        loose_public_ips: details
-            .ip_v4_addresses
+        loose_public_ips: ipv4
             .iter()
             .filter(|ip| is_public_ipv4(ip))
             .cloned()
             .collect(),
-        loose_ipv6_addresses: details.ip_v6_addresses,
+        loose_ipv6_addresses: details
+            .ip_v6_addresses
+            .iter()
+            .filter_map(|ip| parse_ip(ip))
+            .collect(),
+    }
+}
+
+pub(super) fn unparsed_values(
+    finding: &Inspector2Finding,
+    partition: &Partition,
+) -> Vec<UnparsedValue> {
+    let mut found = Vec::new();
+    for (field, time) in [
+        ("firstObservedAt", &finding.first_observed_at),
+        ("lastObservedAt", &finding.last_observed_at),
+    ] {
+        if let Some(Lenient::Unparsed(raw)) = time {
+            found.push(unparsed(field, raw));
+        }
+    }
+    for (i, resource) in finding.resources.iter().enumerate() {
+        let field = |name: &str| format!("resources[{i}].{name}");
+        if let Some(raw) = &resource.region
+            && resource_region(resource, partition).is_none()
+        {
+            found.push(unparsed(field("region"), raw));
+        }
+        if let Some(raw) = &resource.partition
+            && raw != partition.as_str()
+        {
+            found.push(unparsed(field("partition"), raw));
+        }
+        let ec2 = resource
+            .details
+            .as_ref()
+            .and_then(|d| d.aws_ec2_instance.as_ref());
+        for (name, addresses) in ec2.iter().flat_map(|e| {
+            [
+                ("ipV4Addresses", &e.ip_v4_addresses),
+                ("ipV6Addresses", &e.ip_v6_addresses),
+            ]
+        }) {
+            for raw in addresses.iter().filter(|ip| parse_ip(ip).is_none()) {
+                found.push(unparsed(
+                    field(&format!("details.awsEc2Instance.{name}")),
+                    raw,
+                ));
+            }
+        }
+    }
+    if let Some(range) = finding
+        .network_reachability_details
+        .as_ref()
+        .and_then(|r| r.open_port_range.as_ref())
+        && port_range(range).is_none()
+    {
+        found.push(unparsed(
+            "networkReachabilityDetails.openPortRange",
+            &format!("{}-{}", range.begin, range.end),
+        ));
+    }
+    found
+}
+
+/// A resource's region when it is a region of the collector's partition.
+fn resource_region(resource: &Inspector2Resource, partition: &Partition) -> Option<Region> {
+    let region = Region::parse(resource.region.as_deref()?).ok()?;
+    partition.contains(&region).then_some(region)
+}
+
+/// A port range when both ends are ports and in order.
+fn port_range(range: &PortRange) -> Option<(u16, u16)> {
+    let begin = u16::try_from(range.begin).ok()?;
+    let end = u16::try_from(range.end).ok()?;
+    (begin <= end).then_some((begin, end))
+}
+
+/// The rank of a status among versions with the same update time: a
+/// finding moves from ACTIVE to SUPPRESSED or CLOSED, so within one instant
+/// the later state wins (docs/schema.md, Identity and versioning).
+pub(super) fn state_rank(finding: &Inspector2Finding) -> u8 {
+    match finding
+        .status
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
+        Some("ACTIVE") => 1,
+        Some("SUPPRESSED") => 2,
+        Some("CLOSED") => 3,
+        _ => 0,
     }
 }
 
@@ -116,9 +211,12 @@ pub(super) fn to_ocsf(
     origin: &Origin,
     partition: &Partition,
     mut context: FaninContext,
+    uid: String,
 ) -> VulnerabilityFinding {
     let severity = severity(finding.severity.as_deref());
     let updated_ms = finding.updated_at.timestamp_millis();
+    let first_observed = finding.first_observed_at.as_ref().and_then(Lenient::parsed);
+    let last_observed = finding.last_observed_at.as_ref().and_then(Lenient::parsed);
     let (status, activity) = match finding
         .status
         .as_deref()
@@ -127,10 +225,7 @@ pub(super) fn to_ocsf(
     {
         Some("CLOSED") => (Status::Resolved, Activity::Close),
         Some("SUPPRESSED") => (Status::Suppressed, Activity::Update),
-        _ if finding
-            .first_observed_at
-            .is_some_and(|first| first < finding.updated_at) =>
-        {
+        _ if first_observed.is_some_and(|first| *first < finding.updated_at) => {
             (Status::New, Activity::Update)
         }
         _ => (Status::New, Activity::Create),
@@ -158,7 +253,7 @@ pub(super) fn to_ocsf(
                 uid: None,
             }),
         },
-        uid: super::version_uid(&finding.finding_arn, updated_ms),
+        uid,
         profiles: vec!["cloud", "datetime"],
         original_time: None,
     };
@@ -168,8 +263,8 @@ pub(super) fn to_ocsf(
         cloud_partition: partition.to_string(),
         account: crate::ocsf::Account::aws(origin.account.as_str()),
     };
-    let first_ms = finding.first_observed_at.map(|t| t.timestamp_millis());
-    let last_ms = finding.last_observed_at.map(|t| t.timestamp_millis());
+    let first_ms = first_observed.map(|t| t.timestamp_millis());
+    let last_ms = last_observed.map(|t| t.timestamp_millis());
     let (first_seen_time, first_seen_time_dt) = time_pair(first_ms);
     let (last_seen_time, last_seen_time_dt) = time_pair(last_ms);
     let (modified_time, modified_time_dt) = time_pair(Some(updated_ms));
@@ -283,11 +378,10 @@ pub(super) fn to_ocsf(
         .map(|r| Resource {
             uid: r.id.clone(),
             resource_type: resource_type(&r.resource_type),
-            region: r
-                .region
-                .clone()
-                .unwrap_or_else(|| origin.region.to_string()),
-            cloud_partition: r.partition.clone().unwrap_or_else(|| partition.to_string()),
+            region: resource_region(r, partition)
+                .unwrap_or_else(|| origin.region.clone())
+                .to_string(),
+            cloud_partition: partition.to_string(),
             hostname: None,
             ip: if r.resource_type == EC2 {
                 primary_ip.clone()
@@ -322,10 +416,9 @@ pub(super) fn to_ocsf(
                 instance_uid: r.id.clone(),
                 type_id: 99,
                 device_type: "Virtual",
-                region: r
-                    .region
-                    .clone()
-                    .unwrap_or_else(|| origin.region.to_string()),
+                region: resource_region(r, partition)
+                    .unwrap_or_else(|| origin.region.clone())
+                    .to_string(),
                 hostname: None,
                 ip: primary_ip.clone(),
                 vpc_uid: network.and_then(|n| n.vpc_id.clone()).or(ec2.vpc_id),
@@ -347,7 +440,7 @@ pub(super) fn to_ocsf(
             "network_reachability".into(),
             json!({
                 "protocol": reach.protocol,
-                "open_port_range": reach.open_port_range.as_ref().map(|r| json!({"begin": r.begin, "end": r.end})),
+                "open_port_range": reach.open_port_range.as_ref().and_then(port_range).map(|(begin, end)| json!({"begin": begin, "end": end})),
                 "network_path": reach.network_path,
             }),
         );
@@ -367,7 +460,7 @@ pub(super) fn to_ocsf(
         metadata,
         cloud,
         finding_info,
-        crate::ocsf::Unmapped { fanin: context },
+        crate::ocsf::Unmapped::new(context),
     );
     if let Some(status) = &finding.status {
         record.status_detail = Some(status.clone());
@@ -396,12 +489,13 @@ fn advisory_of(
         });
     }
     let reach = finding.network_reachability_details.as_ref();
-    let uid = match reach.and_then(|r| r.open_port_range.as_ref()) {
-        Some(range) => format!(
-            "NETWORK_REACHABILITY/{}/{}-{}",
+    let uid = match reach
+        .and_then(|r| r.open_port_range.as_ref())
+        .and_then(port_range)
+    {
+        Some((begin, end)) => format!(
+            "NETWORK_REACHABILITY/{}/{begin}-{end}",
             reach.and_then(|r| r.protocol.as_deref()).unwrap_or("ANY"),
-            range.begin,
-            range.end
         ),
         None => finding
             .finding_type

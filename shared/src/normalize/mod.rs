@@ -5,17 +5,24 @@
 //! any) it is about, what it reports about that host's network, its version
 //! (update time) and how it maps to OCSF once enrichment is known. Adding a
 //! source means adding a variant and a module here, and a decoder arm.
+//!
+//! Normalization is total: a finding version becomes a [`FindingRecord`]
+//! within the limits of [`limits`], or a [`NormalizeError`] that says why it
+//! cannot (a version outside the believable time range).
 
 mod classic;
 mod inspector2;
+pub mod limits;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
+use tracing::warn;
 
 use crate::enrich::{FaninContext, ReportedNetwork};
 use crate::ids::{AccountId, Partition, Region};
 use crate::model::{ClassicFinding, Inspector2Finding};
-use crate::ocsf::VulnerabilityFinding;
+use crate::ocsf::{UnparsedValue, VulnerabilityFinding};
+use crate::timestamps;
 
 /// A finding complete with its details, as fetched from or carried by its source.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +78,8 @@ impl SourceFinding {
         }
     }
 
+    /// What the finding says about its host's network: only the addresses
+    /// that parse (the others are in [`Self::unparsed_values`]).
     pub fn reported_network(&self) -> ReportedNetwork {
         match self {
             Self::Classic(f) => classic::reported_network(f),
@@ -78,16 +87,69 @@ impl SourceFinding {
         }
     }
 
-    /// Maps the finding and its enrichment to OCSF.
+    /// The source values that should have a type (address, port, date,
+    /// region) and do not parse, or name another partition.
+    pub fn unparsed_values(&self, partition: &Partition) -> Vec<UnparsedValue> {
+        match self {
+            Self::Classic(f) => classic::unparsed_values(f),
+            Self::Inspector2(f) => inspector2::unparsed_values(f, partition),
+        }
+    }
+
+    /// Where this version ranks among versions with the same update time:
+    /// the state Inspector moves a finding to later ranks higher.
+    pub fn state_rank(&self) -> u8 {
+        match self {
+            // A Classic finding has one version (each run makes new ARNs).
+            Self::Classic(_) => 0,
+            Self::Inspector2(f) => inspector2::state_rank(f),
+        }
+    }
+
+    /// SHA-256 of the finding's content as fanin reads it (every modelled
+    /// attribute, in a fixed order): two deliveries of one version hash the
+    /// same, two different contents differ.
+    pub fn content_hash(&self) -> [u8; 32] {
+        let bytes = match self {
+            Self::Classic(f) => serde_json::to_vec(f),
+            Self::Inspector2(f) => serde_json::to_vec(f),
+        }
+        .expect("source findings serialize");
+        Sha256::digest(bytes).into()
+    }
+
+    /// Maps the finding and its enrichment to OCSF; `uid` is the version's
+    /// `metadata.uid`.
     pub fn to_ocsf(
         &self,
         origin: &Origin,
         partition: &Partition,
         context: FaninContext,
+        uid: String,
     ) -> VulnerabilityFinding {
         match self {
-            Self::Classic(f) => classic::to_ocsf(f, origin, partition, context),
-            Self::Inspector2(f) => inspector2::to_ocsf(f, origin, partition, context),
+            Self::Classic(f) => classic::to_ocsf(f, origin, partition, context, uid),
+            Self::Inspector2(f) => inspector2::to_ocsf(f, origin, partition, context, uid),
+        }
+    }
+}
+
+/// Why a finding version cannot become a record. Permanent: the same
+/// finding fails the same way.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NormalizeError {
+    /// The update time is before 2015 or more than 15 minutes ahead of the
+    /// collector's clock: as a version it would win (or lose) against every
+    /// real update, and it would name an archive day that cannot be.
+    #[error("update time {updated} is outside [2015-01-01T00:00:00Z, now + 15 min]")]
+    VersionOutOfRange { updated: String },
+}
+
+impl NormalizeError {
+    /// The quarantine reason.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Self::VersionOutOfRange { .. } => "version_out_of_range",
         }
     }
 }
@@ -100,9 +162,11 @@ pub struct FindingRecord {
     pub finding_uid: String,
     /// The OpenSearch `_id`: hex SHA-256 of the finding ARN.
     pub document_id: String,
-    /// The external version: update time in epoch milliseconds.
+    /// The external version (see [`external_version`]): positive, ordered by
+    /// update time, then state, then content.
     pub version: i64,
-    /// `metadata.uid`: identifies this version (ARN + version).
+    /// `metadata.uid` and the ledger id: identifies this version's content
+    /// (see [`version_uid`]).
     pub version_uid: String,
     /// The UTC day of the update time (S3 `eventDay`).
     pub event_day: NaiveDate,
@@ -110,25 +174,54 @@ pub struct FindingRecord {
 }
 
 impl FindingRecord {
+    /// Normalizes one finding version; `now` is the collector's clock, which
+    /// bounds the believable update times.
     pub fn new(
         finding: &SourceFinding,
         origin: Origin,
         partition: &Partition,
         context: FaninContext,
-    ) -> Self {
+        now: DateTime<Utc>,
+    ) -> Result<Self, NormalizeError> {
         let updated = finding.updated_at();
-        let version = updated.timestamp_millis();
+        if !timestamps::is_believable(&updated, &now) {
+            return Err(NormalizeError::VersionOutOfRange {
+                updated: timestamps::rfc3339(&updated),
+            });
+        }
         let finding_uid = finding.arn().to_owned();
-        let record = finding.to_ocsf(&origin, partition, context);
-        Self {
+        let content_hash = finding.content_hash();
+        let version = external_version(
+            updated.timestamp_millis(),
+            finding.state_rank(),
+            &content_hash,
+        );
+        let version_uid = version_uid(&finding_uid, version, &content_hash);
+        let unparsed = finding.unparsed_values(partition);
+        let mut record = finding.to_ocsf(&origin, partition, context, version_uid.clone());
+        record.unmapped.input.unparsed = unparsed;
+        limits::enforce(&mut record, &now);
+        let changes = &record.unmapped.input;
+        if !changes.unparsed.is_empty() || !changes.truncated.is_empty() {
+            let fields = |names: Vec<&str>| names.join(",");
+            warn!(
+                finding_id = %crate::ids::truncate_for_message(&finding_uid),
+                account_id = %origin.account,
+                region = %origin.region,
+                unparsed = %fields(changes.unparsed.iter().map(|u| u.field.as_str()).collect()),
+                truncated = %fields(changes.truncated.iter().map(|t| t.field.as_str()).collect()),
+                "finding values set aside or cut"
+            );
+        }
+        Ok(Self {
             document_id: document_id(&finding_uid),
-            version_uid: version_uid(&finding_uid, version),
+            version_uid,
             event_day: updated.date_naive(),
             finding_uid,
             version,
             origin,
             record,
-        }
+        })
     }
 }
 
@@ -136,11 +229,38 @@ pub fn document_id(finding_arn: &str) -> String {
     hex::encode(Sha256::digest(finding_arn.as_bytes()))
 }
 
-pub fn version_uid(finding_arn: &str, version: i64) -> String {
+/// Versions per millisecond of update time.
+const VERSIONS_PER_MS: i64 = 1_000_000;
+/// Versions per state rank within one millisecond (4 ranks).
+const VERSIONS_PER_RANK: i64 = 250_000;
+
+/// The external version of a finding version:
+/// `updated_ms × 1,000,000 + rank × 250,000 + (content hash mod 250,000)`.
+///
+/// Ordered by update time first; within one millisecond (Inspector2's
+/// pre-June-2024 timestamps have whole seconds) by the state Inspector moves
+/// a finding to later (`state_rank`: none 0, ACTIVE 1, SUPPRESSED 2, CLOSED
+/// 3), then by content hash, so two different contents never share a
+/// version and every writer orders them the same way. With update times in
+/// [2015, now + 15 min] the version is positive and far below OpenSearch's
+/// external version limit (2^63 - 1, reached only in the year 2262).
+pub fn external_version(updated_ms: i64, state_rank: u8, content_hash: &[u8; 32]) -> i64 {
+    let rank = i64::from(state_rank.min(3));
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&content_hash[..8]);
+    let tie = (u64::from_be_bytes(head) % VERSIONS_PER_RANK as u64) as i64;
+    updated_ms * VERSIONS_PER_MS + rank * VERSIONS_PER_RANK + tie
+}
+
+/// `metadata.uid`: hex SHA-256 of `<ARN>\n<version>\n<content hash hex>`, so
+/// two contents are two versions even if their version numbers met.
+pub fn version_uid(finding_arn: &str, version: i64, content_hash: &[u8; 32]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(finding_arn.as_bytes());
     hasher.update(b"\n");
     hasher.update(version.to_string().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(hex::encode(content_hash).as_bytes());
     hex::encode(hasher.finalize())
 }
 

@@ -59,6 +59,12 @@ pub fn index_template(prefix: &str) -> Value {
                             "tags": {"properties": {"key": keyword, "value": keyword}},
                         }},
                         "details": {"type": "object", "enabled": false},
+                        // What normalization cut or set aside: the raw values are
+                        // keywords (capped, and never refused: ignore_above).
+                        "truncated": {"properties": {
+                            "field": keyword, "original_bytes": {"type": "long"}, "original_items": {"type": "long"},
+                        }},
+                        "unparsed": {"properties": {"field": keyword, "value": keyword}},
                         "network": {"properties": {
                             "vpc_id": keyword, "subnet_id": keyword,
                             "private_ips": ip, "public_ips": ip, "ipv6_addresses": ip,

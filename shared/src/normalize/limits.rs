@@ -1,0 +1,522 @@
+//! The limits every record keeps, whatever its source sent: strings cut at
+//! documented sizes and lists at documented lengths (a 1 MB title is stored
+//! as 1 KiB and a marker), and every typed attribute (IP address, time)
+//! holding a value of its type. What was cut or set aside is recorded under
+//! `unmapped.fanin.truncated` and `unmapped.fanin.unparsed`; docs/schema.md
+//! lists the caps.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::ocsf::{Truncation, UnparsedValue, VulnerabilityFinding};
+use crate::timestamps;
+
+/// `finding_info.title`, `vulnerabilities[].title`, `advisory.title`.
+pub const TITLE_BYTES: usize = 1024;
+/// `finding_info.desc`, `vulnerabilities[].desc`.
+pub const DESCRIPTION_BYTES: usize = 16 * 1024;
+/// `vulnerabilities[].remediation.desc`.
+pub const REMEDIATION_BYTES: usize = 8 * 1024;
+/// Each URL or ARN: `references[]`, `src_url`, `resources[].uid`.
+pub const REFERENCE_BYTES: usize = 2048;
+/// Every other string of the record (ids, names, versions, labels).
+pub const NAME_BYTES: usize = 1024;
+/// Each string inside the untyped objects `unmapped.fanin.details` and
+/// `resources[].data`.
+pub const DETAIL_STRING_BYTES: usize = 4096;
+/// Each value kept under `unmapped.fanin.unparsed`.
+pub const UNPARSED_VALUE_BYTES: usize = 256;
+/// Entries of every list (references, packages, resources, labels,
+/// addresses, CVSS scores, arrays inside the untyped objects).
+pub const LIST_ITEMS: usize = 100;
+
+/// Cuts `text` to at most `max` bytes (on a character boundary) and appends
+/// `…[truncated N bytes]`, N the bytes removed. Returns the original length
+/// when it cut.
+pub fn cap_string(text: &mut String, max: usize) -> Option<usize> {
+    if text.len() <= max {
+        return None;
+    }
+    let original = text.len();
+    let cut = text.floor_char_boundary(max);
+    text.truncate(cut);
+    text.push_str(&format!("…[truncated {} bytes]", original - cut));
+    Some(original)
+}
+
+/// A source value kept as sent, capped: for `unmapped.fanin.unparsed`.
+pub fn unparsed(field: impl Into<String>, value: &str) -> UnparsedValue {
+    let mut value = value.to_owned();
+    cap_string(&mut value, UNPARSED_VALUE_BYTES);
+    UnparsedValue {
+        field: field.into(),
+        value,
+    }
+}
+
+/// Parses an IP address as OpenSearch's `ip` type reads it; `None` when it
+/// is not one. Returns the canonical text.
+pub fn parse_ip(raw: &str) -> Option<String> {
+    raw.trim().parse::<IpAddr>().ok().map(|ip| ip.to_string())
+}
+
+/// Applies every limit to `record`, recording what changed in
+/// `record.unmapped.input`.
+pub fn enforce(record: &mut VulnerabilityFinding, now: &DateTime<Utc>) {
+    let mut changes = std::mem::take(&mut record.unmapped.input);
+    check_types(record, now, &mut changes.unparsed);
+    let mut caps = Caps {
+        truncated: &mut changes.truncated,
+    };
+    caps.record(record);
+    caps.list("unmapped.fanin.unparsed", &mut changes.unparsed);
+    // The record of cuts is itself a list: its last entry says it was cut.
+    let cuts = changes.truncated.len();
+    if cuts > LIST_ITEMS {
+        changes.truncated.truncate(LIST_ITEMS - 1);
+        changes.truncated.push(Truncation {
+            field: "unmapped.fanin.truncated".into(),
+            original_bytes: None,
+            original_items: Some(cuts + 1),
+        });
+    }
+    record.unmapped.input = changes;
+}
+
+/// Typed attributes hold values of their type, or nothing.
+fn check_types(
+    record: &mut VulnerabilityFinding,
+    now: &DateTime<Utc>,
+    unparsed_values: &mut Vec<UnparsedValue>,
+) {
+    let mut single_ip = |field: &str, ip: &mut Option<String>| {
+        if let Some(raw) = ip.take() {
+            match parse_ip(&raw) {
+                Some(valid) => *ip = Some(valid),
+                None => unparsed_values.push(unparsed(field, &raw)),
+            }
+        }
+    };
+    if let Some(device) = &mut record.device {
+        single_ip("device.ip", &mut device.ip);
+        for (i, interface) in device.network_interfaces.iter_mut().enumerate() {
+            single_ip(
+                &format!("device.network_interfaces[{i}].ip"),
+                &mut interface.ip,
+            );
+        }
+    }
+    for (i, resource) in record.resources.iter_mut().enumerate() {
+        single_ip(&format!("resources[{i}].ip"), &mut resource.ip);
+    }
+    let mut ip_list = |field: &str, ips: &mut Vec<String>| {
+        let mut valid = Vec::with_capacity(ips.len());
+        for raw in ips.drain(..) {
+            match parse_ip(&raw) {
+                Some(ip) => valid.push(ip),
+                None => unparsed_values.push(unparsed(field, &raw)),
+            }
+        }
+        *ips = valid;
+    };
+    if let Some(network) = &mut record.unmapped.fanin.network {
+        let prefix = "unmapped.fanin.network";
+        ip_list(&format!("{prefix}.private_ips"), &mut network.private_ips);
+        ip_list(&format!("{prefix}.public_ips"), &mut network.public_ips);
+        ip_list(
+            &format!("{prefix}.ipv6_addresses"),
+            &mut network.ipv6_addresses,
+        );
+        for (i, interface) in network.interfaces.iter_mut().enumerate() {
+            let prefix = format!("{prefix}.interfaces[{i}]");
+            ip_list(&format!("{prefix}.private_ips"), &mut interface.private_ips);
+            ip_list(&format!("{prefix}.public_ips"), &mut interface.public_ips);
+            ip_list(
+                &format!("{prefix}.ipv6_addresses"),
+                &mut interface.ipv6_addresses,
+            );
+        }
+    }
+
+    let info = &mut record.finding_info;
+    for (field, time, time_dt) in [
+        (
+            "finding_info.created_time",
+            &mut info.created_time,
+            &mut info.created_time_dt,
+        ),
+        (
+            "finding_info.first_seen_time",
+            &mut info.first_seen_time,
+            &mut info.first_seen_time_dt,
+        ),
+        (
+            "finding_info.last_seen_time",
+            &mut info.last_seen_time,
+            &mut info.last_seen_time_dt,
+        ),
+        (
+            "finding_info.modified_time",
+            &mut info.modified_time,
+            &mut info.modified_time_dt,
+        ),
+    ] {
+        let Some(ms) = *time else { continue };
+        let believable =
+            DateTime::from_timestamp_millis(ms).is_some_and(|t| timestamps::is_believable(&t, now));
+        if !believable {
+            unparsed_values.push(unparsed(field, &ms.to_string()));
+            *time = None;
+            *time_dt = None;
+        }
+    }
+}
+
+/// Cuts strings and lists, recording each cut.
+struct Caps<'a> {
+    truncated: &'a mut Vec<Truncation>,
+}
+
+impl Caps<'_> {
+    fn text(&mut self, field: &str, text: &mut String, max: usize) {
+        if let Some(original) = cap_string(text, max) {
+            self.truncated.push(Truncation {
+                field: field.to_owned(),
+                original_bytes: Some(original),
+                original_items: None,
+            });
+        }
+    }
+
+    fn optional(&mut self, field: &str, text: &mut Option<String>, max: usize) {
+        if let Some(text) = text {
+            self.text(field, text, max);
+        }
+    }
+
+    fn list<T>(&mut self, field: &str, items: &mut Vec<T>) {
+        if items.len() > LIST_ITEMS {
+            self.truncated.push(Truncation {
+                field: field.to_owned(),
+                original_bytes: None,
+                original_items: Some(items.len()),
+            });
+            items.truncate(LIST_ITEMS);
+        }
+    }
+
+    fn texts(&mut self, field: &str, items: &mut Vec<String>, max: usize) {
+        self.list(field, items);
+        for (i, item) in items.iter_mut().enumerate() {
+            self.text(&format!("{field}[{i}]"), item, max);
+        }
+    }
+
+    /// Strings and arrays anywhere inside an untyped object.
+    fn json(&mut self, field: &str, value: &mut Value) {
+        match value {
+            Value::String(text) => self.text(field, text, DETAIL_STRING_BYTES),
+            Value::Array(items) => {
+                self.list(field, items);
+                for (i, item) in items.iter_mut().enumerate() {
+                    self.json(&format!("{field}[{i}]"), item);
+                }
+            }
+            Value::Object(map) => {
+                if map.len() > LIST_ITEMS {
+                    self.truncated.push(Truncation {
+                        field: field.to_owned(),
+                        original_bytes: None,
+                        original_items: Some(map.len()),
+                    });
+                    let keep: Vec<String> = map.keys().take(LIST_ITEMS).cloned().collect();
+                    map.retain(|key, _| keep.contains(key));
+                }
+                if map.keys().any(|key| key.len() > NAME_BYTES) {
+                    let entries = std::mem::take(map);
+                    for (mut key, item) in entries {
+                        self.text(&format!("{field}.<key>"), &mut key, NAME_BYTES);
+                        map.insert(key, item);
+                    }
+                }
+                for (key, item) in map.iter_mut() {
+                    self.json(&format!("{field}.{key}"), item);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    fn record(&mut self, record: &mut VulnerabilityFinding) {
+        self.optional("status_detail", &mut record.status_detail, NAME_BYTES);
+        if let Some(feature) = &mut record.metadata.product.feature {
+            self.text(
+                "metadata.product.feature.name",
+                &mut feature.name,
+                NAME_BYTES,
+            );
+            self.optional(
+                "metadata.product.feature.uid",
+                &mut feature.uid,
+                REFERENCE_BYTES,
+            );
+        }
+        let info = &mut record.finding_info;
+        self.text("finding_info.title", &mut info.title, TITLE_BYTES);
+        self.optional("finding_info.desc", &mut info.desc, DESCRIPTION_BYTES);
+        self.optional("finding_info.src_url", &mut info.src_url, REFERENCE_BYTES);
+
+        self.list("vulnerabilities", &mut record.vulnerabilities);
+        for (i, vulnerability) in record.vulnerabilities.iter_mut().enumerate() {
+            self.vulnerability(&format!("vulnerabilities[{i}]"), vulnerability);
+        }
+
+        self.list("resources", &mut record.resources);
+        for (i, resource) in record.resources.iter_mut().enumerate() {
+            let field = format!("resources[{i}]");
+            self.text(&format!("{field}.uid"), &mut resource.uid, REFERENCE_BYTES);
+            self.text(
+                &format!("{field}.type"),
+                &mut resource.resource_type,
+                NAME_BYTES,
+            );
+            self.text(&format!("{field}.region"), &mut resource.region, NAME_BYTES);
+            self.optional(
+                &format!("{field}.hostname"),
+                &mut resource.hostname,
+                NAME_BYTES,
+            );
+            self.texts(&format!("{field}.labels"), &mut resource.labels, NAME_BYTES);
+            if let Some(data) = &mut resource.data {
+                self.json(&format!("{field}.data"), data);
+            }
+        }
+
+        if let Some(device) = &mut record.device {
+            self.text("device.uid", &mut device.uid, NAME_BYTES);
+            self.text("device.instance_uid", &mut device.instance_uid, NAME_BYTES);
+            self.text("device.region", &mut device.region, NAME_BYTES);
+            self.optional("device.hostname", &mut device.hostname, NAME_BYTES);
+            self.optional("device.vpc_uid", &mut device.vpc_uid, NAME_BYTES);
+            self.optional("device.subnet_uid", &mut device.subnet_uid, NAME_BYTES);
+            if let Some(image) = &mut device.image {
+                self.text("device.image.uid", &mut image.uid, NAME_BYTES);
+            }
+            self.list("device.network_interfaces", &mut device.network_interfaces);
+            for (i, interface) in device.network_interfaces.iter_mut().enumerate() {
+                let field = format!("device.network_interfaces[{i}]");
+                self.text(&format!("{field}.uid"), &mut interface.uid, NAME_BYTES);
+                self.optional(&format!("{field}.mac"), &mut interface.mac, NAME_BYTES);
+                self.optional(
+                    &format!("{field}.hostname"),
+                    &mut interface.hostname,
+                    NAME_BYTES,
+                );
+            }
+        }
+
+        let fanin = &mut record.unmapped.fanin;
+        self.optional(
+            "unmapped.fanin.enrichment.reason",
+            &mut fanin.enrichment.reason,
+            NAME_BYTES,
+        );
+        if let Some(network) = &mut fanin.network {
+            let field = "unmapped.fanin.network";
+            self.optional(&format!("{field}.vpc_id"), &mut network.vpc_id, NAME_BYTES);
+            self.optional(
+                &format!("{field}.subnet_id"),
+                &mut network.subnet_id,
+                NAME_BYTES,
+            );
+            self.list(&format!("{field}.private_ips"), &mut network.private_ips);
+            self.list(&format!("{field}.public_ips"), &mut network.public_ips);
+            self.list(
+                &format!("{field}.ipv6_addresses"),
+                &mut network.ipv6_addresses,
+            );
+            self.list(&format!("{field}.interfaces"), &mut network.interfaces);
+            for (i, interface) in network.interfaces.iter_mut().enumerate() {
+                let field = format!("{field}.interfaces[{i}]");
+                self.text(
+                    &format!("{field}.interface_id"),
+                    &mut interface.interface_id,
+                    NAME_BYTES,
+                );
+                self.optional(
+                    &format!("{field}.subnet_id"),
+                    &mut interface.subnet_id,
+                    NAME_BYTES,
+                );
+                self.optional(
+                    &format!("{field}.vpc_id"),
+                    &mut interface.vpc_id,
+                    NAME_BYTES,
+                );
+                self.optional(
+                    &format!("{field}.public_dns_name"),
+                    &mut interface.public_dns_name,
+                    NAME_BYTES,
+                );
+                self.list(&format!("{field}.private_ips"), &mut interface.private_ips);
+                self.list(&format!("{field}.public_ips"), &mut interface.public_ips);
+                self.list(
+                    &format!("{field}.ipv6_addresses"),
+                    &mut interface.ipv6_addresses,
+                );
+                self.list(
+                    &format!("{field}.security_groups"),
+                    &mut interface.security_groups,
+                );
+                for (g, group) in interface.security_groups.iter_mut().enumerate() {
+                    let field = format!("{field}.security_groups[{g}]");
+                    self.text(&format!("{field}.group_id"), &mut group.id, NAME_BYTES);
+                    self.optional(&format!("{field}.group_name"), &mut group.name, NAME_BYTES);
+                }
+            }
+            self.list(
+                &format!("{field}.security_groups"),
+                &mut network.security_groups,
+            );
+        }
+        for (key, value) in fanin.details.iter_mut() {
+            self.json(&format!("unmapped.fanin.details.{key}"), value);
+        }
+    }
+
+    fn vulnerability(&mut self, field: &str, vulnerability: &mut crate::ocsf::Vulnerability) {
+        self.text(
+            &format!("{field}.title"),
+            &mut vulnerability.title,
+            TITLE_BYTES,
+        );
+        self.optional(
+            &format!("{field}.desc"),
+            &mut vulnerability.desc,
+            DESCRIPTION_BYTES,
+        );
+        if let Some(advisory) = &mut vulnerability.advisory {
+            self.text(
+                &format!("{field}.advisory.uid"),
+                &mut advisory.uid,
+                NAME_BYTES,
+            );
+            self.optional(
+                &format!("{field}.advisory.title"),
+                &mut advisory.title,
+                TITLE_BYTES,
+            );
+            self.optional(
+                &format!("{field}.advisory.src_url"),
+                &mut advisory.src_url,
+                REFERENCE_BYTES,
+            );
+        }
+        if let Some(cve) = &mut vulnerability.cve {
+            self.text(&format!("{field}.cve.uid"), &mut cve.uid, NAME_BYTES);
+            self.list(&format!("{field}.cve.cvss"), &mut cve.cvss);
+            for (i, cvss) in cve.cvss.iter_mut().enumerate() {
+                let field = format!("{field}.cve.cvss[{i}]");
+                self.text(&format!("{field}.version"), &mut cvss.version, NAME_BYTES);
+                self.optional(
+                    &format!("{field}.vector_string"),
+                    &mut cvss.vector_string,
+                    NAME_BYTES,
+                );
+                self.optional(
+                    &format!("{field}.vendor_name"),
+                    &mut cvss.vendor_name,
+                    NAME_BYTES,
+                );
+            }
+            self.texts(
+                &format!("{field}.cve.references"),
+                &mut cve.references,
+                REFERENCE_BYTES,
+            );
+        }
+        if let Some(cwe) = &mut vulnerability.cwe {
+            self.text(&format!("{field}.cwe.uid"), &mut cwe.uid, NAME_BYTES);
+        }
+        self.list(
+            &format!("{field}.affected_packages"),
+            &mut vulnerability.affected_packages,
+        );
+        for (i, package) in vulnerability.affected_packages.iter_mut().enumerate() {
+            let field = format!("{field}.affected_packages[{i}]");
+            self.text(&format!("{field}.name"), &mut package.name, NAME_BYTES);
+            self.text(
+                &format!("{field}.version"),
+                &mut package.version,
+                NAME_BYTES,
+            );
+            for (name, value) in [
+                ("fixed_in_version", &mut package.fixed_in_version),
+                ("package_manager", &mut package.package_manager),
+                ("release", &mut package.release),
+                ("architecture", &mut package.architecture),
+            ] {
+                self.optional(&format!("{field}.{name}"), value, NAME_BYTES);
+            }
+            self.optional(&format!("{field}.path"), &mut package.path, REFERENCE_BYTES);
+        }
+        self.texts(
+            &format!("{field}.references"),
+            &mut vulnerability.references,
+            REFERENCE_BYTES,
+        );
+        self.texts(
+            &format!("{field}.related_vulnerabilities"),
+            &mut vulnerability.related_vulnerabilities,
+            NAME_BYTES,
+        );
+        if let Some(remediation) = &mut vulnerability.remediation {
+            self.text(
+                &format!("{field}.remediation.desc"),
+                &mut remediation.desc,
+                REMEDIATION_BYTES,
+            );
+            self.texts(
+                &format!("{field}.remediation.references"),
+                &mut remediation.references,
+                REFERENCE_BYTES,
+            );
+        }
+        self.optional(
+            &format!("{field}.vendor_name"),
+            &mut vulnerability.vendor_name,
+            NAME_BYTES,
+        );
+        self.optional(
+            &format!("{field}.category"),
+            &mut vulnerability.category,
+            NAME_BYTES,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_cut_on_a_character_boundary_with_a_marker() {
+        let mut text = "é".repeat(10); // 20 bytes
+        assert_eq!(cap_string(&mut text, 5), Some(20));
+        assert_eq!(text, "éé…[truncated 16 bytes]");
+        let mut short = "abc".to_owned();
+        assert_eq!(cap_string(&mut short, 3), None);
+        assert_eq!(short, "abc");
+    }
+
+    #[test]
+    fn addresses_parse_or_are_refused() {
+        assert_eq!(parse_ip("10.0.0.1").as_deref(), Some("10.0.0.1"));
+        assert_eq!(parse_ip("2001:DB8::1").as_deref(), Some("2001:db8::1"));
+        for bad in ["999.1.1.1", "10.0.0", "", "10.0.0.1/32", "localhost"] {
+            assert_eq!(parse_ip(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! Property tests over every entry point that takes outside bytes: the
+//! queue-message decoder, the timestamp parsers, and normalization of what
+//! decodes (an Inspector2 event's finding, a DescribeFindings answer).
+//!
+//! The corpus is the fixtures of `tests/fixtures/`, mutated byte by byte and
+//! value by value (hostile strings, huge strings, bad addresses, dates out
+//! of range, wrong types). Case counts are bounded so the file runs in
+//! seconds; `PROPTEST_CASES` raises them for a longer local run.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use chrono::{DateTime, TimeZone, Utc};
+use fanin::decode::{self, AcceptedTopics, Notification, Provenance};
+use fanin::enrich::{
+    EnrichmentOutcome, EnrichmentStatus, FaninContext, InstanceLookup, enrich as enrich_network,
+};
+use fanin::ids::{AccountId, Partition};
+use fanin::model::ClassicFinding;
+use fanin::normalize::limits::{self, parse_ip};
+use fanin::normalize::{EnrichmentTarget, FindingRecord, Origin, SourceFinding};
+use fanin::timestamps;
+use proptest::prelude::*;
+use proptest::sample::Index;
+use serde_json::Value;
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// Every queue-message fixture, and the bodies the tests derive from them.
+static MESSAGES: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let sns = fixture("sns-finding-reported.json");
+    let envelope: Value = serde_json::from_str(&sns).unwrap();
+    let classic_raw = envelope["Message"].as_str().unwrap().to_owned();
+    vec![
+        sns,
+        classic_raw,
+        fixture("inspector2-ec2-finding-event.json"),
+        fixture("inspector2-ecr-finding-event.json"),
+    ]
+});
+
+static CLASSIC: LazyLock<Value> =
+    LazyLock::new(|| serde_json::from_str(&fixture("classic-finding.json")).unwrap());
+static CLASSIC_BEST_PRACTICE: LazyLock<Value> =
+    LazyLock::new(|| serde_json::from_str(&fixture("classic-best-practice-finding.json")).unwrap());
+
+fn provenance() -> Provenance {
+    Provenance {
+        partition: Partition::parse("aws").unwrap(),
+        topics: AcceptedTopics::Named {
+            account: AccountId::parse("123456789012").unwrap(),
+            name: "fanin-inspector-classic".into(),
+        },
+        inspector2_admin_accounts: Default::default(),
+    }
+}
+
+/// The collector's clock in these tests: after every fixture's update time.
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap()
+}
+
+const REASONS: [&str; 10] = [
+    "malformed_json",
+    "sns_message_not_json",
+    "untrusted_topic",
+    "inspector2_in_sns",
+    "event_account_mismatch",
+    "foreign_partition",
+    "unknown_event",
+    "invalid_identifier",
+    "invalid_finding",
+    "version_out_of_range",
+];
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(256),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+/// Values a hostile or broken sender might put anywhere.
+fn hostile_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("JSON numbers are finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        ".{0,40}".prop_map(Value::from),
+        (1usize..200_000).prop_map(|n| Value::from("x".repeat(n))),
+        prop::sample::select(vec![
+            "999.1.1.1",
+            "10.0.0",
+            "::g",
+            "0.0.0.0",
+            "2001:db8::1",
+            "9999-12-31T23:59:59Z",
+            "+10000-01-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+            "Jan 1, 10000, 1:00:00 AM",
+            "Thu Jun 20 01:47:55.779 UTC 99999",
+            "-1",
+            "65536",
+            "cn-north-1",
+            "aws-cn",
+            "../../etc",
+            "CVE-2024-",
+            "\u{0}\u{1b}[31m",
+        ])
+        .prop_map(Value::from),
+        (-1e15f64..1e15).prop_map(Value::from),
+        prop::collection::vec(".{0,8}".prop_map(Value::from), 0..200).prop_map(Value::from),
+    ]
+}
+
+/// Every path to a value inside `value` (objects and arrays included).
+fn paths(value: &Value, prefix: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                let path = format!("{prefix}/{}", key.replace('~', "~0").replace('/', "~1"));
+                out.push(path.clone());
+                paths(item, path, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let path = format!("{prefix}/{i}");
+                out.push(path.clone());
+                paths(item, path, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `document` with the values at a few paths replaced by hostile ones.
+fn mutate(document: &Value, edits: &[(Index, Value)]) -> Value {
+    let mut mutated = document.clone();
+    for (index, replacement) in edits {
+        let mut all = Vec::new();
+        paths(&mutated, String::new(), &mut all);
+        if all.is_empty() {
+            break;
+        }
+        let path = index.get(&all);
+        if let Some(slot) = mutated.pointer_mut(path) {
+            *slot = replacement.clone();
+        }
+    }
+    mutated
+}
+
+fn edits() -> impl Strategy<Value = Vec<(Index, Value)>> {
+    prop::collection::vec((any::<Index>(), hostile_value()), 1..4)
+}
+
+/// The context the pipeline would build without EC2: what the finding reported.
+fn context(finding: &SourceFinding) -> FaninContext {
+    let (enrichment, instance, network) = match finding.enrichment_target() {
+        EnrichmentTarget::Instance(id) => {
+            let (outcome, instance, network) = enrich_network(
+                &id,
+                InstanceLookup::NotFound,
+                &Default::default(),
+                &finding.reported_network(),
+            );
+            (outcome, Some(instance), network)
+        }
+        _ => (
+            EnrichmentOutcome {
+                status: EnrichmentStatus::NoInstance,
+                reason: None,
+            },
+            None,
+            None,
+        ),
+    };
+    FaninContext {
+        source: finding.source_name(),
+        enrichment,
+        instance,
+        network,
+        details: BTreeMap::new(),
+    }
+}
+
+/// Normalizes `finding` and checks every promise a stored record keeps.
+fn check_normalized(finding: &SourceFinding, origin: Origin) -> Result<(), TestCaseError> {
+    let partition = Partition::parse("aws").unwrap();
+    let now = now();
+    match FindingRecord::new(finding, origin, &partition, context(finding), now) {
+        Err(error) => {
+            prop_assert_eq!(error.reason_code(), "version_out_of_range");
+            prop_assert!(!timestamps::is_believable(&finding.updated_at(), &now));
+        }
+        Ok(record) => {
+            let updated = finding.updated_at();
+            prop_assert!(timestamps::is_believable(&updated, &now));
+            prop_assert!(record.version > 0);
+            prop_assert_eq!(
+                record.version / 1_000_000,
+                updated.timestamp_millis(),
+                "the version orders by update time first"
+            );
+            prop_assert_eq!(record.event_day, updated.date_naive());
+            let document = serde_json::to_value(&record.record).unwrap();
+            check_typed(&document, &now)?;
+            check_caps(&document)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every typed attribute holds a value of its type.
+fn check_typed(document: &Value, now: &DateTime<Utc>) -> Result<(), TestCaseError> {
+    let network = &document["unmapped"]["fanin"]["network"];
+    let mut addresses: Vec<&Value> = vec![&document["device"]["ip"]];
+    for list in ["private_ips", "public_ips", "ipv6_addresses"] {
+        addresses.extend(network[list].as_array().into_iter().flatten());
+        for interface in network["interfaces"].as_array().into_iter().flatten() {
+            addresses.extend(interface[list].as_array().into_iter().flatten());
+        }
+    }
+    for resource in document["resources"].as_array().into_iter().flatten() {
+        addresses.push(&resource["ip"]);
+    }
+    for interface in document["device"]["network_interfaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        addresses.push(&interface["ip"]);
+    }
+    for address in addresses {
+        if let Some(text) = address.as_str() {
+            prop_assert!(parse_ip(text).is_some(), "{text} in an ip field");
+        } else {
+            prop_assert!(address.is_null(), "{address} in an ip field");
+        }
+    }
+    let info = &document["finding_info"];
+    for name in [
+        "created_time",
+        "first_seen_time",
+        "last_seen_time",
+        "modified_time",
+    ] {
+        if let Some(ms) = info[name].as_i64() {
+            let time = DateTime::from_timestamp_millis(ms).unwrap();
+            prop_assert!(timestamps::is_believable(&time, now), "{name} {ms}");
+            let text = info[format!("{name}_dt")].as_str().unwrap();
+            prop_assert!(DateTime::parse_from_rfc3339(text).is_ok(), "{text}");
+        } else {
+            prop_assert!(info[name].is_null());
+        }
+    }
+    for resource in document["resources"].as_array().into_iter().flatten() {
+        let region = resource["region"].as_str().unwrap();
+        let parsed = fanin::ids::Region::parse(region).unwrap();
+        prop_assert_eq!(parsed.partition_name(), "aws");
+    }
+    Ok(())
+}
+
+/// No string of the record is longer than the largest cap plus its marker,
+/// and the title keeps its own cap.
+fn check_caps(document: &Value) -> Result<(), TestCaseError> {
+    const MARKER: usize = "…[truncated 18446744073709551615 bytes]".len();
+    fn walk(value: &Value, largest: usize) -> Result<(), TestCaseError> {
+        match value {
+            Value::String(text) => prop_assert!(text.len() <= largest, "{} bytes", text.len()),
+            Value::Array(items) => {
+                prop_assert!(items.len() <= limits::LIST_ITEMS);
+                for item in items {
+                    walk(item, largest)?;
+                }
+            }
+            Value::Object(map) => {
+                for item in map.values() {
+                    walk(item, largest)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    walk(document, limits::DESCRIPTION_BYTES + MARKER)?;
+    let title = document["finding_info"]["title"].as_str().unwrap();
+    prop_assert!(title.len() <= limits::TITLE_BYTES + MARKER);
+    Ok(())
+}
+
+fn decode_and_check(body: &str) -> Result<(), TestCaseError> {
+    match decode::decode(body, &provenance()) {
+        Err(error) => {
+            prop_assert!(REASONS.contains(&error.reason_code()));
+            // The detail goes to a quarantine object and a log line.
+            prop_assert!(
+                error.to_string().len() < 1024,
+                "{}",
+                error.to_string().len()
+            );
+        }
+        Ok(Notification::Inspector2Finding(event)) => {
+            let origin = Origin {
+                account: event.account.clone(),
+                region: event.region.clone(),
+            };
+            prop_assert_eq!(event.region.partition_name(), "aws");
+            check_normalized(&SourceFinding::Inspector2(Box::new(event.finding)), origin)?;
+        }
+        Ok(Notification::ClassicFinding { finding_arn }) => {
+            prop_assert_eq!(finding_arn.arn().partition.as_str(), "aws");
+            prop_assert_eq!(finding_arn.arn().region.partition_name(), "aws");
+        }
+        Ok(Notification::ClassicLifecycle { .. }) => {}
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn decoding_any_text_never_panics(body in ".{0,400}") {
+        decode_and_check(&body)?;
+    }
+
+    #[test]
+    fn decoding_byte_mutations_of_the_fixtures_never_panics(
+        which in any::<Index>(),
+        flips in prop::collection::vec((any::<Index>(), any::<u8>()), 1..6),
+    ) {
+        let mut bytes = which.get(&MESSAGES[..]).clone().into_bytes();
+        for (position, byte) in flips {
+            let at = position.index(bytes.len());
+            bytes[at] = byte;
+        }
+        decode_and_check(&String::from_utf8_lossy(&bytes))?;
+    }
+
+    #[test]
+    fn decoding_value_mutations_of_the_fixtures_never_panics(
+        which in any::<Index>(),
+        edits in edits(),
+    ) {
+        let document: Value = serde_json::from_str(which.get::<String>(&MESSAGES[..])).unwrap();
+        decode_and_check(&mutate(&document, &edits).to_string())?;
+    }
+
+    #[test]
+    fn normalizing_mutated_classic_answers_keeps_every_promise(
+        best_practice in any::<bool>(),
+        edits in edits(),
+    ) {
+        let answer = if best_practice { &*CLASSIC_BEST_PRACTICE } else { &*CLASSIC };
+        let mutated = mutate(answer, &edits);
+        if let Ok(finding) = serde_json::from_value::<ClassicFinding>(mutated) {
+            let origin = Origin {
+                account: AccountId::parse("111111111111").unwrap(),
+                region: fanin::ids::Region::parse("eu-west-1").unwrap(),
+            };
+            check_normalized(&SourceFinding::Classic(Box::new(finding)), origin)?;
+        }
+    }
+
+    #[test]
+    fn timestamp_parsers_never_panic(text in ".{0,64}", number in any::<f64>()) {
+        let _ = timestamps::parse_text(&text);
+        let _ = timestamps::parse_json(&Value::from(text));
+        if let Some(number) = serde_json::Number::from_f64(number)
+            && let Ok(time) = timestamps::parse_json(&Value::Number(number))
+        {
+            prop_assert!(time.timestamp() >= 0);
+        }
+    }
+
+    #[test]
+    fn every_inspector2_form_reads_back_the_same_second(seconds in 1_420_070_400i64..4_102_444_800) {
+        let time = DateTime::from_timestamp(seconds, 0).unwrap();
+        for text in [
+            time.format("%b %-d, %Y, %-I:%M:%S %p").to_string(),
+            time.format("%a %b %d %H:%M:%S%.3f UTC %Y").to_string(),
+            timestamps::rfc3339(&time),
+        ] {
+            prop_assert_eq!(timestamps::parse_text(&text).unwrap(), time, "{}", text);
+        }
+    }
+}
