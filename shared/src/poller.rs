@@ -79,8 +79,8 @@ impl PollPolicy {
 /// received; nothing deleted or released, so those messages come back after
 /// their visibility timeout); `Ok(n)` of `delete` and `release` counts the
 /// entries SQS refused, which likewise come back after the timeout.
-#[async_trait]
-pub trait PolledQueue: Send + Sync {
+#[async_trait(?Send)]
+pub trait PolledQueue {
     /// ReceiveMessage: up to `max` (1 to 10) messages, waiting up to
     /// `wait_seconds` (0 to 20) for the first.
     async fn receive(&self, max: i32, wait_seconds: i32) -> Result<Vec<Received>, CallError>;
@@ -92,7 +92,7 @@ pub trait PolledQueue: Send + Sync {
     async fn visibility_timeout(&self) -> Result<Duration, CallError>;
 }
 
-#[async_trait]
+#[async_trait(?Send)]
 impl PolledQueue for QueueClient {
     async fn receive(&self, max: i32, wait_seconds: i32) -> Result<Vec<Received>, CallError> {
         QueueClient::receive(self, max, wait_seconds).await
@@ -112,12 +112,12 @@ impl PolledQueue for QueueClient {
 }
 
 /// What processes a gathered batch: the pipeline.
-#[async_trait]
-pub trait BatchProcessor: Send + Sync {
+#[async_trait(?Send)]
+pub trait BatchProcessor {
     async fn process(&self, messages: Vec<InboundMessage>, deadline: Instant) -> BatchReport;
 }
 
-#[async_trait]
+#[async_trait(?Send)]
 impl BatchProcessor for Collector {
     async fn process(&self, messages: Vec<InboundMessage>, deadline: Instant) -> BatchReport {
         Collector::process(self, messages, deadline).await
@@ -149,14 +149,16 @@ pub fn next_step(
     if messages >= policy.batch_size || body_bytes >= policy.batch_body_bytes {
         return Next::Process;
     }
-    // SQS waits in whole seconds: gathering ends rather than overrun the window.
-    let left = policy.batching_window.saturating_sub(since_first).as_secs();
-    if left == 0 {
+    let left = policy.batching_window.saturating_sub(since_first);
+    if left.is_zero() {
         return Next::Process;
     }
+    // SQS waits in whole seconds: the last receive may end up to a second
+    // after the window, and only when no message came to end it sooner.
+    let left_seconds = left.as_secs() + u64::from(left.subsec_nanos() > 0);
     Next::Receive {
         max: (policy.batch_size - messages).min(RECEIVE_MAX) as i32,
-        wait_seconds: left.min(policy.receive_wait_seconds as u64) as i32,
+        wait_seconds: left_seconds.min(policy.receive_wait_seconds as u64) as i32,
     }
 }
 
@@ -406,6 +408,14 @@ mod tests {
         }
     }
 
+    /// The loop tests run in real time: windows and long polls of 1 s.
+    fn quick_policy(batch_size: usize, window_seconds: u64) -> PollPolicy {
+        PollPolicy {
+            receive_wait_seconds: 1,
+            ..policy(batch_size, window_seconds)
+        }
+    }
+
     #[test]
     fn gathering_follows_the_event_source_mapping() {
         let deployed = policy(100, 5);
@@ -418,8 +428,13 @@ mod tests {
         assert_eq!(next_step(&deployed, 95, 100, Some(second)), receive(5, 4));
         assert_eq!(
             next_step(&deployed, 95, 100, Some(Duration::from_millis(4_200))),
+            receive(5, 1),
+            "less than a second left: one more receive of a second"
+        );
+        assert_eq!(
+            next_step(&deployed, 95, 100, Some(Duration::from_secs(5))),
             Next::Process,
-            "less than one whole second left"
+            "the window has closed"
         );
         assert_eq!(next_step(&deployed, 100, 100, Some(second)), Next::Process);
         assert_eq!(
@@ -471,7 +486,7 @@ mod tests {
         }
     }
 
-    #[async_trait]
+    #[async_trait(?Send)]
     impl PolledQueue for FakeQueue {
         async fn receive(&self, max: i32, wait_seconds: i32) -> Result<Vec<Received>, CallError> {
             self.receives.fetch_add(1, Ordering::SeqCst);
@@ -514,7 +529,7 @@ mod tests {
         started: Notify,
     }
 
-    #[async_trait]
+    #[async_trait(?Send)]
     impl BatchProcessor for FakeProcessor {
         async fn process(&self, messages: Vec<InboundMessage>, _: Instant) -> BatchReport {
             self.started.notify_one();
@@ -540,12 +555,12 @@ mod tests {
         range.map(|i| format!("h{i}")).collect()
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn receives_are_gathered_into_one_batch_up_to_the_batch_size() {
         let queue = FakeQueue::with_messages(130);
         let processor = FakeProcessor::default();
         let (stop, stopped) = oneshot::channel::<()>();
-        let policy = policy(100, 5);
+        let policy = quick_policy(100, 1);
         let poller = run(&processor, &queue, &policy, async {
             stopped.await.unwrap_or_default()
         });
@@ -553,7 +568,7 @@ mod tests {
         // Let the poller take both batches (the second closes with its window).
         tokio::select! {
             () = &mut poller => panic!("stopped early"),
-            () = tokio::time::sleep(Duration::from_secs(30)) => {}
+            () = tokio::time::sleep(Duration::from_secs(3)) => {}
         }
         stop.send(()).unwrap();
         poller.await;
@@ -567,12 +582,12 @@ mod tests {
         assert!(queue.released.lock().unwrap().is_empty());
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn the_window_closes_a_batch_that_is_not_full() {
         let queue = FakeQueue::with_messages(3);
         let processor = FakeProcessor::default();
         let (stop, stopped) = oneshot::channel::<()>();
-        let policy = policy(100, 5);
+        let policy = quick_policy(100, 1);
         let poller = run(&processor, &queue, &policy, async {
             stopped.await.unwrap_or_default()
         });
@@ -582,10 +597,10 @@ mod tests {
             () = &mut poller => panic!("stopped early"),
             () = processor.started.notified() => {}
         }
-        assert_eq!(
-            started.elapsed().as_secs(),
-            5,
-            "processed when the 5 s window closed"
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(1) && waited < Duration::from_millis(2900),
+            "processed when the 1 s window closed, not before, not a receive later: {waited:?}"
         );
         tokio::select! {
             () = &mut poller => panic!("stopped early"),
@@ -597,7 +612,7 @@ mod tests {
         assert_eq!(sorted(queue.deleted.lock().unwrap().clone()), handles(0..3));
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_stop_during_processing_finishes_the_batch_and_deletes_its_successes() {
         let queue = FakeQueue::with_messages(10);
         let processor = FakeProcessor {
@@ -606,7 +621,7 @@ mod tests {
             ..Default::default()
         };
         let (stop, stopped) = oneshot::channel::<()>();
-        let policy = policy(10, 0);
+        let policy = quick_policy(10, 0);
         let poller = run(&processor, &queue, &policy, async {
             stopped.await.unwrap_or_default()
         });
@@ -619,7 +634,7 @@ mod tests {
         // The stop does not end the batch in hand.
         tokio::select! {
             () = &mut poller => panic!("the batch in hand was abandoned"),
-            () = tokio::time::sleep(Duration::from_secs(60)) => {}
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
         processor.hold.as_ref().unwrap().notify_one();
         poller.await;
@@ -633,7 +648,7 @@ mod tests {
         assert_eq!(queue.receives.load(Ordering::SeqCst), 1, "no receive after the stop");
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_receive_in_flight_at_stop_is_completed_and_everything_gathered_released() {
         let queue = FakeQueue {
             hold_receive: Some(Notify::new()),
@@ -641,7 +656,7 @@ mod tests {
         };
         let processor = FakeProcessor::default();
         let (stop, stopped) = oneshot::channel::<()>();
-        let policy = policy(100, 5);
+        let policy = quick_policy(100, 1);
         let poller = run(&processor, &queue, &policy, async {
             stopped.await.unwrap_or_default()
         });
@@ -670,7 +685,7 @@ mod tests {
         );
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_message_delivered_twice_in_one_batch_is_processed_once_and_both_handles_deleted() {
         let queue = FakeQueue::with_messages(2);
         queue.waiting.lock().unwrap().push_back(Received {
@@ -683,7 +698,7 @@ mod tests {
         });
         let processor = FakeProcessor::default();
         let (stop, stopped) = oneshot::channel::<()>();
-        let policy = policy(10, 0);
+        let policy = quick_policy(10, 0);
         let poller = run(&processor, &queue, &policy, async {
             stopped.await.unwrap_or_default()
         });
