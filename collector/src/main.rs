@@ -13,7 +13,10 @@ async fn main() -> Result<(), Error> {
         // Handlers first: from here on a SIGTERM is a request, not the default kill.
         let mut terminate = signal(SignalKind::terminate())?;
         let mut interrupt = signal(SignalKind::interrupt())?;
-        let queue_url = config.queue_url.clone().ok_or("--poll needs FANIN_QUEUE_URL")?;
+        let queue_url = config
+            .queue_url
+            .clone()
+            .ok_or("--poll needs FANIN_QUEUE_URL")?;
         let collector = lambda::build_collector(&config).await?;
         let sdk = fanin::aws::load_sdk_config("fanin-collector").await;
         let queue = fanin::aws::sqs::QueueClient::new(&sdk, queue_url);
@@ -23,7 +26,13 @@ async fn main() -> Result<(), Error> {
                 _ = interrupt.recv() => {}
             }
         };
-        poller::run(&collector, &queue, &poller::PollPolicy::from_config(&config), stop).await;
+        poller::run(
+            &collector,
+            &queue,
+            &poller::PollPolicy::from_config(&config),
+            stop,
+        )
+        .await;
         return Ok(());
     }
     let collector = lambda::build_collector(&config).await?;

@@ -410,7 +410,10 @@ mod tests {
             ("FANIN_BULK_MAX_BYTES", "12"),
             ("FANIN_BULK_MAX_BYTES", "20971520"),
             ("FANIN_SESSION_DURATION_SECONDS", "7200"),
-            ("FANIN_OPENSEARCH_URL", "https://admin:hunter2@search.example.com"),
+            (
+                "FANIN_OPENSEARCH_URL",
+                "https://admin:hunter2@search.example.com",
+            ),
             ("FANIN_BATCH_SIZE", "0"),
             ("FANIN_BATCH_SIZE", "10001"),
             ("FANIN_MAXIMUM_BATCHING_WINDOW_SECONDS", "301"),
@@ -448,8 +451,12 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_the_external_id() {
-        let config = collector(&[("FANIN_EXTERNAL_ID", "o-abc123-very-secret-external-id")]).unwrap();
-        assert_eq!(config.external_id.expose(), "o-abc123-very-secret-external-id");
+        let config =
+            collector(&[("FANIN_EXTERNAL_ID", "o-abc123-very-secret-external-id")]).unwrap();
+        assert_eq!(
+            config.external_id.expose(),
+            "o-abc123-very-secret-external-id"
+        );
         for shown in [format!("{config:?}"), format!("{config:#?}")] {
             assert!(!shown.contains("very-secret"), "{shown}");
             assert!(shown.contains("external_id: <redacted>"), "{shown}");

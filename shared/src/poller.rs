@@ -449,7 +449,10 @@ mod tests {
         );
         // Window 0 (batch size up to 10): one receive per batch.
         assert_eq!(next_step(&policy(10, 0), 0, 0, None), receive(10, 5));
-        assert_eq!(next_step(&policy(10, 0), 3, 100, Some(Duration::ZERO)), Next::Process);
+        assert_eq!(
+            next_step(&policy(10, 0), 3, 100, Some(Duration::ZERO)),
+            Next::Process
+        );
     }
 
     /// An in-memory queue: messages waiting, handles deleted and released.
@@ -540,7 +543,10 @@ mod tests {
             self.batches.lock().unwrap().push(ids.clone());
             BatchReport {
                 received: ids.len(),
-                failed_message_ids: ids.into_iter().filter(|id| self.fail.contains(id)).collect(),
+                failed_message_ids: ids
+                    .into_iter()
+                    .filter(|id| self.fail.contains(id))
+                    .collect(),
                 ..Default::default()
             }
         }
@@ -578,7 +584,10 @@ mod tests {
             vec![100, 30],
             "100 messages from 10 receives, then the rest when the window closes"
         );
-        assert_eq!(sorted(queue.deleted.lock().unwrap().clone()), handles(0..130));
+        assert_eq!(
+            sorted(queue.deleted.lock().unwrap().clone()),
+            handles(0..130)
+        );
         assert!(queue.released.lock().unwrap().is_empty());
     }
 
@@ -645,7 +654,11 @@ mod tests {
             queue.released.lock().unwrap().is_empty(),
             "a failed message keeps its visibility timeout, as with the mapping"
         );
-        assert_eq!(queue.receives.load(Ordering::SeqCst), 1, "no receive after the stop");
+        assert_eq!(
+            queue.receives.load(Ordering::SeqCst),
+            1,
+            "no receive after the stop"
+        );
     }
 
     #[tokio::test]
@@ -676,7 +689,10 @@ mod tests {
         }
         hold.notify_one();
         poller.await;
-        assert!(processor.batches.lock().unwrap().is_empty(), "nothing started");
+        assert!(
+            processor.batches.lock().unwrap().is_empty(),
+            "nothing started"
+        );
         assert!(queue.deleted.lock().unwrap().is_empty());
         assert_eq!(
             sorted(queue.released.lock().unwrap().clone()),

@@ -48,9 +48,8 @@ mod tests {
 
     #[test]
     fn timestamps_only_outside_lambda() {
-        let under_lambda = |name: &str| {
-            (name == "AWS_LAMBDA_FUNCTION_NAME").then(|| "fanin-collector".to_owned())
-        };
+        let under_lambda =
+            |name: &str| (name == "AWS_LAMBDA_FUNCTION_NAME").then(|| "fanin-collector".to_owned());
         assert_eq!(
             Timestamps::for_environment(under_lambda),
             Timestamps::LeftToCloudWatch

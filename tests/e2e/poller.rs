@@ -162,7 +162,10 @@ async fn drain(stack: &LocalStack, deployed: &Deployed, expected: usize) {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     poller.signal("TERM");
-    assert_eq!(poller.exit_status(Duration::from_secs(30)).await.code(), Some(0));
+    assert_eq!(
+        poller.exit_status(Duration::from_secs(30)).await.code(),
+        Some(0)
+    );
     assert_eq!(esm.depth().await.unwrap(), (0, 0), "every message deleted");
     assert_eq!(documents_by_uid(stack, central).await.len(), expected);
     let archived = scenario::archived_records(stack, central).await.unwrap();
@@ -196,7 +199,10 @@ async fn sigterm_finishes_the_batch_in_hand_and_exits_0() {
     let central = deployed.central.clone();
     let esm = mapping(&stack, &deployed).await;
     wait_for_depth(&esm, (150, 0)).await;
-    let upstream = stack.opensearch_url().trim_start_matches("http://").to_owned();
+    let upstream = stack
+        .opensearch_url()
+        .trim_start_matches("http://")
+        .to_owned();
     let slow_opensearch = slow_proxy(upstream, Duration::from_millis(1500)).await;
 
     let mut poller = Poller::start(
@@ -283,7 +289,12 @@ async fn sigint_while_gathering_makes_the_received_messages_visible_at_once() {
     drain(&stack, &deployed, events.len()).await;
 }
 
-const BATCHING_ACCOUNTS: [&str; 4] = ["610000000001", "610000000002", "610000000003", "610000000004"];
+const BATCHING_ACCOUNTS: [&str; 4] = [
+    "610000000001",
+    "610000000002",
+    "610000000003",
+    "610000000004",
+];
 const BATCHING_REGIONS: [&str; 4] = ["us-east-1", "eu-west-1", "ap-southeast-2", "sa-east-1"];
 const COLLECTOR: &str = "fanin-collector";
 
@@ -333,7 +344,10 @@ async fn measure(stack: &LocalStack, deployed: &Deployed, findings: usize) -> Ca
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     poller.signal("TERM");
-    assert_eq!(poller.exit_status(Duration::from_secs(30)).await.code(), Some(0));
+    assert_eq!(
+        poller.exit_status(Duration::from_secs(30)).await.code(),
+        Some(0)
+    );
     assert_eq!(esm.depth().await.unwrap(), (0, 0), "drained");
     let calls = stack.gateway.calls();
     let sum = |keep: &dyn Fn(&fanin_devstack::gateway::CallCount) -> bool| -> u64 {
@@ -374,7 +388,11 @@ async fn the_poller_batches_like_the_event_source_mapping() {
     let grouped: Vec<_> = fleets
         .iter()
         .map(|(account, region, facts)| {
-            (*account, *region, scenario::inspector2_fleet_findings(facts, 10, updated))
+            (
+                *account,
+                *region,
+                scenario::inspector2_fleet_findings(facts, 10, updated),
+            )
         })
         .collect();
     let findings: usize = grouped.iter().map(|(_, _, events)| events.len()).sum();
