@@ -49,7 +49,7 @@ pub struct CollectorConfig {
     pub search_auth: SearchAuth,
     pub index_prefix: String,
     pub role_name: String,
-    pub external_id: String,
+    pub external_id: Secret,
     pub partition: Partition,
     pub encryption: Encryption,
     pub s3_force_path_style: bool,
@@ -63,6 +63,34 @@ pub struct CollectorConfig {
     /// Which senders the collector believes: accepted SNS topics and
     /// Inspector2 administrator accounts (see `decode::Provenance`).
     pub provenance: Provenance,
+    /// Poller mode only: messages gathered into one batch, as the Lambda
+    /// event-source mapping's `BatchSize` (`FANIN_BATCH_SIZE`).
+    pub batch_size: usize,
+    /// Poller mode only: how long to keep gathering after the first message
+    /// of a batch, as the mapping's `MaximumBatchingWindowInSeconds`
+    /// (`FANIN_MAXIMUM_BATCHING_WINDOW_SECONDS`).
+    pub maximum_batching_window: Duration,
+}
+
+/// A value kept out of `Debug` output and so out of logs and panics (the
+/// ExternalId). Read it with [`Secret::expose`] where it is sent.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl CollectorConfig {
@@ -82,6 +110,14 @@ impl CollectorConfig {
         let raw_url = required("FANIN_OPENSEARCH_URL")?;
         let opensearch_url =
             Url::parse(&raw_url).map_err(|e| problem("FANIN_OPENSEARCH_URL", e.to_string()))?;
+        // A password in the URL would reach every Debug print of the
+        // configuration; OpenSearch authentication is SigV4 (or none on loopback).
+        if !opensearch_url.username().is_empty() || opensearch_url.password().is_some() {
+            return Err(problem(
+                "FANIN_OPENSEARCH_URL",
+                "credentials in the URL are not accepted; use FANIN_OPENSEARCH_AUTH",
+            ));
+        }
         let loopback = is_loopback(&opensearch_url);
         match opensearch_url.scheme() {
             "https" => {}
@@ -188,13 +224,22 @@ impl CollectorConfig {
                 Err(problem(name, format!("must be within {range:?}")))
             }
         };
+        let batch_size = number("FANIN_BATCH_SIZE", 100, 1..=10_000)?;
+        let batching_window_seconds = number("FANIN_MAXIMUM_BATCHING_WINDOW_SECONDS", 5, 0..=300)?;
+        if batch_size > 10 && batching_window_seconds == 0 {
+            // The event-source mapping's own rule: more than one receive needs time to gather.
+            return Err(problem(
+                "FANIN_MAXIMUM_BATCHING_WINDOW_SECONDS",
+                "must be at least 1 when FANIN_BATCH_SIZE is above 10",
+            ));
+        }
         Ok(Self {
             bucket,
             opensearch_url,
             search_auth,
             index_prefix,
             role_name,
-            external_id,
+            external_id: Secret::new(external_id),
             partition,
             encryption,
             s3_force_path_style: get("FANIN_S3_FORCE_PATH_STYLE").as_deref() == Some("true"),
@@ -216,6 +261,8 @@ impl CollectorConfig {
             claim_ttl: Duration::from_secs(number("FANIN_CLAIM_TTL_SECONDS", 60, 2..=900)? as u64),
             queue_url: get("FANIN_QUEUE_URL").filter(|q| !q.is_empty()),
             provenance,
+            batch_size,
+            maximum_batching_window: Duration::from_secs(batching_window_seconds as u64),
         })
     }
 }
@@ -450,6 +497,13 @@ mod tests {
             ("FANIN_BULK_MAX_BYTES", "12"),
             ("FANIN_BULK_MAX_BYTES", "20971520"),
             ("FANIN_SESSION_DURATION_SECONDS", "7200"),
+            (
+                "FANIN_OPENSEARCH_URL",
+                "https://admin:hunter2@search.example.com",
+            ),
+            ("FANIN_BATCH_SIZE", "0"),
+            ("FANIN_BATCH_SIZE", "10001"),
+            ("FANIN_MAXIMUM_BATCHING_WINDOW_SECONDS", "301"),
         ] {
             assert_eq!(
                 collector(&[(name, value)]).unwrap_err().variable,
@@ -514,6 +568,43 @@ mod tests {
                 name,
                 "{name}={value}"
             );
+        }
+    }
+
+    #[test]
+    fn the_poller_gathers_like_the_deployed_event_source_mapping() {
+        let config = collector(&[]).unwrap();
+        // BatchSize and MaximumBatchingWindow defaults of central-primary.yaml.
+        assert_eq!(config.batch_size, 100);
+        assert_eq!(config.maximum_batching_window, Duration::from_secs(5));
+        let config = collector(&[
+            ("FANIN_BATCH_SIZE", "10"),
+            ("FANIN_MAXIMUM_BATCHING_WINDOW_SECONDS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (config.batch_size, config.maximum_batching_window),
+            (10, Duration::ZERO)
+        );
+        let err = collector(&[
+            ("FANIN_BATCH_SIZE", "11"),
+            ("FANIN_MAXIMUM_BATCHING_WINDOW_SECONDS", "0"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "FANIN_MAXIMUM_BATCHING_WINDOW_SECONDS");
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_external_id() {
+        let config =
+            collector(&[("FANIN_EXTERNAL_ID", "o-abc123-very-secret-external-id")]).unwrap();
+        assert_eq!(
+            config.external_id.expose(),
+            "o-abc123-very-secret-external-id"
+        );
+        for shown in [format!("{config:?}"), format!("{config:#?}")] {
+            assert!(!shown.contains("very-secret"), "{shown}");
+            assert!(shown.contains("external_id: <redacted>"), "{shown}");
         }
     }
 

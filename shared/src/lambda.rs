@@ -41,7 +41,7 @@ pub async fn build_collector(config: &CollectorConfig) -> anyhow::Result<Collect
             &sdk,
             config.partition.clone(),
             config.role_name.clone(),
-            config.external_id.clone(),
+            config.external_id.expose().to_owned(),
             config.session_duration,
         ),
         SESSION_REFRESH_MARGIN,

@@ -2,7 +2,10 @@
 //! source mapping of the devstack).
 
 use aws_config::SdkConfig;
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
+    MessageSystemAttributeName, QueueAttributeName,
+};
 
 use crate::decode::InboundMessage;
 use crate::ports::CallError;
@@ -29,6 +32,24 @@ impl QueueClient {
 
     pub fn queue_url(&self) -> &str {
         &self.queue_url
+    }
+
+    /// The queue's `VisibilityTimeout`.
+    pub async fn visibility_timeout(&self) -> Result<std::time::Duration, CallError> {
+        let answer = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(QueueAttributeName::VisibilityTimeout)
+            .send()
+            .await
+            .map_err(|e| crate::aws::classify("GetQueueAttributes", e))?;
+        let seconds = answer
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::VisibilityTimeout))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Ok(std::time::Duration::from_secs(seconds))
     }
 
     /// Long-polls for up to `max` (1 to 10) messages.
@@ -87,6 +108,38 @@ impl QueueClient {
                 .send()
                 .await
                 .map_err(|e| crate::aws::classify("DeleteMessageBatch", e))?;
+            failed += answer.failed().len();
+        }
+        Ok(failed)
+    }
+
+    /// Makes received messages visible again at once (visibility timeout 0),
+    /// 10 per call, so another consumer can take them without waiting for
+    /// the queue's visibility timeout. Returns how many SQS refused (those
+    /// come back when their visibility timeout ends).
+    pub async fn release(&self, handles: &[String]) -> Result<usize, CallError> {
+        let mut failed = 0;
+        for chunk in handles.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, handle)| {
+                    ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(handle)
+                        .visibility_timeout(0)
+                        .build()
+                        .expect("id and receipt handle are set")
+                })
+                .collect();
+            let answer = self
+                .client
+                .change_message_visibility_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| crate::aws::classify("ChangeMessageVisibilityBatch", e))?;
             failed += answer.failed().len();
         }
         Ok(failed)
