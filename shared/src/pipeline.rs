@@ -18,7 +18,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -37,6 +36,7 @@ use crate::ports::{
     ObjectKind, ObjectWriter, SearchIndexer, SessionProvider,
 };
 use crate::quarantine;
+use crate::retry::{self, Backoff, RetryPolicy};
 use crate::search::bulk::{self, BulkOp, ItemOutcome};
 use crate::search::template;
 
@@ -119,9 +119,6 @@ struct GroupOutcome {
     records: Vec<Carried>,
     fates: Vec<(String, Fate)>,
 }
-
-const BULK_ATTEMPTS: u32 = 3;
-const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 
 impl Collector {
     pub fn new(settings: Settings, ports: Ports) -> Self {
@@ -718,18 +715,19 @@ impl Collector {
     }
 
     /// Sends ops in size-capped bulk requests and retries the items worth
-    /// retrying, with backoff, within the deadline.
+    /// retrying under [`RetryPolicy::BULK_ITEMS`], each request within the
+    /// deadline.
     async fn bulk_with_retry(&self, ops: Vec<BulkOp>, deadline: Instant) -> Vec<ItemOutcome> {
         let mut outcomes: Vec<ItemOutcome> = vec![ItemOutcome::Retry("not sent".into()); ops.len()];
         let mut pending: Vec<usize> = (0..ops.len()).collect();
-        let mut backoff = FIRST_BACKOFF;
-        for attempt in 1..=BULK_ATTEMPTS {
+        let mut backoff = Backoff::new(RetryPolicy::BULK_ITEMS, deadline);
+        loop {
             for chunk in bulk::encode(
                 pending.iter().map(|&i| &ops[i]),
                 self.settings.bulk_max_bytes,
             ) {
                 let targets: Vec<usize> = chunk.ops.iter().map(|&p| pending[p]).collect();
-                match self.ports.search.bulk(chunk.body).await {
+                match retry::within("Bulk", deadline, self.ports.search.bulk(chunk.body)).await {
                     Ok(statuses) if statuses.len() == targets.len() => {
                         for (target, status) in targets.iter().zip(&statuses) {
                             outcomes[*target] = bulk::classify(status);
@@ -751,14 +749,9 @@ impl Collector {
                 }
             }
             pending.retain(|&i| matches!(outcomes[i], ItemOutcome::Retry(_)));
-            if pending.is_empty()
-                || attempt == BULK_ATTEMPTS
-                || Instant::now() + backoff >= deadline
-            {
+            if pending.is_empty() || !backoff.retry().await {
                 break;
             }
-            tokio::time::sleep(backoff).await;
-            backoff *= 2;
         }
         outcomes
     }
