@@ -1097,9 +1097,9 @@ async fn opensearch_goes_down_and_comes_back() {
     gw.shutdown().await;
 }
 
-/// A config whose clients make one attempt of at most two seconds, so each
+/// A config whose clients make one attempt of at most `attempt`, so each
 /// injected fault reaches the test as the SDK sees it.
-async fn one_attempt_config(endpoint: &str) -> SdkConfig {
+async fn one_attempt_config(endpoint: &str, attempt: Duration) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
@@ -1108,7 +1108,7 @@ async fn one_attempt_config(endpoint: &str) -> SdkConfig {
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
-                .operation_attempt_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(attempt)
                 .build(),
         )
         .load()
@@ -1130,7 +1130,8 @@ fn throttle(service: &str, operation: &str) -> FaultRule {
 #[tokio::test]
 async fn injected_errors_reach_the_sdk_in_each_services_format() {
     let (_moto, gw) = moto_and_gateway().await;
-    let conf = one_attempt_config(&gw.aws_url).await;
+    // moto's first EC2 call loads its catalogue: seconds.
+    let conf = one_attempt_config(&gw.aws_url, Duration::from_secs(30)).await;
     let ec2 = aws_sdk_ec2::Client::new(&conf);
     let sts = aws_sdk_sts::Client::new(&conf);
     let inspector = aws_sdk_inspector::Client::new(&conf);
@@ -1257,8 +1258,14 @@ async fn injected_errors_reach_the_sdk_in_each_services_format() {
 #[tokio::test]
 async fn resets_truncations_hangs_and_latency_reach_the_sdk() {
     let (_moto, gw) = moto_and_gateway().await;
-    let conf = one_attempt_config(&gw.aws_url).await;
+    let conf = one_attempt_config(&gw.aws_url, Duration::from_secs(2)).await;
     let ec2 = aws_sdk_ec2::Client::new(&conf);
+    // moto's first EC2 call loads its catalogue: not under a fault's clock.
+    aws_sdk_ec2::Client::new(&one_attempt_config(&gw.aws_url, Duration::from_secs(30)).await)
+        .describe_vpcs()
+        .send()
+        .await
+        .unwrap();
     let once = |fault| {
         FaultRule::new("ec2", fault)
             .operation("DescribeVpcs")
@@ -1299,7 +1306,7 @@ async fn resets_truncations_hangs_and_latency_reach_the_sdk() {
 
     // Faults are over: the same client works, and every call was counted.
     ec2.describe_vpcs().send().await.unwrap();
-    assert_eq!(gw.call_count("fanin-collector", "ec2", "DescribeVpcs"), 5);
+    assert_eq!(gw.call_count("fanin-collector", "ec2", "DescribeVpcs"), 6);
     gw.shutdown().await;
 }
 
