@@ -36,7 +36,7 @@ use crate::ports::{
     ObjectKind, ObjectWriter, SearchIndexer, SessionProvider,
 };
 use crate::quarantine;
-use crate::retry::{self, Backoff, RetryPolicy};
+use crate::retry::{Backoff, RetryPolicy};
 use crate::search::bulk::{self, BulkOp, ItemOutcome};
 use crate::search::template;
 
@@ -715,7 +715,7 @@ impl Collector {
     }
 
     /// Sends ops in size-capped bulk requests and retries the items worth
-    /// retrying under [`RetryPolicy::BULK_ITEMS`], each request within the
+    /// retrying under [`RetryPolicy::BULK_ITEMS`], never sleeping past the
     /// deadline.
     async fn bulk_with_retry(&self, ops: Vec<BulkOp>, deadline: Instant) -> Vec<ItemOutcome> {
         let mut outcomes: Vec<ItemOutcome> = vec![ItemOutcome::Retry("not sent".into()); ops.len()];
@@ -727,7 +727,7 @@ impl Collector {
                 self.settings.bulk_max_bytes,
             ) {
                 let targets: Vec<usize> = chunk.ops.iter().map(|&p| pending[p]).collect();
-                match retry::within("Bulk", deadline, self.ports.search.bulk(chunk.body)).await {
+                match self.ports.search.bulk(chunk.body).await {
                     Ok(statuses) if statuses.len() == targets.len() => {
                         for (target, status) in targets.iter().zip(&statuses) {
                             outcomes[*target] = bulk::classify(status);
