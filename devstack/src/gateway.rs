@@ -15,9 +15,17 @@
 //!   `{"arn": "...", "retryable": true}`
 //! - `POST /_devstack/opensearch/down`, `POST /_devstack/opensearch/up`,
 //!   `GET /_devstack/opensearch` (`{"down": bool}`)
+//! - `POST /_devstack/faults` with a [`FaultRule`] (`{"service", "operation",
+//!   "caller", "fault": {"kind", ...}, "when": {"kind", ...}}`): answers
+//!   `{"id": n}`; `GET /_devstack/faults` lists the rules with their counts;
+//!   `POST /_devstack/faults/remove` `{"id": n}`; `POST /_devstack/faults/clear`
+//!
+//! Fault rules ([`faults`]) apply to every request but the admin and
+//! `/moto-api` ones, after it is counted and before it is served.
 
 pub mod awsreq;
 mod enforce;
+pub mod faults;
 mod operation;
 
 use std::collections::BTreeMap;
@@ -32,11 +40,12 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::sync::{Notify, watch};
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::classic::Classic;
 use awsreq::{CredentialScope, caller_app, param, query_params};
+pub use faults::{ErrorKind, Fault, FaultRule, FaultStatus, When};
 
 /// Where the gateway forwards to.
 #[derive(Debug, Clone)]
@@ -80,6 +89,7 @@ pub(crate) struct Shared {
     classic: Classic,
     calls: Mutex<BTreeMap<(String, String, String), u64>>,
     opensearch_down: AtomicBool,
+    faults: faults::Faults,
 }
 
 impl Shared {
@@ -125,6 +135,7 @@ pub async fn start(opts: GatewayOptions) -> anyhow::Result<GatewayHandle> {
         http: awsreq::local_http_client(),
         calls: Mutex::new(BTreeMap::new()),
         opensearch_down: AtomicBool::new(false),
+        faults: faults::Faults::default(),
     });
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -155,16 +166,67 @@ pub async fn start(opts: GatewayOptions) -> anyhow::Result<GatewayHandle> {
     })
 }
 
+/// The connection a request came on: a handler that notifies it has the
+/// connection reset (the [`Fault::Reset`] fault).
+#[derive(Clone)]
+struct ConnectionReset(Arc<Notify>);
+
+/// Serves `app` on each accepted connection (HTTP/1.1, keep-alive) until
+/// `stopped`, then drops every open connection.
 async fn serve(listener: tokio::net::TcpListener, app: Router, mut stopped: watch::Receiver<bool>) {
-    let shutdown = async move {
-        let _ = stopped.wait_for(|s| *s).await;
-    };
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::warn!("devstack gateway listener failed: {e}");
+    let mut connections = JoinSet::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!("devstack gateway cannot accept: {e}");
+                    continue;
+                }
+            },
+            _ = stopped.wait_for(|s| *s) => break,
+        };
+        // Reap finished connections as we go.
+        while connections.try_join_next().is_some() {}
+        // A second handle on the socket, to reset it when a fault asks.
+        let Some((stream, spare)) = with_spare_handle(stream) else {
+            continue;
+        };
+        let reset = ConnectionReset(Arc::new(Notify::new()));
+        let app = app.clone();
+        let handle = reset.clone();
+        let service =
+            hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let mut request = request.map(Body::new);
+                request.extensions_mut().insert(handle.clone());
+                tower_service::Service::call(&mut app.clone(), request)
+            });
+        connections.spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                _ = reset.0.notified() => {
+                    // SO_LINGER 0: closing sends RST instead of FIN.
+                    if let Err(e) = spare.set_zero_linger() {
+                        tracing::warn!("devstack gateway cannot reset a connection: {e}");
+                    }
+                }
+            }
+        });
     }
+    connections.shutdown().await;
+}
+
+fn with_spare_handle(
+    stream: tokio::net::TcpStream,
+) -> Option<(tokio::net::TcpStream, tokio::net::TcpStream)> {
+    let std_stream = stream.into_std().ok()?;
+    let spare = std_stream.try_clone().ok()?;
+    Some((
+        tokio::net::TcpStream::from_std(std_stream).ok()?,
+        tokio::net::TcpStream::from_std(spare).ok()?,
+    ))
 }
 
 impl GatewayHandle {
@@ -206,6 +268,34 @@ impl GatewayHandle {
     /// Takes OpenSearch "down" (every request answers 503) or back up.
     pub fn set_opensearch_down(&self, down: bool) {
         self.shared.opensearch_down.store(down, Ordering::SeqCst);
+    }
+
+    /// Adds a fault rule after the existing ones; answers its id.
+    pub fn inject(&self, rule: FaultRule) -> u64 {
+        self.shared.faults.add(rule)
+    }
+
+    /// Removes a fault rule; answers whether it existed.
+    pub fn remove_fault(&self, id: u64) -> bool {
+        self.shared.faults.remove(id)
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
+    }
+
+    /// The fault rules with what each matched and injected so far.
+    pub fn faults(&self) -> Vec<FaultStatus> {
+        self.shared.faults.list()
+    }
+
+    /// How many requests rule `id` injected its fault into (0 if it is gone).
+    pub fn injected(&self, id: u64) -> u64 {
+        self.faults()
+            .iter()
+            .find(|f| f.id == id)
+            .map_or(0, |f| f.injected)
     }
 
     /// Stops the listeners and waits (up to 5 s) for them to finish.
@@ -284,31 +374,61 @@ async fn aws_entry(State(shared): State<Arc<Shared>>, request: Request) -> Respo
         query,
         &parts.headers,
     );
+    let mut truncate = false;
     if !path.starts_with("/moto-api") {
-        shared.count(
-            caller_app(&parts.headers),
-            service.clone(),
-            operation.clone(),
-        );
+        let caller = caller_app(&parts.headers);
+        shared.count(caller.clone(), service.clone(), operation.clone());
+        match apply_fault(&shared, &parts, &caller, &service, &operation).await {
+            Proceed::Answer(answer) => return answer,
+            Proceed::Forward(plan) => truncate = plan.truncate,
+        }
     }
+    let answer = serve_aws(
+        &shared,
+        &parts,
+        body,
+        scope.as_ref(),
+        &service,
+        &operation,
+        &params,
+        target.as_deref(),
+    )
+    .await;
+    if truncate {
+        return truncated(answer).await;
+    }
+    answer
+}
 
+/// Serves an AWS request: Inspector Classic here, everything else at moto,
+/// with AssumeRole enforced.
+#[allow(clippy::too_many_arguments)]
+async fn serve_aws(
+    shared: &Arc<Shared>,
+    parts: &Parts,
+    body: Bytes,
+    scope: Option<&CredentialScope>,
+    service: &str,
+    operation: &str,
+    params: &[(String, String)],
+    target: Option<&str>,
+) -> Response {
     if target
         .as_deref()
         .is_some_and(|t| t.starts_with("InspectorService."))
     {
         return shared.classic.handle(&parts.headers, &body).await;
     }
-    let upstream = match forward(&shared.http, &shared.moto_url, &parts, body).await {
+    let upstream = match forward(&shared.http, &shared.moto_url, parts, body).await {
         Ok(u) => u,
         Err(r) => return r,
     };
     if service == "sts" && operation == "AssumeRole" && upstream.status.is_success() {
-        let role_arn = param(&params, "RoleArn").unwrap_or_default();
-        let external_id = param(&params, "ExternalId");
+        let role_arn = param(params, "RoleArn").unwrap_or_default();
+        let external_id = param(params, "ExternalId");
         let granted = String::from_utf8_lossy(&upstream.body).into_owned();
         if let Some(denied) =
-            enforce::check_assume_role(&shared, scope.as_ref(), role_arn, external_id, &granted)
-                .await
+            enforce::check_assume_role(shared, scope, role_arn, external_id, &granted).await
         {
             return denied;
         }
@@ -322,7 +442,7 @@ async fn opensearch_entry(State(shared): State<Arc<Shared>>, request: Request) -
     shared.count(
         "opensearch".to_string(),
         "opensearch".to_string(),
-        operation,
+        operation.clone(),
     );
     if shared.opensearch_down.load(Ordering::SeqCst) {
         return json_answer(
@@ -337,6 +457,10 @@ async fn opensearch_entry(State(shared): State<Arc<Shared>>, request: Request) -
             }),
         );
     }
+    let plan = match apply_fault(&shared, &parts, "opensearch", "opensearch", &operation).await {
+        Proceed::Answer(answer) => return answer,
+        Proceed::Forward(plan) => plan,
+    };
     let body = match read_body(body).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -347,10 +471,143 @@ async fn opensearch_entry(State(shared): State<Arc<Shared>>, request: Request) -
             json!({"error": "no OpenSearch upstream"}),
         );
     };
-    match forward(&shared.http, upstream, &parts, body).await {
-        Ok(u) => u.into_response(),
-        Err(r) => r,
+    let answer = match plan.bulk_rejections {
+        Some((rule_id, share)) if operation == "_bulk" => {
+            bulk_with_rejections(&shared, upstream, &parts, body, rule_id, share).await
+        }
+        _ => match forward(&shared.http, upstream, &parts, body).await {
+            Ok(u) => u.into_response(),
+            Err(r) => r,
+        },
+    };
+    if plan.truncate {
+        return truncated(answer).await;
     }
+    answer
+}
+
+/// What a request does once the fault rules have spoken.
+enum Proceed {
+    /// Answer this instead of serving the request.
+    Answer(Response),
+    /// Serve the request, with these changes.
+    Forward(ForwardPlan),
+}
+
+#[derive(Default)]
+struct ForwardPlan {
+    truncate: bool,
+    /// (rule id, share) of a [`Fault::BulkItemRejections`].
+    bulk_rejections: Option<(u64, f64)>,
+}
+
+/// Applies the first fault rule that fires for the request, if any.
+async fn apply_fault(
+    shared: &Shared,
+    parts: &Parts,
+    caller: &str,
+    service: &str,
+    operation: &str,
+) -> Proceed {
+    let Some(injection) = shared.faults.decide(caller, service, operation) else {
+        return Proceed::Forward(ForwardPlan::default());
+    };
+    tracing::info!(caller, service, operation, fault = ?injection.fault, "devstack fault injected");
+    match injection.fault {
+        Fault::Latency { millis } => {
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            Proceed::Forward(ForwardPlan::default())
+        }
+        Fault::Error { error, status } => {
+            Proceed::Answer(faults::error_answer(service, error, status))
+        }
+        Fault::Reset => {
+            if let Some(reset) = parts.extensions.get::<ConnectionReset>() {
+                reset.0.notify_one();
+            }
+            std::future::pending().await
+        }
+        Fault::Hang => std::future::pending().await,
+        Fault::Truncate => Proceed::Forward(ForwardPlan {
+            truncate: true,
+            ..Default::default()
+        }),
+        Fault::BulkItemRejections { share, .. } => Proceed::Forward(ForwardPlan {
+            bulk_rejections: Some((injection.rule_id, share)),
+            ..Default::default()
+        }),
+    }
+}
+
+/// Sends the `_bulk` items the draw keeps to the cluster and answers the
+/// others 429, in one answer in request order.
+async fn bulk_with_rejections(
+    shared: &Shared,
+    upstream: &str,
+    parts: &Parts,
+    body: Bytes,
+    rule_id: u64,
+    share: f64,
+) -> Response {
+    let Some(items) = faults::bulk_items(&body) else {
+        return match forward(&shared.http, upstream, parts, body).await {
+            Ok(u) => u.into_response(),
+            Err(r) => r,
+        };
+    };
+    let sent: Vec<bool> = items
+        .iter()
+        .map(|_| shared.faults.draw(rule_id).is_none_or(|draw| draw >= share))
+        .collect();
+    let kept: Vec<u8> = items
+        .iter()
+        .zip(&sent)
+        .filter(|(_, sent)| **sent)
+        .flat_map(|(item, _)| item.lines.iter().copied())
+        .collect();
+    let answer = if kept.is_empty() {
+        None
+    } else {
+        let upstream = match forward(&shared.http, upstream, parts, Bytes::from(kept)).await {
+            Ok(u) => u,
+            Err(r) => return r,
+        };
+        if !upstream.status.is_success() {
+            return upstream.into_response();
+        }
+        match serde_json::from_slice::<Value>(&upstream.body) {
+            Ok(answer) => Some(answer),
+            Err(_) => return upstream.into_response(),
+        }
+    };
+    json_answer(
+        StatusCode::OK,
+        faults::merge_bulk_answer(&items, &sent, answer.as_ref()),
+    )
+}
+
+/// The answer's status and headers, a `Content-Length` of its whole body
+/// but only the first half of it (of an empty body: a declared byte that
+/// never comes), then the connection breaks.
+async fn truncated(answer: Response) -> Response {
+    let (mut parts, body) = answer.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let declared = body.len().max(1);
+    let half = body.slice(..body.len() / 2);
+    parts.headers.remove(header::TRANSFER_ENCODING);
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(declared));
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+        Ok(half),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "devstack fault injection: truncated body",
+        )),
+    ];
+    Response::from_parts(parts, Body::from_stream(futures::stream::iter(chunks)))
 }
 
 async fn admin(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Response {
@@ -417,6 +674,26 @@ async fn admin(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Res
             StatusCode::OK,
             json!({"down": shared.opensearch_down.load(Ordering::SeqCst)}),
         ),
+        ("GET", "/_devstack/faults") => {
+            json_answer(StatusCode::OK, json!({"faults": shared.faults.list()}))
+        }
+        ("POST", "/_devstack/faults") => match serde_json::from_value::<FaultRule>(input) {
+            Ok(rule) => json_answer(StatusCode::OK, json!({"id": shared.faults.add(rule)})),
+            Err(e) => json_answer(
+                StatusCode::BAD_REQUEST,
+                json!({"error": format!("not a fault rule: {e}")}),
+            ),
+        },
+        ("POST", "/_devstack/faults/remove") => {
+            let Some(id) = input.get("id").and_then(Value::as_u64) else {
+                return json_answer(StatusCode::BAD_REQUEST, json!({"error": "id is required"}));
+            };
+            json_answer(StatusCode::OK, json!({"removed": shared.faults.remove(id)}))
+        }
+        ("POST", "/_devstack/faults/clear") => {
+            shared.faults.clear();
+            json_answer(StatusCode::OK, json!({"faults": []}))
+        }
         (m, p) => json_answer(
             StatusCode::NOT_FOUND,
             json!({"error": format!("no devstack admin endpoint {m} {p}")}),

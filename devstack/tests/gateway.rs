@@ -12,7 +12,9 @@ use aws_credential_types::Credentials;
 use aws_sdk_inspector::error::ProvideErrorMetadata;
 use aws_sdk_inspector::types::{Attribute, FailedItemErrorCode, InspectorEvent, Severity};
 use fanin_devstack::classic::{self, INSPECTOR_EVENTS};
-use fanin_devstack::gateway::{self, GatewayHandle, GatewayOptions};
+use fanin_devstack::gateway::{
+    self, ErrorKind, Fault, FaultRule, GatewayHandle, GatewayOptions, When,
+};
 use fanin_devstack::procs::{ChildServer, MotoServer, OsmemServer};
 use serde_json::{Value, json};
 
@@ -1092,5 +1094,321 @@ async fn opensearch_goes_down_and_comes_back() {
     assert_eq!(gw.call_count("opensearch", "opensearch", "_bulk"), 3);
     assert_eq!(gw.call_count("opensearch", "opensearch", "_search"), 1);
     assert_eq!(gw.call_count("opensearch", "opensearch", "GET"), 1);
+    gw.shutdown().await;
+}
+
+/// A config whose clients make one attempt of at most `attempt`, so each
+/// injected fault reaches the test as the SDK sees it.
+async fn one_attempt_config(endpoint: &str, attempt: Duration) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(central_creds())
+        .app_name(AppName::new("fanin-collector").unwrap())
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(attempt)
+                .build(),
+        )
+        .load()
+        .await
+}
+
+fn throttle(service: &str, operation: &str) -> FaultRule {
+    FaultRule::new(
+        service,
+        Fault::Error {
+            error: ErrorKind::Throttling,
+            status: None,
+        },
+    )
+    .operation(operation)
+    .when(When::Next { count: 1 })
+}
+
+#[tokio::test]
+async fn injected_errors_reach_the_sdk_in_each_services_format() {
+    let (_moto, gw) = moto_and_gateway().await;
+    // moto's first EC2 call loads its catalogue: seconds.
+    let conf = one_attempt_config(&gw.aws_url, Duration::from_secs(30)).await;
+    let ec2 = aws_sdk_ec2::Client::new(&conf);
+    let sts = aws_sdk_sts::Client::new(&conf);
+    let inspector = aws_sdk_inspector::Client::new(&conf);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket().bucket("archive").send().await.unwrap();
+
+    // Throttling, each in its service's words, classified transient by fanin
+    // with the code kept; the window of one request then closes.
+    let rule = gw.inject(throttle("ec2", "DescribeInstances"));
+    let error = ec2.describe_instances().send().await.unwrap_err();
+    assert_eq!(error.code(), Some("RequestLimitExceeded"));
+    assert_eq!(error.raw_response().unwrap().status().as_u16(), 503);
+    assert_eq!(
+        fanin::aws::classify("DescribeInstances", error),
+        fanin::ports::CallError::transient(
+            "DescribeInstances",
+            "RequestLimitExceeded",
+            "Request limit exceeded."
+        )
+    );
+    ec2.describe_instances().send().await.unwrap();
+    assert_eq!(gw.injected(rule), 1);
+
+    create_role(&gw.aws_url, CENTRAL_KEY, "reader", &trust_policy(None)).await;
+    gw.inject(throttle("sts", "AssumeRole"));
+    let assume = || {
+        sts.assume_role()
+            .role_arn(format!("arn:aws:iam::{CENTRAL_ACCOUNT}:role/reader"))
+            .role_session_name("s")
+            .send()
+    };
+    let error = assume().await.unwrap_err();
+    assert_eq!(error.code(), Some("Throttling"));
+    assert!(fanin::aws::classify("AssumeRole", error).is_transient());
+
+    gw.inject(throttle("s3", "PutObject"));
+    let put = || {
+        s3.put_object()
+            .bucket("archive")
+            .key("k")
+            .body(b"x".to_vec().into())
+            .send()
+    };
+    let error = put().await.unwrap_err();
+    assert_eq!(error.code(), Some("SlowDown"));
+    assert!(fanin::aws::classify("PutObject", error).is_transient());
+    put().await.unwrap();
+
+    gw.inject(throttle("inspector", "ListAssessmentTemplates"));
+    let error = inspector
+        .list_assessment_templates()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("ThrottlingException"));
+    assert!(fanin::aws::classify("ListAssessmentTemplates", error).is_transient());
+    inspector.list_assessment_templates().send().await.unwrap();
+
+    // Internal errors and denials.
+    gw.inject(
+        FaultRule::new(
+            "ec2",
+            Fault::Error {
+                error: ErrorKind::Internal,
+                status: None,
+            },
+        )
+        .when(When::Next { count: 1 }),
+    );
+    let error = ec2.describe_security_groups().send().await.unwrap_err();
+    assert_eq!(error.code(), Some("InternalError"));
+    assert!(fanin::aws::classify("DescribeSecurityGroups", error).is_transient());
+    gw.inject(
+        FaultRule::new(
+            "sts",
+            Fault::Error {
+                error: ErrorKind::AccessDenied,
+                status: None,
+            },
+        )
+        .when(When::Next { count: 1 }),
+    );
+    let error = assume().await.unwrap_err();
+    assert_eq!(error.code(), Some("AccessDenied"));
+    assert!(matches!(
+        fanin::aws::classify("AssumeRole", error),
+        fanin::ports::CallError::Denied { .. }
+    ));
+    assume().await.unwrap();
+
+    // The same rules through the admin endpoint.
+    let (status, added) = admin(
+        &gw,
+        "/_devstack/faults",
+        json!({"service": "ec2", "operation": "DescribeVpcs",
+               "fault": {"kind": "error", "error": "unavailable", "status": 503},
+               "when": {"kind": "next", "count": 1}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{added}");
+    let error = ec2.describe_vpcs().send().await.unwrap_err();
+    assert_eq!(error.code(), Some("Unavailable"));
+    let listed: Value = http()
+        .get(format!("{}/_devstack/faults", gw.aws_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last = listed["faults"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["id"].clone(), last["injected"].clone()),
+        (added["id"].clone(), json!(1))
+    );
+    admin(&gw, "/_devstack/faults/clear", json!({})).await;
+    assert!(gw.faults().is_empty());
+}
+
+#[tokio::test]
+async fn resets_truncations_hangs_and_latency_reach_the_sdk() {
+    let (_moto, gw) = moto_and_gateway().await;
+    let conf = one_attempt_config(&gw.aws_url, Duration::from_secs(2)).await;
+    let ec2 = aws_sdk_ec2::Client::new(&conf);
+    // moto's first EC2 call loads its catalogue: not under a fault's clock.
+    aws_sdk_ec2::Client::new(&one_attempt_config(&gw.aws_url, Duration::from_secs(30)).await)
+        .describe_vpcs()
+        .send()
+        .await
+        .unwrap();
+    let once = |fault| {
+        FaultRule::new("ec2", fault)
+            .operation("DescribeVpcs")
+            .when(When::Next { count: 1 })
+    };
+
+    gw.inject(once(Fault::Reset));
+    let error = ec2.describe_vpcs().send().await.unwrap_err();
+    let text = format!(
+        "{}",
+        aws_smithy_types::error::display::DisplayErrorContext(&error)
+    );
+    assert!(
+        matches!(&error, aws_sdk_ec2::error::SdkError::DispatchFailure(f) if f.is_io()),
+        "{text}"
+    );
+    let classified = fanin::aws::classify("DescribeVpcs", error);
+    assert!(classified.is_transient(), "{classified}");
+
+    gw.inject(once(Fault::Truncate));
+    let error = ec2.describe_vpcs().send().await.unwrap_err();
+    let classified = fanin::aws::classify("DescribeVpcs", error);
+    assert!(classified.is_transient(), "{classified}");
+
+    gw.inject(once(Fault::Hang));
+    let started = Instant::now();
+    let error = ec2.describe_vpcs().send().await.unwrap_err();
+    assert!(
+        matches!(error, aws_sdk_ec2::error::SdkError::TimeoutError(_)),
+        "{error:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(2));
+
+    gw.inject(once(Fault::Latency { millis: 700 }));
+    let started = Instant::now();
+    ec2.describe_vpcs().send().await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(700));
+
+    // Faults are over: the same client works, and every call was counted.
+    ec2.describe_vpcs().send().await.unwrap();
+    assert_eq!(gw.call_count("fanin-collector", "ec2", "DescribeVpcs"), 6);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn opensearch_answers_429_for_a_share_of_bulk_items() {
+    let osmem = OsmemServer::start()
+        .await
+        .expect("osmem-server starts (run scripts/setup)");
+    let gw = gateway::start(GatewayOptions {
+        moto_url: "http://127.0.0.1:9".to_string(),
+        opensearch_upstream: Some(osmem.url.clone()),
+    })
+    .await
+    .unwrap();
+    let url = url::Url::parse(gw.opensearch_url.as_deref().unwrap()).unwrap();
+    let indexer = fanin::search::opensearch::OpenSearchIndexer::new(
+        &url,
+        &fanin::config::SearchAuth::None,
+        None,
+        None,
+    )
+    .unwrap();
+    use fanin::ports::SearchIndexer;
+
+    let rule = gw.inject(
+        FaultRule::new(
+            "opensearch",
+            Fault::BulkItemRejections {
+                share: 0.5,
+                seed: 11,
+            },
+        )
+        .operation("_bulk")
+        .when(When::Next { count: 1 }),
+    );
+    let body: String = (0..40)
+        .map(|i| {
+            format!("{{\"index\":{{\"_index\":\"findings\",\"_id\":\"d{i}\"}}}}\n{{\"n\":{i}}}\n")
+        })
+        .collect();
+    let statuses = indexer.bulk(body.clone().into_bytes()).await.unwrap();
+    assert_eq!(statuses.len(), 40);
+    let rejected: Vec<usize> = (0..40).filter(|&i| statuses[i].status == 429).collect();
+    assert!(
+        (8..=32).contains(&rejected.len()),
+        "about half of 40 rejected: {rejected:?}"
+    );
+    for &i in &rejected {
+        assert_eq!(
+            statuses[i].error_type.as_deref(),
+            Some("es_rejected_execution_exception")
+        );
+    }
+    assert!(
+        (0..40)
+            .filter(|i| !rejected.contains(i))
+            .all(|i| statuses[i].status == 201)
+    );
+    // A rejected item was not written; the others were.
+    let client = http();
+    client
+        .post(format!("{}/findings/_refresh", osmem.url))
+        .send()
+        .await
+        .unwrap();
+    let count: Value = client
+        .get(format!("{}/findings/_count", osmem.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(count["count"], json!(40 - rejected.len()), "{count}");
+    assert_eq!(gw.injected(rule), 1);
+
+    // The window is over: the same body is accepted whole.
+    let again = indexer.bulk(body.into_bytes()).await.unwrap();
+    assert!(
+        again.iter().all(|s| s.status == 201 || s.status == 200),
+        "{again:?}"
+    );
+
+    // A whole-request 429 is a transient failure with OpenSearch's error type.
+    gw.inject(
+        FaultRule::new(
+            "opensearch",
+            Fault::Error {
+                error: ErrorKind::Throttling,
+                status: None,
+            },
+        )
+        .when(When::Next { count: 1 }),
+    );
+    let error = indexer
+        .bulk(b"{\"index\":{\"_index\":\"findings\",\"_id\":\"z\"}}\n{}\n".to_vec())
+        .await
+        .unwrap_err();
+    assert!(error.is_transient(), "{error}");
+    assert!(
+        matches!(&error, fanin::ports::CallError::Transient { code, .. } if code == "es_rejected_execution_exception"),
+        "{error}"
+    );
     gw.shutdown().await;
 }

@@ -31,6 +31,7 @@ pub mod pipeline;
 pub mod poller;
 pub mod ports;
 pub mod quarantine;
+pub mod retry;
 pub mod search;
 pub mod telemetry;
 pub mod timestamps;

@@ -24,7 +24,6 @@
 //! call is bounded by the batch's deadline.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +44,7 @@ use crate::ports::{
     NetworkInventory, ObjectKind, ObjectStore, SearchIndexer, SessionProvider,
 };
 use crate::quarantine::{self, QuarantineReason};
+use crate::retry::{self, Backoff, RetryPolicy};
 use crate::search::bulk::{self, BulkOp, ItemOutcome};
 use crate::search::template;
 
@@ -163,26 +163,6 @@ struct GroupWork {
 struct GroupOutcome {
     records: Vec<Carried>,
     fates: Vec<(String, Fate)>,
-}
-
-const BULK_ATTEMPTS: u32 = 3;
-const FIRST_BACKOFF: Duration = Duration::from_millis(200);
-
-/// Runs `call` within the time left before `deadline`; running out is a
-/// transient failure of `operation` (the message is retried).
-async fn bounded<T>(
-    deadline: Instant,
-    operation: &'static str,
-    call: impl Future<Output = Result<T, CallError>>,
-) -> Result<T, CallError> {
-    match tokio::time::timeout_at(deadline, call).await {
-        Ok(result) => result,
-        Err(_) => Err(CallError::transient(
-            operation,
-            "DeadlineExceeded",
-            "no answer within the batch's remaining time",
-        )),
-    }
 }
 
 /// A finding version on its way to storage, and how its ledger claim is made.
@@ -343,9 +323,9 @@ impl Collector {
                 .any(|(f, _)| matches!(f.enrichment_target(), EnrichmentTarget::Instance(_)));
 
         let (session, role_problem) = if needs_session {
-            match bounded(
-                deadline,
+            match retry::within(
                 "AssumeRole",
+                deadline,
                 self.ports.sessions.session(&origin.account),
             )
             .await
@@ -365,9 +345,9 @@ impl Collector {
                     return outcome;
                 }
                 Err(error) => {
-                    match bounded(
-                        deadline,
+                    match retry::within(
                         "AccountDirectory",
+                        deadline,
                         self.ports.directory.is_member(&origin.account),
                     )
                     .await
@@ -445,9 +425,9 @@ impl Collector {
         let mut groups: HashMap<String, SecurityGroupRecord> = HashMap::new();
         if let (Some(session), false) = (&session, instance_ids.is_empty()) {
             let ids: Vec<String> = instance_ids.into_iter().collect();
-            match bounded(
-                deadline,
+            match retry::within(
                 "DescribeInstances",
+                deadline,
                 self.ports
                     .inventory
                     .describe_instances(session, &origin.region, &ids),
@@ -479,9 +459,9 @@ impl Collector {
             }
             if inventory_problem.is_none() && !group_ids.is_empty() {
                 let ids: Vec<String> = group_ids.into_iter().collect();
-                match bounded(
-                    deadline,
+                match retry::within(
                     "DescribeSecurityGroups",
+                    deadline,
                     self.ports
                         .inventory
                         .describe_security_groups(session, &origin.region, &ids),
@@ -549,9 +529,9 @@ impl Collector {
                     .map(|(_, ids)| ids.clone())
                     .unwrap_or_default()
             };
-            let described = match bounded(
-                deadline,
+            let described = match retry::within(
                 "DescribeFindings",
+                deadline,
                 self.ports
                     .classic
                     .describe_findings(session, &origin.region, &arns),
@@ -665,7 +645,9 @@ impl Collector {
             return;
         }
         let everything: Vec<&Carried> = records.iter().collect();
-        if let Err(error) = bounded(deadline, "PutIndexTemplate", self.ensure_templates()).await {
+        if let Err(error) =
+            retry::within("PutIndexTemplate", deadline, self.ensure_templates()).await
+        {
             warn!(error = %error, "index templates not installed; retrying the batch");
             set_fate(fates, &everything, Fate::Retry(error.into()));
             return;
@@ -677,9 +659,9 @@ impl Collector {
             .iter()
             .map(|c| c.record.version_uid.clone())
             .collect();
-        let entries = match bounded(
-            deadline,
+        let entries = match retry::within(
             "Mget",
+            deadline,
             self.ports
                 .search
                 .get_documents(&ledger_index, &version_uids),
@@ -724,9 +706,9 @@ impl Collector {
         // A stale claim whose object exists lost only its archived mark.
         let mut marks: Vec<BulkOp> = Vec::new();
         let checks = stale.into_iter().map(|(key, claims)| async move {
-            let exists = bounded(
-                deadline,
+            let exists = retry::within(
                 "HeadObject",
+                deadline,
                 self.ports.objects.object_exists(&key),
             )
             .await;
@@ -877,9 +859,9 @@ impl Collector {
             }
         }
         let writes = complete.into_iter().map(|object| async move {
-            let result = bounded(
-                write_deadline,
+            let result = retry::within(
                 "PutObject",
+                write_deadline,
                 self.ports
                     .objects
                     .put_object(&object.key, object.body, ObjectKind::GzipNdjson),
@@ -965,8 +947,8 @@ impl Collector {
     async fn bulk_with_retry(&self, ops: &[BulkOp], deadline: Instant) -> Vec<ItemOutcome> {
         let mut outcomes: Vec<ItemOutcome> = vec![ItemOutcome::Retry("not sent".into()); ops.len()];
         let mut pending: Vec<usize> = (0..ops.len()).collect();
-        let mut backoff = FIRST_BACKOFF;
-        for attempt in 1..=BULK_ATTEMPTS {
+        let mut backoff = Backoff::new(RetryPolicy::BULK_ITEMS, deadline);
+        loop {
             let mut requests: VecDeque<Vec<usize>> = bulk::encode(
                 pending.iter().map(|&i| &ops[i]),
                 self.settings.bulk_max_bytes,
@@ -979,7 +961,7 @@ impl Collector {
                     .into_iter()
                     .flat_map(|chunk| chunk.body)
                     .collect();
-                match bounded(deadline, "Bulk", self.ports.search.bulk(body)).await {
+                match retry::within("Bulk", deadline, self.ports.search.bulk(body)).await {
                     Ok(statuses) if statuses.len() == targets.len() => {
                         for (target, status) in targets.iter().zip(&statuses) {
                             outcomes[*target] = bulk::classify(status);
@@ -1011,14 +993,9 @@ impl Collector {
                 }
             }
             pending.retain(|&i| matches!(outcomes[i], ItemOutcome::Retry(_)));
-            if pending.is_empty()
-                || attempt == BULK_ATTEMPTS
-                || Instant::now() + backoff >= deadline
-            {
+            if pending.is_empty() || !backoff.retry().await {
                 break;
             }
-            tokio::time::sleep(backoff).await;
-            backoff *= 2;
         }
         outcomes
     }
@@ -1038,9 +1015,9 @@ impl Collector {
                     let message_id = message.message_id.clone();
                     let code = reason.code();
                     Some(async move {
-                        let result = bounded(
-                            deadline,
+                        let result = retry::within(
                             "PutObject",
+                            deadline,
                             self.ports.objects.put_object(&key, body, ObjectKind::Json),
                         )
                         .await;
@@ -1138,7 +1115,7 @@ fn outcome_unknown(error: &CallError) -> bool {
     match error {
         CallError::Transient { code, .. } => matches!(
             code.as_str(),
-            "DeadlineExceeded" | "Timeout" | "DispatchFailure" | "ResponseError"
+            retry::DEADLINE_EXCEEDED | "Timeout" | "DispatchFailure" | "ResponseError"
         ),
         _ => false,
     }

@@ -61,6 +61,12 @@ impl QueueClient {
             .max_number_of_messages(max)
             .wait_time_seconds(wait_seconds)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .customize()
+            .config_override(aws_sdk_sqs::config::Builder::default().timeout_config(
+                crate::aws::long_poll_timeout_config(std::time::Duration::from_secs(
+                    wait_seconds.max(0) as u64,
+                )),
+            ))
             .send()
             .await
             .map_err(|e| crate::aws::classify("ReceiveMessage", e))?;

@@ -37,6 +37,13 @@ struct MgetDoc {
     primary_term: Option<i64>,
 }
 
+/// One request, connection to last byte. A `_bulk` body is capped at
+/// `FANIN_BULK_MAX_BYTES` (5 MB by default), which a healthy domain indexes in
+/// well under a second; after ten seconds the cluster is hung or drowning,
+/// and the items are better retried (with back-off, within the invocation's
+/// deadline) than waited for until Lambda's hard timeout.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub struct OpenSearchIndexer {
     client: OpenSearch,
 }
@@ -51,7 +58,7 @@ impl OpenSearchIndexer {
     ) -> anyhow::Result<Self> {
         let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url.clone()))
             .disable_proxy()
-            .timeout(Duration::from_secs(30));
+            .timeout(REQUEST_TIMEOUT);
         if let SearchAuth::SigV4 { service } = auth {
             let credentials =
                 credentials.ok_or_else(|| anyhow::anyhow!("SigV4 needs AWS credentials"))?;
@@ -79,7 +86,14 @@ impl OpenSearchIndexer {
             .client
             .send(method, path, headers, None::<&()>, body, None)
             .await
-            .map_err(|e| CallError::transient(operation, "connection", e.to_string()))?;
+            .map_err(|e| {
+                let code = if e.is_timeout() {
+                    "Timeout"
+                } else {
+                    "connection"
+                };
+                CallError::transient(operation, code, e.to_string())
+            })?;
         let status = response.status_code();
         let text = response
             .text()
