@@ -120,6 +120,7 @@ pub(crate) async fn upload_code(
     for region in deployment.ordered_regions() {
         let s3 = s3_client(config, &region);
         let bucket = deployment.code_bucket(&region);
+        ensure_versioning(&s3, &bucket).await?;
         for (key, artifact) in artifacts.uploads() {
             let local = artifact.sha256_base64();
             let head = s3
@@ -166,6 +167,33 @@ pub(crate) async fn upload_code(
         }
     }
     Ok(uploads)
+}
+
+/// The functions pin object versions, so the bucket must keep them. The
+/// artifacts template enables versioning; a bucket found without it (changed
+/// by hand, or an emulator that ignores the template's setting) gets it
+/// here, with a warning, before anything is uploaded.
+async fn ensure_versioning(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), Error> {
+    // An answer that cannot be read counts as "not enabled": enabling is
+    // idempotent, and a real failure shows in PutBucketVersioning.
+    let versioning = s3.get_bucket_versioning().bucket(bucket).send().await;
+    if versioning
+        .is_ok_and(|v| v.status() == Some(&aws_sdk_s3::types::BucketVersioningStatus::Enabled))
+    {
+        return Ok(());
+    }
+    tracing::warn!(bucket = %bucket, "code bucket not versioned; enabling versioning");
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| classify("PutBucketVersioning", e))?;
+    Ok(())
 }
 
 /// Uploads one zip with its SHA-256 (S3 refuses the object if the bytes that
