@@ -203,11 +203,14 @@ impl<'a> StackSetApi<'a> {
         Ok(instances)
     }
 
-    /// Creates the instances of `request` (the StackSet's own parameters,
-    /// no overrides). Returns the operation id.
+    /// Creates the instances of `request`, with the StackSet's own
+    /// parameters or, given `overrides`, with those (the complete list:
+    /// moto replaces the parameters with the overrides, AWS merges them).
+    /// Returns the operation id.
     pub async fn create_instances(
         &self,
         request: &InstanceRequest,
+        overrides: Option<&[Parameter]>,
         preferences: &OperationPreferences,
     ) -> Result<String, CallError> {
         let call = InstanceCall::new(request, preferences);
@@ -218,12 +221,42 @@ impl<'a> StackSetApi<'a> {
             .set_accounts(call.accounts)
             .set_deployment_targets(call.deployment_targets)
             .set_regions(Some(call.regions))
+            .set_parameter_overrides(overrides.map(sdk_parameters))
             .operation_preferences(call.preferences)
             .operation_id(&call.operation_id)
             .call_as(self.call_as.clone())
             .send()
             .await
             .map_err(|e| classify("CreateStackInstances", e))?;
+        Ok(answer
+            .operation_id()
+            .unwrap_or(&call.operation_id)
+            .to_owned())
+    }
+
+    /// Sets the parameter overrides of the existing instances of `request`
+    /// (the complete list) and updates their stacks. Returns the operation id.
+    pub async fn update_instances(
+        &self,
+        request: &InstanceRequest,
+        overrides: &[Parameter],
+        preferences: &OperationPreferences,
+    ) -> Result<String, CallError> {
+        let call = InstanceCall::new(request, preferences);
+        let answer = self
+            .client
+            .update_stack_instances()
+            .stack_set_name(self.name.as_str())
+            .set_accounts(call.accounts)
+            .set_deployment_targets(call.deployment_targets)
+            .set_regions(Some(call.regions))
+            .set_parameter_overrides(Some(sdk_parameters(overrides)))
+            .operation_preferences(call.preferences)
+            .operation_id(&call.operation_id)
+            .call_as(self.call_as.clone())
+            .send()
+            .await
+            .map_err(|e| classify("UpdateStackInstances", e))?;
         Ok(answer
             .operation_id()
             .unwrap_or(&call.operation_id)

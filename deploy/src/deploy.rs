@@ -1,22 +1,28 @@
 //! `deploy`: creates or updates the five StackSets and their instances in
 //! order, uploading the code once the code buckets exist.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use aws_config::SdkConfig;
 use aws_sdk_cloudformation::Client;
+use fanin::ids::Region;
 use serde::Serialize;
 
 use crate::cloudformation::{StackSetApi, StackSetDefinition, template_parameters};
 use crate::deployment::{Deployment, ExternalId, Parameter};
 use crate::error::Error;
 use crate::package::Artifacts;
-use crate::parameters::{derived_parameters, resolve_parameters};
+use crate::parameters::{
+    declares_code_versions, derived_parameters, has_pending_versions, resolve_parameters,
+    with_code_versions,
+};
 use crate::plan::{
-    StackSetName, StackSetPlan, Targets, missing_instances, plan, unplanned_instances,
+    ExistingInstance, InstanceRequest, StackSetName, StackSetPlan, Targets, missing_instances,
+    plan, unplanned_instances,
 };
 use crate::sessions::{in_region, require_administrator};
-use crate::upload::{Upload, upload_code};
+use crate::upload::{CodeVersions, Upload, code_versions, upload_code};
 use crate::wait::{WaitPolicy, wait_for_operation};
 
 /// What one `deploy` did.
@@ -58,7 +64,11 @@ impl std::fmt::Display for Report {
             } else {
                 "already there"
             };
-            writeln!(f, "code s3://{}/{} {what}", upload.bucket, upload.key)?;
+            writeln!(
+                f,
+                "code s3://{}/{} {what} (version {}, SHA-256 {})",
+                upload.bucket, upload.key, upload.version_id, upload.checksum_sha256
+            )?;
         }
         Ok(())
     }
@@ -69,6 +79,9 @@ struct Prepared {
     plan: StackSetPlan,
     template_body: String,
     parameters: Vec<Parameter>,
+    /// Where the values differ by region (the code versions), the complete
+    /// parameters of each region's instances; empty otherwise.
+    regional_parameters: BTreeMap<Region, Vec<Parameter>>,
 }
 
 /// Creates or updates every StackSet of `deployment` and its instances, in
@@ -94,15 +107,50 @@ pub async fn deploy(
 
     let policy = WaitPolicy::default();
     let mut report = Report::default();
-    for stack_set in &prepared {
+    let mut versions = BTreeMap::new();
+    for stack_set in prepared {
+        let stack_set = pin_code_versions(stack_set, deployment, &versions)?;
         report
             .stack_sets
-            .push(apply(&client, deployment, stack_set, &policy).await?);
+            .push(apply(&client, deployment, &stack_set, &policy).await?);
         if stack_set.plan.name == StackSetName::Artifacts {
             report.uploads = upload_code(config, deployment, artifacts).await?;
+            versions = code_versions(&report.uploads, artifacts)?;
         }
     }
     Ok(report)
+}
+
+/// The StackSet's parameters with the primary region's code versions, and
+/// each region's versions for its instances. A StackSet that declares a
+/// version but comes before the upload is a planning error.
+fn pin_code_versions(
+    mut prepared: Prepared,
+    deployment: &Deployment,
+    versions: &BTreeMap<Region, CodeVersions>,
+) -> Result<Prepared, Error> {
+    if !declares_code_versions(&prepared.parameters) {
+        return Ok(prepared);
+    }
+    let version_of = |region: &Region| {
+        versions.get(region).ok_or_else(|| Error::Parameters {
+            problems: vec![format!(
+                "{}: no code version for {region}: the code buckets are uploaded with the artifacts StackSet, which must come first and cover every region",
+                prepared.plan.name
+            )],
+        })
+    };
+    let primary = version_of(&deployment.primary_region)?;
+    let mut regional = BTreeMap::new();
+    for region in &prepared.plan.regions {
+        regional.insert(
+            region.clone(),
+            with_code_versions(&prepared.parameters, version_of(region)?),
+        );
+    }
+    prepared.parameters = with_code_versions(&prepared.parameters, primary);
+    prepared.regional_parameters = regional;
+    Ok(prepared)
 }
 
 /// Validates a deployment that may have been built in code.
@@ -132,6 +180,7 @@ async fn prepare(
                 plan,
                 template_body,
                 parameters,
+                regional_parameters: BTreeMap::new(),
             }),
             Err(mut found) => problems.append(&mut found),
         }
@@ -170,6 +219,17 @@ async fn apply(
     policy: &WaitPolicy,
 ) -> Result<StackSetReport, Error> {
     let plan = &prepared.plan;
+    if has_pending_versions(&prepared.parameters) {
+        return Err(Error::Parameters {
+            problems: vec![format!(
+                "{}: code versions unknown before the upload",
+                plan.name
+            )],
+        });
+    }
+    // One region needs no overrides: the StackSet's values are its own.
+    let regional = (plan.regions.len() > 1 && !prepared.regional_parameters.is_empty())
+        .then_some(&prepared.regional_parameters);
     let api = StackSetApi::new(client, plan);
     let definition = StackSetDefinition {
         template_body: &prepared.template_body,
@@ -180,7 +240,7 @@ async fn apply(
     let preferences = &deployment.operation_preferences;
     let mut operation_ids = Vec::new();
     // UpdateStackSet without targets updates every existing instance, so no
-    // UpdateStackInstances follows: it would roll the same change out twice.
+    // UpdateStackInstances follows, except to set per-region code versions.
     let action = if api.exists().await? {
         let operation_id = api.update(plan, &definition, preferences).await?;
         tracing::info!(stack_set = %plan.name, operation_id, "updating stack set");
@@ -194,24 +254,53 @@ async fn apply(
     };
 
     let existing = api.list_instances().await?;
+    // The instances of each region pin their own region's code versions:
+    // each instance's overrides are set again on every deployment (the
+    // update above kept the previous ones, which name the previous code
+    // consistently).
+    if let Some(regional) = regional {
+        for request in existing_by_region(plan, &existing) {
+            let overrides = &regional[&request.regions[0]];
+            let operation_id = api
+                .update_instances(&request, overrides, preferences)
+                .await?;
+            tracing::info!(
+                stack_set = %plan.name,
+                operation_id,
+                region = %request.regions[0],
+                "pinning the code versions of a region"
+            );
+            wait_for_operation(&api, &operation_id, policy).await?;
+            operation_ids.push(operation_id);
+        }
+    }
     let mut created_instances = Vec::new();
     for request in missing_instances(plan, &existing) {
-        let operation_id = api.create_instances(&request, preferences).await?;
-        tracing::info!(
-            stack_set = %plan.name,
-            operation_id,
-            regions = request.regions.len(),
-            "creating stack instances"
-        );
-        wait_for_operation(&api, &operation_id, policy).await?;
-        operation_ids.push(operation_id);
-        let targets: Vec<String> = match &request.targets {
-            Targets::Accounts(accounts) => accounts.iter().map(ToString::to_string).collect(),
-            Targets::OrganizationalUnits { ids, .. } => ids.clone(),
+        let requests = match regional {
+            Some(_) => split_by_region(&request),
+            None => vec![request],
         };
-        for target in &targets {
-            for region in &request.regions {
-                created_instances.push(format!("{target}/{region}"));
+        for request in requests {
+            let overrides = regional.map(|r| r[&request.regions[0]].as_slice());
+            let operation_id = api
+                .create_instances(&request, overrides, preferences)
+                .await?;
+            tracing::info!(
+                stack_set = %plan.name,
+                operation_id,
+                regions = request.regions.len(),
+                "creating stack instances"
+            );
+            wait_for_operation(&api, &operation_id, policy).await?;
+            operation_ids.push(operation_id);
+            let targets: Vec<String> = match &request.targets {
+                Targets::Accounts(accounts) => accounts.iter().map(ToString::to_string).collect(),
+                Targets::OrganizationalUnits { ids, .. } => ids.clone(),
+            };
+            for target in &targets {
+                for region in &request.regions {
+                    created_instances.push(format!("{target}/{region}"));
+                }
             }
         }
     }
@@ -226,4 +315,50 @@ async fn apply(
         operation_ids,
         unplanned_instances: unplanned,
     })
+}
+
+/// One request per region of `request`, with the same targets.
+fn split_by_region(request: &InstanceRequest) -> Vec<InstanceRequest> {
+    request
+        .regions
+        .iter()
+        .map(|region| InstanceRequest {
+            targets: request.targets.clone(),
+            regions: vec![region.clone()],
+        })
+        .collect()
+}
+
+/// For each planned region with instances already, one request for the
+/// targets that have an instance there (self-managed: those accounts;
+/// service-managed: the planned OUs).
+fn existing_by_region(plan: &StackSetPlan, existing: &[ExistingInstance]) -> Vec<InstanceRequest> {
+    plan.regions
+        .iter()
+        .filter_map(|region| {
+            let here: Vec<&ExistingInstance> =
+                existing.iter().filter(|i| &i.region == region).collect();
+            if here.is_empty() {
+                return None;
+            }
+            let targets = match &plan.targets {
+                Targets::Accounts(accounts) => {
+                    let present: Vec<_> = accounts
+                        .iter()
+                        .filter(|a| here.iter().any(|i| &i.account == *a))
+                        .cloned()
+                        .collect();
+                    if present.is_empty() {
+                        return None;
+                    }
+                    Targets::Accounts(present)
+                }
+                Targets::OrganizationalUnits { .. } => plan.targets.clone(),
+            };
+            Some(InstanceRequest {
+                targets,
+                regions: vec![region.clone()],
+            })
+        })
+        .collect()
 }

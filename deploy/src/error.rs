@@ -98,6 +98,15 @@ pub enum Error {
     Build(String),
     #[error("{}: not a zip file", path.display())]
     NotAZip { path: PathBuf },
+    #[error(
+        "s3://{bucket}/{key}: S3 stored SHA-256 {stored}, the local zip has {expected}; nothing is deployed from it"
+    )]
+    ChecksumMismatch {
+        bucket: String,
+        key: String,
+        expected: String,
+        stored: String,
+    },
     #[error("{operation} answered without {missing}")]
     IncompleteAnswer {
         operation: &'static str,

@@ -34,6 +34,13 @@ impl Artifact {
         })
     }
 
+    /// The SHA-256 as S3 gives and takes it (`ChecksumSHA256`): base64 of
+    /// the 32 bytes.
+    pub fn sha256_base64(&self) -> String {
+        let bytes = hex::decode(&self.sha256).unwrap_or_default();
+        aws_smithy_types::base64::encode(bytes)
+    }
+
     /// `fanin/<sha256>/<file_name>`.
     pub fn key(&self, file_name: &str) -> String {
         format!("fanin/{}/{file_name}", self.sha256)
@@ -66,11 +73,11 @@ impl Artifacts {
         self.forwarder.key("forwarder.zip")
     }
 
-    /// (key, local path) of each zip.
-    pub fn uploads(&self) -> [(String, &Path); 2] {
+    /// (key, zip) of each zip.
+    pub fn uploads(&self) -> [(String, &Artifact); 2] {
         [
-            (self.collector_key(), self.collector.path.as_path()),
-            (self.forwarder_key(), self.forwarder.path.as_path()),
+            (self.collector_key(), &self.collector),
+            (self.forwarder_key(), &self.forwarder),
         ]
     }
 }

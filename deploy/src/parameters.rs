@@ -11,6 +11,15 @@ use std::collections::BTreeMap;
 use crate::deployment::{Deployment, ExternalId, Parameter};
 use crate::package::Artifacts;
 use crate::plan::StackSetName;
+use crate::upload::CodeVersions;
+
+/// The S3 version of the collector zip in the function's region.
+pub const COLLECTOR_CODE_VERSION: &str = "CollectorCodeVersion";
+/// The S3 version of the forwarder zip in the function's region.
+pub const FORWARDER_CODE_VERSION: &str = "ForwarderCodeVersion";
+/// What the version parameters hold until the upload has told the real
+/// ones; no StackSet call is made with it ([`has_pending_versions`]).
+const PENDING_UPLOAD: &str = "pending-upload";
 
 /// A parameter the template declares (from `GetTemplateSummary`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +46,37 @@ pub fn derived_parameters(
         ("CollectorCodeKey", artifacts.collector_key()),
         ("ForwarderCodeKey", artifacts.forwarder_key()),
         ("ExternalId", external_id.expose().to_owned()),
+        (COLLECTOR_CODE_VERSION, PENDING_UPLOAD.to_owned()),
+        (FORWARDER_CODE_VERSION, PENDING_UPLOAD.to_owned()),
     ])
+}
+
+/// Whether `parameters` declares a code version (its values then depend on
+/// the region: each region's code bucket has its own version ids).
+pub fn declares_code_versions(parameters: &[Parameter]) -> bool {
+    parameters.iter().any(|p| {
+        p.parameter_key == COLLECTOR_CODE_VERSION || p.parameter_key == FORWARDER_CODE_VERSION
+    })
+}
+
+/// Whether a version parameter still waits for the upload.
+pub fn has_pending_versions(parameters: &[Parameter]) -> bool {
+    parameters.iter().any(|p| {
+        (p.parameter_key == COLLECTOR_CODE_VERSION || p.parameter_key == FORWARDER_CODE_VERSION)
+            && p.parameter_value == PENDING_UPLOAD
+    })
+}
+
+/// `parameters` with the code versions of one region's bucket.
+pub fn with_code_versions(parameters: &[Parameter], versions: &CodeVersions) -> Vec<Parameter> {
+    parameters
+        .iter()
+        .map(|p| match p.parameter_key.as_str() {
+            COLLECTOR_CODE_VERSION => Parameter::new(COLLECTOR_CODE_VERSION, &versions.collector),
+            FORWARDER_CODE_VERSION => Parameter::new(FORWARDER_CODE_VERSION, &versions.forwarder),
+            _ => p.clone(),
+        })
+        .collect()
 }
 
 /// Merges the file's values and the derived ones in the template's order.
@@ -95,6 +134,39 @@ mod tests {
             ("CentralAccountId", "222222222222".to_owned()),
             ("ExternalId", "very-secret-external-id".to_owned()),
         ])
+    }
+
+    #[test]
+    fn code_versions_replace_the_pending_values_per_region() {
+        let declared = [
+            declared("ForwarderCodeVersion", false),
+            declared("BusName", true),
+        ];
+        let mut derived = derived();
+        derived.insert(FORWARDER_CODE_VERSION, PENDING_UPLOAD.to_owned());
+        let resolved = resolve_parameters(
+            StackSetName::ApplicationRegional,
+            &declared,
+            &[Parameter::new("BusName", "fanin-findings")],
+            &derived,
+        )
+        .unwrap();
+        assert!(declares_code_versions(&resolved));
+        assert!(has_pending_versions(&resolved));
+        let versions = CodeVersions {
+            collector: "c-1".into(),
+            forwarder: "f-eu".into(),
+        };
+        let regional = with_code_versions(&resolved, &versions);
+        assert!(!has_pending_versions(&regional));
+        assert_eq!(
+            regional,
+            [
+                Parameter::new("ForwarderCodeVersion", "f-eu"),
+                Parameter::new("BusName", "fanin-findings"),
+            ]
+        );
+        assert!(!declares_code_versions(&regional[1..]));
     }
 
     #[test]

@@ -201,8 +201,8 @@ pub fn use_local_opensearch(stack: &LocalStack, deployment: &mut Deployment) {
 }
 
 /// What a self-managed organization creates once, as ordinary stacks: the
-/// administration role in the deploying account and the execution role in
-/// every target account.
+/// administration role in the deploying account, and the fanin permissions
+/// boundary and the execution role in every target account.
 pub async fn create_stack_set_roles(
     stack: &LocalStack,
     deployment: &Deployment,
@@ -211,6 +211,8 @@ pub async fn create_stack_set_roles(
     let dir = workspace_root().join("stacksets/self-managed");
     let administration = std::fs::read_to_string(dir.join("administration-role.yaml"))?;
     let execution = std::fs::read_to_string(dir.join("execution-role.yaml"))?;
+    let boundary =
+        std::fs::read_to_string(workspace_root().join("stacksets/permissions-boundary.yaml"))?;
     create_stack(
         stack,
         CENTRAL_ACCOUNT,
@@ -222,6 +224,7 @@ pub async fn create_stack_set_roles(
     let mut accounts = vec![CENTRAL_ACCOUNT];
     accounts.extend(application_accounts.iter().copied());
     for account in accounts {
+        create_permissions_boundary(stack, account, &boundary).await?;
         create_stack(
             stack,
             account,
@@ -235,6 +238,16 @@ pub async fn create_stack_set_roles(
         .await?;
     }
     Ok(())
+}
+
+/// The fanin permissions boundary of `account`, as its administrator
+/// creates it before the StackSets (`stacksets/permissions-boundary.yaml`).
+pub async fn create_permissions_boundary(
+    stack: &LocalStack,
+    account: &str,
+    template: &str,
+) -> anyhow::Result<()> {
+    create_stack(stack, account, "fanin-permissions-boundary", template, &[]).await
 }
 
 async fn create_stack(

@@ -122,14 +122,34 @@ async fn bad_messages_are_set_aside_with_their_reason() {
 
     // The deployed quarantine alarm counts the collector's log lines that its
     // metric filter matches: exactly one per quarantined message.
-    let (field, value) = quarantine_metric_filter();
+    let quarantine_filter = metric_filter("QuarantineMetricFilter");
     let logged = std::fs::read_to_string(&collector.log_path).unwrap();
     let matching = logged
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|line| line.pointer(&field).and_then(Value::as_str) == Some(value.as_str()))
+        .filter(|line| quarantine_filter.matches(line))
         .count();
-    assert_eq!(matching, quarantined.len(), "{field} = {value}");
+    assert_eq!(matching, quarantined.len(), "{quarantine_filter:?}");
+    // A notification from outside the organization is counted by its own
+    // filter (metric OutsideNotifications, no alarm), never by the
+    // quarantine alarm's, and the other way round.
+    let outside_filter = metric_filter("OutsideNotificationsMetricFilter");
+    let outside_line = json!({"fields": {"message": "outside notification acknowledged", "account_id": "999999999999"}});
+    let quarantine_line =
+        json!({"fields": {"message": "message quarantined", "reason": "role_unavailable"}});
+    assert!(outside_filter.matches(&outside_line), "{outside_filter:?}");
+    assert!(
+        !outside_filter.matches(&quarantine_line),
+        "{outside_filter:?}"
+    );
+    assert!(
+        !quarantine_filter.matches(&outside_line),
+        "{quarantine_filter:?}"
+    );
+    assert!(
+        quarantine_filter.matches(&quarantine_line),
+        "{quarantine_filter:?}"
+    );
 
     // The Inspector2 finding of the account without a role is stored anyway,
     // and so are the findings of a terminated instance.
@@ -181,14 +201,28 @@ async fn bad_messages_are_set_aside_with_their_reason() {
     );
 }
 
-/// The JSON pointer and value of the collector log group's metric filter in
-/// `central-primary.yaml` (`{ $.a.b = "value" }`), read from the template.
-fn quarantine_metric_filter() -> (String, String) {
+/// A metric filter of the collector log group (`{ $.a.b = "value" }`).
+#[derive(Debug)]
+struct MetricFilter {
+    /// The JSON pointer of `$.a.b`.
+    field: String,
+    value: String,
+}
+
+impl MetricFilter {
+    fn matches(&self, line: &Value) -> bool {
+        line.pointer(&self.field).and_then(Value::as_str) == Some(self.value.as_str())
+    }
+}
+
+/// The filter pattern of the metric filter resource `name` in
+/// `central-primary.yaml`, read from the template.
+fn metric_filter(name: &str) -> MetricFilter {
     let template = std::fs::read_to_string(
         fanin_devstack::lambda_host::workspace_root().join("cloudformation/central-primary.yaml"),
     )
     .unwrap();
-    let resource = &template[template.find("QuarantineMetricFilter:").unwrap()..];
+    let resource = &template[template.find(&format!("\n  {name}:\n")).unwrap()..];
     let line = resource
         .lines()
         .find(|l| l.trim_start().starts_with("FilterPattern:"))
@@ -196,7 +230,10 @@ fn quarantine_metric_filter() -> (String, String) {
     let inner = line.split_once("{ $.").unwrap().1;
     let (path, rest) = inner.split_once(" = \"").unwrap();
     let value = rest.split_once('"').unwrap().0;
-    (format!("/{}", path.replace('.', "/")), value.to_owned())
+    MetricFilter {
+        field: format!("/{}", path.replace('.', "/")),
+        value: value.to_owned(),
+    }
 }
 
 /// Forgery and poisoning from the issue, in one batch with 19 innocent

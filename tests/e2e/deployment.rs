@@ -103,8 +103,11 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
         );
     }
 
-    // The queue: KMS with the fanin key, a small maxReceiveCount to the DLQ,
-    // retention beyond a weekend.
+    // The queue: KMS with the fanin key, the DLQ after maxReceiveCount 10
+    // (AWS: at least 5 for a Lambda source, so a run of collector crashes
+    // does not dead-letter valid messages), a visibility timeout of at least
+    // six times the function timeout plus the batching window, retention
+    // beyond a weekend.
     let sqs = aws_sdk_sqs::Client::new(&stack.moto_config(PRIMARY_REGION, None));
     let attributes = sqs
         .get_queue_attributes()
@@ -127,7 +130,23 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
     );
     let redrive: Value =
         serde_json::from_str(&attribute(QueueAttributeName::RedrivePolicy)).unwrap();
-    assert_eq!(deployed.mapping.max_receive_count, 3);
+    assert_eq!(deployed.mapping.max_receive_count, 10);
+    let visibility: i64 = attribute(QueueAttributeName::VisibilityTimeout)
+        .parse()
+        .unwrap();
+    let central_lambda = aws_sdk_lambda::Client::new(&stack.moto_config(PRIMARY_REGION, None));
+    let collector = central_lambda
+        .get_function_configuration()
+        .function_name(&central.collector_function)
+        .send()
+        .await
+        .unwrap();
+    let function_timeout = i64::from(collector.timeout().unwrap());
+    let window = i64::from(deployed.mapping.maximum_batching_window_seconds);
+    assert!(
+        visibility >= 6 * function_timeout + window,
+        "visibility {visibility} s < 6 x {function_timeout} s + {window} s"
+    );
     assert!(
         redrive["deadLetterTargetArn"]
             .as_str()
@@ -240,6 +259,201 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
         }
     }
 
+    // Every fanin role carries the fanin permissions boundary of its own
+    // account, and the boundary is there (moto does not enforce boundaries;
+    // scripts/check-templates checks their content).
+    let central_iam = iam_of(&stack, CENTRAL_ACCOUNT).await;
+    let mut bounded = vec![
+        (CENTRAL_ACCOUNT, "fanin-collector"),
+        (CENTRAL_ACCOUNT, "fanin-replay"),
+    ];
+    for account in ACCOUNTS {
+        for role in [
+            central.read_role_name.as_str(),
+            "fanin-forwarder",
+            "fanin-event-forward",
+            "fanin-assessment-run",
+        ] {
+            bounded.push((account, role));
+        }
+    }
+    for (account, role) in bounded {
+        let iam = iam_of(&stack, account).await;
+        let boundary_arn = format!("arn:aws:iam::{account}:policy/fanin-permissions-boundary");
+        let got = iam.get_role().role_name(role).send().await.unwrap();
+        let boundary = got.role().unwrap().permissions_boundary();
+        assert_eq!(
+            boundary.and_then(|b| b.permissions_boundary_arn()),
+            Some(boundary_arn.as_str()),
+            "{account} {role}"
+        );
+        iam.get_policy()
+            .policy_arn(&boundary_arn)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // The replay role: assumable by the central account, may only send to
+    // the findings queue.
+    let replay = central_iam
+        .get_role()
+        .role_name("fanin-replay")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.role().unwrap().arn(), out("ReplayRoleArn"));
+    let trust: Value = serde_json::from_str(&urlencoding_decode(
+        replay
+            .role()
+            .unwrap()
+            .assume_role_policy_document()
+            .unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(
+        trust["Statement"][0]["Principal"]["AWS"],
+        format!("arn:aws:iam::{CENTRAL_ACCOUNT}:root")
+    );
+    let replay_policy = central_iam
+        .get_role_policy()
+        .role_name("fanin-replay")
+        .policy_name("replay")
+        .send()
+        .await
+        .unwrap();
+    let replay_policy = policy_json(&urlencoding_decode(replay_policy.policy_document()));
+    let send = &replay_policy["Statement"][0];
+    assert_eq!(send["Action"], "sqs:SendMessage");
+    assert_eq!(send["Resource"], central.queue_arn);
+
+    // The functions pin the version of the code object whose SHA-256
+    // fanin-deploy compared: each region's own version.
+    let artifacts = deployment::local_artifacts().await.unwrap();
+    let cloudformation =
+        aws_sdk_cloudformation::Client::new(&stack.moto_config(PRIMARY_REGION, None));
+    let instance_parameter =
+        |set: &'static str, account: &'static str, region: &'static str, key: &'static str| {
+            let cloudformation = cloudformation.clone();
+            async move {
+                let instance = cloudformation
+                    .describe_stack_instance()
+                    .stack_set_name(set)
+                    .stack_instance_account(account)
+                    .stack_instance_region(region)
+                    .send()
+                    .await
+                    .unwrap();
+                instance
+                    .stack_instance()
+                    .unwrap()
+                    .parameter_overrides()
+                    .iter()
+                    .find(|p| p.parameter_key() == Some(key))
+                    .and_then(|p| p.parameter_value())
+                    .map(str::to_owned)
+            }
+        };
+    let code_object = |region: &'static str, key: String| {
+        let s3 = aws_sdk_s3::Client::new(&stack.moto_config(region, None));
+        async move {
+            s3.head_object()
+                .bucket(format!("fanin-code-123456789012-{region}"))
+                .key(key)
+                .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let collector_object = code_object(PRIMARY_REGION, artifacts.collector_key()).await;
+    assert_eq!(
+        collector_object.checksum_sha256(),
+        Some(artifacts.collector.sha256_base64().as_str())
+    );
+    let pinned = instance_parameter(
+        "fanin-central-primary",
+        CENTRAL_ACCOUNT,
+        PRIMARY_REGION,
+        "CollectorCodeVersion",
+    )
+    .await;
+    assert_eq!(pinned.as_deref(), collector_object.version_id());
+    let mut forwarder_versions = BTreeSet::new();
+    for region in all_regions {
+        let object = code_object(region, artifacts.forwarder_key()).await;
+        assert_eq!(
+            object.checksum_sha256(),
+            Some(artifacts.forwarder.sha256_base64().as_str())
+        );
+        for account in ACCOUNTS {
+            let pinned = instance_parameter(
+                "fanin-application-regional",
+                account,
+                region,
+                "ForwarderCodeVersion",
+            )
+            .await;
+            assert_eq!(pinned.as_deref(), object.version_id(), "{account}/{region}");
+        }
+        forwarder_versions.insert(object.version_id().unwrap().to_owned());
+    }
+    assert_eq!(
+        forwarder_versions.len(),
+        all_regions.len(),
+        "one version per region's bucket"
+    );
+
+    // An object under the right key but with other bytes is not trusted:
+    // the next deploy uploads the zip again (a new version) and pins that.
+    let eu_code = aws_sdk_s3::Client::new(&stack.moto_config(REGIONS[1], None));
+    let bucket = format!("fanin-code-123456789012-{}", REGIONS[1]);
+    eu_code
+        .put_object()
+        .bucket(&bucket)
+        .key(artifacts.forwarder_key())
+        .body(b"PK\x03\x04 not the forwarder".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let admin = stack.moto_config(PRIMARY_REGION, None);
+    let again = fanin_deploy::deploy(
+        &admin,
+        &deployed.deployment,
+        artifacts,
+        deployment::EXTERNAL_ID,
+    )
+    .await
+    .unwrap();
+    let uploaded: Vec<(&str, &str)> = again
+        .uploads
+        .iter()
+        .filter(|u| u.uploaded)
+        .map(|u| (u.bucket.as_str(), u.key.as_str()))
+        .collect();
+    let forwarder_key = artifacts.forwarder_key();
+    assert_eq!(
+        uploaded,
+        [(bucket.as_str(), forwarder_key.as_str())],
+        "{again}"
+    );
+    let repaired = code_object(REGIONS[1], artifacts.forwarder_key()).await;
+    assert_eq!(
+        repaired.checksum_sha256(),
+        Some(artifacts.forwarder.sha256_base64().as_str())
+    );
+    assert!(!forwarder_versions.contains(repaired.version_id().unwrap()));
+    for account in ACCOUNTS {
+        let pinned = instance_parameter(
+            "fanin-application-regional",
+            account,
+            REGIONS[1],
+            "ForwarderCodeVersion",
+        )
+        .await;
+        assert_eq!(pinned.as_deref(), repaired.version_id(), "{account}");
+    }
+
     // At the wire: the ExternalId is required.
     let sts = aws_sdk_sts::Client::new(&sdk_config(&stack.gateway.aws_url, PRIMARY_REGION, None));
     let role_arn = format!(
@@ -265,7 +479,6 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
 
     // remove: every StackSet and stack instance goes; the findings bucket
     // stays (DeletionPolicy: Retain), so no finding is lost by a tear-down.
-    let admin = stack.moto_config(PRIMARY_REGION, None);
     let report = fanin_deploy::teardown::teardown(&admin, &deployed.deployment)
         .await
         .unwrap();
@@ -377,6 +590,17 @@ async fn the_service_managed_definition_deploys_through_organizational_units() {
     deployment::create_stack_set_roles(&stack, &definition, &[])
         .await
         .unwrap();
+    // Each member account's administrator creates the permissions boundary
+    // first (docs/deploy.md).
+    let boundary = std::fs::read_to_string(
+        fanin_devstack::lambda_host::workspace_root().join("stacksets/permissions-boundary.yaml"),
+    )
+    .unwrap();
+    for account in std::iter::once(&central).chain(&applications) {
+        deployment::create_permissions_boundary(&stack, account, &boundary)
+            .await
+            .unwrap();
+    }
     let artifacts = deployment::local_artifacts().await.unwrap();
     let admin = stack.moto_config(PRIMARY_REGION, None);
     fanin_deploy::deploy(&admin, &definition, artifacts, deployment::EXTERNAL_ID)
