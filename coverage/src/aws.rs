@@ -1,10 +1,10 @@
-//! AWS adapters of the coverage ports: Organizations, the read-role checks
-//! (Lambda, EventBridge, Inspector Classic) and CloudWatch. One method per
-//! SDK call, every page read, errors classified by `fanin::aws::classify`.
+//! AWS adapters of the coverage ports: Organizations and the read-role
+//! checks (Lambda, EventBridge, Inspector Classic). One method per SDK call,
+//! every page read, errors classified by `fanin::aws::classify`. Metrics go
+//! out as CloudWatch embedded metric format log lines ([`crate::metrics`]).
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_eventbridge::types::RuleState;
 use fanin::aws::inspector::InspectorClassicTemplates;
 use fanin::aws::{account_config, classify};
@@ -13,10 +13,9 @@ use fanin::ids::{AccountId, Region};
 use fanin::ports::{AccountSession, CallError, TemplateSubscriber};
 use tracing::warn;
 
-use crate::metrics::NAMESPACE;
 use crate::ports::{
-    AccountInspector, MetricSink, MetricValue, Organization, OrganizationAccount,
-    OrganizationDirectory, Presence, TemplateSubscriptions,
+    AccountInspector, Organization, OrganizationAccount, OrganizationDirectory, Presence,
+    TemplateSubscriptions,
 };
 
 /// The forwarder's name in `cloudformation/application-regional.yaml`.
@@ -53,20 +52,22 @@ impl OrganizationDirectory for OrganizationsDirectory {
                 CallError::transient("DescribeOrganization", "decode", "no valid organization id")
             })?
             .to_owned();
-        let mut pages = self.client.list_accounts().into_paginator().items().send();
+        let mut pages = self.client.list_accounts().into_paginator().send();
         let mut accounts = Vec::new();
-        while let Some(account) = pages.next().await {
-            let account = account.map_err(|e| classify("ListAccounts", e))?;
-            let raw_id = account.id().unwrap_or_default();
-            let Ok(id) = AccountId::parse(raw_id) else {
-                warn!(account_id = %fanin::ids::truncate_for_message(raw_id), "organization lists an account id that is not 12 digits; left out");
-                continue;
-            };
-            accounts.push(OrganizationAccount {
-                id,
-                status: account_status(&account),
-                name: account.name().unwrap_or_default().to_owned(),
-            });
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("ListAccounts", e))?;
+            for account in page.accounts() {
+                let raw_id = account.id().unwrap_or_default();
+                let Ok(id) = AccountId::parse(raw_id) else {
+                    warn!(account_id = %fanin::ids::truncate_for_message(raw_id), "organization lists an account id that is not 12 digits; left out");
+                    continue;
+                };
+                accounts.push(OrganizationAccount {
+                    id,
+                    status: account_status(account),
+                    name: account.name().unwrap_or_default().to_owned(),
+                });
+            }
         }
         Ok(Organization { id, accounts })
     }
@@ -82,13 +83,13 @@ fn is_organization_id(id: &str) -> bool {
     })
 }
 
-// `Status` is what every organization answers today; Organizations
-// deprecates it for `State`, which older answers (and moto) lack.
-#[allow(deprecated)]
+/// `State` (ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED, ...), which replaced
+/// `Status` on 2026-09-09; `Status` for answers that only carry that one.
 fn account_status(account: &aws_sdk_organizations::types::Account) -> String {
     account
-        .status()
+        .state()
         .map(|s| s.as_str().to_owned())
+        .or_else(|| account.status().map(|s| s.as_str().to_owned()))
         .unwrap_or_else(|| "UNKNOWN".to_owned())
 }
 
@@ -170,49 +171,6 @@ impl AccountInspector for ReadRoleInspector {
             templates: arns.len(),
             subscribed,
         })
-    }
-}
-
-pub struct CloudWatchMetrics {
-    client: aws_sdk_cloudwatch::Client,
-}
-
-impl CloudWatchMetrics {
-    pub fn new(config: &SdkConfig) -> Self {
-        Self {
-            client: aws_sdk_cloudwatch::Client::new(config),
-        }
-    }
-}
-
-#[async_trait]
-impl MetricSink for CloudWatchMetrics {
-    async fn publish(&self, values: &[MetricValue]) -> Result<(), CallError> {
-        // PutMetricData takes up to 1,000 values a call.
-        for chunk in values.chunks(1000) {
-            let data = chunk
-                .iter()
-                .map(|value| {
-                    let mut datum = MetricDatum::builder()
-                        .metric_name(value.name)
-                        .value(value.value)
-                        .unit(StandardUnit::Count);
-                    if let Some((name, dimension)) = value.dimension {
-                        datum = datum
-                            .dimensions(Dimension::builder().name(name).value(dimension).build());
-                    }
-                    datum.build()
-                })
-                .collect();
-            self.client
-                .put_metric_data()
-                .namespace(NAMESPACE)
-                .set_metric_data(Some(data))
-                .send()
-                .await
-                .map_err(|e| classify("PutMetricData", e))?;
-        }
-        Ok(())
     }
 }
 

@@ -17,9 +17,9 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::accounts::{ACCOUNT_LIST_KEY, account_list, encode};
-use crate::aws::{CloudWatchMetrics, OrganizationsDirectory, ReadRoleInspector};
+use crate::aws::{OrganizationsDirectory, ReadRoleInspector};
 use crate::config::CoverageConfig;
-use crate::metrics::metrics_of;
+use crate::metrics::{EmbeddedMetrics, metrics_of};
 use crate::ports::{
     AccountInspector, EventCounter, MetricSink, Organization, OrganizationAccount,
     OrganizationDirectory,
@@ -236,7 +236,7 @@ pub async fn build(config: &CoverageConfig) -> anyhow::Result<Checker> {
             common.encryption.clone(),
             common.s3_force_path_style,
         )),
-        metrics: Arc::new(CloudWatchMetrics::new(&sdk)),
+        metrics: Arc::new(EmbeddedMetrics),
     };
     let settings = Settings {
         regions: config.regions.clone(),

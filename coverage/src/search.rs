@@ -189,7 +189,7 @@ mod tests {
         let first = counts_query(since, None);
         assert_eq!(
             first["query"]["bool"]["filter"][1]["range"]["time"]["gte"],
-            json!(1_796_274_000_000_i64)
+            json!(1_795_928_400_000_i64)
         );
         assert_eq!(
             first["query"]["bool"]["filter"][0]["term"]["unmapped.fanin.source"],

@@ -8,6 +8,7 @@
 
 mod bad_input;
 mod calls;
+mod coverage;
 mod deployment;
 mod faults;
 mod pipeline;
