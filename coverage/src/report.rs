@@ -467,15 +467,16 @@ mod tests {
         );
         assert_eq!(report.rows.len(), 4);
         assert_eq!(report.rows_with_gaps().count(), 0, "{:#?}", report.rows);
-        assert_eq!(report.rows[0].inspector2_events, Some(7));
+        assert_eq!(report.rows[1].region.as_str(), "us-east-1");
+        assert_eq!(report.rows[1].inspector2_events, Some(7));
         assert_eq!(
-            report.rows[1].inspector2_events,
+            report.rows[0].inspector2_events,
             Some(0),
             "no documents: zero"
         );
-        assert_eq!(report.rows[1].region.as_str(), "ca-central-1");
-        assert_eq!(report.rows[1].forwarder, Check::NotApplicable);
-        assert_eq!(report.rows[1].classic, ClassicCheck::NotApplicable);
+        assert_eq!(report.rows[0].region.as_str(), "ca-central-1");
+        assert_eq!(report.rows[0].forwarder, Check::NotApplicable);
+        assert_eq!(report.rows[0].classic, ClassicCheck::NotApplicable);
         assert_eq!(report.excluded_accounts[0].as_str(), "999999999999");
         assert_eq!(report.inactive_accounts[0].as_str(), "333333333333");
     }
