@@ -227,6 +227,8 @@ pub const DERIVED_PARAMETERS: &[&str] = &[
     "CodeBucketPrefix",
     "CollectorCodeKey",
     "ForwarderCodeKey",
+    "CoverageCodeKey",
+    "Regions",
     "ExternalId",
 ];
 

@@ -23,13 +23,15 @@ enum Command {
     Deploy {
         #[arg(long)]
         deployment: PathBuf,
-        /// Use --collector-zip and --forwarder-zip instead of building.
-        #[arg(long, requires_all = ["collector_zip", "forwarder_zip"])]
+        /// Use --collector-zip, --forwarder-zip and --coverage-zip instead of building.
+        #[arg(long, requires_all = ["collector_zip", "forwarder_zip", "coverage_zip"])]
         skip_build: bool,
         #[arg(long, requires = "skip_build")]
         collector_zip: Option<PathBuf>,
         #[arg(long, requires = "skip_build")]
         forwarder_zip: Option<PathBuf>,
+        #[arg(long, requires = "skip_build")]
+        coverage_zip: Option<PathBuf>,
         /// The workspace to build (default: the current directory).
         #[arg(long, default_value = ".")]
         workspace: PathBuf,
@@ -78,14 +80,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             skip_build,
             collector_zip,
             forwarder_zip,
+            coverage_zip,
             workspace,
         } => {
             let deployment = Deployment::load(&deployment)?;
             // Before the long build: a missing secret should fail at once.
             let external_id = ExternalId::from_env()?;
-            let artifacts = match (skip_build, collector_zip, forwarder_zip) {
-                (true, Some(collector), Some(forwarder)) => {
-                    Artifacts::from_zips(&collector, &forwarder)?
+            let artifacts = match (skip_build, collector_zip, forwarder_zip, coverage_zip) {
+                (true, Some(collector), Some(forwarder), Some(coverage)) => {
+                    Artifacts::from_zips(&collector, &forwarder, &coverage)?
                 }
                 _ => {
                     let out_dir = workspace.join("target/fanin-deploy");

@@ -47,19 +47,25 @@ impl Artifact {
     }
 }
 
-/// The collector's and the forwarder's deployment packages.
+/// The collector's, the forwarder's and the coverage check's deployment packages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifacts {
     pub collector: Artifact,
     pub forwarder: Artifact,
+    pub coverage: Artifact,
 }
 
 impl Artifacts {
     /// For callers that build their own zips (tests zip debug binaries).
-    pub fn from_zips(collector_zip: &Path, forwarder_zip: &Path) -> Result<Self, Error> {
+    pub fn from_zips(
+        collector_zip: &Path,
+        forwarder_zip: &Path,
+        coverage_zip: &Path,
+    ) -> Result<Self, Error> {
         Ok(Self {
             collector: Artifact::from_zip(collector_zip)?,
             forwarder: Artifact::from_zip(forwarder_zip)?,
+            coverage: Artifact::from_zip(coverage_zip)?,
         })
     }
 
@@ -73,19 +79,25 @@ impl Artifacts {
         self.forwarder.key("forwarder.zip")
     }
 
+    /// The `CoverageCodeKey` parameter.
+    pub fn coverage_key(&self) -> String {
+        self.coverage.key("coverage.zip")
+    }
+
     /// (key, zip) of each zip.
-    pub fn uploads(&self) -> [(String, &Artifact); 2] {
+    pub fn uploads(&self) -> [(String, &Artifact); 3] {
         [
             (self.collector_key(), &self.collector),
             (self.forwarder_key(), &self.forwarder),
+            (self.coverage_key(), &self.coverage),
         ]
     }
 }
 
 /// The packages to build, each with one binary of the same name.
-const LAMBDA_PACKAGES: [&str; 2] = ["fanin-collector", "fanin-forwarder"];
+const LAMBDA_PACKAGES: [&str; 3] = ["fanin-collector", "fanin-forwarder", "fanin-coverage"];
 
-/// Builds both Lambdas with
+/// Builds the Lambdas with
 /// `cargo lambda build --release --arm64 --output-format zip` into
 /// `out_dir/<binary>/bootstrap.zip` and hashes the zips.
 ///
@@ -134,7 +146,11 @@ pub fn package(workspace_root: &Path, out_dir: &Path) -> Result<Artifacts, Error
         )));
     }
     let zip = |binary: &str| out_dir.join(binary).join("bootstrap.zip");
-    Artifacts::from_zips(&zip(LAMBDA_PACKAGES[0]), &zip(LAMBDA_PACKAGES[1]))
+    Artifacts::from_zips(
+        &zip(LAMBDA_PACKAGES[0]),
+        &zip(LAMBDA_PACKAGES[1]),
+        &zip(LAMBDA_PACKAGES[2]),
+    )
 }
 
 #[cfg(test)]
@@ -152,7 +168,9 @@ mod tests {
         std::fs::write(&two, b"PK\x03\x04two").unwrap();
         std::fs::write(&not_zip, b"\x7fELF").unwrap();
 
-        let artifacts = Artifacts::from_zips(&one, &two).unwrap();
+        let three = dir.join("three.zip");
+        std::fs::write(&three, b"PK\x03\x04three").unwrap();
+        let artifacts = Artifacts::from_zips(&one, &two, &three).unwrap();
         assert_eq!(
             artifacts.collector.sha256,
             hex::encode(Sha256::digest(b"PK\x03\x04one"))
@@ -162,14 +180,15 @@ mod tests {
             format!("fanin/{}/collector.zip", artifacts.collector.sha256)
         );
         assert!(artifacts.forwarder_key().ends_with("/forwarder.zip"));
+        assert!(artifacts.coverage_key().ends_with("/coverage.zip"));
         assert_ne!(artifacts.collector.sha256, artifacts.forwarder.sha256);
 
         assert!(matches!(
-            Artifacts::from_zips(&one, &not_zip),
+            Artifacts::from_zips(&one, &two, &not_zip),
             Err(Error::NotAZip { .. })
         ));
         assert!(matches!(
-            Artifacts::from_zips(&one, &dir.join("missing.zip")),
+            Artifacts::from_zips(&one, &dir.join("missing.zip"), &three),
             Err(Error::Io { .. })
         ));
         std::fs::remove_dir_all(&dir).unwrap();

@@ -45,6 +45,16 @@ pub fn derived_parameters(
         ("CodeBucketPrefix", deployment.code_bucket_prefix.clone()),
         ("CollectorCodeKey", artifacts.collector_key()),
         ("ForwarderCodeKey", artifacts.forwarder_key()),
+        ("CoverageCodeKey", artifacts.coverage_key()),
+        (
+            "Regions",
+            deployment
+                .regions
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
         ("ExternalId", external_id.expose().to_owned()),
         (COLLECTOR_CODE_VERSION, PENDING_UPLOAD.to_owned()),
         (FORWARDER_CODE_VERSION, PENDING_UPLOAD.to_owned()),

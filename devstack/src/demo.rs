@@ -8,7 +8,11 @@ use serde_json::{Value, json};
 
 use crate::scenario::{self, LocalStack};
 
-const ACCOUNTS: [&str; 3] = ["111111111111", "222222222222", "333333333333"];
+/// The application accounts of the demo's organization (moto picks their ids).
+const ACCOUNTS: [&str; 3] = ["app-one", "app-two", "app-three"];
+/// An account that joined the organization but never got fanin: the
+/// coverage table shows it as a gap.
+const WITHOUT_FANIN: &str = "app-new";
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 
 #[derive(Debug, Serialize)]
@@ -36,6 +40,11 @@ pub struct Summary {
     pub collector_aws_calls: BTreeMap<String, u64>,
     pub aws_calls_per_finding: f64,
     pub opensearch_requests: BTreeMap<String, u64>,
+    /// `fanin-coverage report --json` at the end of the demo.
+    pub coverage: Value,
+    /// The same report as the table `fanin-coverage report` prints.
+    #[serde(skip)]
+    pub coverage_table: String,
     pub seconds: f64,
 }
 
@@ -43,34 +52,37 @@ pub async fn run() -> anyhow::Result<Summary> {
     let started = Instant::now();
     eprintln!("demo: starting moto, osmem-server and the gateway");
     let stack = LocalStack::start().await?;
+    let mut names = ACCOUNTS.to_vec();
+    names.push(WITHOUT_FANIN);
+    let organization = crate::coverage::create_organization(&stack, &names).await?;
+    let accounts: Vec<&str> = ACCOUNTS
+        .iter()
+        .map(|name| organization.accounts[*name].as_str())
+        .collect();
+    // Recent updates, so the coverage check counts them in its window.
+    let updated = chrono::Utc::now().timestamp() - 3600;
     eprintln!(
         "demo: deploying fanin's StackSets (central account, {} application accounts x {} regions)",
         ACCOUNTS.len(),
         REGIONS.len()
     );
     let deploy_started = Instant::now();
-    let deployed = crate::deployment::deploy(&stack, &ACCOUNTS, &REGIONS).await?;
+    let deployed = crate::deployment::deploy(&stack, &accounts, &REGIONS).await?;
     let deploy_seconds = (deploy_started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     let central = deployed.central.clone();
-    for account in ACCOUNTS {
+    for account in accounts.iter().copied() {
         for region in REGIONS {
             eprintln!(
                 "demo: account {account} {region}: instances, Inspector Classic run, Inspector2 events"
             );
             let facts = scenario::create_workloads(&stack, account, region, 4).await?;
             scenario::run_classic(&stack, &deployed, account, region, 3).await?;
-            let mut events = scenario::inspector2_fleet_findings(&facts, 4, 1_767_225_600);
+            let mut events = scenario::inspector2_fleet_findings(&facts, 4, updated);
             events.push(scenario::inspector2_serverless_finding(
-                account,
-                region,
-                "ecr",
-                1_767_225_600,
+                account, region, "ecr", updated,
             ));
             events.push(scenario::inspector2_serverless_finding(
-                account,
-                region,
-                "lambda",
-                1_767_225_600,
+                account, region, "lambda", updated,
             ));
             scenario::emit_inspector2(&stack, account, region, &events).await?;
         }
@@ -85,7 +97,7 @@ pub async fn run() -> anyhow::Result<Summary> {
         "detail-type": "Inspector2 Finding",
         "account": "444444444444",
         "region": "us-east-1",
-        "detail": scenario::inspector2_ec2_finding(&orphan[0], 0, 1_767_225_600),
+        "detail": scenario::inspector2_ec2_finding(&orphan[0], 0, updated),
     });
     scenario::send_raw(&stack, &central, &[orphan_event.to_string()]).await?;
     scenario::send_raw(&stack, &central, &["{\"truncated\": ".to_owned()]).await?;
@@ -133,6 +145,8 @@ pub async fn run() -> anyhow::Result<Summary> {
         collector_aws_calls: BTreeMap::new(),
         aws_calls_per_finding: 0.0,
         opensearch_requests: BTreeMap::new(),
+        coverage: Value::Null,
+        coverage_table: String::new(),
         seconds: 0.0,
     };
     for (_, document) in &documents {
@@ -183,6 +197,10 @@ pub async fn run() -> anyhow::Result<Summary> {
     let total_calls: u64 = summary.collector_aws_calls.values().sum();
     summary.aws_calls_per_finding =
         (total_calls as f64 / summary.findings_indexed.max(1) as f64 * 100.0).round() / 100.0;
+    eprintln!("demo: running the coverage check (fanin-coverage report)");
+    summary.coverage =
+        serde_json::from_str(&crate::coverage::run_report(&stack, &["--json"]).await?)?;
+    summary.coverage_table = crate::coverage::run_report(&stack, &[]).await?;
     summary.seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     Ok(summary)
 }
@@ -249,6 +267,10 @@ pub fn print_table(summary: &Summary) {
     println!("OpenSearch requests");
     for (call, count) in &summary.opensearch_requests {
         println!("  {call:<28} {count:>6}");
+    }
+    println!("coverage (fanin-coverage report)");
+    for line in summary.coverage_table.lines() {
+        println!("  {line}");
     }
     println!("took {:.1} s", summary.seconds);
 }

@@ -304,7 +304,8 @@ pub async fn local_artifacts() -> anyhow::Result<&'static Artifacts> {
                 std::fs::create_dir_all(&dir)?;
                 let collector = zip_binary(&workspace_binary("fanin-collector"), &dir)?;
                 let forwarder = zip_binary(&workspace_binary("fanin-forwarder"), &dir)?;
-                Ok::<_, anyhow::Error>(Artifacts::from_zips(&collector, &forwarder)?)
+                let coverage = zip_binary(&workspace_binary("fanin-coverage"), &dir)?;
+                Ok::<_, anyhow::Error>(Artifacts::from_zips(&collector, &forwarder, &coverage)?)
             })
             .await?
         })

@@ -8,6 +8,7 @@
 //!   counts every call by caller, service and operation, and fronts OpenSearch
 //!   with a switch that takes it "down" for fault tests.
 pub mod classic;
+pub mod coverage;
 pub mod demo;
 pub mod deployment;
 pub mod esm;

@@ -178,7 +178,7 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
     assert_eq!(env["FANIN_BUCKET"], central.bucket);
 
     // The read role of every application account trusts only the collector
-    // role, only with the ExternalId, and may only read.
+    // and coverage roles, only with the ExternalId, and may only read.
     for account in ACCOUNTS {
         let iam = iam_of(&stack, account).await;
         let role = iam
@@ -192,7 +192,13 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
         ))
         .unwrap();
         let statement = &trust["Statement"][0];
-        assert_eq!(statement["Principal"]["AWS"], out("CollectorRoleArn"));
+        assert_eq!(
+            statement["Principal"]["AWS"],
+            json!([
+                out("CollectorRoleArn"),
+                format!("arn:aws:iam::{CENTRAL_ACCOUNT}:role/fanin-coverage")
+            ])
+        );
         assert_eq!(
             statement["Condition"]["StringEquals"]["sts:ExternalId"],
             central.external_id
@@ -209,12 +215,9 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
             .as_array()
             .unwrap()
             .iter()
-            .flat_map(|s| {
-                s["Action"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|a| a.as_str().unwrap())
+            .flat_map(|s| match &s["Action"] {
+                Value::Array(actions) => actions.iter().map(|a| a.as_str().unwrap()).collect(),
+                single => vec![single.as_str().unwrap()],
             })
             .collect();
         actions.sort_unstable();
@@ -223,7 +226,11 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
             [
                 "ec2:DescribeInstances",
                 "ec2:DescribeSecurityGroups",
-                "inspector:DescribeFindings"
+                "events:DescribeRule",
+                "inspector:DescribeFindings",
+                "inspector:ListAssessmentTemplates",
+                "inspector:ListEventSubscriptions",
+                "lambda:GetFunctionConfiguration"
             ]
         );
     }

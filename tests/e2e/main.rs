@@ -9,6 +9,7 @@
 mod bad_input;
 mod calls;
 mod concurrency;
+mod coverage;
 mod deployment;
 mod faults;
 mod load;
