@@ -367,7 +367,10 @@ mod tests {
 
         async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>, CallError> {
             let objects = self.objects.lock().unwrap();
-            Ok(objects.iter().find(|(k, _)| k == key).map(|(_, b)| b.clone()))
+            Ok(objects
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, b)| b.clone()))
         }
     }
 

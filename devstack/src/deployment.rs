@@ -137,6 +137,103 @@ pub async fn deploy(
     read_back(stack, deployment, &outputs, application_accounts, &regions).await
 }
 
+/// moto delivers an event to an SQS target through a default input template
+/// that leaves out `account`, which AWS always sends (and the collector
+/// checks against the finding). The central bus's queue targets get an input
+/// transformer that writes the whole event as AWS does.
+async fn deliver_whole_events(config: &aws_config::SdkConfig, bus_arn: &str) -> anyhow::Result<()> {
+    use aws_sdk_eventbridge::types::{InputTransformer, Target};
+    let events = aws_sdk_eventbridge::Client::new(config);
+    let rules = events.list_rules().event_bus_name(bus_arn).send().await?;
+    for rule in rules.rules() {
+        let Some(name) = rule.name() else { continue };
+        let targets = events
+            .list_targets_by_rule()
+            .rule(name)
+            .event_bus_name(bus_arn)
+            .send()
+            .await?;
+        let whole: Vec<Target> = targets
+            .targets()
+            .iter()
+            .filter(|t| t.arn().contains(":sqs:") && t.input_transformer().is_none())
+            .map(|t| {
+                let mut paths = std::collections::HashMap::new();
+                for field in ["id", "detail-type", "source", "account", "time", "region", "resources", "detail"] {
+                    paths.insert(field.to_owned(), format!("$.{field}"));
+                }
+                let transformer = InputTransformer::builder()
+                    .set_input_paths_map(Some(paths))
+                    .input_template(r#"{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", "account": "<account>", "time": <time>, "region": "<region>", "resources": <resources>, "detail": <detail>}"#)
+                    .build()
+                    .expect("a template is set");
+                let mut target = t.clone();
+                target.input_transformer = Some(transformer);
+                target
+            })
+            .collect();
+        if !whole.is_empty() {
+            events
+                .put_targets()
+                .rule(name)
+                .event_bus_name(bus_arn)
+                .set_targets(Some(whole))
+                .send()
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The templates as moto reads them: moto creates an `AWS::KMS::Key` from its
+/// `Tags` as if they were the KMS API's `TagKey`/`TagValue` pairs (and fails
+/// on CloudFormation's `Key`/`Value`), so the key tags are rewritten in a
+/// copy under `.local/`. Nothing else changes.
+pub fn templates_for_moto(directory: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    let copy = crate::procs::local_dir().join("templates-for-moto");
+    std::fs::create_dir_all(&copy)?;
+    for entry in std::fs::read_dir(directory)? {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let mut out = String::with_capacity(text.len());
+        let mut in_key = false;
+        for line in text.lines() {
+            if !line.starts_with(' ') && !line.is_empty() {
+                in_key = false;
+            }
+            if line.starts_with("  ") && !line.starts_with("   ") {
+                in_key = false;
+            }
+            if line.trim() == "Type: AWS::KMS::Key" {
+                in_key = true;
+            }
+            let trimmed = line.trim_start();
+            let indent = &line[..line.len() - trimmed.len()];
+            match trimmed {
+                t if in_key && t.starts_with("- Key: ") => {
+                    out.push_str(&format!("{indent}- TagKey: {}", &t[7..]))
+                }
+                t if in_key && t.starts_with("Value: ") => {
+                    let previous = out.lines().last().unwrap_or_default();
+                    if previous.trim_start().starts_with("- TagKey: ") {
+                        out.push_str(&format!("{indent}TagValue: {}", &t[7..]))
+                    } else {
+                        out.push_str(line)
+                    }
+                }
+                _ => out.push_str(line),
+            }
+            out.push('\n');
+        }
+        let name = path.file_name().expect("a file in the directory");
+        std::fs::write(copy.join(name), out)?;
+    }
+    Ok(copy)
+}
+
 /// `stacksets/self-managed/` with the local accounts, regions and search endpoint.
 fn local_deployment(
     stack: &LocalStack,
@@ -160,6 +257,7 @@ fn local_deployment(
         .map(|a| AccountId::parse(a))
         .collect::<Result<_, _>>()?;
     deployment.code_bucket_prefix = CODE_BUCKET_PREFIX.to_owned();
+    deployment.templates_directory = templates_for_moto(&deployment.templates_directory)?;
     use_local_opensearch(stack, &mut deployment);
     // moto rewrites `account` to the receiving bus's account when it forwards
     // an event to another account's bus (AWS keeps the source account), so
@@ -381,6 +479,8 @@ async fn read_back(
     let max_receive_count = max_receive_count(&central_config, &queue_url).await?;
     let mapping =
         take_over_mapping(&lambda, &collector_function, &queue_arn, max_receive_count).await?;
+    let bus_arn = output(primary, CENTRAL_ACCOUNT, PRIMARY_REGION, "BusArn")?;
+    deliver_whole_events(&central_config, &bus_arn).await?;
 
     let mut forwarders = BTreeMap::new();
     let mut forwarder_triggers = BTreeMap::new();

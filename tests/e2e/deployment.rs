@@ -591,6 +591,8 @@ async fn the_service_managed_definition_deploys_through_organizational_units() {
     definition.regions = REGIONS.iter().map(|r| Region::parse(r).unwrap()).collect();
     definition.application_targets.organizational_unit_ids = vec![application_ou];
     definition.code_bucket_prefix = "fanin-code-123456789012".to_owned();
+    definition.templates_directory =
+        deployment::templates_for_moto(&definition.templates_directory).unwrap();
     deployment::use_local_opensearch(&stack, &mut definition);
     definition.validate().unwrap();
     // The deploying account keeps its code buckets in a self-managed StackSet.
