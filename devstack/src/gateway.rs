@@ -413,10 +413,7 @@ async fn serve_aws(
     params: &[(String, String)],
     target: Option<&str>,
 ) -> Response {
-    if target
-        .as_deref()
-        .is_some_and(|t| t.starts_with("InspectorService."))
-    {
+    if target.is_some_and(|t| t.starts_with("InspectorService.")) {
         return shared.classic.handle(&parts.headers, &body).await;
     }
     let upstream = match forward(&shared.http, &shared.moto_url, parts, body).await {

@@ -52,11 +52,14 @@ pub fn members(bytes: &[u8]) -> Option<HashSet<AccountId>> {
         .collect()
 }
 
+/// The members as last read (`None`: no usable list), and when.
+type CachedList = Option<(Instant, Option<Arc<HashSet<AccountId>>>)>;
+
 /// [`AccountDirectory`] over the account list in the bucket, read at most
 /// once per [`ACCOUNT_LIST_TTL`].
 pub struct BucketAccountList {
     objects: Arc<dyn ObjectStore>,
-    cached: Mutex<Option<(Instant, Option<Arc<HashSet<AccountId>>>)>>,
+    cached: Mutex<CachedList>,
 }
 
 impl BucketAccountList {
