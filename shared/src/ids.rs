@@ -281,6 +281,17 @@ pub fn is_instance_id(raw: &str) -> bool {
     })
 }
 
+/// Whether `raw` is an EC2 resource id with `prefix` (`sg`, `vpc`, `subnet`,
+/// `eni`): the prefix, a dash and 8 or 17 hex digits. What a finding reports
+/// goes to EC2 calls and typed fields only when it is one.
+pub fn is_ec2_id(prefix: &str, raw: &str) -> bool {
+    raw.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hex| {
+            (hex.len() == 8 || hex.len() == 17) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+}
+
 /// Cuts untrusted text before it goes into an error message or a log line.
 pub fn truncate_for_message(raw: &str) -> String {
     const LIMIT: usize = 120;

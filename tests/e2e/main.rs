@@ -9,10 +9,12 @@
 mod bad_input;
 mod calls;
 mod concurrency;
+mod contracts;
 mod coverage;
 mod deployment;
 mod faults;
 mod load;
+mod outsiders;
 mod pipeline;
 mod poller;
 

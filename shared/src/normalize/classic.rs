@@ -7,13 +7,19 @@ use serde_json::json;
 use super::limits::{parse_ip, unparsed};
 use super::{EnrichmentTarget, Origin, as_cve, severity};
 use crate::enrich::{FaninContext, ReportedNetwork};
-use crate::ids::{Partition, is_instance_id};
+use crate::ids::{Partition, is_ec2_id, is_instance_id};
 use crate::model::{ClassicFinding, GroupRef, InterfaceRecord};
 use crate::ocsf::{
     Activity, Advisory, Cloud, Cve, Device, FindingInfo, Image, Metadata, NetworkInterface,
     Product, Remediation, Resource, Status, UnparsedValue, Vulnerability, VulnerabilityFinding,
     time_pair,
 };
+
+/// A name the finding reports, within the name limit.
+fn capped_name(mut name: String) -> String {
+    super::limits::cap_string(&mut name, super::limits::NAME_BYTES);
+    name
+}
 
 /// The addresses of `raw` that parse, in canonical form.
 fn valid_ips<'a>(raw: impl IntoIterator<Item = &'a String>) -> Vec<String> {
@@ -25,6 +31,7 @@ pub(super) fn unparsed_values(finding: &ClassicFinding) -> Vec<UnparsedValue> {
         return Vec::new();
     };
     let mut found = Vec::new();
+    let mut bad_ids = Vec::new();
     let mut check = |field: String, raw: &str| {
         if parse_ip(raw).is_none() {
             found.push(unparsed(field, raw));
@@ -45,10 +52,30 @@ pub(super) fn unparsed_values(finding: &ClassicFinding) -> Vec<UnparsedValue> {
         if let Some(raw) = &eni.public_ip {
             check(field("publicIp"), raw);
         }
+        let ids = [
+            (
+                "eni",
+                "networkInterfaceId",
+                eni.network_interface_id.as_ref(),
+            ),
+            ("subnet", "subnetId", eni.subnet_id.as_ref()),
+            ("vpc", "vpcId", eni.vpc_id.as_ref()),
+        ];
+        for (prefix, name, raw) in ids {
+            if let Some(raw) = raw.filter(|raw| !is_ec2_id(prefix, raw)) {
+                bad_ids.push(unparsed(field(name), raw));
+            }
+        }
+        for group in &eni.security_groups {
+            if let Some(raw) = group.group_id.as_ref().filter(|raw| !is_ec2_id("sg", raw)) {
+                bad_ids.push(unparsed(field("securityGroups.groupId"), raw));
+            }
+        }
         for raw in &eni.ipv6_addresses {
             check(field("ipv6Addresses"), raw);
         }
     }
+    found.extend(bad_ids);
     found
 }
 
@@ -80,23 +107,26 @@ pub(super) fn reported_network(finding: &ClassicFinding) -> ReportedNetwork {
             );
             let mut seen = std::collections::BTreeSet::new();
             private_ips.retain(|ip| seen.insert(ip.clone()));
+            let id = |prefix: &str, raw: &Option<String>| {
+                raw.clone().filter(|raw| is_ec2_id(prefix, raw))
+            };
             InterfaceRecord {
-                interface_id: eni.network_interface_id.clone().unwrap_or_default(),
+                interface_id: id("eni", &eni.network_interface_id).unwrap_or_default(),
                 device_index: None,
-                subnet_id: eni.subnet_id.clone(),
-                vpc_id: eni.vpc_id.clone(),
+                subnet_id: id("subnet", &eni.subnet_id),
+                vpc_id: id("vpc", &eni.vpc_id),
                 mac_address: None,
                 private_ips,
                 public_ips: valid_ips(&eni.public_ip),
-                public_dns_name: eni.public_dns_name.clone(),
+                public_dns_name: eni.public_dns_name.clone().map(capped_name),
                 ipv6_addresses: valid_ips(&eni.ipv6_addresses),
                 security_groups: eni
                     .security_groups
                     .iter()
                     .filter_map(|g| {
-                        g.group_id.clone().map(|id| GroupRef {
+                        id("sg", &g.group_id).map(|id| GroupRef {
                             id,
-                            name: g.group_name.clone(),
+                            name: g.group_name.clone().map(capped_name),
                         })
                     })
                     .collect(),

@@ -46,8 +46,10 @@ pub(super) fn reported_network(finding: &Inspector2Finding) -> ReportedNetwork {
         .filter_map(|ip| parse_ip(ip))
         .collect();
     ReportedNetwork {
-        vpc_id: details.vpc_id,
-        subnet_id: details.subnet_id,
+        vpc_id: details.vpc_id.filter(|id| crate::ids::is_ec2_id("vpc", id)),
+        subnet_id: details
+            .subnet_id
+            .filter(|id| crate::ids::is_ec2_id("subnet", id)),
         interfaces: Vec::new(),
         // Inspector lists private and public IPv4 addresses together.
         loose_private_ips: ipv4
@@ -421,8 +423,12 @@ pub(super) fn to_ocsf(
                     .to_string(),
                 hostname: None,
                 ip: primary_ip.clone(),
-                vpc_uid: network.and_then(|n| n.vpc_id.clone()).or(ec2.vpc_id),
-                subnet_uid: network.and_then(|n| n.subnet_id.clone()).or(ec2.subnet_id),
+                vpc_uid: network
+                    .and_then(|n| n.vpc_id.clone())
+                    .or(ec2.vpc_id.filter(|id| crate::ids::is_ec2_id("vpc", id))),
+                subnet_uid: network.and_then(|n| n.subnet_id.clone()).or(ec2
+                    .subnet_id
+                    .filter(|id| crate::ids::is_ec2_id("subnet", id))),
                 image: ec2.image_id.map(|uid| Image { uid }),
                 network_interfaces: network.map(ocsf_interfaces).unwrap_or_default(),
             }

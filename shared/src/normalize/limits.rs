@@ -31,6 +31,16 @@ pub const UNPARSED_VALUE_BYTES: usize = 256;
 /// Entries of every list (references, packages, resources, labels,
 /// addresses, CVSS scores, arrays inside the untyped objects).
 pub const LIST_ITEMS: usize = 100;
+/// The longest field path kept in `truncated` and `unparsed` records (a path
+/// can hold a key the source chose).
+pub const FIELD_PATH_BYTES: usize = 256;
+
+/// A field path for a record, capped like any other string.
+fn field_path(field: &str) -> String {
+    let mut path = field.to_owned();
+    cap_string(&mut path, FIELD_PATH_BYTES);
+    path
+}
 
 /// Cuts `text` to at most `max` bytes (on a character boundary) and appends
 /// `…[truncated N bytes]`, N the bytes removed. Returns the original length
@@ -51,7 +61,7 @@ pub fn unparsed(field: impl Into<String>, value: &str) -> UnparsedValue {
     let mut value = value.to_owned();
     cap_string(&mut value, UNPARSED_VALUE_BYTES);
     UnparsedValue {
-        field: field.into(),
+        field: field_path(&field.into()),
         value,
     }
 }
@@ -183,7 +193,7 @@ impl Caps<'_> {
     fn text(&mut self, field: &str, text: &mut String, max: usize) {
         if let Some(original) = cap_string(text, max) {
             self.truncated.push(Truncation {
-                field: field.to_owned(),
+                field: field_path(field),
                 original_bytes: Some(original),
                 original_items: None,
             });
@@ -199,7 +209,7 @@ impl Caps<'_> {
     fn list<T>(&mut self, field: &str, items: &mut Vec<T>) {
         if items.len() > LIST_ITEMS {
             self.truncated.push(Truncation {
-                field: field.to_owned(),
+                field: field_path(field),
                 original_bytes: None,
                 original_items: Some(items.len()),
             });
@@ -227,7 +237,7 @@ impl Caps<'_> {
             Value::Object(map) => {
                 if map.len() > LIST_ITEMS {
                     self.truncated.push(Truncation {
-                        field: field.to_owned(),
+                        field: field_path(field),
                         original_bytes: None,
                         original_items: Some(map.len()),
                     });

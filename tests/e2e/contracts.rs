@@ -1,0 +1,174 @@
+//! One contract suite per port the store path depends on, run against the
+//! in-memory fake and against the real adapter on the local stack (S3 on
+//! moto, OpenSearch on osmem-server), so the fakes cannot drift from what the
+//! servers answer.
+
+use std::sync::Arc;
+
+use fanin::config::{Encryption, SearchAuth};
+use fanin::fakes::InMemory;
+use fanin::ports::{ObjectKind, ObjectStore, SearchIndexer};
+use fanin::search::bulk::{self, BulkOp, ItemOutcome};
+use fanin_devstack::scenario::LocalStack;
+
+/// What every [`ObjectStore`] must do.
+async fn object_store_contract(store: &dyn ObjectStore) {
+    assert!(!store.object_exists("findings/a.json.gz").await.unwrap());
+    assert_eq!(store.get_object("state/none.json").await.unwrap(), None);
+    store
+        .put_object("state/list.json", b"{\"a\":1}".to_vec(), ObjectKind::Json)
+        .await
+        .unwrap();
+    // The same key and body again: idempotent.
+    store
+        .put_object("state/list.json", b"{\"a\":1}".to_vec(), ObjectKind::Json)
+        .await
+        .unwrap();
+    assert!(store.object_exists("state/list.json").await.unwrap());
+    assert_eq!(
+        store
+            .get_object("state/list.json")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(&b"{\"a\":1}"[..])
+    );
+}
+
+async fn send(search: &dyn SearchIndexer, ops: &[BulkOp]) -> Vec<ItemOutcome> {
+    let body = bulk::encode(ops, usize::MAX).remove(0).body;
+    search
+        .bulk(body)
+        .await
+        .unwrap()
+        .iter()
+        .map(bulk::classify)
+        .collect()
+}
+
+/// What every [`SearchIndexer`] must do, as fanin's store path relies on it.
+async fn search_indexer_contract(search: &dyn SearchIndexer, index: &str) {
+    // A missing index answers no documents, not an error.
+    assert!(
+        search
+            .get_documents(index, &["v1".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let doc = |text: &str| -> Arc<str> { format!("{{\"state\":\"{text}\"}}").into() };
+    let latest = |version| BulkOp::IndexLatest {
+        index: index.into(),
+        id: "f".into(),
+        version,
+        document: doc("latest"),
+    };
+    let create = |id: &str| BulkOp::CreateOnce {
+        index: index.into(),
+        id: id.into(),
+        document: doc("claimed"),
+    };
+    // External versions: newer wins, equal or older conflicts. Create: once.
+    assert_eq!(
+        send(
+            search,
+            &[
+                latest(5),
+                latest(5),
+                latest(4),
+                latest(6),
+                create("v1"),
+                create("v1")
+            ]
+        )
+        .await,
+        vec![
+            ItemOutcome::Done,
+            ItemOutcome::Conflict,
+            ItemOutcome::Conflict,
+            ItemOutcome::Done,
+            ItemOutcome::Done,
+            ItemOutcome::Conflict,
+        ]
+    );
+    // The stored document comes back with what a conditional write needs.
+    let found = search
+        .get_documents(index, &["v1".into(), "absent".into()])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    let claim = &found["v1"];
+    assert_eq!(claim.source["state"], "claimed");
+    let replace = |seq_no| BulkOp::ReplaceIfUnchanged {
+        index: index.into(),
+        id: "v1".into(),
+        seq_no,
+        primary_term: claim.primary_term,
+        document: doc("taken"),
+    };
+    // Only the first of two writers that read the same seq_no wins.
+    assert_eq!(
+        send(search, &[replace(claim.seq_no), replace(claim.seq_no)]).await,
+        vec![ItemOutcome::Done, ItemOutcome::Conflict]
+    );
+    let put = BulkOp::Put {
+        index: index.into(),
+        id: "v1".into(),
+        document: doc("archived"),
+    };
+    let delete = |id: &str| BulkOp::Delete {
+        index: index.into(),
+        id: id.into(),
+    };
+    assert_eq!(
+        send(search, &[put, delete("gone"), delete("v1"), delete("v1")]).await,
+        vec![ItemOutcome::Done; 4],
+        "a delete of an absent document is done (404)"
+    );
+    assert!(
+        search
+            .get_documents(index, &["v1".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A negative external version makes the cluster refuse the whole
+    // request: the pipeline's split relies on a permanent error here.
+    let refused = search
+        .bulk(bulk::encode(&[latest(-1)], usize::MAX).remove(0).body)
+        .await
+        .unwrap_err();
+    assert!(!refused.is_transient(), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fakes_keep_the_port_contracts() {
+    let world = InMemory::default();
+    object_store_contract(&world).await;
+    search_indexer_contract(&world, "contract-ledger").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_adapters_keep_the_port_contracts() {
+    let stack = LocalStack::start().await.unwrap();
+    let config = stack.moto_config("us-east-1", None);
+    let s3 = aws_sdk_s3::Client::new(&config);
+    s3.create_bucket()
+        .bucket("fanin-contract")
+        .send()
+        .await
+        .unwrap();
+    let objects = fanin::aws::s3::S3Objects::new(
+        &config,
+        "fanin-contract".into(),
+        Encryption::S3Managed,
+        true,
+    );
+    object_store_contract(&objects).await;
+
+    let url = url::Url::parse(&stack.osmem.url).unwrap();
+    let search =
+        fanin::search::opensearch::OpenSearchIndexer::new(&url, &SearchAuth::None, None, None)
+            .unwrap();
+    search_indexer_contract(&search, "contract-ledger").await;
+}
