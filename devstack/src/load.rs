@@ -216,10 +216,11 @@ async fn indexed_among(
     let mut found = 0;
     for chunk in ids.chunks(1000) {
         let answer: Value = http
-            .post(format!("{}/{index}/_mget", stack.osmem.url))
-            .json(&json!({"ids": chunk, "_source": false}))
+            .post(format!("{}/{index}/_mget?_source=false", stack.osmem.url))
+            .json(&json!({ "ids": chunk }))
             .send()
             .await?
+            .error_for_status()?
             .json()
             .await?;
         found += answer["docs"]

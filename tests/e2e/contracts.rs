@@ -7,7 +7,11 @@ use std::sync::Arc;
 
 use fanin::config::{Encryption, SearchAuth};
 use fanin::fakes::InMemory;
-use fanin::ports::{ObjectKind, ObjectStore, SearchIndexer};
+use fanin::ids::{AccountId, Partition, Region};
+use fanin::ports::{
+    AccountSession, CallError, NetworkInventory, ObjectKind, ObjectStore, SearchIndexer,
+    SessionProvider,
+};
 use fanin::search::bulk::{self, BulkOp, ItemOutcome};
 use fanin_devstack::scenario::LocalStack;
 
@@ -171,4 +175,111 @@ async fn the_real_adapters_keep_the_port_contracts() {
         fanin::search::opensearch::OpenSearchIndexer::new(&url, &SearchAuth::None, None, None)
             .unwrap();
     search_indexer_contract(&search, "contract-ledger").await;
+}
+
+/// What every [`SessionProvider`] must do: a session acting in a member
+/// account whose role trusts fanin, `Denied` where there is no such role.
+async fn session_provider_contract(
+    sessions: &dyn SessionProvider,
+    member: &AccountId,
+    without_role: &AccountId,
+) {
+    let session = sessions.session(member).await.unwrap();
+    assert_eq!(&session.account, member);
+    let refused = sessions.session(without_role).await.unwrap_err();
+    assert!(
+        matches!(refused, CallError::Denied { .. }),
+        "a missing role is denied, not {refused}"
+    );
+}
+
+/// What every [`NetworkInventory`] must do: known ids answered with their
+/// network, unknown ids left out (not an error).
+async fn network_inventory_contract(
+    inventory: &dyn NetworkInventory,
+    session: &AccountSession,
+    region: &Region,
+    instance_id: &str,
+    group_id: &str,
+) {
+    let unknown_instance = "i-0fffffffffffffff0".to_owned();
+    let instances = inventory
+        .describe_instances(session, region, &[instance_id.to_owned(), unknown_instance])
+        .await
+        .unwrap();
+    assert_eq!(instances.len(), 1, "{instances:?}");
+    assert_eq!(instances[0].instance_id, instance_id);
+    assert!(
+        instances[0]
+            .interfaces
+            .iter()
+            .any(|i| i.security_groups.iter().any(|g| g.id == group_id)),
+        "{instances:?}"
+    );
+    let groups = inventory
+        .describe_security_groups(
+            session,
+            region,
+            &[group_id.to_owned(), "sg-0fffffffffffffff0".to_owned()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].group_id, group_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_and_the_real_sessions_and_inventory_keep_their_contracts() {
+    const MEMBER: &str = "111111111111";
+    const WITHOUT_ROLE: &str = "222222222222";
+    const REGION: &str = "us-east-1";
+    let member = AccountId::parse(MEMBER).unwrap();
+    let without_role = AccountId::parse(WITHOUT_ROLE).unwrap();
+    let region = Region::parse(REGION).unwrap();
+
+    let stack = LocalStack::start().await.unwrap();
+    let deployed = fanin_devstack::deployment::deploy(&stack, &[MEMBER], &[REGION])
+        .await
+        .unwrap();
+    let facts = fanin_devstack::scenario::create_workloads(&stack, MEMBER, REGION, 1)
+        .await
+        .unwrap();
+    let instance = &facts[0];
+    let group = &instance.security_group_ids[0];
+
+    // The real adapters, through the gateway (which enforces the role and
+    // its ExternalId as IAM does).
+    let config = fanin_devstack::scenario::sdk_config(&stack.gateway.aws_url, REGION, None);
+    let sts = fanin::aws::sts::StsSessions::new(
+        &config,
+        Partition::parse("aws").unwrap(),
+        deployed.central.read_role_name.clone(),
+        deployed.central.external_id.clone(),
+        std::time::Duration::from_secs(900),
+    );
+    session_provider_contract(&sts, &member, &without_role).await;
+    let session = sts.session(&member).await.unwrap();
+    let ec2 = fanin::aws::ec2::Ec2Inventory::new(config.clone());
+    network_inventory_contract(&ec2, &session, &region, &instance.instance_id, group).await;
+
+    // The fake, holding what the real inventory answered.
+    let mut world = InMemory::default();
+    world.denied_accounts.insert(WITHOUT_ROLE.into());
+    for record in ec2
+        .describe_instances(&session, &region, &[instance.instance_id.clone()])
+        .await
+        .unwrap()
+    {
+        world.instances.insert(record.instance_id.clone(), record);
+    }
+    for record in ec2
+        .describe_security_groups(&session, &region, &[group.clone()])
+        .await
+        .unwrap()
+    {
+        world.groups.insert(record.group_id.clone(), record);
+    }
+    session_provider_contract(&world, &member, &without_role).await;
+    let fake_session = world.session(&member).await.unwrap();
+    network_inventory_contract(&world, &fake_session, &region, &instance.instance_id, group).await;
 }

@@ -351,10 +351,27 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
                     .send()
                     .await
                     .unwrap();
-                instance
+                let overridden = instance
                     .stack_instance()
                     .unwrap()
                     .parameter_overrides()
+                    .iter()
+                    .find(|p| p.parameter_key() == Some(key))
+                    .and_then(|p| p.parameter_value())
+                    .map(str::to_owned);
+                if overridden.is_some() {
+                    return overridden;
+                }
+                // A StackSet of one region carries the value itself.
+                cloudformation
+                    .describe_stack_set()
+                    .stack_set_name(set)
+                    .send()
+                    .await
+                    .unwrap()
+                    .stack_set()
+                    .unwrap()
+                    .parameters()
                     .iter()
                     .find(|p| p.parameter_key() == Some(key))
                     .and_then(|p| p.parameter_value())

@@ -500,7 +500,21 @@ async fn a_killed_collector_and_reordered_duplicates_reconcile_exactly() {
         .unwrap();
     // Messages of the killed batch come back after the (shortened) visibility timeout.
     visibility(4).await.unwrap();
-    let doomed = scenario::start_collector(&stack, &deployed).await.unwrap();
+    // Claims live 4 s here (60 s deployed, under the 390 s visibility
+    // timeout): the killed batch's claims expire before its messages'
+    // redelivery is done waiting for them.
+    let short_claims = || {
+        let mut env = scenario::collector_env(&stack, &deployed);
+        env.push(("FANIN_CLAIM_TTL_SECONDS".into(), "4".into()));
+        env
+    };
+    let doomed = fanin_devstack::lambda_host::LocalLambda::start(
+        "fanin-collector",
+        &fanin_devstack::lambda_host::workspace_binary("fanin-collector"),
+        &short_claims(),
+    )
+    .await
+    .unwrap();
     let player = mapping(&stack, &deployed).await;
     let batch = tokio::spawn(async move {
         let mut doomed = doomed;
@@ -526,13 +540,22 @@ async fn a_killed_collector_and_reordered_duplicates_reconcile_exactly() {
         "the killed batch acknowledged nothing"
     );
 
-    let mut collector = scenario::start_collector(&stack, &deployed).await.unwrap();
-    let esm = mapping(&stack, &deployed).await;
+    let mut collector = fanin_devstack::lambda_host::LocalLambda::start(
+        "fanin-collector",
+        &fanin_devstack::lambda_host::workspace_binary("fanin-collector"),
+        &short_claims(),
+    )
+    .await
+    .unwrap();
+    let mut esm = mapping(&stack, &deployed).await;
+    // Versions the killed batch claimed are retried until its claims
+    // expire, as they wait for the visibility timeout on AWS.
+    esm.failure_visibility_seconds = 2;
     let stats = esm
         .drain(&mut collector, scenario::DRAIN_LIMIT)
         .await
         .unwrap();
-    assert_eq!(stats.failures_reported, 0, "{stats:?}");
+    assert_eq!(stats.messages_deleted, events.len() * 4, "{stats:?}");
     reconcile(&stack, &deployed, &expected).await;
 
     // Across batches: the newest again, then older versions after it.
