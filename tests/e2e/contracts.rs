@@ -266,14 +266,18 @@ async fn the_fake_and_the_real_sessions_and_inventory_keep_their_contracts() {
     let mut world = InMemory::default();
     world.denied_accounts.insert(WITHOUT_ROLE.into());
     for record in ec2
-        .describe_instances(&session, &region, &[instance.instance_id.clone()])
+        .describe_instances(
+            &session,
+            &region,
+            std::slice::from_ref(&instance.instance_id),
+        )
         .await
         .unwrap()
     {
         world.instances.insert(record.instance_id.clone(), record);
     }
     for record in ec2
-        .describe_security_groups(&session, &region, &[group.clone()])
+        .describe_security_groups(&session, &region, std::slice::from_ref(group))
         .await
         .unwrap()
     {
