@@ -70,21 +70,10 @@ impl QuarantineReason {
             }
             Self::IndexRejected(why) => why.clone(),
         };
-        cap(&full, DETAIL_MAX_BYTES)
+        let mut detail = full;
+        crate::normalize::limits::cap_string(&mut detail, DETAIL_MAX_BYTES);
+        detail
     }
-}
-
-/// `text` cut to at most `max` bytes at a character boundary, followed by
-/// `…[truncated N bytes]` when something was cut.
-pub fn cap(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_owned();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…[truncated {} bytes]", &text[..end], text.len() - end)
 }
 
 /// The object an operator finds under `quarantine/`.
