@@ -25,6 +25,9 @@ pub struct MappingStats {
     pub messages_delivered: usize,
     pub messages_deleted: usize,
     pub failures_reported: usize,
+    /// Time spent inside the function's invocations (receives and deletes
+    /// excluded): what the collector itself took.
+    pub invoke_time: Duration,
     /// Every body delivered, by message id: what a redelivery test sends again.
     #[serde(skip)]
     pub delivered: std::collections::BTreeMap<String, String>,
@@ -146,7 +149,9 @@ impl EventSourceMapping {
         }
         stats.invocations += 1;
         stats.messages_delivered += records.len();
+        let invoked = tokio::time::Instant::now();
         let answer = function.invoke(&json!({"Records": records})).await?;
+        stats.invoke_time += invoked.elapsed();
         let failed: Vec<String> = answer
             .get("batchItemFailures")
             .and_then(Value::as_array)
@@ -189,12 +194,23 @@ impl EventSourceMapping {
         limit: Duration,
     ) -> anyhow::Result<MappingStats> {
         let mut stats = MappingStats::default();
+        self.drain_into(function, limit, &mut stats).await?;
+        Ok(stats)
+    }
+
+    /// [`Self::drain`], adding to `stats` (a run drained in several waves).
+    pub async fn drain_into(
+        &self,
+        function: &mut LocalLambda,
+        limit: Duration,
+        stats: &mut MappingStats,
+    ) -> anyhow::Result<()> {
         let started = tokio::time::Instant::now();
         while started.elapsed() < limit {
-            if self.round(function, &mut stats).await? == 0 {
+            if self.round(function, stats).await? == 0 {
                 let (visible, in_flight) = self.depth().await?;
                 if visible == 0 && in_flight == 0 {
-                    return Ok(stats);
+                    return Ok(());
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }

@@ -1,5 +1,5 @@
 //! `fanin-devstack demo [--json]`: the whole pipeline on the local stack.
-//! `fanin-devstack load [--findings N] [--accounts N]`: the load run, as JSON.
+//! `fanin-devstack load [--findings N] [--accounts N] [--via queue|eventbridge]`: the load run, as JSON.
 use anyhow::bail;
 
 #[tokio::main]
@@ -30,10 +30,15 @@ async fn main() -> anyhow::Result<()> {
             if let Some(accounts) = value("--accounts")? {
                 plan.accounts = accounts;
             }
+            if let Some(i) = args.iter().position(|a| a == "--via") {
+                plan.via = args.get(i + 1).map(String::as_str).unwrap_or("").parse()?;
+            }
             let report = fanin_devstack::load::run(&plan).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
-        _ => bail!("usage: fanin-devstack demo [--json] | load [--findings N] [--accounts N]"),
+        _ => bail!(
+            "usage: fanin-devstack demo [--json] | load [--findings N] [--accounts N] [--via queue|eventbridge]"
+        ),
     }
 }

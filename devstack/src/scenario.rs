@@ -623,6 +623,70 @@ pub async fn emit_inspector2(
     Ok(())
 }
 
+/// Puts Inspector2 events on the central queue as the central bus's rule
+/// delivers them (the whole event, with the member's `account` and `region`),
+/// without going through EventBridge: moto's PutEvents with rule matching and
+/// SQS targets runs at a few events per second, too slow for the 100,000-finding
+/// load run. Everything downstream of the queue is the same.
+pub async fn enqueue_inspector2(
+    stack: &LocalStack,
+    central: &Central,
+    account: &str,
+    region: &str,
+    findings: &[Value],
+) -> anyhow::Result<()> {
+    use futures::{StreamExt, TryStreamExt};
+    let sqs = aws_sdk_sqs::Client::new(&stack.moto_config(PRIMARY_REGION, None));
+    let batches: Vec<Vec<aws_sdk_sqs::types::SendMessageBatchRequestEntry>> = findings
+        .chunks(10)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .enumerate()
+                .map(|(n, detail)| {
+                    let event = json!({
+                        "version": "0",
+                        "id": uuid::Uuid::new_v4().to_string(),
+                        "detail-type": "Inspector2 Finding",
+                        "source": "aws.inspector2",
+                        "account": account,
+                        "time": detail["updatedAt"],
+                        "region": region,
+                        "resources": [],
+                        "detail": detail,
+                    });
+                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                        .id(n.to_string())
+                        .message_body(event.to_string())
+                        .build()
+                        .expect("id and body are set")
+                })
+                .collect()
+        })
+        .collect();
+    futures::stream::iter(batches)
+        .map(|entries| {
+            let sqs = sqs.clone();
+            async move {
+                let answer = sqs
+                    .send_message_batch()
+                    .queue_url(&central.queue_url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await?;
+                anyhow::ensure!(
+                    answer.failed().is_empty(),
+                    "send_message_batch failed: {:?}",
+                    answer.failed()
+                );
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(8)
+        .try_collect::<()>()
+        .await
+}
+
 /// Sends raw bodies straight to the central queue (bad-input tests, replays).
 pub async fn send_raw(
     stack: &LocalStack,

@@ -1,8 +1,9 @@
 //! The load run at CI size: 1,200 findings from 4 accounts x 3 regions
-//! through the deployed pipeline reconcile exactly (the 100,000-finding run
-//! is `fanin-devstack load`, figures in docs/benchmarks.md).
+//! through the whole deployed pipeline, EventBridge included, reconcile
+//! exactly (the 100,000-finding run is `fanin-devstack load`, figures in
+//! docs/benchmarks.md).
 
-use fanin_devstack::load::{self, LoadPlan};
+use fanin_devstack::load::{self, Emission, LoadPlan};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_load_reconciles_exactly() {
@@ -10,6 +11,7 @@ async fn a_small_load_reconciles_exactly() {
         accounts: 4,
         findings: 1_200,
         instances_per_region: 2,
+        via: Emission::EventBridge,
         ..LoadPlan::full()
     };
     let report = load::run(&plan).await.unwrap();
