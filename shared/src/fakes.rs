@@ -336,6 +336,9 @@ impl SearchIndexer for InMemory {
         }
         let mut statuses = Vec::new();
         for (kind, meta, source) in actions {
+            let action = serde_json::from_value(Value::String(kind.clone()))
+                .map_err(|e| CallError::transient("Bulk", "decode", e.to_string()))?;
+            let id = meta["_id"].as_str().unwrap_or_default().to_owned();
             let rejected = {
                 let mut left = self.reject_next_items.lock().expect("not poisoned");
                 let rejected = *left > 0;
@@ -344,12 +347,16 @@ impl SearchIndexer for InMemory {
             };
             statuses.push(if rejected {
                 BulkItemStatus {
+                    action,
+                    id,
                     status: 429,
                     error_type: Some("es_rejected_execution_exception".into()),
                     reason: Some("rejected execution".into()),
                 }
             } else {
                 BulkItemStatus {
+                    action,
+                    id,
                     status: self.apply(&kind, &meta, source),
                     error_type: None,
                     reason: None,

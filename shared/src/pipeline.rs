@@ -962,19 +962,19 @@ impl Collector {
                     .flat_map(|chunk| chunk.body)
                     .collect();
                 match retry::within("Bulk", deadline, self.ports.search.bulk(body)).await {
-                    Ok(statuses) if statuses.len() == targets.len() => {
-                        for (target, status) in targets.iter().zip(&statuses) {
-                            outcomes[*target] = bulk::classify(status);
-                        }
-                    }
                     Ok(statuses) => {
-                        let why = format!(
-                            "bulk answered {} items for {}",
-                            statuses.len(),
-                            targets.len()
-                        );
-                        for &target in &targets {
-                            outcomes[target] = ItemOutcome::Retry(why.clone());
+                        let sent: Vec<&BulkOp> = targets.iter().map(|&i| &ops[i]).collect();
+                        match bulk::outcomes(&sent, &statuses) {
+                            Ok(read) => {
+                                for (&target, outcome) in targets.iter().zip(read) {
+                                    outcomes[target] = outcome;
+                                }
+                            }
+                            Err(why) => {
+                                for &target in &targets {
+                                    outcomes[target] = ItemOutcome::Retry(why.clone());
+                                }
+                            }
                         }
                     }
                     Err(CallError::Rejected { .. }) if targets.len() > 1 => {

@@ -151,9 +151,22 @@ pub trait ObjectStore: Send + Sync {
     async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>, CallError>;
 }
 
+/// The action a bulk item asked for, as the answer names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BulkAction {
+    Index,
+    Create,
+    Update,
+    Delete,
+}
+
 /// The result of one bulk item, in request order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BulkItemStatus {
+    pub action: BulkAction,
+    /// The `_id` the cluster says it acted on.
+    pub id: String,
     pub status: u16,
     pub error_type: Option<String>,
     pub reason: Option<String>,

@@ -1,6 +1,7 @@
 //! Property tests over every entry point that takes outside bytes: the
-//! queue-message decoder, the timestamp parsers, and normalization of what
-//! decodes (an Inspector2 event's finding, a DescribeFindings answer).
+//! queue-message decoder, the timestamp parsers, normalization of what
+//! decodes (an Inspector2 event's finding, a DescribeFindings answer), and
+//! the search cluster's `_bulk` and `_mget` answers.
 //!
 //! The corpus is the fixtures of `tests/fixtures/`, mutated byte by byte and
 //! value by value (hostile strings, huge strings, bad addresses, dates out
@@ -19,6 +20,8 @@ use fanin::ids::{AccountId, Partition};
 use fanin::model::ClassicFinding;
 use fanin::normalize::limits::{self, parse_ip};
 use fanin::normalize::{EnrichmentTarget, FindingRecord, Origin, SourceFinding};
+use fanin::search::answers;
+use fanin::search::bulk::{self, BulkOp, ItemOutcome};
 use fanin::timestamps;
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -122,6 +125,21 @@ fn hostile_value() -> impl Strategy<Value = Value> {
         ])
         .prop_map(Value::from),
         (-1e15f64..1e15).prop_map(Value::from),
+        // Statuses, sequence numbers and versions near the edges (65,736
+        // is 200 once cast to u16).
+        prop::sample::select(vec![
+            0i64,
+            -1,
+            200,
+            201,
+            404,
+            409,
+            429,
+            65_736,
+            4_294_967_496,
+            i64::MAX
+        ])
+        .prop_map(Value::from),
         prop::collection::vec(".{0,8}".prop_map(Value::from), 0..200).prop_map(Value::from),
     ]
 }
@@ -162,6 +180,21 @@ fn mutate(document: &Value, edits: &[(Index, Value)]) -> Value {
         }
     }
     mutated
+}
+
+/// A few bytes to overwrite, anywhere.
+fn flips() -> impl Strategy<Value = Vec<(Index, u8)>> {
+    prop::collection::vec((any::<Index>(), any::<u8>()), 1..6)
+}
+
+/// `text` with the bytes of `flips` overwritten, read back lossily.
+fn flip(text: &str, flips: &[(Index, u8)]) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    for (position, byte) in flips {
+        let at = position.index(bytes.len());
+        bytes[at] = *byte;
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 fn edits() -> impl Strategy<Value = Vec<(Index, Value)>> {
@@ -342,6 +375,157 @@ fn decode_and_check(body: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// The answers captured from the OpenSearch API (see tests/fixtures/README.md).
+static ANSWERS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    vec![
+        fixture("opensearch-bulk-answer.json"),
+        fixture("opensearch-mget-answer.json"),
+        fixture("opensearch-mget-no-index-answer.json"),
+    ]
+});
+
+/// The ops `opensearch-bulk-answer.json` answers, in order.
+static BULK_OPS: LazyLock<Vec<BulkOp>> = LazyLock::new(|| {
+    let document = || std::sync::Arc::<str>::from("{}");
+    vec![
+        BulkOp::IndexLatest {
+            index: "fanin-findings".into(),
+            id: "a1".into(),
+            version: 1_767_225_600_000,
+            document: document(),
+        },
+        BulkOp::IndexLatest {
+            index: "fanin-findings".into(),
+            id: "a1".into(),
+            version: 1_767_225_600_000,
+            document: document(),
+        },
+        BulkOp::CreateOnce {
+            index: "fanin-ledger".into(),
+            id: "v1".into(),
+            document: document(),
+        },
+        BulkOp::CreateOnce {
+            index: "fanin-ledger".into(),
+            id: "v1".into(),
+            document: document(),
+        },
+        BulkOp::ReplaceIfUnchanged {
+            index: "fanin-ledger".into(),
+            id: "v1".into(),
+            seq_no: 99,
+            primary_term: 1,
+            document: document(),
+        },
+        BulkOp::Delete {
+            index: "fanin-ledger".into(),
+            id: "v2".into(),
+        },
+    ]
+});
+
+/// The ids the `_mget` fixtures answer.
+const MGET_ASKED: [&str; 3] = ["v1", "v2", "v3"];
+
+/// Whether item `n` of `answer` (read as plain JSON, apart from fanin's
+/// reader) says `op` was carried out: its one action is the op's, its `_id`
+/// the op's, its status 2xx, or 404 for a delete.
+fn reports_done(answer: &Value, n: usize, op: &BulkOp) -> bool {
+    let Some(item) = answer
+        .pointer(&format!("/items/{n}"))
+        .and_then(Value::as_object)
+    else {
+        return false;
+    };
+    let Some((action, result)) = item.iter().next().filter(|_| item.len() == 1) else {
+        return false;
+    };
+    let verb = match op {
+        BulkOp::CreateOnce { .. } => "create",
+        BulkOp::Delete { .. } => "delete",
+        _ => "index",
+    };
+    let status = result.get("status").and_then(Value::as_u64);
+    action == verb
+        && result.get("_id").is_some_and(|id| id == op.id())
+        && (matches!(status, Some(200..=299)) || (verb == "delete" && status == Some(404)))
+}
+
+/// What fanin reads from a bulk answer is what the answer says, or a
+/// transient error: no item is counted as written unless its answer says so.
+fn check_bulk_answer(text: &str) -> Result<(), TestCaseError> {
+    let ops: Vec<&BulkOp> = BULK_OPS.iter().collect();
+    match answers::bulk(text) {
+        Err(error) => prop_assert!(error.is_transient(), "{error:?}"),
+        Ok(statuses) => {
+            if let Ok(outcomes) = bulk::outcomes(&ops, &statuses) {
+                prop_assert_eq!(outcomes.len(), ops.len());
+                let plain: Value = serde_json::from_str(text).expect("fanin read it as JSON");
+                for (n, (op, outcome)) in ops.iter().zip(&outcomes).enumerate() {
+                    if *outcome == ItemOutcome::Done {
+                        prop_assert!(reports_done(&plain, n, op), "item {n} of {text}");
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every document fanin reads from an `_mget` answer was asked for and is
+/// reported found with its sequence numbers; a document that failed (other
+/// than a missing index) fails the whole answer.
+fn check_mget_answer(text: &str) -> Result<(), TestCaseError> {
+    let asked: Vec<String> = MGET_ASKED.map(str::to_owned).to_vec();
+    let result = answers::mget(text, &asked);
+    let plain: Option<Value> = serde_json::from_str(text).ok();
+    let docs = plain
+        .as_ref()
+        .and_then(|p| p["docs"].as_array())
+        .cloned()
+        .unwrap_or_default();
+    match result {
+        Err(error) => prop_assert!(error.is_transient(), "{error:?}"),
+        Ok(found) => {
+            for (id, document) in &found {
+                prop_assert!(asked.contains(id));
+                let reported = docs.iter().any(|d| {
+                    d["_id"] == id.as_str()
+                        && d["found"] == true
+                        && d["_seq_no"] == document.seq_no
+                        && d["_primary_term"] == document.primary_term
+                });
+                prop_assert!(reported, "{id} in {text}");
+            }
+            let failed = docs.iter().any(|d| {
+                d["_id"]
+                    .as_str()
+                    .is_some_and(|id| asked.iter().any(|a| a == id))
+                    && d.get("error").is_some()
+                    && d["error"]["type"] != "index_not_found_exception"
+            });
+            prop_assert!(!failed, "a failed document read as absent: {text}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_captured_answers_read_as_the_cluster_meant_them() {
+    let ops: Vec<&BulkOp> = BULK_OPS.iter().collect();
+    let statuses = answers::bulk(&ANSWERS[0]).unwrap();
+    use ItemOutcome::{Conflict, Done};
+    assert_eq!(
+        bulk::outcomes(&ops, &statuses).unwrap(),
+        vec![Done, Conflict, Done, Conflict, Conflict, Done]
+    );
+    let asked: Vec<String> = MGET_ASKED.map(str::to_owned).to_vec();
+    let found = answers::mget(&ANSWERS[1], &asked).unwrap();
+    assert_eq!(found.keys().collect::<Vec<_>>(), vec!["v1"]);
+    assert_eq!((found["v1"].seq_no, found["v1"].primary_term), (0, 1));
+    assert!(answers::mget(&ANSWERS[2], &asked).unwrap().is_empty());
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -353,14 +537,9 @@ proptest! {
     #[test]
     fn decoding_byte_mutations_of_the_fixtures_never_panics(
         which in any::<Index>(),
-        flips in prop::collection::vec((any::<Index>(), any::<u8>()), 1..6),
+        flips in flips(),
     ) {
-        let mut bytes = which.get(&MESSAGES[..]).clone().into_bytes();
-        for (position, byte) in flips {
-            let at = position.index(bytes.len());
-            bytes[at] = byte;
-        }
-        decode_and_check(&String::from_utf8_lossy(&bytes))?;
+        decode_and_check(&flip(which.get::<String>(&MESSAGES[..]), &flips))?;
     }
 
     #[test]
@@ -417,5 +596,32 @@ proptest! {
         ] {
             prop_assert_eq!(timestamps::parse_text(&text).unwrap(), time, "{}", text);
         }
+    }
+
+    #[test]
+    fn reading_any_text_as_a_search_answer_never_panics(text in ".{0,400}") {
+        check_bulk_answer(&text)?;
+        check_mget_answer(&text)?;
+    }
+
+    #[test]
+    fn byte_mutations_of_search_answers_are_read_as_they_say(
+        which in any::<Index>(),
+        flips in flips(),
+    ) {
+        let text = flip(which.get::<String>(&ANSWERS[..]), &flips);
+        check_bulk_answer(&text)?;
+        check_mget_answer(&text)?;
+    }
+
+    #[test]
+    fn value_mutations_of_search_answers_are_read_as_they_say(
+        which in any::<Index>(),
+        edits in edits(),
+    ) {
+        let answer: Value = serde_json::from_str(which.get::<String>(&ANSWERS[..])).unwrap();
+        let text = mutate(&answer, &edits).to_string();
+        check_bulk_answer(&text)?;
+        check_mget_answer(&text)?;
     }
 }

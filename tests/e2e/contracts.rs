@@ -41,13 +41,9 @@ async fn object_store_contract(store: &dyn ObjectStore) {
 
 async fn send(search: &dyn SearchIndexer, ops: &[BulkOp]) -> Vec<ItemOutcome> {
     let body = bulk::encode(ops, usize::MAX).remove(0).body;
-    search
-        .bulk(body)
-        .await
-        .unwrap()
-        .iter()
-        .map(bulk::classify)
-        .collect()
+    let statuses = search.bulk(body).await.unwrap();
+    // The answer names each op's action and `_id`, in order.
+    bulk::outcomes(&ops.iter().collect::<Vec<_>>(), &statuses).unwrap()
 }
 
 /// What every [`SearchIndexer`] must do, as fanin's store path relies on it.

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::ports::BulkItemStatus;
+use crate::ports::{BulkAction, BulkItemStatus};
 
 /// One bulk operation.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +50,17 @@ impl BulkOp {
             | Self::ReplaceIfUnchanged { id, .. }
             | Self::Put { id, .. }
             | Self::Delete { id, .. } => id,
+        }
+    }
+
+    /// The action line's verb, as the answer names it.
+    pub fn action(&self) -> BulkAction {
+        match self {
+            Self::IndexLatest { .. } | Self::ReplaceIfUnchanged { .. } | Self::Put { .. } => {
+                BulkAction::Index
+            }
+            Self::CreateOnce { .. } => BulkAction::Create,
+            Self::Delete { .. } => BulkAction::Delete,
         }
     }
 
@@ -154,8 +165,38 @@ pub enum ItemOutcome {
     Permanent(String),
 }
 
+/// Reads an answer against the ops sent, one outcome per op, or says why
+/// the answer does not belong to the request (another item count, action or
+/// `_id`): then nothing in it can be trusted, and the caller retries all.
+pub fn outcomes(ops: &[&BulkOp], statuses: &[BulkItemStatus]) -> Result<Vec<ItemOutcome>, String> {
+    if ops.len() != statuses.len() {
+        return Err(format!(
+            "bulk answered {} items for {}",
+            statuses.len(),
+            ops.len()
+        ));
+    }
+    ops.iter()
+        .zip(statuses)
+        .enumerate()
+        .map(|(n, (op, status))| {
+            if status.action != op.action() {
+                return Err(format!(
+                    "bulk item {n} answered {:?} for {:?}",
+                    status.action,
+                    op.action()
+                ));
+            }
+            if status.id != op.id() {
+                return Err(format!("bulk item {n} answered for another _id"));
+            }
+            Ok(classify(op.action(), status))
+        })
+        .collect()
+}
+
 /// Decides per item, separately from how retries are carried out.
-pub fn classify(status: &BulkItemStatus) -> ItemOutcome {
+pub fn classify(action: BulkAction, status: &BulkItemStatus) -> ItemOutcome {
     let describe = || {
         format!(
             "{} {}: {}",
@@ -165,11 +206,18 @@ pub fn classify(status: &BulkItemStatus) -> ItemOutcome {
         )
     };
     match status.status {
-        // 404 answers a delete of an absent document: already released.
-        200..=299 | 404 => ItemOutcome::Done,
+        200..=299 => ItemOutcome::Done,
+        // A delete of an absent document: already released.
+        404 if action == BulkAction::Delete => ItemOutcome::Done,
         409 => ItemOutcome::Conflict,
-        429 | 500..=599 => ItemOutcome::Retry(describe()),
-        _ => ItemOutcome::Permanent(describe()),
+        // Not written, and worth sending again: throttling, the cluster's
+        // own failures, a timeout, and a missing index (auto-creation off:
+        // an operator's fix away, so the message waits in the queue).
+        404 | 408 | 429 | 500..=599 => ItemOutcome::Retry(describe()),
+        // The cluster will never take this item as it is.
+        400..=499 => ItemOutcome::Permanent(describe()),
+        // No item status outside 2xx-5xx is documented: not written.
+        _ => ItemOutcome::Retry(describe()),
     }
 }
 
@@ -179,6 +227,8 @@ mod tests {
 
     fn item(status: u16, error: Option<&str>) -> BulkItemStatus {
         BulkItemStatus {
+            action: BulkAction::Index,
+            id: "a".into(),
             status,
             error_type: error.map(str::to_owned),
             reason: None,
@@ -187,21 +237,69 @@ mod tests {
 
     #[test]
     fn per_item_decisions() {
-        assert_eq!(classify(&item(201, None)), ItemOutcome::Done);
+        let index = |status, error| classify(BulkAction::Index, &item(status, error));
+        assert_eq!(index(201, None), ItemOutcome::Done);
         assert_eq!(
-            classify(&item(409, Some("version_conflict_engine_exception"))),
+            index(409, Some("version_conflict_engine_exception")),
             ItemOutcome::Conflict
         );
-        assert_eq!(classify(&item(404, None)), ItemOutcome::Done);
+        assert_eq!(
+            classify(BulkAction::Delete, &item(404, None)),
+            ItemOutcome::Done
+        );
         assert!(matches!(
-            classify(&item(429, Some("es_rejected_execution_exception"))),
+            index(404, Some("index_not_found_exception")),
             ItemOutcome::Retry(_)
         ));
-        assert!(matches!(classify(&item(503, None)), ItemOutcome::Retry(_)));
         assert!(matches!(
-            classify(&item(400, Some("mapper_parsing_exception"))),
+            index(429, Some("es_rejected_execution_exception")),
+            ItemOutcome::Retry(_)
+        ));
+        assert!(matches!(index(503, None), ItemOutcome::Retry(_)));
+        assert!(matches!(index(302, None), ItemOutcome::Retry(_)));
+        assert!(matches!(
+            index(400, Some("mapper_parsing_exception")),
             ItemOutcome::Permanent(_)
         ));
+    }
+
+    #[test]
+    fn an_answer_that_is_not_the_request_s_is_not_read() {
+        let claim = BulkOp::CreateOnce {
+            index: "l".into(),
+            id: "v1".into(),
+            document: "{}".into(),
+        };
+        let release = BulkOp::Delete {
+            index: "l".into(),
+            id: "v2".into(),
+        };
+        let ops = [&claim, &release];
+        let answer = |first: BulkAction, id: &str| {
+            vec![
+                BulkItemStatus {
+                    action: first,
+                    id: id.into(),
+                    status: 201,
+                    error_type: None,
+                    reason: None,
+                },
+                BulkItemStatus {
+                    action: BulkAction::Delete,
+                    id: "v2".into(),
+                    status: 404,
+                    error_type: None,
+                    reason: None,
+                },
+            ]
+        };
+        assert_eq!(
+            outcomes(&ops, &answer(BulkAction::Create, "v1")),
+            Ok(vec![ItemOutcome::Done, ItemOutcome::Done])
+        );
+        assert!(outcomes(&ops, &answer(BulkAction::Index, "v1")).is_err());
+        assert!(outcomes(&ops, &answer(BulkAction::Create, "v9")).is_err());
+        assert!(outcomes(&ops[..1], &answer(BulkAction::Create, "v1")).is_err());
     }
 
     #[test]

@@ -17,26 +17,6 @@ use serde_json::{Value, json};
 use crate::config::SearchAuth;
 use crate::ports::{BulkItemStatus, CallError, SearchIndexer, StoredDocument};
 
-/// An `_mget` answer (only the fields fanin reads).
-#[derive(serde::Deserialize)]
-struct MgetAnswer {
-    docs: Vec<MgetDoc>,
-}
-
-#[derive(serde::Deserialize)]
-struct MgetDoc {
-    #[serde(rename = "_id")]
-    id: String,
-    #[serde(default)]
-    found: bool,
-    #[serde(rename = "_source")]
-    source: Option<Value>,
-    #[serde(rename = "_seq_no")]
-    seq_no: Option<i64>,
-    #[serde(rename = "_primary_term")]
-    primary_term: Option<i64>,
-}
-
 /// One request, connection to last byte. A `_bulk` body is capped at
 /// `FANIN_BULK_MAX_BYTES` (5 MB by default), which a healthy domain indexes in
 /// well under a second; after ten seconds the cluster is hung or drowning,
@@ -79,7 +59,7 @@ impl OpenSearchIndexer {
         path: &str,
         content_type: &'static str,
         body: Option<Vec<u8>>,
-    ) -> Result<Value, CallError> {
+    ) -> Result<String, CallError> {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         let response = self
@@ -100,8 +80,7 @@ impl OpenSearchIndexer {
             .await
             .map_err(|e| CallError::transient(operation, "read", e.to_string()))?;
         if status.is_success() {
-            return serde_json::from_str(&text)
-                .map_err(|e| CallError::transient(operation, "decode", e.to_string()));
+            return Ok(text);
         }
         Err(classify_status(operation, status, &text))
     }
@@ -175,21 +154,7 @@ impl SearchIndexer for OpenSearchIndexer {
             }
             Err(other) => return Err(other),
         };
-        let answer: MgetAnswer = serde_json::from_value(answer)
-            .map_err(|e| CallError::transient("Mget", "decode", e.to_string()))?;
-        Ok(answer
-            .docs
-            .into_iter()
-            .filter(|d| d.found)
-            .map(|d| {
-                let document = StoredDocument {
-                    source: d.source.unwrap_or_default(),
-                    seq_no: d.seq_no.unwrap_or_default(),
-                    primary_term: d.primary_term.unwrap_or_default(),
-                };
-                (d.id, document)
-            })
-            .collect())
+        super::answers::mget(&answer, ids)
     }
 
     async fn bulk(&self, ndjson: Vec<u8>) -> Result<Vec<BulkItemStatus>, CallError> {
@@ -202,30 +167,6 @@ impl SearchIndexer for OpenSearchIndexer {
                 Some(ndjson),
             )
             .await?;
-        let items = answer
-            .get("items")
-            .and_then(Value::as_array)
-            .ok_or_else(|| CallError::transient("Bulk", "decode", "bulk answer without items"))?;
-        Ok(items
-            .iter()
-            .map(|item| {
-                let result = item
-                    .as_object()
-                    .and_then(|o| o.values().next())
-                    .cloned()
-                    .unwrap_or_default();
-                BulkItemStatus {
-                    status: result.get("status").and_then(Value::as_u64).unwrap_or(500) as u16,
-                    error_type: result
-                        .pointer("/error/type")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    reason: result
-                        .pointer("/error/reason")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                }
-            })
-            .collect())
+        super::answers::bulk(&answer)
     }
 }
