@@ -1,7 +1,8 @@
 //! The central collector: an SQS-triggered Lambda, or with `--poll` a
 //! long-running poller of the same queue (ECS, EC2, the local demo) that
 //! stops cleanly on SIGTERM or SIGINT and then exits 0.
-use fanin::{config::CollectorConfig, lambda, poller};
+use fanin::config::CollectorConfig;
+use fanin_collector::{handler, poller};
 use lambda_runtime::{Error, run, service_fn};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -17,7 +18,7 @@ async fn main() -> Result<(), Error> {
             .queue_url
             .clone()
             .ok_or("--poll needs FANIN_QUEUE_URL")?;
-        let collector = lambda::build_collector(&config).await?;
+        let collector = handler::build_collector(&config).await?;
         let sdk = fanin::aws::load_sdk_config("fanin-collector").await;
         let queue = fanin::aws::sqs::QueueClient::new(&sdk, queue_url);
         let stop = async move {
@@ -35,6 +36,6 @@ async fn main() -> Result<(), Error> {
         .await;
         return Ok(());
     }
-    let collector = lambda::build_collector(&config).await?;
-    run(service_fn(|event| lambda::handle_sqs(&collector, event))).await
+    let collector = handler::build_collector(&config).await?;
+    run(service_fn(|event| handler::handle_sqs(&collector, event))).await
 }

@@ -196,7 +196,7 @@ async fn run(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
     let mut stored = 0;
     for batch in messages.chunks(BATCH) {
         let report = collector
-            .process(
+            .process_batch(
                 batch.to_vec(),
                 tokio::time::Instant::now() + Duration::from_secs(60),
             )

@@ -6,8 +6,13 @@
 //!   Inspector Classic notification, or the same notification delivered raw
 //!   (the collector fetches a Classic finding from its source account, so the
 //!   notification only names what to fetch);
-//! - an EventBridge event delivered raw by the central rule:
-//!   `aws.inspector2` / `Inspector2 Finding` carries a whole finding.
+//! - an EventBridge event delivered raw by the central rule, routed by its
+//!   `source` and `detail-type` to the source registered for them
+//!   ([`crate::sources::EVENT_SOURCES`]; `aws.inspector2` / `Inspector2
+//!   Finding` carries a whole finding).
+//!
+//! This module only opens envelopes and routes; each source decodes its own
+//! messages (`crate::sources`) into a source-neutral [`Notification`].
 //!
 //! What is believed ([`Provenance`]): an SNS envelope only from the configured
 //! topics; an Inspector2 finding only as a raw EventBridge event (never inside
@@ -23,10 +28,9 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::ids::{
-    AccountId, Arn, ClassicFindingArn, IdError, Partition, Region, truncate_for_message,
-};
-use crate::model::Inspector2Finding;
+use crate::ids::{AccountId, Arn, ClassicFindingArn, IdError, Partition, truncate_for_message};
+use crate::normalize::{Origin, SourceFinding};
+use crate::sources;
 
 /// A message as it comes off the queue.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,32 +41,29 @@ pub struct InboundMessage {
     pub receive_count: u32,
 }
 
-/// The Inspector Classic events other than FINDING_REPORTED: acknowledged and
-/// counted, never errors.
-pub const CLASSIC_LIFECYCLE_EVENTS: [&str; 4] = [
-    "ASSESSMENT_RUN_STARTED",
-    "ASSESSMENT_RUN_COMPLETED",
-    "ASSESSMENT_RUN_STATE_CHANGED",
-    "ENABLE_ASSESSMENT_NOTIFICATIONS",
-];
-
-#[derive(Debug, Clone, PartialEq)]
+/// What a message asks of the collector, whatever its source.
+#[derive(Debug)]
 pub enum Notification {
-    /// Inspector Classic reported a finding; its details must be fetched.
-    ClassicFinding { finding_arn: ClassicFindingArn },
-    /// An Inspector Classic run lifecycle event.
-    ClassicLifecycle { event: String },
-    /// An Amazon Inspector finding event, complete in itself.
-    Inspector2Finding(Box<Inspector2Event>),
+    /// A finding complete in itself (Inspector2), about `origin`.
+    Finding {
+        origin: Origin,
+        finding: Box<dyn SourceFinding>,
+    },
+    /// A finding named by reference: its details are fetched from its own
+    /// account before it is normalized (Inspector Classic).
+    Reference { origin: Origin, fetch: Fetch },
+    /// An event to acknowledge and count, nothing to store (an Inspector
+    /// Classic run lifecycle event).
+    Acknowledge { event: String },
 }
 
-/// An Inspector2 finding with its validated origin.
+/// A look-up a source needs before its finding exists: the resolve stage
+/// makes it (`crate::pipeline::resolve`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Inspector2Event {
-    pub arn: Arn,
-    pub account: AccountId,
-    pub region: Region,
-    pub finding: Inspector2Finding,
+pub enum Fetch {
+    /// Inspector Classic `DescribeFindings` for this ARN, in the ARN's
+    /// account and region.
+    ClassicDetails(ClassicFindingArn),
 }
 
 /// Who the collector believes (see the module documentation).
@@ -108,8 +109,12 @@ pub enum DecodeError {
     SnsMessageNotJson(String),
     #[error("SNS envelope from a topic the collector does not accept: {0}")]
     UntrustedTopic(String),
-    #[error("Inspector2 finding inside an SNS envelope (accepted only from the EventBridge rule)")]
-    Inspector2InSns,
+    #[error("{detail_type} inside an SNS envelope (accepted only from the EventBridge rule)")]
+    EventInSns {
+        detail_type: &'static str,
+        /// The registered source's reason code (`inspector2_in_sns`).
+        reason: &'static str,
+    },
     #[error(
         "EventBridge account {event_account} is neither the finding's account {finding_account} nor an Inspector2 administrator"
     )]
@@ -133,7 +138,7 @@ impl DecodeError {
             Self::MalformedJson(_) => "malformed_json",
             Self::SnsMessageNotJson(_) => "sns_message_not_json",
             Self::UntrustedTopic(_) => "untrusted_topic",
-            Self::Inspector2InSns => "inspector2_in_sns",
+            Self::EventInSns { reason, .. } => reason,
             Self::EventAccountMismatch { .. } => "event_account_mismatch",
             Self::ForeignPartition(_) => "foreign_partition",
             Self::UnknownEvent(_) => "unknown_event",
@@ -168,9 +173,13 @@ pub fn decode(body: &str, provenance: &Provenance) -> Result<Notification, Decod
     let inner: Value = serde_json::from_str(message)
         .map_err(|e| DecodeError::SnsMessageNotJson(truncate_for_message(&e.to_string())))?;
     if is_eventbridge(&inner) {
-        return Err(match eventbridge_kind(&inner) {
-            INSPECTOR2_FINDING => DecodeError::Inspector2InSns,
-            (source, detail_type) => unknown_eventbridge(source, detail_type),
+        let (source, detail_type) = eventbridge_kind(&inner);
+        return Err(match sources::event_source(source, detail_type) {
+            Some(registered) => DecodeError::EventInSns {
+                detail_type: registered.detail_type,
+                reason: registered.in_sns_reason,
+            },
+            None => unknown_eventbridge(source, detail_type),
         });
     }
     decode_notification(inner, provenance)
@@ -193,8 +202,6 @@ fn sns_envelope(value: &Value) -> Option<SnsEnvelope<'_>> {
     })
 }
 
-const INSPECTOR2_FINDING: (&str, &str) = ("aws.inspector2", "Inspector2 Finding");
-
 fn is_eventbridge(value: &Value) -> bool {
     value.get("detail-type").is_some() || value.get("source").is_some()
 }
@@ -204,7 +211,7 @@ fn eventbridge_kind(value: &Value) -> (&str, &str) {
     (text("source"), text("detail-type"))
 }
 
-fn unknown_eventbridge(source: &str, detail_type: &str) -> DecodeError {
+pub(crate) fn unknown_eventbridge(source: &str, detail_type: &str) -> DecodeError {
     DecodeError::UnknownEvent(format!(
         "EventBridge source {:?} detail-type {:?}",
         truncate_for_message(source),
@@ -213,7 +220,7 @@ fn unknown_eventbridge(source: &str, detail_type: &str) -> DecodeError {
 }
 
 /// The ARN must be in the collector's partition, and so must its region.
-fn check_partition(provenance: &Provenance, arn: &Arn) -> Result<(), DecodeError> {
+pub(crate) fn check_partition(provenance: &Provenance, arn: &Arn) -> Result<(), DecodeError> {
     if arn.partition != provenance.partition {
         return Err(DecodeError::ForeignPartition(format!(
             "{} ARN is from partition {}, the collector serves {}",
@@ -232,81 +239,13 @@ fn decode_notification(value: Value, provenance: &Provenance) -> Result<Notifica
         )));
     }
     if is_eventbridge(&value) {
-        return decode_eventbridge(value, provenance);
+        let (source, detail_type) = eventbridge_kind(&value);
+        return match sources::event_source(source, detail_type) {
+            Some(registered) => (registered.decode)(value, provenance),
+            None => Err(unknown_eventbridge(source, detail_type)),
+        };
     }
-    let Some(event) = value.get("event").and_then(Value::as_str) else {
-        return Err(DecodeError::UnknownEvent(
-            "neither an Inspector Classic notification (no `event`) nor an EventBridge event"
-                .into(),
-        ));
-    };
-    match event {
-        "FINDING_REPORTED" => {
-            let raw_arn = value
-                .get("finding")
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    DecodeError::InvalidFinding("FINDING_REPORTED without a `finding` ARN".into())
-                })?;
-            let finding_arn = ClassicFindingArn::parse(raw_arn)?;
-            check_partition(provenance, finding_arn.arn())?;
-            Ok(Notification::ClassicFinding { finding_arn })
-        }
-        other if CLASSIC_LIFECYCLE_EVENTS.contains(&other) => Ok(Notification::ClassicLifecycle {
-            event: other.to_owned(),
-        }),
-        other => Err(DecodeError::UnknownEvent(format!(
-            "Inspector Classic event {:?}",
-            truncate_for_message(other)
-        ))),
-    }
-}
-
-fn decode_eventbridge(
-    mut value: Value,
-    provenance: &Provenance,
-) -> Result<Notification, DecodeError> {
-    let kind = eventbridge_kind(&value);
-    if kind != INSPECTOR2_FINDING {
-        return Err(unknown_eventbridge(kind.0, kind.1));
-    }
-    let event_account = value
-        .get("account")
-        .and_then(Value::as_str)
-        .ok_or_else(|| {
-            DecodeError::InvalidFinding("Inspector2 Finding event without `account`".into())
-        })
-        .and_then(|raw| Ok(AccountId::parse(raw)?))?;
-    let detail = value.get_mut("detail").map(Value::take).ok_or_else(|| {
-        DecodeError::InvalidFinding("Inspector2 Finding event without `detail`".into())
-    })?;
-    let finding: Inspector2Finding = serde_json::from_value(detail)
-        .map_err(|e| DecodeError::InvalidFinding(truncate_for_message(&e.to_string())))?;
-    let arn = Arn::parse(&finding.finding_arn, "inspector2")?;
-    let account = AccountId::parse(&finding.aws_account_id)?;
-    if account != arn.account {
-        return Err(DecodeError::InvalidFinding(format!(
-            "awsAccountId {account} differs from the account of findingArn {}",
-            arn.account
-        )));
-    }
-    check_partition(provenance, &arn)?;
-    let delegated = provenance
-        .inspector2_admin_accounts
-        .contains(&event_account);
-    if event_account != account && !delegated {
-        return Err(DecodeError::EventAccountMismatch {
-            event_account,
-            finding_account: account,
-        });
-    }
-    let region = arn.region.clone();
-    Ok(Notification::Inspector2Finding(Box::new(Inspector2Event {
-        arn,
-        account,
-        region,
-        finding,
-    })))
+    sources::classic::decode_notification(&value, provenance)
 }
 
 #[cfg(test)]
@@ -383,11 +322,14 @@ mod tests {
             sns(&classic("FINDING_REPORTED", true)),
             classic("FINDING_REPORTED", true),
         ] {
-            let Notification::ClassicFinding { finding_arn } =
-                decode(&body, &provenance()).unwrap()
+            let Notification::Reference {
+                fetch: Fetch::ClassicDetails(finding_arn),
+                origin,
+            } = decode(&body, &provenance()).unwrap()
             else {
                 panic!("not a classic finding")
             };
+            assert_eq!(origin.account.as_str(), "111111111111");
             assert_eq!(finding_arn.as_str(), FINDING);
         }
     }
@@ -415,11 +357,10 @@ mod tests {
             "ASSESSMENT_RUN_COMPLETED",
             "ASSESSMENT_RUN_STATE_CHANGED",
         ] {
-            assert_eq!(
-                decode(&sns(&classic(event, false)), &provenance()).unwrap(),
-                Notification::ClassicLifecycle {
-                    event: event.into()
-                }
+            let decoded = decode(&sns(&classic(event, false)), &provenance()).unwrap();
+            assert!(
+                matches!(&decoded, Notification::Acknowledge { event: e } if e == event),
+                "{decoded:?}"
             );
         }
     }
@@ -428,12 +369,13 @@ mod tests {
     fn inspector2_from_its_own_account_or_an_administrator() {
         for event_account in ["111111111111", "222222222222"] {
             let body = inspector2(event_account, "111111111111", "us-east-1");
-            let Notification::Inspector2Finding(event) = decode(&body, &provenance()).unwrap()
+            let Notification::Finding { origin, finding } = decode(&body, &provenance()).unwrap()
             else {
                 panic!("not an Inspector2 finding")
             };
-            assert_eq!(event.account.as_str(), "111111111111");
-            assert_eq!(event.region.as_str(), "us-east-1");
+            assert_eq!(origin.account.as_str(), "111111111111");
+            assert_eq!(origin.region.as_str(), "us-east-1");
+            assert_eq!(finding.source_name(), "inspector2");
         }
     }
 

@@ -1,17 +1,20 @@
-//! fanin's core: everything between a queue message and a stored finding.
+//! fanin's core: everything between a queue message and a stored finding,
+//! with no Lambda runtime in it (the handlers live in the `collector/` and
+//! `forwarder/` crates).
 //!
-//! The collector runs one chain of stages over each SQS batch
-//! ([`pipeline`]):
+//! The collector runs one chain of stages over each batch
+//! ([`pipeline::Collector::process_batch`]):
 //!
-//! `decode` → resolve (fetch Classic details) → `enrich` → `normalize` to
-//! OCSF → partition by (account, region, day) → `archive` / `search` encode →
-//! send.
+//! decode → group by (account, region) → resolve (sessions, fetches, EC2
+//! inventory) → enrich and normalize to OCSF → plan the store → send → fates.
 //!
-//! Only the resolve/enrich look-ups and the sends touch the network, and only
+//! Sources ([`sources`]) decode their own messages and map their findings to
+//! an OCSF class; from [`normalize::FindingRecord`] on, nothing knows the
+//! source. Only the resolve and send stages touch the network, and only
 //! through the traits in [`ports`], whose AWS and OpenSearch adapters live in
-//! [`aws`] and [`search`]. Decoders, normalizers and encoders are pure
-//! functions, tested on the fixtures under `tests/fixtures/`. The forwarder's
-//! logic is in [`forward`].
+//! [`aws`] and [`search`]. Decoders, normalizers and the store's plans are
+//! pure functions, tested on the fixtures under `tests/fixtures/`. The
+//! forwarder's logic is in [`forward`].
 #![recursion_limit = "256"]
 pub mod archive;
 pub mod aws;
@@ -22,16 +25,15 @@ pub mod enrich;
 pub mod fakes;
 pub mod forward;
 pub mod ids;
-pub mod lambda;
 pub mod ledger;
 pub mod model;
 pub mod normalize;
 pub mod ocsf;
 pub mod pipeline;
-pub mod poller;
 pub mod ports;
 pub mod quarantine;
 pub mod retry;
 pub mod search;
+pub mod sources;
 pub mod telemetry;
 pub mod timestamps;

@@ -117,7 +117,7 @@ fn classic_world() -> InMemory {
 async fn a_classic_finding_is_fetched_enriched_and_normalized() {
     let world = Arc::new(classic_world());
     let report = collector(world.clone())
-        .process(
+        .process_batch(
             vec![message("m1", fixture("sns-finding-reported.json"))],
             deadline(),
         )
@@ -163,13 +163,9 @@ async fn a_classic_finding_is_fetched_enriched_and_normalized() {
     );
     let objects = world.objects.lock().unwrap();
     assert_eq!(objects.len(), 1);
-    assert!(
-        objects
-            .keys()
-            .next()
-            .unwrap()
-            .starts_with("findings/region=eu-west-1/accountId=111111111111/eventDay=20260101/")
-    );
+    assert!(objects.keys().next().unwrap().starts_with(
+        "findings/classUid=2002/region=eu-west-1/accountId=111111111111/eventDay=20260101/"
+    ));
 }
 
 #[tokio::test]
@@ -181,7 +177,7 @@ async fn a_best_practice_finding_maps_without_a_cve() {
     world.classic.insert(finding.arn.clone(), finding);
     let world = Arc::new(world);
     collector(world.clone())
-        .process(vec![message("m1", body)], deadline())
+        .process_batch(vec![message("m1", body)], deadline())
         .await;
     let documents = world.index("fanin-findings");
     let document = &documents.values().next().unwrap().source;
@@ -207,7 +203,9 @@ async fn inspector2_events_in_both_timestamp_forms_are_stored() {
         message("ec2", fixture("inspector2-ec2-finding-event.json")),
         message("ecr", fixture("inspector2-ecr-finding-event.json")),
     ];
-    let report = collector(world.clone()).process(messages, deadline()).await;
+    let report = collector(world.clone())
+        .process_batch(messages, deadline())
+        .await;
     assert_eq!(report.findings_stored, 2, "{report:?}");
     let documents = world.index("fanin-findings");
     let by_uid: HashMap<String, &Value> = documents
@@ -289,7 +287,9 @@ async fn failed_items_are_retried_or_quarantined_by_their_retryable_flag() {
         message("retry", sns.replace("0-dddd4444", "0-retry001")),
         message("gone", sns.replace("0-dddd4444", "0-gone0001")),
     ];
-    let report = collector(world.clone()).process(messages, deadline()).await;
+    let report = collector(world.clone())
+        .process_batch(messages, deadline())
+        .await;
     assert_eq!(report.failed_message_ids, vec!["retry".to_string()]);
     assert_eq!(
         report.quarantined.get("classic_item_does_not_exist"),
@@ -316,7 +316,7 @@ async fn an_archive_outage_retries_and_the_retry_writes_once() {
     let collector = collector(world.clone());
     let body = fixture("sns-finding-reported.json");
     let report = collector
-        .process(vec![message("m1", body.clone())], deadline())
+        .process_batch(vec![message("m1", body.clone())], deadline())
         .await;
     assert_eq!(
         report.failed_message_ids,
@@ -330,14 +330,14 @@ async fn an_archive_outage_retries_and_the_retry_writes_once() {
 
     *world.archive_down.lock().unwrap() = false;
     let retry = collector
-        .process(vec![message("m1", body.clone())], deadline())
+        .process_batch(vec![message("m1", body.clone())], deadline())
         .await;
     assert_eq!(
         (retry.findings_stored, retry.failed_message_ids.len()),
         (1, 0)
     );
     let again = collector
-        .process(vec![message("m1-dup", body)], deadline())
+        .process_batch(vec![message("m1-dup", body)], deadline())
         .await;
     assert_eq!(
         (again.findings_stored, again.findings_already_stored),
@@ -415,7 +415,9 @@ async fn forged_origins_and_impossible_versions_are_quarantined_by_reason() {
             }),
         ),
     ];
-    let report = collector(world.clone()).process(messages, deadline()).await;
+    let report = collector(world.clone())
+        .process_batch(messages, deadline())
+        .await;
     let expected: std::collections::BTreeMap<String, usize> = [
         ("event_account_mismatch", 1),
         ("inspector2_in_sns", 1),
@@ -473,7 +475,7 @@ async fn a_newer_state_in_the_same_second_wins_in_one_batch_or_two() {
                 .enumerate()
                 .map(|(j, body)| message(&format!("m{i}-{j}"), body.clone()))
                 .collect();
-            let report = collector.process(messages, deadline()).await;
+            let report = collector.process_batch(messages, deadline()).await;
             assert!(report.failed_message_ids.is_empty(), "{report:?}");
             stored += report.findings_stored;
         }
@@ -515,7 +517,7 @@ async fn bad_values_are_set_aside_and_huge_strings_capped_in_a_stored_finding() 
         d["resources"][0]["region"] = "cn-north-1".into();
     });
     let report = collector(world.clone())
-        .process(vec![message("m1", body)], deadline())
+        .process_batch(vec![message("m1", body)], deadline())
         .await;
     assert_eq!(report.findings_stored, 1, "{report:?}");
     let documents = world.index("fanin-findings");

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, TimeZone, Utc};
-use fanin::decode::{self, AcceptedTopics, Notification, Provenance};
+use fanin::decode::{self, AcceptedTopics, Fetch, Notification, Provenance};
 use fanin::enrich::{
     EnrichmentOutcome, EnrichmentStatus, FaninContext, InstanceLookup, enrich as enrich_network,
 };
@@ -202,7 +202,7 @@ fn edits() -> impl Strategy<Value = Vec<(Index, Value)>> {
 }
 
 /// The context the pipeline would build without EC2: what the finding reported.
-fn context(finding: &SourceFinding) -> FaninContext {
+fn context(finding: &dyn SourceFinding) -> FaninContext {
     let (enrichment, instance, network) = match finding.enrichment_target() {
         EnrichmentTarget::Instance(id) => {
             let (outcome, instance, network) = enrich_network(
@@ -232,7 +232,7 @@ fn context(finding: &SourceFinding) -> FaninContext {
 }
 
 /// Normalizes `finding` and checks every promise a stored record keeps.
-fn check_normalized(finding: &SourceFinding, origin: Origin) -> Result<(), TestCaseError> {
+fn check_normalized(finding: &dyn SourceFinding, origin: Origin) -> Result<(), TestCaseError> {
     let partition = Partition::parse("aws").unwrap();
     let now = now();
     match FindingRecord::new(finding, origin, &partition, context(finding), now) {
@@ -250,7 +250,7 @@ fn check_normalized(finding: &SourceFinding, origin: Origin) -> Result<(), TestC
                 "the version orders by update time first"
             );
             prop_assert_eq!(record.event_day, updated.date_naive());
-            let document = serde_json::to_value(&record.record).unwrap();
+            let document: Value = serde_json::from_str(&record.document).unwrap();
             check_typed(&document, &now)?;
             check_caps(&document)?;
         }
@@ -358,19 +358,18 @@ fn decode_and_check(body: &str) -> Result<(), TestCaseError> {
                 error.to_string().len()
             );
         }
-        Ok(Notification::Inspector2Finding(event)) => {
-            let origin = Origin {
-                account: event.account.clone(),
-                region: event.region.clone(),
-            };
-            prop_assert_eq!(event.region.partition_name(), "aws");
-            check_normalized(&SourceFinding::Inspector2(Box::new(event.finding)), origin)?;
+        Ok(Notification::Finding { origin, finding }) => {
+            prop_assert_eq!(origin.region.partition_name(), "aws");
+            check_normalized(finding.as_ref(), origin)?;
         }
-        Ok(Notification::ClassicFinding { finding_arn }) => {
+        Ok(Notification::Reference {
+            fetch: Fetch::ClassicDetails(finding_arn),
+            ..
+        }) => {
             prop_assert_eq!(finding_arn.arn().partition.as_str(), "aws");
             prop_assert_eq!(finding_arn.arn().region.partition_name(), "aws");
         }
-        Ok(Notification::ClassicLifecycle { .. }) => {}
+        Ok(Notification::Acknowledge { .. }) => {}
     }
     Ok(())
 }
@@ -571,7 +570,7 @@ proptest! {
                 account: AccountId::parse("111111111111").unwrap(),
                 region: fanin::ids::Region::parse("eu-west-1").unwrap(),
             };
-            check_normalized(&SourceFinding::Classic(Box::new(finding)), origin)?;
+            check_normalized(&finding, origin)?;
         }
     }
 

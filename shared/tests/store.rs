@@ -110,8 +110,8 @@ async fn two_invocations_with_the_same_versions_archive_each_once() {
     let bodies = fleet(40);
     let (one, two) = (collector(world.clone()), collector(world.clone()));
     let (first, second) = tokio::join!(
-        one.process(messages(&bodies, "a"), deadline()),
-        two.process(messages(&bodies, "b"), deadline()),
+        one.process_batch(messages(&bodies, "a"), deadline()),
+        two.process_batch(messages(&bodies, "b"), deadline()),
     );
     assert_each_archived_once(&world, 40);
     // What one invocation could not claim comes back, and is then done.
@@ -132,7 +132,7 @@ async fn two_invocations_with_the_same_versions_archive_each_once() {
         .filter(|m| retried.contains(&m.message_id))
         .collect();
     let again = collector(world.clone())
-        .process(redelivered, deadline())
+        .process_batch(redelivered, deadline())
         .await;
     assert!(again.failed_message_ids.is_empty(), "{again:?}");
     assert_eq!(again.findings_stored, 0);
@@ -156,12 +156,12 @@ async fn a_batch_that_died_after_its_archive_write_is_not_archived_again() {
     let world = Arc::new(InMemory::default());
     let bodies = fleet(8);
     collector(world.clone())
-        .process(messages(&bodies, "m"), deadline())
+        .process_batch(messages(&bodies, "m"), deadline())
         .await;
     leave_expired_claims(&world);
 
     let redrive = collector(world.clone())
-        .process(messages(&bodies, "m"), deadline())
+        .process_batch(messages(&bodies, "m"), deadline())
         .await;
     assert_eq!(
         (redrive.findings_stored, redrive.findings_already_stored),
@@ -183,13 +183,13 @@ async fn a_batch_that_died_before_its_archive_write_is_archived_on_redrive() {
     let world = Arc::new(InMemory::default());
     let bodies = fleet(8);
     collector(world.clone())
-        .process(messages(&bodies, "m"), deadline())
+        .process_batch(messages(&bodies, "m"), deadline())
         .await;
     leave_expired_claims(&world);
     world.objects.lock().unwrap().clear();
 
     let redrive = collector(world.clone())
-        .process(messages(&bodies, "m"), deadline())
+        .process_batch(messages(&bodies, "m"), deadline())
         .await;
     assert_eq!(redrive.findings_stored, 8, "{redrive:?}");
     assert_each_archived_once(&world, 8);
@@ -200,7 +200,7 @@ async fn a_fresh_claim_of_another_invocation_is_retried_not_archived() {
     let world = Arc::new(InMemory::default());
     let bodies = fleet(3);
     collector(world.clone())
-        .process(messages(&bodies, "m"), deadline())
+        .process_batch(messages(&bodies, "m"), deadline())
         .await;
     for (id, entry) in world.index(LEDGER) {
         let mut claim = entry.source.clone();
@@ -210,7 +210,7 @@ async fn a_fresh_claim_of_another_invocation_is_retried_not_archived() {
     }
     world.objects.lock().unwrap().clear();
     let report = collector(world.clone())
-        .process(messages(&bodies, "m"), deadline())
+        .process_batch(messages(&bodies, "m"), deadline())
         .await;
     assert_eq!(report.failed_message_ids.len(), 3, "{report:?}");
     assert_eq!(report.findings_claimed_elsewhere, 3);
@@ -223,13 +223,13 @@ async fn an_archive_failure_releases_its_claims() {
     *world.archive_down.lock().unwrap() = true;
     let bodies = fleet(5);
     let report = collector(world.clone())
-        .process(messages(&bodies, "m"), deadline())
+        .process_batch(messages(&bodies, "m"), deadline())
         .await;
     assert_eq!(report.failed_message_ids.len(), 5);
     assert!(world.index(LEDGER).is_empty(), "claims released");
     *world.archive_down.lock().unwrap() = false;
     let retry = collector(world.clone())
-        .process(messages(&bodies, "m"), deadline())
+        .process_batch(messages(&bodies, "m"), deadline())
         .await;
     assert_eq!(retry.findings_stored, 5, "{retry:?}");
     assert_each_archived_once(&world, 5);
@@ -243,7 +243,7 @@ async fn one_poisoned_item_in_a_refused_request_leaves_the_other_99_stored() {
     // the whole bulk request.
     bodies.insert(37, inspector2("111111111111", 500, "1969-12-31T23:59:59Z"));
     let report = collector(world.clone())
-        .process(messages(&bodies, "m"), deadline())
+        .process_batch(messages(&bodies, "m"), deadline())
         .await;
     assert_eq!(report.findings_stored, 99, "{report:?}");
     assert!(report.failed_message_ids.is_empty(), "{report:?}");
@@ -265,7 +265,7 @@ async fn items_the_cluster_is_too_busy_for_are_sent_again() {
     let world = Arc::new(InMemory::default());
     *world.reject_next_items.lock().unwrap() = 7;
     let report = collector(world.clone())
-        .process(messages(&fleet(20), "m"), deadline())
+        .process_batch(messages(&fleet(20), "m"), deadline())
         .await;
     assert_eq!(
         (report.findings_stored, report.failed_message_ids.len()),
@@ -304,7 +304,7 @@ async fn outsiders_are_counted_and_members_without_a_role_set_aside() {
         classic_notification("444444444444"),
     ];
     let report = collector(world.clone())
-        .process(messages(&bodies, "m"), deadline())
+        .process_batch(messages(&bodies, "m"), deadline())
         .await;
     assert_eq!(report.outsiders, 1, "{report:?}");
     assert_eq!(
@@ -325,7 +325,7 @@ async fn outsiders_are_counted_and_members_without_a_role_set_aside() {
     unknown.denied_accounts = HashSet::from(["333333333333".into()]);
     let unknown = Arc::new(unknown);
     let report = collector(unknown)
-        .process(messages(&bodies[..1], "m"), deadline())
+        .process_batch(messages(&bodies[..1], "m"), deadline())
         .await;
     assert_eq!(
         (report.outsiders, report.quarantined.get("role_unavailable")),

@@ -94,7 +94,8 @@ async fn findings_from_every_account_and_region_land_exactly_once() {
     // ...under validated Hive-style keys...
     for (key, record) in &archived {
         let prefix = format!(
-            "findings/region={}/accountId={}/eventDay=",
+            "findings/classUid={}/region={}/accountId={}/eventDay=",
+            record["class_uid"],
             record["cloud"]["region"].as_str().unwrap(),
             record["cloud"]["account"]["uid"].as_str().unwrap()
         );

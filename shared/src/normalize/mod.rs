@@ -1,10 +1,13 @@
-//! Normalization of source findings into OCSF Vulnerability Findings.
+//! Normalization: a source's finding version, with its enrichment, becomes
+//! a [`FindingRecord`], the one type the store, the ledger and the archive
+//! take. A record knows its OCSF class, its ids, its version, its account,
+//! region and day, and carries its OCSF document as JSON text; nothing in it
+//! is particular to a source.
 //!
-//! Every source provides the same few facts to the source-neutral pipeline
-//! through [`SourceFinding`]: where it comes from, which EC2 instance (if
-//! any) it is about, what it reports about that host's network, its version
-//! (update time) and how it maps to OCSF once enrichment is known. Adding a
-//! source means adding a variant and a module here, and a decoder arm.
+//! Each source says how its findings map to OCSF by implementing
+//! [`SourceFinding`] (`crate::sources`). The Inspector mappings themselves are
+//! in `classic.rs` and `inspector2.rs` (OCSF 2002 Vulnerability Finding),
+//! reached by their sources through [`vulnerability`].
 //!
 //! Normalization is total: a finding version becomes a [`FindingRecord`]
 //! within the limits of [`limits`], or a [`NormalizeError`] that says why it
@@ -14,31 +17,68 @@ mod classic;
 mod inspector2;
 pub mod limits;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 use tracing::warn;
 
-use crate::enrich::{FaninContext, ReportedNetwork};
+use crate::enrich::{EnrichmentStatus, FaninContext, ReportedNetwork};
 use crate::ids::{AccountId, Partition, Region};
-use crate::model::{ClassicFinding, Inspector2Finding};
-use crate::ocsf::{UnparsedValue, VulnerabilityFinding};
+use crate::ocsf::VulnerabilityFinding;
 use crate::timestamps;
 
-/// A finding complete with its details, as fetched from or carried by its source.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SourceFinding {
-    Classic(Box<ClassicFinding>),
-    Inspector2(Box<Inspector2Finding>),
+/// The OCSF finding classes fanin stores. Each class has its own index
+/// (`<prefix>-<index_suffix>`, template in `crate::search::template`) and its
+/// own archive prefix (`findings/classUid=<uid>/...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FindingClass {
+    /// 2002: Inspector Classic, Inspector2.
+    VulnerabilityFinding,
+    /// 2003: configuration and policy checks.
+    ComplianceFinding,
+    /// 2004: threat detections (GuardDuty).
+    DetectionFinding,
 }
 
-/// Where a finding comes from (validated).
+impl FindingClass {
+    pub const ALL: [FindingClass; 3] = [
+        Self::VulnerabilityFinding,
+        Self::ComplianceFinding,
+        Self::DetectionFinding,
+    ];
+
+    /// OCSF `class_uid`.
+    pub fn uid(self) -> u32 {
+        match self {
+            Self::VulnerabilityFinding => 2002,
+            Self::ComplianceFinding => 2003,
+            Self::DetectionFinding => 2004,
+        }
+    }
+
+    /// The index of the class is `<prefix>-<index_suffix>`: `findings` stays
+    /// the name of the Vulnerability Finding index analysts already query.
+    pub fn index_suffix(self) -> &'static str {
+        match self {
+            Self::VulnerabilityFinding => "findings",
+            Self::ComplianceFinding => "compliance",
+            Self::DetectionFinding => "detections",
+        }
+    }
+}
+
+/// Where a finding comes from (validated): the account and region the
+/// finding is about, which enrichment and the archive partition use (for a
+/// finding delivered through a delegated administrator, the member's).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Origin {
     pub account: AccountId,
     pub region: Region,
 }
 
-/// What enrichment should do for a finding.
+/// What enrichment should do for a finding: the EC2 instance whose network
+/// context it needs, looked up in the finding's [`Origin`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnrichmentTarget {
     Instance(String),
@@ -47,90 +87,123 @@ pub enum EnrichmentTarget {
     NoInstance,
 }
 
-impl SourceFinding {
-    pub fn arn(&self) -> &str {
-        match self {
-            Self::Classic(f) => &f.arn,
-            Self::Inspector2(f) => &f.finding_arn,
-        }
-    }
-
+/// A finding complete with its details, as fetched from or carried by its
+/// source: the few facts the source-neutral pipeline needs, and its mapping
+/// to OCSF. Implemented by each source (`crate::sources`).
+pub trait SourceFinding: std::fmt::Debug + Send + Sync {
     /// The source name stored under `unmapped.fanin.source`.
-    pub fn source_name(&self) -> &'static str {
-        match self {
-            Self::Classic(_) => "inspector-classic",
-            Self::Inspector2(_) => "inspector2",
-        }
-    }
-
+    fn source_name(&self) -> &'static str;
+    /// The OCSF class the finding maps to.
+    fn class(&self) -> FindingClass;
+    /// The finding's own id (an ARN), stable across its versions:
+    /// `finding_info.uid`, and hashed, the index `_id`.
+    fn uid(&self) -> &str;
     /// The time of this version of the finding.
-    pub fn updated_at(&self) -> DateTime<Utc> {
-        match self {
-            Self::Classic(f) => f.updated_at,
-            Self::Inspector2(f) => f.updated_at,
-        }
+    fn updated_at(&self) -> DateTime<Utc>;
+    /// Where this version ranks among versions with the same update time
+    /// (0 to 3): the state a source moves a finding to later ranks higher.
+    fn state_rank(&self) -> u8 {
+        0
     }
-
-    pub fn enrichment_target(&self) -> EnrichmentTarget {
-        match self {
-            Self::Classic(f) => classic::enrichment_target(f),
-            Self::Inspector2(f) => inspector2::enrichment_target(f),
-        }
-    }
-
-    /// What the finding says about its host's network: only the addresses
-    /// that parse (the others are in [`Self::unparsed_values`]).
-    pub fn reported_network(&self) -> ReportedNetwork {
-        match self {
-            Self::Classic(f) => classic::reported_network(f),
-            Self::Inspector2(f) => inspector2::reported_network(f),
-        }
-    }
-
-    /// The source values that should have a type (address, port, date,
-    /// region) and do not parse, or name another partition.
-    pub fn unparsed_values(&self, partition: &Partition) -> Vec<UnparsedValue> {
-        match self {
-            Self::Classic(f) => classic::unparsed_values(f),
-            Self::Inspector2(f) => inspector2::unparsed_values(f, partition),
-        }
-    }
-
-    /// Where this version ranks among versions with the same update time:
-    /// the state Inspector moves a finding to later ranks higher.
-    pub fn state_rank(&self) -> u8 {
-        match self {
-            // A Classic finding has one version (each run makes new ARNs).
-            Self::Classic(_) => 0,
-            Self::Inspector2(f) => inspector2::state_rank(f),
-        }
-    }
-
     /// SHA-256 of the finding's content as fanin reads it (every modelled
     /// attribute, in a fixed order): two deliveries of one version hash the
     /// same, two different contents differ.
-    pub fn content_hash(&self) -> [u8; 32] {
-        let bytes = match self {
-            Self::Classic(f) => serde_json::to_vec(f),
-            Self::Inspector2(f) => serde_json::to_vec(f),
-        }
-        .expect("source findings serialize");
-        Sha256::digest(bytes).into()
-    }
-
-    /// Maps the finding and its enrichment to OCSF; `uid` is the version's
-    /// `metadata.uid`.
-    pub fn to_ocsf(
+    fn content_hash(&self) -> [u8; 32];
+    /// The EC2 instance (if any) whose network context the finding needs.
+    fn enrichment_target(&self) -> EnrichmentTarget;
+    /// What the finding says about its host's network: only the addresses
+    /// that parse.
+    fn reported_network(&self) -> ReportedNetwork;
+    /// The OCSF document of this version, within the limits of [`limits`]:
+    /// `uid` is its `metadata.uid`, `now` the collector's clock.
+    fn to_ocsf(
         &self,
         origin: &Origin,
         partition: &Partition,
         context: FaninContext,
         uid: String,
-    ) -> VulnerabilityFinding {
-        match self {
-            Self::Classic(f) => classic::to_ocsf(f, origin, partition, context, uid),
-            Self::Inspector2(f) => inspector2::to_ocsf(f, origin, partition, context, uid),
+        now: &DateTime<Utc>,
+    ) -> OcsfDocument;
+}
+
+/// A finding's OCSF document, serialized once, and what normalization had to
+/// set aside (unparsed) or cut (truncated), by field path, for the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OcsfDocument {
+    pub json: Arc<str>,
+    pub unparsed: Vec<String>,
+    pub truncated: Vec<String>,
+}
+
+/// The OCSF 2002 mappings of Inspector Classic and Inspector2, for their
+/// source modules (`crate::sources::{classic, inspector2}`).
+pub mod vulnerability {
+    use super::*;
+    use crate::model::{ClassicFinding, Inspector2Finding};
+    use crate::ocsf::UnparsedValue;
+
+    /// Enforces the limits on a Vulnerability Finding and serializes it.
+    pub fn document(
+        mut record: VulnerabilityFinding,
+        unparsed: Vec<UnparsedValue>,
+        now: &DateTime<Utc>,
+    ) -> OcsfDocument {
+        record.unmapped.input.unparsed = unparsed;
+        limits::enforce(&mut record, now);
+        let changes = &record.unmapped.input;
+        let unparsed = changes.unparsed.iter().map(|u| u.field.clone()).collect();
+        let truncated = changes.truncated.iter().map(|t| t.field.clone()).collect();
+        OcsfDocument {
+            json: serde_json::to_string(&record)
+                .expect("OCSF records serialize")
+                .into(),
+            unparsed,
+            truncated,
         }
+    }
+
+    pub fn classic_enrichment_target(finding: &ClassicFinding) -> EnrichmentTarget {
+        classic::enrichment_target(finding)
+    }
+    pub fn classic_reported_network(finding: &ClassicFinding) -> ReportedNetwork {
+        classic::reported_network(finding)
+    }
+    pub fn classic_unparsed_values(finding: &ClassicFinding) -> Vec<UnparsedValue> {
+        classic::unparsed_values(finding)
+    }
+    pub fn classic_to_ocsf(
+        finding: &ClassicFinding,
+        origin: &Origin,
+        partition: &Partition,
+        context: FaninContext,
+        uid: String,
+    ) -> VulnerabilityFinding {
+        classic::to_ocsf(finding, origin, partition, context, uid)
+    }
+
+    pub fn inspector2_enrichment_target(finding: &Inspector2Finding) -> EnrichmentTarget {
+        inspector2::enrichment_target(finding)
+    }
+    pub fn inspector2_reported_network(finding: &Inspector2Finding) -> ReportedNetwork {
+        inspector2::reported_network(finding)
+    }
+    pub fn inspector2_unparsed_values(
+        finding: &Inspector2Finding,
+        partition: &Partition,
+    ) -> Vec<UnparsedValue> {
+        inspector2::unparsed_values(finding, partition)
+    }
+    pub fn inspector2_state_rank(finding: &Inspector2Finding) -> u8 {
+        inspector2::state_rank(finding)
+    }
+    pub fn inspector2_to_ocsf(
+        finding: &Inspector2Finding,
+        origin: &Origin,
+        partition: &Partition,
+        context: FaninContext,
+        uid: String,
+    ) -> VulnerabilityFinding {
+        inspector2::to_ocsf(finding, origin, partition, context, uid)
     }
 }
 
@@ -154,13 +227,15 @@ impl NormalizeError {
     }
 }
 
-/// One normalized finding version, ready to encode.
+/// One normalized finding version, ready to store: what the store, the
+/// ledger and the archive take, whatever its source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FindingRecord {
+    pub class: FindingClass,
     pub origin: Origin,
-    /// The finding ARN.
+    /// The finding's own id (an ARN).
     pub finding_uid: String,
-    /// The OpenSearch `_id`: hex SHA-256 of the finding ARN.
+    /// The OpenSearch `_id`: hex SHA-256 of the finding's id.
     pub document_id: String,
     /// The external version (see [`external_version`]): positive, ordered by
     /// update time, then state, then content.
@@ -170,14 +245,17 @@ pub struct FindingRecord {
     pub version_uid: String,
     /// The UTC day of the update time (S3 `eventDay`).
     pub event_day: NaiveDate,
-    pub record: VulnerabilityFinding,
+    /// How enrichment went, for the batch's metrics.
+    pub enrichment: EnrichmentStatus,
+    /// The OCSF document, JSON text: one index document, one archive line.
+    pub document: Arc<str>,
 }
 
 impl FindingRecord {
     /// Normalizes one finding version; `now` is the collector's clock, which
     /// bounds the believable update times.
     pub fn new(
-        finding: &SourceFinding,
+        finding: &dyn SourceFinding,
         origin: Origin,
         partition: &Partition,
         context: FaninContext,
@@ -189,7 +267,7 @@ impl FindingRecord {
                 updated: timestamps::rfc3339(&updated),
             });
         }
-        let finding_uid = finding.arn().to_owned();
+        let finding_uid = finding.uid().to_owned();
         let content_hash = finding.content_hash();
         let version = external_version(
             updated.timestamp_millis(),
@@ -197,30 +275,28 @@ impl FindingRecord {
             &content_hash,
         );
         let version_uid = version_uid(&finding_uid, version, &content_hash);
-        let unparsed = finding.unparsed_values(partition);
-        let mut record = finding.to_ocsf(&origin, partition, context, version_uid.clone());
-        record.unmapped.input.unparsed = unparsed;
-        limits::enforce(&mut record, &now);
-        let changes = &record.unmapped.input;
-        if !changes.unparsed.is_empty() || !changes.truncated.is_empty() {
-            let fields = |names: Vec<&str>| names.join(",");
+        let enrichment = context.enrichment.status;
+        let document = finding.to_ocsf(&origin, partition, context, version_uid.clone(), &now);
+        if !document.unparsed.is_empty() || !document.truncated.is_empty() {
             warn!(
                 finding_id = %crate::ids::truncate_for_message(&finding_uid),
                 account_id = %origin.account,
                 region = %origin.region,
-                unparsed = %fields(changes.unparsed.iter().map(|u| u.field.as_str()).collect()),
-                truncated = %fields(changes.truncated.iter().map(|t| t.field.as_str()).collect()),
+                unparsed = %document.unparsed.join(","),
+                truncated = %document.truncated.join(","),
                 "finding values set aside or cut"
             );
         }
         Ok(Self {
+            class: finding.class(),
             document_id: document_id(&finding_uid),
             version_uid,
             event_day: updated.date_naive(),
             finding_uid,
             version,
             origin,
-            record,
+            enrichment,
+            document: document.json,
         })
     }
 }

@@ -1,4 +1,11 @@
-//! The index template fanin installs before its first write.
+//! The index templates fanin installs before its first write: one per OCSF
+//! finding class (`<prefix>-findings` for 2002, `<prefix>-compliance` for
+//! 2003, `<prefix>-detections` for 2004, see
+//! [`FindingClass::index_suffix`]) and one for the ledger.
+//!
+//! The finding classes share one mapping: their common OCSF attributes
+//! (`finding_info`, `cloud`, `resources`, `severity_id`, `unmapped.fanin`)
+//! mean the same in each, and an attribute one class lacks costs nothing.
 //!
 //! Ids are exact (`keyword`), addresses are `ip`, times are `date`, free text
 //! is `text` with a `keyword` twin. Strings not listed are `keyword` through a
@@ -7,6 +14,16 @@
 
 use serde_json::{Value, json};
 
+use crate::normalize::FindingClass;
+
+/// The index template of one finding class: `<prefix>-<suffix>*`.
+pub fn class_template(class: FindingClass, prefix: &str) -> Value {
+    let mut template = index_template(prefix);
+    template["index_patterns"] = json!([format!("{prefix}-{}*", class.index_suffix())]);
+    template
+}
+
+/// The Vulnerability Finding (2002) template, the mapping every class shares.
 pub fn index_template(prefix: &str) -> Value {
     let ip = json!({"type": "ip"});
     let keyword = json!({"type": "keyword", "ignore_above": 1024});
@@ -105,4 +122,23 @@ pub fn ledger_template(prefix: &str) -> Value {
             }},
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_class_has_its_own_index_pattern_and_the_shared_mapping() {
+        let findings = class_template(FindingClass::VulnerabilityFinding, "fanin");
+        assert_eq!(findings, index_template("fanin"));
+        assert_eq!(findings["index_patterns"], json!(["fanin-findings*"]));
+        let detections = class_template(FindingClass::DetectionFinding, "fanin");
+        assert_eq!(detections["index_patterns"], json!(["fanin-detections*"]));
+        assert_eq!(detections["template"], findings["template"]);
+        assert_eq!(
+            class_template(FindingClass::ComplianceFinding, "x")["index_patterns"],
+            json!(["x-compliance*"])
+        );
+    }
 }

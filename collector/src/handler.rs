@@ -1,41 +1,35 @@
-//! The collector's and the forwarder's handlers, and their cold-start wiring.
-//!
-//! `main.rs` of each Lambda only builds the context here and hands the
-//! handler to the runtime, so tests call the same handlers directly.
+//! The collector's Lambda handler and its cold-start wiring.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use fanin::aws::ec2::Ec2Inventory;
+use fanin::aws::inspector::InspectorClassicFindings;
+use fanin::aws::s3::S3Objects;
+use fanin::aws::sts::{CachedSessions, StsSessions};
+use fanin::config::{CollectorConfig, Encryption};
+use fanin::decode::InboundMessage;
+use fanin::directory::BucketAccountList;
+use fanin::pipeline::{BatchReport, Collector, Ports, Settings};
+use fanin::search::opensearch::OpenSearchIndexer;
 use lambda_runtime::LambdaEvent;
-use serde_json::Value;
 use tokio::time::Instant;
 use tracing::info;
-
-use crate::aws::ec2::Ec2Inventory;
-use crate::aws::inspector::{InspectorClassicFindings, InspectorClassicTemplates};
-use crate::aws::s3::S3Objects;
-use crate::aws::sts::{CachedSessions, StsSessions};
-use crate::config::{CollectorConfig, ForwarderConfig};
-use crate::decode::InboundMessage;
-use crate::directory::BucketAccountList;
-use crate::forward::{Forwarder, ForwarderReport};
-use crate::pipeline::{BatchReport, Collector, Ports, Settings};
-use crate::search::opensearch::OpenSearchIndexer;
 
 /// Sessions are renewed this long before they expire.
 const SESSION_REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// Time kept back from the Lambda deadline to answer SQS in time.
-const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 
 /// Builds the collector from its configuration: called once per cold start.
 pub async fn build_collector(config: &CollectorConfig) -> anyhow::Result<Collector> {
-    if config.encryption == (crate::config::Encryption::Kms { key_id: None }) {
+    if config.encryption == (Encryption::Kms { key_id: None }) {
         tracing::warn!(
             "FANIN_S3_SSE=aws:kms without FANIN_S3_KMS_KEY_ID uses the aws/s3 managed key, which readers in other accounts cannot use"
         );
     }
-    let sdk = crate::aws::load_sdk_config("fanin-collector").await;
+    let sdk = fanin::aws::load_sdk_config("fanin-collector").await;
     let sessions = CachedSessions::new(
         StsSessions::new(
             &sdk,
@@ -78,7 +72,7 @@ pub async fn build_collector(config: &CollectorConfig) -> anyhow::Result<Collect
 }
 
 /// Converts an SQS event record into fanin's message type.
-pub fn inbound(record: aws_lambda_events::event::sqs::SqsMessage) -> InboundMessage {
+pub fn inbound(record: SqsMessage) -> InboundMessage {
     InboundMessage {
         receive_count: record
             .attributes
@@ -99,12 +93,16 @@ pub async fn handle_sqs(
         .saturating_sub(DEADLINE_MARGIN);
     let messages: Vec<InboundMessage> = event.payload.records.into_iter().map(inbound).collect();
     let report = collector
-        .process(messages, Instant::now() + remaining)
+        .process_batch(messages, Instant::now() + remaining)
         .await;
     log_report(&report);
+    Ok(batch_response(report.failed_message_ids))
+}
+
+/// The `batchItemFailures` answer for the messages to retry.
+pub fn batch_response(failed_message_ids: Vec<String>) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = report
-        .failed_message_ids
+    response.batch_item_failures = failed_message_ids
         .into_iter()
         .map(|id| {
             let mut failure = BatchItemFailure::default();
@@ -112,7 +110,7 @@ pub async fn handle_sqs(
             failure
         })
         .collect();
-    Ok(response)
+    response
 }
 
 /// The time left before the runtime's deadline (`Lambda-Runtime-Deadline-Ms`,
@@ -129,6 +127,7 @@ pub fn time_left(deadline_ms: u64, now: std::time::SystemTime) -> Duration {
         .unwrap_or_default()
 }
 
+/// The one log line per batch, for the Lambda and the poller alike.
 pub fn log_report(report: &BatchReport) {
     info!(
         received = report.received,
@@ -143,30 +142,6 @@ pub fn log_report(report: &BatchReport) {
         enrichment = ?report.enrichment,
         "batch processed"
     );
-}
-
-/// Builds the forwarder: called once per cold start.
-pub async fn build_forwarder(config: ForwarderConfig) -> Forwarder {
-    let sdk = crate::aws::load_sdk_config("fanin-forwarder").await;
-    Forwarder::new(config, Arc::new(InspectorClassicTemplates::new(&sdk)))
-}
-
-/// The forwarder's handler: a CloudTrail `CreateAssessmentTemplate` event
-/// subscribes that template; any other event (the schedule, a deployment
-/// trigger) sweeps every template.
-pub async fn handle_forwarder(
-    forwarder: &Forwarder,
-    event: LambdaEvent<Value>,
-) -> Result<ForwarderReport, lambda_runtime::Error> {
-    let report = forwarder.handle(&event.payload).await?;
-    info!(
-        examined = report.examined,
-        subscribed = report.subscribed.len(),
-        already = report.already_subscribed,
-        skipped = report.skipped,
-        "forwarder done"
-    );
-    Ok(report)
 }
 
 #[cfg(test)]

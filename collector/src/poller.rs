@@ -27,11 +27,11 @@ use futures::FutureExt;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::aws::sqs::{QueueClient, Received};
-use crate::config::CollectorConfig;
-use crate::decode::InboundMessage;
-use crate::pipeline::{BatchReport, Collector};
-use crate::ports::CallError;
+use fanin::aws::sqs::{QueueClient, Received};
+use fanin::config::CollectorConfig;
+use fanin::decode::InboundMessage;
+use fanin::pipeline::{BatchReport, Collector};
+use fanin::ports::CallError;
 
 /// Processing time allowed per batch; keep the queue's visibility timeout
 /// above it plus the batching window.
@@ -120,7 +120,7 @@ pub trait BatchProcessor {
 #[async_trait(?Send)]
 impl BatchProcessor for Collector {
     async fn process(&self, messages: Vec<InboundMessage>, deadline: Instant) -> BatchReport {
-        Collector::process(self, messages, deadline).await
+        Collector::process_batch(self, messages, deadline).await
     }
 }
 
@@ -354,7 +354,7 @@ async fn process<F: Future<Output = ()>>(
             processor.process(messages, Instant::now() + policy.batch_budget),
         )
         .await;
-    crate::lambda::log_report(&report);
+    crate::handler::log_report(&report);
     let done = gathered.handles_except(&report.failed_message_ids);
     match stop.finish("delete", queue.delete(&done)).await {
         Ok(0) => {}

@@ -1,0 +1,396 @@
+//! The send stage (I/O): carries out the store plans of `plan.rs` against
+//! the index, the ledger and the archive, and writes the quarantine.
+
+use std::collections::{BTreeSet, HashSet, VecDeque};
+
+use futures::StreamExt;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::BatchReport;
+use super::Collector;
+use super::fate::{Fate, Fates, RetryCause};
+use super::normalize::Carried;
+use super::plan::{self, Pending, PlannedObject};
+use crate::decode::InboundMessage;
+use crate::normalize::FindingClass;
+use crate::ports::{CallError, ObjectKind};
+use crate::quarantine;
+use crate::retry::{self, Backoff, RetryPolicy};
+use crate::search::bulk::{self, BulkOp, ItemOutcome};
+use crate::search::template;
+
+fn set_fate(fates: &mut Fates, items: &[&Carried], fate: Fate) {
+    for item in items {
+        fates.set_all(&item.message_ids, fate.clone());
+    }
+}
+
+impl Collector {
+    /// Index, archive and record the finding versions of the batch (see the
+    /// module documentation of [`crate::pipeline`] for the steps and
+    /// [`crate::ledger`] for the claims).
+    pub(super) async fn store(
+        &self,
+        records: &[Carried],
+        deadline: Instant,
+        fates: &mut Fates,
+        report: &mut BatchReport,
+    ) {
+        if records.is_empty() {
+            return;
+        }
+        let everything: Vec<&Carried> = records.iter().collect();
+        let classes: BTreeSet<FindingClass> = records.iter().map(|c| c.record.class).collect();
+        if let Err(error) = retry::within(
+            "PutIndexTemplate",
+            deadline,
+            self.ensure_templates(&classes),
+        )
+        .await
+        {
+            warn!(error = %error, "index templates not installed; retrying the batch");
+            set_fate(fates, &everything, Fate::Retry(error.into()));
+            return;
+        }
+        let ledger_index = self.settings.ledger_index();
+
+        // 1. What the ledger knows.
+        let version_uids: Vec<String> = records
+            .iter()
+            .map(|c| c.record.version_uid.clone())
+            .collect();
+        let entries = match retry::within(
+            "Mget",
+            deadline,
+            self.ports
+                .search
+                .get_documents(&ledger_index, &version_uids),
+        )
+        .await
+        {
+            Ok(entries) => entries,
+            Err(error) => {
+                warn!(error = %error, "ledger lookup failed; retrying the batch");
+                set_fate(fates, &everything, Fate::Retry(error.into()));
+                return;
+            }
+        };
+        let triage = plan::triage(records, &entries, chrono::Utc::now());
+        report.findings_already_stored += triage.archived.len();
+        set_fate(fates, &triage.archived, Fate::Done);
+        report.findings_claimed_elsewhere += triage.claimed_elsewhere.len();
+        set_fate(
+            fates,
+            &triage.claimed_elsewhere,
+            Fate::Retry(RetryCause::ClaimedElsewhere),
+        );
+        let mut pending = triage.pending;
+
+        // A stale claim whose object exists lost only its archived mark.
+        let mut marks: Vec<BulkOp> = Vec::new();
+        let checks = triage.stale.into_iter().map(|(key, claims)| async move {
+            let exists = retry::within(
+                "HeadObject",
+                deadline,
+                self.ports.objects.object_exists(&key),
+            )
+            .await;
+            (key, claims, exists)
+        });
+        let checked: Vec<_> = futures::stream::iter(checks)
+            .buffer_unordered(self.settings.max_concurrency)
+            .collect()
+            .await;
+        for (key, claims, exists) in checked {
+            for (carried, seq_no, primary_term) in claims {
+                match &exists {
+                    Ok(true) => {
+                        report.findings_already_stored += 1;
+                        marks.push(plan::archived_mark(&ledger_index, carried, &key));
+                        set_fate(fates, &[carried], Fate::Done);
+                    }
+                    Ok(false) => pending.push(Pending {
+                        carried,
+                        takeover: Some((seq_no, primary_term)),
+                    }),
+                    Err(error) => set_fate(fates, &[carried], Fate::Retry(error.clone().into())),
+                }
+            }
+        }
+
+        // 2. The latest-state index of each class.
+        let index_ops = plan::index_ops(&pending, |class| self.settings.index_of(class));
+        let mut indexed: Vec<usize> = Vec::new();
+        for (position, outcome) in self
+            .bulk_with_retry(&index_ops, deadline)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            let carried = pending[position].carried;
+            match outcome {
+                // 409: the index holds this version or a newer one.
+                ItemOutcome::Done | ItemOutcome::Conflict => indexed.push(position),
+                ItemOutcome::Retry(why) => {
+                    set_fate(fates, &[carried], Fate::Retry(RetryCause::BulkItem(why)))
+                }
+                ItemOutcome::Permanent(why) => set_fate(
+                    fates,
+                    &[carried],
+                    Fate::Quarantine(crate::quarantine::QuarantineReason::IndexRejected(why)),
+                ),
+            }
+        }
+
+        // 3. Plan the archive objects, 4. claim their versions.
+        let objects = plan::archive_objects(&pending, &indexed);
+        let claim_ttl = self.settings.claim_ttl;
+        let expires = chrono::Utc::now()
+            + chrono::Duration::from_std(claim_ttl)
+                .unwrap_or_else(|_| chrono::Duration::minutes(1));
+        let write_deadline = deadline.min(Instant::now() + claim_ttl / 2);
+        let (claim_ops, claim_positions) = plan::claims(&objects, &pending, &ledger_index, expires);
+        let mut won: HashSet<usize> = HashSet::new();
+        for (position, outcome) in claim_positions
+            .iter()
+            .zip(self.bulk_with_retry(&claim_ops, write_deadline).await)
+        {
+            let carried = pending[*position].carried;
+            match outcome {
+                ItemOutcome::Done => {
+                    won.insert(*position);
+                }
+                ItemOutcome::Conflict => {
+                    report.findings_claimed_elsewhere += 1;
+                    set_fate(fates, &[carried], Fate::Retry(RetryCause::ClaimedElsewhere));
+                }
+                ItemOutcome::Retry(why) => {
+                    set_fate(fates, &[carried], Fate::Retry(RetryCause::BulkItem(why)))
+                }
+                // The ledger's mapping refusing a claim is fanin's own bug:
+                // retry, so it ends in the DLQ and its alarm.
+                ItemOutcome::Permanent(why) => set_fate(
+                    fates,
+                    &[carried],
+                    Fate::Retry(RetryCause::LedgerRefused(why)),
+                ),
+            }
+        }
+
+        // 5. Write the objects whose every version this invocation claimed.
+        // The won claims of the others are released and retried, to be
+        // archived once the other invocation is done (a rare race).
+        let (complete, partial) = plan::split_by_claims(objects, &won);
+        let mut releases: Vec<BulkOp> = Vec::new();
+        for object in &partial {
+            for position in object.positions.iter().filter(|p| won.contains(p)) {
+                let carried = pending[*position].carried;
+                releases.push(plan::release(&ledger_index, carried));
+                set_fate(fates, &[carried], Fate::Retry(RetryCause::ClaimedElsewhere));
+            }
+        }
+        let writes = complete
+            .into_iter()
+            .map(|object: PlannedObject| async move {
+                let result = retry::within(
+                    "PutObject",
+                    write_deadline,
+                    self.ports
+                        .objects
+                        .put_object(&object.key, object.body, ObjectKind::GzipNdjson),
+                )
+                .await;
+                (object.key, object.positions, result)
+            });
+        let written: Vec<_> = futures::stream::iter(writes)
+            .buffer_unordered(self.settings.max_concurrency)
+            .collect()
+            .await;
+        for (key, positions, result) in written {
+            let items: Vec<&Carried> = positions.iter().map(|&p| pending[p].carried).collect();
+            match result {
+                Ok(()) => {
+                    report.objects_written += 1;
+                    report.findings_stored += items.len();
+                    for item in &items {
+                        let status = item.record.enrichment;
+                        *report
+                            .enrichment
+                            .entry(status.as_str().to_owned())
+                            .or_default() += 1;
+                        marks.push(plan::archived_mark(&ledger_index, item, &key));
+                    }
+                    set_fate(fates, &items, Fate::Done);
+                }
+                // A write that may have landed keeps its claims: after they
+                // expire, the next delivery finds the object, or takes over.
+                Err(error) if outcome_unknown(&error) => {
+                    warn!(key = %key, error = %error, "archive write unanswered; retrying its messages");
+                    set_fate(fates, &items, Fate::Retry(error.into()));
+                }
+                Err(error) => {
+                    warn!(key = %key, error = %error, "archive write failed; releasing its claims and retrying its messages");
+                    releases.extend(items.iter().map(|item| plan::release(&ledger_index, item)));
+                    set_fate(fates, &items, Fate::Retry(error.into()));
+                }
+            }
+        }
+
+        // The data is stored: a mark or release that fails is logged, not
+        // retried. Its claim expires, and the next delivery of the version
+        // finds the object (stored) or takes the claim over (not stored).
+        let bookkeeping: Vec<BulkOp> = marks.into_iter().chain(releases).collect();
+        for (op, outcome) in bookkeeping
+            .iter()
+            .zip(self.bulk_with_retry(&bookkeeping, write_deadline).await)
+        {
+            if outcome != ItemOutcome::Done {
+                warn!(ledger_id = %op.id(), outcome = ?outcome, "ledger entry not updated; its claim will expire");
+            }
+        }
+    }
+
+    /// Installs the index template of each class in the batch (once per
+    /// process), then the ledger's.
+    async fn ensure_templates(&self, classes: &BTreeSet<FindingClass>) -> Result<(), CallError> {
+        let prefix = &self.settings.index_prefix;
+        for &class in classes {
+            self.class_templates[&class]
+                .get_or_try_init(|| async move {
+                    let index = self.settings.index_of(class);
+                    let template = template::class_template(class, prefix);
+                    self.ports.search.install_template(&index, &template).await
+                })
+                .await?;
+        }
+        self.ledger_template
+            .get_or_try_init(|| async move {
+                let index = self.settings.ledger_index();
+                let template = template::ledger_template(prefix);
+                self.ports.search.install_template(&index, &template).await
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Sends ops in size-capped bulk requests and retries the items worth
+    /// retrying, with backoff, within the deadline. A request the cluster
+    /// refuses as a whole (400: one item makes the body invalid) is split in
+    /// halves until the item at fault is alone: it alone is `Permanent`.
+    async fn bulk_with_retry(&self, ops: &[BulkOp], deadline: Instant) -> Vec<ItemOutcome> {
+        let mut outcomes: Vec<ItemOutcome> = vec![ItemOutcome::Retry("not sent".into()); ops.len()];
+        let mut pending: Vec<usize> = (0..ops.len()).collect();
+        let mut backoff = Backoff::new(RetryPolicy::BULK_ITEMS, deadline);
+        loop {
+            let mut requests: VecDeque<Vec<usize>> = bulk::encode(
+                pending.iter().map(|&i| &ops[i]),
+                self.settings.bulk_max_bytes,
+            )
+            .into_iter()
+            .map(|chunk| chunk.ops.iter().map(|&p| pending[p]).collect())
+            .collect();
+            while let Some(targets) = requests.pop_front() {
+                let body: Vec<u8> = bulk::encode(targets.iter().map(|&i| &ops[i]), usize::MAX)
+                    .into_iter()
+                    .flat_map(|chunk| chunk.body)
+                    .collect();
+                match retry::within("Bulk", deadline, self.ports.search.bulk(body)).await {
+                    Ok(statuses) => {
+                        let sent: Vec<&BulkOp> = targets.iter().map(|&i| &ops[i]).collect();
+                        match bulk::outcomes(&sent, &statuses) {
+                            Ok(read) => {
+                                for (&target, outcome) in targets.iter().zip(read) {
+                                    outcomes[target] = outcome;
+                                }
+                            }
+                            Err(why) => {
+                                for &target in &targets {
+                                    outcomes[target] = ItemOutcome::Retry(why.clone());
+                                }
+                            }
+                        }
+                    }
+                    Err(CallError::Rejected { .. }) if targets.len() > 1 => {
+                        let (left, right) = targets.split_at(targets.len() / 2);
+                        requests.push_front(right.to_vec());
+                        requests.push_front(left.to_vec());
+                    }
+                    Err(error @ CallError::Rejected { .. }) => {
+                        outcomes[targets[0]] = ItemOutcome::Permanent(error.to_string());
+                    }
+                    Err(error) => {
+                        for &target in &targets {
+                            outcomes[target] = ItemOutcome::Retry(error.to_string());
+                        }
+                    }
+                }
+            }
+            pending.retain(|&i| matches!(outcomes[i], ItemOutcome::Retry(_)));
+            if pending.is_empty() || !backoff.retry().await {
+                break;
+            }
+        }
+        outcomes
+    }
+
+    /// Writes each quarantined message where an operator finds it; a write
+    /// that fails turns its message's fate into a retry.
+    pub(super) async fn quarantine(
+        &self,
+        messages: &[InboundMessage],
+        deadline: Instant,
+        fates: &mut Fates,
+    ) {
+        let now = chrono::Utc::now();
+        let writes = messages
+            .iter()
+            .filter_map(|message| match fates.get(&message.message_id) {
+                Some(Fate::Quarantine(reason)) => {
+                    let (key, body) = quarantine::object(message, reason, now);
+                    let message_id = message.message_id.clone();
+                    let code = reason.code();
+                    Some(async move {
+                        let result = retry::within(
+                            "PutObject",
+                            deadline,
+                            self.ports.objects.put_object(&key, body, ObjectKind::Json),
+                        )
+                        .await;
+                        (message_id, code, key, result)
+                    })
+                }
+                Some(Fate::Outsider) => {
+                    info!(message_id = %message.message_id, "outside notification acknowledged");
+                    None
+                }
+                _ => None,
+            });
+        let written: Vec<_> = futures::stream::iter(writes)
+            .buffer_unordered(self.settings.max_concurrency)
+            .collect()
+            .await;
+        for (message_id, reason, key, result) in written {
+            match result {
+                Ok(()) => {
+                    warn!(message_id = %message_id, reason = %reason, key = %key, "message quarantined")
+                }
+                Err(error) => {
+                    warn!(message_id = %message_id, reason = %reason, error = %error, "quarantine write failed; retrying");
+                    fates.set(&message_id, Fate::Retry(error.into()));
+                }
+            }
+        }
+    }
+}
+
+/// Whether a failed call may still have taken effect: no answer came back.
+fn outcome_unknown(error: &CallError) -> bool {
+    match error {
+        CallError::Transient { code, .. } => matches!(
+            code.as_str(),
+            retry::DEADLINE_EXCEEDED | "Timeout" | "DispatchFailure" | "ResponseError"
+        ),
+        _ => false,
+    }
+}

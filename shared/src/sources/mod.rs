@@ -1,0 +1,61 @@
+//! Finding sources: each is a module that decodes its own messages, declares
+//! what it needs looked up, and maps its findings to OCSF.
+//!
+//! A source provides:
+//! - a decoder, from a queue message (an EventBridge event routed here by its
+//!   `source` and `detail-type`, see [`EVENT_SOURCES`]) to a
+//!   [`Notification`]: a complete finding with its [`Origin`], a reference
+//!   to fetch ([`crate::decode::Fetch`]), or an event to acknowledge;
+//! - its finding type, implementing [`SourceFinding`]: its class, ids,
+//!   version, the EC2 instance whose network context it needs
+//!   ([`crate::normalize::EnrichmentTarget`], looked up in the origin's
+//!   account and region) and its OCSF document.
+//!
+//! Nothing downstream knows the source: the store, the ledger, the archive
+//! and the quarantine take a [`crate::normalize::FindingRecord`].
+//!
+//! Adding a source: a module here (or its own, e.g. `crate::guardduty`), its
+//! fixtures under `tests/fixtures/`, and one line in [`EVENT_SOURCES`]
+//! (`docs/design.md`, "How to add a source").
+
+pub mod classic;
+pub mod inspector2;
+
+use serde_json::Value;
+
+use crate::decode::{DecodeError, Notification, Provenance};
+#[allow(unused_imports)] // for the documentation links
+use crate::normalize::{Origin, SourceFinding};
+
+/// An EventBridge event kind a source decodes.
+pub struct EventSource {
+    /// The event's `source`, e.g. `aws.inspector2`.
+    pub source: &'static str,
+    /// The event's `detail-type`, e.g. `Inspector2 Finding`.
+    pub detail_type: &'static str,
+    /// The quarantine reason of such an event found inside an SNS envelope:
+    /// the central rule is the only way in for a finding that carries its
+    /// own contents.
+    pub in_sns_reason: &'static str,
+    /// Decodes the whole event and checks its provenance. Pure and total:
+    /// every error is permanent.
+    pub decode: fn(Value, &Provenance) -> Result<Notification, DecodeError>,
+}
+
+/// The registered EventBridge sources: one line per source.
+pub static EVENT_SOURCES: &[EventSource] = &[inspector2::FINDING_EVENTS];
+
+/// The registered source for an event's `source` and `detail-type`.
+pub fn event_source(source: &str, detail_type: &str) -> Option<&'static EventSource> {
+    EVENT_SOURCES
+        .iter()
+        .find(|registered| registered.source == source && registered.detail_type == detail_type)
+}
+
+/// SHA-256 of a source finding's serialization: the content hash of
+/// [`SourceFinding::content_hash`] for serde-modelled findings.
+pub fn content_hash_of(finding: &impl serde::Serialize) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let bytes = serde_json::to_vec(finding).expect("source findings serialize");
+    Sha256::digest(bytes).into()
+}
