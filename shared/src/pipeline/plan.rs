@@ -385,7 +385,7 @@ mod tests {
 
     #[test]
     fn each_class_goes_to_its_own_index_and_archive_prefix() {
-        let records = vec![inspector2_record(), detection_record()];
+        let records = [inspector2_record(), detection_record()];
         let pending: Vec<Pending> = records
             .iter()
             .map(|carried| Pending {
@@ -442,7 +442,7 @@ mod tests {
 
     #[test]
     fn claims_name_their_object_and_a_takeover_is_conditional() {
-        let records = vec![inspector2_record(), detection_record()];
+        let records = [inspector2_record(), detection_record()];
         let pending = vec![
             Pending {
                 carried: &records[0],
