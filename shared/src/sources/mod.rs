@@ -4,9 +4,11 @@
 //! A source provides:
 //! - a decoder, from a queue message (an EventBridge event routed here by its
 //!   `source` and `detail-type`, see [`EVENT_SOURCES`]) to a
-//!   [`Notification`]: a complete finding with its [`Origin`], a reference
+//!   [`Notification`]: a complete finding with its
+//!   [`Origin`](crate::normalize::Origin), a reference
 //!   to fetch ([`crate::decode::Fetch`]), or an event to acknowledge;
-//! - its finding type, implementing [`SourceFinding`]: its class, ids,
+//! - its finding type, implementing
+//!   [`SourceFinding`](crate::normalize::SourceFinding): its class, ids,
 //!   version, the EC2 instance whose network context it needs
 //!   ([`crate::normalize::EnrichmentTarget`], looked up in the origin's
 //!   account and region) and its OCSF document.
@@ -24,8 +26,6 @@ pub mod inspector2;
 use serde_json::Value;
 
 use crate::decode::{DecodeError, Notification, Provenance};
-#[allow(unused_imports)] // for the documentation links
-use crate::normalize::{Origin, SourceFinding};
 
 /// An EventBridge event kind a source decodes.
 pub struct EventSource {
@@ -53,9 +53,30 @@ pub fn event_source(source: &str, detail_type: &str) -> Option<&'static EventSou
 }
 
 /// SHA-256 of a source finding's serialization: the content hash of
-/// [`SourceFinding::content_hash`] for serde-modelled findings.
+/// [`crate::normalize::SourceFinding::content_hash`] for serde-modelled
+/// findings.
 pub fn content_hash_of(finding: &impl serde::Serialize) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let bytes = serde_json::to_vec(finding).expect("source findings serialize");
     Sha256::digest(bytes).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_event_kind_has_one_source_and_its_own_sns_reason() {
+        for (i, registered) in EVENT_SOURCES.iter().enumerate() {
+            let found = event_source(registered.source, registered.detail_type).unwrap();
+            assert!(
+                std::ptr::eq(found, &EVENT_SOURCES[i]),
+                "{} registered twice",
+                registered.source
+            );
+            assert!(registered.in_sns_reason.ends_with("_in_sns"));
+        }
+        assert!(event_source("aws.inspector2", "Inspector2 Finding").is_some());
+        assert!(event_source("aws.inspector2", "Inspector2 Coverage").is_none());
+    }
 }
