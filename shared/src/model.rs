@@ -104,10 +104,13 @@ pub struct ClassicFinding {
     #[serde(default, deserialize_with = "de_null_as_default")]
     pub user_attributes: Vec<KeyValue>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub indicator_of_compromise: Option<bool>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_version: Option<i64>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
 }
 
@@ -119,6 +122,7 @@ pub struct ClassicServiceAttributes {
     #[serde(default)]
     pub rules_package_arn: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_version: Option<i64>,
 }
 
@@ -140,6 +144,7 @@ pub struct ClassicAssetAttributes {
     #[serde(default, deserialize_with = "de_null_as_default")]
     pub network_interfaces: Vec<ClassicNetworkInterface>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_version: Option<i64>,
 }
 
@@ -220,6 +225,7 @@ pub struct Inspector2Finding {
     #[serde(default)]
     pub fix_available: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub exploitability_details: Option<ExploitabilityDetails>,
     #[serde(default)]
     pub package_vulnerability_details: Option<PackageVulnerabilityDetails>,
@@ -234,6 +240,7 @@ pub struct Inspector2Finding {
     /// Attributes fanin does not model (`scanId` of on-demand scans...),
     /// kept as sent under `unmapped.fanin.details.other`.
     #[serde(flatten)]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub other: BTreeMap<String, Value>,
 }
 
@@ -267,8 +274,10 @@ pub struct PackageVulnerabilityDetails {
     #[serde(default)]
     pub vendor_severity: Option<String>,
     #[serde(default, deserialize_with = "de_opt_lenient_time")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vendor_created_at: Option<Lenient<DateTime<Utc>>>,
     #[serde(default, deserialize_with = "de_opt_lenient_time")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vendor_updated_at: Option<Lenient<DateTime<Utc>>>,
     #[serde(default, deserialize_with = "de_null_as_default")]
     pub related_vulnerabilities: Vec<String>,
@@ -308,8 +317,10 @@ pub struct VulnerablePackage {
     #[serde(default)]
     pub remediation: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source_layer_hash: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source_lambda_layer_arn: Option<String>,
 }
 
@@ -336,18 +347,23 @@ pub struct CodeVulnerabilityDetails {
     #[serde(default, deserialize_with = "de_null_as_default")]
     pub cwes: Vec<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub detector_id: Option<String>,
     #[serde(default)]
     pub detector_name: Option<String>,
     #[serde(default, deserialize_with = "de_null_as_default")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub detector_tags: Vec<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file_path: Option<CodeFilePath>,
     #[serde(default, deserialize_with = "de_null_as_default")]
     pub reference_urls: Vec<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rule_id: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source_lambda_layer_arn: Option<String>,
 }
 
@@ -358,6 +374,7 @@ pub struct CodeFilePath {
     #[serde(default)]
     pub file_name: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file_path: Option<String>,
     #[serde(default)]
     pub start_line: Option<i64>,
@@ -392,12 +409,15 @@ pub struct Inspector2Resource {
     pub partition: Option<String>,
     /// `AWS`, `AZURE`...: the cloud the resource is in (AWS when absent).
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     /// The account in that cloud (an Azure subscription id).
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider_account_id: Option<String>,
     /// The organization or tenant in that cloud (an Azure tenant id).
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub provider_org_id: Option<String>,
     #[serde(default)]
     pub tags: Option<BTreeMap<String, String>>,
@@ -416,13 +436,17 @@ pub struct Inspector2ResourceDetails {
     pub aws_lambda_function: Option<Value>,
     /// Provider-neutral twins (and the only details of non-AWS resources).
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vm: Option<Value>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<Value>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub serverless_function: Option<Value>,
     /// Detail kinds fanin does not model, kept as sent.
     #[serde(flatten)]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub other: BTreeMap<String, Value>,
 }
 
@@ -454,11 +478,14 @@ pub struct AwsEc2InstanceDetails {
     #[serde(default)]
     pub key_name: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub iam_instance_profile_arn: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub launched_at: Option<String>,
     /// Attributes fanin does not model, kept as sent.
     #[serde(flatten)]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub other: BTreeMap<String, Value>,
 }
 

@@ -320,6 +320,19 @@ pub(super) fn to_ocsf(
     details.insert("asset_type".into(), json!(finding.asset_type));
     details.insert("service".into(), json!(finding.service));
     details.insert("schema_version".into(), json!(finding.schema_version));
+    details.insert(
+        "service_attributes_schema_version".into(),
+        json!(
+            finding
+                .service_attributes
+                .as_ref()
+                .and_then(|s| s.schema_version)
+        ),
+    );
+    details.insert(
+        "asset_attributes_schema_version".into(),
+        json!(asset.schema_version),
+    );
     let private_dns_names: Vec<&String> = asset
         .network_interfaces
         .iter()

@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use super::classic::ocsf_interfaces;
 use super::limits::{parse_ip, unparsed};
 use super::{EnrichmentTarget, Origin, as_cve, severity};
-use crate::enrich::{FaninContext, NetworkContext, PathStep, ReportedNetwork, ReportedReachability};
+use crate::enrich::{
+    FaninContext, NetworkContext, PathStep, ReportedNetwork, ReportedReachability,
+};
 use crate::ids::{Partition, Region, is_instance_id};
 use crate::model::{Inspector2Finding, Inspector2Resource, Lenient, PortRange};
 use crate::ocsf::{
@@ -281,7 +283,8 @@ fn fix_coverage(value: Option<&str>) -> Option<(u8, &'static str)> {
 }
 
 fn parsed_ms(time: Option<&Lenient<DateTime<Utc>>>) -> Option<i64> {
-    time.and_then(Lenient::parsed).map(DateTime::timestamp_millis)
+    time.and_then(Lenient::parsed)
+        .map(DateTime::timestamp_millis)
 }
 
 /// A time inside a details object (`pushedAt`...) as epoch milliseconds.
@@ -327,7 +330,11 @@ fn container_image(resource: &Inspector2Resource) -> Option<Value> {
     let pick = |key: &str| detail_str(ecr, key).or_else(|| detail_str(neutral, key));
     let tags = {
         let tags = detail_strs(ecr, "imageTags");
-        if tags.is_empty() { detail_strs(neutral, "imageTags") } else { tags }
+        if tags.is_empty() {
+            detail_strs(neutral, "imageTags")
+        } else {
+            tags
+        }
     };
     let value = json!({
         "repository_name": pick("repositoryName"),
@@ -366,6 +373,19 @@ fn function(resource: &Inspector2Resource) -> Option<Value> {
         "last_modified_time": detail_ms(function.get("lastModifiedAt")),
     });
     Some(without_nulls(value))
+}
+
+/// `value` without the nulls of its objects, at every depth: the typed
+/// model writes an absent attribute as `null`, which says nothing.
+fn strip_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
 }
 
 fn without_nulls(mut value: Value) -> Value {
@@ -514,28 +534,29 @@ pub(super) fn to_ocsf(
             let (modified_time, modified_time_dt) =
                 time_pair(parsed_ms(package.vendor_updated_at.as_ref()));
             Cve {
-            uid,
-            created_time,
-            created_time_dt,
-            modified_time,
-            modified_time_dt,
-            cvss: package
-                .cvss
-                .iter()
-                .filter_map(|c| {
-                    Some(CvssScore {
-                        base_score: c.base_score?,
-                        version: c.version.clone()?,
-                        vector_string: c.scoring_vector.clone(),
-                        vendor_name: c.source.clone(),
+                uid,
+                created_time,
+                created_time_dt,
+                modified_time,
+                modified_time_dt,
+                cvss: package
+                    .cvss
+                    .iter()
+                    .filter_map(|c| {
+                        Some(CvssScore {
+                            base_score: c.base_score?,
+                            version: c.version.clone()?,
+                            vector_string: c.scoring_vector.clone(),
+                            vendor_name: c.source.clone(),
+                        })
                     })
-                })
-                .collect(),
-            epss: finding.epss.as_ref().map(|e| EpssScore {
-                score: e.score.to_string(),
-            }),
-            references: Vec::new(),
-        }});
+                    .collect(),
+                epss: finding.epss.as_ref().map(|e| EpssScore {
+                    score: e.score.to_string(),
+                }),
+                references: Vec::new(),
+            }
+        });
     let code = finding.code_vulnerability_details.clone();
     let remediation_text = finding
         .remediation
@@ -655,38 +676,42 @@ pub(super) fn to_ocsf(
             let (name, version) = name_and_version(r);
             let foreign = is_foreign(r);
             Resource {
-            uid: r.id.clone(),
-            resource_type: resource_type(&r.resource_type),
-            name,
-            version,
-            region: match (&r.region, foreign) {
-                (Some(region), true) => region.clone(),
-                _ => resource_region(r, partition)
-                    .unwrap_or_else(|| origin.region.clone())
-                    .to_string(),
-            },
-            cloud_partition: (!foreign).then(|| partition.to_string()),
-            hostname: None,
-            ip: if r.resource_type == EC2 {
-                primary_ip.clone()
-            } else {
-                None
-            },
-            labels: r
-                .tags
-                .iter()
-                .flatten()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect(),
-            // Every detail kind as Inspector sent it (EC2 instance details
-            // too): stored, not indexed; the searchable part is in details.
-            data: r
-                .details
-                .as_ref()
-                .and_then(|d| serde_json::to_value(d).ok())
-                .map(without_nulls)
-                .filter(|d| d.as_object().is_some_and(|m| !m.is_empty())),
-        }})
+                uid: r.id.clone(),
+                resource_type: resource_type(&r.resource_type),
+                name,
+                version,
+                region: match (&r.region, foreign) {
+                    (Some(region), true) => region.clone(),
+                    _ => resource_region(r, partition)
+                        .unwrap_or_else(|| origin.region.clone())
+                        .to_string(),
+                },
+                cloud_partition: (!foreign).then(|| partition.to_string()),
+                hostname: None,
+                ip: if r.resource_type == EC2 {
+                    primary_ip.clone()
+                } else {
+                    None
+                },
+                labels: r
+                    .tags
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect(),
+                // Every detail kind as Inspector sent it (EC2 instance details
+                // too): stored, not indexed; the searchable part is in details.
+                data: r
+                    .details
+                    .as_ref()
+                    .and_then(|d| serde_json::to_value(d).ok())
+                    .map(|mut data| {
+                        strip_nulls(&mut data);
+                        data
+                    })
+                    .filter(|d| d.as_object().is_some_and(|m| !m.is_empty())),
+            }
+        })
         .collect();
     let device = finding
         .resources
@@ -781,10 +806,7 @@ pub(super) fn to_ocsf(
         details.insert("code_detector_id".into(), json!(code.detector_id));
         details.insert("code_detector_tags".into(), json!(code.detector_tags));
         details.insert("code_rule_id".into(), json!(code.rule_id));
-        details.insert(
-            "code_layer_arn".into(),
-            json!(code.source_lambda_layer_arn),
-        );
+        details.insert("code_layer_arn".into(), json!(code.source_lambda_layer_arn));
         details.insert("cwes".into(), json!(code.cwes));
     }
     details.retain(|_, v| !v.is_null());

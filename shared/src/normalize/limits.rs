@@ -160,8 +160,16 @@ fn check_types(
         if let Some(cve) = &mut vulnerability.cve {
             // A CVE may be older than fanin's 2015 floor, never from the future.
             for (name, time, time_dt) in [
-                ("created_time", &mut cve.created_time, &mut cve.created_time_dt),
-                ("modified_time", &mut cve.modified_time, &mut cve.modified_time_dt),
+                (
+                    "created_time",
+                    &mut cve.created_time,
+                    &mut cve.created_time_dt,
+                ),
+                (
+                    "modified_time",
+                    &mut cve.modified_time,
+                    &mut cve.modified_time_dt,
+                ),
             ] {
                 let Some(ms) = *time else { continue };
                 let plausible = DateTime::from_timestamp_millis(ms).is_some_and(|t| {
@@ -340,7 +348,11 @@ impl Caps<'_> {
             );
             self.text(&format!("{field}.region"), &mut resource.region, NAME_BYTES);
             self.optional(&format!("{field}.name"), &mut resource.name, NAME_BYTES);
-            self.optional(&format!("{field}.version"), &mut resource.version, NAME_BYTES);
+            self.optional(
+                &format!("{field}.version"),
+                &mut resource.version,
+                NAME_BYTES,
+            );
             self.optional(
                 &format!("{field}.hostname"),
                 &mut resource.hostname,
@@ -441,7 +453,11 @@ impl Caps<'_> {
             self.list(&format!("{field}.reachability"), &mut network.reachability);
             for (r, reach) in network.reachability.iter_mut().enumerate() {
                 let field = format!("{field}.reachability[{r}]");
-                self.optional(&format!("{field}.protocol"), &mut reach.protocol, NAME_BYTES);
+                self.optional(
+                    &format!("{field}.protocol"),
+                    &mut reach.protocol,
+                    NAME_BYTES,
+                );
                 self.list(&format!("{field}.path"), &mut reach.path);
                 for (s, step) in reach.path.iter_mut().enumerate() {
                     let field = format!("{field}.path[{s}]");

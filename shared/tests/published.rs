@@ -1,0 +1,358 @@
+//! The published-sample corpus (`tests/fixtures/published/`, sources in
+//! `tests/fixtures/README.md`): each sample normalizes to exactly its golden
+//! OCSF document (`<sample>.ocsf.json`), reviewed field by field, and each
+//! fidelity rule of docs/schema.md is asserted on the sample that shows it.
+//!
+//! The instance a finding names is not described (EC2 does not know it): the
+//! records show what the finding alone says, which is what a terminated or
+//! unreachable instance leaves. After a deliberate mapping change, rewrite
+//! the golden files with
+//! `FANIN_REGENERATE_GOLDEN=1 cargo test --workspace --test published`
+//! and review the diff before committing it. The goldens are validated by
+//! the independent validator in `cargo test --workspace --test e2e published`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use fanin::enrich::{self, EnrichmentOutcome, EnrichmentStatus, FaninContext, InstanceLookup};
+use fanin::ids::{AccountId, Partition, Region};
+use fanin::model::{ClassicFinding, Inspector2Finding};
+use fanin::normalize::{EnrichmentTarget, FindingRecord, Origin, SourceFinding};
+use serde_json::Value;
+
+fn published(name: &str) -> String {
+    format!(
+        "{}/../tests/fixtures/published/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// The collector's clock for every sample (after the newest sample).
+fn now() -> DateTime<Utc> {
+    "2026-11-30T00:00:00Z".parse().unwrap()
+}
+
+/// What the pipeline gives a finding whose instance EC2 does not know.
+fn context(finding: &SourceFinding) -> FaninContext {
+    let bare = |status, reason: Option<String>| FaninContext {
+        source: finding.source_name(),
+        enrichment: EnrichmentOutcome { status, reason },
+        instance: None,
+        network: None,
+        details: BTreeMap::new(),
+    };
+    match finding.enrichment_target() {
+        EnrichmentTarget::NotApplicable(kind) => bare(
+            EnrichmentStatus::NotApplicable,
+            Some(format!("{kind} resources have no EC2 network context")),
+        ),
+        EnrichmentTarget::NoInstance => bare(EnrichmentStatus::NoInstance, None),
+        EnrichmentTarget::Instance(id) => {
+            let (enrichment, instance, network) = enrich::enrich(
+                &id,
+                InstanceLookup::NotFound,
+                &HashMap::new(),
+                &finding.reported_network(),
+            );
+            FaninContext {
+                source: finding.source_name(),
+                enrichment,
+                instance: Some(instance),
+                network,
+                details: BTreeMap::new(),
+            }
+        }
+    }
+}
+
+/// Account and region from an ARN (`arn:<partition>:<service>:<region>:<account>:...`).
+fn origin_of(arn: &str) -> (Origin, Partition) {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let origin = Origin {
+        account: AccountId::parse(parts[4]).unwrap(),
+        region: Region::parse(parts[3]).unwrap(),
+    };
+    (origin, Partition::parse(parts[1]).unwrap())
+}
+
+/// The OCSF document of a published sample.
+fn normalize(name: &str) -> Value {
+    let raw: Value = serde_json::from_str(&std::fs::read_to_string(published(name)).unwrap())
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let finding = if let Some(findings) = raw.get("findings") {
+        let classic: ClassicFinding = serde_json::from_value(findings[0].clone()).unwrap();
+        SourceFinding::Classic(Box::new(classic))
+    } else {
+        let detail: Inspector2Finding = serde_json::from_value(raw["detail"].clone()).unwrap();
+        SourceFinding::Inspector2(Box::new(detail))
+    };
+    let (origin, partition) = origin_of(finding.arn());
+    let record = FindingRecord::new(&finding, origin, &partition, context(&finding), now())
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    serde_json::to_value(&record.record).unwrap()
+}
+
+const SAMPLES: &[&str] = &[
+    "inspector2-ec2-package-vulnerability.json",
+    "inspector2-ec2-package-vulnerability-2023.json",
+    "inspector2-ec2-network-reachability.json",
+    "inspector2-ecr-package-vulnerability.json",
+    "inspector2-lambda-package-vulnerability.json",
+    "inspector2-lambda-code-vulnerability.json",
+    "inspector2-azure-vm-package-vulnerability.json",
+    "inspector2-ami-ondemand-finding.json",
+    "classic-describe-findings.json",
+];
+
+/// The first path where two JSON values differ, for a readable failure.
+fn first_difference(path: &str, expected: &Value, actual: &Value) -> Option<String> {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for key in e.keys().chain(a.keys()) {
+                let (x, y) = (e.get(key), a.get(key));
+                let here = format!("{path}.{key}");
+                match (x, y) {
+                    (Some(x), Some(y)) => {
+                        if let Some(found) = first_difference(&here, x, y) {
+                            return Some(found);
+                        }
+                    }
+                    _ => return Some(format!("{here}: expected {x:?}, got {y:?}")),
+                }
+            }
+            None
+        }
+        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => e
+            .iter()
+            .zip(a)
+            .enumerate()
+            .find_map(|(i, (x, y))| first_difference(&format!("{path}[{i}]"), x, y)),
+        _ if expected == actual => None,
+        _ => Some(format!("{path}: expected {expected}, got {actual}")),
+    }
+}
+
+#[test]
+fn every_published_sample_maps_to_its_golden_document() {
+    let regenerate = std::env::var_os("FANIN_REGENERATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    for name in SAMPLES {
+        let actual = normalize(name);
+        let golden = published(&name.replace(".json", ".ocsf.json"));
+        if regenerate {
+            let text = serde_json::to_string_pretty(&actual).unwrap() + "\n";
+            std::fs::write(&golden, text).unwrap();
+            continue;
+        }
+        let expected: Value = serde_json::from_str(
+            &std::fs::read_to_string(&golden)
+                .unwrap_or_else(|e| panic!("{golden}: {e} (regenerate, then review)")),
+        )
+        .unwrap();
+        if let Some(difference) = first_difference("", &expected, &actual) {
+            failures.push(format!("{name}: {difference}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn code_locations_become_affected_code() {
+    let record = normalize("inspector2-lambda-code-vulnerability.json");
+    let vulnerability = &record["vulnerabilities"][0];
+    assert_eq!(
+        vulnerability["affected_code"],
+        serde_json::json!([{
+            "file": {"name": "lambda_function.py", "path": "lambda_function.py", "type_id": 1, "type": "Regular File"},
+            "start_line": 6,
+            "end_line": 6,
+            "rule": {"uid": "python-detect-hardcoded-aws-credentials", "name": "Hardcoded credentials"}
+        }])
+    );
+    assert_eq!(vulnerability["cwe"]["uid"], "CWE-798");
+    let details = &record["unmapped"]["fanin"]["details"];
+    assert_eq!(
+        details["code_detector_id"],
+        "python/hardcoded-credentials@v1.0"
+    );
+    assert_eq!(
+        details["code_rule_id"],
+        "python-detect-hardcoded-aws-credentials"
+    );
+    assert_eq!(details["code_detector_tags"][2], "owasp-top10");
+}
+
+#[test]
+fn each_package_keeps_its_own_remediation() {
+    let record = normalize("inspector2-ec2-package-vulnerability-2023.json");
+    let vulnerability = &record["vulnerabilities"][0];
+    assert_eq!(vulnerability["remediation"]["desc"], "None Provided");
+    assert_eq!(
+        vulnerability["affected_packages"][0]["remediation"]["desc"],
+        "apt update && apt install --only-upgrade linux-image-aws"
+    );
+}
+
+#[test]
+fn vendor_times_severity_and_last_exploit_are_kept() {
+    let record = normalize("inspector2-lambda-package-vulnerability.json");
+    let vulnerability = &record["vulnerabilities"][0];
+    assert_eq!(
+        vulnerability["cve"]["created_time_dt"],
+        "2023-05-02T18:15:52.000Z"
+    );
+    assert_eq!(
+        vulnerability["cve"]["modified_time_dt"],
+        "2023-08-20T21:15:09.000Z"
+    );
+    assert_eq!(
+        vulnerability["exploit_last_seen_time_dt"],
+        "2024-08-31T00:04:50.000Z"
+    );
+    assert_eq!(
+        record["unmapped"]["fanin"]["details"]["vendor_severity"],
+        "HIGH"
+    );
+    // The pre-June-2024 form, and an exploit seen before the CVE's finding.
+    let old = normalize("inspector2-ec2-package-vulnerability-2023.json");
+    assert_eq!(
+        old["vulnerabilities"][0]["exploit_last_seen_time_dt"],
+        "2022-10-24T23:08:59.000Z"
+    );
+    assert_eq!(
+        old["vulnerabilities"][0]["cve"]["created_time_dt"],
+        "2022-09-27T23:15:00.000Z"
+    );
+}
+
+#[test]
+fn partial_fixes_are_not_complete_fixes() {
+    let text =
+        std::fs::read_to_string(published("inspector2-ecr-package-vulnerability.json")).unwrap();
+    let mut raw: Value = serde_json::from_str(&text).unwrap();
+    let coverage = |raw: &Value| {
+        let finding: Inspector2Finding = serde_json::from_value(raw["detail"].clone()).unwrap();
+        let finding = SourceFinding::Inspector2(Box::new(finding));
+        let (origin, partition) = origin_of(finding.arn());
+        let record =
+            FindingRecord::new(&finding, origin, &partition, context(&finding), now()).unwrap();
+        let v = &record.record.vulnerabilities[0];
+        (v.is_fix_available, v.fix_coverage_id, v.fix_coverage)
+    };
+    assert_eq!(coverage(&raw), (Some(true), Some(1), Some("Complete")));
+    raw["detail"]["fixAvailable"] = "PARTIAL".into();
+    assert_eq!(coverage(&raw), (Some(true), Some(2), Some("Partial")));
+    raw["detail"]["fixAvailable"] = "NO".into();
+    assert_eq!(coverage(&raw), (Some(false), Some(3), Some("None")));
+}
+
+#[test]
+fn scores_and_resource_details_are_fields_of_their_own() {
+    let lambda = normalize("inspector2-lambda-package-vulnerability.json");
+    let details = &lambda["unmapped"]["fanin"]["details"];
+    assert_eq!(details["inspector_score"], 7.5);
+    assert_eq!(details["adjusted_cvss"]["score"], 7.5);
+    assert_eq!(details["function"]["function_name"], "VulnerableFunction");
+    assert_eq!(details["function"]["runtime"], "PYTHON_3_11");
+    assert_eq!(details["function"]["version"], "$LATEST");
+    assert_eq!(lambda["resources"][0]["name"], "VulnerableFunction");
+    assert_eq!(lambda["resources"][0]["version"], "$LATEST");
+
+    let ecr = normalize("inspector2-ecr-package-vulnerability.json");
+    let image = &ecr["unmapped"]["fanin"]["details"]["container_image"];
+    assert_eq!(image["repository_name"], "inspector2");
+    assert_eq!(image["image_tags"], serde_json::json!(["ubuntu_latest"]));
+    assert_eq!(
+        image["image_digest"],
+        "sha256:84f507df33c6864d49c296fb734192696e4cb6f78166ac51ac8b9b118181085d"
+    );
+    assert_eq!(image["pushed_time"], 1725468928000_i64);
+    assert_eq!(ecr["resources"][0]["name"], "inspector2");
+    // The source object itself is kept whole.
+    assert_eq!(
+        ecr["resources"][0]["data"]["awsEcrContainerImage"]["platform"],
+        "UBUNTU_24_04"
+    );
+}
+
+#[test]
+fn the_findings_own_reachability_is_network_context() {
+    let record = normalize("inspector2-ec2-network-reachability.json");
+    let fanin = &record["unmapped"]["fanin"];
+    assert_eq!(fanin["enrichment"]["status"], "instance_not_found");
+    let network = &fanin["network"];
+    assert_eq!(network["internet_exposed"], true);
+    let reach = &network["reachability"][0];
+    assert_eq!(reach["protocol"], "TCP");
+    assert_eq!(
+        (reach["from_port"].clone(), reach["to_port"].clone()),
+        (22.into(), 22.into())
+    );
+    assert_eq!(reach["from_internet"], true);
+    assert_eq!(reach["path"][0]["component_id"], "igw-261bab4d");
+    assert_eq!(reach["path"][4]["component_type"], "AWS::EC2::Instance");
+    // A package finding on the same kind of host says nothing of the sort.
+    let package = normalize("inspector2-ec2-package-vulnerability.json");
+    assert_eq!(
+        package["unmapped"]["fanin"]["network"]["internet_exposed"],
+        false
+    );
+}
+
+#[test]
+fn resources_in_other_clouds_keep_their_cloud() {
+    let record = normalize("inspector2-azure-vm-package-vulnerability.json");
+    assert_eq!(
+        record["cloud"],
+        serde_json::json!({
+            "provider": "Azure",
+            "region": "eastus",
+            "account": {"uid": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "type": "Azure Subscription", "type_id": 13},
+            "org": {"uid": "11111111-2222-3333-4444-555555555555"}
+        })
+    );
+    let resource = &record["resources"][0];
+    assert_eq!(resource["region"], "eastus");
+    assert!(resource.get("cloud_partition").is_none());
+    assert_eq!(resource["name"], "example-vm");
+    assert!(record["unmapped"]["fanin"].get("unparsed").is_none());
+    assert_eq!(
+        record["unmapped"]["fanin"]["details"]["aws_account_id"],
+        "123456789012"
+    );
+}
+
+#[test]
+fn the_advisory_url_is_a_reference_not_the_findings_url() {
+    let record = normalize("inspector2-ec2-package-vulnerability.json");
+    assert!(record["finding_info"].get("src_url").is_none());
+    assert_eq!(
+        record["vulnerabilities"][0]["references"][0],
+        "https://people.canonical.com/~ubuntu-security/cve/2024/CVE-2024-29069.html"
+    );
+}
+
+#[test]
+fn on_demand_ami_findings_are_normalized() {
+    let record = normalize("inspector2-ami-ondemand-finding.json");
+    assert_eq!(record["resources"][0]["uid"], "ami-0abcdef1234567890");
+    assert_eq!(record["resources"][0]["type"], "MACHINE_IMAGE");
+    assert_eq!(
+        record["unmapped"]["fanin"]["details"]["other"]["scanId"],
+        "9f1c4b8d2e6a4f0b7c3d5e1a8b2f6c4d"
+    );
+}
+
+#[test]
+fn classic_keeps_every_attribute_and_reads_epoch_seconds() {
+    let record = normalize("classic-describe-findings.json");
+    let details = &record["unmapped"]["fanin"]["details"];
+    assert_eq!(details["indicator_of_compromise"], false);
+    assert_eq!(details["service"], "Inspector");
+    assert_eq!(details["asset_type"], "ec2-instance");
+    assert_eq!(details["confidence"], 10);
+    assert_eq!(
+        record["finding_info"]["created_time_dt"],
+        "2016-03-22T20:58:21.370Z"
+    );
+}
