@@ -169,7 +169,7 @@ pub fn decode(body: &str, provenance: &Provenance) -> Result<Notification, Decod
         .map_err(|e| DecodeError::SnsMessageNotJson(truncate_for_message(&e.to_string())))?;
     if is_eventbridge(&inner) {
         return Err(match eventbridge_kind(&inner) {
-            INSPECTOR2_FINDING => DecodeError::Inspector2InSns,
+            INSPECTOR2_FINDING | INSPECTOR2_ONDEMAND_AMI_FINDING => DecodeError::Inspector2InSns,
             (source, detail_type) => unknown_eventbridge(source, detail_type),
         });
     }
@@ -194,6 +194,10 @@ fn sns_envelope(value: &Value) -> Option<SnsEnvelope<'_>> {
 }
 
 const INSPECTOR2_FINDING: (&str, &str) = ("aws.inspector2", "Inspector2 Finding");
+/// A finding of an on-demand machine image scan (`StartOnDemandScan`): the
+/// same finding shape under its own source and detail type.
+const INSPECTOR2_ONDEMAND_AMI_FINDING: (&str, &str) =
+    ("inspector2.ami.ondemand", "OnDemand AMI Scan Findings");
 
 fn is_eventbridge(value: &Value) -> bool {
     value.get("detail-type").is_some() || value.get("source").is_some()
@@ -267,7 +271,7 @@ fn decode_eventbridge(
     provenance: &Provenance,
 ) -> Result<Notification, DecodeError> {
     let kind = eventbridge_kind(&value);
-    if kind != INSPECTOR2_FINDING {
+    if kind != INSPECTOR2_FINDING && kind != INSPECTOR2_ONDEMAND_AMI_FINDING {
         return Err(unknown_eventbridge(kind.0, kind.1));
     }
     let event_account = value
@@ -435,6 +439,27 @@ mod tests {
             assert_eq!(event.account.as_str(), "111111111111");
             assert_eq!(event.region.as_str(), "us-east-1");
         }
+    }
+
+    #[test]
+    fn on_demand_ami_scan_findings_are_inspector2_findings() {
+        // The published example's detail, delivered with the `account` every
+        // EventBridge event carries.
+        let published: serde_json::Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/published/inspector2-ami-ondemand-finding.json"
+        ))
+        .unwrap();
+        let mut event = published.clone();
+        event["account"] = "111122223333".into();
+        event["region"] = "us-east-1".into();
+        let Notification::Inspector2Finding(decoded) =
+            decode(&event.to_string(), &provenance()).unwrap()
+        else {
+            panic!("not an Inspector2 finding")
+        };
+        assert_eq!(decoded.account.as_str(), "111122223333");
+        assert_eq!(decoded.finding.resources[0].resource_type, "MACHINE_IMAGE");
+        assert_eq!(reason(&sns(&event.to_string())), "inspector2_in_sns");
     }
 
     #[test]
