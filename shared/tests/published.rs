@@ -227,23 +227,23 @@ fn vendor_times_severity_and_last_exploit_are_kept() {
 
 #[test]
 fn partial_fixes_are_not_complete_fixes() {
-    let text =
-        std::fs::read_to_string(published("inspector2-ecr-package-vulnerability.json")).unwrap();
-    let mut raw: Value = serde_json::from_str(&text).unwrap();
-    let coverage = |raw: &Value| {
-        let finding: Inspector2Finding = serde_json::from_value(raw["detail"].clone()).unwrap();
-        let finding = SourceFinding::Inspector2(Box::new(finding));
-        let (origin, partition) = origin_of(finding.arn());
-        let record =
-            FindingRecord::new(&finding, origin, &partition, context(&finding), now()).unwrap();
-        let v = &record.record.vulnerabilities[0];
-        (v.is_fix_available, v.fix_coverage_id, v.fix_coverage)
+    let coverage = |word: &str| {
+        let record = normalize_edited("inspector2-ecr-package-vulnerability.json", |detail| {
+            detail["fixAvailable"] = word.into();
+        });
+        let v = &record["vulnerabilities"][0];
+        (
+            v["is_fix_available"].clone(),
+            v["fix_coverage_id"].clone(),
+            v["fix_coverage"].clone(),
+        )
     };
-    assert_eq!(coverage(&raw), (Some(true), Some(1), Some("Complete")));
-    raw["detail"]["fixAvailable"] = "PARTIAL".into();
-    assert_eq!(coverage(&raw), (Some(true), Some(2), Some("Partial")));
-    raw["detail"]["fixAvailable"] = "NO".into();
-    assert_eq!(coverage(&raw), (Some(false), Some(3), Some("None")));
+    assert_eq!(coverage("YES"), (true.into(), 1.into(), "Complete".into()));
+    assert_eq!(
+        coverage("PARTIAL"),
+        (true.into(), 2.into(), "Partial".into())
+    );
+    assert_eq!(coverage("NO"), (false.into(), 3.into(), "None".into()));
 }
 
 #[test]
@@ -354,5 +354,86 @@ fn classic_keeps_every_attribute_and_reads_epoch_seconds() {
     assert_eq!(
         record["finding_info"]["created_time_dt"],
         "2016-03-22T20:58:21.370Z"
+    );
+}
+
+/// The record of an edited published event (`edit` changes its `detail`).
+fn normalize_edited(name: &str, edit: impl FnOnce(&mut Value)) -> Value {
+    let text = std::fs::read_to_string(published(name)).unwrap();
+    let mut raw: Value = serde_json::from_str(&text).unwrap();
+    edit(&mut raw["detail"]);
+    let finding: Inspector2Finding = serde_json::from_value(raw["detail"].clone()).unwrap();
+    let finding = SourceFinding::Inspector2(Box::new(finding));
+    let (origin, partition) = origin_of(finding.arn());
+    let record =
+        FindingRecord::new(&finding, origin, &partition, context(&finding), now()).unwrap();
+    serde_json::to_value(&record.record).unwrap()
+}
+
+#[test]
+fn only_a_path_from_an_internet_gateway_means_exposed() {
+    let record = normalize_edited("inspector2-ec2-network-reachability.json", |detail| {
+        let steps = &mut detail["networkReachabilityDetails"]["networkPath"]["steps"];
+        steps[0] = serde_json::json!({"componentId": "vgw-0123abcd", "componentType": "AWS::EC2::VPNGateway"});
+    });
+    let network = &record["unmapped"]["fanin"]["network"];
+    assert_eq!(network["reachability"][0]["from_internet"], false);
+    assert_eq!(network["internet_exposed"], false);
+}
+
+#[test]
+fn reachability_alone_makes_a_network_context() {
+    // No addresses, no VPC: without the finding's own analysis there would
+    // be no network context at all.
+    let record = normalize_edited("inspector2-ec2-network-reachability.json", |detail| {
+        detail["resources"][0]["details"] = serde_json::json!({});
+    });
+    let network = &record["unmapped"]["fanin"]["network"];
+    assert_eq!(network["observed_from"], "finding");
+    assert_eq!(network["internet_exposed"], true);
+    assert_eq!(network["private_ips"], serde_json::json!([]));
+    assert_eq!(
+        network["reachability"][0]["path"][0]["component_id"],
+        "igw-261bab4d"
+    );
+}
+
+#[test]
+fn epoch_milliseconds_are_read_as_milliseconds() {
+    let record = normalize_edited("inspector2-ecr-package-vulnerability.json", |detail| {
+        detail["firstObservedAt"] = 1725468938411_i64.into();
+        detail["updatedAt"] = 1725468938411_i64.into();
+        detail["packageVulnerabilityDetails"]["vendorCreatedAt"] = 1725321600.into();
+    });
+    assert_eq!(record["time_dt"], "2024-09-04T16:55:38.411Z");
+    assert_eq!(record["finding_info"]["first_seen_time"], 1725468938411_i64);
+    // Seconds stay seconds.
+    assert_eq!(
+        record["vulnerabilities"][0]["cve"]["created_time_dt"],
+        "2024-09-03T00:00:00.000Z"
+    );
+}
+
+#[test]
+fn a_vendor_time_that_does_not_parse_is_set_aside() {
+    let record = normalize_edited("inspector2-lambda-package-vulnerability.json", |detail| {
+        detail["packageVulnerabilityDetails"]["vendorUpdatedAt"] = "sometime in August".into();
+        detail["exploitabilityDetails"]["lastKnownExploitAt"] = 4_102_444_800_000_i64.into();
+    });
+    let vulnerability = &record["vulnerabilities"][0];
+    assert!(vulnerability["cve"].get("modified_time").is_none());
+    assert!(vulnerability.get("exploit_last_seen_time").is_none());
+    let unparsed: Vec<&str> = record["unmapped"]["fanin"]["unparsed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        unparsed,
+        [
+            "packageVulnerabilityDetails.vendorUpdatedAt",
+            "vulnerabilities[0].exploit_last_seen_time"
+        ]
     );
 }
