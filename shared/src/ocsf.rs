@@ -168,11 +168,15 @@ pub struct Feature {
 pub struct Cloud {
     /// `AWS`, or the cloud a non-AWS resource is in (`Azure`).
     pub provider: String,
-    pub region: String,
+    /// Absent only for a resource in another cloud that names no region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// AWS only: other clouds have no partition.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cloud_partition: Option<String>,
-    pub account: Account,
+    /// Absent only for a resource in another cloud that names no account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<Account>,
     /// The organization or tenant (an Azure tenant id).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub org: Option<Organization>,
@@ -416,7 +420,9 @@ pub struct Resource {
     /// Version of a function.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    pub region: String,
+    /// Absent only for a resource in another cloud that names no region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// AWS resources only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cloud_partition: Option<String>,

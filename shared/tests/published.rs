@@ -437,3 +437,18 @@ fn a_vendor_time_that_does_not_parse_is_set_aside() {
         ]
     );
 }
+
+#[test]
+fn another_cloud_that_names_no_account_or_region_gets_none_made_up() {
+    let record = normalize_edited("inspector2-azure-vm-package-vulnerability.json", |detail| {
+        let resource = detail["resources"][0].as_object_mut().unwrap();
+        resource.remove("providerAccountId");
+        resource.remove("region");
+    });
+    assert_eq!(
+        record["cloud"],
+        serde_json::json!({"provider": "Azure", "org": {"uid": "11111111-2222-3333-4444-555555555555"}})
+    );
+    let resource = &record["resources"][0];
+    assert!(resource.get("region").is_none() && resource.get("cloud_partition").is_none());
+}

@@ -194,9 +194,9 @@ pub(super) fn to_ocsf(
     };
     let cloud = Cloud {
         provider: "AWS".into(),
-        region: origin.region.to_string(),
+        region: Some(origin.region.to_string()),
         cloud_partition: Some(partition.to_string()),
-        account: crate::ocsf::Account::aws(origin.account.as_str()),
+        account: Some(crate::ocsf::Account::aws(origin.account.as_str())),
         org: None,
     };
     let (created_time, created_time_dt) = time_pair(Some(created_ms));
@@ -269,7 +269,7 @@ pub(super) fn to_ocsf(
             resource_type: "AwsEc2Instance".into(),
             name: None,
             version: None,
-            region: origin.region.to_string(),
+            region: Some(origin.region.to_string()),
             cloud_partition: Some(partition.to_string()),
             hostname: asset.hostname.clone(),
             ip: primary_ip.clone(),

@@ -175,22 +175,24 @@ fn cloud_of(finding: &Inspector2Finding, origin: &Origin, partition: &Partition)
     let Some(resource) = finding.resources.iter().find(|r| is_foreign(r)) else {
         return Cloud {
             provider: "AWS".into(),
-            region: origin.region.to_string(),
+            region: Some(origin.region.to_string()),
             cloud_partition: Some(partition.to_string()),
-            account: Account::aws(origin.account.as_str()),
+            account: Some(Account::aws(origin.account.as_str())),
             org: None,
         };
     };
     let provider = provider_name(resource.provider.as_deref().unwrap_or_default());
-    let account_uid = resource.provider_account_id.clone().unwrap_or_default();
-    Cloud {
-        account: if provider == "Azure" {
-            Account::azure_subscription(&account_uid)
+    let account = resource.provider_account_id.as_deref().map(|uid| {
+        if provider == "Azure" {
+            Account::azure_subscription(uid)
         } else {
-            Account::other(&account_uid)
-        },
+            Account::other(uid)
+        }
+    });
+    Cloud {
+        account,
         provider,
-        region: resource.region.clone().unwrap_or_default(),
+        region: resource.region.clone(),
         cloud_partition: None,
         org: resource
             .provider_org_id
@@ -680,11 +682,16 @@ pub(super) fn to_ocsf(
                 resource_type: resource_type(&r.resource_type),
                 name,
                 version,
-                region: match (&r.region, foreign) {
-                    (Some(region), true) => region.clone(),
-                    _ => resource_region(r, partition)
-                        .unwrap_or_else(|| origin.region.clone())
-                        .to_string(),
+                // Another cloud's region as it names it (or none); an AWS
+                // resource's region of the partition, else the finding's.
+                region: if foreign {
+                    r.region.clone()
+                } else {
+                    Some(
+                        resource_region(r, partition)
+                            .unwrap_or_else(|| origin.region.clone())
+                            .to_string(),
+                    )
                 },
                 cloud_partition: (!foreign).then(|| partition.to_string()),
                 hostname: None,

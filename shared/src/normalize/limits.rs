@@ -310,8 +310,10 @@ impl Caps<'_> {
         self.optional("status_detail", &mut record.status_detail, NAME_BYTES);
         let cloud = &mut record.cloud;
         self.text("cloud.provider", &mut cloud.provider, NAME_BYTES);
-        self.text("cloud.region", &mut cloud.region, NAME_BYTES);
-        self.text("cloud.account.uid", &mut cloud.account.uid, NAME_BYTES);
+        self.optional("cloud.region", &mut cloud.region, NAME_BYTES);
+        if let Some(account) = &mut cloud.account {
+            self.text("cloud.account.uid", &mut account.uid, NAME_BYTES);
+        }
         if let Some(org) = &mut cloud.org {
             self.text("cloud.org.uid", &mut org.uid, NAME_BYTES);
         }
@@ -346,7 +348,7 @@ impl Caps<'_> {
                 &mut resource.resource_type,
                 NAME_BYTES,
             );
-            self.text(&format!("{field}.region"), &mut resource.region, NAME_BYTES);
+            self.optional(&format!("{field}.region"), &mut resource.region, NAME_BYTES);
             self.optional(&format!("{field}.name"), &mut resource.name, NAME_BYTES);
             self.optional(
                 &format!("{field}.version"),
