@@ -3,18 +3,53 @@
 Reads one JSON document per line on stdin and checks each against the OCSF
 1.7.0 Vulnerability Finding model. Prints one line per invalid document and
 a summary; exits 1 if any document is invalid or none was given.
+
+One known defect of the reader is worked around, and only that one:
+pydantic-ocsf 3.0 builds the `device.type_id` enumeration from `device`'s
+own attribute entry, which overrides `type_id` without repeating the
+enumeration `device` inherits from `endpoint`, so it accepts only 0 and 99
+and refuses 6 ("Virtual"), which OCSF 1.7.0 defines for a virtual machine
+and fanin writes for an EC2 instance. For such a document this script first
+checks the value and its caption against the enumeration of `endpoint` in the
+schema the reader itself ships (`ocsf/schemas/v1_7_0.json`), then validates
+the rest of the document with `type_id` set to 99, the one value the reader
+takes. Any other `device.type_id` is validated as it is.
 """
+import copy
 import json
+import pathlib
 import sys
 
+import ocsf
 from ocsf.v1_7_0.events import VulnerabilityFinding
+
+SCHEMA = json.loads(
+    (pathlib.Path(ocsf.__file__).parent / "schemas" / "v1_7_0.json").read_text()
+)
+ENDPOINT_TYPES = SCHEMA["objects"]["endpoint"]["attributes"]["type_id"]["enum"]
+
+
+def readable(document):
+    """The document as the reader can take it, or an error message."""
+    device = document.get("device")
+    if not isinstance(device, dict) or device.get("type_id") != 6:
+        return document, None
+    caption = ENDPOINT_TYPES.get("6", {}).get("caption")
+    if caption != "Virtual" or device.get("type") != caption:
+        return None, f"device.type_id 6 with type {device.get('type')!r}, schema says {caption!r}"
+    patched = copy.deepcopy(document)
+    patched["device"]["type_id"] = 99
+    return patched, None
+
 
 valid = invalid = 0
 for number, line in enumerate(sys.stdin, 1):
     if not line.strip():
         continue
-    document = json.loads(line)
+    document, problem = readable(json.loads(line))
     try:
+        if problem:
+            raise ValueError(problem)
         VulnerabilityFinding.model_validate(document)
         valid += 1
     except Exception as error:  # pydantic.ValidationError and friends

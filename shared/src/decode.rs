@@ -380,6 +380,34 @@ mod tests {
     }
 
     #[test]
+    fn on_demand_ami_scan_findings_are_inspector2_findings() {
+        // The published example's detail, delivered with the `account` every
+        // EventBridge event carries.
+        let published: serde_json::Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/published/inspector2-ami-ondemand-finding.json"
+        ))
+        .unwrap();
+        let mut event = published.clone();
+        event["account"] = "111122223333".into();
+        event["region"] = "us-east-1".into();
+        let Notification::Finding { origin, finding } =
+            decode(&event.to_string(), &provenance()).unwrap()
+        else {
+            panic!("not a complete finding")
+        };
+        assert_eq!(origin.account.as_str(), "111122223333");
+        assert_eq!(finding.source_name(), "inspector2");
+        assert!(
+            matches!(
+                finding.enrichment_target(),
+                crate::normalize::EnrichmentTarget::NotApplicable(kind) if kind == "MACHINE_IMAGE"
+            ),
+            "a machine image has no instance to describe"
+        );
+        assert_eq!(reason(&sns(&event.to_string())), "inspector2_in_sns");
+    }
+
+    #[test]
     fn forged_origins_have_their_own_reasons() {
         let genuine_event = inspector2("111111111111", "111111111111", "us-east-1");
         let cases = [

@@ -113,8 +113,55 @@ pub struct NetworkContext {
     /// Every (protocol, port range) some attached group opens to 0.0.0.0/0 or ::/0.
     pub internet_open_ports: Vec<OpenPort>,
     /// An interface with a public address (IPv4, or any IPv6 address) has a
-    /// security group that opens a port to the internet for that family.
+    /// security group that opens a port to the internet for that family, or
+    /// the finding itself reports a path from an internet gateway.
     pub internet_exposed: bool,
+    /// What the source's own network analysis reports (Inspector2
+    /// `NETWORK_REACHABILITY`): the open ports and the path to them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reachability: Vec<ReportedReachability>,
+}
+
+/// One open port range a finding reports reachable, and by which path.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportedReachability {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_port: Option<u16>,
+    /// The path's steps in order, from where traffic enters.
+    pub path: Vec<PathStep>,
+    /// The path starts at an internet gateway.
+    pub from_internet: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PathStep {
+    pub component_id: String,
+    pub component_type: String,
+}
+
+impl NetworkContext {
+    /// The context of a finding whose only network fact is its own
+    /// reachability analysis (the instance could not be described and the
+    /// finding reports no addresses).
+    pub fn reported_only(reachability: Vec<ReportedReachability>) -> Self {
+        Self {
+            observed_from: "finding",
+            vpc_id: None,
+            subnet_id: None,
+            private_ips: Vec::new(),
+            public_ips: Vec::new(),
+            ipv6_addresses: Vec::new(),
+            interfaces: Vec::new(),
+            security_groups: Vec::new(),
+            internet_open_ports: Vec::new(),
+            internet_exposed: false,
+            reachability,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -336,6 +383,7 @@ fn network_context(
         security_groups,
         internet_open_ports,
         internet_exposed,
+        reachability: Vec::new(),
     }
 }
 

@@ -103,6 +103,15 @@ pub struct ClassicFinding {
     pub attributes: Vec<KeyValue>,
     #[serde(default, deserialize_with = "de_null_as_default")]
     pub user_attributes: Vec<KeyValue>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indicator_of_compromise: Option<bool>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<i64>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,6 +121,9 @@ pub struct ClassicServiceAttributes {
     pub assessment_run_arn: Option<String>,
     #[serde(default)]
     pub rules_package_arn: Option<String>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -131,6 +143,9 @@ pub struct ClassicAssetAttributes {
     pub tags: Vec<KeyValue>,
     #[serde(default, deserialize_with = "de_null_as_default")]
     pub network_interfaces: Vec<ClassicNetworkInterface>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -210,6 +225,9 @@ pub struct Inspector2Finding {
     #[serde(default)]
     pub fix_available: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exploitability_details: Option<ExploitabilityDetails>,
+    #[serde(default)]
     pub package_vulnerability_details: Option<PackageVulnerabilityDetails>,
     #[serde(default)]
     pub network_reachability_details: Option<NetworkReachabilityDetails>,
@@ -219,6 +237,18 @@ pub struct Inspector2Finding {
     pub remediation: Option<Inspector2Remediation>,
     #[serde(default, deserialize_with = "de_null_as_default")]
     pub resources: Vec<Inspector2Resource>,
+    /// Attributes fanin does not model (`scanId` of on-demand scans...),
+    /// kept as sent under `unmapped.fanin.details.other`.
+    #[serde(flatten)]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub other: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExploitabilityDetails {
+    #[serde(default, deserialize_with = "de_opt_lenient_time")]
+    pub last_known_exploit_at: Option<Lenient<DateTime<Utc>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -243,6 +273,12 @@ pub struct PackageVulnerabilityDetails {
     pub source_url: Option<String>,
     #[serde(default)]
     pub vendor_severity: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_lenient_time")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor_created_at: Option<Lenient<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "de_opt_lenient_time")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor_updated_at: Option<Lenient<DateTime<Utc>>>,
     #[serde(default, deserialize_with = "de_null_as_default")]
     pub related_vulnerabilities: Vec<String>,
 }
@@ -280,6 +316,12 @@ pub struct VulnerablePackage {
     pub file_path: Option<String>,
     #[serde(default)]
     pub remediation: Option<String>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_layer_hash: Option<String>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_lambda_layer_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -305,9 +347,39 @@ pub struct CodeVulnerabilityDetails {
     #[serde(default, deserialize_with = "de_null_as_default")]
     pub cwes: Vec<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detector_id: Option<String>,
+    #[serde(default)]
     pub detector_name: Option<String>,
     #[serde(default, deserialize_with = "de_null_as_default")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub detector_tags: Vec<String>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_path: Option<CodeFilePath>,
+    #[serde(default, deserialize_with = "de_null_as_default")]
     pub reference_urls: Vec<String>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_lambda_layer_arn: Option<String>,
+}
+
+/// Where in the code a code vulnerability is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeFilePath {
+    #[serde(default)]
+    pub file_name: Option<String>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_path: Option<String>,
+    #[serde(default)]
+    pub start_line: Option<i64>,
+    #[serde(default)]
+    pub end_line: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -335,6 +407,18 @@ pub struct Inspector2Resource {
     pub region: Option<String>,
     #[serde(default)]
     pub partition: Option<String>,
+    /// `AWS`, `AZURE`...: the cloud the resource is in (AWS when absent).
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// The account in that cloud (an Azure subscription id).
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_account_id: Option<String>,
+    /// The organization or tenant in that cloud (an Azure tenant id).
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_org_id: Option<String>,
     #[serde(default)]
     pub tags: Option<BTreeMap<String, String>>,
     #[serde(default)]
@@ -350,6 +434,20 @@ pub struct Inspector2ResourceDetails {
     pub aws_ecr_container_image: Option<Value>,
     #[serde(default)]
     pub aws_lambda_function: Option<Value>,
+    /// Provider-neutral twins (and the only details of non-AWS resources).
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vm: Option<Value>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<Value>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serverless_function: Option<Value>,
+    /// Detail kinds fanin does not model, kept as sent.
+    #[serde(flatten)]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub other: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -379,6 +477,16 @@ pub struct AwsEc2InstanceDetails {
     pub instance_type: Option<String>,
     #[serde(default)]
     pub key_name: Option<String>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iam_instance_profile_arn: Option<String>,
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launched_at: Option<String>,
+    /// Attributes fanin does not model, kept as sent.
+    #[serde(flatten)]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub other: BTreeMap<String, Value>,
 }
 
 // ---------------------------------------------------------------------------

@@ -166,10 +166,25 @@ pub struct Feature {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Cloud {
-    pub provider: &'static str,
-    pub region: String,
-    pub cloud_partition: String,
-    pub account: Account,
+    /// `AWS`, or the cloud a non-AWS resource is in (`Azure`).
+    pub provider: String,
+    /// Absent only for a resource in another cloud that names no region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// AWS only: other clouds have no partition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_partition: Option<String>,
+    /// Absent only for a resource in another cloud that names no account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<Account>,
+    /// The organization or tenant (an Azure tenant id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org: Option<Organization>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Organization {
+    pub uid: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -186,6 +201,23 @@ impl Account {
             uid: uid.to_owned(),
             account_type: "AWS Account",
             type_id: 10,
+        }
+    }
+
+    pub fn azure_subscription(uid: &str) -> Self {
+        Self {
+            uid: uid.to_owned(),
+            account_type: "Azure Subscription",
+            type_id: 13,
+        }
+    }
+
+    /// An account of a cloud OCSF has no account type for.
+    pub fn other(uid: &str) -> Self {
+        Self {
+            uid: uid.to_owned(),
+            account_type: "Other",
+            type_id: 99,
         }
     }
 }
@@ -238,10 +270,21 @@ pub struct Vulnerability {
     pub cwe: Option<Cwe>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub affected_packages: Vec<AffectedPackage>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub affected_code: Vec<AffectedCode>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_fix_available: Option<bool>,
+    /// 1 Complete, 2 Partial, 3 None (with its caption in `fix_coverage`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix_coverage_id: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix_coverage: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_exploit_available: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exploit_last_seen_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exploit_last_seen_time_dt: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -257,6 +300,16 @@ pub struct Vulnerability {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Cve {
     pub uid: String,
+    /// When the vendor published the CVE (Inspector2 `vendorCreatedAt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_time_dt: Option<String>,
+    /// When the vendor last changed it (Inspector2 `vendorUpdatedAt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified_time_dt: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cvss: Vec<CvssScore>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -312,6 +365,41 @@ pub struct AffectedPackage {
     pub architecture: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// The fix for this package (Inspector2 `vulnerablePackages[].remediation`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<Remediation>,
+}
+
+/// OCSF `affected_code`: where in the code a weakness is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AffectedCode {
+    pub file: CodeFile,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_line: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_line: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<Rule>,
+}
+
+/// OCSF `file`, as `affected_code` needs it: a regular file (`type_id` 1).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CodeFile {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub type_id: u8,
+    #[serde(rename = "type")]
+    pub file_type: &'static str,
+}
+
+/// OCSF `rule`: the detection rule that found the weakness.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rule {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -326,8 +414,18 @@ pub struct Resource {
     pub uid: String,
     #[serde(rename = "type")]
     pub resource_type: String,
-    pub region: String,
-    pub cloud_partition: String,
+    /// Repository name of an image, function name of a function, VM name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Version of a function.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Absent only for a resource in another cloud that names no region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// AWS resources only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_partition: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -342,7 +440,7 @@ pub struct Resource {
 pub struct Device {
     pub uid: String,
     pub instance_uid: String,
-    /// 99 (Other) with `type` "Virtual": see docs/schema.md for why not 6.
+    /// 6 Virtual (docs/schema.md, choice (b), on the validator that refuses it).
     pub type_id: u8,
     #[serde(rename = "type")]
     pub device_type: &'static str,

@@ -13,14 +13,15 @@ use serde_json::Value;
 #[error("unrecognised timestamp {0:?}")]
 pub struct TimestampError(pub String);
 
-/// Parses a timestamp given as JSON: a string in any known form, or a number
-/// of epoch seconds (fractional allowed).
+/// Parses a timestamp given as JSON: a string in any known form, or an epoch
+/// number: seconds (fractional allowed), or milliseconds when it is at least
+/// [`EPOCH_MILLIS_FROM`].
 pub fn parse_json(value: &Value) -> Result<DateTime<Utc>, TimestampError> {
     match value {
         Value::String(text) => parse_text(text),
         Value::Number(number) => number
             .as_f64()
-            .and_then(from_epoch_seconds)
+            .and_then(from_epoch_number)
             .ok_or_else(|| TimestampError(number.to_string())),
         other => Err(TimestampError(crate::ids::truncate_for_message(
             &other.to_string(),
@@ -55,12 +56,24 @@ pub fn parse_text(text: &str) -> Result<DateTime<Utc>, TimestampError> {
     Err(TimestampError(crate::ids::truncate_for_message(text)))
 }
 
-fn from_epoch_seconds(seconds: f64) -> Option<DateTime<Utc>> {
-    if !seconds.is_finite() || seconds < 0.0 {
+/// The smallest epoch number read as milliseconds: 10^11 seconds is the
+/// year 5138, 10^11 milliseconds is 1973-03-03. Every time a source reports
+/// in seconds is far below it, every time in milliseconds since 1973 above.
+pub const EPOCH_MILLIS_FROM: f64 = 1e11;
+
+fn from_epoch_number(number: f64) -> Option<DateTime<Utc>> {
+    if !number.is_finite() || number < 0.0 {
         return None;
     }
-    let millis = (seconds * 1000.0).round() as i64;
-    DateTime::from_timestamp_millis(millis)
+    let millis = if number >= EPOCH_MILLIS_FROM {
+        number.round()
+    } else {
+        (number * 1000.0).round()
+    };
+    if millis > i64::MAX as f64 {
+        return None;
+    }
+    DateTime::from_timestamp_millis(millis as i64)
 }
 
 /// How far ahead of the collector's clock an update time may be: clock
@@ -100,6 +113,8 @@ mod tests {
             json!("2024-06-20T03:47:55.779+02:00"),
             json!("2024-06-20T01:47:55.779"),
             json!(1718848075.779),
+            json!(1718848075779_i64),
+            json!(1718848075779.0),
         ] {
             assert_eq!(rfc3339(&parse_json(&input).unwrap()), expected, "{input}");
         }
@@ -129,7 +144,11 @@ mod tests {
             let time = parse_text(text).unwrap();
             assert_eq!(is_believable(&time, &now), believable, "{text}");
         }
-        let year_10000 = parse_json(&json!(253_402_300_800_i64)).unwrap();
+        // As milliseconds, 253,402,300,800 is 1978: not a version either.
+        let year_1978 = parse_json(&json!(253_402_300_800_i64)).unwrap();
+        assert_eq!(rfc3339(&year_1978), "1978-01-11T21:31:40.800Z");
+        assert!(!is_believable(&year_1978, &now));
+        let year_10000 = parse_json(&json!(253_402_300_800_000_i64)).unwrap();
         assert!(!is_believable(&year_10000, &now));
     }
 
@@ -141,6 +160,7 @@ mod tests {
             json!(null),
             json!(-5),
             json!({"a": 1}),
+            json!(1e300),
         ] {
             assert!(parse_json(&input).is_err(), "{input}");
         }

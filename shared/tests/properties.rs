@@ -45,6 +45,10 @@ static MESSAGES: LazyLock<Vec<String>> = LazyLock::new(|| {
         classic_raw,
         fixture("inspector2-ec2-finding-event.json"),
         fixture("inspector2-ecr-finding-event.json"),
+        fixture("published/inspector2-ec2-package-vulnerability.json"),
+        fixture("published/inspector2-ec2-network-reachability.json"),
+        fixture("published/inspector2-lambda-code-vulnerability.json"),
+        fixture("published/inspector2-azure-vm-package-vulnerability.json"),
     ]
 });
 
@@ -302,6 +306,11 @@ fn check_typed(document: &Value, now: &DateTime<Utc>) -> Result<(), TestCaseErro
         }
     }
     for resource in document["resources"].as_array().into_iter().flatten() {
+        if resource.get("cloud_partition").is_none() {
+            // A resource in another cloud: its region, if any, is that cloud's.
+            prop_assert!(document["cloud"]["provider"] != "AWS", "{resource}");
+            continue;
+        }
         let region = resource["region"].as_str().unwrap();
         let parsed = fanin::ids::Region::parse(region).unwrap();
         prop_assert_eq!(parsed.partition_name(), "aws");

@@ -17,6 +17,7 @@ mod load;
 mod outsiders;
 mod pipeline;
 mod poller;
+mod published;
 
 use std::collections::BTreeMap;
 

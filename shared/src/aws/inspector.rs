@@ -93,6 +93,7 @@ fn convert_finding(finding: &sdk::Finding) -> ClassicFinding {
             .map(|s| ClassicServiceAttributes {
                 assessment_run_arn: s.assessment_run_arn().map(str::to_owned),
                 rules_package_arn: s.rules_package_arn().map(str::to_owned),
+                schema_version: Some(i64::from(s.schema_version())),
             }),
         asset_type: finding.asset_type().map(|a| a.as_str().to_owned()),
         asset_attributes: finding.asset_attributes().map(|a| ClassicAssetAttributes {
@@ -114,9 +115,13 @@ fn convert_finding(finding: &sdk::Finding) -> ClassicFinding {
                 .iter()
                 .map(convert_interface)
                 .collect(),
+            schema_version: Some(i64::from(a.schema_version())),
         }),
         attributes: key_values(finding.attributes()),
         user_attributes: key_values(finding.user_attributes()),
+        indicator_of_compromise: finding.indicator_of_compromise(),
+        schema_version: Some(i64::from(finding.schema_version())),
+        service: finding.service().map(str::to_owned),
     }
 }
 

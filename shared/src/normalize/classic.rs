@@ -193,10 +193,11 @@ pub(super) fn to_ocsf(
         original_time: None,
     };
     let cloud = Cloud {
-        provider: "AWS",
-        region: origin.region.to_string(),
-        cloud_partition: partition.to_string(),
-        account: crate::ocsf::Account::aws(origin.account.as_str()),
+        provider: "AWS".into(),
+        region: Some(origin.region.to_string()),
+        cloud_partition: Some(partition.to_string()),
+        account: Some(crate::ocsf::Account::aws(origin.account.as_str())),
+        org: None,
     };
     let (created_time, created_time_dt) = time_pair(Some(created_ms));
     let (modified_time, modified_time_dt) = time_pair(Some(updated_ms));
@@ -236,6 +237,10 @@ pub(super) fn to_ocsf(
         }),
         cve: cve.clone().map(|uid| Cve {
             uid,
+            created_time: None,
+            created_time_dt: None,
+            modified_time: None,
+            modified_time_dt: None,
             cvss: Vec::new(),
             epss: None,
             references: Vec::new(),
@@ -262,8 +267,10 @@ pub(super) fn to_ocsf(
         .map(|id| Resource {
             uid: id.clone(),
             resource_type: "AwsEc2Instance".into(),
-            region: origin.region.to_string(),
-            cloud_partition: partition.to_string(),
+            name: None,
+            version: None,
+            region: Some(origin.region.to_string()),
+            cloud_partition: Some(partition.to_string()),
             hostname: asset.hostname.clone(),
             ip: primary_ip.clone(),
             labels: tags.clone(),
@@ -273,7 +280,7 @@ pub(super) fn to_ocsf(
     let device = asset.agent_id.as_ref().map(|id| Device {
         uid: id.clone(),
         instance_uid: id.clone(),
-        type_id: 99,
+        type_id: 6,
         device_type: "Virtual",
         region: origin.region.to_string(),
         hostname: asset.hostname.clone(),
@@ -305,6 +312,35 @@ pub(super) fn to_ocsf(
     );
     if let Some(group) = &asset.auto_scaling_group {
         details.insert("auto_scaling_group".into(), json!(group));
+    }
+    details.insert(
+        "indicator_of_compromise".into(),
+        json!(finding.indicator_of_compromise),
+    );
+    details.insert("asset_type".into(), json!(finding.asset_type));
+    details.insert("service".into(), json!(finding.service));
+    details.insert("schema_version".into(), json!(finding.schema_version));
+    details.insert(
+        "service_attributes_schema_version".into(),
+        json!(
+            finding
+                .service_attributes
+                .as_ref()
+                .and_then(|s| s.schema_version)
+        ),
+    );
+    details.insert(
+        "asset_attributes_schema_version".into(),
+        json!(asset.schema_version),
+    );
+    let private_dns_names: Vec<&String> = asset
+        .network_interfaces
+        .iter()
+        .flat_map(|eni| &eni.private_ip_addresses)
+        .filter_map(|p| p.private_dns_name.as_ref())
+        .collect();
+    if !private_dns_names.is_empty() {
+        details.insert("private_dns_names".into(), json!(private_dns_names));
     }
     details.retain(|_, v| !v.is_null());
     context.details = details;

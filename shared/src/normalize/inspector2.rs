@@ -2,18 +2,21 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
 
 use super::classic::ocsf_interfaces;
 use super::limits::{parse_ip, unparsed};
 use super::{EnrichmentTarget, Origin, as_cve, severity};
-use crate::enrich::{FaninContext, ReportedNetwork};
+use crate::enrich::{
+    FaninContext, NetworkContext, PathStep, ReportedNetwork, ReportedReachability,
+};
 use crate::ids::{Partition, Region, is_instance_id};
 use crate::model::{Inspector2Finding, Inspector2Resource, Lenient, PortRange};
 use crate::ocsf::{
-    Activity, Advisory, AffectedPackage, Cloud, Cve, CvssScore, Cwe, Device, EpssScore,
-    FindingInfo, Image, Metadata, Product, Remediation, Resource, Status, UnparsedValue,
-    Vulnerability, VulnerabilityFinding, time_pair,
+    Account, Activity, Advisory, AffectedCode, AffectedPackage, Cloud, CodeFile, Cve, CvssScore,
+    Cwe, Device, EpssScore, FindingInfo, Image, Metadata, Organization, Product, Remediation,
+    Resource, Rule, Status, UnparsedValue, Vulnerability, VulnerabilityFinding, time_pair,
 };
 
 const EC2: &str = "AWS_EC2_INSTANCE";
@@ -75,9 +78,25 @@ pub(super) fn unparsed_values(
     partition: &Partition,
 ) -> Vec<UnparsedValue> {
     let mut found = Vec::new();
+    let package = finding.package_vulnerability_details.as_ref();
     for (field, time) in [
-        ("firstObservedAt", &finding.first_observed_at),
-        ("lastObservedAt", &finding.last_observed_at),
+        ("firstObservedAt", finding.first_observed_at.as_ref()),
+        ("lastObservedAt", finding.last_observed_at.as_ref()),
+        (
+            "packageVulnerabilityDetails.vendorCreatedAt",
+            package.and_then(|p| p.vendor_created_at.as_ref()),
+        ),
+        (
+            "packageVulnerabilityDetails.vendorUpdatedAt",
+            package.and_then(|p| p.vendor_updated_at.as_ref()),
+        ),
+        (
+            "exploitabilityDetails.lastKnownExploitAt",
+            finding
+                .exploitability_details
+                .as_ref()
+                .and_then(|e| e.last_known_exploit_at.as_ref()),
+        ),
     ] {
         if let Some(Lenient::Unparsed(raw)) = time {
             found.push(unparsed(field, raw));
@@ -85,6 +104,10 @@ pub(super) fn unparsed_values(
     }
     for (i, resource) in finding.resources.iter().enumerate() {
         let field = |name: &str| format!("resources[{i}].{name}");
+        if is_foreign(resource) {
+            // Regions and partitions of other clouds are theirs, not AWS's.
+            continue;
+        }
         if let Some(raw) = &resource.region
             && resource_region(resource, partition).is_none()
         {
@@ -125,6 +148,57 @@ pub(super) fn unparsed_values(
         ));
     }
     found
+}
+
+/// True for a resource Inspector reports in another cloud (`provider` set
+/// and not `AWS`).
+fn is_foreign(resource: &Inspector2Resource) -> bool {
+    resource
+        .provider
+        .as_deref()
+        .is_some_and(|p| !p.eq_ignore_ascii_case("AWS"))
+}
+
+/// OCSF's spelling of a cloud provider Inspector names.
+fn provider_name(raw: &str) -> String {
+    match raw.to_ascii_uppercase().as_str() {
+        "AWS" => "AWS".into(),
+        "AZURE" => "Azure".into(),
+        "GCP" => "GCP".into(),
+        _ => raw.to_owned(),
+    }
+}
+
+/// The cloud the finding is about: the first non-AWS resource's cloud,
+/// with its account and organization, else the AWS account of the ARN.
+fn cloud_of(finding: &Inspector2Finding, origin: &Origin, partition: &Partition) -> Cloud {
+    let Some(resource) = finding.resources.iter().find(|r| is_foreign(r)) else {
+        return Cloud {
+            provider: "AWS".into(),
+            region: Some(origin.region.to_string()),
+            cloud_partition: Some(partition.to_string()),
+            account: Some(Account::aws(origin.account.as_str())),
+            org: None,
+        };
+    };
+    let provider = provider_name(resource.provider.as_deref().unwrap_or_default());
+    let account = resource.provider_account_id.as_deref().map(|uid| {
+        if provider == "Azure" {
+            Account::azure_subscription(uid)
+        } else {
+            Account::other(uid)
+        }
+    });
+    Cloud {
+        account,
+        provider,
+        region: resource.region.clone(),
+        cloud_partition: None,
+        org: resource
+            .provider_org_id
+            .clone()
+            .map(|uid| Organization { uid }),
+    }
 }
 
 /// A resource's region when it is a region of the collector's partition.
@@ -200,6 +274,175 @@ fn finding_types(finding_type: &str) -> Vec<String> {
     vec![path.to_owned()]
 }
 
+/// OCSF `fix_coverage_id` and caption from Inspector's `fixAvailable`.
+fn fix_coverage(value: Option<&str>) -> Option<(u8, &'static str)> {
+    match value.map(str::to_ascii_uppercase).as_deref() {
+        Some("YES") => Some((1, "Complete")),
+        Some("PARTIAL") => Some((2, "Partial")),
+        Some("NO") => Some((3, "None")),
+        _ => None,
+    }
+}
+
+fn parsed_ms(time: Option<&Lenient<DateTime<Utc>>>) -> Option<i64> {
+    time.and_then(Lenient::parsed)
+        .map(DateTime::timestamp_millis)
+}
+
+/// A time inside a details object (`pushedAt`...) as epoch milliseconds.
+fn detail_ms(value: Option<&Value>) -> Option<i64> {
+    crate::timestamps::parse_json(value?)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+fn detail_str(object: Option<&Value>, key: &str) -> Option<String> {
+    object?.get(key)?.as_str().map(str::to_owned)
+}
+
+fn detail_strs(object: Option<&Value>, key: &str) -> Vec<String> {
+    object
+        .and_then(|o| o.get(key))
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| match item {
+                    Value::String(text) => Some(text.clone()),
+                    Value::Object(map) => map
+                        .get("arn")
+                        .or_else(|| map.get("layerArn"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The container image a finding is about, under fixed keys the index
+/// maps (`unmapped.fanin.details.container_image`): from
+/// `awsEcrContainerImage`, else the provider-neutral `image`.
+fn container_image(resource: &Inspector2Resource) -> Option<Value> {
+    let details = resource.details.as_ref()?;
+    let ecr = details.aws_ecr_container_image.as_ref();
+    let neutral = details.image.as_ref();
+    let image = ecr.or(neutral)?;
+    let pick = |key: &str| detail_str(ecr, key).or_else(|| detail_str(neutral, key));
+    let tags = {
+        let tags = detail_strs(ecr, "imageTags");
+        if tags.is_empty() {
+            detail_strs(neutral, "imageTags")
+        } else {
+            tags
+        }
+    };
+    let value = json!({
+        "repository_name": pick("repositoryName"),
+        "registry": pick("registry"),
+        "image_tags": tags,
+        "image_digest": detail_str(ecr, "imageHash").or_else(|| detail_str(neutral, "imageDigest")),
+        "architecture": pick("architecture"),
+        "platform": pick("platform"),
+        "author": pick("author"),
+        "pushed_time": detail_ms(image.get("pushedAt")),
+        "last_in_use_time": detail_ms(image.get("lastInUseAt")),
+        "in_use_count": image.get("inUseCount").and_then(Value::as_i64),
+    });
+    Some(without_nulls(value))
+}
+
+/// The function a finding is about (`unmapped.fanin.details.function`):
+/// from `awsLambdaFunction`, else the provider-neutral `serverlessFunction`.
+fn function(resource: &Inspector2Resource) -> Option<Value> {
+    let details = resource.details.as_ref()?;
+    let lambda = details.aws_lambda_function.as_ref();
+    let neutral = details.serverless_function.as_ref();
+    let function = lambda.or(neutral)?;
+    let pick = |key: &str| detail_str(lambda, key).or_else(|| detail_str(neutral, key));
+    let value = json!({
+        "function_name": detail_str(lambda, "functionName")
+            .or_else(|| detail_str(neutral, "serverlessFunctionName")),
+        "runtime": pick("runtime"),
+        "version": pick("version"),
+        "layers": detail_strs(Some(function), "layers"),
+        "architectures": detail_strs(Some(function), "architectures"),
+        "package_type": pick("packageType"),
+        "code_sha256": detail_str(lambda, "codeSha256").or_else(|| detail_str(neutral, "codeDigest")),
+        "execution_role_arn": detail_str(lambda, "executionRoleArn")
+            .or_else(|| detail_str(neutral, "executionRole")),
+        "last_modified_time": detail_ms(function.get("lastModifiedAt")),
+    });
+    Some(without_nulls(value))
+}
+
+/// `value` without the nulls of its objects, at every depth: the typed
+/// model writes an absent attribute as `null`, which says nothing.
+fn strip_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
+fn without_nulls(mut value: Value) -> Value {
+    if let Value::Object(map) = &mut value {
+        map.retain(|_, v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()));
+    }
+    value
+}
+
+/// The resource's name and version, searchable OCSF attributes.
+fn name_and_version(resource: &Inspector2Resource) -> (Option<String>, Option<String>) {
+    if let Some(image) = container_image(resource) {
+        return (detail_str(Some(&image), "repository_name"), None);
+    }
+    if let Some(function) = function(resource) {
+        return (
+            detail_str(Some(&function), "function_name"),
+            detail_str(Some(&function), "version"),
+        );
+    }
+    let vm = resource.details.as_ref().and_then(|d| d.vm.as_ref());
+    (detail_str(vm, "vmName"), None)
+}
+
+/// What the finding's own reachability analysis says.
+fn reachability(finding: &Inspector2Finding) -> Option<ReportedReachability> {
+    let reach = finding.network_reachability_details.as_ref()?;
+    let ports = reach.open_port_range.as_ref().and_then(port_range);
+    let path: Vec<PathStep> = reach
+        .network_path
+        .as_ref()
+        .and_then(|p| p.get("steps"))
+        .and_then(Value::as_array)
+        .map(|steps| {
+            steps
+                .iter()
+                .map(|step| PathStep {
+                    component_id: detail_str(Some(step), "componentId").unwrap_or_default(),
+                    component_type: detail_str(Some(step), "componentType").unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let from_internet = path
+        .first()
+        .is_some_and(|step| step.component_type == "AWS::EC2::InternetGateway");
+    Some(ReportedReachability {
+        protocol: reach.protocol.clone(),
+        from_port: ports.map(|(begin, _)| begin),
+        to_port: ports.map(|(_, end)| end),
+        path,
+        from_internet,
+    })
+}
+
 fn yes(value: Option<&str>) -> Option<bool> {
     match value.map(str::to_ascii_uppercase).as_deref() {
         Some("YES" | "PARTIAL") => Some(true),
@@ -259,12 +502,7 @@ pub(super) fn to_ocsf(
         profiles: vec!["cloud", "datetime"],
         original_time: None,
     };
-    let cloud = Cloud {
-        provider: "AWS",
-        region: origin.region.to_string(),
-        cloud_partition: partition.to_string(),
-        account: crate::ocsf::Account::aws(origin.account.as_str()),
-    };
+    let cloud = cloud_of(finding, origin, partition);
     let first_ms = first_observed.map(|t| t.timestamp_millis());
     let last_ms = last_observed.map(|t| t.timestamp_millis());
     let (first_seen_time, first_seen_time_dt) = time_pair(first_ms);
@@ -283,31 +521,43 @@ pub(super) fn to_ocsf(
         last_seen_time_dt,
         modified_time,
         modified_time_dt,
-        src_url: package.source_url.clone(),
+        // `sourceUrl` is the advisory's page, not the finding's: it is a
+        // reference of the vulnerability.
+        src_url: None,
     };
 
     let cve = package
         .vulnerability_id
         .as_deref()
         .and_then(as_cve)
-        .map(|uid| Cve {
-            uid,
-            cvss: package
-                .cvss
-                .iter()
-                .filter_map(|c| {
-                    Some(CvssScore {
-                        base_score: c.base_score?,
-                        version: c.version.clone()?,
-                        vector_string: c.scoring_vector.clone(),
-                        vendor_name: c.source.clone(),
+        .map(|uid| {
+            let (created_time, created_time_dt) =
+                time_pair(parsed_ms(package.vendor_created_at.as_ref()));
+            let (modified_time, modified_time_dt) =
+                time_pair(parsed_ms(package.vendor_updated_at.as_ref()));
+            Cve {
+                uid,
+                created_time,
+                created_time_dt,
+                modified_time,
+                modified_time_dt,
+                cvss: package
+                    .cvss
+                    .iter()
+                    .filter_map(|c| {
+                        Some(CvssScore {
+                            base_score: c.base_score?,
+                            version: c.version.clone()?,
+                            vector_string: c.scoring_vector.clone(),
+                            vendor_name: c.source.clone(),
+                        })
                     })
-                })
-                .collect(),
-            epss: finding.epss.as_ref().map(|e| EpssScore {
-                score: e.score.to_string(),
-            }),
-            references: Vec::new(),
+                    .collect(),
+                epss: finding.epss.as_ref().map(|e| EpssScore {
+                    score: e.score.to_string(),
+                }),
+                references: Vec::new(),
+            }
         });
     let code = finding.code_vulnerability_details.clone();
     let remediation_text = finding
@@ -320,10 +570,44 @@ pub(super) fn to_ocsf(
         .as_ref()
         .and_then(|r| r.recommendation.as_ref())
         .and_then(|r| r.url.clone());
-    let mut references = package.reference_urls.clone();
+    let mut references: Vec<String> = package.source_url.iter().cloned().collect();
+    references.extend(package.reference_urls.iter().cloned());
     if let Some(code) = &code {
         references.extend(code.reference_urls.iter().cloned());
     }
+    let mut seen = std::collections::BTreeSet::new();
+    references.retain(|url| seen.insert(url.clone()));
+    let affected_code: Vec<AffectedCode> = code
+        .iter()
+        .filter_map(|code| {
+            let location = code.file_path.as_ref()?;
+            let name = location
+                .file_name
+                .clone()
+                .or_else(|| location.file_path.clone())?;
+            Some(AffectedCode {
+                file: CodeFile {
+                    name,
+                    path: location.file_path.clone(),
+                    type_id: 1,
+                    file_type: "Regular File",
+                },
+                start_line: location.start_line,
+                end_line: location.end_line,
+                rule: (code.rule_id.is_some() || code.detector_name.is_some()).then(|| Rule {
+                    uid: code.rule_id.clone(),
+                    name: code.detector_name.clone(),
+                }),
+            })
+        })
+        .collect();
+    let fix = fix_coverage(finding.fix_available.as_deref());
+    let (exploit_last_seen_time, exploit_last_seen_time_dt) = time_pair(parsed_ms(
+        finding
+            .exploitability_details
+            .as_ref()
+            .and_then(|e| e.last_known_exploit_at.as_ref()),
+    ));
     let vulnerability = Vulnerability {
         title: title.clone(),
         desc: finding.description.clone(),
@@ -355,10 +639,23 @@ pub(super) fn to_ocsf(
                 release: p.release.clone(),
                 architecture: p.arch.clone(),
                 path: p.file_path.clone(),
+                remediation: p
+                    .remediation
+                    .clone()
+                    .filter(|desc| !desc.trim().is_empty())
+                    .map(|desc| Remediation {
+                        desc,
+                        references: Vec::new(),
+                    }),
             })
             .collect(),
+        affected_code,
         is_fix_available: yes(finding.fix_available.as_deref()),
+        fix_coverage_id: fix.map(|(id, _)| id),
+        fix_coverage: fix.map(|(_, caption)| caption),
         is_exploit_available: yes(finding.exploit_available.as_deref()),
+        exploit_last_seen_time,
+        exploit_last_seen_time_dt,
         references,
         related_vulnerabilities: package.related_vulnerabilities.clone(),
         remediation: remediation_text.map(|desc| Remediation {
@@ -377,30 +674,50 @@ pub(super) fn to_ocsf(
     let resources: Vec<Resource> = finding
         .resources
         .iter()
-        .map(|r| Resource {
-            uid: r.id.clone(),
-            resource_type: resource_type(&r.resource_type),
-            region: resource_region(r, partition)
-                .unwrap_or_else(|| origin.region.clone())
-                .to_string(),
-            cloud_partition: partition.to_string(),
-            hostname: None,
-            ip: if r.resource_type == EC2 {
-                primary_ip.clone()
-            } else {
-                None
-            },
-            labels: r
-                .tags
-                .iter()
-                .flatten()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect(),
-            data: r.details.as_ref().and_then(|d| {
-                d.aws_ecr_container_image
-                    .clone()
-                    .or_else(|| d.aws_lambda_function.clone())
-            }),
+        .map(|r| {
+            let (name, version) = name_and_version(r);
+            let foreign = is_foreign(r);
+            Resource {
+                uid: r.id.clone(),
+                resource_type: resource_type(&r.resource_type),
+                name,
+                version,
+                // Another cloud's region as it names it (or none); an AWS
+                // resource's region of the partition, else the finding's.
+                region: if foreign {
+                    r.region.clone()
+                } else {
+                    Some(
+                        resource_region(r, partition)
+                            .unwrap_or_else(|| origin.region.clone())
+                            .to_string(),
+                    )
+                },
+                cloud_partition: (!foreign).then(|| partition.to_string()),
+                hostname: None,
+                ip: if r.resource_type == EC2 {
+                    primary_ip.clone()
+                } else {
+                    None
+                },
+                labels: r
+                    .tags
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect(),
+                // Every detail kind as Inspector sent it (EC2 instance details
+                // too): stored, not indexed; the searchable part is in details.
+                data: r
+                    .details
+                    .as_ref()
+                    .and_then(|d| serde_json::to_value(d).ok())
+                    .map(|mut data| {
+                        strip_nulls(&mut data);
+                        data
+                    })
+                    .filter(|d| d.as_object().is_some_and(|m| !m.is_empty())),
+            }
         })
         .collect();
     let device = finding
@@ -416,7 +733,7 @@ pub(super) fn to_ocsf(
             Device {
                 uid: r.id.clone(),
                 instance_uid: r.id.clone(),
-                type_id: 99,
+                type_id: 6,
                 device_type: "Virtual",
                 region: resource_region(r, partition)
                     .unwrap_or_else(|| origin.region.clone())
@@ -434,8 +751,48 @@ pub(super) fn to_ocsf(
             }
         });
 
+    if let Some(reach) = reachability(finding) {
+        let network = context
+            .network
+            .get_or_insert_with(|| NetworkContext::reported_only(Vec::new()));
+        // The finding's own analysis found a path from an internet gateway:
+        // exposed, whatever EC2 could or could not tell.
+        network.internet_exposed |= reach.from_internet;
+        network.reachability.push(reach);
+    }
+
     let mut details = BTreeMap::new();
     details.insert("inspector_score".into(), json!(finding.inspector_score));
+    if let Some(adjusted) = finding
+        .inspector_score_details
+        .as_ref()
+        .and_then(|d| d.get("adjustedCvss"))
+    {
+        details.insert(
+            "adjusted_cvss".into(),
+            without_nulls(json!({
+                "score": adjusted.get("score").and_then(Value::as_f64),
+                "version": detail_str(Some(adjusted), "version"),
+                "scoring_vector": detail_str(Some(adjusted), "scoringVector"),
+                "cvss_source": detail_str(Some(adjusted), "cvssSource"),
+                "score_source": detail_str(Some(adjusted), "scoreSource"),
+            })),
+        );
+    }
+    details.insert("vendor_severity".into(), json!(package.vendor_severity));
+    if let Some(image) = finding.resources.iter().find_map(container_image) {
+        details.insert("container_image".into(), image);
+    }
+    if let Some(function) = finding.resources.iter().find_map(function) {
+        details.insert("function".into(), function);
+    }
+    if !finding.other.is_empty() {
+        details.insert("other".into(), json!(finding.other));
+    }
+    if cloud.provider != "AWS" {
+        // The AWS account whose Inspector reported the foreign resource.
+        details.insert("aws_account_id".into(), json!(finding.aws_account_id));
+    }
     details.insert(
         "inspector_score_details".into(),
         json!(finding.inspector_score_details),
@@ -453,6 +810,10 @@ pub(super) fn to_ocsf(
     }
     if let Some(code) = &code {
         details.insert("code_detector".into(), json!(code.detector_name));
+        details.insert("code_detector_id".into(), json!(code.detector_id));
+        details.insert("code_detector_tags".into(), json!(code.detector_tags));
+        details.insert("code_rule_id".into(), json!(code.rule_id));
+        details.insert("code_layer_arn".into(), json!(code.source_lambda_layer_arn));
         details.insert("cwes".into(), json!(code.cwes));
     }
     details.retain(|_, v| !v.is_null());

@@ -150,6 +150,53 @@ fn check_types(
         }
     }
 
+    let mut times: Vec<(String, &mut Option<i64>, &mut Option<String>)> = Vec::new();
+    for (i, vulnerability) in record.vulnerabilities.iter_mut().enumerate() {
+        times.push((
+            format!("vulnerabilities[{i}].exploit_last_seen_time"),
+            &mut vulnerability.exploit_last_seen_time,
+            &mut vulnerability.exploit_last_seen_time_dt,
+        ));
+        if let Some(cve) = &mut vulnerability.cve {
+            // A CVE may be older than fanin's 2015 floor, never from the future.
+            for (name, time, time_dt) in [
+                (
+                    "created_time",
+                    &mut cve.created_time,
+                    &mut cve.created_time_dt,
+                ),
+                (
+                    "modified_time",
+                    &mut cve.modified_time,
+                    &mut cve.modified_time_dt,
+                ),
+            ] {
+                let Some(ms) = *time else { continue };
+                let plausible = DateTime::from_timestamp_millis(ms).is_some_and(|t| {
+                    t.timestamp() >= 0 && t <= *now + timestamps::FUTURE_TOLERANCE
+                });
+                if !plausible {
+                    unparsed_values.push(unparsed(
+                        format!("vulnerabilities[{i}].cve.{name}"),
+                        &ms.to_string(),
+                    ));
+                    *time = None;
+                    *time_dt = None;
+                }
+            }
+        }
+    }
+    for (field, time, time_dt) in times {
+        // An exploit may have been seen before 2015, never in the future.
+        let Some(ms) = *time else { continue };
+        let plausible = DateTime::from_timestamp_millis(ms)
+            .is_some_and(|t| t.timestamp() >= 0 && t <= *now + timestamps::FUTURE_TOLERANCE);
+        if !plausible {
+            unparsed_values.push(unparsed(field, &ms.to_string()));
+            *time = None;
+            *time_dt = None;
+        }
+    }
     let info = &mut record.finding_info;
     for (field, time, time_dt) in [
         (
@@ -261,6 +308,15 @@ impl Caps<'_> {
 
     fn record(&mut self, record: &mut VulnerabilityFinding) {
         self.optional("status_detail", &mut record.status_detail, NAME_BYTES);
+        let cloud = &mut record.cloud;
+        self.text("cloud.provider", &mut cloud.provider, NAME_BYTES);
+        self.optional("cloud.region", &mut cloud.region, NAME_BYTES);
+        if let Some(account) = &mut cloud.account {
+            self.text("cloud.account.uid", &mut account.uid, NAME_BYTES);
+        }
+        if let Some(org) = &mut cloud.org {
+            self.text("cloud.org.uid", &mut org.uid, NAME_BYTES);
+        }
         if let Some(feature) = &mut record.metadata.product.feature {
             self.text(
                 "metadata.product.feature.name",
@@ -292,7 +348,13 @@ impl Caps<'_> {
                 &mut resource.resource_type,
                 NAME_BYTES,
             );
-            self.text(&format!("{field}.region"), &mut resource.region, NAME_BYTES);
+            self.optional(&format!("{field}.region"), &mut resource.region, NAME_BYTES);
+            self.optional(&format!("{field}.name"), &mut resource.name, NAME_BYTES);
+            self.optional(
+                &format!("{field}.version"),
+                &mut resource.version,
+                NAME_BYTES,
+            );
             self.optional(
                 &format!("{field}.hostname"),
                 &mut resource.hostname,
@@ -390,6 +452,29 @@ impl Caps<'_> {
                 &format!("{field}.security_groups"),
                 &mut network.security_groups,
             );
+            self.list(&format!("{field}.reachability"), &mut network.reachability);
+            for (r, reach) in network.reachability.iter_mut().enumerate() {
+                let field = format!("{field}.reachability[{r}]");
+                self.optional(
+                    &format!("{field}.protocol"),
+                    &mut reach.protocol,
+                    NAME_BYTES,
+                );
+                self.list(&format!("{field}.path"), &mut reach.path);
+                for (s, step) in reach.path.iter_mut().enumerate() {
+                    let field = format!("{field}.path[{s}]");
+                    self.text(
+                        &format!("{field}.component_id"),
+                        &mut step.component_id,
+                        REFERENCE_BYTES,
+                    );
+                    self.text(
+                        &format!("{field}.component_type"),
+                        &mut step.component_type,
+                        NAME_BYTES,
+                    );
+                }
+            }
         }
         for (key, value) in fanin.details.iter_mut() {
             self.json(&format!("unmapped.fanin.details.{key}"), value);
@@ -471,6 +556,34 @@ impl Caps<'_> {
                 self.optional(&format!("{field}.{name}"), value, NAME_BYTES);
             }
             self.optional(&format!("{field}.path"), &mut package.path, REFERENCE_BYTES);
+            if let Some(remediation) = &mut package.remediation {
+                self.text(
+                    &format!("{field}.remediation.desc"),
+                    &mut remediation.desc,
+                    REMEDIATION_BYTES,
+                );
+            }
+        }
+        self.list(
+            &format!("{field}.affected_code"),
+            &mut vulnerability.affected_code,
+        );
+        for (i, code) in vulnerability.affected_code.iter_mut().enumerate() {
+            let field = format!("{field}.affected_code[{i}]");
+            self.text(
+                &format!("{field}.file.name"),
+                &mut code.file.name,
+                REFERENCE_BYTES,
+            );
+            self.optional(
+                &format!("{field}.file.path"),
+                &mut code.file.path,
+                REFERENCE_BYTES,
+            );
+            if let Some(rule) = &mut code.rule {
+                self.optional(&format!("{field}.rule.uid"), &mut rule.uid, NAME_BYTES);
+                self.optional(&format!("{field}.rule.name"), &mut rule.name, NAME_BYTES);
+            }
         }
         self.texts(
             &format!("{field}.references"),

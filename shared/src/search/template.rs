@@ -31,6 +31,8 @@ pub fn index_template(prefix: &str) -> Value {
         json!({"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}});
     let epoch = json!({"type": "date", "format": "epoch_millis"});
     let date = json!({"type": "date", "format": "strict_date_optional_time"});
+    let float = json!({"type": "float"});
+    let integer = json!({"type": "integer"});
     let interface = json!({"properties": {
         "interface_id": keyword, "subnet_id": keyword, "vpc_id": keyword, "mac_address": keyword,
         "private_ips": ip, "public_ips": ip, "ipv6_addresses": ip, "public_dns_name": keyword,
@@ -54,20 +56,42 @@ pub fn index_template(prefix: &str) -> Value {
                     "severity_id": {"type": "integer"},
                     "status_id": {"type": "integer"},
                     "activity_id": {"type": "integer"},
-                    "cloud": {"properties": {"region": keyword, "account": {"properties": {"uid": keyword}}}},
+                    "cloud": {"properties": {
+                        "provider": keyword, "region": keyword, "cloud_partition": keyword,
+                        "account": {"properties": {"uid": keyword, "type": keyword, "type_id": integer}},
+                        "org": {"properties": {"uid": keyword}},
+                    }},
                     "finding_info": {"properties": {
                         "uid": keyword, "title": text, "desc": text,
                         "created_time": epoch, "first_seen_time": epoch, "last_seen_time": epoch, "modified_time": epoch,
                     }},
                     "vulnerabilities": {"properties": {
                         "title": text, "desc": text,
-                        "cve": {"properties": {"uid": keyword, "cvss": {"properties": {"base_score": {"type": "float"}}}}},
+                        "cve": {"properties": {
+                            "uid": keyword, "cvss": {"properties": {"base_score": float}},
+                            "created_time": epoch, "modified_time": epoch,
+                        }},
+                        "fix_coverage_id": integer, "fix_coverage": keyword,
+                        "exploit_last_seen_time": epoch,
+                        "affected_packages": {"properties": {
+                            "name": keyword, "version": keyword, "fixed_in_version": keyword, "path": keyword,
+                            "remediation": {"properties": {"desc": text}},
+                        }},
+                        "affected_code": {"properties": {
+                            "file": {"properties": {"name": keyword, "path": keyword, "type_id": integer}},
+                            "start_line": integer, "end_line": integer,
+                            "rule": {"properties": {"uid": keyword, "name": keyword}},
+                        }},
+                        "remediation": {"properties": {"desc": text}},
                     }},
                     "device": {"properties": {
                         "uid": keyword, "instance_uid": keyword, "ip": ip, "vpc_uid": keyword, "subnet_uid": keyword,
                         "network_interfaces": {"properties": {"uid": keyword, "ip": ip}},
                     }},
-                    "resources": {"properties": {"uid": keyword, "ip": ip, "data": {"type": "object", "enabled": false}}},
+                    "resources": {"properties": {
+                        "uid": keyword, "type": keyword, "name": keyword, "version": keyword, "region": keyword,
+                        "ip": ip, "data": {"type": "object", "enabled": false},
+                    }},
                     "unmapped": {"properties": {"fanin": {"properties": {
                         "source": keyword,
                         "enrichment": {"properties": {"status": keyword, "reason": text}},
@@ -75,7 +99,41 @@ pub fn index_template(prefix: &str) -> Value {
                             "id": keyword, "state": keyword, "instance_type": keyword, "image_id": keyword,
                             "tags": {"properties": {"key": keyword, "value": keyword}},
                         }},
-                        "details": {"type": "object", "enabled": false},
+                        // Source attributes as fanin names them: stored whole,
+                        // only the listed keys indexed (dynamic: false), so
+                        // arbitrary source shapes never grow the mapping.
+                        "details": {"type": "object", "dynamic": false, "properties": {
+                            "inspector_score": float,
+                            "adjusted_cvss": {"properties": {
+                                "score": float, "version": keyword, "scoring_vector": keyword,
+                                "cvss_source": keyword, "score_source": keyword,
+                            }},
+                            "vendor_severity": keyword,
+                            "status": keyword,
+                            "cwes": keyword,
+                            "code_detector": keyword, "code_detector_id": keyword, "code_detector_tags": keyword,
+                            "code_rule_id": keyword, "code_layer_arn": keyword,
+                            "container_image": {"properties": {
+                                "repository_name": keyword, "registry": keyword, "image_tags": keyword,
+                                "image_digest": keyword, "architecture": keyword, "platform": keyword,
+                                "author": keyword, "pushed_time": epoch, "last_in_use_time": epoch,
+                                "in_use_count": {"type": "long"},
+                            }},
+                            "function": {"properties": {
+                                "function_name": keyword, "runtime": keyword, "version": keyword,
+                                "layers": keyword, "architectures": keyword, "package_type": keyword,
+                                "code_sha256": keyword, "execution_role_arn": keyword,
+                                "last_modified_time": epoch,
+                            }},
+                            "network_reachability": {"properties": {
+                                "protocol": keyword,
+                                "open_port_range": {"properties": {"begin": integer, "end": integer}},
+                            }},
+                            "aws_account_id": keyword,
+                            "indicator_of_compromise": {"type": "boolean"},
+                            "inspector_classic_id": keyword, "rules_package_arn": keyword,
+                            "assessment_run_arn": keyword, "numeric_severity": float,
+                        }},
                         // What normalization cut or set aside: the raw values are
                         // keywords (capped, and never refused: ignore_above).
                         "truncated": {"properties": {
@@ -87,6 +145,11 @@ pub fn index_template(prefix: &str) -> Value {
                             "private_ips": ip, "public_ips": ip, "ipv6_addresses": ip,
                             "interfaces": interface,
                             "internet_exposed": {"type": "boolean"},
+                            "reachability": {"properties": {
+                                "protocol": keyword, "from_port": integer, "to_port": integer,
+                                "from_internet": {"type": "boolean"},
+                                "path": {"properties": {"component_id": keyword, "component_type": keyword}},
+                            }},
                             "internet_open_ports": {"properties": {
                                 "protocol": keyword, "from_port": {"type": "integer"}, "to_port": {"type": "integer"},
                                 "group_id": keyword, "source": keyword,

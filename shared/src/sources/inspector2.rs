@@ -27,6 +27,15 @@ pub const FINDING_EVENTS: EventSource = EventSource {
     decode: decode_event,
 };
 
+/// A finding of an on-demand machine image scan (`StartOnDemandScan`): the
+/// same finding shape under its own source and detail type.
+pub const ONDEMAND_AMI_EVENTS: EventSource = EventSource {
+    source: "inspector2.ami.ondemand",
+    detail_type: "OnDemand AMI Scan Findings",
+    in_sns_reason: "inspector2_in_sns",
+    decode: decode_event,
+};
+
 /// Decodes an `Inspector2 Finding` event and checks its provenance.
 pub fn decode_event(
     mut value: Value,

@@ -43,7 +43,8 @@ pub struct EventSource {
 }
 
 /// The registered EventBridge sources: one line per source.
-pub static EVENT_SOURCES: &[EventSource] = &[inspector2::FINDING_EVENTS];
+pub static EVENT_SOURCES: &[EventSource] =
+    &[inspector2::FINDING_EVENTS, inspector2::ONDEMAND_AMI_EVENTS];
 
 /// The registered source for an event's `source` and `detail-type`.
 pub fn event_source(source: &str, detail_type: &str) -> Option<&'static EventSource> {
