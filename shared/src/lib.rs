@@ -21,6 +21,7 @@ pub mod directory;
 pub mod enrich;
 pub mod fakes;
 pub mod forward;
+pub mod guardduty;
 pub mod ids;
 pub mod lambda;
 pub mod ledger;
