@@ -387,7 +387,6 @@ fn to_ocsf(
         "type",
         "title",
         "description",
-        "createdAt",
         "updatedAt",
     ] {
         mapped.take(format!("/{key}"));
@@ -408,8 +407,11 @@ fn to_ocsf(
     };
     let severity = severity(finding.severity);
     let updated_ms = event.updated_at.timestamp_millis();
-    let created_ms = Some(event.created_at.timestamp_millis())
-        .filter(|_| timestamps::is_believable(&event.created_at, now));
+    // Decoding made sure `createdAt` is a time; a believable one is mapped.
+    let created_ms = changes.time("createdAt", &finding.created_at);
+    if created_ms.is_some() {
+        mapped.take("/createdAt");
+    }
     let mut seen = |changes: &mut Changes, name: &str, raw: &Option<Value>| {
         let pointer = format!("/service/{name}");
         let time = changes.time(&source_field(&pointer), raw.as_ref()?)?;
@@ -799,12 +801,19 @@ fn actor(finding: &Finding, mapped: &mut Mapped, changes: &mut Changes) -> Optio
         mapped.take(format!("{base}/{name}"));
         Some(changes.name(path, value))
     };
+    let name = field("userName", &key.user_name, "actor.user.name");
+    let uid = field("principalId", &key.principal_id, "actor.user.uid");
+    let user_type = field("userType", &key.user_type, "actor.user.type");
+    let credential_uid = key
+        .access_key_id
+        .as_deref()
+        .map(|id| changes.name("actor.user.credential_uid", id));
     let user = User {
-        name: field("userName", &key.user_name, "actor.user.name"),
-        uid: field("principalId", &key.principal_id, "actor.user.uid"),
-        credential_uid: key.access_key_id.clone(),
-        type_id: key.user_type.as_ref().map(|_| 99),
-        user_type: field("userType", &key.user_type, "actor.user.type"),
+        name,
+        uid,
+        credential_uid,
+        type_id: user_type.as_ref().map(|_| 99),
+        user_type,
     };
     let empty = user.name.is_none() && user.uid.is_none() && user.credential_uid.is_none();
     (!empty).then_some(Actor { user })
