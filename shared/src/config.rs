@@ -66,7 +66,9 @@ pub struct CollectorConfig {
     pub provenance: Provenance,
     /// Which GuardDuty events the collector believes: those of the finding's
     /// own account and of these delegated administrators
-    /// (`FANIN_GUARDDUTY_ADMIN_ACCOUNTS`, comma-separated, may be empty).
+    /// (`FANIN_GUARDDUTY_ADMIN_ACCOUNTS`, comma-separated; unset or empty,
+    /// the central account `FANIN_CENTRAL_ACCOUNT_ID`, as the templates'
+    /// `GuardDutyAdminAccountId` defaults to it).
     pub guardduty: GuardDutyProvenance,
     /// Poller mode only: messages gathered into one batch, as the Lambda
     /// event-source mapping's `BatchSize` (`FANIN_BATCH_SIZE`).
@@ -203,7 +205,7 @@ impl CollectorConfig {
         let provenance = provenance_from_lookup(&get, partition.clone())?;
         let guardduty = GuardDutyProvenance {
             partition: partition.clone(),
-            admin_accounts: account_list(&get, "FANIN_GUARDDUTY_ADMIN_ACCOUNTS")?,
+            admin_accounts: guardduty_admin_accounts(&get)?,
         };
         let encryption = match get("FANIN_S3_SSE").as_deref().unwrap_or("aws:kms") {
             "aws:kms" => Encryption::Kms {
@@ -286,7 +288,9 @@ impl CollectorConfig {
 // envelope would be believed.
 // FANIN_INSPECTOR2_ADMIN_ACCOUNTS: comma-separated account ids of Inspector2
 // delegated administrators (may be empty).
-// FANIN_GUARDDUTY_ADMIN_ACCOUNTS: the same for GuardDuty (may be empty).
+// FANIN_GUARDDUTY_ADMIN_ACCOUNTS: the same for GuardDuty; unset or empty, the
+// central account (FANIN_CENTRAL_ACCOUNT_ID), where GuardDuty's delegated
+// administrator is by default (docs/deploy.md).
 
 fn provenance_from_lookup(
     get: &impl Fn(&str) -> Option<String>,
@@ -342,6 +346,17 @@ fn provenance_from_lookup(
         topics,
         inspector2_admin_accounts,
     })
+}
+
+/// FANIN_GUARDDUTY_ADMIN_ACCOUNTS, else the central account (when known).
+fn guardduty_admin_accounts(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<BTreeSet<AccountId>, ConfigError> {
+    let listed = account_list(get, "FANIN_GUARDDUTY_ADMIN_ACCOUNTS")?;
+    if !listed.is_empty() {
+        return Ok(listed);
+    }
+    account_list(get, "FANIN_CENTRAL_ACCOUNT_ID")
 }
 
 /// A comma-separated list of account ids (empty when unset).
@@ -611,7 +626,20 @@ mod tests {
             .collect();
         assert_eq!(admins, ["444444444444", "555555555555"]);
         assert_eq!(config.guardduty.partition.as_str(), "aws");
-        assert!(collector(&[]).unwrap().guardduty.admin_accounts.is_empty());
+        let central: Vec<String> = collector(&[])
+            .unwrap()
+            .guardduty
+            .admin_accounts
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        assert_eq!(central, ["999999999999"], "the central account by default");
+        let listed_topics = collector(&[
+            ("FANIN_CENTRAL_ACCOUNT_ID", ""),
+            ("FANIN_TOPIC_ARNS", "arn:aws:sns:eu-west-1:999999999999:a"),
+        ])
+        .unwrap();
+        assert!(listed_topics.guardduty.admin_accounts.is_empty());
         let err =
             collector(&[("FANIN_GUARDDUTY_ADMIN_ACCOUNTS", "444444444444,../x")]).unwrap_err();
         assert_eq!(err.variable, "FANIN_GUARDDUTY_ADMIN_ACCOUNTS");
