@@ -3,7 +3,8 @@
 //! `tests/fixtures/README.md`): decoding and provenance, the golden OCSF
 //! Detection Findings (asserted exactly and validated by pydantic-ocsf),
 //! versions of recurring findings, the network enrichment, the index
-//! template, and property tests over the decoder and the mapping.
+//! template (on osmem-server, the local stack's OpenSearch API), and
+//! property tests over the decoder and the mapping.
 //!
 //! `FANIN_UPDATE_GOLDEN=1 cargo test --workspace --test guardduty` rewrites
 //! the goldens; review the diff field by field before committing it.
@@ -838,4 +839,271 @@ proptest! {
         let event = decode_value(&own_event(&detail)).unwrap();
         check_record(&event)?;
     }
+}
+
+// --- The template on an OpenSearch API ------------------------------------------
+
+/// osmem-server (the OpenSearch REST API the local stack uses), stopped when
+/// dropped.
+struct Osmem(std::process::Child);
+
+impl Drop for Osmem {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn call(
+    client: &opensearch::OpenSearch,
+    method: opensearch::http::Method,
+    path: &str,
+    content_type: &'static str,
+    body: Option<Vec<u8>>,
+) -> (u16, Value) {
+    use opensearch::http::headers::{CONTENT_TYPE, HeaderMap, HeaderValue};
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let response = client
+        .send(method, path, headers, None::<&()>, body, None)
+        .await
+        .unwrap();
+    let status = response.status_code().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// The goldens index under the class 2004 template on a real OpenSearch
+/// API without a mapping error, and an analyst's queries find them: an
+/// address as `ip` (CIDR), the occurrence count as a number, and the one
+/// `unmapped.guardduty` attribute the template declares; the undeclared
+/// ones are kept in the document but not mapped.
+#[tokio::test]
+async fn goldens_index_and_answer_queries_under_the_template() {
+    use opensearch::OpenSearch;
+    use opensearch::http::Method;
+    use opensearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let located = Command::new(root.join(".local/venv/bin/python"))
+        .args([
+            "-c",
+            "import osmem_server; print(osmem_server.resolve_binary())",
+        ])
+        .output()
+        .expect("the local venv's python: run scripts/setup");
+    assert!(
+        located.status.success(),
+        "osmem-server is not installed: run scripts/setup"
+    );
+    let binary = String::from_utf8(located.stdout).unwrap().trim().to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _server = Osmem(
+        Command::new(binary)
+            .args(["-addr", &format!("127.0.0.1:{port}"), "-no-stdin-watch"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+    let client = OpenSearch::new(
+        TransportBuilder::new(SingleNodeConnectionPool::new(url))
+            .disable_proxy()
+            .build()
+            .unwrap(),
+    );
+    let mut ready = false;
+    for _ in 0..100 {
+        let answer = client
+            .send(
+                Method::Get,
+                "/",
+                Default::default(),
+                None::<&()>,
+                None::<Vec<u8>>,
+                None,
+            )
+            .await;
+        if answer.is_ok_and(|r| r.status_code().is_success()) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "osmem-server did not answer");
+
+    let json = "application/json";
+    let template = detection_index_template("fanin-detection-findings");
+    let (status, answer) = call(
+        &client,
+        Method::Put,
+        "/_index_template/fanin-detection-findings",
+        json,
+        Some(template.to_string().into_bytes()),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+
+    let index = "fanin-detection-findings-test";
+    let mut body = String::new();
+    for name in ACCEPTED {
+        let golden: Value =
+            serde_json::from_str(&std::fs::read_to_string(golden_path(name)).unwrap()).unwrap();
+        body.push_str(&json!({"index": {"_index": index, "_id": name}}).to_string());
+        body.push('\n');
+        body.push_str(&golden.to_string());
+        body.push('\n');
+    }
+    let (status, answer) = call(
+        &client,
+        Method::Post,
+        "/_bulk?refresh=true",
+        "application/x-ndjson",
+        Some(body.into_bytes()),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["errors"], false, "{answer}");
+    assert_eq!(answer["items"].as_array().unwrap().len(), ACCEPTED.len());
+
+    let search = |query: Value| {
+        let client = &client;
+        async move {
+            let (status, answer) = call(
+                client,
+                Method::Post,
+                &format!("/{index}/_search"),
+                json,
+                Some(json!({"query": query, "size": 20}).to_string().into_bytes()),
+            )
+            .await;
+            assert_eq!(status, 200, "{answer}");
+            let mut ids: Vec<String> = answer["hits"]["hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|hit| hit["_id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let api_calls = vec![
+        "aws-samples-iam-recon-finding".to_owned(),
+        "aws-samples-s3-pentest-finding".to_owned(),
+    ];
+    assert_eq!(
+        search(json!({"term": {"evidences.src_endpoint.ip": "198.51.100.0/24"}})).await,
+        api_calls
+    );
+    assert_eq!(
+        search(json!({"term": {"unmapped.guardduty.service.action.actionType": "AWS_API_CALL"}}))
+            .await,
+        api_calls
+    );
+    assert_eq!(
+        search(json!({"range": {"count": {"gte": 2}}})).await,
+        [
+            "elastic-ec2-dns-blackhole-finding",
+            "elastic-ec2-winrm-bruteforce-finding",
+            "elastic-eks-anonymous-access-finding",
+        ]
+    );
+
+    let (status, mapping) = call(
+        &client,
+        Method::Get,
+        &format!("/{index}/_mapping"),
+        json,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{mapping}");
+    let properties = &mapping[index]["mappings"]["properties"];
+    let ip = &properties["evidences"]["properties"]["src_endpoint"]["properties"]["ip"]["type"];
+    assert_eq!(ip, "ip");
+    let guardduty = &properties["unmapped"]["properties"]["guardduty"]["properties"];
+    assert!(guardduty.get("service").is_some(), "{guardduty}");
+    assert!(
+        guardduty.get("schemaVersion").is_none(),
+        "undeclared attributes are not mapped: {guardduty}"
+    );
+}
+
+/// A port probe (no published sample with a known origin: the EC2 sample
+/// with its action replaced): one inbound evidence per probe, the prober as
+/// the source, the instance's probed port as the destination.
+#[test]
+fn each_port_probe_is_an_inbound_evidence() {
+    let mut detail = finding("aws-samples-ec2-canary-finding");
+    detail["type"] = "Recon:EC2/PortProbeUnprotectedPort".into();
+    detail["service"]["action"] = json!({
+        "actionType": "PORT_PROBE",
+        "portProbeAction": {"blocked": false, "portProbeDetails": [
+            {
+                "localPortDetails": {"port": 22, "portName": "SSH"},
+                "localIpDetails": {"ipAddressV4": "10.0.0.23"},
+                "remoteIpDetails": {
+                    "ipAddressV4": "198.51.100.7",
+                    "organization": {"asn": "64496", "asnOrg": "Example AS"},
+                    "country": {"countryCode": "NL", "countryName": "Netherlands"},
+                },
+            },
+            {
+                "localPortDetails": {"port": 70000},
+                "remoteIpDetails": {"ipAddressV4": "not-an-ip"},
+            },
+        ]},
+    });
+    let event = decode_value(&own_event(&detail)).unwrap();
+    let document = document(&event);
+    let evidences = document["evidences"].as_array().unwrap();
+    assert_eq!(evidences.len(), 2);
+    let probe = &evidences[0];
+    assert_eq!(probe["connection_info"]["direction_id"], 1);
+    assert_eq!(probe["src_endpoint"]["ip"], "198.51.100.7");
+    assert_eq!(probe["src_endpoint"]["autonomous_system"]["number"], 64496);
+    assert_eq!(probe["src_endpoint"]["location"]["country"], "NL");
+    assert_eq!(probe["dst_endpoint"]["ip"], "10.0.0.23");
+    assert_eq!(probe["dst_endpoint"]["port"], 22);
+    assert_eq!(probe["dst_endpoint"]["instance_uid"], "i-05746eb48123455e0");
+    // What does not parse is set aside, listed, and kept as sent.
+    assert!(evidences[1]["src_endpoint"].get("ip").is_none());
+    assert!(evidences[1]["dst_endpoint"].get("port").is_none());
+    let unparsed: Vec<&str> = document["unmapped"]["fanin"]["unparsed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        unparsed.contains(
+            &"service.action.portProbeAction.portProbeDetails[1].remoteIpDetails.ipAddressV4"
+        ),
+        "{unparsed:?}"
+    );
+    assert!(
+        unparsed
+            .contains(&"service.action.portProbeAction.portProbeDetails[1].localPortDetails.port"),
+        "{unparsed:?}"
+    );
+    let kept = &document["unmapped"]["guardduty"]["service"]["action"]["portProbeAction"];
+    assert_eq!(
+        kept["portProbeDetails"][1]["remoteIpDetails"]["ipAddressV4"],
+        "not-an-ip"
+    );
+    assert_eq!(
+        kept["portProbeDetails"][0]["remoteIpDetails"]["country"]["countryName"],
+        "Netherlands"
+    );
+    assert_eq!(kept["blocked"], false);
 }
