@@ -1220,10 +1220,10 @@ fn observables(resources: &[ResourceDetails], evidences: &[Evidence]) -> Vec<Obs
     observables
 }
 
-/// The finding minus the attributes at `mapped` (JSON pointers). Removing
-/// an array element leaves `null` in its place, so the other elements keep
-/// their positions; then `null`, empty objects and lists of nothing but
-/// those are left out (they say nothing).
+/// The finding minus the attributes at `mapped` (JSON pointers). Then
+/// `null`, empty objects and lists of nothing are left out (they say
+/// nothing), except inside a list that keeps other entries: there an
+/// emptied entry stays, so the others keep their positions.
 fn residue(raw: &Value, mapped: &Mapped) -> Value {
     let mut out = raw.clone();
     for pointer in &mapped.0 {
@@ -1324,4 +1324,45 @@ pub fn unparsed_addresses(finding: &Finding) -> Vec<UnparsedValue> {
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_residue_is_what_was_not_mapped() {
+        let raw = json!({
+            "id": "a",
+            "empty": {},
+            "nothing": null,
+            "list": [{"x": 1, "y": 2}, {"x": 3}],
+            "kept": {"deep": {"x": 4, "y": ""}},
+        });
+        let mut mapped = Mapped::default();
+        for pointer in ["/id", "/list/1/x", "/list/0/y", "/kept/deep/x", "/absent/x"] {
+            mapped.take(pointer);
+        }
+        assert_eq!(
+            residue(&raw, &mapped),
+            // The emptied entry stays, so every entry keeps its position;
+            // an empty string is a value, kept.
+            json!({"list": [{"x": 1}, {}], "kept": {"deep": {"y": ""}}})
+        );
+        let mut all = Mapped::default();
+        all.take("/id");
+        assert_eq!(residue(&json!({"id": 1}), &all), json!({}));
+    }
+
+    #[test]
+    fn source_fields_read_like_record_paths() {
+        assert_eq!(
+            source_field(
+                "/service/action/portProbeAction/portProbeDetails/3/localPortDetails/port"
+            ),
+            "service.action.portProbeAction.portProbeDetails[3].localPortDetails.port"
+        );
+        assert_eq!(source_field("/createdAt"), "createdAt");
+    }
 }
