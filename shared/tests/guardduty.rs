@@ -31,11 +31,12 @@ use serde_json::{Value, json};
 const DIR: &str = "../tests/fixtures/published/guardduty";
 
 /// The published findings that decode, each with its golden.
-const ACCEPTED: [&str; 6] = [
+const ACCEPTED: [&str; 7] = [
     "aws-samples-ec2-canary-finding",
     "aws-samples-iam-recon-finding",
     "aws-samples-s3-pentest-finding",
     "elastic-ec2-dns-blackhole-finding",
+    "elastic-ec2-malicious-ip-inbound-finding",
     "elastic-ec2-winrm-bruteforce-finding",
     "elastic-eks-anonymous-access-finding",
 ];
@@ -299,6 +300,19 @@ fn goldens_hold_what_an_analyst_looks_for() {
     assert_eq!(
         eks["unmapped"]["fanin"]["enrichment"]["status"],
         "not_applicable"
+    );
+    // Inbound: the remote side opened the connection, so it is the source.
+    let inbound = golden("elastic-ec2-malicious-ip-inbound-finding");
+    let connection = &inbound["evidences"][0];
+    assert_eq!(connection["connection_info"]["direction"], "Inbound");
+    assert_eq!(connection["src_endpoint"]["ip"], "81.2.69.144");
+    assert_eq!(connection["src_endpoint"]["port"], 5711);
+    assert_eq!(connection["dst_endpoint"]["ip"], "10.0.0.23");
+    assert_eq!(connection["dst_endpoint"]["port"], 3389);
+    assert_eq!(connection["dst_endpoint"]["svc_name"], "RDP");
+    assert_eq!(
+        inbound["unmapped"]["guardduty"]["service"]["evidence"]["threatIntelligenceDetails"][0]["threatListName"],
+        "GeneratedFindingThreatListName"
     );
     let winrm = golden("elastic-ec2-winrm-bruteforce-finding");
     assert_eq!(winrm["severity"], "Low");
@@ -1014,6 +1028,7 @@ async fn goldens_index_and_answer_queries_under_the_template() {
         search(json!({"range": {"count": {"gte": 2}}})).await,
         [
             "elastic-ec2-dns-blackhole-finding",
+            "elastic-ec2-malicious-ip-inbound-finding",
             "elastic-ec2-winrm-bruteforce-finding",
             "elastic-eks-anonymous-access-finding",
         ]
