@@ -31,10 +31,11 @@ use serde_json::{Value, json};
 const DIR: &str = "../tests/fixtures/published/guardduty";
 
 /// The published findings that decode, each with its golden.
-const ACCEPTED: [&str; 7] = [
+const ACCEPTED: [&str; 8] = [
     "aws-samples-ec2-canary-finding",
     "aws-samples-iam-recon-finding",
     "aws-samples-s3-pentest-finding",
+    "elastic-ec2-backdoor-dos-finding",
     "elastic-ec2-dns-blackhole-finding",
     "elastic-ec2-malicious-ip-inbound-finding",
     "elastic-ec2-winrm-bruteforce-finding",
@@ -313,6 +314,13 @@ fn goldens_hold_what_an_analyst_looks_for() {
     assert_eq!(
         inbound["unmapped"]["guardduty"]["service"]["evidence"]["threatIntelligenceDetails"][0]["threatListName"],
         "GeneratedFindingThreatListName"
+    );
+    let backdoor = golden("elastic-ec2-backdoor-dos-finding");
+    assert_eq!(backdoor["severity"], "High");
+    assert_eq!(backdoor["evidences"][0]["dst_endpoint"]["svc_name"], "HTTP");
+    assert_eq!(
+        backdoor["unmapped"]["guardduty"]["service"]["resourceRole"],
+        "ACTOR"
     );
     let winrm = golden("elastic-ec2-winrm-bruteforce-finding");
     assert_eq!(winrm["severity"], "Low");
@@ -1027,6 +1035,7 @@ async fn goldens_index_and_answer_queries_under_the_template() {
     assert_eq!(
         search(json!({"range": {"count": {"gte": 2}}})).await,
         [
+            "elastic-ec2-backdoor-dos-finding",
             "elastic-ec2-dns-blackhole-finding",
             "elastic-ec2-malicious-ip-inbound-finding",
             "elastic-ec2-winrm-bruteforce-finding",
