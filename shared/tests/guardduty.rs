@@ -31,7 +31,7 @@ use serde_json::{Value, json};
 const DIR: &str = "../tests/fixtures/published/guardduty";
 
 /// The published findings that decode, each with its golden.
-const ACCEPTED: [&str; 8] = [
+const ACCEPTED: [&str; 9] = [
     "aws-samples-ec2-canary-finding",
     "aws-samples-iam-recon-finding",
     "aws-samples-s3-pentest-finding",
@@ -40,6 +40,7 @@ const ACCEPTED: [&str; 8] = [
     "elastic-ec2-malicious-ip-inbound-finding",
     "elastic-ec2-winrm-bruteforce-finding",
     "elastic-eks-anonymous-access-finding",
+    "elastic-iam-password-policy-finding",
 ];
 
 fn read(name: &str) -> String {
@@ -321,6 +322,20 @@ fn goldens_hold_what_an_analyst_looks_for() {
     assert_eq!(
         backdoor["unmapped"]["guardduty"]["service"]["resourceRole"],
         "ACTOR"
+    );
+    // A real AS number is mapped (as a number, though GuardDuty sends a string).
+    let stealth = golden("elastic-iam-password-policy-finding");
+    let caller = &stealth["evidences"][0]["src_endpoint"];
+    assert_eq!(caller["autonomous_system"]["number"], 24309);
+    assert!(
+        stealth["unmapped"]["guardduty"]["service"]["action"]["awsApiCallAction"]
+            ["remoteIpDetails"]
+            .get("organization")
+            .is_none()
+    );
+    assert_eq!(
+        stealth["unmapped"]["guardduty"]["service"]["additionalInfo"]["newPolicy"]["maxPasswordAge"],
+        "150"
     );
     let winrm = golden("elastic-ec2-winrm-bruteforce-finding");
     assert_eq!(winrm["severity"], "Low");
@@ -1022,10 +1037,11 @@ async fn goldens_index_and_answer_queries_under_the_template() {
     let api_calls = vec![
         "aws-samples-iam-recon-finding".to_owned(),
         "aws-samples-s3-pentest-finding".to_owned(),
+        "elastic-iam-password-policy-finding".to_owned(),
     ];
     assert_eq!(
         search(json!({"term": {"evidences.src_endpoint.ip": "198.51.100.0/24"}})).await,
-        api_calls
+        api_calls[..2]
     );
     assert_eq!(
         search(json!({"term": {"unmapped.guardduty.service.action.actionType": "AWS_API_CALL"}}))
@@ -1040,6 +1056,7 @@ async fn goldens_index_and_answer_queries_under_the_template() {
             "elastic-ec2-malicious-ip-inbound-finding",
             "elastic-ec2-winrm-bruteforce-finding",
             "elastic-eks-anonymous-access-finding",
+            "elastic-iam-password-policy-finding",
         ]
     );
 
