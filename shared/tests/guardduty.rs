@@ -31,13 +31,14 @@ use serde_json::{Value, json};
 const DIR: &str = "../tests/fixtures/published/guardduty";
 
 /// The published findings that decode, each with its golden.
-const ACCEPTED: [&str; 9] = [
+const ACCEPTED: [&str; 10] = [
     "aws-samples-ec2-canary-finding",
     "aws-samples-iam-recon-finding",
     "aws-samples-s3-pentest-finding",
     "elastic-ec2-backdoor-dos-finding",
     "elastic-ec2-dns-blackhole-finding",
     "elastic-ec2-malicious-ip-inbound-finding",
+    "elastic-ec2-port-probe-finding",
     "elastic-ec2-winrm-bruteforce-finding",
     "elastic-eks-anonymous-access-finding",
     "elastic-iam-password-policy-finding",
@@ -316,6 +317,24 @@ fn goldens_hold_what_an_analyst_looks_for() {
         inbound["unmapped"]["guardduty"]["service"]["evidence"]["threatIntelligenceDetails"][0]["threatListName"],
         "GeneratedFindingThreatListName"
     );
+    // Port probes: one inbound evidence per probe, the prober as source.
+    let probe = golden("elastic-ec2-port-probe-finding");
+    assert_eq!(
+        probe["finding_info"]["types"],
+        json!(["Recon:EC2/PortProbeUnprotectedPort"])
+    );
+    let probes = probe["evidences"].as_array().unwrap();
+    assert_eq!(probes.len(), 2);
+    for (evidence, (ip, port, asn)) in probes
+        .iter()
+        .zip([("81.2.69.144", 80, 9808), ("198.51.100.1", 443, 29073)])
+    {
+        assert_eq!(evidence["connection_info"]["direction"], "Inbound");
+        assert_eq!(evidence["src_endpoint"]["ip"], ip);
+        assert_eq!(evidence["src_endpoint"]["autonomous_system"]["number"], asn);
+        assert_eq!(evidence["dst_endpoint"]["ip"], "10.0.0.23");
+        assert_eq!(evidence["dst_endpoint"]["port"], port);
+    }
     let backdoor = golden("elastic-ec2-backdoor-dos-finding");
     assert_eq!(backdoor["severity"], "High");
     assert_eq!(backdoor["evidences"][0]["dst_endpoint"]["svc_name"], "HTTP");
@@ -1041,7 +1060,11 @@ async fn goldens_index_and_answer_queries_under_the_template() {
     ];
     assert_eq!(
         search(json!({"term": {"evidences.src_endpoint.ip": "198.51.100.0/24"}})).await,
-        api_calls[..2]
+        [
+            "aws-samples-iam-recon-finding",
+            "aws-samples-s3-pentest-finding",
+            "elastic-ec2-port-probe-finding",
+        ]
     );
     assert_eq!(
         search(json!({"term": {"unmapped.guardduty.service.action.actionType": "AWS_API_CALL"}}))
@@ -1054,6 +1077,7 @@ async fn goldens_index_and_answer_queries_under_the_template() {
             "elastic-ec2-backdoor-dos-finding",
             "elastic-ec2-dns-blackhole-finding",
             "elastic-ec2-malicious-ip-inbound-finding",
+            "elastic-ec2-port-probe-finding",
             "elastic-ec2-winrm-bruteforce-finding",
             "elastic-eks-anonymous-access-finding",
             "elastic-iam-password-policy-finding",
@@ -1080,9 +1104,9 @@ async fn goldens_index_and_answer_queries_under_the_template() {
     );
 }
 
-/// A port probe (no published sample with a known origin: the EC2 sample
-/// with its action replaced): one inbound evidence per probe, the prober as
-/// the source, the instance's probed port as the destination.
+/// A port probe with what the published one lacks (a country code, values
+/// that do not parse): one inbound evidence per probe, the prober as the
+/// source, the instance's probed port as the destination.
 #[test]
 fn each_port_probe_is_an_inbound_evidence() {
     let mut detail = finding("aws-samples-ec2-canary-finding");
