@@ -551,128 +551,33 @@ fn labels(tags: &[Tag], field: &str, changes: &mut Changes) -> Vec<String> {
     labels
 }
 
-/// The finding's resources (`resources[]`) and, when it names an EC2
-/// instance, the `device` with fanin's network context.
-fn resources_and_device(
-    finding: &Finding,
-    region: &str,
-    partition: &Partition,
-    network: Option<&NetworkContext>,
-    mapped: &mut Mapped,
-    changes: &mut Changes,
-) -> (Vec<ResourceDetails>, Option<Device>, Option<String>) {
-    let resource = &finding.resource;
-    let mut resources = Vec::new();
-    let mut push = |uid: String,
-                    name: Option<String>,
-                    resource_type: &'static str,
-                    created: Option<i64>,
-                    labels: Vec<String>,
-                    ip: Option<String>| {
-        let (created_time, created_time_dt) = time_pair(created);
-        resources.push(ResourceDetails {
-            uid,
-            name,
-            resource_type,
-            region: region.to_owned(),
-            cloud_partition: partition.to_string(),
-            ip,
-            created_time,
-            created_time_dt,
-            labels,
-        });
-    };
-    let primary_ip = network.and_then(|n| n.private_ips.first().cloned());
+/// A resource the finding names by an identifier (an ARN, else a name),
+/// with where its attributes are in the finding.
+struct Named<'a> {
+    /// JSON pointer of the object that describes it.
+    base: String,
+    resource_type: &'static str,
+    /// `(key, value)` of the identifier, e.g. `("arn", …)`.
+    uid: (&'static str, Option<&'a String>),
+    /// `(key, value)` of the name: the uid when there is no identifier.
+    name: (&'static str, Option<&'a String>),
+    created: Option<&'a Value>,
+    tags: &'a [Tag],
+}
 
-    let mut device = None;
-    let mut instance_uid = None;
-    if let Some(details) = &resource.instance_details
-        && let Some(id) = &details.instance_id
-    {
-        let base = "/resource/instanceDetails";
-        mapped.take(format!("{base}/instanceId"));
-        let uid = changes.text("resources.uid", id, REFERENCE_BYTES);
-        let created = details.launch_time.as_ref().and_then(|raw| {
-            let time = changes.time("resource.instanceDetails.launchTime", raw)?;
-            mapped.take(format!("{base}/launchTime"));
-            Some(time)
-        });
-        if !details.tags.is_empty() {
-            mapped.take(format!("{base}/tags"));
-        }
-        let labels = labels(&details.tags, "resources.labels", changes);
-        let image = details.image_id.as_deref().map(|image| {
-            mapped.take(format!("{base}/imageId"));
-            Image {
-                uid: changes.name("device.image.uid", image),
-            }
-        });
-        device = Some(Device {
-            uid: uid.clone(),
-            instance_uid: uid.clone(),
-            type_id: 99,
-            device_type: "Virtual",
-            region: region.to_owned(),
-            hostname: None,
-            ip: primary_ip.clone(),
-            vpc_uid: network.and_then(|n| n.vpc_id.clone()),
-            subnet_uid: network.and_then(|n| n.subnet_id.clone()),
-            image,
-            network_interfaces: network.map(ocsf_interfaces).unwrap_or_default(),
-        });
-        instance_uid = Some(uid.clone());
-        push(uid, None, "AwsEc2Instance", created, labels, primary_ip);
-    }
-    if let Some(key) = &resource.access_key_details
-        && let Some(id) = &key.access_key_id
-    {
-        mapped.take("/resource/accessKeyDetails/accessKeyId");
-        let name = key
-            .user_name
-            .as_deref()
-            .map(|n| changes.name("resources.name", n));
-        push(
-            changes.name("resources.uid", id),
-            name,
-            "AwsIamAccessKey",
-            None,
-            Vec::new(),
-            None,
-        );
-    }
+/// Every resource of the finding other than the instance, as [`Named`].
+fn named_resources(finding: &Finding) -> Vec<Named<'_>> {
+    let resource = &finding.resource;
+    let mut named = Vec::new();
     for (i, bucket) in resource.s3_bucket_details.iter().enumerate() {
-        let base = format!("/resource/s3BucketDetails/{i}");
-        let Some(uid) = bucket.arn.as_ref().or(bucket.name.as_ref()) else {
-            continue;
-        };
-        for (present, key) in [
-            (bucket.arn.is_some(), "arn"),
-            (bucket.name.is_some(), "name"),
-        ] {
-            if present {
-                mapped.take(format!("{base}/{key}"));
-            }
-        }
-        let created = bucket.created_at.as_ref().and_then(|raw| {
-            let time = changes.time(&source_field(&format!("{base}/createdAt")), raw)?;
-            mapped.take(format!("{base}/createdAt"));
-            Some(time)
+        named.push(Named {
+            base: format!("/resource/s3BucketDetails/{i}"),
+            resource_type: "AwsS3Bucket",
+            uid: ("arn", bucket.arn.as_ref()),
+            name: ("name", bucket.name.as_ref()),
+            created: bucket.created_at.as_ref(),
+            tags: &bucket.tags,
         });
-        if !bucket.tags.is_empty() {
-            mapped.take(format!("{base}/tags"));
-        }
-        let labels = labels(&bucket.tags, "resources.labels", changes);
-        push(
-            changes.text("resources.uid", uid, REFERENCE_BYTES),
-            bucket
-                .name
-                .as_deref()
-                .map(|n| changes.name("resources.name", n)),
-            "AwsS3Bucket",
-            created,
-            labels,
-            None,
-        );
     }
     for (key, cluster, resource_type) in [
         (
@@ -686,93 +591,179 @@ fn resources_and_device(
             "AwsEcsCluster",
         ),
     ] {
-        let Some(cluster) = cluster else { continue };
-        let Some(uid) = cluster.arn.as_ref().or(cluster.name.as_ref()) else {
-            continue;
+        if let Some(cluster) = cluster {
+            named.push(Named {
+                base: format!("/resource/{key}"),
+                resource_type,
+                uid: ("arn", cluster.arn.as_ref()),
+                name: ("name", cluster.name.as_ref()),
+                created: cluster.created_at.as_ref(),
+                tags: &cluster.tags,
+            });
+        }
+    }
+    if let Some(lambda) = &resource.lambda_details {
+        named.push(Named {
+            base: "/resource/lambdaDetails".into(),
+            resource_type: "AwsLambdaFunction",
+            uid: ("functionArn", lambda.function_arn.as_ref()),
+            name: ("functionName", lambda.function_name.as_ref()),
+            created: None,
+            tags: &[],
+        });
+    }
+    if let Some(rds) = &resource.rds_db_instance_details {
+        named.push(Named {
+            base: "/resource/rdsDbInstanceDetails".into(),
+            resource_type: "AwsRdsDbInstance",
+            uid: ("dbInstanceArn", rds.db_instance_arn.as_ref()),
+            name: ("dbInstanceIdentifier", rds.db_instance_identifier.as_ref()),
+            created: None,
+            tags: &[],
+        });
+    }
+    named
+}
+
+/// Builds `resources[]`: every entry in the finding's region and the
+/// collector's partition.
+struct Resources<'a> {
+    region: &'a str,
+    partition: &'a Partition,
+    list: Vec<ResourceDetails>,
+}
+
+impl Resources<'_> {
+    fn push(
+        &mut self,
+        uid: String,
+        name: Option<String>,
+        resource_type: &'static str,
+        created: Option<i64>,
+        labels: Vec<String>,
+        ip: Option<String>,
+    ) {
+        let (created_time, created_time_dt) = time_pair(created);
+        self.list.push(ResourceDetails {
+            uid,
+            name,
+            resource_type,
+            region: self.region.to_owned(),
+            cloud_partition: self.partition.to_string(),
+            ip,
+            created_time,
+            created_time_dt,
+            labels,
+        });
+    }
+
+    /// A [`Named`] resource, when it has an identifier or a name.
+    fn push_named(&mut self, named: &Named, mapped: &mut Mapped, changes: &mut Changes) {
+        let Some(uid) = named.uid.1.or(named.name.1) else {
+            return;
         };
-        let base = format!("/resource/{key}");
-        for (present, field) in [
-            (cluster.arn.is_some(), "arn"),
-            (cluster.name.is_some(), "name"),
-        ] {
-            if present {
-                mapped.take(format!("{base}/{field}"));
+        for (key, value) in [named.uid, named.name] {
+            if value.is_some() {
+                mapped.take(format!("{}/{key}", named.base));
             }
         }
-        let created = cluster.created_at.as_ref().and_then(|raw| {
-            let time = changes.time(&source_field(&format!("{base}/createdAt")), raw)?;
-            mapped.take(format!("{base}/createdAt"));
+        let created = named.created.and_then(|raw| {
+            let pointer = format!("{}/createdAt", named.base);
+            let time = changes.time(&source_field(&pointer), raw)?;
+            mapped.take(pointer);
             Some(time)
         });
-        if !cluster.tags.is_empty() {
-            mapped.take(format!("{base}/tags"));
+        if !named.tags.is_empty() {
+            mapped.take(format!("{}/tags", named.base));
         }
-        let labels = labels(&cluster.tags, "resources.labels", changes);
-        push(
-            changes.text("resources.uid", uid, REFERENCE_BYTES),
-            cluster
-                .name
-                .as_deref()
-                .map(|n| changes.name("resources.name", n)),
-            resource_type,
-            created,
-            labels,
-            None,
-        );
+        let labels = labels(named.tags, "resources.labels", changes);
+        let name = named.name.1.map(|n| changes.name("resources.name", n));
+        let uid = changes.text("resources.uid", uid, REFERENCE_BYTES);
+        self.push(uid, name, named.resource_type, created, labels, None);
     }
-    if let Some(lambda) = &resource.lambda_details
-        && let Some(uid) = lambda
-            .function_arn
-            .as_ref()
-            .or(lambda.function_name.as_ref())
+}
+
+/// The finding's resources (`resources[]`) and, when it names an EC2
+/// instance, the `device` with fanin's network context and the instance id.
+fn resources_and_device(
+    finding: &Finding,
+    region: &str,
+    partition: &Partition,
+    network: Option<&NetworkContext>,
+    mapped: &mut Mapped,
+    changes: &mut Changes,
+) -> (Vec<ResourceDetails>, Option<Device>, Option<String>) {
+    let mut resources = Resources {
+        region,
+        partition,
+        list: Vec::new(),
+    };
+    let device = instance_and_device(finding, &mut resources, network, mapped, changes);
+    let instance_uid = device.as_ref().map(|device| device.uid.clone());
+    if let Some(key) = &finding.resource.access_key_details
+        && let Some(id) = &key.access_key_id
     {
-        for (present, field) in [
-            (lambda.function_arn.is_some(), "functionArn"),
-            (lambda.function_name.is_some(), "functionName"),
-        ] {
-            if present {
-                mapped.take(format!("/resource/lambdaDetails/{field}"));
-            }
-        }
-        push(
-            changes.text("resources.uid", uid, REFERENCE_BYTES),
-            lambda
-                .function_name
-                .as_deref()
-                .map(|n| changes.name("resources.name", n)),
-            "AwsLambdaFunction",
-            None,
-            Vec::new(),
-            None,
-        );
+        mapped.take("/resource/accessKeyDetails/accessKeyId");
+        let name = key
+            .user_name
+            .as_deref()
+            .map(|n| changes.name("resources.name", n));
+        let uid = changes.name("resources.uid", id);
+        resources.push(uid, name, "AwsIamAccessKey", None, Vec::new(), None);
     }
-    if let Some(rds) = &resource.rds_db_instance_details
-        && let Some(uid) = rds
-            .db_instance_arn
-            .as_ref()
-            .or(rds.db_instance_identifier.as_ref())
-    {
-        for (present, field) in [
-            (rds.db_instance_arn.is_some(), "dbInstanceArn"),
-            (rds.db_instance_identifier.is_some(), "dbInstanceIdentifier"),
-        ] {
-            if present {
-                mapped.take(format!("/resource/rdsDbInstanceDetails/{field}"));
-            }
-        }
-        push(
-            changes.text("resources.uid", uid, REFERENCE_BYTES),
-            rds.db_instance_identifier
-                .as_deref()
-                .map(|n| changes.name("resources.name", n)),
-            "AwsRdsDbInstance",
-            None,
-            Vec::new(),
-            None,
-        );
+    for named in named_resources(finding) {
+        resources.push_named(&named, mapped, changes);
     }
-    changes.list("resources", &mut resources);
-    (resources, device, instance_uid)
+    let mut list = resources.list;
+    changes.list("resources", &mut list);
+    (list, device, instance_uid)
+}
+
+/// The EC2 instance of `instanceDetails`: pushed as a resource, returned as
+/// the `device`.
+fn instance_and_device(
+    finding: &Finding,
+    resources: &mut Resources,
+    network: Option<&NetworkContext>,
+    mapped: &mut Mapped,
+    changes: &mut Changes,
+) -> Option<Device> {
+    let details = finding.resource.instance_details.as_ref()?;
+    let id = details.instance_id.as_ref()?;
+    let base = "/resource/instanceDetails";
+    mapped.take(format!("{base}/instanceId"));
+    let uid = changes.text("resources.uid", id, REFERENCE_BYTES);
+    let created = details.launch_time.as_ref().and_then(|raw| {
+        let time = changes.time("resource.instanceDetails.launchTime", raw)?;
+        mapped.take(format!("{base}/launchTime"));
+        Some(time)
+    });
+    if !details.tags.is_empty() {
+        mapped.take(format!("{base}/tags"));
+    }
+    let labels = labels(&details.tags, "resources.labels", changes);
+    let image = details.image_id.as_deref().map(|image| {
+        mapped.take(format!("{base}/imageId"));
+        Image {
+            uid: changes.name("device.image.uid", image),
+        }
+    });
+    let primary_ip = network.and_then(|n| n.private_ips.first().cloned());
+    let device = Device {
+        uid: uid.clone(),
+        instance_uid: uid.clone(),
+        type_id: 99,
+        device_type: "Virtual",
+        region: resources.region.to_owned(),
+        hostname: None,
+        ip: primary_ip.clone(),
+        vpc_uid: network.and_then(|n| n.vpc_id.clone()),
+        subnet_uid: network.and_then(|n| n.subnet_id.clone()),
+        image,
+        network_interfaces: network.map(ocsf_interfaces).unwrap_or_default(),
+    };
+    resources.push(uid, None, "AwsEc2Instance", created, labels, primary_ip);
+    Some(device)
 }
 
 /// `device.network_interfaces[]` from the network context.
