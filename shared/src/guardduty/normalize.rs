@@ -12,7 +12,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::decode::GuardDutyEvent;
-use super::model::{Finding, IpDetails, PortDetails, RemoteIpDetails, Tag};
+use super::model::{
+    AwsApiCallAction, DnsRequestAction, Finding, IpDetails, KubernetesApiCallAction,
+    NetworkConnectionAction, PortDetails, PortProbeAction, RemoteIpDetails, Tag,
+};
 use super::ocsf::{
     Actor, Api, ApiResponse, ApiService, AutonomousSystem, ConnectionInfo, DetectionFinding,
     DetectionUnmapped, DnsQuery, Endpoint, Evidence, Location, Observable, ResourceDetails, User,
@@ -810,7 +813,9 @@ fn actor(finding: &Finding, mapped: &mut Mapped, changes: &mut Changes) -> Optio
     (!empty).then_some(Actor { user })
 }
 
-/// What GuardDuty observed, per action type.
+const ACTION: &str = "/service/action";
+
+/// What GuardDuty observed (`service.action`), one evidence per activity.
 fn evidences(
     finding: &Finding,
     instance_uid: Option<&str>,
@@ -820,64 +825,111 @@ fn evidences(
     let Some(action) = &finding.service.action else {
         return Vec::new();
     };
-    let base = "/service/action";
     let mut evidences = Vec::new();
     if let Some(connection) = &action.network_connection_action {
-        let base = format!("{base}/networkConnectionAction");
-        let direction = connection
-            .connection_direction
-            .as_deref()
-            .map(str::to_ascii_uppercase);
-        let (direction_id, direction) = match direction.as_deref() {
-            Some("INBOUND") => (1, "Inbound"),
-            Some("OUTBOUND") => (2, "Outbound"),
-            _ => (0, "Unknown"),
-        };
-        if direction_id != 0 {
-            mapped.take(format!("{base}/connectionDirection"));
-        }
-        let protocol_name = connection.protocol.as_deref().map(|protocol| {
-            mapped.take(format!("{base}/protocol"));
-            changes.name(
-                "connection_info.protocol_name",
-                &protocol.to_ascii_lowercase(),
-            )
-        });
-        let local = local_endpoint(
-            &base,
-            connection.local_ip_details.as_ref(),
-            connection.local_port_details.as_ref(),
+        evidences.push(connection_evidence(
+            connection,
             instance_uid,
             mapped,
             changes,
-        );
-        let remote = remote_endpoint(
-            &base,
-            connection.remote_ip_details.as_ref(),
-            connection.remote_port_details.as_ref(),
-            mapped,
-            changes,
-        );
-        // The side that opened the connection is the source.
-        let (src_endpoint, dst_endpoint) = if direction_id == 2 {
-            (local, remote)
-        } else {
-            (remote, local)
-        };
+        ));
+    }
+    if let Some(probe) = &action.port_probe_action {
+        evidences.extend(probe_evidences(probe, instance_uid, mapped, changes));
+    }
+    if let Some(call) = &action.aws_api_call_action {
+        evidences.push(api_call_evidence(call, mapped, changes));
+    }
+    if let Some(dns) = &action.dns_request_action {
+        evidences.push(dns_evidence(dns, instance_uid, mapped, changes));
+    }
+    if let Some(call) = &action.kubernetes_api_call_action {
+        evidences.push(kubernetes_evidence(call, mapped, changes));
+    }
+    if let Some(login) = &action.rds_login_attempt_action {
+        let base = format!("{ACTION}/rdsLoginAttemptAction");
+        let remote = login.remote_ip_details.as_ref();
         evidences.push(Evidence {
-            connection_info: Some(ConnectionInfo {
-                direction_id,
-                direction,
-                protocol_name,
-            }),
-            src_endpoint,
-            dst_endpoint,
+            src_endpoint: remote_endpoint(&base, remote, None, mapped, changes),
             ..Default::default()
         });
     }
-    if let Some(probe) = &action.port_probe_action {
-        for (i, detail) in probe.port_probe_details.iter().take(LIST_ITEMS).enumerate() {
-            let base = format!("{base}/portProbeAction/portProbeDetails/{i}");
+    evidences
+}
+
+/// `networkConnectionAction`: the side that opened the connection is the
+/// source.
+fn connection_evidence(
+    connection: &NetworkConnectionAction,
+    instance_uid: Option<&str>,
+    mapped: &mut Mapped,
+    changes: &mut Changes,
+) -> Evidence {
+    let base = format!("{ACTION}/networkConnectionAction");
+    let direction = connection
+        .connection_direction
+        .as_deref()
+        .map(str::to_ascii_uppercase);
+    let (direction_id, direction) = match direction.as_deref() {
+        Some("INBOUND") => (1, "Inbound"),
+        Some("OUTBOUND") => (2, "Outbound"),
+        _ => (0, "Unknown"),
+    };
+    if direction_id != 0 {
+        mapped.take(format!("{base}/connectionDirection"));
+    }
+    let protocol_name = connection.protocol.as_deref().map(|protocol| {
+        mapped.take(format!("{base}/protocol"));
+        changes.name(
+            "connection_info.protocol_name",
+            &protocol.to_ascii_lowercase(),
+        )
+    });
+    let local = local_endpoint(
+        &base,
+        connection.local_ip_details.as_ref(),
+        connection.local_port_details.as_ref(),
+        instance_uid,
+        mapped,
+        changes,
+    );
+    let remote = remote_endpoint(
+        &base,
+        connection.remote_ip_details.as_ref(),
+        connection.remote_port_details.as_ref(),
+        mapped,
+        changes,
+    );
+    let (src_endpoint, dst_endpoint) = if direction_id == 2 {
+        (local, remote)
+    } else {
+        (remote, local)
+    };
+    Evidence {
+        connection_info: Some(ConnectionInfo {
+            direction_id,
+            direction,
+            protocol_name,
+        }),
+        src_endpoint,
+        dst_endpoint,
+        ..Default::default()
+    }
+}
+
+/// `portProbeAction`: one inbound evidence per probe (at most
+/// `LIST_ITEMS`), the prober as source, the probed port as destination.
+fn probe_evidences(
+    probe: &PortProbeAction,
+    instance_uid: Option<&str>,
+    mapped: &mut Mapped,
+    changes: &mut Changes,
+) -> Vec<Evidence> {
+    let details = probe.port_probe_details.iter().take(LIST_ITEMS);
+    details
+        .enumerate()
+        .map(|(i, detail)| {
+            let base = format!("{ACTION}/portProbeAction/portProbeDetails/{i}");
             let local = local_endpoint(
                 &base,
                 detail.local_ip_details.as_ref(),
@@ -893,7 +945,7 @@ fn evidences(
                 mapped,
                 changes,
             );
-            evidences.push(Evidence {
+            Evidence {
                 connection_info: Some(ConnectionInfo {
                     direction_id: 1,
                     direction: "Inbound",
@@ -902,99 +954,103 @@ fn evidences(
                 src_endpoint: remote,
                 dst_endpoint: local,
                 ..Default::default()
-            });
-        }
-    }
-    if let Some(call) = &action.aws_api_call_action {
-        let base = format!("{base}/awsApiCallAction");
-        let mut text = |name: &str, value: &Option<String>, path: &str| {
-            let value = value.as_deref()?;
-            mapped.take(format!("{base}/{name}"));
-            Some(changes.name(path, value))
-        };
-        let api = text("api", &call.api, "api.operation").map(|operation| Api {
-            operation,
-            service: text("serviceName", &call.service_name, "api.service.name")
-                .map(|name| ApiService { name }),
-            response: text("errorCode", &call.error_code, "api.response.error")
-                .map(|error| ApiResponse { error }),
-        });
-        let mut src_endpoint = remote_endpoint(
-            &base,
-            call.remote_ip_details.as_ref(),
-            None,
-            mapped,
-            changes,
-        );
-        if let Some(domain) = call
-            .domain_details
-            .as_ref()
-            .and_then(|d| d.domain.as_deref())
-        {
-            mapped.take(format!("{base}/domainDetails/domain"));
-            src_endpoint.get_or_insert_with(Endpoint::default).domain =
-                Some(changes.name("src_endpoint.domain", domain));
-        }
-        evidences.push(Evidence {
-            api,
-            src_endpoint,
-            ..Default::default()
-        });
-    }
-    if let Some(dns) = &action.dns_request_action {
-        let query = dns.domain.as_deref().map(|domain| {
-            mapped.take(format!("{base}/dnsRequestAction/domain"));
-            DnsQuery {
-                hostname: changes.name("query.hostname", domain),
             }
-        });
-        evidences.push(Evidence {
-            query,
-            src_endpoint: instance_uid.map(|uid| Endpoint {
-                instance_uid: Some(uid.to_owned()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
+        })
+        .collect()
+}
+
+/// `awsApiCallAction`: the call and its caller.
+fn api_call_evidence(
+    call: &AwsApiCallAction,
+    mapped: &mut Mapped,
+    changes: &mut Changes,
+) -> Evidence {
+    let base = format!("{ACTION}/awsApiCallAction");
+    let mut text = |name: &str, value: &Option<String>, path: &str| {
+        let value = value.as_deref()?;
+        mapped.take(format!("{base}/{name}"));
+        Some(changes.name(path, value))
+    };
+    let api = text("api", &call.api, "api.operation").map(|operation| Api {
+        operation,
+        service: text("serviceName", &call.service_name, "api.service.name")
+            .map(|name| ApiService { name }),
+        response: text("errorCode", &call.error_code, "api.response.error")
+            .map(|error| ApiResponse { error }),
+    });
+    let mut src_endpoint = remote_endpoint(
+        &base,
+        call.remote_ip_details.as_ref(),
+        None,
+        mapped,
+        changes,
+    );
+    if let Some(domain) = call
+        .domain_details
+        .as_ref()
+        .and_then(|d| d.domain.as_deref())
+    {
+        mapped.take(format!("{base}/domainDetails/domain"));
+        src_endpoint.get_or_insert_with(Endpoint::default).domain =
+            Some(changes.name("src_endpoint.domain", domain));
     }
-    if let Some(call) = &action.kubernetes_api_call_action {
-        let base = format!("{base}/kubernetesApiCallAction");
-        let api = call.verb.as_deref().map(|verb| {
-            mapped.take(format!("{base}/verb"));
-            Api {
-                operation: changes.name("api.operation", verb),
-                service: None,
-                response: None,
-            }
-        });
-        let src_endpoint = remote_endpoint(
-            &base,
-            call.remote_ip_details.as_ref(),
-            None,
-            mapped,
-            changes,
-        );
-        evidences.push(Evidence {
-            api,
-            src_endpoint,
-            ..Default::default()
-        });
+    Evidence {
+        api,
+        src_endpoint,
+        ..Default::default()
     }
-    if let Some(login) = &action.rds_login_attempt_action {
-        let base = format!("{base}/rdsLoginAttemptAction");
-        let src_endpoint = remote_endpoint(
-            &base,
-            login.remote_ip_details.as_ref(),
-            None,
-            mapped,
-            changes,
-        );
-        evidences.push(Evidence {
-            src_endpoint,
+}
+
+/// `dnsRequestAction`: the name the instance asked for.
+fn dns_evidence(
+    dns: &DnsRequestAction,
+    instance_uid: Option<&str>,
+    mapped: &mut Mapped,
+    changes: &mut Changes,
+) -> Evidence {
+    let query = dns.domain.as_deref().map(|domain| {
+        mapped.take(format!("{ACTION}/dnsRequestAction/domain"));
+        DnsQuery {
+            hostname: changes.name("query.hostname", domain),
+        }
+    });
+    Evidence {
+        query,
+        src_endpoint: instance_uid.map(|uid| Endpoint {
+            instance_uid: Some(uid.to_owned()),
             ..Default::default()
-        });
+        }),
+        ..Default::default()
     }
-    evidences
+}
+
+/// `kubernetesApiCallAction`: the verb and its caller.
+fn kubernetes_evidence(
+    call: &KubernetesApiCallAction,
+    mapped: &mut Mapped,
+    changes: &mut Changes,
+) -> Evidence {
+    let base = format!("{ACTION}/kubernetesApiCallAction");
+    let api = call.verb.as_deref().map(|verb| {
+        mapped.take(format!("{base}/verb"));
+        Api {
+            operation: changes.name("api.operation", verb),
+            service: None,
+            response: None,
+        }
+    });
+    let src_endpoint = remote_endpoint(
+        &base,
+        call.remote_ip_details.as_ref(),
+        None,
+        mapped,
+        changes,
+    );
+    Evidence {
+        api,
+        src_endpoint,
+        ..Default::default()
+    }
 }
 
 /// Port and port name of `localPortDetails` / `remotePortDetails`.
