@@ -395,86 +395,21 @@ fn to_ocsf(
         mapped.take(format!("/{key}"));
     }
     let region = event.region.to_string();
-    let service = &finding.service;
-
-    let archived = service.archived == Some(true);
-    if service.archived.is_some() {
-        mapped.take("/service/archived");
-    }
-    let (status_id, status, activity) = if archived {
-        (5, "Archived", Activity::Close)
-    } else if event.created_at == event.updated_at {
-        (1, "New", Activity::Create)
-    } else {
-        (1, "New", Activity::Update)
-    };
+    let (status_id, status, activity) = state(event, &mut mapped);
     let severity = severity(finding.severity);
-    let updated_ms = event.updated_at.timestamp_millis();
-    // Decoding made sure `createdAt` is a time; a believable one is mapped.
-    let created_ms = changes.time("createdAt", &finding.created_at);
-    if created_ms.is_some() {
-        mapped.take("/createdAt");
-    }
-    let mut seen = |changes: &mut Changes, name: &str, raw: &Option<Value>| {
-        let pointer = format!("/service/{name}");
-        let time = changes.time(&source_field(&pointer), raw.as_ref()?)?;
-        mapped.take(pointer);
-        Some(time)
-    };
-    let first_seen = seen(&mut changes, "eventFirstSeen", &service.event_first_seen);
-    let last_seen = seen(&mut changes, "eventLastSeen", &service.event_last_seen);
-    let count = service.count.filter(|count| *count >= 0);
+    let seen = Seen::of(event, &mut mapped, &mut changes);
+    let count = finding.service.count.filter(|count| *count >= 0);
     if count.is_some() {
         mapped.take("/service/count");
     }
-
-    let feature = service.feature_name.as_deref().map(|name| {
-        mapped.take("/service/featureName");
-        Feature {
-            name: changes.name("metadata.product.feature.name", name),
-            uid: None,
-        }
-    });
-    let metadata = Metadata {
-        version: crate::ocsf::OCSF_VERSION,
-        product: Product {
-            name: "GuardDuty",
-            vendor_name: "AWS",
-            feature,
-        },
-        uid,
-        profiles: vec!["cloud", "datetime"],
-        original_time: None,
-    };
+    let metadata = metadata(finding, uid, &mut mapped, &mut changes);
     let cloud = Cloud {
         provider: "AWS",
         region: region.clone(),
         cloud_partition: partition.to_string(),
         account: Account::aws(event.account.as_str()),
     };
-    let (created_time, created_time_dt) = time_pair(created_ms);
-    let (first_seen_time, first_seen_time_dt) = time_pair(first_seen);
-    let (last_seen_time, last_seen_time_dt) = time_pair(last_seen);
-    let (modified_time, modified_time_dt) = time_pair(Some(updated_ms));
-    let title = finding.title.as_deref().unwrap_or(&finding.finding_type);
-    let finding_info = FindingInfo {
-        uid: finding.arn.clone(),
-        title: changes.text("finding_info.title", title, TITLE_BYTES),
-        desc: finding
-            .description
-            .as_deref()
-            .map(|desc| changes.text("finding_info.desc", desc, DESCRIPTION_BYTES)),
-        types: vec![changes.name("finding_info.types[0]", &finding.finding_type)],
-        created_time,
-        created_time_dt,
-        first_seen_time,
-        first_seen_time_dt,
-        last_seen_time,
-        last_seen_time_dt,
-        modified_time,
-        modified_time_dt,
-        src_url: None,
-    };
+    let finding_info = finding_info(finding, &seen, &mut changes);
 
     let network = context.network.as_ref();
     let (resources, device, instance_uid) = resources_and_device(
@@ -518,14 +453,14 @@ fn to_ocsf(
         severity: severity.caption,
         status_id,
         status,
-        time: updated_ms,
-        time_dt: millis_to_rfc3339(updated_ms),
+        time: seen.updated,
+        time_dt: millis_to_rfc3339(seen.updated),
         count,
-        start_time: first_seen,
-        start_time_dt: first_seen.map(millis_to_rfc3339),
-        end_time: last_seen,
-        end_time_dt: last_seen.map(millis_to_rfc3339),
-        is_alert: !archived,
+        start_time: seen.first,
+        start_time_dt: seen.first.map(millis_to_rfc3339),
+        end_time: seen.last,
+        end_time_dt: seen.last.map(millis_to_rfc3339),
+        is_alert: status_id != ARCHIVED,
         metadata,
         cloud,
         finding_info,
@@ -534,6 +469,111 @@ fn to_ocsf(
         evidences,
         observables,
         unmapped: DetectionUnmapped { common, guardduty },
+    }
+}
+
+/// OCSF `status_id` of an archived finding.
+const ARCHIVED: u8 = 5;
+
+/// `status_id`, `status` and the activity: archived is Archived and Close;
+/// else New, and Create for the first version (`createdAt` = `updatedAt`),
+/// Update for the later ones.
+fn state(event: &GuardDutyEvent, mapped: &mut Mapped) -> (u8, &'static str, Activity) {
+    let archived = event.finding.service.archived;
+    if archived.is_some() {
+        mapped.take("/service/archived");
+    }
+    if archived == Some(true) {
+        (ARCHIVED, "Archived", Activity::Close)
+    } else if event.created_at == event.updated_at {
+        (1, "New", Activity::Create)
+    } else {
+        (1, "New", Activity::Update)
+    }
+}
+
+/// The finding's times in epoch milliseconds, each believable or absent.
+struct Seen {
+    created: Option<i64>,
+    updated: i64,
+    first: Option<i64>,
+    last: Option<i64>,
+}
+
+impl Seen {
+    fn of(event: &GuardDutyEvent, mapped: &mut Mapped, changes: &mut Changes) -> Self {
+        let service = &event.finding.service;
+        // Decoding made sure `createdAt` is a time; a believable one is mapped.
+        let created = changes.time("createdAt", &event.finding.created_at);
+        if created.is_some() {
+            mapped.take("/createdAt");
+        }
+        let mut seen = |name: &str, raw: &Option<Value>| {
+            let pointer = format!("/service/{name}");
+            let time = changes.time(&source_field(&pointer), raw.as_ref()?)?;
+            mapped.take(pointer);
+            Some(time)
+        };
+        Self {
+            created,
+            updated: event.updated_at.timestamp_millis(),
+            first: seen("eventFirstSeen", &service.event_first_seen),
+            last: seen("eventLastSeen", &service.event_last_seen),
+        }
+    }
+}
+
+/// `metadata`: the product (and its feature), the version's uid.
+fn metadata(
+    finding: &Finding,
+    uid: String,
+    mapped: &mut Mapped,
+    changes: &mut Changes,
+) -> Metadata {
+    let feature = finding.service.feature_name.as_deref().map(|name| {
+        mapped.take("/service/featureName");
+        Feature {
+            name: changes.name("metadata.product.feature.name", name),
+            uid: None,
+        }
+    });
+    Metadata {
+        version: crate::ocsf::OCSF_VERSION,
+        product: Product {
+            name: "GuardDuty",
+            vendor_name: "AWS",
+            feature,
+        },
+        uid,
+        profiles: vec!["cloud", "datetime"],
+        original_time: None,
+    }
+}
+
+/// `finding_info`: the ARN, title, description, type and times.
+fn finding_info(finding: &Finding, seen: &Seen, changes: &mut Changes) -> FindingInfo {
+    let (created_time, created_time_dt) = time_pair(seen.created);
+    let (first_seen_time, first_seen_time_dt) = time_pair(seen.first);
+    let (last_seen_time, last_seen_time_dt) = time_pair(seen.last);
+    let (modified_time, modified_time_dt) = time_pair(Some(seen.updated));
+    let title = finding.title.as_deref().unwrap_or(&finding.finding_type);
+    FindingInfo {
+        uid: finding.arn.clone(),
+        title: changes.text("finding_info.title", title, TITLE_BYTES),
+        desc: finding
+            .description
+            .as_deref()
+            .map(|desc| changes.text("finding_info.desc", desc, DESCRIPTION_BYTES)),
+        types: vec![changes.name("finding_info.types[0]", &finding.finding_type)],
+        created_time,
+        created_time_dt,
+        first_seen_time,
+        first_seen_time_dt,
+        last_seen_time,
+        last_seen_time_dt,
+        modified_time,
+        modified_time_dt,
+        src_url: None,
     }
 }
 
