@@ -1,8 +1,10 @@
 """Validates OCSF documents with an independent reader (pydantic-ocsf).
 
-Reads one JSON document per line on stdin and checks each against the OCSF
-1.7.0 Vulnerability Finding model. Prints one line per invalid document and
-a summary; exits 1 if any document is invalid or none was given.
+Reads one JSON document per line on stdin and checks each against an OCSF
+1.7.0 class model: Vulnerability Finding by default, or the class named by
+the first argument (`detection_finding` for GuardDuty's Detection Findings).
+Prints one line per invalid document and a summary; exits 1 if any document
+is invalid or none was given.
 
 One known defect of the reader is worked around, and only that one:
 pydantic-ocsf 3.0 builds the `device.type_id` enumeration from `device`'s
@@ -21,7 +23,13 @@ import pathlib
 import sys
 
 import ocsf
-from ocsf.v1_7_0.events import VulnerabilityFinding
+from ocsf.v1_7_0.events import DetectionFinding, VulnerabilityFinding
+
+MODELS = {
+    "vulnerability_finding": VulnerabilityFinding,
+    "detection_finding": DetectionFinding,
+}
+model = MODELS[sys.argv[1] if len(sys.argv) > 1 else "vulnerability_finding"]
 
 SCHEMA = json.loads(
     (pathlib.Path(ocsf.__file__).parent / "schemas" / "v1_7_0.json").read_text()
@@ -50,7 +58,7 @@ for number, line in enumerate(sys.stdin, 1):
     try:
         if problem:
             raise ValueError(problem)
-        VulnerabilityFinding.model_validate(document)
+        model.model_validate(document)
         valid += 1
     except Exception as error:  # pydantic.ValidationError and friends
         invalid += 1

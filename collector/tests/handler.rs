@@ -32,6 +32,7 @@ fn collector(world: Arc<InMemory>) -> Collector {
                     name: "fanin-inspector-classic".into(),
                 },
                 inspector2_admin_accounts: Default::default(),
+                guardduty_admin_accounts: Default::default(),
             },
             index_prefix: "fanin".into(),
             bulk_max_bytes: 1 << 20,

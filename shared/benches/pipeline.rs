@@ -173,6 +173,7 @@ async fn run(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
                     name: "fanin-inspector-classic".into(),
                 },
                 inspector2_admin_accounts: Default::default(),
+                guardduty_admin_accounts: Default::default(),
             },
             index_prefix: "bench".into(),
             bulk_max_bytes: 5 << 20,

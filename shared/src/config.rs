@@ -10,6 +10,7 @@ use url::Url;
 use std::collections::BTreeSet;
 
 use crate::decode::{AcceptedTopics, Provenance};
+use crate::guardduty::GuardDutyProvenance;
 use crate::ids::{AccountId, Arn, Partition, Region};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,6 +64,12 @@ pub struct CollectorConfig {
     /// Which senders the collector believes: accepted SNS topics and
     /// Inspector2 administrator accounts (see `decode::Provenance`).
     pub provenance: Provenance,
+    /// Which GuardDuty events the collector believes: those of the finding's
+    /// own account and of these delegated administrators
+    /// (`FANIN_GUARDDUTY_ADMIN_ACCOUNTS`, comma-separated; unset or empty,
+    /// the central account `FANIN_CENTRAL_ACCOUNT_ID`, as the templates'
+    /// `GuardDutyAdminAccountId` defaults to it).
+    pub guardduty: GuardDutyProvenance,
     /// Poller mode only: messages gathered into one batch, as the Lambda
     /// event-source mapping's `BatchSize` (`FANIN_BATCH_SIZE`).
     pub batch_size: usize,
@@ -195,7 +202,12 @@ impl CollectorConfig {
 
         let partition = Partition::parse(&get("FANIN_PARTITION").unwrap_or_else(|| "aws".into()))
             .map_err(|e| problem("FANIN_PARTITION", e.to_string()))?;
-        let provenance = provenance_from_lookup(&get, partition.clone())?;
+        let mut provenance = provenance_from_lookup(&get, partition.clone())?;
+        let guardduty = GuardDutyProvenance {
+            partition: partition.clone(),
+            admin_accounts: guardduty_admin_accounts(&get)?,
+        };
+        provenance.guardduty_admin_accounts = guardduty.admin_accounts.clone();
         let encryption = match get("FANIN_S3_SSE").as_deref().unwrap_or("aws:kms") {
             "aws:kms" => Encryption::Kms {
                 key_id: get("FANIN_S3_KMS_KEY_ID").filter(|k| !k.is_empty()),
@@ -261,6 +273,7 @@ impl CollectorConfig {
             claim_ttl: Duration::from_secs(number("FANIN_CLAIM_TTL_SECONDS", 60, 2..=900)? as u64),
             queue_url: get("FANIN_QUEUE_URL").filter(|q| !q.is_empty()),
             provenance,
+            guardduty,
             batch_size,
             maximum_batching_window: Duration::from_secs(batching_window_seconds as u64),
         })
@@ -276,6 +289,9 @@ impl CollectorConfig {
 // envelope would be believed.
 // FANIN_INSPECTOR2_ADMIN_ACCOUNTS: comma-separated account ids of Inspector2
 // delegated administrators (may be empty).
+// FANIN_GUARDDUTY_ADMIN_ACCOUNTS: the same for GuardDuty; unset or empty, the
+// central account (FANIN_CENTRAL_ACCOUNT_ID), where GuardDuty's delegated
+// administrator is by default (docs/deploy.md).
 
 fn provenance_from_lookup(
     get: &impl Fn(&str) -> Option<String>,
@@ -330,7 +346,34 @@ fn provenance_from_lookup(
         partition,
         topics,
         inspector2_admin_accounts,
+        // Set from FANIN_GUARDDUTY_ADMIN_ACCOUNTS by the caller.
+        guardduty_admin_accounts: BTreeSet::new(),
     })
+}
+
+/// FANIN_GUARDDUTY_ADMIN_ACCOUNTS, else the central account (when known).
+fn guardduty_admin_accounts(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<BTreeSet<AccountId>, ConfigError> {
+    let listed = account_list(get, "FANIN_GUARDDUTY_ADMIN_ACCOUNTS")?;
+    if !listed.is_empty() {
+        return Ok(listed);
+    }
+    account_list(get, "FANIN_CENTRAL_ACCOUNT_ID")
+}
+
+/// A comma-separated list of account ids (empty when unset).
+fn account_list(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<BTreeSet<AccountId>, ConfigError> {
+    get(variable)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|raw| AccountId::parse(raw).map_err(|e| problem(variable, e.to_string())))
+        .collect()
 }
 
 fn is_topic_name(name: &str) -> bool {
@@ -569,6 +612,40 @@ mod tests {
                 "{name}={value}"
             );
         }
+    }
+
+    #[test]
+    fn guardduty_administrators_are_listed_accounts() {
+        let config = collector(&[(
+            "FANIN_GUARDDUTY_ADMIN_ACCOUNTS",
+            "444444444444 ,555555555555",
+        )])
+        .unwrap();
+        let admins: Vec<&str> = config
+            .guardduty
+            .admin_accounts
+            .iter()
+            .map(AccountId::as_str)
+            .collect();
+        assert_eq!(admins, ["444444444444", "555555555555"]);
+        assert_eq!(config.guardduty.partition.as_str(), "aws");
+        let central: Vec<String> = collector(&[])
+            .unwrap()
+            .guardduty
+            .admin_accounts
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        assert_eq!(central, ["999999999999"], "the central account by default");
+        let listed_topics = collector(&[
+            ("FANIN_CENTRAL_ACCOUNT_ID", ""),
+            ("FANIN_TOPIC_ARNS", "arn:aws:sns:eu-west-1:999999999999:a"),
+        ])
+        .unwrap();
+        assert!(listed_topics.guardduty.admin_accounts.is_empty());
+        let err =
+            collector(&[("FANIN_GUARDDUTY_ADMIN_ACCOUNTS", "444444444444,../x")]).unwrap_err();
+        assert_eq!(err.variable, "FANIN_GUARDDUTY_ADMIN_ACCOUNTS");
     }
 
     #[test]

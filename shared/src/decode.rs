@@ -77,6 +77,10 @@ pub struct Provenance {
     /// member's finding in the administrator account too, with the
     /// administrator as the event's `account`.
     pub inspector2_admin_accounts: BTreeSet<AccountId>,
+    /// GuardDuty delegated administrator accounts: with GuardDuty managed by
+    /// the organization, every member's findings are published in the
+    /// administrator account, with the administrator as `account`.
+    pub guardduty_admin_accounts: BTreeSet<AccountId>,
 }
 
 /// The SNS topics whose envelopes the collector opens.
@@ -263,6 +267,7 @@ mod tests {
                 name: "fanin-inspector".into(),
             },
             inspector2_admin_accounts: [AccountId::parse("222222222222").unwrap()].into(),
+            guardduty_admin_accounts: Default::default(),
         }
     }
 
@@ -480,10 +485,14 @@ mod tests {
             (&*sns(&classic("SOMETHING_ELSE", false)), "unknown_event"),
             (
                 r#"{"source":"aws.guardduty","detail-type":"GuardDuty Finding","detail":{}}"#,
-                "unknown_event",
+                "invalid_finding",
             ),
             (
                 &*sns(r#"{"source":"aws.guardduty","detail-type":"GuardDuty Finding"}"#),
+                "guardduty_in_sns",
+            ),
+            (
+                r#"{"source":"aws.securityhub","detail-type":"Security Hub Findings - Imported","detail":{}}"#,
                 "unknown_event",
             ),
             (r#"[1,2,3]"#, "unknown_event"),

@@ -68,6 +68,79 @@ fn world() -> InMemory {
 
 /// The fixtures' topic (`sns-finding-reported.json`) is the central one;
 /// `222222222222` is an Inspector2 delegated administrator.
+/// A published GuardDuty finding (`tests/fixtures/published/guardduty/`)
+/// moved onto the fake world's instance in account `111111111111`,
+/// us-east-1, as its own account's bus delivers it (or `delivered_by`).
+fn guardduty_body(delivered_by: &str) -> String {
+    let mut detail: Value = serde_json::from_str(&fixture(
+        "published/guardduty/elastic-ec2-port-probe-finding.json",
+    ))
+    .unwrap();
+    detail["accountId"] = "111111111111".into();
+    detail["region"] = "us-east-1".into();
+    detail["arn"] = "arn:aws:guardduty:us-east-1:111111111111:detector/37da5a0204286ccd967d2395320d4dcd/finding/36bf27df0abbb872c9524161a24168ae".into();
+    detail["resource"]["instanceDetails"]["instanceId"] = "i-0a1b2c3d4e5f60718".into();
+    json!({
+        "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "GuardDuty Finding", "source": "aws.guardduty",
+        "account": delivered_by, "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": detail,
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_guardduty_finding_is_a_detection_with_the_same_network_context() {
+    let world = Arc::new(world());
+    let report = collector(world.clone())
+        .process_batch(
+            vec![
+                message("own", guardduty_body("111111111111")),
+                message("forged", guardduty_body("333333333333")),
+            ],
+            deadline(),
+        )
+        .await;
+    assert_eq!(report.findings_stored, 1, "{report:?}");
+    let detections = world.index("fanin-detections");
+    assert_eq!(detections.len(), 1);
+    assert!(world.index("fanin-findings").is_empty());
+    let document = &detections.values().next().unwrap().source;
+    assert_eq!(document["class_uid"], 2004);
+    assert_eq!(document["metadata"]["product"]["name"], "GuardDuty");
+    assert_eq!(document["unmapped"]["fanin"]["source"], "guardduty");
+    assert_eq!(
+        document["unmapped"]["fanin"]["enrichment"]["status"],
+        "enriched"
+    );
+    assert_eq!(document["device"]["vpc_uid"], "vpc-0123456789abcdef0");
+    assert_eq!(
+        document["unmapped"]["fanin"]["network"]["internet_exposed"],
+        true
+    );
+    let objects = world.objects.lock().unwrap();
+    let archived: Vec<&String> = objects
+        .keys()
+        .filter(|k| k.starts_with("findings/"))
+        .collect();
+    assert_eq!(archived.len(), 1, "{archived:?}");
+    assert!(
+        archived[0].starts_with("findings/classUid=2004/region=us-east-1/accountId=111111111111/"),
+        "{}",
+        archived[0]
+    );
+    let quarantined: Vec<&String> = objects
+        .keys()
+        .filter(|k| k.starts_with("quarantine/"))
+        .collect();
+    assert_eq!(quarantined.len(), 1);
+    assert!(
+        quarantined[0].contains("event_account_mismatch"),
+        "{}",
+        quarantined[0]
+    );
+}
+
 fn provenance() -> Provenance {
     Provenance {
         partition: Partition::parse("aws").unwrap(),
@@ -76,6 +149,7 @@ fn provenance() -> Provenance {
             name: "fanin-inspector-classic".into(),
         },
         inspector2_admin_accounts: [AccountId::parse("222222222222").unwrap()].into(),
+        guardduty_admin_accounts: Default::default(),
     }
 }
 

@@ -65,6 +65,7 @@ fn provenance() -> Provenance {
             name: "fanin-inspector-classic".into(),
         },
         inspector2_admin_accounts: Default::default(),
+        guardduty_admin_accounts: Default::default(),
     }
 }
 
@@ -73,11 +74,12 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap()
 }
 
-const REASONS: [&str; 10] = [
+const REASONS: [&str; 11] = [
     "malformed_json",
     "sns_message_not_json",
     "untrusted_topic",
     "inspector2_in_sns",
+    "guardduty_in_sns",
     "event_account_mismatch",
     "foreign_partition",
     "unknown_event",

@@ -31,6 +31,7 @@ fn collector(world: Arc<InMemory>) -> Collector {
                     name: "fanin-inspector".into(),
                 },
                 inspector2_admin_accounts: Default::default(),
+                guardduty_admin_accounts: Default::default(),
             },
             claim_ttl: fanin::pipeline::DEFAULT_CLAIM_TTL,
         },

@@ -119,6 +119,7 @@ mod tests {
                 name: "fanin-inspector".into(),
             },
             inspector2_admin_accounts: Default::default(),
+            guardduty_admin_accounts: Default::default(),
         }
     }
 

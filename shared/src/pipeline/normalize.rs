@@ -120,6 +120,7 @@ mod tests {
             partition: Partition::parse("aws").unwrap(),
             topics: AcceptedTopics::Listed(Default::default()),
             inspector2_admin_accounts: Default::default(),
+            guardduty_admin_accounts: Default::default(),
         };
         match crate::decode::decode(&body, &provenance).unwrap() {
             Notification::Finding { origin, finding } => (origin, finding),

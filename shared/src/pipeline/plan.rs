@@ -239,6 +239,7 @@ mod tests {
             partition: partition(),
             topics: AcceptedTopics::Listed(Default::default()),
             inspector2_admin_accounts: Default::default(),
+            guardduty_admin_accounts: Default::default(),
         };
         let Notification::Finding { origin, finding } =
             crate::decode::decode(&body, &provenance).unwrap()

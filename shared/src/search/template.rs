@@ -16,8 +16,16 @@ use serde_json::{Value, json};
 
 use crate::normalize::FindingClass;
 
-/// The index template of one finding class: `<prefix>-<suffix>*`.
+/// The index template of one finding class: `<prefix>-<suffix>*`, with the
+/// class's mapping (2004's is `crate::guardduty::template`; 2003 shares
+/// 2002's until a source of it exists).
 pub fn class_template(class: FindingClass, prefix: &str) -> Value {
+    if class == FindingClass::DetectionFinding {
+        return crate::guardduty::template::detection_index_template(&format!(
+            "{prefix}-{}",
+            class.index_suffix()
+        ));
+    }
     let mut template = index_template(prefix);
     template["index_patterns"] = json!([format!("{prefix}-{}*", class.index_suffix())]);
     template
@@ -192,13 +200,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_class_has_its_own_index_pattern_and_the_shared_mapping() {
+    fn each_class_has_its_own_index_pattern_and_mapping() {
         let findings = class_template(FindingClass::VulnerabilityFinding, "fanin");
         assert_eq!(findings, index_template("fanin"));
         assert_eq!(findings["index_patterns"], json!(["fanin-findings*"]));
         let detections = class_template(FindingClass::DetectionFinding, "fanin");
         assert_eq!(detections["index_patterns"], json!(["fanin-detections*"]));
-        assert_eq!(detections["template"], findings["template"]);
+        assert_eq!(
+            detections["template"]["mappings"]["properties"]["class_uid"]["type"],
+            "integer"
+        );
+        assert!(
+            detections["template"]["mappings"]["properties"]["evidences"].is_object(),
+            "detections map their evidences"
+        );
+        assert_ne!(detections["template"], findings["template"]);
         assert_eq!(
             class_template(FindingClass::ComplianceFinding, "x")["index_patterns"],
             json!(["x-compliance*"])

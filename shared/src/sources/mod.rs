@@ -21,6 +21,7 @@
 //! (`docs/design.md`, "How to add a source").
 
 pub mod classic;
+pub mod guardduty;
 pub mod inspector2;
 
 use serde_json::Value;
@@ -43,8 +44,11 @@ pub struct EventSource {
 }
 
 /// The registered EventBridge sources: one line per source.
-pub static EVENT_SOURCES: &[EventSource] =
-    &[inspector2::FINDING_EVENTS, inspector2::ONDEMAND_AMI_EVENTS];
+pub static EVENT_SOURCES: &[EventSource] = &[
+    inspector2::FINDING_EVENTS,
+    inspector2::ONDEMAND_AMI_EVENTS,
+    guardduty::FINDING_EVENTS,
+];
 
 /// The registered source for an event's `source` and `detail-type`.
 pub fn event_source(source: &str, detail_type: &str) -> Option<&'static EventSource> {
