@@ -1,5 +1,6 @@
 //! The demo: the whole pipeline on the local stack, from nothing to a summary.
 
+use anyhow::Context;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -73,10 +74,12 @@ pub async fn run() -> anyhow::Result<Summary> {
     for account in accounts.iter().copied() {
         for region in REGIONS {
             eprintln!(
-                "demo: account {account} {region}: instances, Inspector Classic run, Inspector2 events"
+                "demo: account {account} {region}: instances, Inspector Classic run, Inspector2 and GuardDuty events"
             );
             let facts = scenario::create_workloads(&stack, account, region, 4).await?;
-            scenario::run_classic(&stack, &deployed, account, region, 3).await?;
+            scenario::run_classic(&stack, &deployed, account, region, 3)
+                .await
+                .context("running Inspector Classic")?;
             let mut events = scenario::inspector2_fleet_findings(&facts, 4, updated);
             events.push(scenario::inspector2_serverless_finding(
                 account, region, "ecr", updated,
@@ -84,7 +87,19 @@ pub async fn run() -> anyhow::Result<Summary> {
             events.push(scenario::inspector2_serverless_finding(
                 account, region, "lambda", updated,
             ));
-            scenario::emit_inspector2(&stack, account, region, &events).await?;
+            scenario::emit_inspector2(&stack, account, region, &events)
+                .await
+                .context("emitting Inspector2 findings")?;
+            // GuardDuty, managed by the organization from the central
+            // account, publishes every member's findings there.
+            let detections: Vec<Value> = facts
+                .iter()
+                .take(2)
+                .map(|instance| scenario::guardduty_ec2_finding(instance, 3, updated))
+                .collect();
+            scenario::emit_guardduty(&stack, scenario::CENTRAL_ACCOUNT, region, &detections)
+                .await
+                .context("emitting GuardDuty findings")?;
         }
     }
     // An account fanin was never deployed to (no read role), whose Inspector2
@@ -108,7 +123,8 @@ pub async fn run() -> anyhow::Result<Summary> {
     let esm = deployed.event_source_mapping(&stack).await?;
     let stats = esm.drain(&mut collector, scenario::DRAIN_LIMIT).await?;
 
-    let documents = scenario::indexed_documents(&stack, &central).await?;
+    let mut documents = scenario::indexed_documents(&stack, &central).await?;
+    documents.extend(scenario::indexed_detections(&stack, &central).await?);
     let archived = scenario::archived_records(&stack, &central).await?;
     let mut summary = Summary {
         findings_indexed: documents.len(),
@@ -212,7 +228,9 @@ pub fn print_table(summary: &Summary) {
             println!("  {key:<28} {count:>6}");
         }
     };
-    println!("fanin demo: 3 application accounts x 2 regions, Inspector Classic + Inspector2");
+    println!(
+        "fanin demo: 3 application accounts x 2 regions, Inspector Classic, Inspector2 and GuardDuty"
+    );
     println!("StackSet instances deployed");
     for (name, count) in &summary.stack_instances {
         println!("  {name:<28} {count:>6}");

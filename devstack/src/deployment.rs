@@ -481,6 +481,11 @@ async fn read_back(
         take_over_mapping(&lambda, &collector_function, &queue_arn, max_receive_count).await?;
     let bus_arn = output(primary, CENTRAL_ACCOUNT, PRIMARY_REGION, "BusArn")?;
     deliver_whole_events(&central_config, &bus_arn).await?;
+    // The coverage check's schedule rule is on the central account's default
+    // bus, which also receives GuardDuty findings as their administrator;
+    // the devstack runs the check itself (`crate::coverage`).
+    let (coverage_arn, _) = function_settings(&lambda, "fanin-coverage").await?;
+    take_over_triggers(&central_config, &coverage_arn).await?;
 
     let mut forwarders = BTreeMap::new();
     let mut forwarder_triggers = BTreeMap::new();
@@ -564,7 +569,7 @@ async fn function_settings(
 
 /// Reads the rules that invoke `function` and removes their Lambda targets
 /// from moto, which cannot run them (and treats a schedule rule as matching
-/// every event); the devstack sends the forwarder those events itself.
+/// every event); the devstack sends the function those events itself.
 async fn take_over_triggers(
     config: &aws_config::SdkConfig,
     function_arn: &str,

@@ -597,15 +597,34 @@ pub async fn emit_inspector2(
     region: &str,
     findings: &[Value],
 ) -> anyhow::Result<()> {
+    put_events(
+        stack,
+        account,
+        region,
+        ("aws.inspector2", "Inspector2 Finding"),
+        findings,
+    )
+    .await
+}
+
+/// PutEvents of `(source, detail-type)` events, one per detail, on the
+/// default bus of `account` in `region`.
+async fn put_events(
+    stack: &LocalStack,
+    account: &str,
+    region: &str,
+    (source, detail_type): (&str, &str),
+    details: &[Value],
+) -> anyhow::Result<()> {
     let credentials = stack.account_credentials(account).await?;
     let events = aws_sdk_eventbridge::Client::new(&stack.moto_config(region, Some(credentials)));
-    for chunk in findings.chunks(10) {
+    for chunk in details.chunks(10) {
         let entries = chunk
             .iter()
             .map(|detail| {
                 aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                    .source("aws.inspector2")
-                    .detail_type("Inspector2 Finding")
+                    .source(source)
+                    .detail_type(detail_type)
                     .detail(detail.to_string())
                     .build()
             })
@@ -614,13 +633,111 @@ pub async fn emit_inspector2(
             .put_events()
             .set_entries(Some(entries))
             .send()
-            .await?;
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "PutEvents: {}",
+                    aws_sdk_eventbridge::error::DisplayErrorContext(e)
+                )
+            })?;
         anyhow::ensure!(
             answer.failed_entry_count() == 0,
             "put_events failed: {answer:?}"
         );
     }
     Ok(())
+}
+
+/// A GuardDuty finding about `facts`'s instance in the shape GuardDuty
+/// publishes (`tests/fixtures/published/guardduty/`): an inbound SSH
+/// brute-force attempt from a documentation address, `count` times.
+pub fn guardduty_ec2_finding(facts: &InstanceFacts, count: i64, updated_epoch: i64) -> Value {
+    let time = |epoch: i64| {
+        chrono::DateTime::from_timestamp(epoch, 0)
+            .expect("a plausible epoch")
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string()
+    };
+    let detector = "4cc5b2b8d2bca4b8a4f2b1f0c8a3e9d1";
+    let id = format!(
+        "{:032x}",
+        u128::from_str_radix(&facts.instance_id[2..], 16).unwrap_or(0)
+    );
+    json!({
+        "schemaVersion": "2.0",
+        "accountId": facts.account,
+        "region": facts.region,
+        "partition": "aws",
+        "id": id,
+        "arn": format!("arn:aws:guardduty:{}:{}:detector/{detector}/finding/{id}", facts.region, facts.account),
+        "type": "UnauthorizedAccess:EC2/SSHBruteForce",
+        "resource": {
+            "resourceType": "Instance",
+            "instanceDetails": {
+                "instanceId": facts.instance_id,
+                "instanceType": "t3.micro",
+                "instanceState": "running",
+                "networkInterfaces": [{
+                    "networkInterfaceId": "eni-0000000000000000a",
+                    "privateIpAddress": facts.private_ip,
+                    "publicIp": facts.public_ip,
+                    "subnetId": facts.subnet_id,
+                    "vpcId": facts.vpc_id,
+                    "securityGroups": facts.security_group_ids.iter()
+                        .map(|id| json!({"groupId": id, "groupName": id}))
+                        .collect::<Vec<_>>(),
+                }],
+            },
+        },
+        "service": {
+            "serviceName": "guardduty",
+            "detectorId": detector,
+            "action": {
+                "actionType": "NETWORK_CONNECTION",
+                "networkConnectionAction": {
+                    "connectionDirection": "INBOUND",
+                    "protocol": "TCP",
+                    "blocked": false,
+                    "localPortDetails": {"port": 22, "portName": "SSH"},
+                    "remotePortDetails": {"port": 49152, "portName": "Unknown"},
+                    "remoteIpDetails": {
+                        "ipAddressV4": "198.51.100.7",
+                        "country": {"countryName": "Example"},
+                        "organization": {"asn": "64496", "asnOrg": "Example Networks"},
+                    },
+                },
+            },
+            "resourceRole": "TARGET",
+            "eventFirstSeen": time(updated_epoch - 600),
+            "eventLastSeen": time(updated_epoch),
+            "archived": false,
+            "count": count,
+        },
+        "severity": 5,
+        "createdAt": time(updated_epoch - 600),
+        "updatedAt": time(updated_epoch),
+        "title": format!("SSH brute force attacks against {}.", facts.instance_id),
+        "description": format!("{} is performing SSH brute force attacks against {}.", "198.51.100.7", facts.instance_id),
+    })
+}
+
+/// Puts GuardDuty Finding events on the default bus of the GuardDuty
+/// administrator `delivered_by` in `region`, as GuardDuty does for every
+/// member of the organization.
+pub async fn emit_guardduty(
+    stack: &LocalStack,
+    delivered_by: &str,
+    region: &str,
+    findings: &[Value],
+) -> anyhow::Result<()> {
+    put_events(
+        stack,
+        delivered_by,
+        region,
+        ("aws.guardduty", "GuardDuty Finding"),
+        findings,
+    )
+    .await
 }
 
 /// Puts Inspector2 events on the central queue as the central bus's rule
@@ -798,8 +915,25 @@ pub async fn indexed_documents(
     stack: &LocalStack,
     central: &Central,
 ) -> anyhow::Result<Vec<(String, Value)>> {
+    indexed_in(stack, central, "findings").await
+}
+
+/// Every document of the Detection Finding index (`<prefix>-detections`).
+pub async fn indexed_detections(
+    stack: &LocalStack,
+    central: &Central,
+) -> anyhow::Result<Vec<(String, Value)>> {
+    indexed_in(stack, central, "detections").await
+}
+
+/// Every document of `<prefix>-<suffix>` (none if it does not exist).
+async fn indexed_in(
+    stack: &LocalStack,
+    central: &Central,
+    suffix: &str,
+) -> anyhow::Result<Vec<(String, Value)>> {
     let http = reqwest::Client::new();
-    let index = format!("{}-findings", central.index_prefix);
+    let index = format!("{}-{suffix}", central.index_prefix);
     http.post(format!("{}/{index}/_refresh", stack.osmem.url))
         .send()
         .await?;

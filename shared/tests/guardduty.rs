@@ -403,8 +403,8 @@ fn provenance_is_checked_and_each_rejection_has_its_reason() {
             "invalid_identifier",
         ),
         (
-            with(&|e| e["region"] = "us-west-2".into()),
-            "invalid_finding",
+            with(&|e| e["region"] = "not a region".into()),
+            "invalid_identifier",
         ),
         (
             with(&|e| e["detail"]["accountId"] = "111111111111".into()),

@@ -13,6 +13,7 @@ mod contracts;
 mod coverage;
 mod deployment;
 mod faults;
+mod guardduty;
 mod load;
 mod outsiders;
 mod pipeline;

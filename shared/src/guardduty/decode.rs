@@ -162,13 +162,11 @@ pub fn decode_event(
         )));
     }
     provenance.partition.check_region(&region)?;
-    if let Some(event_region) = event_region
-        && event_region != region
-    {
-        return Err(DecodeError::InvalidFinding(format!(
-            "event region {event_region} differs from the finding's region {region}"
-        )));
-    }
+    // The event's `region` is parsed (garbage is refused) but not compared:
+    // the origin is the finding ARN's region, checked against the partition,
+    // as for Inspector2. Provenance rests on the account, which EventBridge
+    // sets and a member cannot choose.
+    let _ = event_region;
     if event_account != account && !provenance.admin_accounts.contains(&event_account) {
         return Err(DecodeError::EventAccountMismatch {
             event_account,
