@@ -48,7 +48,7 @@ async fn bad_messages_are_set_aside_with_their_reason() {
     let bodies = vec![
         "{this is not json".to_owned(),
         sns(&json!({"event": "SOMETHING_NEW", "template": "t"}).to_string()),
-        json!({"source": "aws.guardduty", "detail-type": "GuardDuty Finding", "detail": {}})
+        json!({"source": "aws.securityhub", "detail-type": "Security Hub Findings - Imported", "detail": {}})
             .to_string(),
         sns("plain text, not JSON"),
         classic(&classic_arn("aws-cn", "111111111111")),
