@@ -19,6 +19,7 @@ mod outsiders;
 mod pipeline;
 mod poller;
 mod published;
+mod redrive;
 
 use std::collections::BTreeMap;
 
