@@ -185,6 +185,9 @@ async fn deliver_whole_events(config: &aws_config::SdkConfig, bus_arn: &str) -> 
     Ok(())
 }
 
+/// Distinguishes this process's concurrent rewrites of the moto templates.
+static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// The templates as moto reads them: moto creates an `AWS::KMS::Key` from its
 /// `Tags` as if they were the KMS API's `TagKey`/`TagValue` pairs (and fails
 /// on CloudFormation's `Key`/`Value`), so the key tags are rewritten in a
@@ -228,8 +231,18 @@ pub fn templates_for_moto(directory: &std::path::Path) -> anyhow::Result<std::pa
             }
             out.push('\n');
         }
+        // Written aside and renamed into place: tests deploying at the same
+        // time read these files while another rewrites them, and a reader
+        // must never see a half-written template (moto answers it with 500).
         let name = path.file_name().expect("a file in the directory");
-        std::fs::write(copy.join(name), out)?;
+        let aside = copy.join(format!(
+            ".{}.{}.{}",
+            name.to_string_lossy(),
+            std::process::id(),
+            WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        std::fs::write(&aside, out)?;
+        std::fs::rename(&aside, copy.join(name))?;
     }
     Ok(copy)
 }
