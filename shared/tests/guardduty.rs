@@ -6,8 +6,11 @@
 //! template (on osmem-server, the local stack's OpenSearch API), and
 //! property tests over the decoder and the mapping.
 //!
-//! `FANIN_UPDATE_GOLDEN=1 cargo test --workspace --test guardduty` rewrites
+//! `FANIN_REGENERATE_GOLDEN=1 cargo test --workspace --test guardduty` rewrites
 //! the goldens; review the diff field by field before committing it.
+
+mod support;
+use support::mutate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -144,7 +147,7 @@ fn golden_path(name: &str) -> String {
 
 #[test]
 fn published_findings_match_their_goldens_exactly() {
-    let update = std::env::var("FANIN_UPDATE_GOLDEN").is_ok_and(|v| v == "1");
+    let update = std::env::var("FANIN_REGENERATE_GOLDEN").is_ok_and(|v| v == "1");
     for name in ACCEPTED {
         let event =
             decode_value(&own_event(&finding(name))).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -758,42 +761,6 @@ fn hostile_value() -> impl Strategy<Value = Value> {
         prop::collection::vec(".{0,8}".prop_map(Value::from), 0..300).prop_map(Value::from),
         Just(json!({"nested": {"deeper": [1, "two", null]}})),
     ]
-}
-
-fn paths(value: &Value, prefix: String, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (key, item) in map {
-                let path = format!("{prefix}/{}", key.replace('~', "~0").replace('/', "~1"));
-                out.push(path.clone());
-                paths(item, path, out);
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let path = format!("{prefix}/{i}");
-                out.push(path.clone());
-                paths(item, path, out);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn mutate(document: &Value, edits: &[(Index, Value)]) -> Value {
-    let mut mutated = document.clone();
-    for (index, replacement) in edits {
-        let mut all = Vec::new();
-        paths(&mutated, String::new(), &mut all);
-        if all.is_empty() {
-            break;
-        }
-        let path: &String = index.get(&all);
-        if let Some(slot) = mutated.pointer_mut(path) {
-            *slot = replacement.clone();
-        }
-    }
-    mutated
 }
 
 fn strings_within(value: &Value, max: usize) -> bool {

@@ -8,6 +8,9 @@
 //! of range, wrong types). Case counts are bounded so the file runs in
 //! seconds; `PROPTEST_CASES` raises them for a longer local run.
 
+mod support;
+use support::mutate;
+
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
@@ -148,44 +151,6 @@ fn hostile_value() -> impl Strategy<Value = Value> {
         .prop_map(Value::from),
         prop::collection::vec(".{0,8}".prop_map(Value::from), 0..200).prop_map(Value::from),
     ]
-}
-
-/// Every path to a value inside `value` (objects and arrays included).
-fn paths(value: &Value, prefix: String, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (key, item) in map {
-                let path = format!("{prefix}/{}", key.replace('~', "~0").replace('/', "~1"));
-                out.push(path.clone());
-                paths(item, path, out);
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let path = format!("{prefix}/{i}");
-                out.push(path.clone());
-                paths(item, path, out);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// `document` with the values at a few paths replaced by hostile ones.
-fn mutate(document: &Value, edits: &[(Index, Value)]) -> Value {
-    let mut mutated = document.clone();
-    for (index, replacement) in edits {
-        let mut all = Vec::new();
-        paths(&mutated, String::new(), &mut all);
-        if all.is_empty() {
-            break;
-        }
-        let path = index.get(&all);
-        if let Some(slot) = mutated.pointer_mut(path) {
-            *slot = replacement.clone();
-        }
-    }
-    mutated
 }
 
 /// A few bytes to overwrite, anywhere.
