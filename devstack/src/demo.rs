@@ -7,6 +7,8 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::deployment::Deployed;
+use crate::esm::MappingStats;
 use crate::scenario::{self, LocalStack};
 
 /// The application accounts of the demo's organization (moto picks their ids).
@@ -49,13 +51,31 @@ pub struct Summary {
     pub seconds: f64,
 }
 
+/// What the demo's pipeline left behind on its stack.
+pub struct Played {
+    pub deployed: Deployed,
+    pub stats: MappingStats,
+    /// Peak resident memory of the collector process, KiB.
+    pub collector_peak_rss_kib: Option<u64>,
+    pub deploy_seconds: f64,
+}
+
 pub async fn run() -> anyhow::Result<Summary> {
     let started = Instant::now();
     eprintln!("demo: starting moto, osmem-server and the gateway");
     let stack = LocalStack::start().await?;
+    let played = play(&stack).await?;
+    let mut summary = summarize(&stack, &played).await?;
+    summary.seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+    Ok(summary)
+}
+
+/// The demo's organization, deployment, findings and collector run on
+/// `stack`: what `run` summarizes and the end-to-end tests check.
+pub async fn play(stack: &LocalStack) -> anyhow::Result<Played> {
     let mut names = ACCOUNTS.to_vec();
     names.push(WITHOUT_FANIN);
-    let organization = crate::coverage::create_organization(&stack, &names).await?;
+    let organization = crate::coverage::create_organization(stack, &names).await?;
     let accounts: Vec<&str> = ACCOUNTS
         .iter()
         .map(|name| organization.accounts[*name].as_str())
@@ -68,7 +88,7 @@ pub async fn run() -> anyhow::Result<Summary> {
         REGIONS.len()
     );
     let deploy_started = Instant::now();
-    let deployed = crate::deployment::deploy(&stack, &accounts, &REGIONS).await?;
+    let deployed = crate::deployment::deploy(stack, &accounts, &REGIONS).await?;
     let deploy_seconds = (deploy_started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     let central = deployed.central.clone();
     for account in accounts.iter().copied() {
@@ -76,8 +96,8 @@ pub async fn run() -> anyhow::Result<Summary> {
             eprintln!(
                 "demo: account {account} {region}: instances, Inspector Classic run, Inspector2 and GuardDuty events"
             );
-            let facts = scenario::create_workloads(&stack, account, region, 4).await?;
-            scenario::run_classic(&stack, &deployed, account, region, 3)
+            let facts = scenario::create_workloads(stack, account, region, 4).await?;
+            scenario::run_classic(stack, &deployed, account, region, 3)
                 .await
                 .context("running Inspector Classic")?;
             let mut events = scenario::inspector2_fleet_findings(&facts, 4, updated);
@@ -87,7 +107,7 @@ pub async fn run() -> anyhow::Result<Summary> {
             events.push(scenario::inspector2_serverless_finding(
                 account, region, "lambda", updated,
             ));
-            scenario::emit_inspector2(&stack, account, region, &events)
+            scenario::emit_inspector2(stack, account, region, &events)
                 .await
                 .context("emitting Inspector2 findings")?;
             // GuardDuty, managed by the organization from the central
@@ -97,7 +117,7 @@ pub async fn run() -> anyhow::Result<Summary> {
                 .take(2)
                 .map(|instance| scenario::guardduty_ec2_finding(instance, 3, updated))
                 .collect();
-            scenario::emit_guardduty(&stack, scenario::CENTRAL_ACCOUNT, region, &detections)
+            scenario::emit_guardduty(stack, scenario::CENTRAL_ACCOUNT, region, &detections)
                 .await
                 .context("emitting GuardDuty findings")?;
         }
@@ -105,7 +125,7 @@ pub async fn run() -> anyhow::Result<Summary> {
     // An account fanin was never deployed to (no read role), whose Inspector2
     // finding still arrives (as from a delegated administrator), and one
     // broken message: what an operator sees when things go wrong.
-    let orphan = scenario::create_workloads(&stack, "444444444444", "us-east-1", 1).await?;
+    let orphan = scenario::create_workloads(stack, "444444444444", "us-east-1", 1).await?;
     let orphan_event = serde_json::json!({
         "version": "0",
         "source": "aws.inspector2",
@@ -114,18 +134,34 @@ pub async fn run() -> anyhow::Result<Summary> {
         "region": "us-east-1",
         "detail": scenario::inspector2_ec2_finding(&orphan[0], 0, updated),
     });
-    scenario::send_raw(&stack, &central, &[orphan_event.to_string()]).await?;
-    scenario::send_raw(&stack, &central, &["{\"truncated\": ".to_owned()]).await?;
+    scenario::send_raw(stack, &central, &[orphan_event.to_string()]).await?;
+    scenario::send_raw(stack, &central, &["{\"truncated\": ".to_owned()]).await?;
 
     eprintln!("demo: running the collector Lambda over the central queue");
     stack.gateway.reset_calls();
-    let mut collector = scenario::start_collector(&stack, &deployed).await?;
-    let esm = deployed.event_source_mapping(&stack).await?;
+    let mut collector = scenario::start_collector(stack, &deployed).await?;
+    let esm = deployed.event_source_mapping(stack).await?;
     let stats = esm.drain(&mut collector, scenario::DRAIN_LIMIT).await?;
+    Ok(Played {
+        deployed,
+        stats,
+        collector_peak_rss_kib: collector.peak_rss_kib(),
+        deploy_seconds,
+    })
+}
 
-    let mut documents = scenario::indexed_documents(&stack, &central).await?;
-    documents.extend(scenario::indexed_detections(&stack, &central).await?);
-    let archived = scenario::archived_records(&stack, &central).await?;
+/// The demo's figures, read back from the stack after `play`.
+pub async fn summarize(stack: &LocalStack, played: &Played) -> anyhow::Result<Summary> {
+    let Played {
+        deployed,
+        stats,
+        collector_peak_rss_kib,
+        deploy_seconds,
+    } = played;
+    let central = deployed.central.clone();
+    let mut documents = scenario::indexed_documents(stack, &central).await?;
+    documents.extend(scenario::indexed_detections(stack, &central).await?);
+    let archived = scenario::archived_records(stack, &central).await?;
     let mut summary = Summary {
         findings_indexed: documents.len(),
         stack_instances: deployed
@@ -140,9 +176,9 @@ pub async fn run() -> anyhow::Result<Summary> {
             })
             .unwrap_or_default(),
         collector_batch_size: deployed.mapping.batch_size,
-        deploy_seconds,
+        deploy_seconds: *deploy_seconds,
         findings_archived: archived.len(),
-        s3_objects: scenario::bucket_keys(&stack, &central, "findings/")
+        s3_objects: scenario::bucket_keys(stack, &central, "findings/")
             .await?
             .len(),
         by_account: BTreeMap::new(),
@@ -152,10 +188,9 @@ pub async fn run() -> anyhow::Result<Summary> {
         by_enrichment: BTreeMap::new(),
         internet_exposed_findings: 0,
         quarantined: BTreeMap::new(),
-        dead_letter_messages: scenario::dlq_depth(&stack, &central).await?,
+        dead_letter_messages: scenario::dlq_depth(stack, &central).await?,
         collector_invocations: stats.invocations,
-        collector_peak_memory_mib: collector
-            .peak_rss_kib()
+        collector_peak_memory_mib: collector_peak_rss_kib
             .map(|k| (k as f64 / 1024.0 * 10.0).round() / 10.0)
             .unwrap_or(0.0),
         collector_aws_calls: BTreeMap::new(),
@@ -191,7 +226,7 @@ pub async fn run() -> anyhow::Result<Summary> {
             summary.internet_exposed_findings += 1;
         }
     }
-    for (_, object) in scenario::quarantined(&stack, &central).await? {
+    for (_, object) in scenario::quarantined(stack, &central).await? {
         *summary
             .quarantined
             .entry(object["reason"].as_str().unwrap_or("?").to_owned())
@@ -215,9 +250,8 @@ pub async fn run() -> anyhow::Result<Summary> {
         (total_calls as f64 / summary.findings_indexed.max(1) as f64 * 100.0).round() / 100.0;
     eprintln!("demo: running the coverage check (fanin-coverage report)");
     summary.coverage =
-        serde_json::from_str(&crate::coverage::run_report(&stack, &["--json"]).await?)?;
-    summary.coverage_table = crate::coverage::run_report(&stack, &[]).await?;
-    summary.seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+        serde_json::from_str(&crate::coverage::run_report(stack, &["--json"]).await?)?;
+    summary.coverage_table = crate::coverage::run_report(stack, &[]).await?;
     Ok(summary)
 }
 

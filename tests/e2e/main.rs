@@ -11,6 +11,7 @@ mod calls;
 mod concurrency;
 mod contracts;
 mod coverage;
+mod dashboards;
 mod deployment;
 mod faults;
 mod guardduty;

@@ -54,7 +54,9 @@ pub fn detection_index_template(index_pattern: &str) -> Value {
                     "is_alert": {"type": "boolean"},
                     "class_uid": integer,
                     "severity_id": integer,
+                    "severity": keyword,
                     "status_id": integer,
+                    "status": keyword,
                     "activity_id": integer,
                     "cloud": {"properties": {"region": keyword, "account": {"properties": {"uid": keyword}}}},
                     "metadata": {"properties": {"uid": keyword, "product": {"properties": {

@@ -62,8 +62,14 @@ pub fn index_template(prefix: &str) -> Value {
                     "time_dt": date,
                     "class_uid": {"type": "integer"},
                     "severity_id": {"type": "integer"},
+                    "severity": keyword,
                     "status_id": {"type": "integer"},
+                    "status": keyword,
                     "activity_id": {"type": "integer"},
+                    "metadata": {"properties": {
+                        "uid": keyword, "version": keyword,
+                        "product": {"properties": {"name": keyword, "vendor_name": keyword}},
+                    }},
                     "cloud": {"properties": {
                         "provider": keyword, "region": keyword, "cloud_partition": keyword,
                         "account": {"properties": {"uid": keyword, "type": keyword, "type_id": integer}},
