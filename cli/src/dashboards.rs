@@ -16,6 +16,10 @@
 //! still open belongs on the overview whatever the time picker says. The
 //! history and quarantine patterns are time-based (`time`).
 
+use anyhow::{Context, bail};
+use opensearch::OpenSearch;
+use opensearch::http::Method;
+use opensearch::http::headers::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
 /// Kibana 7.10 migration versions of each type: objects at these versions
@@ -507,6 +511,74 @@ fn dashboard(board: &Board, panels: &[Panel]) -> Value {
         attributes["refreshInterval"] = json!({"pause": true, "value": 0});
     }
     object("dashboard", id, attributes, references)
+}
+
+/// What an import did: the objects Dashboards accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    pub objects: usize,
+}
+
+/// Imports `objects` through the Dashboards saved-objects API of `client`
+/// (a client whose base URL is the Dashboards endpoint, e.g.
+/// `https://<domain>/_dashboards/`), overwriting objects of the same ids:
+/// importing twice leaves the same objects. Fails, naming each refused
+/// object and why, unless Dashboards accepted every one.
+pub async fn import(client: &OpenSearch, objects: &[Value]) -> anyhow::Result<Imported> {
+    let boundary = format!("fanin-{}", uuid::Uuid::new_v4().simple());
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"fanin.ndjson\"\r\n\
+         Content-Type: application/ndjson\r\n\r\n"
+    );
+    body.push_str(&ndjson(objects));
+    body.push_str(&format!("\r\n--{boundary}--\r\n"));
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_str(&format!("multipart/form-data; boundary={boundary}"))?,
+    );
+    // OpenSearch Dashboards' XSRF header; Kibana 7.10 reads kbn-xsrf.
+    headers.insert("osd-xsrf", HeaderValue::from_static("true"));
+    headers.insert("kbn-xsrf", HeaderValue::from_static("true"));
+    let response = client
+        .send(
+            Method::Post,
+            "api/saved_objects/_import",
+            headers,
+            Some(&[("overwrite", "true")]),
+            Some(body.into_bytes()),
+            None,
+        )
+        .await
+        .context("calling the Dashboards saved-objects API: check --dashboards-url and that the endpoint is reachable")?;
+    let status = response.status_code();
+    let answer: Value = response
+        .json()
+        .await
+        .with_context(|| format!("the saved-objects import answered {status} with no JSON"))?;
+    if !status.is_success() {
+        bail!(
+            "the saved-objects import answered {status}: {}",
+            answer["message"].as_str().unwrap_or("no message")
+        );
+    }
+    if answer["success"] != json!(true) {
+        let refused: Vec<String> = answer["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| format!("{} {} ({})", e["type"], e["id"], e["error"]["type"]))
+            .collect();
+        bail!("Dashboards refused saved objects: {}", refused.join(", "));
+    }
+    let accepted = answer["successCount"].as_u64().unwrap_or(0) as usize;
+    if accepted != objects.len() {
+        bail!(
+            "Dashboards accepted {accepted} of {} saved objects",
+            objects.len()
+        );
+    }
+    Ok(Imported { objects: accepted })
 }
 
 #[cfg(test)]

@@ -7,8 +7,10 @@
 //!   enforces what moto does not (role existence and ExternalId on AssumeRole),
 //!   counts every call by caller, service and operation, and fronts OpenSearch
 //!   with a switch that takes it "down" for fault tests.
+//! - [`dashboards`] stands in for the OpenSearch Dashboards saved-objects API.
 pub mod classic;
 pub mod coverage;
+pub mod dashboards;
 pub mod demo;
 pub mod deployment;
 pub mod esm;

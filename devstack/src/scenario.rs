@@ -36,6 +36,8 @@ pub struct LocalStack {
     pub moto: ChildServer,
     pub osmem: ChildServer,
     pub gateway: GatewayHandle,
+    /// The saved-objects API stand-in (no Dashboards runs here).
+    pub dashboards: crate::dashboards::LocalDashboards,
 }
 
 impl LocalStack {
@@ -50,6 +52,7 @@ impl LocalStack {
             moto,
             osmem,
             gateway,
+            dashboards: crate::dashboards::start().await?,
         })
     }
 

@@ -337,3 +337,63 @@ async fn every_panel_counts_what_the_archive_holds() {
             .count()
     );
 }
+
+/// A client of the saved-objects API stand-in.
+fn dashboards_client(url: &str) -> opensearch::OpenSearch {
+    let transport =
+        opensearch::http::transport::Transport::single_node(&format!("{url}/")).unwrap();
+    opensearch::OpenSearch::new(transport)
+}
+
+#[tokio::test]
+async fn importing_the_saved_objects_twice_leaves_the_same_objects() {
+    let dashboards = fanin_devstack::dashboards::start().await.unwrap();
+    let client = dashboards_client(&dashboards.url);
+    let objects = fanin_cli::dashboards::saved_objects("acme");
+    for _ in 0..2 {
+        let imported = fanin_cli::dashboards::import(&client, &objects)
+            .await
+            .unwrap();
+        assert_eq!(imported.objects, objects.len());
+    }
+    let stored: Value = reqwest::get(format!("{}/_devstack/saved_objects", dashboards.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["imports"], 2);
+    let stored = stored["objects"].as_array().unwrap();
+    assert_eq!(stored.len(), objects.len(), "one object per id, not two");
+    assert!(
+        stored.iter().all(|s| s["writes"] == 2),
+        "each overwritten in place"
+    );
+    let pattern: Value = reqwest::get(format!(
+        "{}/api/saved_objects/index-pattern/fanin-findings",
+        dashboards.url
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(pattern["attributes"]["title"], "acme-findings");
+
+    // A set whose dashboard refers to a visualization it lacks is refused,
+    // and the error names it.
+    let fresh = fanin_devstack::dashboards::start().await.unwrap();
+    let partial: Vec<Value> = objects
+        .iter()
+        .filter(|o| o["id"] != "fanin-trend")
+        .cloned()
+        .collect();
+    let error = fanin_cli::dashboards::import(&dashboards_client(&fresh.url), &partial)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("fanin-overview") && error.contains("missing_references"),
+        "{error}"
+    );
+}
