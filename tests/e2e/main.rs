@@ -15,6 +15,7 @@ mod deployment;
 mod faults;
 mod guardduty;
 mod load;
+mod operator;
 mod outsiders;
 mod pipeline;
 mod poller;
