@@ -1,5 +1,25 @@
-//! `fanin`, the operator's command line. Today: `fanin redrive`, which puts
-//! quarantined and dead-lettered messages back into the pipeline after a fix
-//! (`docs/design.md`, "Replaying a quarantined message").
+//! `fanin`, the operator's command line: one module per command, each with
+//! its flags (`Args`) and its `run`; `main.rs` only dispatches.
+//!
+//! - [`redrive`]: quarantined and dead-lettered messages back into the
+//!   pipeline after a fix (`docs/design.md`, "Replaying a quarantined message");
+//! - [`backfill`]: the index (latest state and history) rebuilt from the
+//!   S3 archive, resumable;
+//! - [`summary`]: open findings by severity, account, region and source in
+//!   the terminal;
+//! - [`report`]: a self-contained HTML report;
+//! - [`dashboards`]: the OpenSearch Dashboards saved objects fanin ships.
+//!
+//! What they share: [`places`] (the central stack's outputs, overridable by
+//! flags), [`search`] (the OpenSearch connection), [`archive`] (reading the
+//! archive back) and [`findings`] (the latest state of each finding and
+//! the counts shown).
+pub mod archive;
+pub mod backfill;
 pub mod dashboards;
+pub mod findings;
+pub mod places;
 pub mod redrive;
+pub mod report;
+pub mod search;
+pub mod summary;

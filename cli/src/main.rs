@@ -1,12 +1,18 @@
-//! `fanin`: the operator's command line.
-use std::collections::BTreeSet;
+//! `fanin`: the operator's command line. Each command lives in its module
+//! of the library (`fanin_cli::<command>`); this file only dispatches.
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fanin_cli::redrive::{self, Places, Selection};
+use fanin_cli::{backfill, redrive, report, summary};
 
 #[derive(Parser)]
-#[command(name = "fanin", about = "Operate a fanin deployment", version)]
+#[command(
+    name = "fanin",
+    about = "Operate a fanin deployment. Run in the central account: every place (bucket, queues, \
+             OpenSearch endpoint, index prefix) comes from the central stack's outputs unless a flag \
+             gives it.",
+    version
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -16,82 +22,30 @@ struct Cli {
 enum Command {
     /// Put quarantined and dead-lettered messages back on the findings queue
     /// after a fix (re-queued first, deleted after; see docs/design.md, "Replaying a quarantined message").
-    Redrive {
-        /// The central bucket (output `BucketName` of fanin-central-primary).
-        #[arg(long)]
-        bucket: String,
-        /// The findings queue (output `QueueUrl`).
-        #[arg(long)]
-        queue_url: String,
-        /// Its dead-letter queue (output `DeadLetterQueueUrl`).
-        #[arg(long)]
-        dead_letter_queue_url: String,
-        /// Only quarantined messages with this reason code (repeatable).
-        #[arg(long = "reason")]
-        reasons: Vec<String>,
-        /// Leave the quarantine alone.
-        #[arg(long)]
-        skip_quarantine: bool,
-        /// Leave the dead-letter queue alone.
-        #[arg(long)]
-        skip_dead_letters: bool,
-        /// List what would move and why it was set aside; move nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Redrive(redrive::Args),
+    /// Rebuild the index (latest state and history) from the S3 archive;
+    /// resumable from a checkpoint, with a final count against the archive.
+    Backfill(backfill::Args),
+    /// Open findings by severity, account, region and source, from the index
+    /// (or the archive).
+    Summary(summary::Args),
+    /// Write a self-contained HTML report from the archive (or the index).
+    Report(report::Args),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Cli::parse()).await {
+    let result = match Cli::parse().command {
+        Command::Redrive(args) => redrive::run(args).await,
+        Command::Backfill(args) => backfill::run(args).await,
+        Command::Summary(args) => summary::run(args).await,
+        Command::Report(args) => report::run(args).await,
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("fanin: {error:#}");
             ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Redrive {
-            bucket,
-            queue_url,
-            dead_letter_queue_url,
-            reasons,
-            skip_quarantine,
-            skip_dead_letters,
-            dry_run,
-        } => {
-            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let s3 = aws_sdk_s3::Client::new(&config);
-            let sqs = aws_sdk_sqs::Client::new(&config);
-            let report = redrive::redrive(
-                &s3,
-                &sqs,
-                &Places {
-                    bucket,
-                    queue_url,
-                    dead_letter_queue_url,
-                },
-                &Selection {
-                    reasons: reasons.into_iter().collect::<BTreeSet<_>>(),
-                    skip_quarantine,
-                    skip_dead_letters,
-                    dry_run,
-                },
-            )
-            .await?;
-            let verb = if dry_run { "would move" } else { "moved" };
-            for moved in &report.moved {
-                println!("{verb}  {:<18} {}  ({})", moved.from, moved.id, moved.why);
-            }
-            println!(
-                "{verb} {} quarantined and {} dead-lettered message(s)",
-                report.moved.len() - report.dead_letters,
-                report.dead_letters
-            );
-            Ok(())
         }
     }
 }

@@ -15,6 +15,79 @@ use anyhow::Context;
 use fanin::quarantine::QuarantinedMessage;
 use serde::Serialize;
 
+use crate::places::{self, Place, StackFlags, StackReader};
+
+/// `fanin redrive`'s flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    #[command(flatten)]
+    pub stack: StackFlags,
+    /// The central bucket (default: output `BucketName` of the central stack).
+    #[arg(long, value_name = "BUCKET")]
+    pub bucket: Option<String>,
+    /// The findings queue (default: output `QueueUrl`).
+    #[arg(long, value_name = "URL")]
+    pub queue_url: Option<String>,
+    /// Its dead-letter queue (default: output `DeadLetterQueueUrl`).
+    #[arg(long, value_name = "URL")]
+    pub dead_letter_queue_url: Option<String>,
+    /// Only quarantined messages with this reason code (repeatable), e.g.
+    /// `index_rejected`.
+    #[arg(long = "reason", value_name = "CODE")]
+    pub reasons: Vec<String>,
+    /// Leave the quarantine alone.
+    #[arg(long)]
+    pub skip_quarantine: bool,
+    /// Leave the dead-letter queue alone.
+    #[arg(long)]
+    pub skip_dead_letters: bool,
+    /// List what would move and why it was set aside; move nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Runs `fanin redrive` and prints what moved.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let config = places::aws_config(&args.stack).await;
+    let mut stack = StackReader::new(&config, &args.stack);
+    let places = Places {
+        bucket: stack.place(Place::Bucket, args.bucket.as_deref()).await?,
+        queue_url: stack
+            .place(Place::QueueUrl, args.queue_url.as_deref())
+            .await?,
+        dead_letter_queue_url: stack
+            .place(
+                Place::DeadLetterQueueUrl,
+                args.dead_letter_queue_url.as_deref(),
+            )
+            .await?,
+    };
+    let s3 = places::s3_client(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let selection = Selection {
+        reasons: args.reasons.into_iter().collect(),
+        skip_quarantine: args.skip_quarantine,
+        skip_dead_letters: args.skip_dead_letters,
+        dry_run: args.dry_run,
+    };
+    let report = redrive(&s3, &sqs, &places, &selection).await?;
+    let verb = if args.dry_run { "would move" } else { "moved" };
+    for moved in &report.moved {
+        println!(
+            "{verb}  {:<18} {}  ({})",
+            moved.from,
+            moved.id.escape_default(),
+            moved.why.escape_default()
+        );
+    }
+    println!(
+        "{verb} {} quarantined and {} dead-lettered message(s)",
+        report.moved.len() - report.dead_letters,
+        report.dead_letters
+    );
+    Ok(())
+}
+
 /// Where messages are moved from and to.
 #[derive(Debug, Clone)]
 pub struct Places {

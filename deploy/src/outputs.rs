@@ -134,7 +134,7 @@ async fn instance_outputs(
         return Ok(outputs);
     }
     let names = live_stack_names(client).await?;
-    if let Some(name) = instance_stack_name(&names, stack_set)
+    if let Some(name) = instance_stack_name(&names, stack_set.as_str())
         && let Some(outputs) = stack_outputs(client, name).await?
     {
         return Ok(outputs);
@@ -146,9 +146,10 @@ async fn instance_outputs(
     })
 }
 
-/// The instance stack of `stack_set` among an account's stacks:
-/// `StackSet-<name>-<uuid>` (AWS) or `StackSet:<name>` (moto).
-fn instance_stack_name(names: &[String], stack_set: StackSetName) -> Option<&String> {
+/// The instance stack of the StackSet named `stack_set` among an account's
+/// stacks: `StackSet-<name>-<uuid>` (AWS) or `StackSet:<name>` (moto). The
+/// operator CLI finds the central stack with it.
+pub fn instance_stack_name<'a>(names: &'a [String], stack_set: &str) -> Option<&'a String> {
     let aws_prefix = format!("StackSet-{stack_set}-");
     let moto_name = format!("StackSet:{stack_set}");
     names.iter().find(|name| {
@@ -174,19 +175,21 @@ mod tests {
         .map(str::to_owned)
         .to_vec();
         assert_eq!(
-            instance_stack_name(&names, StackSetName::ApplicationGlobal).map(String::as_str),
+            instance_stack_name(&names, StackSetName::ApplicationGlobal.as_str())
+                .map(String::as_str),
             Some("StackSet-fanin-application-global-7c1d2b8e-3f4a-4e55-9a51-0d7d1c6e2f10")
         );
         assert_eq!(
-            instance_stack_name(&names, StackSetName::ApplicationRegional).map(String::as_str),
+            instance_stack_name(&names, StackSetName::ApplicationRegional.as_str())
+                .map(String::as_str),
             Some("StackSet:fanin-application-regional")
         );
         assert_eq!(
-            instance_stack_name(&names, StackSetName::CentralPrimary),
+            instance_stack_name(&names, StackSetName::CentralPrimary.as_str()),
             None
         );
         assert_eq!(
-            instance_stack_name(&names, StackSetName::CentralRegional),
+            instance_stack_name(&names, StackSetName::CentralRegional.as_str()),
             None
         );
     }

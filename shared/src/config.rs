@@ -32,6 +32,9 @@ fn problem(variable: &'static str, problem: impl Into<String>) -> ConfigError {
 pub enum SearchAuth {
     /// SigV4 for Amazon OpenSearch Service (`es`) or Serverless (`aoss`).
     SigV4 { service: String },
+    /// HTTP basic authentication (fine-grained access control's internal
+    /// user database): the operator CLI only, from its environment.
+    Basic { username: String, password: Secret },
     /// No authentication: accepted only for loopback endpoints.
     None,
 }
@@ -383,7 +386,9 @@ fn is_topic_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// True for `localhost` and loopback addresses: the only hosts plain http and
+/// no authentication are accepted for.
+pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(domain)) => domain == "localhost",
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

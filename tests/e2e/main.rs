@@ -16,6 +16,7 @@ mod deployment;
 mod faults;
 mod guardduty;
 mod load;
+mod operator;
 mod outsiders;
 mod pipeline;
 mod poller;

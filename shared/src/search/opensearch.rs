@@ -39,20 +39,32 @@ impl OpenSearchIndexer {
         let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url.clone()))
             .disable_proxy()
             .timeout(REQUEST_TIMEOUT);
-        if let SearchAuth::SigV4 { service } = auth {
-            let credentials =
-                credentials.ok_or_else(|| anyhow::anyhow!("SigV4 needs AWS credentials"))?;
-            let region = region.ok_or_else(|| anyhow::anyhow!("SigV4 needs an AWS region"))?;
-            builder = builder
-                .auth(opensearch::auth::Credentials::AwsSigV4(credentials, region))
-                .service_name(service);
+        match auth {
+            SearchAuth::SigV4 { service } => {
+                let credentials =
+                    credentials.ok_or_else(|| anyhow::anyhow!("SigV4 needs AWS credentials"))?;
+                let region = region.ok_or_else(|| anyhow::anyhow!("SigV4 needs an AWS region"))?;
+                builder = builder
+                    .auth(opensearch::auth::Credentials::AwsSigV4(credentials, region))
+                    .service_name(service);
+            }
+            SearchAuth::Basic { username, password } => {
+                builder = builder.auth(opensearch::auth::Credentials::Basic(
+                    username.clone(),
+                    password.expose().to_owned(),
+                ));
+            }
+            SearchAuth::None => {}
         }
         Ok(Self {
             client: OpenSearch::new(builder.build()?),
         })
     }
 
-    async fn call(
+    /// One request; the answer's body on 2xx, else the error the status
+    /// and the answer's `error.type` say (401/403 denied; 408, 429 and 5xx
+    /// transient; the rest rejected). The operator CLI's searches use it too.
+    pub async fn call(
         &self,
         operation: &'static str,
         method: Method,
