@@ -370,6 +370,13 @@ async fn summary_counts_open_findings_like_the_archive() {
         )) && error.contains("--opensearch-endpoint"),
         "{error}"
     );
+
+    // Redrive finds its bucket and queues in the stack too.
+    let dry = stdout_of(&fanin(&stack, &["redrive", "--dry-run"]).await);
+    assert_eq!(
+        dry, "would move 0 quarantined and 0 dead-lettered message(s)\n",
+        "nothing was set aside in this scenario"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
