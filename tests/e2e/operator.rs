@@ -261,6 +261,20 @@ async fn backfill_rebuilds_the_index_from_the_archive_and_resumes() {
     let collected = documents(&stack, &format!("{}-findings", central.index_prefix)).await;
     let rebuilt = documents(&stack, "rebuilt-findings").await;
     assert_eq!(rebuilt, collected);
+    // On the empty cluster, both names became write aliases (the contract).
+    for alias in ["rebuilt-findings", "rebuilt-findings-history"] {
+        let aliases: Value = reqwest::get(format!("{}/_alias/{alias}", stack.osmem.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            aliases[format!("{alias}-000001")]["aliases"][alias]["is_write_index"],
+            true,
+            "{aliases}"
+        );
+    }
     let history = documents(&stack, "rebuilt-findings-history").await;
     assert_eq!(history.len(), archive.versions);
     for (id, document) in &history {
