@@ -192,7 +192,7 @@ pub async fn read_object(
         .await
         .with_context(|| format!("reading {key}"))?
         .into_bytes();
-    decode_object(&bytes).with_context(|| format!("{key}"))
+    decode_object(&bytes).with_context(|| key.to_owned())
 }
 
 /// Gunzips and parses one object (pure).

@@ -122,7 +122,7 @@ fn severity_caption(record: &Value) -> String {
 
 /// Runs `fanin <args>` as the central account's operator.
 async fn fanin(stack: &LocalStack, args: &[&str]) -> Output {
-    let output = tokio::process::Command::new(workspace_binary("fanin"))
+    tokio::process::Command::new(workspace_binary("fanin"))
         .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -133,8 +133,7 @@ async fn fanin(stack: &LocalStack, args: &[&str]) -> Output {
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .output()
         .await
-        .expect("target/debug/fanin runs (cargo build --workspace --bins)");
-    output
+        .expect("target/debug/fanin runs (cargo build --workspace --bins)")
 }
 
 fn stdout_of(output: &Output) -> String {
@@ -171,6 +170,30 @@ async fn documents(stack: &LocalStack, index: &str) -> BTreeMap<String, Value> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// `_id` → `_version` (the external version) of every document of `index`.
+async fn versions(stack: &LocalStack, index: &str) -> BTreeMap<String, i64> {
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/{index}/_search", stack.osmem.url))
+        .json(&serde_json::json!({"size": 10000, "version": true, "query": {"match_all": {}}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["hits"]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["_id"].as_str().unwrap().to_owned(),
+                h["_version"].as_i64().expect("hits carry _version"),
+            )
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,6 +261,20 @@ async fn backfill_rebuilds_the_index_from_the_archive_and_resumes() {
     let collected = documents(&stack, &format!("{}-findings", central.index_prefix)).await;
     let rebuilt = documents(&stack, "rebuilt-findings").await;
     assert_eq!(rebuilt, collected);
+    // On the empty cluster, both names became write aliases (the contract).
+    for alias in ["rebuilt-findings", "rebuilt-findings-history"] {
+        let aliases: Value = reqwest::get(format!("{}/_alias/{alias}", stack.osmem.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            aliases[format!("{alias}-000001")]["aliases"][alias]["is_write_index"],
+            true,
+            "{aliases}"
+        );
+    }
     let history = documents(&stack, "rebuilt-findings-history").await;
     assert_eq!(history.len(), archive.versions);
     for (id, document) in &history {
@@ -248,11 +285,46 @@ async fn backfill_rebuilds_the_index_from_the_archive_and_resumes() {
         assert_eq!(document, &archive.latest[uid], "the newest version wins");
     }
 
+    // Without the ledger, the versions are rebuilt from the documents: the
+    // same update time and state as the collector's.
+    let collected_index = format!("{}-findings", central.index_prefix);
+    let collector_versions = versions(&stack, &collected_index).await;
+    let rebuilt_versions = versions(&stack, "rebuilt-findings").await;
+    assert_eq!(
+        rebuilt_versions.keys().collect::<Vec<_>>(),
+        collector_versions.keys().collect::<Vec<_>>()
+    );
+    for (id, version) in &rebuilt_versions {
+        assert_eq!(version / 250_000, collector_versions[id] / 250_000, "{id}");
+    }
+
     // Again from the start: nothing changes.
     let again = stdout_of(&fanin(&stack, &[&rebuild[..], &["--restart"]].concat()).await);
     assert!(again.contains(&count_line), "{again}");
     assert_eq!(documents(&stack, "rebuilt-findings").await, rebuilt);
     assert_eq!(documents(&stack, "rebuilt-findings-history").await, history);
+    assert_eq!(versions(&stack, "rebuilt-findings").await, rebuilt_versions);
+
+    // Into the collector's own indices (the prefix from the stack): the
+    // ledger's exact versions, so the latest state stays as it is and the
+    // history is filled in.
+    let own_checkpoint = dir.join("own.json");
+    let own = stdout_of(
+        &fanin(
+            &stack,
+            &["backfill", "--checkpoint", own_checkpoint.to_str().unwrap()],
+        )
+        .await,
+    );
+    assert!(own.contains(&count_line), "{own}");
+    assert_eq!(documents(&stack, &collected_index).await, collected);
+    assert_eq!(versions(&stack, &collected_index).await, collector_versions);
+    assert_eq!(
+        documents(&stack, &format!("{collected_index}-history"))
+            .await
+            .len(),
+        archive.versions
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -311,6 +383,13 @@ async fn summary_counts_open_findings_like_the_archive() {
             scenario::CENTRAL_ACCOUNT
         )) && error.contains("--opensearch-endpoint"),
         "{error}"
+    );
+
+    // Redrive finds its bucket and queues in the stack too.
+    let dry = stdout_of(&fanin(&stack, &["redrive", "--dry-run"]).await);
+    assert_eq!(
+        dry, "would move 0 quarantined and 0 dead-lettered message(s)\n",
+        "nothing was set aside in this scenario"
     );
 }
 
