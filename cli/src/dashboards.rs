@@ -22,6 +22,8 @@ use opensearch::http::Method;
 use opensearch::http::headers::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
+use crate::findings::CLOSED_STATUS_IDS;
+
 /// Kibana 7.10 migration versions of each type: objects at these versions
 /// import into OpenSearch Dashboards without migration surprises.
 const MIGRATION_VERSIONS: [(&str, &str); 3] = [
@@ -83,8 +85,8 @@ struct Panel {
 
 fn open() -> Filter {
     Filter {
-        alias: "open (not suppressed, resolved or archived)",
-        query: json!({"bool": {"must_not": [{"terms": {"status_id": [3, 4, 5]}}]}}),
+        alias: "open (not suppressed, resolved, archived or deleted)",
+        query: json!({"bool": {"must_not": [{"terms": {"status_id": CLOSED_STATUS_IDS}}]}}),
     }
 }
 

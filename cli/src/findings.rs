@@ -2,10 +2,12 @@
 //! from the archive (the newest version of each finding) or from the
 //! latest-state index, and the counts both commands show.
 //!
-//! Open means the status is not closed: OCSF `status_id` 4 Resolved (an
-//! Inspector2 finding CLOSED), 5 Archived (a GuardDuty finding archived) or
-//! 6 Deleted. New (1), In Progress (2), Suppressed (3) and Other (99) are
-//! open (docs/schema.md, Status).
+//! Open means someone still has to act: OCSF `status_id` is not 3
+//! Suppressed (an Inspector2 finding a suppression rule hides: the risk was
+//! accepted), 4 Resolved (an Inspector2 finding CLOSED), 5 Archived (a
+//! GuardDuty finding archived) or 6 Deleted. New (1), In Progress (2),
+//! Unknown (0) and Other (99) are open (docs/schema.md, Status). The
+//! dashboards filter on the same list.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -16,8 +18,8 @@ use serde_json::{Value, json};
 use crate::archive::ArchivedVersion;
 use crate::search::{Search, latest_index};
 
-/// `status_id`s of a closed finding.
-pub const CLOSED_STATUS_IDS: [u64; 3] = [4, 5, 6];
+/// `status_id`s of a finding that is not open.
+pub const CLOSED_STATUS_IDS: [u64; 4] = [3, 4, 5, 6];
 
 /// What the commands show of one finding.
 #[derive(Debug, Clone, PartialEq, Serialize)]

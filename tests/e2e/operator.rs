@@ -95,7 +95,10 @@ impl ArchiveCounts {
     }
 
     fn open(&self) -> impl Iterator<Item = &Value> {
-        self.latest.values().filter(|r| r["status_id"] != 4)
+        // Open: not 3 Suppressed, 4 Resolved, 5 Archived or 6 Deleted.
+        self.latest
+            .values()
+            .filter(|r| !matches!(r["status_id"].as_u64(), Some(3..=6)))
     }
 
     fn open_by(&self, key: impl Fn(&Value) -> String) -> BTreeMap<String, u64> {
