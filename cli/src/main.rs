@@ -3,6 +3,7 @@ use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use fanin_cli::export;
 use fanin_cli::redrive::{self, Places, Selection};
 
 #[derive(Parser)]
@@ -39,6 +40,9 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Write the archive's finding versions of a date range as OCSF 1.3.0
+    /// Parquet in the Amazon Security Lake custom source layout (docs/export.md).
+    Export(export::Args),
 }
 
 #[tokio::main]
@@ -93,5 +97,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Export(args) => export::run(args).await,
     }
 }

@@ -12,6 +12,7 @@ mod concurrency;
 mod contracts;
 mod coverage;
 mod deployment;
+mod export;
 mod faults;
 mod guardduty;
 mod load;
