@@ -313,7 +313,7 @@ def main(root):
             if line.strip():
                 record = json.loads(line)
                 records[record["metadata"]["uid"]] = record
-    seen, objects, pages_checked, row_groups = set(), 0, 0, 0
+    seen, objects, pages_checked, row_groups, largest_page = set(), 0, 0, 0, 0
     for folder, _, files in os.walk(os.path.join(root, "ext")):
         for name in files:
             path = os.path.join(folder, name)
@@ -345,6 +345,7 @@ def main(root):
                     start = column.dictionary_page_offset if column.has_dictionary_page else column.data_page_offset
                     for page_type, uncompressed, _ in page_headers(data, start, column.total_compressed_size):
                         pages_checked += 1
+                        largest_page = max(largest_page, uncompressed)
                         if uncompressed > MB:
                             fail(f"{key}: {column.path_in_schema}: a page of {uncompressed} bytes")
             # The standard 3-level LIST: <list> (List) { repeated group list { <element> } }.
@@ -386,7 +387,10 @@ def main(root):
     if failures:
         print("\n".join(failures[:40]))
         sys.exit(1)
-    print(f"{objects} objects, {len(seen)} rows, {row_groups} row groups, {pages_checked} pages: all checks passed")
+    print(
+        f"{objects} objects, {len(seen)} rows, {row_groups} row groups, {pages_checked} pages"
+        f" (largest {largest_page} bytes uncompressed): all checks passed"
+    )
 
 
 if __name__ == "__main__":

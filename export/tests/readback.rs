@@ -56,6 +56,43 @@ fn python() -> PathBuf {
     .join("venv/bin/python")
 }
 
+/// `copies` times the goldens of `class` as distinct versions of distinct
+/// findings, newest first; with `description_bytes`, each description that
+/// long and different from every other.
+fn many_versions(class: ExportClass, copies: usize, description_bytes: usize) -> Vec<String> {
+    let goldens: Vec<Value> = golden_lines(class)
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let mut lines = Vec::new();
+    for copy in (0..copies).rev() {
+        for (index, golden) in goldens.iter().enumerate() {
+            let mut record = golden.clone();
+            let id = format!("{copy:06}-{index:04}");
+            record["metadata"]["uid"] = id.clone().into();
+            record["time"] = (1_725_494_400_000_i64 + (copy * 400_000 + index) as i64).into();
+            if description_bytes > 0 {
+                let description: String = format!("{id} {} ", record["finding_info"]["title"])
+                    .chars()
+                    .cycle()
+                    .take(description_bytes)
+                    .collect();
+                record["finding_info"]["desc"] = description.clone().into();
+                if let Some(vulnerability) = record["vulnerabilities"].get_mut(0) {
+                    vulnerability["desc"] = description.into();
+                }
+            }
+            lines.push(
+                record
+                    .to_string()
+                    .replace("finding/", &format!("finding/{copy:06}-"))
+                    .replace("\"i-", &format!("\"i-{copy:06x}")),
+            );
+        }
+    }
+    lines
+}
+
 #[test]
 fn the_export_reads_back_field_for_field_within_security_lake_limits() {
     let root = std::env::temp_dir().join(format!("fanin-export-readback-{}", std::process::id()));
@@ -101,6 +138,25 @@ fn the_export_reads_back_field_for_field_within_security_lake_limits() {
             "the same versions give the same object, whatever the order of the archive objects"
         );
     }
+    // A day with many versions of long descriptions, archived newest first:
+    // many pages per column, which must stay within the page limit, and
+    // rows that must come out sorted.
+    let mut busy = partition(ExportClass::Vulnerability);
+    busy.day = busy.day.succ_opt().unwrap();
+    let lines = many_versions(ExportClass::Vulnerability, 200, 8 * 1024);
+    let ndjson = lines.join("\n");
+    let export = export_partition(
+        &busy,
+        &Prefix::default(),
+        [("busy.json.gz", ndjson.as_str())],
+    )
+    .unwrap();
+    assert_eq!((export.rows, export.duplicates), (lines.len(), 0));
+    let path = root.join(&export.key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, &export.body).unwrap();
+    std::fs::write(root.join("input/2002-busy.ndjson"), ndjson).unwrap();
+
     let output = Command::new(python())
         .arg(workspace().join("tests/export_readback.py"))
         .arg(&root)
@@ -112,7 +168,8 @@ fn the_export_reads_back_field_for_field_within_security_lake_limits() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "read-back failed:\n{report}");
-    assert!(report.contains("2 objects, 19 rows"), "{report}");
+    assert!(report.contains("3 objects, 1819 rows"), "{report}");
+    println!("{report}");
     std::fs::remove_dir_all(&root).unwrap();
 }
 
@@ -147,24 +204,7 @@ fn measure_throughput_and_size() {
             per_record(export.body.len()),
         );
 
-        let goldens: Vec<Value> = lines
-            .iter()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        let mut copies = Vec::new();
-        for copy in 0..COPIES {
-            for (index, golden) in goldens.iter().enumerate() {
-                let mut record = golden.clone();
-                record["metadata"]["uid"] = format!("{copy:08}-{index:04}").into();
-                record["time"] = (1_725_408_000_000_i64 + (copy * 86_000) as i64).into();
-                copies.push(
-                    record
-                        .to_string()
-                        .replace("finding/", &format!("finding/{copy:06}-"))
-                        .replace("\"i-", &format!("\"i-{copy:06x}")),
-                );
-            }
-        }
+        let copies = many_versions(class, COPIES, 0);
         let ndjson = copies.join("\n") + "\n";
         let gzip = fanin::archive::gzip(ndjson.as_bytes());
         let started = Instant::now();
