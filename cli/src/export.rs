@@ -178,11 +178,12 @@ pub async fn export(
                 partition.export_key(&request.prefix)
             )
         })?;
+        let bytes = export.body.len();
         s3.put_object()
             .bucket(&request.to_bucket)
             .key(&export.key)
             .content_type("application/vnd.apache.parquet")
-            .body(export.body.clone().into())
+            .body(export.body.into())
             .send()
             .await
             .with_context(|| {
@@ -198,7 +199,7 @@ pub async fn export(
         report.written.push(Written {
             key: export.key,
             rows: export.rows,
-            bytes: export.body.len(),
+            bytes,
         });
     }
     progress.finish_and_clear();
