@@ -8,6 +8,8 @@
 //! - [`summary`]: open findings by severity, account, region and source in
 //!   the terminal;
 //! - [`report`]: a self-contained HTML report;
+//! - [`export`]: the archive as OCSF 1.3.0 Parquet for Amazon Security Lake
+//!   (`docs/export.md`);
 //! - [`dashboards`]: the OpenSearch Dashboards saved objects fanin ships.
 //!
 //! What they share: [`places`] (the central stack's outputs, overridable by
@@ -17,6 +19,7 @@
 pub mod archive;
 pub mod backfill;
 pub mod dashboards;
+pub mod export;
 pub mod findings;
 pub mod places;
 pub mod redrive;

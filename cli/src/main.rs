@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fanin_cli::{backfill, redrive, report, summary};
+use fanin_cli::{backfill, export, redrive, report, summary};
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +31,9 @@ enum Command {
     Summary(summary::Args),
     /// Write a self-contained HTML report from the archive (or the index).
     Report(report::Args),
+    /// Write the archive's finding versions of a date range as OCSF 1.3.0
+    /// Parquet in the Amazon Security Lake custom source layout (docs/export.md).
+    Export(export::Args),
 }
 
 #[tokio::main]
@@ -40,6 +43,7 @@ async fn main() -> ExitCode {
         Command::Backfill(args) => backfill::run(args).await,
         Command::Summary(args) => summary::run(args).await,
         Command::Report(args) => report::run(args).await,
+        Command::Export(args) => export::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

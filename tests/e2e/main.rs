@@ -13,6 +13,7 @@ mod contracts;
 mod coverage;
 mod dashboards;
 mod deployment;
+mod export;
 mod faults;
 mod guardduty;
 mod load;
