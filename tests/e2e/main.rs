@@ -14,6 +14,7 @@ mod coverage;
 mod deployment;
 mod faults;
 mod guardduty;
+mod history;
 mod load;
 mod outsiders;
 mod pipeline;
