@@ -35,6 +35,15 @@ pub struct InMemory {
     /// The next this many bulk items answer 429 (`es_rejected_execution_exception`)
     /// without being applied, as a busy cluster does.
     pub reject_next_items: Mutex<usize>,
+    /// Index templates installed, by name.
+    pub templates: Mutex<HashMap<String, Value>>,
+    /// Aliases, by name: the index each writes to.
+    pub aliases: Mutex<HashMap<String, String>>,
+    /// Whether the cluster has the ISM plugin (off by default, as on
+    /// osmem-server).
+    pub ism_available: bool,
+    /// ISM policies by id: the stored `policy` object and its `_seq_no`.
+    pub ism_policies: Mutex<HashMap<String, (Value, i64)>>,
     seq_no: Mutex<i64>,
     calls: Mutex<BTreeMap<&'static str, usize>>,
 }
@@ -51,12 +60,23 @@ pub struct FakeDocument {
 const PRIMARY_TERM: i64 = 1;
 
 impl InMemory {
-    /// The documents of one index, by `_id`.
+    /// The index a name stands for: an alias's write index, or the name.
+    fn resolve(&self, name: &str) -> String {
+        self.aliases
+            .lock()
+            .expect("not poisoned")
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_owned())
+    }
+
+    /// The documents of one index (or of an alias's index), by `_id`.
     pub fn index(&self, index: &str) -> HashMap<String, FakeDocument> {
+        let index = self.resolve(index);
         self.indices
             .lock()
             .expect("not poisoned")
-            .get(index)
+            .get(&index)
             .cloned()
             .unwrap_or_default()
     }
@@ -89,7 +109,7 @@ impl InMemory {
 
     /// Applies one bulk action as OpenSearch does; answers its status.
     fn apply(&self, kind: &str, action: &Value, source: Value) -> u16 {
-        let index = action["_index"].as_str().unwrap_or_default().to_owned();
+        let index = self.resolve(action["_index"].as_str().unwrap_or_default());
         let id = action["_id"].as_str().unwrap_or_default().to_owned();
         let seq_no = self.next_seq_no();
         let mut indices = self.indices.lock().expect("not poisoned");
@@ -271,8 +291,12 @@ impl ObjectStore for InMemory {
 
 #[async_trait]
 impl SearchIndexer for InMemory {
-    async fn install_template(&self, _: &str, _: &Value) -> Result<(), CallError> {
+    async fn install_template(&self, name: &str, template: &Value) -> Result<(), CallError> {
         self.count("PutIndexTemplate");
+        self.templates
+            .lock()
+            .expect("not poisoned")
+            .insert(name.to_owned(), template.clone());
         Ok(())
     }
 
@@ -364,6 +388,123 @@ impl SearchIndexer for InMemory {
             });
         }
         Ok(statuses)
+    }
+
+    async fn index_exists(&self, name: &str) -> Result<bool, CallError> {
+        self.count("IndexExists");
+        Ok(self
+            .aliases
+            .lock()
+            .expect("not poisoned")
+            .contains_key(name)
+            || self
+                .indices
+                .lock()
+                .expect("not poisoned")
+                .contains_key(name))
+    }
+
+    /// Creates the index and its aliases (a later alias of the same name
+    /// points at this index), as OpenSearch does.
+    async fn create_index(&self, name: &str, body: &Value) -> Result<IndexCreation, CallError> {
+        self.count("CreateIndex");
+        let mut aliases = self.aliases.lock().expect("not poisoned");
+        let mut indices = self.indices.lock().expect("not poisoned");
+        if aliases.contains_key(name) {
+            return Err(CallError::Rejected {
+                operation: "CreateIndex",
+                code: "invalid_index_name_exception".into(),
+                message: format!("an alias is named {name}"),
+            });
+        }
+        if indices.contains_key(name) {
+            return Ok(IndexCreation::AlreadyExists);
+        }
+        let wanted: Vec<String> = body["aliases"]
+            .as_object()
+            .map(|a| a.keys().cloned().collect())
+            .unwrap_or_default();
+        if let Some(taken) = wanted.iter().find(|a| indices.contains_key(*a)) {
+            return Err(CallError::Rejected {
+                operation: "CreateIndex",
+                code: "invalid_alias_name_exception".into(),
+                message: format!("an index exists with the same name as the alias [{taken}]"),
+            });
+        }
+        indices.insert(name.to_owned(), HashMap::new());
+        for alias in wanted {
+            aliases.insert(alias, name.to_owned());
+        }
+        Ok(IndexCreation::Created)
+    }
+}
+
+#[async_trait]
+impl SearchAdmin for InMemory {
+    fn endpoint(&self) -> String {
+        "in-memory".into()
+    }
+
+    async fn get_template(&self, name: &str) -> Result<Option<Value>, CallError> {
+        self.count("GetIndexTemplate");
+        Ok(self
+            .templates
+            .lock()
+            .expect("not poisoned")
+            .get(name)
+            .cloned())
+    }
+
+    /// A stored policy comes back with what ISM adds to it (its id and the
+    /// time of the last update).
+    async fn get_ism_policy(&self, id: &str) -> Result<PolicyLookup, CallError> {
+        self.count("GetIsmPolicy");
+        if !self.ism_available {
+            return Ok(PolicyLookup::Unavailable(
+                "400: no handler found for uri".into(),
+            ));
+        }
+        Ok(
+            match self.ism_policies.lock().expect("not poisoned").get(id) {
+                Some((policy, seq_no)) => PolicyLookup::Found(StoredPolicy {
+                    policy: policy.clone(),
+                    seq_no: *seq_no,
+                    primary_term: PRIMARY_TERM,
+                }),
+                None => PolicyLookup::Missing,
+            },
+        )
+    }
+
+    async fn put_ism_policy(
+        &self,
+        id: &str,
+        body: &Value,
+        if_unchanged: Option<(i64, i64)>,
+    ) -> Result<(), CallError> {
+        self.count("PutIsmPolicy");
+        let rejected = |code: &str, message: &str| CallError::Rejected {
+            operation: "PutIsmPolicy",
+            code: code.into(),
+            message: message.into(),
+        };
+        if !self.ism_available {
+            return Err(rejected("400", "no handler found for uri"));
+        }
+        let seq_no = self.next_seq_no();
+        let mut policies = self.ism_policies.lock().expect("not poisoned");
+        let stored = policies.get(id).map(|(_, s)| (*s, PRIMARY_TERM));
+        if stored != if_unchanged {
+            return Err(rejected(
+                "version_conflict_engine_exception",
+                "the policy changed since it was read",
+            ));
+        }
+        let mut policy = body["policy"].clone();
+        policy["policy_id"] = Value::String(id.to_owned());
+        policy["last_updated_time"] = Value::from(seq_no);
+        policies.insert(id.to_owned(), (policy, seq_no));
+        Ok(())
     }
 }
 

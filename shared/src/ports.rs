@@ -202,6 +202,73 @@ pub trait SearchIndexer: Send + Sync {
     ) -> Result<HashMap<String, StoredDocument>, CallError>;
     /// Sends one NDJSON bulk body.
     async fn bulk(&self, ndjson: Vec<u8>) -> Result<Vec<BulkItemStatus>, CallError>;
+    /// Whether an index or an alias of this name exists (`HEAD /<name>`).
+    async fn index_exists(&self, name: &str) -> Result<bool, CallError>;
+    /// Creates an index with its settings, mappings and aliases
+    /// (`PUT /<name>`). An index of that name already there (a concurrent
+    /// cold start) is an answer, [`IndexCreation::AlreadyExists`], not an
+    /// error; a name taken by an alias is `Rejected`.
+    async fn create_index(
+        &self,
+        name: &str,
+        body: &serde_json::Value,
+    ) -> Result<IndexCreation, CallError>;
+}
+
+/// What `create_index` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexCreation {
+    Created,
+    /// `resource_already_exists_exception`: nothing was changed.
+    AlreadyExists,
+}
+
+/// An ISM policy as the cluster stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPolicy {
+    /// The `policy` object the cluster answered (with its own additions:
+    /// `policy_id`, `last_updated_time`, default retries...).
+    pub policy: serde_json::Value,
+    pub seq_no: i64,
+    pub primary_term: i64,
+}
+
+/// What the cluster answered for an ISM policy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PolicyLookup {
+    Found(StoredPolicy),
+    /// ISM answered that no policy has this id.
+    Missing,
+    /// The cluster has no ISM plugin (it answered 400 or 404 for the ISM
+    /// path itself), with what it said.
+    Unavailable(String),
+}
+
+/// Administering the search cluster: reading back what fanin installs, and
+/// the Index State Management plugin. Used by the installer, never by the
+/// collector.
+///
+/// Contract: a missing template is `None`, a missing policy
+/// [`PolicyLookup::Missing`], a cluster without ISM
+/// [`PolicyLookup::Unavailable`]; `put_ism_policy` with `if_seq_no` answers
+/// `Rejected` (code `version_conflict_engine_exception`) when the policy
+/// changed since it was read.
+#[async_trait]
+pub trait SearchAdmin: SearchIndexer {
+    /// The endpoint, for the installer's report (no credentials in it).
+    fn endpoint(&self) -> String;
+    /// The stored index template (`GET /_index_template/<name>`): its
+    /// `index_template` object.
+    async fn get_template(&self, name: &str) -> Result<Option<serde_json::Value>, CallError>;
+    async fn get_ism_policy(&self, id: &str) -> Result<PolicyLookup, CallError>;
+    /// Creates the policy (`if_unchanged: None`) or replaces the one read
+    /// with `(seq_no, primary_term)`. `body` is `{"policy": {...}}`.
+    async fn put_ism_policy(
+        &self,
+        id: &str,
+        body: &serde_json::Value,
+        if_unchanged: Option<(i64, i64)>,
+    ) -> Result<(), CallError>;
 }
 
 /// Which accounts belong to the organization.

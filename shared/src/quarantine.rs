@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::decode::{DecodeError, InboundMessage};
-use crate::normalize::NormalizeError;
+use crate::normalize::{NormalizeError, Origin};
 use crate::ports::CallError;
 
 /// The most bytes of `detail` kept in a quarantine object; a longer cause is
@@ -127,6 +127,45 @@ pub fn object(
     (key, body)
 }
 
+/// The pipeline-health document of a quarantined message, indexed in
+/// `<prefix>-quarantine` next to its object (which stays the record).
+/// `account_id` and `region` are there only when the message decoded (they
+/// were validated); `source` is then the finding's source, else `unknown`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthDocument<'a> {
+    /// When it was quarantined, epoch milliseconds.
+    pub time: i64,
+    pub reason: &'a str,
+    pub source: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<&'a str>,
+    /// The S3 key of the quarantine object.
+    pub key: &'a str,
+}
+
+/// The health document of the object at `key`: its `_id` (the SHA-256 of
+/// the key, so the same object gives the same document) and its JSON.
+pub fn health_document(
+    key: &str,
+    reason_code: &str,
+    quarantined_at: DateTime<Utc>,
+    decoded: Option<(&'static str, &Origin)>,
+) -> (String, String) {
+    let document = HealthDocument {
+        time: quarantined_at.timestamp_millis(),
+        reason: reason_code,
+        source: decoded.map_or("unknown", |(source, _)| source),
+        account_id: decoded.map(|(_, origin)| origin.account.as_str()),
+        region: decoded.map(|(_, origin)| origin.region.as_str()),
+        key,
+    };
+    let id = hex::encode(Sha256::digest(key.as_bytes()));
+    let json = serde_json::to_string(&document).expect("a struct of strings serializes");
+    (id, json)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +198,44 @@ mod tests {
         assert!(
             evil_key.starts_with("quarantine/reason=classic_______x/"),
             "{evil_key}"
+        );
+    }
+
+    #[test]
+    fn the_health_document_names_its_object_and_only_validated_origins() {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let key = "quarantine/reason=malformed_json/eventDay=20261123/ab.json";
+        let (id, json) = health_document(key, "malformed_json", now, None);
+        assert_eq!(id, hex::encode(Sha256::digest(key.as_bytes())));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+            serde_json::json!({"time": 1_795_428_000_000_i64, "reason": "malformed_json",
+                "source": "unknown", "key": key})
+        );
+        let origin = Origin {
+            account: crate::ids::AccountId::parse("111111111111").unwrap(),
+            region: crate::ids::Region::parse("eu-west-1").unwrap(),
+        };
+        let (_, json) = health_document(
+            key,
+            "role_unavailable",
+            now,
+            Some(("inspector-classic", &origin)),
+        );
+        let document: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            (
+                &document["source"],
+                &document["account_id"],
+                &document["region"]
+            ),
+            (
+                &serde_json::json!("inspector-classic"),
+                &serde_json::json!("111111111111"),
+                &serde_json::json!("eu-west-1")
+            )
         );
     }
 

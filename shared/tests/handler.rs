@@ -621,3 +621,134 @@ async fn bad_values_are_set_aside_and_huge_strings_capped_in_a_stored_finding() 
     assert_eq!(document["resources"][0]["region"], "us-east-1");
     assert!(document["finding_info"].get("first_seen_time").is_none());
 }
+
+#[tokio::test]
+async fn history_keeps_every_version_once_and_the_latest_index_the_newest() {
+    let world = Arc::new(world());
+    let collector = collector(world.clone());
+    let at =
+        |time: &'static str| inspector2_body("111111111111", move |d| d["updatedAt"] = time.into());
+    let (first, newest, older) = (
+        at("2026-01-01T00:00:00Z"),
+        at("2026-01-03T00:00:00Z"),
+        at("2026-01-02T00:00:00Z"),
+    );
+    // The older update arrives after the newest; then everything again.
+    let batches = [
+        vec![first.clone()],
+        vec![newest.clone()],
+        vec![older.clone()],
+        vec![first, newest, older],
+    ];
+    for (i, bodies) in batches.iter().enumerate() {
+        let messages = bodies
+            .iter()
+            .enumerate()
+            .map(|(j, body)| message(&format!("m{i}-{j}"), body.clone()))
+            .collect();
+        let report = collector.process_batch(messages, deadline()).await;
+        assert!(report.failed_message_ids.is_empty(), "{report:?}");
+    }
+    let latest = world.index("fanin-findings");
+    assert_eq!(latest.len(), 1);
+    let newest_version = latest.values().next().unwrap();
+    assert_eq!(
+        newest_version.source["finding_info"]["modified_time_dt"],
+        "2026-01-03T00:00:00.000Z"
+    );
+    let history = world.index("fanin-findings-history");
+    assert_eq!(history.len(), 3, "one document per version, none twice");
+    for (id, document) in &history {
+        assert_eq!(
+            document.source["metadata"]["uid"].as_str(),
+            Some(id.as_str())
+        );
+        assert_eq!(
+            document.source["finding_info"]["uid"],
+            newest_version.source["finding_info"]["uid"]
+        );
+    }
+    // Both names are write aliases over their first indices.
+    let aliases = world.aliases.lock().unwrap().clone();
+    assert_eq!(aliases["fanin-findings"], "fanin-findings-000001");
+    assert_eq!(
+        aliases["fanin-findings-history"],
+        "fanin-findings-history-000001"
+    );
+}
+
+#[tokio::test]
+async fn a_quarantined_message_gets_a_health_document_and_its_failure_is_only_counted() {
+    let world = Arc::new(world());
+    let collector = collector(world.clone());
+    let bad_version = inspector2_body("111111111111", |d| {
+        d["updatedAt"] = "2014-06-01T00:00:00Z".into()
+    });
+    let report = collector
+        .process_batch(
+            vec![
+                message("broken", "{not json".into()),
+                message("too-old", bad_version),
+            ],
+            deadline(),
+        )
+        .await;
+    assert!(report.failed_message_ids.is_empty(), "{report:?}");
+    assert_eq!(report.quarantine_health_failed, 0);
+    let keys: Vec<String> = world
+        .objects
+        .lock()
+        .unwrap()
+        .keys()
+        .filter(|k| k.starts_with("quarantine/"))
+        .cloned()
+        .collect();
+    assert_eq!(keys.len(), 2);
+    let health = world.index("fanin-quarantine");
+    assert_eq!(health.len(), 2);
+    let mut documents: Vec<Value> = health.values().map(|d| d.source.clone()).collect();
+    documents.sort_by_key(|d| d["reason"].as_str().unwrap().to_owned());
+    assert_eq!(documents[0]["reason"], "malformed_json");
+    assert_eq!(documents[0]["source"], "unknown");
+    assert!(documents[0].get("account_id").is_none());
+    assert_eq!(documents[1]["reason"], "version_out_of_range");
+    assert_eq!(
+        (
+            &documents[1]["source"],
+            &documents[1]["account_id"],
+            &documents[1]["region"]
+        ),
+        (
+            &json!("inspector2"),
+            &json!("111111111111"),
+            &json!("us-east-1")
+        )
+    );
+    for document in &documents {
+        assert!(keys.contains(&document["key"].as_str().unwrap().to_owned()));
+    }
+
+    // The cluster refusing the health document (429 on every attempt):
+    // the message is quarantined all the same, the failure counted.
+    *world.reject_next_items.lock().unwrap() = 100;
+    let report = collector
+        .process_batch(
+            vec![message("broken-again", "{still not json".into())],
+            deadline(),
+        )
+        .await;
+    assert!(report.failed_message_ids.is_empty(), "{report:?}");
+    assert_eq!(report.quarantined["malformed_json"], 1);
+    assert_eq!(report.quarantine_health_failed, 1);
+    assert_eq!(world.index("fanin-quarantine").len(), 2);
+    assert_eq!(
+        world
+            .objects
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| k.starts_with("quarantine/"))
+            .count(),
+        3
+    );
+}

@@ -9,8 +9,8 @@ use fanin::config::{Encryption, SearchAuth};
 use fanin::fakes::InMemory;
 use fanin::ids::{AccountId, Partition, Region};
 use fanin::ports::{
-    AccountSession, CallError, NetworkInventory, ObjectKind, ObjectStore, SearchIndexer,
-    SessionProvider,
+    AccountSession, CallError, IndexCreation, NetworkInventory, ObjectKind, ObjectStore,
+    SearchIndexer, SessionProvider,
 };
 use fanin::search::bulk::{self, BulkOp, ItemOutcome};
 use fanin_devstack::scenario::LocalStack;
@@ -132,6 +132,61 @@ async fn search_indexer_contract(search: &dyn SearchIndexer, index: &str) {
             .unwrap()
             .is_empty()
     );
+    // Write aliases: created with their first index (a second creation is
+    // an answer, not an error), written and read through like an index.
+    let alias = format!("{index}-alias");
+    let first = format!("{alias}-000001");
+    assert!(!search.index_exists(&alias).await.unwrap());
+    let with_alias = serde_json::json!({"aliases": {&alias: {"is_write_index": true}}});
+    assert_eq!(
+        search.create_index(&first, &with_alias).await.unwrap(),
+        IndexCreation::Created
+    );
+    assert_eq!(
+        search.create_index(&first, &with_alias).await.unwrap(),
+        IndexCreation::AlreadyExists
+    );
+    assert!(search.index_exists(&alias).await.unwrap());
+    assert!(search.index_exists(&first).await.unwrap());
+    let through = |version| BulkOp::IndexLatest {
+        index: alias.clone(),
+        id: "f".into(),
+        version,
+        document: doc("latest"),
+    };
+    let history = BulkOp::CreateOnce {
+        index: alias.clone(),
+        id: "h1".into(),
+        document: doc("version"),
+    };
+    assert_eq!(
+        send(search, &[through(2), through(1), history.clone(), history]).await,
+        vec![
+            ItemOutcome::Done,
+            ItemOutcome::Conflict,
+            ItemOutcome::Done,
+            ItemOutcome::Conflict,
+        ]
+    );
+    assert_eq!(
+        search
+            .get_documents(&alias, &["f".into(), "h1".into()])
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    // An alias cannot take an index's name, nor an index an alias's.
+    let taken = serde_json::json!({"aliases": {index: {}}});
+    assert!(matches!(
+        search.create_index(&format!("{index}-other"), &taken).await,
+        Err(CallError::Rejected { .. })
+    ));
+    assert!(matches!(
+        search.create_index(&alias, &serde_json::json!({})).await,
+        Err(CallError::Rejected { .. })
+    ));
+
     // A negative external version makes the cluster refuse the whole
     // request: the pipeline's split relies on a permanent error here.
     let refused = search

@@ -16,6 +16,7 @@ mod deployment;
 mod export;
 mod faults;
 mod guardduty;
+mod history;
 mod load;
 mod operator;
 mod outsiders;

@@ -8,6 +8,7 @@ use tracing::warn;
 
 use super::BatchReport;
 use crate::decode::InboundMessage;
+use crate::normalize::Origin;
 use crate::ports::CallError;
 use crate::quarantine::QuarantineReason;
 
@@ -41,12 +42,29 @@ pub enum RetryCause {
 
 /// Every message's fate so far, by message id. A later stage may overwrite
 /// an earlier fate (a quarantine write that fails becomes a retry).
+/// Also keeps what decoding validated about each finding message (its
+/// source and origin), for the quarantine's health documents.
 #[derive(Debug, Default)]
-pub struct Fates(HashMap<String, Fate>);
+pub struct Fates {
+    fates: HashMap<String, Fate>,
+    origins: HashMap<String, (&'static str, Origin)>,
+}
 
 impl Fates {
     pub fn set(&mut self, message_id: &str, fate: Fate) {
-        self.0.insert(message_id.to_owned(), fate);
+        self.fates.insert(message_id.to_owned(), fate);
+    }
+
+    /// Records the source and the validated origin of a decoded message.
+    pub fn note_origin(&mut self, message_id: &str, source: &'static str, origin: Origin) {
+        self.origins.insert(message_id.to_owned(), (source, origin));
+    }
+
+    /// The source and origin of a message that decoded, `None` otherwise.
+    pub fn origin(&self, message_id: &str) -> Option<(&'static str, &Origin)> {
+        self.origins
+            .get(message_id)
+            .map(|(source, origin)| (*source, origin))
     }
 
     pub fn set_all<'a>(&mut self, message_ids: impl IntoIterator<Item = &'a String>, fate: Fate) {
@@ -56,11 +74,11 @@ impl Fates {
     }
 
     pub fn get(&self, message_id: &str) -> Option<&Fate> {
-        self.0.get(message_id)
+        self.fates.get(message_id)
     }
 
     pub fn extend(&mut self, fates: impl IntoIterator<Item = (String, Fate)>) {
-        self.0.extend(fates);
+        self.fates.extend(fates);
     }
 }
 

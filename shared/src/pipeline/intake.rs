@@ -11,6 +11,10 @@ use crate::ids::ClassicFindingArn;
 use crate::normalize::{Origin, SourceFinding};
 use crate::quarantine::QuarantineReason;
 
+/// The source name of a finding fetched from Inspector Classic (its
+/// `SourceFinding::source_name`).
+const CLASSIC_SOURCE: &str = "inspector-classic";
+
 /// A message that asks for a finding, complete or to fetch.
 #[derive(Debug)]
 pub struct Decoded {
@@ -61,16 +65,25 @@ pub fn decode(
                 info!(message_id = %message_id, event = %event, "classic lifecycle event acknowledged");
                 fates.set(&message_id, Fate::Acknowledged);
             }
-            Ok(Notification::Finding { origin, finding }) => decoded.push(Decoded {
-                message_id,
-                origin,
-                wants: Wanted::Finding(finding),
-            }),
-            Ok(Notification::Reference { origin, fetch }) => decoded.push(Decoded {
-                message_id,
-                origin,
-                wants: Wanted::Fetch(fetch),
-            }),
+            Ok(Notification::Finding { origin, finding }) => {
+                fates.note_origin(&message_id, finding.source_name(), origin.clone());
+                decoded.push(Decoded {
+                    message_id,
+                    origin,
+                    wants: Wanted::Finding(finding),
+                })
+            }
+            Ok(Notification::Reference { origin, fetch }) => {
+                let source = match &fetch {
+                    Fetch::ClassicDetails(_) => CLASSIC_SOURCE,
+                };
+                fates.note_origin(&message_id, source, origin.clone());
+                decoded.push(Decoded {
+                    message_id,
+                    origin,
+                    wants: Wanted::Fetch(fetch),
+                })
+            }
             Err(error) => fates.set(
                 &message_id,
                 Fate::Quarantine(QuarantineReason::Decode(error)),

@@ -20,7 +20,9 @@
 //! 1. one `_mget` on the ledger: archived versions are done, versions another
 //!    invocation is archiving are retried later, stale claims are checked;
 //! 2. the latest-state index of each class takes the rest with external
-//!    versioning (an older version can never replace a newer one);
+//!    versioning (an older version can never replace a newer one), and its
+//!    history index every version (`create` under the version id), in the
+//!    same bulk requests;
 //! 3. what the index accepted is planned into archive objects, one per
 //!    (class, account, region, day), named from their content;
 //! 4. each version is claimed in the ledger (`create`: one invocation wins)
@@ -94,7 +96,16 @@ impl Settings {
     /// The latest-state index of a finding class: one document per finding,
     /// newest version wins (`<prefix>-findings` for Vulnerability Findings).
     pub fn index_of(&self, class: FindingClass) -> String {
-        format!("{}-{}", self.index_prefix, class.index_suffix())
+        crate::search::template::latest_name(&self.index_prefix, class)
+    }
+    /// The history write alias of a finding class: one document per
+    /// finding version (`<latest>-history`, over `<latest>-history-000001`...).
+    pub fn history_alias_of(&self, class: FindingClass) -> String {
+        crate::search::template::history_alias(&self.index_of(class))
+    }
+    /// The pipeline-health index: one document per quarantined message.
+    pub fn quarantine_index(&self) -> String {
+        format!("{}-quarantine", self.index_prefix)
     }
     /// The archive ledger: one document per archived finding version.
     pub fn ledger_index(&self) -> String {
@@ -108,6 +119,7 @@ pub struct Collector {
     /// Index templates installed by this process, per finding class.
     class_templates: BTreeMap<FindingClass, OnceCell<()>>,
     ledger_template: OnceCell<()>,
+    quarantine_template: OnceCell<()>,
 }
 
 /// What happened to a batch, for the handler's answer and the logs.
@@ -128,6 +140,9 @@ pub struct BatchReport {
     pub objects_written: usize,
     /// Quarantined messages per reason.
     pub quarantined: BTreeMap<String, usize>,
+    /// Quarantined messages whose pipeline-health document could not be
+    /// indexed (the quarantine object is written all the same).
+    pub quarantine_health_failed: usize,
     /// Stored findings per enrichment status.
     pub enrichment: BTreeMap<String, usize>,
 }
@@ -142,6 +157,7 @@ impl Collector {
                 .map(|class| (class, OnceCell::new()))
                 .collect(),
             ledger_template: OnceCell::new(),
+            quarantine_template: OnceCell::new(),
         }
     }
 
@@ -171,7 +187,8 @@ impl Collector {
         );
         self.store(&records, deadline, &mut fates, &mut report)
             .await;
-        self.quarantine(&messages, deadline, &mut fates).await;
+        self.quarantine(&messages, deadline, &mut fates, &mut report)
+            .await;
         fate::settle(&messages, &fates, &mut report);
         report
     }

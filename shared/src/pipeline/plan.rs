@@ -13,7 +13,7 @@ use crate::archive;
 use crate::ledger::{self, LedgerDocument, Standing};
 use crate::normalize::{FindingClass, Origin};
 use crate::ports::StoredDocument;
-use crate::search::bulk::BulkOp;
+use crate::search::bulk::{BulkOp, ItemOutcome};
 
 /// A finding version on its way to storage, and how its ledger claim is made.
 #[derive(Debug, Clone, Copy)]
@@ -67,18 +67,56 @@ pub fn triage<'a>(
     triage
 }
 
-/// One latest-state write per pending version, into its class's index
-/// (`index_of`), with external versioning.
-pub fn index_ops(pending: &[Pending], index_of: impl Fn(FindingClass) -> String) -> Vec<BulkOp> {
+/// Two writes per pending version, in one list so they ride in the same
+/// `_bulk` requests: at `2 * i` the latest-state write into its class's
+/// index (`index_of`, `_id` the document id, external versioning), at
+/// `2 * i + 1` the history write into its class's history alias
+/// (`history_of`, `_id` the version id, `create`). History has every
+/// version, an older update included: its latest write answers 409, its
+/// history write creates.
+pub fn index_ops(
+    pending: &[Pending],
+    index_of: impl Fn(FindingClass) -> String,
+    history_of: impl Fn(FindingClass) -> String,
+) -> Vec<BulkOp> {
     pending
         .iter()
-        .map(|p| {
+        .flat_map(|p| {
             let record = &p.carried.record;
-            BulkOp::IndexLatest {
-                index: index_of(record.class),
-                id: record.document_id.clone(),
-                version: record.version,
-                document: record.document.clone(),
+            [
+                BulkOp::IndexLatest {
+                    index: index_of(record.class),
+                    id: record.document_id.clone(),
+                    version: record.version,
+                    document: record.document.clone(),
+                },
+                BulkOp::CreateOnce {
+                    index: history_of(record.class),
+                    id: record.version_uid.clone(),
+                    document: record.document.clone(),
+                },
+            ]
+        })
+        .collect()
+}
+
+/// The outcome of each version from the outcomes of its two writes (in
+/// the order of [`index_ops`]). A version is indexed only when both are:
+/// latest written or already newer (409), history written or already
+/// there (409). A permanent refusal of either quarantines it (the same
+/// document, the same mapping: it will not pass later); otherwise a write
+/// to retry retries it, and the write already done answers 409 next time.
+pub fn version_outcomes(outcomes: &[ItemOutcome]) -> Vec<ItemOutcome> {
+    outcomes
+        .chunks(2)
+        .map(|pair| {
+            let permanent = pair.iter().find(|o| matches!(o, ItemOutcome::Permanent(_)));
+            let retry = pair.iter().find(|o| matches!(o, ItemOutcome::Retry(_)));
+            match (permanent, retry, pair.len()) {
+                (Some(outcome), _, _) | (None, Some(outcome), _) => outcome.clone(),
+                (None, None, 2) => ItemOutcome::Done,
+                // An odd list is not index_ops': nothing in it is known.
+                (None, None, _) => ItemOutcome::Retry("history write missing".into()),
             }
         })
         .collect()
@@ -230,11 +268,23 @@ mod tests {
 
     /// The ECR finding of the Inspector2 fixture, decoded and normalized.
     fn inspector2_record() -> Carried {
-        let body = std::fs::read_to_string(format!(
-            "{}/../tests/fixtures/inspector2-ecr-finding-event.json",
-            env!("CARGO_MANIFEST_DIR")
-        ))
+        inspector2_record_updated(None)
+    }
+
+    /// The same finding, updated at another time when `updated_at` is given.
+    fn inspector2_record_updated(updated_at: Option<&str>) -> Carried {
+        let mut event: Value = serde_json::from_str(
+            &std::fs::read_to_string(format!(
+                "{}/../tests/fixtures/inspector2-ecr-finding-event.json",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap(),
+        )
         .unwrap();
+        if let Some(time) = updated_at {
+            event["detail"]["updatedAt"] = time.into();
+        }
+        let body = event.to_string();
         let provenance = Provenance {
             partition: partition(),
             topics: AcceptedTopics::Listed(Default::default()),
@@ -334,6 +384,10 @@ mod tests {
         format!("fanin-{}", class.index_suffix())
     }
 
+    fn history_of(class: FindingClass) -> String {
+        format!("fanin-{}-history", class.index_suffix())
+    }
+
     #[test]
     fn the_ledger_sorts_versions_into_store_done_wait_and_check() {
         let records: Vec<Carried> = vec![inspector2_record(), detection_record()];
@@ -394,9 +448,10 @@ mod tests {
                 takeover: None,
             })
             .collect();
-        let ops = index_ops(&pending, index_of);
+        let ops = index_ops(&pending, index_of, history_of);
         let targets: Vec<(&str, &str, i64)> = ops
             .iter()
+            .step_by(2)
             .map(|op| match op {
                 BulkOp::IndexLatest {
                     index, id, version, ..
@@ -439,6 +494,86 @@ mod tests {
             document["metadata"]["uid"], records[1].record.version_uid,
             "the archived line is the indexed document"
         );
+    }
+
+    #[test]
+    fn every_version_is_written_to_history_once_under_its_version_id() {
+        // The same finding at another update time: another version.
+        let older = inspector2_record_updated(Some("2020-01-01T00:00:00Z"));
+        let records = [inspector2_record(), older, detection_record()];
+        let pending: Vec<Pending> = records
+            .iter()
+            .map(|carried| Pending {
+                carried,
+                takeover: None,
+            })
+            .collect();
+        let ops = index_ops(&pending, index_of, history_of);
+        assert_eq!(ops.len(), 6, "two writes per version");
+        for (carried, pair) in records.iter().zip(ops.chunks(2)) {
+            let record = &carried.record;
+            assert!(
+                matches!(&pair[0], BulkOp::IndexLatest { id, .. } if id == &record.document_id)
+            );
+            let BulkOp::CreateOnce {
+                index,
+                id,
+                document,
+            } = &pair[1]
+            else {
+                panic!("history is a create: {:?}", pair[1])
+            };
+            assert_eq!(index, &history_of(record.class));
+            assert_eq!(id, &record.version_uid);
+            assert_eq!(document, &record.document, "the same document as latest");
+            let body: Value = serde_json::from_str(document).unwrap();
+            assert_eq!(body["metadata"]["uid"].as_str(), Some(id.as_str()));
+        }
+        assert_eq!(ops[0].id(), ops[2].id(), "one latest document per finding");
+        assert_ne!(ops[1].id(), ops[3].id(), "one history document per version");
+        assert_eq!(
+            (history_of(records[2].record.class)).as_str(),
+            "fanin-detections-history"
+        );
+        let encoded = String::from_utf8(
+            crate::search::bulk::encode(&ops[..2], usize::MAX)
+                .remove(0)
+                .body,
+        )
+        .unwrap();
+        let action: Value = serde_json::from_str(encoded.lines().nth(2).unwrap()).unwrap();
+        assert_eq!(
+            action,
+            serde_json::json!({"create": {"_index": "fanin-findings-history", "_id": records[0].record.version_uid}})
+        );
+    }
+
+    #[test]
+    fn a_version_is_indexed_only_when_latest_and_history_are() {
+        use ItemOutcome::*;
+        let retry = || Retry("429".into());
+        let refused = || Permanent("400 mapper_parsing_exception".into());
+        let outcomes = [
+            Done,
+            Done, // new version
+            Conflict,
+            Done, // an older update: history still gets it
+            Conflict,
+            Conflict, // a redelivery
+            Done,
+            retry(), // history throttled: retried, latest 409s next time
+            retry(),
+            Conflict,
+            refused(),
+            retry(), // refused for good
+            Done,
+            refused(),
+        ];
+        assert_eq!(
+            version_outcomes(&outcomes),
+            [Done, Done, Done, retry(), retry(), refused(), refused()]
+        );
+        assert!(matches!(version_outcomes(&[Done])[0], Retry(_)));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::ports::{CallError, ObjectKind};
 use crate::quarantine;
 use crate::retry::{self, Backoff, RetryPolicy};
 use crate::search::bulk::{self, BulkOp, ItemOutcome};
-use crate::search::template;
+use crate::search::{install, template};
 
 fn set_fate(fates: &mut Fates, items: &[&Carried], fate: Fate) {
     for item in items {
@@ -119,18 +119,20 @@ impl Collector {
             }
         }
 
-        // 2. The latest-state index of each class.
-        let index_ops = plan::index_ops(&pending, |class| self.settings.index_of(class));
+        // 2. The latest-state index and the history of each class, in the
+        // same bulk requests.
+        let index_ops = plan::index_ops(
+            &pending,
+            |class| self.settings.index_of(class),
+            |class| self.settings.history_alias_of(class),
+        );
+        let written = self.bulk_with_retry(&index_ops, deadline).await;
         let mut indexed: Vec<usize> = Vec::new();
-        for (position, outcome) in self
-            .bulk_with_retry(&index_ops, deadline)
-            .await
-            .into_iter()
-            .enumerate()
-        {
+        for (position, outcome) in plan::version_outcomes(&written).into_iter().enumerate() {
             let carried = pending[position].carried;
             match outcome {
-                // 409: the index holds this version or a newer one.
+                // Both written, or already there (latest: this version or a
+                // newer one; history: this version).
                 ItemOutcome::Done | ItemOutcome::Conflict => indexed.push(position),
                 ItemOutcome::Retry(why) => {
                     set_fate(fates, &[carried], Fate::Retry(RetryCause::BulkItem(why)))
@@ -251,16 +253,15 @@ impl Collector {
         }
     }
 
-    /// Installs the index template of each class in the batch (once per
-    /// process), then the ledger's.
+    /// Installs the latest-state and history templates of each class in
+    /// the batch and their write aliases (once per process), then the
+    /// ledger's template.
     async fn ensure_templates(&self, classes: &BTreeSet<FindingClass>) -> Result<(), CallError> {
         let prefix = &self.settings.index_prefix;
         for &class in classes {
             self.class_templates[&class]
                 .get_or_try_init(|| async move {
-                    let index = self.settings.index_of(class);
-                    let template = template::class_template(class, prefix);
-                    self.ports.search.install_template(&index, &template).await
+                    install::bootstrap_class(self.ports.search.as_ref(), prefix, class).await
                 })
                 .await?;
         }
@@ -335,12 +336,15 @@ impl Collector {
     }
 
     /// Writes each quarantined message where an operator finds it; a write
-    /// that fails turns its message's fate into a retry.
+    /// that fails turns its message's fate into a retry. Then indexes one
+    /// pipeline-health document per written object (best effort: see
+    /// [`Self::index_quarantine_health`]).
     pub(super) async fn quarantine(
         &self,
         messages: &[InboundMessage],
         deadline: Instant,
         fates: &mut Fates,
+        report: &mut BatchReport,
     ) {
         let now = chrono::Utc::now();
         let writes = messages
@@ -370,10 +374,20 @@ impl Collector {
             .buffer_unordered(self.settings.max_concurrency)
             .collect()
             .await;
+        let mut health: Vec<(String, BulkOp)> = Vec::new();
+        let quarantine_index = self.settings.quarantine_index();
         for (message_id, reason, key, result) in written {
             match result {
                 Ok(()) => {
-                    warn!(message_id = %message_id, reason = %reason, key = %key, "message quarantined")
+                    warn!(message_id = %message_id, reason = %reason, key = %key, "message quarantined");
+                    let (id, document) =
+                        quarantine::health_document(&key, &reason, now, fates.origin(&message_id));
+                    let op = BulkOp::Put {
+                        index: quarantine_index.clone(),
+                        id,
+                        document: document.into(),
+                    };
+                    health.push((key, op));
                 }
                 Err(error) => {
                     warn!(message_id = %message_id, reason = %reason, error = %error, "quarantine write failed; retrying");
@@ -381,8 +395,49 @@ impl Collector {
                 }
             }
         }
+        report.quarantine_health_failed += self.index_quarantine_health(&health, deadline).await;
+    }
+
+    /// Indexes the pipeline-health documents of the quarantined messages in
+    /// one small bulk request, within a few seconds. The S3 object is the
+    /// record: a document that cannot be indexed is logged with its key
+    /// and counted, never retried past this and never turned into a retry
+    /// of its message. Returns how many were not indexed.
+    async fn index_quarantine_health(&self, docs: &[(String, BulkOp)], deadline: Instant) -> usize {
+        if docs.is_empty() {
+            return 0;
+        }
+        let ops: Vec<BulkOp> = docs.iter().map(|(_, op)| op.clone()).collect();
+        let deadline = deadline.min(Instant::now() + QUARANTINE_HEALTH_BUDGET);
+        let prefix = &self.settings.index_prefix;
+        let template = retry::within(
+            "PutIndexTemplate",
+            deadline,
+            self.quarantine_template.get_or_try_init(|| async move {
+                let name = self.settings.quarantine_index();
+                let template = template::quarantine_template(prefix);
+                self.ports.search.install_template(&name, &template).await
+            }),
+        )
+        .await;
+        let outcomes = match template {
+            Ok(_) => self.bulk_with_retry(&ops, deadline).await,
+            Err(error) => vec![ItemOutcome::Retry(error.to_string()); ops.len()],
+        };
+        let mut failed = 0;
+        for ((key, _), outcome) in docs.iter().zip(outcomes) {
+            if outcome != ItemOutcome::Done {
+                failed += 1;
+                warn!(key = %key, outcome = ?outcome, "quarantine health document not indexed");
+            }
+        }
+        failed
     }
 }
+
+/// How long the quarantine's health documents may take: they are a view of
+/// the quarantine objects, not worth holding the batch's answer for.
+const QUARANTINE_HEALTH_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Whether a failed call may still have taken effect: no answer came back.
 fn outcome_unknown(error: &CallError) -> bool {

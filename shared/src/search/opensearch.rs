@@ -15,7 +15,10 @@ use opensearch::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::config::SearchAuth;
-use crate::ports::{BulkItemStatus, CallError, SearchIndexer, StoredDocument};
+use crate::ports::{
+    BulkItemStatus, CallError, IndexCreation, PolicyLookup, SearchAdmin, SearchIndexer,
+    StoredDocument, StoredPolicy,
+};
 
 /// One request, connection to last byte. A `_bulk` body is capped at
 /// `FANIN_BULK_MAX_BYTES` (5 MB by default), which a healthy domain indexes in
@@ -26,6 +29,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct OpenSearchIndexer {
     client: OpenSearch,
+    /// Scheme, host and port only, for reports.
+    endpoint: String,
 }
 
 impl OpenSearchIndexer {
@@ -58,6 +63,7 @@ impl OpenSearchIndexer {
         }
         Ok(Self {
             client: OpenSearch::new(builder.build()?),
+            endpoint: url.origin().ascii_serialization(),
         })
     }
 
@@ -72,6 +78,24 @@ impl OpenSearchIndexer {
         content_type: &'static str,
         body: Option<Vec<u8>>,
     ) -> Result<String, CallError> {
+        let (status, text) = self
+            .answer(operation, method, path, content_type, body)
+            .await?;
+        if status.is_success() {
+            return Ok(text);
+        }
+        Err(classify_status(operation, status, &text))
+    }
+
+    /// Sends one request; any HTTP status is an answer.
+    async fn answer(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+        content_type: &'static str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, String), CallError> {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         let response = self
@@ -91,22 +115,21 @@ impl OpenSearchIndexer {
             .text()
             .await
             .map_err(|e| CallError::transient(operation, "read", e.to_string()))?;
-        if status.is_success() {
-            return Ok(text);
-        }
-        Err(classify_status(operation, status, &text))
+        Ok((status, text))
     }
 }
 
+/// The `error.type` of an error answer, if it has one.
+fn error_type(body: &str) -> Option<String> {
+    serde_json::from_str::<Value>(body).ok().and_then(|v| {
+        v.pointer("/error/type")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    })
+}
+
 fn classify_status(operation: &'static str, status: StatusCode, body: &str) -> CallError {
-    let code = serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| {
-            v.pointer("/error/type")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| status.as_u16().to_string());
+    let code = error_type(body).unwrap_or_else(|| status.as_u16().to_string());
     let message = crate::ids::truncate_for_message(body);
     match status.as_u16() {
         401 | 403 => CallError::Denied {
@@ -180,5 +203,139 @@ impl SearchIndexer for OpenSearchIndexer {
             )
             .await?;
         super::answers::bulk(&answer)
+    }
+
+    async fn index_exists(&self, name: &str) -> Result<bool, CallError> {
+        let path = format!("/{name}");
+        let (status, text) = self
+            .answer("IndexExists", Method::Head, &path, "application/json", None)
+            .await?;
+        match status.as_u16() {
+            200..=299 => Ok(true),
+            404 => Ok(false),
+            _ => Err(classify_status("IndexExists", status, &text)),
+        }
+    }
+
+    async fn create_index(&self, name: &str, body: &Value) -> Result<IndexCreation, CallError> {
+        let path = format!("/{name}");
+        let body = serde_json::to_vec(body).expect("a JSON value serializes");
+        match self
+            .call(
+                "CreateIndex",
+                Method::Put,
+                &path,
+                "application/json",
+                Some(body),
+            )
+            .await
+        {
+            Ok(_) => Ok(IndexCreation::Created),
+            Err(CallError::Rejected { code, .. })
+                if code == "resource_already_exists_exception" =>
+            {
+                Ok(IndexCreation::AlreadyExists)
+            }
+            Err(other) => Err(other),
+        }
+    }
+}
+
+#[async_trait]
+impl SearchAdmin for OpenSearchIndexer {
+    fn endpoint(&self) -> String {
+        self.endpoint.clone()
+    }
+
+    async fn get_template(&self, name: &str) -> Result<Option<Value>, CallError> {
+        let path = format!("/_index_template/{name}");
+        let (status, text) = self
+            .answer(
+                "GetIndexTemplate",
+                Method::Get,
+                &path,
+                "application/json",
+                None,
+            )
+            .await?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(classify_status("GetIndexTemplate", status, &text));
+        }
+        let answer: Value = serde_json::from_str(&text).map_err(|e| {
+            CallError::transient("GetIndexTemplate", "unreadable_answer", e.to_string())
+        })?;
+        Ok(answer
+            .get("index_templates")
+            .and_then(Value::as_array)
+            .and_then(|all| all.iter().find(|t| t["name"] == name))
+            .map(|t| t["index_template"].clone()))
+    }
+
+    async fn get_ism_policy(&self, id: &str) -> Result<PolicyLookup, CallError> {
+        let path = format!("/_plugins/_ism/policies/{id}");
+        let (status, text) = self
+            .answer("GetIsmPolicy", Method::Get, &path, "application/json", None)
+            .await?;
+        match status.as_u16() {
+            200..=299 => {
+                let answer: Value = serde_json::from_str(&text).map_err(|e| {
+                    CallError::transient("GetIsmPolicy", "unreadable_answer", e.to_string())
+                })?;
+                let (Some(seq_no), Some(primary_term), Some(policy)) = (
+                    answer["_seq_no"].as_i64(),
+                    answer["_primary_term"].as_i64(),
+                    answer.get("policy"),
+                ) else {
+                    return Err(CallError::transient(
+                        "GetIsmPolicy",
+                        "unreadable_answer",
+                        crate::ids::truncate_for_message(&text),
+                    ));
+                };
+                Ok(PolicyLookup::Found(StoredPolicy {
+                    policy: policy.clone(),
+                    seq_no,
+                    primary_term,
+                }))
+            }
+            // ISM's own answer for an unknown policy id.
+            404 if error_type(&text).as_deref() == Some("status_exception") => {
+                Ok(PolicyLookup::Missing)
+            }
+            // No handler for the path: the plugin is not there.
+            400 | 404 => Ok(PolicyLookup::Unavailable(format!(
+                "{}: {}",
+                status.as_u16(),
+                crate::ids::truncate_for_message(&text)
+            ))),
+            _ => Err(classify_status("GetIsmPolicy", status, &text)),
+        }
+    }
+
+    async fn put_ism_policy(
+        &self,
+        id: &str,
+        body: &Value,
+        if_unchanged: Option<(i64, i64)>,
+    ) -> Result<(), CallError> {
+        let path = match if_unchanged {
+            None => format!("/_plugins/_ism/policies/{id}"),
+            Some((seq_no, primary_term)) => format!(
+                "/_plugins/_ism/policies/{id}?if_seq_no={seq_no}&if_primary_term={primary_term}"
+            ),
+        };
+        let body = serde_json::to_vec(body).expect("a JSON value serializes");
+        self.call(
+            "PutIsmPolicy",
+            Method::Put,
+            &path,
+            "application/json",
+            Some(body),
+        )
+        .await?;
+        Ok(())
     }
 }

@@ -1,7 +1,9 @@
 //! The index templates fanin installs before its first write: one per OCSF
 //! finding class (`<prefix>-findings` for 2002, `<prefix>-compliance` for
 //! 2003, `<prefix>-detections` for 2004, see
-//! [`FindingClass::index_suffix`]) and one for the ledger.
+//! [`FindingClass::index_suffix`]), one per class for its history indices
+//! (`<latest>-history-*`), one for the ledger and one for the quarantine
+//! (pipeline-health) index.
 //!
 //! The finding classes share one mapping: their common OCSF attributes
 //! (`finding_info`, `cloud`, `resources`, `severity_id`, `unmapped.fanin`)
@@ -29,6 +31,56 @@ pub fn class_template(class: FindingClass, prefix: &str) -> Value {
     let mut template = index_template(prefix);
     template["index_patterns"] = json!([format!("{prefix}-{}*", class.index_suffix())]);
     template
+}
+
+/// The latest-state index (or write alias) of a finding class:
+/// `<prefix>-<suffix>`.
+pub fn latest_name(prefix: &str, class: FindingClass) -> String {
+    format!("{prefix}-{}", class.index_suffix())
+}
+
+/// The priority of the history templates: above the latest-state
+/// templates, whose pattern (`<prefix>-findings*`) also matches the history
+/// indices (OpenSearch refuses two matching templates of one priority).
+pub const HISTORY_TEMPLATE_PRIORITY: u32 = 210;
+
+/// The write alias of a class's history indices: `<latest>-history`.
+pub fn history_alias(latest: &str) -> String {
+    format!("{latest}-history")
+}
+
+/// The history template of one finding class: indices
+/// `<latest>-history-*` with the class's mapping, rolled over by ISM
+/// through their write alias (`plugins.index_state_management.rollover_alias`).
+pub fn history_template(class: FindingClass, prefix: &str) -> Value {
+    let alias = history_alias(&latest_name(prefix, class));
+    let mut template = class_template(class, prefix);
+    template["index_patterns"] = json!([format!("{alias}-*")]);
+    template["priority"] = json!(HISTORY_TEMPLATE_PRIORITY);
+    template["template"]["settings"]["plugins.index_state_management.rollover_alias"] =
+        json!(alias);
+    template
+}
+
+/// The pipeline-health index template (`<prefix>-quarantine`): one small
+/// document per quarantined message.
+pub fn quarantine_template(prefix: &str) -> Value {
+    let keyword = json!({"type": "keyword", "ignore_above": 1024});
+    json!({
+        "index_patterns": [format!("{prefix}-quarantine*")],
+        "priority": 200,
+        "template": {
+            "settings": {"number_of_shards": 1},
+            "mappings": {"dynamic": "strict", "properties": {
+                "time": {"type": "date", "format": "epoch_millis"},
+                "reason": keyword,
+                "source": keyword,
+                "account_id": keyword,
+                "region": keyword,
+                "key": keyword,
+            }},
+        },
+    })
 }
 
 /// The Vulnerability Finding (2002) template, the mapping every class shares.
@@ -225,5 +277,42 @@ mod tests {
             class_template(FindingClass::ComplianceFinding, "x")["index_patterns"],
             json!(["x-compliance*"])
         );
+    }
+
+    #[test]
+    fn history_templates_share_the_mapping_and_win_over_the_latest_pattern() {
+        for class in FindingClass::ALL {
+            let latest = class_template(class, "fanin");
+            let history = history_template(class, "fanin");
+            let name = format!("fanin-{}", class.index_suffix());
+            assert_eq!(
+                history["index_patterns"],
+                json!([format!("{name}-history-*")])
+            );
+            assert_eq!(
+                history["template"]["mappings"], latest["template"]["mappings"],
+                "history documents are the latest index's documents"
+            );
+            assert!(
+                history["priority"].as_u64() > latest["priority"].as_u64(),
+                "the latest pattern {} also matches the history indices",
+                latest["index_patterns"]
+            );
+            assert_eq!(
+                history["template"]["settings"]["plugins.index_state_management.rollover_alias"],
+                format!("{name}-history")
+            );
+        }
+    }
+
+    #[test]
+    fn the_quarantine_template_maps_the_contract_fields() {
+        let template = quarantine_template("fanin");
+        assert_eq!(template["index_patterns"], json!(["fanin-quarantine*"]));
+        let properties = &template["template"]["mappings"]["properties"];
+        assert_eq!(properties["time"]["type"], "date");
+        for field in ["reason", "source", "account_id", "region", "key"] {
+            assert_eq!(properties[field]["type"], "keyword", "{field}");
+        }
     }
 }
