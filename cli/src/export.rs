@@ -22,9 +22,12 @@ const CONCURRENT_READS: usize = 8;
 /// `fanin export` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// The central bucket holding the archive (`findings/`): output `BucketName` of fanin-central-primary.
-    #[arg(long)]
-    pub bucket: String,
+    #[command(flatten)]
+    pub stack: crate::places::StackFlags,
+    /// The central bucket holding the archive (`findings/`) (default: output
+    /// `BucketName` of the central stack).
+    #[arg(long, value_name = "BUCKET")]
+    pub bucket: Option<String>,
     /// First day to export (UTC, inclusive), YYYY-MM-DD: the archive's `eventDay`, the day a version was updated.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub from: String,
@@ -51,7 +54,8 @@ pub struct Request {
 }
 
 impl Args {
-    pub fn validate(self) -> anyhow::Result<Request> {
+    /// The request, with the archive in `bucket` (the flag or the stack's).
+    pub fn validate(self, bucket: String) -> anyhow::Result<Request> {
         let day = |flag: &str, raw: &str| {
             NaiveDate::parse_from_str(raw, "%Y-%m-%d")
                 .ok()
@@ -65,8 +69,8 @@ impl Args {
         }
         let prefix = Prefix::parse(&self.prefix).context("--prefix")?;
         Ok(Request {
-            to_bucket: self.to_bucket.unwrap_or_else(|| self.bucket.clone()),
-            bucket: self.bucket,
+            to_bucket: self.to_bucket.unwrap_or_else(|| bucket.clone()),
+            bucket,
             prefix,
             from,
             to,
@@ -98,9 +102,12 @@ pub struct Report {
 /// `fanin export`: validates the arguments, exports, prints each object
 /// written and the final count.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let request = args.validate()?;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let s3 = aws_sdk_s3::Client::new(&config);
+    let config = crate::places::aws_config(&args.stack).await;
+    let bucket = crate::places::StackReader::new(&config, &args.stack)
+        .place(crate::places::Place::Bucket, args.bucket.as_deref())
+        .await?;
+    let request = args.validate(bucket)?;
+    let s3 = crate::places::s3_client(&config);
     let report = export(&s3, &request, &progress_bar()).await?;
     for skipped in &report.skipped {
         eprintln!("skipped {skipped}");
@@ -254,7 +261,11 @@ mod tests {
 
     fn args(from: &str, to: &str, prefix: &str) -> Args {
         Args {
-            bucket: "central".into(),
+            stack: crate::places::StackFlags {
+                stack_set: "fanin-central-primary".into(),
+                region: None,
+            },
+            bucket: None,
             from: from.into(),
             to: to.into(),
             prefix: prefix.into(),
@@ -264,12 +275,14 @@ mod tests {
 
     #[test]
     fn validates_days_and_prefix_and_says_what_to_do() {
-        let request = args("2026-11-01", "2026-11-30", "ext/").validate().unwrap();
+        let request = args("2026-11-01", "2026-11-30", "ext/")
+            .validate("central".into())
+            .unwrap();
         assert_eq!(
             (request.to_bucket.as_str(), request.prefix.as_str()),
             ("central", "ext/")
         );
-        let message = |a: Args| format!("{:#}", a.validate().unwrap_err());
+        let message = |a: Args| format!("{:#}", a.validate("central".into()).unwrap_err());
         assert!(
             message(args("2026-11-1", "2026-11-30", "ext/")).contains("write it as YYYY-MM-DD")
         );

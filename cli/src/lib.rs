@@ -1,6 +1,8 @@
 //! `fanin`, the operator's command line: one module per command, each with
 //! its flags (`Args`) and its `run`; `main.rs` only dispatches.
 //!
+//! - [`install`]: index templates, write aliases, the ISM policy and the
+//!   saved objects, idempotently;
 //! - [`redrive`]: quarantined and dead-lettered messages back into the
 //!   pipeline after a fix (`docs/design.md`, "Replaying a quarantined message");
 //! - [`backfill`]: the index (latest state and history) rebuilt from the
@@ -21,6 +23,7 @@ pub mod backfill;
 pub mod dashboards;
 pub mod export;
 pub mod findings;
+pub mod install;
 pub mod places;
 pub mod redrive;
 pub mod report;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fanin_cli::{backfill, export, redrive, report, summary};
+use fanin_cli::{backfill, export, install, redrive, report, summary};
 
 #[derive(Parser)]
 #[command(
@@ -20,6 +20,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Install the index templates, write aliases and ISM policy on the
+    /// cluster and the saved objects (dashboards) in its Dashboards;
+    /// idempotent.
+    Install(install::Args),
     /// Put quarantined and dead-lettered messages back on the findings queue
     /// after a fix (re-queued first, deleted after; see docs/design.md, "Replaying a quarantined message").
     Redrive(redrive::Args),
@@ -39,6 +43,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let result = match Cli::parse().command {
+        Command::Install(args) => install::run(args).await,
         Command::Redrive(args) => redrive::run(args).await,
         Command::Backfill(args) => backfill::run(args).await,
         Command::Summary(args) => summary::run(args).await,

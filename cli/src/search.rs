@@ -9,7 +9,7 @@
 //! flags, never logged). Certificates are always verified; plain http is
 //! accepted only for loopback endpoints.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -17,12 +17,12 @@ use aws_config::SdkConfig;
 use fanin::config::{SearchAuth, Secret, is_loopback};
 use fanin::normalize::FindingClass;
 use fanin::ports::{CallError, SearchIndexer};
-use fanin::retry::{Backoff, RetryPolicy};
-use fanin::search::bulk::{self, BulkOp, ItemOutcome};
+use fanin::retry::RetryPolicy;
+use fanin::search::bulk::{BulkOp, ItemOutcome};
 use fanin::search::opensearch::OpenSearchIndexer;
-use fanin::search::template;
+use fanin::search::{install, template, writer};
 use opensearch::http::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 use url::Url;
 
 use crate::places::{Place, StackReader};
@@ -112,12 +112,12 @@ pub fn auth(
 
 /// The latest-state index (or alias) of a class: `Settings::index_of`.
 pub fn latest_index(prefix: &str, class: FindingClass) -> String {
-    format!("{prefix}-{}", class.index_suffix())
+    template::latest_name(prefix, class)
 }
 
-/// The history write alias of a class (contract: `<latest>-history`).
+/// The history write alias of a class (`<latest>-history`).
 pub fn history_alias(prefix: &str, class: FindingClass) -> String {
-    format!("{}-history", latest_index(prefix, class))
+    template::history_alias(&latest_index(prefix, class))
 }
 
 /// The ledger index (`Settings::ledger_index`).
@@ -128,6 +128,9 @@ pub fn ledger_index(prefix: &str) -> String {
 /// The cluster, as the CLI uses it.
 pub struct Search {
     indexer: OpenSearchIndexer,
+    /// How it authenticates, for another endpoint of the same domain
+    /// (its Dashboards).
+    auth: SearchAuth,
     pub prefix: String,
     pub url: Url,
 }
@@ -157,9 +160,27 @@ impl Search {
             .context("building the OpenSearch client")?;
         Ok(Self {
             indexer,
+            auth,
             prefix,
             url,
         })
+    }
+
+    /// The collector's client of this cluster (for the installer's port).
+    pub fn indexer(&self) -> &OpenSearchIndexer {
+        &self.indexer
+    }
+
+    /// A client of another endpoint of the same domain, authenticated the
+    /// same way: its OpenSearch Dashboards (`https://<domain>/_dashboards/`).
+    pub fn client_of(&self, config: &SdkConfig, url: &Url) -> anyhow::Result<OpenSearchIndexer> {
+        OpenSearchIndexer::new(
+            url,
+            &self.auth,
+            config.credentials_provider(),
+            config.region().cloned(),
+        )
+        .context("building the Dashboards client")
     }
 
     /// `_search` on `indices` (comma-separated; missing ones are skipped).
@@ -217,59 +238,10 @@ impl Search {
         }
     }
 
-    /// The class's index template (as the collector installs it at cold
-    /// start) and the write aliases of the contract: the latest-state name
-    /// over `<latest>-000001` and `<latest>-history` over
-    /// `<latest>-history-000001`, each created only when the name is not
-    /// there yet (an existing concrete index keeps working as is).
+    /// The class's templates and write aliases, as the collector installs
+    /// them at cold start ([`install::bootstrap_class`]).
     pub async fn prepare_class(&self, class: FindingClass) -> Result<(), CallError> {
-        let latest = latest_index(&self.prefix, class);
-        self.indexer
-            .install_template(&latest, &template::class_template(class, &self.prefix))
-            .await?;
-        self.ensure_write_alias(&latest).await?;
-        self.ensure_write_alias(&history_alias(&self.prefix, class))
-            .await
-    }
-
-    async fn ensure_write_alias(&self, name: &str) -> Result<(), CallError> {
-        match self
-            .indexer
-            .call(
-                "IndexExists",
-                Method::Head,
-                &format!("/{name}"),
-                "application/json",
-                None,
-            )
-            .await
-        {
-            Ok(_) => return Ok(()),
-            // A HEAD answer has no body: the code is the status.
-            Err(CallError::Rejected { code, .. })
-                if code == "404" || code == "index_not_found_exception" => {}
-            Err(other) => return Err(other),
-        }
-        let body = json!({"aliases": {name: {"is_write_index": true}}});
-        match self
-            .indexer
-            .call(
-                "CreateIndex",
-                Method::Put,
-                &format!("/{name}-000001"),
-                "application/json",
-                Some(serde_json::to_vec(&body).expect("a JSON value serializes")),
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(CallError::Rejected { code, .. })
-                if code == "resource_already_exists_exception" =>
-            {
-                Ok(())
-            }
-            Err(other) => Err(other),
-        }
+        install::bootstrap_class(&self.indexer, &self.prefix, class).await
     }
 
     /// The external versions the ledger holds for these version uids (the
@@ -288,65 +260,11 @@ impl Search {
             .collect())
     }
 
-    /// Sends `ops` in size-capped bulk requests and retries the items worth
-    /// retrying (429, 5xx, a whole request failing transiently) with
-    /// backoff, as the collector does; a request refused as a whole (400)
-    /// is split until the item at fault is alone. One outcome per op.
+    /// [`writer::bulk_with_retry`], with the collector's size cap and a
+    /// patience fit for an operator's command.
     pub async fn bulk_with_retry(&self, ops: &[BulkOp]) -> Vec<ItemOutcome> {
         let deadline = tokio::time::Instant::now() + BULK_DEADLINE;
-        let mut outcomes = vec![ItemOutcome::Retry("not sent".into()); ops.len()];
-        let mut pending: Vec<usize> = (0..ops.len()).collect();
-        let mut backoff = Backoff::new(CLI_BULK_ITEMS, deadline);
-        loop {
-            let mut requests: VecDeque<Vec<usize>> =
-                bulk::encode(pending.iter().map(|&i| &ops[i]), BULK_MAX_BYTES)
-                    .into_iter()
-                    .map(|chunk| chunk.ops.iter().map(|&p| pending[p]).collect())
-                    .collect();
-            while let Some(targets) = requests.pop_front() {
-                let body: Vec<u8> = bulk::encode(targets.iter().map(|&i| &ops[i]), usize::MAX)
-                    .into_iter()
-                    .flat_map(|chunk| chunk.body)
-                    .collect();
-                match self.indexer.bulk(body).await {
-                    Ok(statuses) => {
-                        let sent: Vec<&BulkOp> = targets.iter().map(|&i| &ops[i]).collect();
-                        match bulk::outcomes(&sent, &statuses) {
-                            Ok(read) => {
-                                for (&target, outcome) in targets.iter().zip(read) {
-                                    outcomes[target] = outcome;
-                                }
-                            }
-                            Err(why) => {
-                                for &target in &targets {
-                                    outcomes[target] = ItemOutcome::Retry(why.clone());
-                                }
-                            }
-                        }
-                    }
-                    Err(CallError::Rejected { .. }) if targets.len() > 1 => {
-                        let (left, right) = targets.split_at(targets.len() / 2);
-                        requests.push_front(right.to_vec());
-                        requests.push_front(left.to_vec());
-                    }
-                    Err(error @ (CallError::Rejected { .. } | CallError::Denied { .. })) => {
-                        for &target in &targets {
-                            outcomes[target] = ItemOutcome::Permanent(error.to_string());
-                        }
-                    }
-                    Err(error) => {
-                        for &target in &targets {
-                            outcomes[target] = ItemOutcome::Retry(error.to_string());
-                        }
-                    }
-                }
-            }
-            pending.retain(|&i| matches!(outcomes[i], ItemOutcome::Retry(_)));
-            if pending.is_empty() || !backoff.retry().await {
-                break;
-            }
-        }
-        outcomes
+        writer::bulk_with_retry(&self.indexer, ops, BULK_MAX_BYTES, CLI_BULK_ITEMS, deadline).await
     }
 }
 

@@ -50,18 +50,27 @@ fn every_object_is_well_formed_and_unique() {
                 .is_some_and(|t| !t.is_empty()),
             "{id}: a title"
         );
-        assert!(object["migrationVersion"][kind].is_string(), "{id}: migrationVersion");
+        assert!(
+            object["migrationVersion"][kind].is_string(),
+            "{id}: migrationVersion"
+        );
         match kind {
             "visualization" => {
                 let vis = embedded(object, "/attributes/visState");
                 assert_eq!(vis["title"], object["attributes"]["title"], "{id}");
-                assert!(vis["aggs"].as_array().is_some_and(|a| !a.is_empty()), "{id}: aggs");
+                assert!(
+                    vis["aggs"].as_array().is_some_and(|a| !a.is_empty()),
+                    "{id}: aggs"
+                );
                 embedded(object, "/attributes/kibanaSavedObjectMeta/searchSourceJSON");
                 embedded(object, "/attributes/uiStateJSON");
             }
             "dashboard" => {
                 let panels = embedded(object, "/attributes/panelsJSON");
-                assert!(panels.as_array().is_some_and(|p| !p.is_empty()), "{id}: panels");
+                assert!(
+                    panels.as_array().is_some_and(|p| !p.is_empty()),
+                    "{id}: panels"
+                );
                 embedded(object, "/attributes/optionsJSON");
                 embedded(object, "/attributes/kibanaSavedObjectMeta/searchSourceJSON");
             }
@@ -77,7 +86,12 @@ fn every_reference_resolves_and_every_ref_name_is_referenced() {
     let objects = objects();
     let ids: BTreeSet<(String, String)> = objects
         .iter()
-        .map(|o| (o["type"].as_str().unwrap().to_owned(), o["id"].as_str().unwrap().to_owned()))
+        .map(|o| {
+            (
+                o["type"].as_str().unwrap().to_owned(),
+                o["id"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     for object in &objects {
         let id = &object["id"];
@@ -97,20 +111,35 @@ fn every_reference_resolves_and_every_ref_name_is_referenced() {
         let mut wanted = Vec::new();
         if object["type"] == "visualization" {
             let source = embedded(object, "/attributes/kibanaSavedObjectMeta/searchSourceJSON");
-            wanted.push(source["indexRefName"].as_str().expect("indexRefName").to_owned());
+            wanted.push(
+                source["indexRefName"]
+                    .as_str()
+                    .expect("indexRefName")
+                    .to_owned(),
+            );
             for filter in source["filter"].as_array().unwrap() {
                 wanted.push(filter["meta"]["indexRefName"].as_str().unwrap().to_owned());
             }
         }
         if object["type"] == "dashboard" {
-            for panel in embedded(object, "/attributes/panelsJSON").as_array().unwrap() {
+            for panel in embedded(object, "/attributes/panelsJSON")
+                .as_array()
+                .unwrap()
+            {
                 wanted.push(panel["panelRefName"].as_str().unwrap().to_owned());
             }
         }
         for name in &wanted {
-            assert!(names.contains(name.as_str()), "{id}: {name} is not a reference");
+            assert!(
+                names.contains(name.as_str()),
+                "{id}: {name} is not a reference"
+            );
         }
-        assert_eq!(names.len(), references.len(), "{id}: reference names are unique");
+        assert_eq!(
+            names.len(),
+            references.len(),
+            "{id}: reference names are unique"
+        );
     }
 }
 
@@ -153,7 +182,11 @@ fn mapping_of(index: &str) -> BTreeMap<String, String> {
         .max_by_key(|t| t["priority"].as_i64().unwrap_or(0))
         .unwrap_or_else(|| panic!("no template covers {index}"));
     let mut fields = BTreeMap::new();
-    flatten(&template["template"]["mappings"]["properties"], "", &mut fields);
+    flatten(
+        &template["template"]["mappings"]["properties"],
+        "",
+        &mut fields,
+    );
     fields
 }
 
@@ -210,7 +243,12 @@ fn every_field_a_panel_uses_is_mapped_with_a_type_that_aggregates() {
     let patterns: BTreeMap<&str, &str> = objects
         .iter()
         .filter(|o| o["type"] == "index-pattern")
-        .map(|o| (o["id"].as_str().unwrap(), o["attributes"]["title"].as_str().unwrap()))
+        .map(|o| {
+            (
+                o["id"].as_str().unwrap(),
+                o["attributes"]["title"].as_str().unwrap(),
+            )
+        })
         .collect();
     for (id, title) in &patterns {
         let pattern = objects.iter().find(|o| o["id"] == *id).unwrap();

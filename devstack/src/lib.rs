@@ -17,5 +17,6 @@ pub mod esm;
 pub mod gateway;
 pub mod lambda_host;
 pub mod load;
+pub mod operator;
 pub mod procs;
 pub mod scenario;

@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Output;
 
-use fanin_devstack::lambda_host::workspace_binary;
 use fanin_devstack::scenario::{self, Central, LocalStack, PRIMARY_REGION};
 use serde_json::Value;
 
@@ -125,15 +124,7 @@ fn severity_caption(record: &Value) -> String {
 
 /// Runs `fanin <args>` as the central account's operator.
 async fn fanin(stack: &LocalStack, args: &[&str]) -> Output {
-    tokio::process::Command::new(workspace_binary("fanin"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::temp_dir())
-        .env("AWS_ENDPOINT_URL", &stack.moto.url)
-        .env("AWS_REGION", PRIMARY_REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
+    fanin_devstack::operator::command(stack, args)
         .output()
         .await
         .expect("target/debug/fanin runs (cargo build --workspace --bins)")

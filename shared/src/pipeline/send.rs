@@ -1,7 +1,7 @@
 //! The send stage (I/O): carries out the store plans of `plan.rs` against
 //! the index, the ledger and the archive, and writes the quarantine.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet};
 
 use futures::StreamExt;
 use tokio::time::Instant;
@@ -16,9 +16,9 @@ use crate::decode::InboundMessage;
 use crate::normalize::FindingClass;
 use crate::ports::{CallError, ObjectKind};
 use crate::quarantine;
-use crate::retry::{self, Backoff, RetryPolicy};
-use crate::search::bulk::{self, BulkOp, ItemOutcome};
-use crate::search::{install, template};
+use crate::retry::{self, RetryPolicy};
+use crate::search::bulk::{BulkOp, ItemOutcome};
+use crate::search::{install, template, writer};
 
 fn set_fate(fates: &mut Fates, items: &[&Carried], fate: Fate) {
     for item in items {
@@ -275,64 +275,16 @@ impl Collector {
             .map(|_| ())
     }
 
-    /// Sends ops in size-capped bulk requests and retries the items worth
-    /// retrying, with backoff, within the deadline. A request the cluster
-    /// refuses as a whole (400: one item makes the body invalid) is split in
-    /// halves until the item at fault is alone: it alone is `Permanent`.
+    /// [`writer::bulk_with_retry`] with the collector's size cap and policy.
     async fn bulk_with_retry(&self, ops: &[BulkOp], deadline: Instant) -> Vec<ItemOutcome> {
-        let mut outcomes: Vec<ItemOutcome> = vec![ItemOutcome::Retry("not sent".into()); ops.len()];
-        let mut pending: Vec<usize> = (0..ops.len()).collect();
-        let mut backoff = Backoff::new(RetryPolicy::BULK_ITEMS, deadline);
-        loop {
-            let mut requests: VecDeque<Vec<usize>> = bulk::encode(
-                pending.iter().map(|&i| &ops[i]),
-                self.settings.bulk_max_bytes,
-            )
-            .into_iter()
-            .map(|chunk| chunk.ops.iter().map(|&p| pending[p]).collect())
-            .collect();
-            while let Some(targets) = requests.pop_front() {
-                let body: Vec<u8> = bulk::encode(targets.iter().map(|&i| &ops[i]), usize::MAX)
-                    .into_iter()
-                    .flat_map(|chunk| chunk.body)
-                    .collect();
-                match retry::within("Bulk", deadline, self.ports.search.bulk(body)).await {
-                    Ok(statuses) => {
-                        let sent: Vec<&BulkOp> = targets.iter().map(|&i| &ops[i]).collect();
-                        match bulk::outcomes(&sent, &statuses) {
-                            Ok(read) => {
-                                for (&target, outcome) in targets.iter().zip(read) {
-                                    outcomes[target] = outcome;
-                                }
-                            }
-                            Err(why) => {
-                                for &target in &targets {
-                                    outcomes[target] = ItemOutcome::Retry(why.clone());
-                                }
-                            }
-                        }
-                    }
-                    Err(CallError::Rejected { .. }) if targets.len() > 1 => {
-                        let (left, right) = targets.split_at(targets.len() / 2);
-                        requests.push_front(right.to_vec());
-                        requests.push_front(left.to_vec());
-                    }
-                    Err(error @ CallError::Rejected { .. }) => {
-                        outcomes[targets[0]] = ItemOutcome::Permanent(error.to_string());
-                    }
-                    Err(error) => {
-                        for &target in &targets {
-                            outcomes[target] = ItemOutcome::Retry(error.to_string());
-                        }
-                    }
-                }
-            }
-            pending.retain(|&i| matches!(outcomes[i], ItemOutcome::Retry(_)));
-            if pending.is_empty() || !backoff.retry().await {
-                break;
-            }
-        }
-        outcomes
+        writer::bulk_with_retry(
+            self.ports.search.as_ref(),
+            ops,
+            self.settings.bulk_max_bytes,
+            RetryPolicy::BULK_ITEMS,
+            deadline,
+        )
+        .await
     }
 
     /// Writes each quarantined message where an operator finds it; a write

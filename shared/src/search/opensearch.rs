@@ -67,6 +67,12 @@ impl OpenSearchIndexer {
         })
     }
 
+    /// The client itself, for requests the ports do not make (the
+    /// Dashboards saved-objects import of the operator CLI).
+    pub fn client(&self) -> &OpenSearch {
+        &self.client
+    }
+
     /// One request; the answer's body on 2xx, else the error the status
     /// and the answer's `error.type` say (401/403 denied; 408, 429 and 5xx
     /// transient; the rest rejected). The operator CLI's searches use it too.

@@ -1,0 +1,76 @@
+//! Sending bulk operations until each has an outcome: what the collector's
+//! store and the operator CLI's backfill both do.
+
+use std::collections::VecDeque;
+
+use tokio::time::Instant;
+
+use crate::ports::{CallError, SearchIndexer};
+use crate::retry::{self, Backoff, RetryPolicy};
+use crate::search::bulk::{self, BulkOp, ItemOutcome};
+
+/// Sends `ops` in bulk requests of at most `max_bytes` and retries the items
+/// worth retrying, with `policy`'s backoff, within the deadline. A request
+/// the cluster refuses as a whole (400: one item makes the body invalid) is
+/// split in halves until the item at fault is alone: it alone is
+/// `Permanent`. One outcome per op, in order; `Retry` for those still
+/// failing when the attempts or the deadline run out.
+pub async fn bulk_with_retry(
+    search: &dyn SearchIndexer,
+    ops: &[BulkOp],
+    max_bytes: usize,
+    policy: RetryPolicy,
+    deadline: Instant,
+) -> Vec<ItemOutcome> {
+    let mut outcomes: Vec<ItemOutcome> = vec![ItemOutcome::Retry("not sent".into()); ops.len()];
+    let mut pending: Vec<usize> = (0..ops.len()).collect();
+    let mut backoff = Backoff::new(policy, deadline);
+    loop {
+        let mut requests: VecDeque<Vec<usize>> =
+            bulk::encode(pending.iter().map(|&i| &ops[i]), max_bytes)
+                .into_iter()
+                .map(|chunk| chunk.ops.iter().map(|&p| pending[p]).collect())
+                .collect();
+        while let Some(targets) = requests.pop_front() {
+            let body: Vec<u8> = bulk::encode(targets.iter().map(|&i| &ops[i]), usize::MAX)
+                .into_iter()
+                .flat_map(|chunk| chunk.body)
+                .collect();
+            match retry::within("Bulk", deadline, search.bulk(body)).await {
+                Ok(statuses) => {
+                    let sent: Vec<&BulkOp> = targets.iter().map(|&i| &ops[i]).collect();
+                    match bulk::outcomes(&sent, &statuses) {
+                        Ok(read) => {
+                            for (&target, outcome) in targets.iter().zip(read) {
+                                outcomes[target] = outcome;
+                            }
+                        }
+                        Err(why) => {
+                            for &target in &targets {
+                                outcomes[target] = ItemOutcome::Retry(why.clone());
+                            }
+                        }
+                    }
+                }
+                Err(CallError::Rejected { .. }) if targets.len() > 1 => {
+                    let (left, right) = targets.split_at(targets.len() / 2);
+                    requests.push_front(right.to_vec());
+                    requests.push_front(left.to_vec());
+                }
+                Err(error @ CallError::Rejected { .. }) => {
+                    outcomes[targets[0]] = ItemOutcome::Permanent(error.to_string());
+                }
+                Err(error) => {
+                    for &target in &targets {
+                        outcomes[target] = ItemOutcome::Retry(error.to_string());
+                    }
+                }
+            }
+        }
+        pending.retain(|&i| matches!(outcomes[i], ItemOutcome::Retry(_)));
+        if pending.is_empty() || !backoff.retry().await {
+            break;
+        }
+    }
+    outcomes
+}
