@@ -48,7 +48,25 @@ pub struct Summary {
     /// The same report as the table `fanin-coverage report` prints.
     #[serde(skip)]
     pub coverage_table: String,
+    /// What the operator's `fanin` made at the end of the demo.
+    pub operator: Operated,
     pub seconds: f64,
+}
+
+/// The operator's end of the demo: `fanin install` (templates, aliases, ISM
+/// policy, saved objects), `fanin export` (Parquet for Security Lake) and
+/// `fanin report` (HTML), and where each result is.
+#[derive(Debug, Default, Serialize)]
+pub struct Operated {
+    /// `fanin install`'s own lines.
+    pub install: Vec<String>,
+    /// The Parquet objects in the central bucket, as `s3://...` URLs.
+    pub parquet_objects: Vec<String>,
+    /// Where the demo copied them (moto's bucket goes when the demo ends).
+    pub parquet_directory: String,
+    pub report: String,
+    /// The saved objects imported, as the shipped file holds them.
+    pub saved_objects_file: String,
 }
 
 /// What the demo's pipeline left behind on its stack.
@@ -66,6 +84,7 @@ pub async fn run() -> anyhow::Result<Summary> {
     let stack = LocalStack::start().await?;
     let played = play(&stack).await?;
     let mut summary = summarize(&stack, &played).await?;
+    summary.operator = operate(&stack, &played).await?;
     summary.seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     Ok(summary)
 }
@@ -198,6 +217,7 @@ pub async fn summarize(stack: &LocalStack, played: &Played) -> anyhow::Result<Su
         opensearch_requests: BTreeMap::new(),
         coverage: Value::Null,
         coverage_table: String::new(),
+        operator: Operated::default(),
         seconds: 0.0,
     };
     for (_, document) in &documents {
@@ -253,6 +273,75 @@ pub async fn summarize(stack: &LocalStack, played: &Played) -> anyhow::Result<Su
         serde_json::from_str(&crate::coverage::run_report(stack, &["--json"]).await?)?;
     summary.coverage_table = crate::coverage::run_report(stack, &[]).await?;
     Ok(summary)
+}
+
+/// Where the demo leaves what outlives its servers: `target/demo/`.
+fn output_directory() -> std::path::PathBuf {
+    workspace_root().join("target").join("demo")
+}
+
+/// The workspace root, without the `devstack/..` of its build-time path.
+fn workspace_root() -> std::path::PathBuf {
+    let root = crate::lambda_host::workspace_root();
+    root.canonicalize().unwrap_or(root)
+}
+
+/// The operator's end of the demo, with the real `fanin` binary and no
+/// places on its command line (the central stack's outputs give them):
+/// install the templates, aliases, ISM policy and saved objects; export the
+/// archive's days as Parquet; write the HTML report.
+pub async fn operate(stack: &LocalStack, played: &Played) -> anyhow::Result<Operated> {
+    use crate::operator::fanin;
+    let central = &played.deployed.central;
+    let directory = output_directory();
+    std::fs::create_dir_all(&directory)?;
+    eprintln!("demo: fanin install (index templates, aliases, ISM policy, saved objects)");
+    let install = fanin(
+        stack,
+        &["install", "--dashboards-url", &stack.dashboards.url],
+    )
+    .await?;
+
+    let days: std::collections::BTreeSet<String> =
+        scenario::bucket_keys(stack, central, "findings/")
+            .await?
+            .iter()
+            .filter_map(|key| key.split("/eventDay=").nth(1)?.get(..8).map(str::to_owned))
+            .collect();
+    let as_date = |day: &str| format!("{}-{}-{}", &day[..4], &day[4..6], &day[6..]);
+    let (first, last) = (
+        days.first().context("the demo archived nothing")?,
+        days.last().context("the demo archived nothing")?,
+    );
+    eprintln!("demo: fanin export (OCSF 1.3.0 Parquet, Security Lake layout)");
+    fanin(
+        stack,
+        &["export", "--from", &as_date(first), "--to", &as_date(last)],
+    )
+    .await?;
+    let parquet = directory.join("parquet");
+    let _ = std::fs::remove_dir_all(&parquet);
+    let mut parquet_objects = Vec::new();
+    for (key, bytes) in scenario::bucket_objects(stack, central, "ext/").await? {
+        let path = parquet.join(&key);
+        std::fs::create_dir_all(path.parent().expect("a key has a directory"))?;
+        std::fs::write(&path, bytes)?;
+        parquet_objects.push(format!("s3://{}/{key}", central.bucket));
+    }
+
+    eprintln!("demo: fanin report (self-contained HTML)");
+    let report = directory.join("report.html");
+    fanin(stack, &["report", "--out", &report.to_string_lossy()]).await?;
+    Ok(Operated {
+        install: install.lines().map(str::to_owned).collect(),
+        parquet_objects,
+        parquet_directory: parquet.to_string_lossy().into_owned(),
+        report: report.to_string_lossy().into_owned(),
+        saved_objects_file: workspace_root()
+            .join("cli/saved-objects/fanin.ndjson")
+            .to_string_lossy()
+            .into_owned(),
+    })
 }
 
 pub fn print_table(summary: &Summary) {
@@ -324,5 +413,23 @@ pub fn print_table(summary: &Summary) {
     for line in summary.coverage_table.lines() {
         println!("  {line}");
     }
+    let operator = &summary.operator;
+    println!("fanin install");
+    for line in &operator.install {
+        println!("  {line}");
+    }
+    println!(
+        "fanin export: {} Parquet objects (OCSF 1.3.0, Security Lake layout), copied to {}",
+        operator.parquet_objects.len(),
+        operator.parquet_directory
+    );
+    for object in &operator.parquet_objects {
+        println!("  {object}");
+    }
+    println!("fanin report: {}", operator.report);
+    println!(
+        "dashboards: the saved objects above ({}) import into OpenSearch Dashboards 1.x to 3.x",
+        operator.saved_objects_file
+    );
     println!("took {:.1} s", summary.seconds);
 }

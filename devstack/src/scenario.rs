@@ -825,7 +825,7 @@ pub async fn send_raw(
 }
 
 /// Every object under `prefix` in the central bucket: (key, bytes).
-async fn objects(
+pub async fn bucket_objects(
     stack: &LocalStack,
     central: &Central,
     prefix: &str,
@@ -850,7 +850,7 @@ pub async fn archived_records(
     central: &Central,
 ) -> anyhow::Result<Vec<(String, Value)>> {
     let mut records = Vec::new();
-    for (key, bytes) in objects(stack, central, "findings/").await? {
+    for (key, bytes) in bucket_objects(stack, central, "findings/").await? {
         let mut text = String::new();
         flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text)?;
         for line in text.lines() {
@@ -874,7 +874,7 @@ pub async fn quarantined(
     stack: &LocalStack,
     central: &Central,
 ) -> anyhow::Result<Vec<(String, Value)>> {
-    objects(stack, central, "quarantine/")
+    bucket_objects(stack, central, "quarantine/")
         .await?
         .into_iter()
         .map(|(key, bytes)| Ok((key, serde_json::from_slice(&bytes)?)))
