@@ -84,7 +84,7 @@ pub async fn run() -> anyhow::Result<Summary> {
     let stack = LocalStack::start().await?;
     let played = play(&stack).await?;
     let mut summary = summarize(&stack, &played).await?;
-    summary.operator = operate(&stack, &played).await?;
+    summary.operator = operate(&stack, &played, &output_directory()).await?;
     summary.seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     Ok(summary)
 }
@@ -289,12 +289,16 @@ fn workspace_root() -> std::path::PathBuf {
 /// The operator's end of the demo, with the real `fanin` binary and no
 /// places on its command line (the central stack's outputs give them):
 /// install the templates, aliases, ISM policy and saved objects; export the
-/// archive's days as Parquet; write the HTML report.
-pub async fn operate(stack: &LocalStack, played: &Played) -> anyhow::Result<Operated> {
+/// archive's days as Parquet; write the HTML report. What outlives the
+/// stack goes to `directory`.
+pub async fn operate(
+    stack: &LocalStack,
+    played: &Played,
+    directory: &std::path::Path,
+) -> anyhow::Result<Operated> {
     use crate::operator::fanin;
     let central = &played.deployed.central;
-    let directory = output_directory();
-    std::fs::create_dir_all(&directory)?;
+    std::fs::create_dir_all(directory)?;
     eprintln!("demo: fanin install (index templates, aliases, ISM policy, saved objects)");
     let install = fanin(
         stack,

@@ -1,11 +1,13 @@
-//! The shipped dashboards answer with the archive's numbers: after the demo's
-//! pipeline, the query behind every visualization of
+//! After the demo, the shipped dashboards and every `fanin` command answer
+//! with the archive's numbers. After the demo's pipeline, the query behind every visualization of
 //! `cli/saved-objects/fanin.ndjson` (its filters as written, its
 //! aggregations as OpenSearch Dashboards sends them) runs against the index,
 //! and each bucket's count equals the count this test computes from the S3
 //! archive and quarantine alone: the latest version of each finding for the
 //! latest-state patterns, every version for the history, every quarantined
-//! message for pipeline health.
+//! message for pipeline health. Then the demo's operator ending (install,
+//! export, report) and summary, backfill and a redrive dry run, on the same
+//! stack and with no places on their command lines.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -177,7 +179,7 @@ fn latest(records: &[Value]) -> Vec<Value> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_panel_counts_what_the_archive_holds() {
+async fn after_the_demo_every_panel_and_command_answers_with_the_archive() {
     let stack = LocalStack::start().await.unwrap();
     let played = fanin_devstack::demo::play(&stack).await.unwrap();
     let central = &played.deployed.central;
@@ -336,6 +338,70 @@ async fn every_panel_counts_what_the_archive_holds() {
             .filter(|o| o["type"] == "visualization")
             .count()
     );
+
+    // Then the operator's end of the demo, and every other command, on the
+    // same stack, with no places on the command line.
+    let out = std::env::temp_dir().join(format!("fanin-demo-{}", std::process::id()));
+    let operated = fanin_devstack::demo::operate(&stack, &played, &out)
+        .await
+        .unwrap();
+    assert!(
+        operated
+            .install
+            .iter()
+            .any(|l| l.contains("saved objects: 21 imported")),
+        "{:?}",
+        operated.install
+    );
+    let stored: Value = reqwest::get(format!("{}/_devstack/saved_objects", stack.dashboards.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["objects"].as_array().unwrap().len(), objects.len());
+    // One Parquet object per (class, region, account, day) of the archive.
+    let partitions: BTreeSet<String> = versions
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{}/{}",
+                r["class_uid"], r["cloud"]["region"], r["cloud"]["account"]["uid"]
+            )
+        })
+        .collect();
+    assert_eq!(operated.parquet_objects.len(), partitions.len());
+    let html = std::fs::read_to_string(&operated.report).unwrap();
+    let open = documents[&format!("{prefix}-findings,{prefix}-detections")]
+        .iter()
+        .filter(|d| !matches!(d["status_id"].as_u64(), Some(3..=6)))
+        .count();
+    assert!(
+        html.contains(&format!("data-metric=\"open\">{open}<")),
+        "the report shows {open} open findings"
+    );
+    let run = |args: &'static [&'static str]| {
+        let stack = &stack;
+        async move { fanin_devstack::operator::fanin(stack, args).await.unwrap() }
+    };
+    let summary: Value = serde_json::from_str(&run(&["summary", "--json"]).await).unwrap();
+    assert_eq!(summary["open"], open as u64);
+    let backfill = run(&["backfill", "--restart"]).await;
+    let findings = documents[&format!("{prefix}-findings,{prefix}-detections")].len();
+    assert!(
+        backfill.contains(&format!(
+            "archive: {} versions, {findings} findings; index now: {findings} latest, {} history",
+            versions.len(),
+            versions.len()
+        )),
+        "{backfill}"
+    );
+    let redrive = run(&["redrive", "--dry-run"]).await;
+    assert!(
+        redrive.contains("would move 1 quarantined and 0 dead-lettered message(s)"),
+        "{redrive}"
+    );
+    std::fs::remove_dir_all(&out).ok();
 }
 
 /// A client of the saved-objects API stand-in.
