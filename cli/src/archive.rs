@@ -147,30 +147,64 @@ fn state_rank(document: &Value) -> i64 {
     }
 }
 
-/// The archive's keys, sorted.
-pub async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<Vec<String>> {
+/// Every key under `prefix` in `bucket`, in listing order.
+pub async fn list_under(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> anyhow::Result<Vec<String>> {
     let mut keys = Vec::new();
     let mut pages = s3
         .list_objects_v2()
         .bucket(bucket)
-        .prefix(PREFIX)
+        .prefix(prefix)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.with_context(|| format!("listing {PREFIX} in the bucket {bucket}"))?;
-        for object in page.contents() {
-            let Some(key) = object.key() else { continue };
-            if !is_archive_key(key) {
-                bail!(
-                    "{:?} under {PREFIX} is not an archive object the collector writes: move it away",
-                    fanin::ids::truncate_for_message(key)
-                );
-            }
-            keys.push(key.to_owned());
-        }
+        let page = page.with_context(|| {
+            format!(
+                "listing s3://{bucket}/{prefix}: check --bucket (output BucketName of \
+                 fanin-central-primary) and that these credentials may s3:ListBucket it"
+            )
+        })?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+    }
+    Ok(keys)
+}
+
+/// The archive's keys, sorted.
+pub async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<Vec<String>> {
+    let mut keys = list_under(s3, bucket, PREFIX).await?;
+    if let Some(stray) = keys.iter().find(|key| !is_archive_key(key)) {
+        bail!(
+            "{:?} under {PREFIX} is not an archive object the collector writes: move it away",
+            fanin::ids::truncate_for_message(stray)
+        );
     }
     keys.sort();
     Ok(keys)
+}
+
+/// One gzip NDJSON object as text.
+pub async fn read_text(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> anyhow::Result<String> {
+    let object = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .with_context(|| format!("reading s3://{bucket}/{key}"))?;
+    let bytes = object
+        .body
+        .collect()
+        .await
+        .with_context(|| format!("reading s3://{bucket}/{key}"))?
+        .into_bytes();
+    gunzip(&bytes).with_context(|| format!("s3://{bucket}/{key}"))
 }
 
 /// The versions of one archive object, in order.
@@ -179,33 +213,29 @@ pub async fn read_object(
     bucket: &str,
     key: &str,
 ) -> anyhow::Result<Vec<ArchivedVersion>> {
-    let object = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .with_context(|| format!("reading {key}"))?;
-    let bytes = object
-        .body
-        .collect()
-        .await
-        .with_context(|| format!("reading {key}"))?
-        .into_bytes();
-    decode_object(&bytes).with_context(|| key.to_owned())
+    let text = read_text(s3, bucket, key).await?;
+    parse_lines(&text).with_context(|| key.to_owned())
 }
 
-/// Gunzips and parses one object (pure).
-pub fn decode_object(bytes: &[u8]) -> anyhow::Result<Vec<ArchivedVersion>> {
+fn gunzip(bytes: &[u8]) -> anyhow::Result<String> {
     let mut text = String::new();
     flate2::read::GzDecoder::new(bytes)
         .read_to_string(&mut text)
         .context("not gzip NDJSON")?;
+    Ok(text)
+}
+
+fn parse_lines(text: &str) -> anyhow::Result<Vec<ArchivedVersion>> {
     text.lines()
         .filter(|line| !line.trim().is_empty())
         .enumerate()
         .map(|(n, line)| ArchivedVersion::parse(line).with_context(|| format!("line {}", n + 1)))
         .collect()
+}
+
+/// Gunzips and parses one object (pure).
+pub fn decode_object(bytes: &[u8]) -> anyhow::Result<Vec<ArchivedVersion>> {
+    parse_lines(&gunzip(bytes)?)
 }
 
 /// Every version in the archive, read object by object.

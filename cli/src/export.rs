@@ -8,13 +8,15 @@
 //! so a partition never holds a version twice.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use fanin_export::{ExportClass, Partition, Prefix, export_partition};
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::archive::{list_under, read_text};
 
 /// Archive objects read at the same time.
 const CONCURRENT_READS: usize = 8;
@@ -153,7 +155,7 @@ pub async fn export(
     let mut report = Report::default();
     let mut partitions: BTreeMap<Partition, Vec<String>> = BTreeMap::new();
     for class in ExportClass::ALL {
-        for key in list(s3, &request.bucket, &Partition::archive_class_prefix(class)).await? {
+        for key in list_under(s3, &request.bucket, &Partition::archive_class_prefix(class)).await? {
             match Partition::from_archive_key(&key) {
                 Ok(Some(partition)) if (request.from..=request.to).contains(&partition.day) => {
                     partitions.entry(partition).or_default().push(key);
@@ -167,7 +169,7 @@ pub async fn export(
     for (partition, keys) in &partitions {
         let objects: Vec<(String, String)> = futures::stream::iter(keys.iter().cloned())
             .map(|key| async move {
-                let text = read_ndjson(s3, &request.bucket, &key).await?;
+                let text = read_text(s3, &request.bucket, &key).await?;
                 progress.inc(1);
                 anyhow::Ok((key, text))
             })
@@ -211,48 +213,6 @@ pub async fn export(
     }
     progress.finish_and_clear();
     Ok(report)
-}
-
-async fn list(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
-    let mut keys = Vec::new();
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.with_context(|| {
-            format!("listing s3://{bucket}/{prefix}: check --bucket (output BucketName of fanin-central-primary) and that these credentials may s3:ListBucket it")
-        })?;
-        keys.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_owned)),
-        );
-    }
-    Ok(keys)
-}
-
-async fn read_ndjson(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> anyhow::Result<String> {
-    let object = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .with_context(|| format!("reading s3://{bucket}/{key}"))?;
-    let bytes = object
-        .body
-        .collect()
-        .await
-        .with_context(|| format!("reading s3://{bucket}/{key}"))?
-        .into_bytes();
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(&bytes[..])
-        .read_to_string(&mut text)
-        .with_context(|| format!("s3://{bucket}/{key} is not gzip NDJSON text"))?;
-    Ok(text)
 }
 
 #[cfg(test)]
