@@ -30,3 +30,21 @@ pub fn validate_ocsf(documents: &[serde_json::Value]) -> anyhow::Result<String> 
     anyhow::ensure!(output.status.success(), "OCSF validation failed:\n{report}");
     Ok(report)
 }
+
+/// `POST <osmem>/<target>/_search` with `body`, after a refresh of `target`
+/// (an index, alias, pattern or comma list): the answer as JSON.
+pub async fn search(osmem: &str, target: &str, body: &serde_json::Value) -> serde_json::Value {
+    let http = reqwest::Client::new();
+    http.post(format!("{osmem}/{target}/_refresh"))
+        .send()
+        .await
+        .expect("osmem-server answers");
+    http.post(format!("{osmem}/{target}/_search"))
+        .json(body)
+        .send()
+        .await
+        .expect("osmem-server answers")
+        .json()
+        .await
+        .expect("a JSON answer")
+}

@@ -289,15 +289,7 @@ async fn after_the_demo_every_panel_and_command_answers_with_the_archive() {
         if let Some(agg) = aggregation(buckets) {
             body["aggs"] = json!({"next": agg});
         }
-        let answer: Value = http
-            .post(format!("{}/{title}/_search", stack.osmem.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer = fanin_tests::search(&stack.osmem.url, title, &body).await;
         let want = expected(&documents[title], &filters, buckets);
         let mut got = Counts::new();
         if buckets.is_empty() {

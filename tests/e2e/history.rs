@@ -30,20 +30,7 @@ fn inspector2_event(detail: &Value) -> String {
 /// Every hit of a search on `target` (an index, alias or pattern): (`_id`,
 /// `_index`, `_source`).
 async fn search(osmem: &str, target: &str, query: Value) -> Vec<(String, String, Value)> {
-    let http = reqwest::Client::new();
-    http.post(format!("{osmem}/{target}/_refresh"))
-        .send()
-        .await
-        .unwrap();
-    let answer: Value = http
-        .post(format!("{osmem}/{target}/_search"))
-        .json(&json!({"size": 1000, "query": query}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = fanin_tests::search(osmem, target, &json!({"size": 1000, "query": query})).await;
     answer["hits"]["hits"]
         .as_array()
         .unwrap_or_else(|| panic!("{target}: {answer}"))

@@ -142,20 +142,8 @@ fn stdout_of(output: &Output) -> String {
 
 /// `_id` → `_source` of every document of `index` (straight from osmem).
 async fn documents(stack: &LocalStack, index: &str) -> BTreeMap<String, Value> {
-    let http = reqwest::Client::new();
-    http.post(format!("{}/{index}/_refresh", stack.osmem.url))
-        .send()
-        .await
-        .unwrap();
-    let answer: Value = http
-        .post(format!("{}/{index}/_search", stack.osmem.url))
-        .json(&serde_json::json!({"size": 10000, "query": {"match_all": {}}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = serde_json::json!({"size": 10000, "query": {"match_all": {}}});
+    let answer = fanin_tests::search(&stack.osmem.url, index, &body).await;
     answer["hits"]["hits"]
         .as_array()
         .map(|hits| {
@@ -168,15 +156,8 @@ async fn documents(stack: &LocalStack, index: &str) -> BTreeMap<String, Value> {
 
 /// `_id` → `_version` (the external version) of every document of `index`.
 async fn versions(stack: &LocalStack, index: &str) -> BTreeMap<String, i64> {
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{}/{index}/_search", stack.osmem.url))
-        .json(&serde_json::json!({"size": 10000, "version": true, "query": {"match_all": {}}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = serde_json::json!({"size": 10000, "version": true, "query": {"match_all": {}}});
+    let answer = fanin_tests::search(&stack.osmem.url, index, &body).await;
     answer["hits"]["hits"]
         .as_array()
         .unwrap()
