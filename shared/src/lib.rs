@@ -24,6 +24,7 @@ pub mod directory;
 pub mod enrich;
 pub mod fakes;
 pub mod forward;
+pub mod guard;
 pub mod guardduty;
 pub mod ids;
 pub mod ledger;
