@@ -521,6 +521,24 @@ selectors:
     }
 
     #[test]
+    fn the_shipped_policies_are_valid() {
+        for (name, text) in [
+            ("guard.yaml", include_str!("../../../policies/guard.yaml")),
+            (
+                "revert-walkthrough.yaml",
+                include_str!("../../../policies/examples/revert-walkthrough.yaml"),
+            ),
+            (
+                "config-walkthrough.yaml",
+                include_str!("../../../policies/examples/config-walkthrough.yaml"),
+            ),
+        ] {
+            let policy = Policy::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!policy.selectors.is_empty(), "{name}");
+        }
+    }
+
+    #[test]
     fn port_specs() {
         let spec = PortSpec::parse("tcp/8000-8100").unwrap();
         assert_eq!(
