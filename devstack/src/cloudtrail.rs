@@ -1,0 +1,1199 @@
+//! CloudTrail for EC2 security-group calls, delivered the way EventBridge
+//! delivers CloudTrail events to rules on the default bus.
+//!
+//! After moto answers one of [`RECORDED_OPERATIONS`], the gateway hands the
+//! call to [`CloudTrail::play`], which runs after the EC2 answer has gone:
+//! 1. the record as CloudTrail writes it for EC2 ([`record`]): the caller's
+//!    `userIdentity` (moto's STS knows every access key it issued; the issuing
+//!    role comes from IAM), `requestParameters` rebuilt from the form
+//!    parameters in CloudTrail's `items` shape, `responseElements` with the
+//!    created rules (`securityGroupRuleSet`) read back from
+//!    `DescribeSecurityGroupRules`, since moto's own answer lists only the last
+//!    permission's rules, or `errorCode`/`errorMessage` for a failed call;
+//! 2. the EventBridge envelope (`detail-type: AWS API Call via CloudTrail`);
+//! 3. delivery: the enabled rules of the account and region's default bus
+//!    whose pattern matches ([`pattern_matches`]; moto's `TestEventPattern` is
+//!    not implemented), and for each Lambda target, an asynchronous invoke of
+//!    the local function registered for that ARN in [`LambdaTargets`],
+//!    retried like EventBridge (fewer times, sooner).
+//!
+//! Every played event is kept with its deliveries for tests
+//! ([`CloudTrail::played`]; `GET /_devstack/cloudtrail`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_credential_types::Credentials;
+use axum::body::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::gateway::awsreq::{self, xml_text};
+
+/// The EC2 operations CloudTrail events are played for.
+pub const RECORDED_OPERATIONS: [&str; 6] = [
+    "AuthorizeSecurityGroupIngress",
+    "AuthorizeSecurityGroupEgress",
+    "ModifySecurityGroupRules",
+    "RevokeSecurityGroupIngress",
+    "RevokeSecurityGroupEgress",
+    "CreateSecurityGroup",
+];
+
+/// Attempts per Lambda target (EventBridge retries for up to 24 hours; the
+/// local stack gives up sooner so a test sees the failure).
+const DELIVERY_ATTEMPTS: u32 = 3;
+const DELIVERY_BACKOFF: Duration = Duration::from_millis(300);
+
+/// The session the devstack acts as in an account (moto's AssumeRole into
+/// any account id works without the role existing).
+const ACCOUNT_ROLE: &str = "OrganizationAccountAccessRole";
+
+/// Local functions standing in for Lambda ARNs: function ARN → invoke URL.
+/// Cheap to clone (shared).
+#[derive(Clone, Default)]
+pub struct LambdaTargets {
+    urls: Arc<Mutex<BTreeMap<String, String>>>,
+    http: Option<reqwest::Client>,
+}
+
+impl LambdaTargets {
+    fn new(http: reqwest::Client) -> Self {
+        LambdaTargets {
+            urls: Arc::default(),
+            http: Some(http),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+        self.urls.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Invocations of `function_arn` go to `invoke_url` from now on.
+    pub fn register(&self, function_arn: &str, invoke_url: &str) {
+        self.lock()
+            .insert(function_arn.to_owned(), invoke_url.to_owned());
+    }
+
+    pub fn unregister(&self, function_arn: &str) {
+        self.lock().remove(function_arn);
+    }
+
+    pub fn url(&self, function_arn: &str) -> Option<String> {
+        self.lock().get(function_arn).cloned()
+    }
+
+    /// Invokes the function registered for `function_arn` once and answers
+    /// its JSON answer; an unregistered ARN, a non-2xx answer (a function
+    /// error) or a non-JSON answer is an error.
+    pub async fn invoke(&self, function_arn: &str, payload: &Value) -> anyhow::Result<Value> {
+        let url = self
+            .url(function_arn)
+            .with_context(|| format!("no local function registered for {function_arn}"))?;
+        let http = self.http.clone().unwrap_or_else(awsreq::local_http_client);
+        let response = http.post(&url).json(payload).send().await?;
+        let status = response.status();
+        let text = response.text().await?;
+        anyhow::ensure!(
+            status.is_success(),
+            "{function_arn} answered {status}: {text}"
+        );
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text)
+            .with_context(|| format!("{function_arn} answered non-JSON: {text}"))
+    }
+}
+
+/// One EC2 call the gateway forwarded, as CloudTrail needs it.
+#[derive(Debug, Clone)]
+pub struct ApiCall {
+    pub access_key_id: String,
+    pub region: String,
+    pub operation: String,
+    /// The query string's and form body's parameters.
+    pub params: Vec<(String, String)>,
+    /// moto's answer.
+    pub status: u16,
+    pub body: Bytes,
+    /// The request's `User-Agent` header.
+    pub user_agent: String,
+    /// When the request arrived.
+    pub event_time: DateTime<Utc>,
+}
+
+/// One played event and what became of it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlayedEvent {
+    /// The EventBridge event (the CloudTrail record in `detail`); `null` when
+    /// the record could not be built (see `error`).
+    pub event: Value,
+    /// When the record was complete, RFC 3339 with milliseconds.
+    pub recorded_at: String,
+    pub deliveries: Vec<Delivery>,
+    /// Whether every matching target has been tried.
+    pub done: bool,
+    pub error: Option<String>,
+}
+
+/// One rule target an event went to.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    pub rule: String,
+    pub target_arn: String,
+    /// `delivered`, `failed` (after every attempt) or `unregistered` (no
+    /// local function for the ARN).
+    pub outcome: String,
+    pub attempts: u32,
+    /// The function's answer when delivered.
+    pub answer: Option<Value>,
+    pub error: Option<String>,
+    /// When the last attempt ended, RFC 3339 with milliseconds.
+    pub finished_at: String,
+}
+
+/// The caller of an API call, as CloudTrail's `userIdentity` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+    /// GetCallerIdentity's `UserId` (`AROA…:session` for a role session).
+    pub principal_id: String,
+    /// For a role session: the role's ARN and id.
+    pub issuer: Option<(String, String)>,
+}
+
+impl Identity {
+    /// CloudTrail's `userIdentity` for a call made with `access_key_id`.
+    pub fn user_identity(&self, access_key_id: &str, session_created: Option<&str>) -> Value {
+        let mut identity = json!({
+            "type": identity_type(&self.arn),
+            "principalId": self.principal_id,
+            "arn": self.arn,
+            "accountId": self.account,
+            "accessKeyId": access_key_id,
+        });
+        if let Some(user) = self.arn.split_once(":user/").map(|(_, u)| u) {
+            identity["userName"] = json!(user.rsplit('/').next().unwrap_or(user));
+        }
+        if let Some((role_arn, role_id)) = &self.issuer {
+            let role_name = role_arn.rsplit('/').next().unwrap_or_default();
+            let mut attributes = json!({"mfaAuthenticated": "false"});
+            if let Some(created) = session_created {
+                attributes["creationDate"] = json!(created);
+            }
+            identity["sessionContext"] = json!({
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": role_id,
+                    "arn": role_arn,
+                    "accountId": self.account,
+                    "userName": role_name,
+                },
+                "webIdFederationData": {},
+                "attributes": attributes,
+            });
+        }
+        identity
+    }
+}
+
+fn identity_type(arn: &str) -> &'static str {
+    if arn.contains(":assumed-role/") {
+        "AssumedRole"
+    } else if arn.ends_with(":root") {
+        "Root"
+    } else {
+        "IAMUser"
+    }
+}
+
+/// The CloudTrail player. Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct CloudTrail {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    moto_url: String,
+    http: reqwest::Client,
+    targets: LambdaTargets,
+    identities: Mutex<HashMap<String, Identity>>,
+    /// Access key id → when its session was issued (AssumeRole answers the
+    /// gateway forwarded).
+    sessions: Mutex<HashMap<String, DateTime<Utc>>>,
+    account_keys: Mutex<HashMap<String, String>>,
+    played: Mutex<Vec<PlayedEvent>>,
+}
+
+impl CloudTrail {
+    pub fn new(moto_url: &str, http: reqwest::Client) -> Self {
+        CloudTrail {
+            inner: Arc::new(Inner {
+                moto_url: moto_url.to_owned(),
+                targets: LambdaTargets::new(http.clone()),
+                http,
+                identities: Mutex::default(),
+                sessions: Mutex::default(),
+                account_keys: Mutex::default(),
+                played: Mutex::default(),
+            }),
+        }
+    }
+
+    /// The registry of local functions events are delivered to.
+    pub fn targets(&self) -> &LambdaTargets {
+        &self.inner.targets
+    }
+
+    /// Every event played so far, in the order the calls were recorded.
+    pub fn played(&self) -> Vec<PlayedEvent> {
+        self.inner
+            .played
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn reset(&self) {
+        self.inner
+            .played
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// Notes that moto issued `access_key_id` now (an AssumeRole answer).
+    pub fn note_session(&self, access_key_id: &str) {
+        self.inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(access_key_id.to_owned(), Utc::now());
+    }
+
+    /// Records `call` and delivers it, on a task of its own.
+    pub fn spawn_play(&self, call: ApiCall) {
+        let this = self.clone();
+        tokio::spawn(async move { this.play(call).await });
+    }
+
+    /// Records `call` as CloudTrail does and delivers the event to the
+    /// matching rules' Lambda targets.
+    pub async fn play(&self, call: ApiCall) {
+        let built = self.record(&call).await;
+        let now = now_millis();
+        let (event, error) = match built {
+            Ok(event) => (event, None),
+            Err(e) => {
+                tracing::warn!(operation = %call.operation, "devstack cloudtrail cannot record a call: {e:#}");
+                (Value::Null, Some(format!("{e:#}")))
+            }
+        };
+        let index = {
+            let mut played = self.inner.played.lock().unwrap_or_else(|p| p.into_inner());
+            played.push(PlayedEvent {
+                event: event.clone(),
+                recorded_at: now,
+                deliveries: Vec::new(),
+                done: error.is_some(),
+                error,
+            });
+            played.len() - 1
+        };
+        if event.is_null() {
+            return;
+        }
+        let account = event["account"].as_str().unwrap_or_default().to_owned();
+        let targets = match self.matching_targets(&account, &call.region, &event).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(account, region = %call.region, "devstack cloudtrail cannot read the rules: {e:#}");
+                self.update(index, |p| {
+                    p.error = Some(format!("reading the rules: {e:#}"));
+                    p.done = true;
+                });
+                return;
+            }
+        };
+        for (rule, target_arn) in targets {
+            let delivery = self.deliver(&rule, &target_arn, &event).await;
+            self.update(index, |p| p.deliveries.push(delivery));
+        }
+        self.update(index, |p| p.done = true);
+    }
+
+    fn update(&self, index: usize, change: impl FnOnce(&mut PlayedEvent)) {
+        let mut played = self.inner.played.lock().unwrap_or_else(|p| p.into_inner());
+        // A reset in between leaves nothing to update.
+        if let Some(p) = played.get_mut(index) {
+            change(p);
+        }
+    }
+
+    async fn deliver(&self, rule: &str, target_arn: &str, event: &Value) -> Delivery {
+        let mut delivery = Delivery {
+            rule: rule.to_owned(),
+            target_arn: target_arn.to_owned(),
+            outcome: "unregistered".to_owned(),
+            attempts: 0,
+            answer: None,
+            error: None,
+            finished_at: String::new(),
+        };
+        if self.inner.targets.url(target_arn).is_none() {
+            delivery.finished_at = now_millis();
+            return delivery;
+        }
+        for attempt in 1..=DELIVERY_ATTEMPTS {
+            delivery.attempts = attempt;
+            match self.inner.targets.invoke(target_arn, event).await {
+                Ok(answer) => {
+                    delivery.outcome = "delivered".to_owned();
+                    delivery.answer = Some(answer);
+                    delivery.error = None;
+                    break;
+                }
+                Err(e) => {
+                    delivery.outcome = "failed".to_owned();
+                    delivery.error = Some(format!("{e:#}"));
+                    if attempt < DELIVERY_ATTEMPTS {
+                        tokio::time::sleep(DELIVERY_BACKOFF * attempt).await;
+                    }
+                }
+            }
+        }
+        delivery.finished_at = now_millis();
+        delivery
+    }
+
+    /// (rule name, Lambda target ARN) of the account and region's enabled
+    /// default-bus rules whose pattern matches `event`.
+    async fn matching_targets(
+        &self,
+        account: &str,
+        region: &str,
+        event: &Value,
+    ) -> anyhow::Result<Vec<(String, String)>> {
+        let events = aws_sdk_eventbridge::Client::new(&self.account_config(account, region).await?);
+        let mut rules = Vec::new();
+        let mut next = None;
+        loop {
+            let page = events
+                .list_rules()
+                .event_bus_name("default")
+                .set_next_token(next)
+                .send()
+                .await?;
+            rules.extend(page.rules().iter().cloned());
+            next = page.next_token().map(str::to_owned);
+            if next.is_none() {
+                break;
+            }
+        }
+        let mut targets = Vec::new();
+        for rule in rules {
+            let (Some(name), Some(pattern)) = (rule.name(), rule.event_pattern()) else {
+                continue;
+            };
+            if rule.state() != Some(&aws_sdk_eventbridge::types::RuleState::Enabled) {
+                continue;
+            }
+            let pattern: Value = serde_json::from_str(pattern)
+                .with_context(|| format!("rule {name} has a pattern that is not JSON"))?;
+            if !pattern_matches(&pattern, event) {
+                continue;
+            }
+            let listed = events
+                .list_targets_by_rule()
+                .rule(name)
+                .event_bus_name("default")
+                .send()
+                .await?;
+            for target in listed.targets() {
+                if target.arn().contains(":lambda:") {
+                    targets.push((name.to_owned(), target.arn().to_owned()));
+                }
+            }
+        }
+        Ok(targets)
+    }
+
+    /// An SDK config acting in `account` at moto.
+    pub(crate) async fn account_config(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> anyhow::Result<aws_config::SdkConfig> {
+        let key = self.account_key(account).await?;
+        Ok(crate::scenario::sdk_config(
+            &self.inner.moto_url,
+            region,
+            Some(Credentials::new(key, "devstack", None, None, "devstack")),
+        ))
+    }
+
+    /// An access key of moto's acting in `account` (moto reads only the key
+    /// id, never the signature).
+    async fn account_key(&self, account: &str) -> anyhow::Result<String> {
+        if let Some(key) = self
+            .inner
+            .account_keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(account)
+        {
+            return Ok(key.clone());
+        }
+        let role_arn = format!("arn:aws:iam::{account}:role/{ACCOUNT_ROLE}");
+        let (status, text) = awsreq::moto_query(
+            &self.inner.http,
+            &self.inner.moto_url,
+            "testing",
+            "sts",
+            "us-east-1",
+            &[
+                ("Action", "AssumeRole"),
+                ("Version", "2011-06-15"),
+                ("RoleArn", &role_arn),
+                ("RoleSessionName", "devstack-cloudtrail"),
+            ],
+        )
+        .await?;
+        anyhow::ensure!(
+            status.is_success(),
+            "moto AssumeRole into {account} answered {status}: {text}"
+        );
+        let key = xml_text(&text, "AccessKeyId").context("AssumeRole without AccessKeyId")?;
+        self.inner
+            .account_keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(account.to_owned(), key.clone());
+        Ok(key)
+    }
+
+    /// Who `access_key_id` belongs to, from moto's STS and IAM (cached).
+    pub async fn identity(&self, access_key_id: &str) -> anyhow::Result<Identity> {
+        if let Some(identity) = self
+            .inner
+            .identities
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(access_key_id)
+        {
+            return Ok(identity.clone());
+        }
+        let (http, moto) = (&self.inner.http, self.inner.moto_url.as_str());
+        let (status, text) = awsreq::moto_query(
+            http,
+            moto,
+            access_key_id,
+            "sts",
+            "us-east-1",
+            &[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")],
+        )
+        .await?;
+        anyhow::ensure!(
+            status.is_success(),
+            "moto GetCallerIdentity answered {status}: {text}"
+        );
+        let account = xml_text(&text, "Account").context("GetCallerIdentity without Account")?;
+        let arn = xml_text(&text, "Arn").context("GetCallerIdentity without Arn")?;
+        let principal_id = xml_text(&text, "UserId").unwrap_or_default();
+        let issuer = match arn.split_once(":assumed-role/") {
+            Some((_, rest)) => {
+                let role_name = rest.split('/').next().unwrap_or_default();
+                let (status, text) = awsreq::moto_query(
+                    http,
+                    moto,
+                    access_key_id,
+                    "iam",
+                    "us-east-1",
+                    &[
+                        ("Action", "GetRole"),
+                        ("Version", "2010-05-08"),
+                        ("RoleName", role_name),
+                    ],
+                )
+                .await?;
+                let role_id = principal_id.split(':').next().unwrap_or_default();
+                Some(if status.is_success() {
+                    (
+                        xml_text(&text, "Arn").unwrap_or_default(),
+                        xml_text(&text, "RoleId").unwrap_or_else(|| role_id.to_owned()),
+                    )
+                } else {
+                    // The role is gone (or never existed in moto): its ARN as
+                    // the session names it.
+                    (
+                        format!("arn:aws:iam::{account}:role/{role_name}"),
+                        role_id.to_owned(),
+                    )
+                })
+            }
+            None => None,
+        };
+        let identity = Identity {
+            account,
+            arn,
+            principal_id,
+            issuer,
+        };
+        self.inner
+            .identities
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(access_key_id.to_owned(), identity.clone());
+        Ok(identity)
+    }
+
+    /// The EventBridge event of `call`.
+    async fn record(&self, call: &ApiCall) -> anyhow::Result<Value> {
+        let identity = self.identity(&call.access_key_id).await?;
+        let session_created = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&call.access_key_id)
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true));
+        let answer = String::from_utf8_lossy(&call.body);
+        let succeeded = (200..300).contains(&call.status);
+        let created_rules = if succeeded && call.operation.starts_with("AuthorizeSecurityGroup") {
+            self.created_rules(&identity.account, call).await?
+        } else {
+            Vec::new()
+        };
+        let detail = record(
+            call,
+            identity.user_identity(&call.access_key_id, session_created.as_deref()),
+            &identity.account,
+            &answer,
+            created_rules,
+        );
+        Ok(envelope(detail, &identity.account, &call.region, call.event_time))
+    }
+
+    /// The rules an Authorize call created, as `securityGroupRuleSet` items:
+    /// the group's rules that match the requested permissions.
+    async fn created_rules(&self, account: &str, call: &ApiCall) -> anyhow::Result<Vec<Value>> {
+        let ec2 = aws_sdk_ec2::Client::new(&self.account_config(account, &call.region).await?);
+        let egress = call.operation.ends_with("Egress");
+        let group_id = match awsreq::param(&call.params, "GroupId") {
+            Some(id) => id.to_owned(),
+            None => {
+                let Some(name) = awsreq::param(&call.params, "GroupName") else {
+                    return Ok(Vec::new());
+                };
+                let groups = ec2.describe_security_groups().group_names(name).send().await?;
+                match groups.security_groups().first().and_then(|g| g.group_id()) {
+                    Some(id) => id.to_owned(),
+                    None => return Ok(Vec::new()),
+                }
+            }
+        };
+        let wanted = requested_sources(&call.params);
+        let mut rules = Vec::new();
+        let mut next = None;
+        loop {
+            let page = ec2
+                .describe_security_group_rules()
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("group-id")
+                        .values(&group_id)
+                        .build(),
+                )
+                .set_next_token(next)
+                .send()
+                .await?;
+            for rule in page.security_group_rules() {
+                if rule.is_egress() != Some(egress) {
+                    continue;
+                }
+                let item = rule_item(rule, account);
+                if wanted.contains(&source_key(&item)) {
+                    rules.push(item);
+                }
+            }
+            next = page.next_token().map(str::to_owned);
+            if next.is_none() {
+                break;
+            }
+        }
+        Ok(rules)
+    }
+}
+
+fn now_millis() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A `securityGroupRuleSet` item from a described rule.
+fn rule_item(rule: &aws_sdk_ec2::types::SecurityGroupRule, account: &str) -> Value {
+    let mut item = Map::new();
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            item.insert(k.to_owned(), v);
+        }
+    };
+    put("groupOwnerId", Some(json!(rule.group_owner_id().unwrap_or(account))));
+    put("groupId", rule.group_id().map(|v| json!(v)));
+    put("securityGroupRuleId", rule.security_group_rule_id().map(|v| json!(v)));
+    put("isEgress", rule.is_egress().map(|v| json!(v)));
+    put("ipProtocol", rule.ip_protocol().map(|v| json!(v)));
+    put("fromPort", rule.from_port().map(|v| json!(v)));
+    put("toPort", rule.to_port().map(|v| json!(v)));
+    put("cidrIpv4", rule.cidr_ipv4().map(|v| json!(v)));
+    put("cidrIpv6", rule.cidr_ipv6().map(|v| json!(v)));
+    put("prefixListId", rule.prefix_list_id().map(|v| json!(v)));
+    put(
+        "referencedGroupInfo",
+        rule.referenced_group_info().map(|r| {
+            json!({"groupId": r.group_id().unwrap_or_default(), "userId": r.user_id().unwrap_or(account)})
+        }),
+    );
+    put("description", rule.description().map(|v| json!(v)));
+    Value::Object(item)
+}
+
+/// What identifies a rule within its group and direction: protocol, ports
+/// (none for `-1`) and its one source.
+type SourceKey = (String, Option<i64>, Option<i64>, String);
+
+fn protocol_name(protocol: &str) -> String {
+    match protocol.to_ascii_lowercase().as_str() {
+        "6" | "tcp" => "tcp".to_owned(),
+        "17" | "udp" => "udp".to_owned(),
+        "1" | "icmp" => "icmp".to_owned(),
+        "-1" | "all" => "-1".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+fn source_key(item: &Value) -> SourceKey {
+    let protocol = protocol_name(item["ipProtocol"].as_str().unwrap_or_default());
+    let ports = |k: &str| (protocol != "-1").then(|| item[k].as_i64()).flatten();
+    let source = ["cidrIpv4", "cidrIpv6", "prefixListId"]
+        .iter()
+        .find_map(|k| item[*k].as_str().map(str::to_owned))
+        .or_else(|| {
+            item["referencedGroupInfo"]["groupId"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    (
+        protocol.clone(),
+        ports("fromPort"),
+        ports("toPort"),
+        source,
+    )
+}
+
+/// The sources an Authorize call's parameters ask for, one key each.
+fn requested_sources(params: &[(String, String)]) -> Vec<SourceKey> {
+    let tree = param_tree(params);
+    let mut permissions: Vec<Value> = tree["IpPermissions"].as_array().cloned().unwrap_or_default();
+    if let Some(cidr) = tree.get("CidrIp") {
+        // The legacy single-rule form.
+        permissions.push(json!({
+            "IpProtocol": tree["IpProtocol"], "FromPort": tree["FromPort"], "ToPort": tree["ToPort"],
+            "IpRanges": [{"CidrIp": cidr}],
+        }));
+    }
+    let mut keys = Vec::new();
+    for p in &permissions {
+        let base = json!({
+            "ipProtocol": p["IpProtocol"],
+            "fromPort": number(&p["FromPort"]),
+            "toPort": number(&p["ToPort"]),
+        });
+        let sources = [
+            ("IpRanges", "CidrIp", "cidrIpv4"),
+            ("Ipv6Ranges", "CidrIpv6", "cidrIpv6"),
+            ("PrefixListIds", "PrefixListId", "prefixListId"),
+        ];
+        for (list, field, key) in sources {
+            for source in p[list].as_array().into_iter().flatten() {
+                let mut item = base.clone();
+                item[key] = source[field].clone();
+                keys.push(source_key(&item));
+            }
+        }
+        for pair in p["Groups"].as_array().into_iter().flatten() {
+            let mut item = base.clone();
+            item["referencedGroupInfo"] = json!({"groupId": pair["GroupId"]});
+            keys.push(source_key(&item));
+        }
+    }
+    keys
+}
+
+/// The parameters as a tree: `A.1.B=v` → `{"A": [{"B": "v"}]}` (numbered
+/// segments are 1-based list positions).
+pub fn param_tree(params: &[(String, String)]) -> Value {
+    let mut root = Value::Object(Map::new());
+    for (name, value) in params {
+        let mut node = &mut root;
+        let segments: Vec<&str> = name.split('.').collect();
+        for (i, segment) in segments.iter().enumerate() {
+            let last = i + 1 == segments.len();
+            let child = match segment.parse::<usize>() {
+                Ok(position) if position >= 1 => {
+                    if !node.is_array() {
+                        *node = Value::Array(Vec::new());
+                    }
+                    let list = node.as_array_mut().expect("made an array");
+                    while list.len() < position {
+                        list.push(Value::Null);
+                    }
+                    &mut list[position - 1]
+                }
+                _ => {
+                    if !node.is_object() {
+                        *node = Value::Object(Map::new());
+                    }
+                    node.as_object_mut()
+                        .expect("made an object")
+                        .entry(segment.to_string())
+                        .or_insert(Value::Null)
+                }
+            };
+            if last {
+                *child = Value::String(value.clone());
+            }
+            node = child;
+        }
+    }
+    root
+}
+
+fn lower_camel(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_ascii_lowercase().to_string() + chars.as_str(),
+        None => String::new(),
+    }
+}
+
+/// A port or other integer parameter as a JSON number (as CloudTrail writes it).
+fn number(value: &Value) -> Value {
+    match value.as_str().and_then(|s| s.parse::<i64>().ok()) {
+        Some(n) => json!(n),
+        None => value.clone(),
+    }
+}
+
+/// `{"items": [...]}` of a list, `{}` when empty, as EC2's CloudTrail
+/// records write lists.
+fn items(list: &Value, item: impl Fn(&Value) -> Value) -> Value {
+    match list.as_array() {
+        Some(entries) if !entries.is_empty() => {
+            json!({"items": entries.iter().map(item).collect::<Vec<_>>()})
+        }
+        _ => json!({}),
+    }
+}
+
+/// A leaf object with lowerCamel keys, integer fields as numbers.
+fn camel_object(value: &Value) -> Value {
+    let mut out = Map::new();
+    for (k, v) in value.as_object().into_iter().flatten() {
+        out.insert(lower_camel(k), number_field(k, v));
+    }
+    Value::Object(out)
+}
+
+fn number_field(name: &str, value: &Value) -> Value {
+    if matches!(name, "FromPort" | "ToPort") {
+        number(value)
+    } else {
+        value.clone()
+    }
+}
+
+fn ip_permission(p: &Value) -> Value {
+    let mut out = Map::new();
+    for key in ["IpProtocol", "FromPort", "ToPort"] {
+        if !p[key].is_null() {
+            out.insert(lower_camel(key), number_field(key, &p[key]));
+        }
+    }
+    out.insert("groups".into(), items(&p["Groups"], camel_object));
+    out.insert("ipRanges".into(), items(&p["IpRanges"], camel_object));
+    out.insert("ipv6Ranges".into(), items(&p["Ipv6Ranges"], camel_object));
+    out.insert(
+        "prefixListIds".into(),
+        items(&p["PrefixListIds"], camel_object),
+    );
+    Value::Object(out)
+}
+
+fn tag_specifications(tree: &Value) -> Option<Value> {
+    let specs = tree["TagSpecification"].as_array()?;
+    Some(json!({"items": specs.iter().map(|s| json!({
+        "resourceType": s["ResourceType"],
+        "tags": s["Tag"].as_array().into_iter().flatten().map(|t| json!({"key": t["Key"], "value": t["Value"]})).collect::<Vec<_>>(),
+    })).collect::<Vec<_>>()}))
+}
+
+/// CloudTrail's `requestParameters` of an EC2 security-group call.
+pub fn request_parameters(operation: &str, params: &[(String, String)]) -> Value {
+    let tree = param_tree(params);
+    let mut out = Map::new();
+    if operation == "ModifySecurityGroupRules" {
+        let rules: Vec<Value> = tree["SecurityGroupRule"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, r)| {
+                let mut rule = Map::new();
+                for (k, v) in r["SecurityGroupRule"].as_object().into_iter().flatten() {
+                    rule.insert(k.clone(), number_field(k, v));
+                }
+                json!({
+                    "SecurityGroupRuleId": r["SecurityGroupRuleId"],
+                    "SecurityGroupRule": rule,
+                    "tag": i + 1,
+                })
+            })
+            .collect();
+        let rules = match rules.len() {
+            1 => rules.into_iter().next().expect("one rule"),
+            _ => Value::Array(rules),
+        };
+        return json!({"ModifySecurityGroupRulesRequest": {
+            "GroupId": tree["GroupId"],
+            "SecurityGroupRule": rules,
+        }});
+    }
+    for (name, value) in tree.as_object().into_iter().flatten() {
+        match name.as_str() {
+            "Action" | "Version" | "TagSpecification" => {}
+            "IpPermissions" => {
+                out.insert("ipPermissions".into(), items(value, ip_permission));
+            }
+            "SecurityGroupRuleId" => {
+                out.insert(
+                    "securityGroupRuleIds".into(),
+                    items(value, |id| json!({"securityGroupRuleId": id})),
+                );
+            }
+            "FromPort" | "ToPort" => {
+                out.insert(lower_camel(name), number(value));
+            }
+            _ if value.is_string() => {
+                out.insert(lower_camel(name), value.clone());
+            }
+            _ => {}
+        }
+    }
+    if operation.starts_with("Authorize") || operation.starts_with("Revoke") {
+        out.entry("ipPermissions")
+            .or_insert_with(|| json!({}));
+    }
+    if let Some(tags) = tag_specifications(&tree) {
+        out.insert("tagSpecificationSet".into(), tags);
+    }
+    Value::Object(out)
+}
+
+/// CloudTrail's `responseElements` of a successful call.
+pub fn response_elements(operation: &str, answer: &str, created_rules: Vec<Value>) -> Value {
+    let request_id = xml_text(answer, "requestId").unwrap_or_default();
+    match operation {
+        "ModifySecurityGroupRules" => json!({"ModifySecurityGroupRulesResponse": {
+            "requestId": request_id,
+            "_return": true,
+        }}),
+        "CreateSecurityGroup" => {
+            let mut out = json!({"requestId": request_id, "_return": true});
+            if let Some(id) = xml_text(answer, "groupId") {
+                out["groupId"] = json!(id);
+            }
+            if let Some(arn) = xml_text(answer, "securityGroupArn") {
+                out["securityGroupArn"] = json!(arn);
+            }
+            out
+        }
+        op if op.starts_with("Authorize") => json!({
+            "requestId": request_id,
+            "_return": true,
+            "securityGroupRuleSet": items(&Value::Array(created_rules), Value::clone),
+        }),
+        _ => json!({"requestId": request_id, "_return": true}),
+    }
+}
+
+/// The CloudTrail record (the EventBridge event's `detail`) of `call`.
+pub fn record(
+    call: &ApiCall,
+    user_identity: Value,
+    account: &str,
+    answer: &str,
+    created_rules: Vec<Value>,
+) -> Value {
+    let succeeded = (200..300).contains(&call.status);
+    let request_id = xml_text(answer, "requestId")
+        .or_else(|| xml_text(answer, "RequestID"))
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let mut detail = json!({
+        "eventVersion": "1.09",
+        "userIdentity": user_identity,
+        "eventTime": call.event_time.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": call.operation,
+        "awsRegion": call.region,
+        "sourceIPAddress": "127.0.0.1",
+        "userAgent": call.user_agent,
+        "requestParameters": request_parameters(&call.operation, &call.params),
+        "responseElements": Value::Null,
+        "requestID": request_id,
+        "eventID": uuid::Uuid::new_v4().to_string(),
+        "readOnly": false,
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": account,
+        "eventCategory": "Management",
+    });
+    if succeeded {
+        detail["responseElements"] = response_elements(&call.operation, answer, created_rules);
+    } else {
+        let code = xml_text(answer, "Code").unwrap_or_else(|| "InternalError".to_owned());
+        let side = if call.status >= 500 { "Server" } else { "Client" };
+        detail["errorCode"] = json!(format!("{side}.{code}"));
+        detail["errorMessage"] = json!(xml_text(answer, "Message").unwrap_or_default());
+    }
+    detail
+}
+
+/// The EventBridge event CloudTrail's record arrives in.
+pub fn envelope(detail: Value, account: &str, region: &str, time: DateTime<Utc>) -> Value {
+    json!({
+        "version": "0",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.ec2",
+        "account": account,
+        "time": time.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "region": region,
+        "resources": [],
+        "detail": detail,
+    })
+}
+
+/// Whether an EventBridge event pattern matches `event`: fields by exact
+/// value (any of a list), nested objects, `$or`, and the content filters
+/// `prefix`, `suffix`, `anything-but`, `exists`, `equals-ignore-case`,
+/// `numeric`. An unknown filter matches nothing.
+pub fn pattern_matches(pattern: &Value, event: &Value) -> bool {
+    let Some(fields) = pattern.as_object() else {
+        return false;
+    };
+    fields.iter().all(|(key, condition)| {
+        if key == "$or" {
+            return condition
+                .as_array()
+                .is_some_and(|alternatives| alternatives.iter().any(|p| pattern_matches(p, event)));
+        }
+        let value = event.get(key);
+        match condition {
+            Value::Object(_) => value.is_some_and(|v| pattern_matches(condition, v)),
+            Value::Array(allowed) => values_match(allowed, value),
+            _ => false,
+        }
+    })
+}
+
+fn values_match(allowed: &[Value], value: Option<&Value>) -> bool {
+    let candidates: Vec<&Value> = match value {
+        Some(Value::Array(list)) => list.iter().collect(),
+        Some(v) => vec![v],
+        None => Vec::new(),
+    };
+    allowed.iter().any(|condition| match condition {
+        Value::Object(filter) => {
+            if let Some(exists) = filter.get("exists").and_then(Value::as_bool) {
+                return exists == value.is_some();
+            }
+            candidates.iter().any(|v| filter_matches(filter, v))
+        }
+        literal => candidates.iter().any(|v| *v == literal),
+    })
+}
+
+fn filter_matches(filter: &Map<String, Value>, value: &Value) -> bool {
+    let text = value.as_str();
+    filter.iter().all(|(operator, operand)| match operator.as_str() {
+        "prefix" => text.zip(operand.as_str()).is_some_and(|(t, p)| t.starts_with(p)),
+        "suffix" => text.zip(operand.as_str()).is_some_and(|(t, s)| t.ends_with(s)),
+        "equals-ignore-case" => text
+            .zip(operand.as_str())
+            .is_some_and(|(t, o)| t.eq_ignore_ascii_case(o)),
+        "anything-but" => match operand {
+            Value::Array(excluded) => !excluded.contains(value),
+            Value::Object(inner) => !filter_matches(inner, value),
+            single => single != value,
+        },
+        "numeric" => numeric_matches(operand, value.as_f64()),
+        _ => false,
+    })
+}
+
+fn numeric_matches(operand: &Value, value: Option<f64>) -> bool {
+    let (Some(terms), Some(v)) = (operand.as_array(), value) else {
+        return false;
+    };
+    terms.chunks(2).all(|pair| match (pair[0].as_str(), pair.get(1).and_then(Value::as_f64)) {
+        (Some("="), Some(n)) => v == n,
+        (Some("<"), Some(n)) => v < n,
+        (Some("<="), Some(n)) => v <= n,
+        (Some(">"), Some(n)) => v > n,
+        (Some(">="), Some(n)) => v >= n,
+        _ => false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn authorize_parameters_take_cloudtrails_items_shape() {
+        let p = params(&[
+            ("Action", "AuthorizeSecurityGroupIngress"),
+            ("GroupId", "sg-1"),
+            ("IpPermissions.1.IpProtocol", "tcp"),
+            ("IpPermissions.1.FromPort", "443"),
+            ("IpPermissions.1.ToPort", "443"),
+            ("IpPermissions.1.IpRanges.1.CidrIp", "0.0.0.0/0"),
+            ("IpPermissions.1.IpRanges.1.Description", "web"),
+            ("IpPermissions.1.Ipv6Ranges.1.CidrIpv6", "::/0"),
+            ("IpPermissions.2.IpProtocol", "-1"),
+            ("IpPermissions.2.Groups.1.GroupId", "sg-2"),
+            ("IpPermissions.2.Groups.1.UserId", "111122223333"),
+            ("IpPermissions.3.IpProtocol", "tcp"),
+            ("IpPermissions.3.FromPort", "1000"),
+            ("IpPermissions.3.ToPort", "2000"),
+            ("IpPermissions.3.PrefixListIds.1.PrefixListId", "pl-1"),
+        ]);
+        let rp = request_parameters("AuthorizeSecurityGroupIngress", &p);
+        assert_eq!(
+            rp,
+            json!({"groupId": "sg-1", "ipPermissions": {"items": [
+                {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "groups": {},
+                 "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0", "description": "web"}]},
+                 "ipv6Ranges": {"items": [{"cidrIpv6": "::/0"}]}, "prefixListIds": {}},
+                {"ipProtocol": "-1", "groups": {"items": [{"groupId": "sg-2", "userId": "111122223333"}]},
+                 "ipRanges": {}, "ipv6Ranges": {}, "prefixListIds": {}},
+                {"ipProtocol": "tcp", "fromPort": 1000, "toPort": 2000, "groups": {}, "ipRanges": {},
+                 "ipv6Ranges": {}, "prefixListIds": {"items": [{"prefixListId": "pl-1"}]}},
+            ]}})
+        );
+        let wanted = requested_sources(&p);
+        assert_eq!(wanted.len(), 4);
+        assert!(wanted.contains(&("-1".into(), None, None, "sg-2".into())));
+        assert!(wanted.contains(&("tcp".into(), Some(1000), Some(2000), "pl-1".into())));
+    }
+
+    #[test]
+    fn modify_parameters_keep_the_wrapped_request() {
+        let p = params(&[
+            ("GroupId", "sg-1"),
+            ("SecurityGroupRule.1.SecurityGroupRuleId", "sgr-1"),
+            ("SecurityGroupRule.1.SecurityGroupRule.IpProtocol", "tcp"),
+            ("SecurityGroupRule.1.SecurityGroupRule.FromPort", "22"),
+            ("SecurityGroupRule.1.SecurityGroupRule.ToPort", "22"),
+            ("SecurityGroupRule.1.SecurityGroupRule.CidrIpv4", "10.0.0.0/8"),
+            ("SecurityGroupRule.1.SecurityGroupRule.Description", "ssh"),
+        ]);
+        assert_eq!(
+            request_parameters("ModifySecurityGroupRules", &p),
+            json!({"ModifySecurityGroupRulesRequest": {"GroupId": "sg-1", "SecurityGroupRule": {
+                "SecurityGroupRuleId": "sgr-1", "tag": 1,
+                "SecurityGroupRule": {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                    "CidrIpv4": "10.0.0.0/8", "Description": "ssh"}}}})
+        );
+    }
+
+    #[test]
+    fn failed_calls_carry_the_error_code() {
+        let call = ApiCall {
+            access_key_id: "AKIA".into(),
+            region: "eu-west-1".into(),
+            operation: "AuthorizeSecurityGroupIngress".into(),
+            params: params(&[("GroupId", "sg-404")]),
+            status: 400,
+            body: Bytes::new(),
+            user_agent: "aws-sdk-rust".into(),
+            event_time: DateTime::from_timestamp(1_700_000_000, 500_000_000).unwrap(),
+        };
+        let answer = "<Response><Errors><Error><Code>InvalidGroup.NotFound</Code><Message>The security group 'sg-404' does not exist</Message></Error></Errors><RequestID>r-1</RequestID></Response>";
+        let detail = record(&call, json!({}), "111122223333", answer, Vec::new());
+        assert_eq!(detail["errorCode"], "Client.InvalidGroup.NotFound");
+        assert_eq!(detail["errorMessage"], "The security group 'sg-404' does not exist");
+        assert_eq!(detail["requestID"], "r-1");
+        assert_eq!(detail["responseElements"], Value::Null);
+        assert_eq!(detail["eventTime"], "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn patterns_match_like_eventbridge() {
+        let event = json!({"source": "aws.ec2", "detail-type": "AWS API Call via CloudTrail",
+            "detail": {"eventSource": "ec2.amazonaws.com", "eventName": "AuthorizeSecurityGroupIngress",
+                       "tags": ["a", "b"], "n": 5}});
+        let contract = json!({"source": ["aws.ec2"], "detail-type": ["AWS API Call via CloudTrail"],
+            "detail": {"eventSource": ["ec2.amazonaws.com"],
+                       "eventName": ["AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"]}});
+        assert!(pattern_matches(&contract, &event));
+        assert!(!pattern_matches(&json!({"source": ["fanin.guard"]}), &event));
+        assert!(pattern_matches(&json!({"detail": {"tags": ["b"]}}), &event));
+        assert!(pattern_matches(&json!({"detail": {"eventName": [{"prefix": "Authorize"}]}}), &event));
+        assert!(!pattern_matches(&json!({"detail": {"eventName": [{"anything-but": ["AuthorizeSecurityGroupIngress"]}]}}), &event));
+        assert!(pattern_matches(&json!({"detail": {"errorCode": [{"exists": false}]}}), &event));
+        assert!(!pattern_matches(&json!({"detail": {"errorCode": [{"exists": true}]}}), &event));
+        assert!(pattern_matches(&json!({"detail": {"n": [{"numeric": [">", 1, "<=", 5]}]}}), &event));
+        assert!(pattern_matches(&json!({"$or": [{"source": ["x"]}, {"detail": {"n": [5]}}]}), &event));
+        assert!(!pattern_matches(&json!({"detail": {"missing": ["x"]}}), &event));
+    }
+
+    #[test]
+    fn identities_name_the_session_issuer() {
+        let session = Identity {
+            account: "111122223333".into(),
+            arn: "arn:aws:sts::111122223333:assumed-role/admin/alice".into(),
+            principal_id: "AROAEXAMPLE:alice".into(),
+            issuer: Some(("arn:aws:iam::111122223333:role/admin".into(), "AROAEXAMPLE".into())),
+        };
+        let ui = session.user_identity("ASIAEXAMPLE", None);
+        assert_eq!(ui["type"], "AssumedRole");
+        assert_eq!(ui["sessionContext"]["sessionIssuer"]["userName"], "admin");
+        assert_eq!(ui["sessionContext"]["sessionIssuer"]["arn"], "arn:aws:iam::111122223333:role/admin");
+        let user = Identity {
+            account: "123456789012".into(),
+            arn: "arn:aws:iam::123456789012:user/ops/bob".into(),
+            principal_id: "AIDAEXAMPLE".into(),
+            issuer: None,
+        };
+        let ui = user.user_identity("AKIAEXAMPLE", None);
+        assert_eq!(ui["type"], "IAMUser");
+        assert_eq!(ui["userName"], "bob");
+        assert!(ui.get("sessionContext").is_none());
+    }
+}
