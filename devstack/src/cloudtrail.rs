@@ -578,7 +578,12 @@ impl CloudTrail {
             &answer,
             created_rules,
         );
-        Ok(envelope(detail, &identity.account, &call.region, call.event_time))
+        Ok(envelope(
+            detail,
+            &identity.account,
+            &call.region,
+            call.event_time,
+        ))
     }
 
     /// The rules an Authorize call created, as `securityGroupRuleSet` items:
@@ -592,7 +597,11 @@ impl CloudTrail {
                 let Some(name) = awsreq::param(&call.params, "GroupName") else {
                     return Ok(Vec::new());
                 };
-                let groups = ec2.describe_security_groups().group_names(name).send().await?;
+                let groups = ec2
+                    .describe_security_groups()
+                    .group_names(name)
+                    .send()
+                    .await?;
                 match groups.security_groups().first().and_then(|g| g.group_id()) {
                     Some(id) => id.to_owned(),
                     None => return Ok(Vec::new()),
@@ -644,9 +653,15 @@ fn rule_item(rule: &aws_sdk_ec2::types::SecurityGroupRule, account: &str) -> Val
             item.insert(k.to_owned(), v);
         }
     };
-    put("groupOwnerId", Some(json!(rule.group_owner_id().unwrap_or(account))));
+    put(
+        "groupOwnerId",
+        Some(json!(rule.group_owner_id().unwrap_or(account))),
+    );
     put("groupId", rule.group_id().map(|v| json!(v)));
-    put("securityGroupRuleId", rule.security_group_rule_id().map(|v| json!(v)));
+    put(
+        "securityGroupRuleId",
+        rule.security_group_rule_id().map(|v| json!(v)),
+    );
     put("isEgress", rule.is_egress().map(|v| json!(v)));
     put("ipProtocol", rule.ip_protocol().map(|v| json!(v)));
     put("fromPort", rule.from_port().map(|v| json!(v)));
@@ -690,18 +705,16 @@ fn source_key(item: &Value) -> SourceKey {
                 .map(str::to_owned)
         })
         .unwrap_or_default();
-    (
-        protocol.clone(),
-        ports("fromPort"),
-        ports("toPort"),
-        source,
-    )
+    (protocol.clone(), ports("fromPort"), ports("toPort"), source)
 }
 
 /// The sources an Authorize call's parameters ask for, one key each.
 fn requested_sources(params: &[(String, String)]) -> Vec<SourceKey> {
     let tree = param_tree(params);
-    let mut permissions: Vec<Value> = tree["IpPermissions"].as_array().cloned().unwrap_or_default();
+    let mut permissions: Vec<Value> = tree["IpPermissions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if let Some(cidr) = tree.get("CidrIp") {
         // The legacy single-rule form.
         permissions.push(json!({
@@ -898,8 +911,7 @@ pub fn request_parameters(operation: &str, params: &[(String, String)]) -> Value
         }
     }
     if operation.starts_with("Authorize") || operation.starts_with("Revoke") {
-        out.entry("ipPermissions")
-            .or_insert_with(|| json!({}));
+        out.entry("ipPermissions").or_insert_with(|| json!({}));
     }
     if let Some(tags) = tag_specifications(&tree) {
         out.insert("tagSpecificationSet".into(), tags);
@@ -908,8 +920,12 @@ pub fn request_parameters(operation: &str, params: &[(String, String)]) -> Value
 }
 
 /// CloudTrail's `responseElements` of a successful call.
-pub fn response_elements(operation: &str, answer: &str, created_rules: Vec<Value>) -> Value {
-    let request_id = xml_text(answer, "requestId").unwrap_or_default();
+pub fn response_elements(
+    operation: &str,
+    request_id: &str,
+    answer: &str,
+    created_rules: Vec<Value>,
+) -> Value {
     match operation {
         "ModifySecurityGroupRules" => json!({"ModifySecurityGroupRulesResponse": {
             "requestId": request_id,
@@ -943,8 +959,10 @@ pub fn record(
     created_rules: Vec<Value>,
 ) -> Value {
     let succeeded = (200..300).contains(&call.status);
+    // moto answers every call with the same placeholder id; AWS's are UUIDs.
     let request_id = xml_text(answer, "requestId")
         .or_else(|| xml_text(answer, "RequestID"))
+        .filter(|id| uuid::Uuid::parse_str(id).is_ok())
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let mut detail = json!({
         "eventVersion": "1.09",
@@ -957,7 +975,7 @@ pub fn record(
         "userAgent": call.user_agent,
         "requestParameters": request_parameters(&call.operation, &call.params),
         "responseElements": Value::Null,
-        "requestID": request_id,
+        "requestID": &request_id,
         "eventID": uuid::Uuid::new_v4().to_string(),
         "readOnly": false,
         "eventType": "AwsApiCall",
@@ -966,10 +984,15 @@ pub fn record(
         "eventCategory": "Management",
     });
     if succeeded {
-        detail["responseElements"] = response_elements(&call.operation, answer, created_rules);
+        detail["responseElements"] =
+            response_elements(&call.operation, &request_id, answer, created_rules);
     } else {
         let code = xml_text(answer, "Code").unwrap_or_else(|| "InternalError".to_owned());
-        let side = if call.status >= 500 { "Server" } else { "Client" };
+        let side = if call.status >= 500 {
+            "Server"
+        } else {
+            "Client"
+        };
         detail["errorCode"] = json!(format!("{side}.{code}"));
         detail["errorMessage"] = json!(xml_text(answer, "Message").unwrap_or_default());
     }
@@ -1001,9 +1024,9 @@ pub fn pattern_matches(pattern: &Value, event: &Value) -> bool {
     };
     fields.iter().all(|(key, condition)| {
         if key == "$or" {
-            return condition
-                .as_array()
-                .is_some_and(|alternatives| alternatives.iter().any(|p| pattern_matches(p, event)));
+            return condition.as_array().is_some_and(|alternatives| {
+                alternatives.iter().any(|p| pattern_matches(p, event))
+            });
         }
         let value = event.get(key);
         match condition {
@@ -1027,40 +1050,48 @@ fn values_match(allowed: &[Value], value: Option<&Value>) -> bool {
             }
             candidates.iter().any(|v| filter_matches(filter, v))
         }
-        literal => candidates.iter().any(|v| *v == literal),
+        literal => candidates.contains(&literal),
     })
 }
 
 fn filter_matches(filter: &Map<String, Value>, value: &Value) -> bool {
     let text = value.as_str();
-    filter.iter().all(|(operator, operand)| match operator.as_str() {
-        "prefix" => text.zip(operand.as_str()).is_some_and(|(t, p)| t.starts_with(p)),
-        "suffix" => text.zip(operand.as_str()).is_some_and(|(t, s)| t.ends_with(s)),
-        "equals-ignore-case" => text
-            .zip(operand.as_str())
-            .is_some_and(|(t, o)| t.eq_ignore_ascii_case(o)),
-        "anything-but" => match operand {
-            Value::Array(excluded) => !excluded.contains(value),
-            Value::Object(inner) => !filter_matches(inner, value),
-            single => single != value,
-        },
-        "numeric" => numeric_matches(operand, value.as_f64()),
-        _ => false,
-    })
+    filter
+        .iter()
+        .all(|(operator, operand)| match operator.as_str() {
+            "prefix" => text
+                .zip(operand.as_str())
+                .is_some_and(|(t, p)| t.starts_with(p)),
+            "suffix" => text
+                .zip(operand.as_str())
+                .is_some_and(|(t, s)| t.ends_with(s)),
+            "equals-ignore-case" => text
+                .zip(operand.as_str())
+                .is_some_and(|(t, o)| t.eq_ignore_ascii_case(o)),
+            "anything-but" => match operand {
+                Value::Array(excluded) => !excluded.contains(value),
+                Value::Object(inner) => !filter_matches(inner, value),
+                single => single != value,
+            },
+            "numeric" => numeric_matches(operand, value.as_f64()),
+            _ => false,
+        })
 }
 
 fn numeric_matches(operand: &Value, value: Option<f64>) -> bool {
     let (Some(terms), Some(v)) = (operand.as_array(), value) else {
         return false;
     };
-    terms.chunks(2).all(|pair| match (pair[0].as_str(), pair.get(1).and_then(Value::as_f64)) {
-        (Some("="), Some(n)) => v == n,
-        (Some("<"), Some(n)) => v < n,
-        (Some("<="), Some(n)) => v <= n,
-        (Some(">"), Some(n)) => v > n,
-        (Some(">="), Some(n)) => v >= n,
-        _ => false,
-    })
+    terms.chunks(2).all(
+        |pair| match (pair[0].as_str(), pair.get(1).and_then(Value::as_f64)) {
+            (Some("="), Some(n)) => v == n,
+            (Some("<"), Some(n)) => v < n,
+            (Some("<="), Some(n)) => v <= n,
+            (Some(">"), Some(n)) => v > n,
+            (Some(">="), Some(n)) => v >= n,
+            _ => false,
+        },
+    )
 }
 
 #[cfg(test)]
@@ -1120,7 +1151,10 @@ mod tests {
             ("SecurityGroupRule.1.SecurityGroupRule.IpProtocol", "tcp"),
             ("SecurityGroupRule.1.SecurityGroupRule.FromPort", "22"),
             ("SecurityGroupRule.1.SecurityGroupRule.ToPort", "22"),
-            ("SecurityGroupRule.1.SecurityGroupRule.CidrIpv4", "10.0.0.0/8"),
+            (
+                "SecurityGroupRule.1.SecurityGroupRule.CidrIpv4",
+                "10.0.0.0/8",
+            ),
             ("SecurityGroupRule.1.SecurityGroupRule.Description", "ssh"),
         ]);
         assert_eq!(
@@ -1147,8 +1181,15 @@ mod tests {
         let answer = "<Response><Errors><Error><Code>InvalidGroup.NotFound</Code><Message>The security group 'sg-404' does not exist</Message></Error></Errors><RequestID>r-1</RequestID></Response>";
         let detail = record(&call, json!({}), "111122223333", answer, Vec::new());
         assert_eq!(detail["errorCode"], "Client.InvalidGroup.NotFound");
-        assert_eq!(detail["errorMessage"], "The security group 'sg-404' does not exist");
-        assert_eq!(detail["requestID"], "r-1");
+        assert_eq!(
+            detail["errorMessage"],
+            "The security group 'sg-404' does not exist"
+        );
+        assert_eq!(
+            detail["requestID"].as_str().unwrap().len(),
+            36,
+            "moto's placeholder replaced by a UUID"
+        );
         assert_eq!(detail["responseElements"], Value::Null);
         assert_eq!(detail["eventTime"], "2023-11-14T22:13:20Z");
     }
@@ -1162,15 +1203,39 @@ mod tests {
             "detail": {"eventSource": ["ec2.amazonaws.com"],
                        "eventName": ["AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"]}});
         assert!(pattern_matches(&contract, &event));
-        assert!(!pattern_matches(&json!({"source": ["fanin.guard"]}), &event));
+        assert!(!pattern_matches(
+            &json!({"source": ["fanin.guard"]}),
+            &event
+        ));
         assert!(pattern_matches(&json!({"detail": {"tags": ["b"]}}), &event));
-        assert!(pattern_matches(&json!({"detail": {"eventName": [{"prefix": "Authorize"}]}}), &event));
-        assert!(!pattern_matches(&json!({"detail": {"eventName": [{"anything-but": ["AuthorizeSecurityGroupIngress"]}]}}), &event));
-        assert!(pattern_matches(&json!({"detail": {"errorCode": [{"exists": false}]}}), &event));
-        assert!(!pattern_matches(&json!({"detail": {"errorCode": [{"exists": true}]}}), &event));
-        assert!(pattern_matches(&json!({"detail": {"n": [{"numeric": [">", 1, "<=", 5]}]}}), &event));
-        assert!(pattern_matches(&json!({"$or": [{"source": ["x"]}, {"detail": {"n": [5]}}]}), &event));
-        assert!(!pattern_matches(&json!({"detail": {"missing": ["x"]}}), &event));
+        assert!(pattern_matches(
+            &json!({"detail": {"eventName": [{"prefix": "Authorize"}]}}),
+            &event
+        ));
+        assert!(!pattern_matches(
+            &json!({"detail": {"eventName": [{"anything-but": ["AuthorizeSecurityGroupIngress"]}]}}),
+            &event
+        ));
+        assert!(pattern_matches(
+            &json!({"detail": {"errorCode": [{"exists": false}]}}),
+            &event
+        ));
+        assert!(!pattern_matches(
+            &json!({"detail": {"errorCode": [{"exists": true}]}}),
+            &event
+        ));
+        assert!(pattern_matches(
+            &json!({"detail": {"n": [{"numeric": [">", 1, "<=", 5]}]}}),
+            &event
+        ));
+        assert!(pattern_matches(
+            &json!({"$or": [{"source": ["x"]}, {"detail": {"n": [5]}}]}),
+            &event
+        ));
+        assert!(!pattern_matches(
+            &json!({"detail": {"missing": ["x"]}}),
+            &event
+        ));
     }
 
     #[test]
@@ -1179,12 +1244,18 @@ mod tests {
             account: "111122223333".into(),
             arn: "arn:aws:sts::111122223333:assumed-role/admin/alice".into(),
             principal_id: "AROAEXAMPLE:alice".into(),
-            issuer: Some(("arn:aws:iam::111122223333:role/admin".into(), "AROAEXAMPLE".into())),
+            issuer: Some((
+                "arn:aws:iam::111122223333:role/admin".into(),
+                "AROAEXAMPLE".into(),
+            )),
         };
         let ui = session.user_identity("ASIAEXAMPLE", None);
         assert_eq!(ui["type"], "AssumedRole");
         assert_eq!(ui["sessionContext"]["sessionIssuer"]["userName"], "admin");
-        assert_eq!(ui["sessionContext"]["sessionIssuer"]["arn"], "arn:aws:iam::111122223333:role/admin");
+        assert_eq!(
+            ui["sessionContext"]["sessionIssuer"]["arn"],
+            "arn:aws:iam::111122223333:role/admin"
+        );
         let user = Identity {
             account: "123456789012".into(),
             arn: "arn:aws:iam::123456789012:user/ops/bob".into(),

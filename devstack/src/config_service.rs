@@ -172,7 +172,12 @@ impl ConfigService {
         }
     }
 
-    fn put_evaluations(&self, account: &str, region: &str, input: &Value) -> Result<Value, ApiError> {
+    fn put_evaluations(
+        &self,
+        account: &str,
+        region: &str,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
         let token = input["ResultToken"].as_str().ok_or_else(|| {
             ApiError::validation(
                 "1 validation error detected: Value null at 'resultToken' failed to satisfy constraint: Member must not be null",
@@ -218,7 +223,13 @@ impl ConfigService {
                     i + 1
                 ))
             })?;
-            parsed.push((resource_type, resource_id, compliance_type, annotation, ordering));
+            parsed.push((
+                resource_type,
+                resource_id,
+                compliance_type,
+                annotation,
+                ordering,
+            ));
         }
         let mut state = self.state();
         let issued = state
@@ -227,7 +238,10 @@ impl ConfigService {
             .filter(|t| t.account == account && t.region == region)
             .cloned()
             .ok_or_else(|| {
-                ApiError::new("InvalidResultTokenException", "The result token is invalid.")
+                ApiError::new(
+                    "InvalidResultTokenException",
+                    "The result token is invalid.",
+                )
             })?;
         if test_mode {
             return Ok(json!({"FailedEvaluations": []}));
@@ -270,7 +284,12 @@ impl ConfigService {
             .any(|t| t.account == account && t.region == region && t.rule == rule)
     }
 
-    fn compliance_details(&self, account: &str, region: &str, input: &Value) -> Result<Value, ApiError> {
+    fn compliance_details(
+        &self,
+        account: &str,
+        region: &str,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
         let rule = input["ConfigRuleName"]
             .as_str()
             .ok_or_else(|| ApiError::validation("ConfigRuleName is required"))?;
@@ -282,7 +301,9 @@ impl ConfigService {
         if !Self::known_rule(&state, account, region, rule) {
             return Err(ApiError::new(
                 "NoSuchConfigRuleException",
-                format!("The ConfigRule '{rule}' provided in the request is invalid. Please check the configRule name"),
+                format!(
+                    "The ConfigRule '{rule}' provided in the request is invalid. Please check the configRule name"
+                ),
             ));
         }
         let results: Vec<Value> = state
@@ -319,11 +340,21 @@ impl ConfigService {
         Ok(json!({"EvaluationResults": results}))
     }
 
-    fn compliance_by_rule(&self, account: &str, region: &str, input: &Value) -> Result<Value, ApiError> {
+    fn compliance_by_rule(
+        &self,
+        account: &str,
+        region: &str,
+        input: &Value,
+    ) -> Result<Value, ApiError> {
         let state = self.state();
         let mut rules: Vec<String> = input["ConfigRuleNames"]
             .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
         if rules.is_empty() {
             rules = state
@@ -344,7 +375,9 @@ impl ConfigService {
             if !Self::known_rule(&state, account, region, &rule) {
                 return Err(ApiError::new(
                     "NoSuchConfigRuleException",
-                    format!("The ConfigRule '{rule}' provided in the request is invalid. Please check the configRule name"),
+                    format!(
+                        "The ConfigRule '{rule}' provided in the request is invalid. Please check the configRule name"
+                    ),
                 ));
             }
             let types: Vec<&str> = state
@@ -362,7 +395,9 @@ impl ConfigService {
             } else {
                 json!({"ComplianceType": "INSUFFICIENT_DATA"})
             };
-            if wanted.is_empty() || wanted.contains(&compliance["ComplianceType"].as_str().unwrap_or_default()) {
+            if wanted.is_empty()
+                || wanted.contains(&compliance["ComplianceType"].as_str().unwrap_or_default())
+            {
                 out.push(json!({"ConfigRuleName": rule, "Compliance": compliance}));
             }
         }
@@ -388,10 +423,19 @@ impl ConfigService {
     /// ConfigurationItemChangeNotification; a deleted group leaves scope) to
     /// the rule's function in `account` and `region`, and answers the
     /// function's answer.
-    pub async fn evaluate_change(&self, account: &str, region: &str, group_id: &str) -> anyhow::Result<Value> {
+    pub async fn evaluate_change(
+        &self,
+        account: &str,
+        region: &str,
+        group_id: &str,
+    ) -> anyhow::Result<Value> {
         let config = self.cloudtrail.account_config(account, region).await?;
         let ec2 = aws_sdk_ec2::Client::new(&config);
-        let described = ec2.describe_security_groups().group_ids(group_id).send().await;
+        let described = ec2
+            .describe_security_groups()
+            .group_ids(group_id)
+            .send()
+            .await;
         let group = match described {
             Ok(answer) => answer.security_groups().first().cloned(),
             Err(e) if format!("{:?}", e).contains("InvalidGroup.NotFound") => None,
@@ -407,7 +451,8 @@ impl ConfigService {
             "messageType": "ConfigurationItemChangeNotification",
             "recordVersion": "1.3",
         });
-        self.invoke_rule(account, region, invoking, left_scope).await
+        self.invoke_rule(account, region, invoking, left_scope)
+            .await
     }
 
     /// Plays the rule's periodic trigger (a ScheduledNotification) in
@@ -422,9 +467,18 @@ impl ConfigService {
         self.invoke_rule(account, region, invoking, false).await
     }
 
-    async fn invoke_rule(&self, account: &str, region: &str, invoking: Value, left_scope: bool) -> anyhow::Result<Value> {
+    async fn invoke_rule(
+        &self,
+        account: &str,
+        region: &str,
+        invoking: Value,
+        left_scope: bool,
+    ) -> anyhow::Result<Value> {
         let token = self.issue_token(account, region, GUARD_RULE);
-        let rule_id = format!("config-rule-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let rule_id = format!(
+            "config-rule-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..6]
+        );
         let event = json!({
             "version": "1.0",
             "invokingEvent": invoking.to_string(),
@@ -439,7 +493,10 @@ impl ConfigService {
             "evaluationMode": "DETECTIVE",
         });
         let function_arn = format!("arn:aws:lambda:{region}:{account}:function:{GUARD_FUNCTION}");
-        self.cloudtrail.targets().invoke(&function_arn, &event).await
+        self.cloudtrail
+            .targets()
+            .invoke(&function_arn, &event)
+            .await
     }
 }
 
@@ -519,7 +576,12 @@ pub fn configuration_item(
     let tags: serde_json::Map<String, Value> = g
         .tags()
         .iter()
-        .map(|t| (t.key().unwrap_or_default().to_owned(), json!(t.value().unwrap_or_default())))
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_owned(),
+                json!(t.value().unwrap_or_default()),
+            )
+        })
         .collect();
     item["configurationItemStatus"] = json!("OK");
     item["resourceName"] = json!(g.group_name());
@@ -556,15 +618,29 @@ mod tests {
 
     fn body(response: Response) -> (u16, Value) {
         let status = response.status().as_u16();
-        let bytes = futures::executor::block_on(axum::body::to_bytes(response.into_body(), usize::MAX)).unwrap();
+        let bytes =
+            futures::executor::block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
+                .unwrap();
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 
-    fn put(config: &ConfigService, account: &str, token: &str, compliance: &str, annotation: &str, ordering: f64) -> (u16, Value) {
+    fn put(
+        config: &ConfigService,
+        account: &str,
+        token: &str,
+        compliance: &str,
+        annotation: &str,
+        ordering: f64,
+    ) -> (u16, Value) {
         let input = json!({"ResultToken": token, "Evaluations": [{
             "ComplianceResourceType": "AWS::EC2::SecurityGroup", "ComplianceResourceId": "sg-1",
             "ComplianceType": compliance, "Annotation": annotation, "OrderingTimestamp": ordering}]});
-        body(config.handle(account, "eu-west-1", "StarlingDoveService.PutEvaluations", input.to_string().as_bytes()))
+        body(config.handle(
+            account,
+            "eu-west-1",
+            "StarlingDoveService.PutEvaluations",
+            input.to_string().as_bytes(),
+        ))
     }
 
     #[test]
@@ -572,37 +648,107 @@ mod tests {
         let config = service();
         let token = config.issue_token("111122223333", "eu-west-1", GUARD_RULE);
         let (status, error) = put(&config, "111122223333", "forged", "COMPLIANT", "ok", 1.0);
-        assert_eq!((status, error["__type"].as_str()), (400, Some("InvalidResultTokenException")));
+        assert_eq!(
+            (status, error["__type"].as_str()),
+            (400, Some("InvalidResultTokenException"))
+        );
         let (status, error) = put(&config, "444455556666", &token, "COMPLIANT", "ok", 1.0);
-        assert_eq!((status, error["__type"].as_str()), (400, Some("InvalidResultTokenException")));
-        let (status, error) = put(&config, "111122223333", &token, "COMPLIANT", &"x".repeat(257), 1.0);
-        assert_eq!((status, error["__type"].as_str()), (400, Some("ValidationException")));
-        let (status, error) = put(&config, "111122223333", &token, "INSUFFICIENT_DATA", "n", 1.0);
-        assert_eq!((status, error["__type"].as_str()), (400, Some("InvalidParameterValueException")));
+        assert_eq!(
+            (status, error["__type"].as_str()),
+            (400, Some("InvalidResultTokenException"))
+        );
+        let (status, error) = put(
+            &config,
+            "111122223333",
+            &token,
+            "COMPLIANT",
+            &"x".repeat(257),
+            1.0,
+        );
+        assert_eq!(
+            (status, error["__type"].as_str()),
+            (400, Some("ValidationException"))
+        );
+        let (status, error) = put(
+            &config,
+            "111122223333",
+            &token,
+            "INSUFFICIENT_DATA",
+            "n",
+            1.0,
+        );
+        assert_eq!(
+            (status, error["__type"].as_str()),
+            (400, Some("InvalidParameterValueException"))
+        );
 
-        assert_eq!(put(&config, "111122223333", &token, "NON_COMPLIANT", "extra tcp/22", 20.0).0, 200);
-        assert_eq!(put(&config, "111122223333", &token, "COMPLIANT", "older", 10.0).0, 200);
+        assert_eq!(
+            put(
+                &config,
+                "111122223333",
+                &token,
+                "NON_COMPLIANT",
+                "extra tcp/22",
+                20.0
+            )
+            .0,
+            200
+        );
+        assert_eq!(
+            put(&config, "111122223333", &token, "COMPLIANT", "older", 10.0).0,
+            200
+        );
         let details = json!({"ConfigRuleName": GUARD_RULE});
-        let (status, answer) = body(config.handle("111122223333", "eu-west-1", "StarlingDoveService.GetComplianceDetailsByConfigRule", details.to_string().as_bytes()));
+        let (status, answer) = body(config.handle(
+            "111122223333",
+            "eu-west-1",
+            "StarlingDoveService.GetComplianceDetailsByConfigRule",
+            details.to_string().as_bytes(),
+        ));
         assert_eq!(status, 200);
         let results = answer["EvaluationResults"].as_array().unwrap();
         assert_eq!(results.len(), 1);
         assert_eq!(results[0]["ComplianceType"], "NON_COMPLIANT");
         assert_eq!(results[0]["Annotation"], "extra tcp/22");
-        assert_eq!(results[0]["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"], "sg-1");
+        assert_eq!(
+            results[0]["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"],
+            "sg-1"
+        );
 
-        let (_, by_rule) = body(config.handle("111122223333", "eu-west-1", "StarlingDoveService.DescribeComplianceByConfigRule", b"{}"));
-        assert_eq!(by_rule["ComplianceByConfigRules"][0]["Compliance"]["ComplianceType"], "NON_COMPLIANT");
-        assert_eq!(by_rule["ComplianceByConfigRules"][0]["Compliance"]["ComplianceContributorCount"]["CappedCount"], 1);
+        let (_, by_rule) = body(config.handle(
+            "111122223333",
+            "eu-west-1",
+            "StarlingDoveService.DescribeComplianceByConfigRule",
+            b"{}",
+        ));
+        assert_eq!(
+            by_rule["ComplianceByConfigRules"][0]["Compliance"]["ComplianceType"],
+            "NON_COMPLIANT"
+        );
+        assert_eq!(
+            by_rule["ComplianceByConfigRules"][0]["Compliance"]["ComplianceContributorCount"]["CappedCount"],
+            1
+        );
         // Another region knows nothing of the rule.
-        let (status, other) = body(config.handle("111122223333", "us-east-1", "StarlingDoveService.GetComplianceDetailsByConfigRule", details.to_string().as_bytes()));
-        assert_eq!((status, other["__type"].as_str()), (400, Some("NoSuchConfigRuleException")));
+        let (status, other) = body(config.handle(
+            "111122223333",
+            "us-east-1",
+            "StarlingDoveService.GetComplianceDetailsByConfigRule",
+            details.to_string().as_bytes(),
+        ));
+        assert_eq!(
+            (status, other["__type"].as_str()),
+            (400, Some("NoSuchConfigRuleException"))
+        );
     }
 
     #[test]
     fn configuration_items_follow_the_published_one() {
         use aws_sdk_ec2::types::{IpPermission, IpRange, SecurityGroup, Tag, UserIdGroupPair};
-        let fixture: Value = serde_json::from_str(include_str!("../../tests/fixtures/guard/config-item-security-group.json")).unwrap();
+        let fixture: Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/guard/config-item-security-group.json"
+        ))
+        .unwrap();
         let published = &fixture[0];
         let builder = SecurityGroup::builder()
             .group_id("sg-0bf9c8e5ea6375194")
@@ -610,19 +756,75 @@ mod tests {
             .description("default VPC security group")
             .owner_id("777719877733")
             .vpc_id("vpc-009882a2845337a77")
-            .ip_permissions(IpPermission::builder().ip_protocol("tcp").from_port(80).to_port(80).ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build()).build())
-            .ip_permissions(IpPermission::builder().ip_protocol("-1").user_id_group_pairs(UserIdGroupPair::builder().group_id("sg-0bf9c8e5ea6375194").user_id("777719877733").build()).build())
-            .ip_permissions(IpPermission::builder().ip_protocol("tcp").from_port(3389).to_port(3389).ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build()).build())
-            .ip_permissions(IpPermission::builder().ip_protocol("tcp").from_port(443).to_port(443).ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build()).build())
-            .ip_permissions_egress(IpPermission::builder().ip_protocol("-1").ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build()).build());
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(80)
+                    .to_port(80)
+                    .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                    .build(),
+            )
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("-1")
+                    .user_id_group_pairs(
+                        UserIdGroupPair::builder()
+                            .group_id("sg-0bf9c8e5ea6375194")
+                            .user_id("777719877733")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(3389)
+                    .to_port(3389)
+                    .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                    .build(),
+            )
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(443)
+                    .to_port(443)
+                    .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                    .build(),
+            )
+            .ip_permissions_egress(
+                IpPermission::builder()
+                    .ip_protocol("-1")
+                    .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                    .build(),
+            );
         let group = builder.clone().build();
-        let item = configuration_item("777719877733", "us-west-2", "sg-0bf9c8e5ea6375194", Some(&group), Utc::now());
+        let item = configuration_item(
+            "777719877733",
+            "us-west-2",
+            "sg-0bf9c8e5ea6375194",
+            Some(&group),
+            Utc::now(),
+        );
         assert_eq!(item["configuration"], published["configuration"]);
-        assert_eq!(item["relationships"][0]["resourceId"], published["relationships"][0]["resourceId"]);
+        assert_eq!(
+            item["relationships"][0]["resourceId"],
+            published["relationships"][0]["resourceId"]
+        );
         assert_eq!(item["ARN"], published["arn"]);
-        let tagged = builder.tags(Tag::builder().key("tier").value("web").build()).build();
-        let item = configuration_item("777719877733", "us-west-2", "sg-0bf9c8e5ea6375194", Some(&tagged), Utc::now());
+        let tagged = builder
+            .tags(Tag::builder().key("tier").value("web").build())
+            .build();
+        let item = configuration_item(
+            "777719877733",
+            "us-west-2",
+            "sg-0bf9c8e5ea6375194",
+            Some(&tagged),
+            Utc::now(),
+        );
         assert_eq!(item["tags"], json!({"tier": "web"}));
-        assert_eq!(item["configuration"]["tags"], json!([{"key": "tier", "value": "web"}]));
+        assert_eq!(
+            item["configuration"]["tags"],
+            json!([{"key": "tier", "value": "web"}])
+        );
     }
 }

@@ -795,7 +795,10 @@ async fn admin(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Res
                 );
             };
             shared.cloudtrail.targets().register(arn, url);
-            json_answer(StatusCode::OK, json!({"functionArn": arn, "invokeUrl": url}))
+            json_answer(
+                StatusCode::OK,
+                json!({"functionArn": arn, "invokeUrl": url}),
+            )
         }
         ("POST", "/_devstack/faults/clear") => {
             shared.faults.clear();

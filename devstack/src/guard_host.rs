@@ -91,8 +91,7 @@ async fn guard_credentials(
     account: &str,
     admin: &Credentials,
 ) -> anyhow::Result<Credentials> {
-    let sts =
-        aws_sdk_sts::Client::new(&stack.moto_config(PRIMARY_REGION, Some(admin.clone())));
+    let sts = aws_sdk_sts::Client::new(&stack.moto_config(PRIMARY_REGION, Some(admin.clone())));
     let answer = sts
         .assume_role()
         .role_arn(format!("arn:aws:iam::{account}:role/{GUARD_ROLE}"))
@@ -100,7 +99,9 @@ async fn guard_credentials(
         .send()
         .await
         .with_context(|| format!("assuming {GUARD_ROLE} in {account}"))?;
-    let c = answer.credentials().context("AssumeRole without credentials")?;
+    let c = answer
+        .credentials()
+        .context("AssumeRole without credentials")?;
     Ok(Credentials::new(
         c.access_key_id(),
         c.secret_access_key(),

@@ -91,7 +91,9 @@ async fn operator(moto: &str, gw: &GatewayHandle, account: &str) -> (Credentials
     let sts = aws_sdk_sts::Client::new(&config(moto, "us-east-1", central).await);
     let admin = sts
         .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/OrganizationAccountAccessRole"))
+        .role_arn(format!(
+            "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+        ))
         .role_session_name("setup")
         .send()
         .await
@@ -192,8 +194,13 @@ impl Recorder {
                 },
             )
             .with_state(recorder.clone());
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-        let url = format!("http://{}/2015-03-31/functions/_/invocations", listener.local_addr().unwrap());
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let url = format!(
+            "http://{}/2015-03-31/functions/_/invocations",
+            listener.local_addr().unwrap()
+        );
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         for arn in arns {
             gw.lambda_targets().register(arn, &url);
@@ -234,8 +241,20 @@ async fn security_group_calls_become_cloudtrail_events_delivered_to_the_guard_ru
     let (moto, gw) = moto_and_gateway().await;
     let (admin_a, alice_a) = operator(&moto.url, &gw, APP_A).await;
     let (admin_b, alice_b) = operator(&moto.url, &gw, APP_B).await;
-    guard_rule(&moto.url, &admin_a, "us-east-1", &guard_arn(APP_A, "us-east-1")).await;
-    guard_rule(&moto.url, &admin_b, "eu-west-1", &guard_arn(APP_B, "eu-west-1")).await;
+    guard_rule(
+        &moto.url,
+        &admin_a,
+        "us-east-1",
+        &guard_arn(APP_A, "us-east-1"),
+    )
+    .await;
+    guard_rule(
+        &moto.url,
+        &admin_b,
+        "eu-west-1",
+        &guard_arn(APP_B, "eu-west-1"),
+    )
+    .await;
     let guard_a = Recorder::start(&gw, &[guard_arn(APP_A, "us-east-1")], 0).await;
     // B's guard fails its first invocation: the event is delivered again.
     let guard_b = Recorder::start(&gw, &[guard_arn(APP_B, "eu-west-1")], 1).await;
@@ -250,8 +269,14 @@ async fn security_group_calls_become_cloudtrail_events_delivered_to_the_guard_ru
     .await;
 
     // Setup as the administrator at moto: nothing is recorded.
-    let ec2_admin = aws_sdk_ec2::Client::new(&config(&moto.url, "us-east-1", admin_a.clone()).await);
-    let vpc = ec2_admin.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+    let ec2_admin =
+        aws_sdk_ec2::Client::new(&config(&moto.url, "us-east-1", admin_a.clone()).await);
+    let vpc = ec2_admin
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap();
     let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
     let peer = ec2_admin
         .create_security_group()
@@ -270,7 +295,12 @@ async fn security_group_calls_become_cloudtrail_events_delivered_to_the_guard_ru
         .send()
         .await
         .unwrap();
-    let prefix_list_id = prefix_list.prefix_list().unwrap().prefix_list_id().unwrap().to_owned();
+    let prefix_list_id = prefix_list
+        .prefix_list()
+        .unwrap()
+        .prefix_list_id()
+        .unwrap()
+        .to_owned();
     assert!(gw.cloudtrail().played().is_empty());
 
     // The operator's calls through the gateway.
@@ -292,7 +322,12 @@ async fn security_group_calls_become_cloudtrail_events_delivered_to_the_guard_ru
                 .ip_protocol("tcp")
                 .from_port(443)
                 .to_port(443)
-                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").description("web").build())
+                .ip_ranges(
+                    IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .description("web")
+                        .build(),
+                )
                 .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
                 .build(),
         )
@@ -301,13 +336,22 @@ async fn security_group_calls_become_cloudtrail_events_delivered_to_the_guard_ru
                 .ip_protocol("tcp")
                 .from_port(8000)
                 .to_port(8100)
-                .prefix_list_ids(PrefixListId::builder().prefix_list_id(&prefix_list_id).build())
+                .prefix_list_ids(
+                    PrefixListId::builder()
+                        .prefix_list_id(&prefix_list_id)
+                        .build(),
+                )
                 .build(),
         )
         .ip_permissions(
             IpPermission::builder()
                 .ip_protocol("-1")
-                .user_id_group_pairs(UserIdGroupPair::builder().group_id(&peer_id).user_id(APP_A).build())
+                .user_id_group_pairs(
+                    UserIdGroupPair::builder()
+                        .group_id(&peer_id)
+                        .user_id(APP_A)
+                        .build(),
+                )
                 .build(),
         )
         .send()
@@ -319,9 +363,14 @@ async fn security_group_calls_become_cloudtrail_events_delivered_to_the_guard_ru
     let events = played(&gw, 2).await;
     let created = by_name(&events, APP_A, "CreateSecurityGroup");
     assert_eq!(created.len(), 1);
-    assert_eq!(created[0].event["detail"]["requestParameters"],
-        json!({"groupName": "web", "groupDescription": "web tier", "vpcId": vpc_id}));
-    assert_eq!(created[0].event["detail"]["responseElements"]["groupId"], web_id);
+    assert_eq!(
+        created[0].event["detail"]["requestParameters"],
+        json!({"groupName": "web", "groupDescription": "web tier", "vpcId": vpc_id})
+    );
+    assert_eq!(
+        created[0].event["detail"]["responseElements"]["groupId"],
+        web_id
+    );
 
     let authorize = by_name(&events, APP_A, "AuthorizeSecurityGroupIngress");
     assert_eq!(authorize.len(), 1);
@@ -334,31 +383,65 @@ async fn security_group_calls_become_cloudtrail_events_delivered_to_the_guard_ru
     assert_eq!(detail["recipientAccountId"], APP_A);
     assert_eq!(detail["readOnly"], false);
     assert_eq!(detail["managementEvent"], true);
-    assert!(detail["userAgent"].as_str().unwrap().contains("app/sg-operator"), "{detail}");
+    assert!(
+        detail["userAgent"]
+            .as_str()
+            .unwrap()
+            .contains("app/sg-operator"),
+        "{detail}"
+    );
     assert!(detail.get("errorCode").is_none());
+    assert_eq!(detail["requestID"], detail["responseElements"]["requestId"]);
+    assert_eq!(detail["requestID"].as_str().unwrap().len(), 36, "a UUID");
     let identity = &detail["userIdentity"];
     assert_eq!(identity["type"], "AssumedRole");
-    assert_eq!(identity["arn"], format!("arn:aws:sts::{APP_A}:assumed-role/{OPERATOR_ROLE}/alice"));
+    assert_eq!(
+        identity["arn"],
+        format!("arn:aws:sts::{APP_A}:assumed-role/{OPERATOR_ROLE}/alice")
+    );
     assert_eq!(identity["accountId"], APP_A);
     assert_eq!(identity["accessKeyId"], alice_a.access_key_id());
-    assert!(identity["principalId"].as_str().unwrap().ends_with(":alice"), "{identity}");
+    assert!(
+        identity["principalId"]
+            .as_str()
+            .unwrap()
+            .ends_with(":alice"),
+        "{identity}"
+    );
     let issuer = &identity["sessionContext"]["sessionIssuer"];
     assert_eq!(issuer["type"], "Role");
-    assert_eq!(issuer["arn"], format!("arn:aws:iam::{APP_A}:role/{OPERATOR_ROLE}"));
+    assert_eq!(
+        issuer["arn"],
+        format!("arn:aws:iam::{APP_A}:role/{OPERATOR_ROLE}")
+    );
     assert_eq!(issuer["userName"], OPERATOR_ROLE);
     assert_eq!(issuer["accountId"], APP_A);
     assert!(identity["sessionContext"]["attributes"]["creationDate"].is_string());
 
     assert_eq!(detail["requestParameters"]["groupId"], web_id);
-    let items = detail["requestParameters"]["ipPermissions"]["items"].as_array().unwrap();
+    let items = detail["requestParameters"]["ipPermissions"]["items"]
+        .as_array()
+        .unwrap();
     assert_eq!(items.len(), 3);
     assert_eq!(items[0]["fromPort"], 443);
-    assert_eq!(items[0]["ipRanges"]["items"], json!([{"cidrIp": "0.0.0.0/0", "description": "web"}]));
-    assert_eq!(items[0]["ipv6Ranges"]["items"], json!([{"cidrIpv6": "::/0"}]));
+    assert_eq!(
+        items[0]["ipRanges"]["items"],
+        json!([{"cidrIp": "0.0.0.0/0", "description": "web"}])
+    );
+    assert_eq!(
+        items[0]["ipv6Ranges"]["items"],
+        json!([{"cidrIpv6": "::/0"}])
+    );
     assert_eq!(items[1]["toPort"], 8100);
-    assert_eq!(items[1]["prefixListIds"]["items"], json!([{"prefixListId": prefix_list_id}]));
+    assert_eq!(
+        items[1]["prefixListIds"]["items"],
+        json!([{"prefixListId": prefix_list_id}])
+    );
     assert_eq!(items[2]["ipProtocol"], "-1");
-    assert_eq!(items[2]["groups"]["items"], json!([{"groupId": peer_id, "userId": APP_A}]));
+    assert_eq!(
+        items[2]["groups"]["items"],
+        json!([{"groupId": peer_id, "userId": APP_A}])
+    );
 
     let described = ec2_admin
         .describe_security_group_rules()
@@ -372,7 +455,9 @@ async fn security_group_calls_become_cloudtrail_events_delivered_to_the_guard_ru
         .filter(|r| r.is_egress() == Some(false))
         .map(|r| r.security_group_rule_id().unwrap().to_owned())
         .collect();
-    let rule_set = detail["responseElements"]["securityGroupRuleSet"]["items"].as_array().unwrap();
+    let rule_set = detail["responseElements"]["securityGroupRuleSet"]["items"]
+        .as_array()
+        .unwrap();
     let recorded: BTreeSet<String> = rule_set
         .iter()
         .map(|r| r["securityGroupRuleId"].as_str().unwrap().to_owned())
@@ -381,26 +466,55 @@ async fn security_group_calls_become_cloudtrail_events_delivered_to_the_guard_ru
     assert_eq!(recorded, ingress);
     let ipv6 = rule_set.iter().find(|r| r["cidrIpv6"] == "::/0").unwrap();
     assert_eq!(
-        (&ipv6["groupId"], &ipv6["groupOwnerId"], &ipv6["isEgress"], &ipv6["ipProtocol"], &ipv6["fromPort"]),
-        (&json!(web_id), &json!(APP_A), &json!(false), &json!("tcp"), &json!(443))
+        (
+            &ipv6["groupId"],
+            &ipv6["groupOwnerId"],
+            &ipv6["isEgress"],
+            &ipv6["ipProtocol"],
+            &ipv6["fromPort"]
+        ),
+        (
+            &json!(web_id),
+            &json!(APP_A),
+            &json!(false),
+            &json!("tcp"),
+            &json!(443)
+        )
     );
-    let referenced = rule_set.iter().find(|r| r["referencedGroupInfo"].is_object()).unwrap();
+    let referenced = rule_set
+        .iter()
+        .find(|r| r["referencedGroupInfo"].is_object())
+        .unwrap();
     assert_eq!(referenced["referencedGroupInfo"]["groupId"], peer_id);
-    assert!(rule_set.iter().any(|r| r["prefixListId"] == prefix_list_id.as_str()));
+    assert!(
+        rule_set
+            .iter()
+            .any(|r| r["prefixListId"] == prefix_list_id.as_str())
+    );
 
     // Delivered once to the guard's target, never to the other rule's.
     assert_eq!(authorize[0].deliveries.len(), 1);
     let delivery = &authorize[0].deliveries[0];
-    assert_eq!((delivery.outcome.as_str(), delivery.attempts), ("delivered", 1));
+    assert_eq!(
+        (delivery.outcome.as_str(), delivery.attempts),
+        ("delivered", 1)
+    );
     assert_eq!(delivery.target_arn, guard_arn(APP_A, "us-east-1"));
     assert_eq!(delivery.rule, "fanin-guard-security-group-changes");
     assert_eq!(delivery.answer, Some(json!({"kind": "recorded"})));
     let received = guard_a.received();
     assert_eq!(received.len(), 2);
-    assert!(received.iter().any(|r| r["detail"]["eventID"] == detail["eventID"]));
+    assert!(
+        received
+            .iter()
+            .any(|r| r["detail"]["eventID"] == detail["eventID"])
+    );
 
     // A description change.
-    let ipv4_rule = rule_set.iter().find(|r| r["cidrIpv4"] == "0.0.0.0/0").unwrap();
+    let ipv4_rule = rule_set
+        .iter()
+        .find(|r| r["cidrIpv4"] == "0.0.0.0/0")
+        .unwrap();
     let ipv4_rule_id = ipv4_rule["securityGroupRuleId"].as_str().unwrap();
     ec2.modify_security_group_rules()
         .group_id(&web_id)
@@ -442,7 +556,12 @@ async fn security_group_calls_become_cloudtrail_events_delivered_to_the_guard_ru
         aws_sdk_ec2::Client::new(&config(&moto.url, "eu-west-1", admin_b.clone()).await),
         aws_sdk_ec2::Client::new(&config(&gw.aws_url, "eu-west-1", alice_b.clone()).await),
     );
-    let vpc_b = ec2_b_admin.create_vpc().cidr_block("10.1.0.0/16").send().await.unwrap();
+    let vpc_b = ec2_b_admin
+        .create_vpc()
+        .cidr_block("10.1.0.0/16")
+        .send()
+        .await
+        .unwrap();
     let group_b = ec2_b_admin
         .create_security_group()
         .group_name("db")
@@ -469,11 +588,21 @@ async fn security_group_calls_become_cloudtrail_events_delivered_to_the_guard_ru
     let events = played(&gw, 5).await;
     let modify = by_name(&events, APP_A, "ModifySecurityGroupRules");
     assert_eq!(modify.len(), 1);
-    let request = &modify[0].event["detail"]["requestParameters"]["ModifySecurityGroupRulesRequest"];
+    let request =
+        &modify[0].event["detail"]["requestParameters"]["ModifySecurityGroupRulesRequest"];
     assert_eq!(request["GroupId"], web_id);
-    assert_eq!(request["SecurityGroupRule"]["SecurityGroupRuleId"], ipv4_rule_id);
-    assert_eq!(request["SecurityGroupRule"]["SecurityGroupRule"]["Description"], "public web");
-    assert_eq!(request["SecurityGroupRule"]["SecurityGroupRule"]["FromPort"], 443);
+    assert_eq!(
+        request["SecurityGroupRule"]["SecurityGroupRuleId"],
+        ipv4_rule_id
+    );
+    assert_eq!(
+        request["SecurityGroupRule"]["SecurityGroupRule"]["Description"],
+        "public web"
+    );
+    assert_eq!(
+        request["SecurityGroupRule"]["SecurityGroupRule"]["FromPort"],
+        443
+    );
     assert_eq!(modify[0].deliveries[0].outcome, "delivered");
 
     let failures: Vec<_> = by_name(&events, APP_A, "AuthorizeSecurityGroupIngress")
@@ -483,23 +612,47 @@ async fn security_group_calls_become_cloudtrail_events_delivered_to_the_guard_ru
     assert_eq!(failures.len(), 1);
     let failure = &failures[0].event["detail"];
     assert_eq!(failure["errorCode"], "Client.InvalidGroup.NotFound");
-    assert!(failure["errorMessage"].as_str().unwrap().contains("sg-0000000000000dead"));
+    assert!(
+        failure["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("sg-0000000000000dead")
+    );
     assert_eq!(failure["responseElements"], Value::Null);
-    assert_eq!(failure["requestParameters"]["groupId"], "sg-0000000000000dead");
+    assert_eq!(
+        failure["requestParameters"]["groupId"],
+        "sg-0000000000000dead"
+    );
     assert_eq!(failures[0].deliveries[0].outcome, "delivered");
 
     let in_b = by_name(&events, APP_B, "AuthorizeSecurityGroupIngress");
     assert_eq!(in_b.len(), 1);
     assert_eq!(in_b[0].event["region"], "eu-west-1");
-    assert_eq!(in_b[0].event["detail"]["userIdentity"]["arn"],
-        format!("arn:aws:sts::{APP_B}:assumed-role/{OPERATOR_ROLE}/alice"));
+    assert_eq!(
+        in_b[0].event["detail"]["userIdentity"]["arn"],
+        format!("arn:aws:sts::{APP_B}:assumed-role/{OPERATOR_ROLE}/alice")
+    );
     let delivery = &in_b[0].deliveries[0];
-    assert_eq!((delivery.outcome.as_str(), delivery.attempts), ("delivered", 2));
+    assert_eq!(
+        (delivery.outcome.as_str(), delivery.attempts),
+        ("delivered", 2)
+    );
     assert_eq!(delivery.target_arn, guard_arn(APP_B, "eu-west-1"));
-    assert_eq!(guard_b.received().len(), 2, "the failed attempt and the retry");
+    assert_eq!(
+        guard_b.received().len(),
+        2,
+        "the failed attempt and the retry"
+    );
     assert!(guard_b.received().iter().all(|e| e["account"] == APP_B));
-    assert_eq!(guard_a.received().len(), 4, "A's create, authorize, modify and failed call");
-    assert!(other.received().is_empty(), "no event matches the other rule");
+    assert_eq!(
+        guard_a.received().len(),
+        4,
+        "A's create, authorize, modify and failed call"
+    );
+    assert!(
+        other.received().is_empty(),
+        "no event matches the other rule"
+    );
 
     // The admin endpoint shows the same, and resets.
     let listed: Value = http()
@@ -520,7 +673,13 @@ async fn security_group_calls_become_cloudtrail_events_delivered_to_the_guard_ru
 }
 
 /// An AWS JSON 1.1 call to the gateway's Config endpoint.
-async fn config_call(gw: &GatewayHandle, creds: &Credentials, region: &str, operation: &str, body: Value) -> (u16, Value) {
+async fn config_call(
+    gw: &GatewayHandle,
+    creds: &Credentials,
+    region: &str,
+    operation: &str,
+    body: Value,
+) -> (u16, Value) {
     let date = chrono::Utc::now().format("%Y%m%d");
     let response = http()
         .post(format!("{}/", gw.aws_url))
@@ -547,7 +706,12 @@ async fn config_rule_player_and_evaluations() {
     let (admin, alice) = operator(&moto.url, &gw, APP_A).await;
     let guard = Recorder::start(&gw, &[guard_arn(APP_A, "us-east-1")], 0).await;
     let ec2 = aws_sdk_ec2::Client::new(&config(&moto.url, "us-east-1", admin.clone()).await);
-    let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap();
     let group = ec2
         .create_security_group()
         .group_name("web")
@@ -556,7 +720,12 @@ async fn config_rule_player_and_evaluations() {
         .tag_specifications(
             aws_sdk_ec2::types::TagSpecification::builder()
                 .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
-                .tags(aws_sdk_ec2::types::Tag::builder().key("tier").value("web").build())
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
+                        .key("tier")
+                        .value("web")
+                        .build(),
+                )
                 .build(),
         )
         .send()
@@ -579,7 +748,11 @@ async fn config_rule_player_and_evaluations() {
         .unwrap();
 
     // A configuration change, played to the registered function.
-    let answer = gw.config().evaluate_change(APP_A, "us-east-1", &group_id).await.unwrap();
+    let answer = gw
+        .config()
+        .evaluate_change(APP_A, "us-east-1", &group_id)
+        .await
+        .unwrap();
     assert_eq!(answer, json!({"kind": "recorded"}));
     let received = guard.received();
     assert_eq!(received.len(), 1);
@@ -587,8 +760,12 @@ async fn config_rule_player_and_evaluations() {
     assert_eq!(invocation["configRuleName"], "fanin-security-groups");
     assert_eq!(invocation["accountId"], APP_A);
     assert_eq!(invocation["eventLeftScope"], false);
-    let invoking: Value = serde_json::from_str(invocation["invokingEvent"].as_str().unwrap()).unwrap();
-    assert_eq!(invoking["messageType"], "ConfigurationItemChangeNotification");
+    let invoking: Value =
+        serde_json::from_str(invocation["invokingEvent"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        invoking["messageType"],
+        "ConfigurationItemChangeNotification"
+    );
     let item = &invoking["configurationItem"];
     assert_eq!(item["resourceType"], "AWS::EC2::SecurityGroup");
     assert_eq!(item["resourceId"], group_id);
@@ -609,43 +786,115 @@ async fn config_rule_player_and_evaluations() {
     let token = invocation["resultToken"].as_str().unwrap();
 
     // The function reports: a forged token is refused, the issued one kept.
-    let evaluation = |token: &str| json!({"ResultToken": token, "Evaluations": [{
+    let evaluation = |token: &str| {
+        json!({"ResultToken": token, "Evaluations": [{
         "ComplianceResourceType": "AWS::EC2::SecurityGroup", "ComplianceResourceId": group_id,
         "ComplianceType": "NON_COMPLIANT", "Annotation": "extra: tcp/22 from 0.0.0.0/0, ::/0; missing: tcp/443",
-        "OrderingTimestamp": 1_700_000_000.5}]});
-    let (status, refused) = config_call(&gw, &alice, "us-east-1", "PutEvaluations", evaluation("forged-token")).await;
-    assert_eq!((status, refused["__type"].as_str()), (400, Some("InvalidResultTokenException")));
-    let (status, _) = config_call(&gw, &alice, "eu-west-1", "PutEvaluations", evaluation(token)).await;
-    assert_eq!(status, 400, "a token is only good in the account and region it was issued for");
-    let (status, put) = config_call(&gw, &alice, "us-east-1", "PutEvaluations", evaluation(token)).await;
+        "OrderingTimestamp": 1_700_000_000.5}]})
+    };
+    let (status, refused) = config_call(
+        &gw,
+        &alice,
+        "us-east-1",
+        "PutEvaluations",
+        evaluation("forged-token"),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["__type"].as_str()),
+        (400, Some("InvalidResultTokenException"))
+    );
+    let (status, _) = config_call(
+        &gw,
+        &alice,
+        "eu-west-1",
+        "PutEvaluations",
+        evaluation(token),
+    )
+    .await;
+    assert_eq!(
+        status, 400,
+        "a token is only good in the account and region it was issued for"
+    );
+    let (status, put) = config_call(
+        &gw,
+        &alice,
+        "us-east-1",
+        "PutEvaluations",
+        evaluation(token),
+    )
+    .await;
     assert_eq!((status, &put), (200, &json!({"FailedEvaluations": []})));
 
-    let (status, details) = config_call(&gw, &alice, "us-east-1", "GetComplianceDetailsByConfigRule",
-        json!({"ConfigRuleName": "fanin-security-groups", "ComplianceTypes": ["NON_COMPLIANT"]})).await;
+    let (status, details) = config_call(
+        &gw,
+        &alice,
+        "us-east-1",
+        "GetComplianceDetailsByConfigRule",
+        json!({"ConfigRuleName": "fanin-security-groups", "ComplianceTypes": ["NON_COMPLIANT"]}),
+    )
+    .await;
     assert_eq!(status, 200);
     let results = details["EvaluationResults"].as_array().unwrap();
     assert_eq!(results.len(), 1);
     assert_eq!(results[0]["ComplianceType"], "NON_COMPLIANT");
-    assert_eq!(results[0]["Annotation"], "extra: tcp/22 from 0.0.0.0/0, ::/0; missing: tcp/443");
-    assert_eq!(results[0]["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"], group_id);
-    let (_, compliance) = config_call(&gw, &alice, "us-east-1", "DescribeComplianceByConfigRule",
-        json!({"ConfigRuleNames": ["fanin-security-groups"]})).await;
-    assert_eq!(compliance["ComplianceByConfigRules"][0]["Compliance"]["ComplianceType"], "NON_COMPLIANT");
+    assert_eq!(
+        results[0]["Annotation"],
+        "extra: tcp/22 from 0.0.0.0/0, ::/0; missing: tcp/443"
+    );
+    assert_eq!(
+        results[0]["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"],
+        group_id
+    );
+    let (_, compliance) = config_call(
+        &gw,
+        &alice,
+        "us-east-1",
+        "DescribeComplianceByConfigRule",
+        json!({"ConfigRuleNames": ["fanin-security-groups"]}),
+    )
+    .await;
+    assert_eq!(
+        compliance["ComplianceByConfigRules"][0]["Compliance"]["ComplianceType"],
+        "NON_COMPLIANT"
+    );
 
     // The periodic trigger, and a deleted group leaving scope.
-    gw.config().evaluate_periodic(APP_A, "us-east-1").await.unwrap();
-    ec2.delete_security_group().group_id(&group_id).send().await.unwrap();
-    gw.config().evaluate_change(APP_A, "us-east-1", &group_id).await.unwrap();
+    gw.config()
+        .evaluate_periodic(APP_A, "us-east-1")
+        .await
+        .unwrap();
+    ec2.delete_security_group()
+        .group_id(&group_id)
+        .send()
+        .await
+        .unwrap();
+    gw.config()
+        .evaluate_change(APP_A, "us-east-1", &group_id)
+        .await
+        .unwrap();
     let received = guard.received();
     assert_eq!(received.len(), 3);
-    let scheduled: Value = serde_json::from_str(received[1]["invokingEvent"].as_str().unwrap()).unwrap();
+    let scheduled: Value =
+        serde_json::from_str(received[1]["invokingEvent"].as_str().unwrap()).unwrap();
     assert_eq!(scheduled["messageType"], "ScheduledNotification");
     assert_eq!(scheduled["awsAccountId"], APP_A);
     assert_eq!(received[2]["eventLeftScope"], true);
-    let deleted: Value = serde_json::from_str(received[2]["invokingEvent"].as_str().unwrap()).unwrap();
-    assert_eq!(deleted["configurationItem"]["configurationItemStatus"], "ResourceDeleted");
+    let deleted: Value =
+        serde_json::from_str(received[2]["invokingEvent"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        deleted["configurationItem"]["configurationItemStatus"],
+        "ResourceDeleted"
+    );
 
     // Without a registered function, the player says so.
-    let error = gw.config().evaluate_periodic(APP_B, "us-east-1").await.unwrap_err();
-    assert!(format!("{error:#}").contains("no local function registered"), "{error:#}");
+    let error = gw
+        .config()
+        .evaluate_periodic(APP_B, "us-east-1")
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{error:#}").contains("no local function registered"),
+        "{error:#}"
+    );
 }

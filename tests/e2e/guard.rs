@@ -85,15 +85,25 @@ async fn guard_reverts_keeps_audits_and_reports_compliance_in_two_accounts_and_r
         assert_eq!(ssh.len(), 1);
         let started = Instant::now();
         while ingress_rule_ids(place, &web).await.contains(&ssh[0]) {
-            assert!(started.elapsed() < REVERT_LIMIT, "{at}: {} not reverted", ssh[0]); // [guard]
+            assert!(
+                started.elapsed() < REVERT_LIMIT,
+                "{at}: {} not reverted",
+                ssh[0]
+            ); // [guard]
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let event = delivered(&stack, &ssh[0]).await;
         let delivery = &event.deliveries[0];
-        assert_eq!((delivery.outcome.as_str(), delivery.attempts), ("delivered", 1));
+        assert_eq!(
+            (delivery.outcome.as_str(), delivery.attempts),
+            ("delivered", 1)
+        );
         assert_eq!(delivery.answer.as_ref().unwrap()["kind"], "change"); // [guard]
         let answered_in = millis_between(&event.recorded_at, &delivery.finished_at);
-        assert!(answered_in < 1000, "{at}: the guard answered in {answered_in} ms"); // [guard]
+        assert!(
+            answered_in < 1000,
+            "{at}: the guard answered in {answered_in} ms"
+        ); // [guard]
         recorded_rules.insert(ssh[0].clone(), "reverted");
 
         // Approved: exactly the policy's permission is kept.
@@ -101,23 +111,37 @@ async fn guard_reverts_keeps_audits_and_reports_compliance_in_two_accounts_and_r
         assert_eq!(https.len(), 2);
         delivered(&stack, &https[0]).await;
         let kept = ingress_rule_ids(place, &web).await;
-        assert!(https.iter().all(|r| kept.contains(r)), "{at}: approved rules kept"); // [guard]
+        assert!(
+            https.iter().all(|r| kept.contains(r)),
+            "{at}: approved rules kept"
+        ); // [guard]
         for rule in &https {
             recorded_rules.insert(rule.clone(), "approved");
         }
 
         // Break-glass: an enforced group with the tag is left alone.
-        let glass = create_group(place, "glass", &[("tier", "web"), ("fanin-break-glass", "true")]).await;
+        let glass = create_group(
+            place,
+            "glass",
+            &[("tier", "web"), ("fanin-break-glass", "true")],
+        )
+        .await;
         let opened = authorize(place, &glass, tcp(22, &["0.0.0.0/0"], &[])).await;
         delivered(&stack, &opened[0]).await;
-        assert!(ingress_rule_ids(place, &glass).await.contains(&opened[0]), "{at}: break-glass"); // [guard] [policy]
+        assert!(
+            ingress_rule_ids(place, &glass).await.contains(&opened[0]),
+            "{at}: break-glass"
+        ); // [guard] [policy]
         recorded_rules.insert(opened[0].clone(), "break-glass");
 
         // Audit mode changes nothing (the would-be revert is recorded).
         let legacy = create_group(place, "legacy", &[]).await;
         let rdp = authorize(place, &legacy, tcp(3389, &["0.0.0.0/0"], &[])).await;
         delivered(&stack, &rdp[0]).await;
-        assert!(ingress_rule_ids(place, &legacy).await.contains(&rdp[0]), "{at}: audit"); // [guard] [policy]
+        assert!(
+            ingress_rule_ids(place, &legacy).await.contains(&rdp[0]),
+            "{at}: audit"
+        ); // [guard] [policy]
         recorded_rules.insert(rdp[0].clone(), "audit");
     }
 
@@ -165,7 +189,10 @@ async fn guard_reverts_keeps_audits_and_reports_compliance_in_two_accounts_and_r
         assert_eq!(result["ComplianceType"], "NON_COMPLIANT", "{at}: {result}");
         let annotation = result["Annotation"].as_str().unwrap_or_default();
         // [record] The annotation names the extra and the missing permissions.
-        assert!(annotation.contains("22") && annotation.contains("10.0.0.0/8"), "{at}: {annotation}");
+        assert!(
+            annotation.contains("22") && annotation.contains("10.0.0.0/8"),
+            "{at}: {annotation}"
+        );
         assert!(annotation.contains("::/0"), "{at}: {annotation}");
         // Remediation on for this selector: the group is the desired set.
         assert_eq!(
@@ -182,7 +209,10 @@ async fn guard_reverts_keeps_audits_and_reports_compliance_in_two_accounts_and_r
             .evaluate_change(place.account, place.region, &drifted)
             .await
             .unwrap();
-        assert_eq!(evaluation(&stack, place, &drifted).await["ComplianceType"], "COMPLIANT");
+        assert_eq!(
+            evaluation(&stack, place, &drifted).await["ComplianceType"],
+            "COMPLIANT"
+        );
 
         // Audit selector: reported, not changed.
         let legacy = create_group(place, "legacy-config", &[]).await;
@@ -200,8 +230,15 @@ async fn guard_reverts_keeps_audits_and_reports_compliance_in_two_accounts_and_r
             .evaluate_change(place.account, place.region, &legacy)
             .await
             .unwrap();
-        assert_eq!(evaluation(&stack, place, &legacy).await["ComplianceType"], "NON_COMPLIANT");
-        assert_eq!(ingress_permissions(place, &legacy).await.len(), 1, "{at}: audit changes nothing");
+        assert_eq!(
+            evaluation(&stack, place, &legacy).await["ComplianceType"],
+            "NON_COMPLIANT"
+        );
+        assert_eq!(
+            ingress_permissions(place, &legacy).await.len(),
+            1,
+            "{at}: audit changes nothing"
+        );
     }
 
     // Every decision through the pipeline: in S3 and the index exactly once.
@@ -221,7 +258,10 @@ async fn guard_reverts_keeps_audits_and_reports_compliance_in_two_accounts_and_r
             .filter(|r| r["class_uid"] == 2004 && r.to_string().contains(rule.as_str()))
             .collect();
         assert_eq!(in_s3.len(), 1, "{decision} {rule}: one record in S3"); // [guard] [record]
-        let in_index = detections.iter().filter(|d| d.to_string().contains(rule.as_str())).count();
+        let in_index = detections
+            .iter()
+            .filter(|d| d.to_string().contains(rule.as_str()))
+            .count();
         assert_eq!(in_index, 1, "{decision} {rule}: one document in the index");
         if *decision == "reverted" {
             let time = find_key(in_s3[0], TIME_TO_REVERT_KEY);
@@ -238,7 +278,12 @@ async fn guard_reverts_keeps_audits_and_reports_compliance_in_two_accounts_and_r
         "compliance findings are stored"
     ); // [record]
     assert_eq!(scenario::dlq_depth(&stack, central).await.unwrap(), 0);
-    assert!(scenario::quarantined(&stack, central).await.unwrap().is_empty());
+    assert!(
+        scenario::quarantined(&stack, central)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     drop(guards);
 }
 
@@ -261,7 +306,10 @@ async fn use_policy(stack: &LocalStack, deployed: &Deployed, account: &str, regi
         .cloned()
         .unwrap_or_default();
     let bucket = variables["FANIN_GUARD_POLICY_BUCKET"].clone();
-    let key = format!("fanin/{}/guard-policy.yaml", hex::encode(sha2::Sha256::digest(POLICY)));
+    let key = format!(
+        "fanin/{}/guard-policy.yaml",
+        hex::encode(sha2::Sha256::digest(POLICY))
+    );
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&stack.moto_config(region, None))
             .force_path_style(true)
@@ -299,7 +347,13 @@ async fn use_policy(stack: &LocalStack, deployed: &Deployed, account: &str, regi
 async fn place(stack: &LocalStack, account: &'static str, region: &'static str) -> Place {
     let admin_credentials = stack.account_credentials(account).await.unwrap();
     let iam = aws_sdk_iam::Client::new(&stack.moto_config(region, Some(admin_credentials.clone())));
-    if iam.get_role().role_name(OPERATOR_ROLE).send().await.is_err() {
+    if iam
+        .get_role()
+        .role_name(OPERATOR_ROLE)
+        .send()
+        .await
+        .is_err()
+    {
         let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
             "Principal": {"AWS": format!("arn:aws:iam::{account}:root")}, "Action": "sts:AssumeRole"}]});
         iam.create_role()
@@ -329,12 +383,22 @@ async fn place(stack: &LocalStack, account: &'static str, region: &'static str) 
         None,
         "operator",
     );
-    let admin = aws_sdk_ec2::Client::new(&stack.moto_config(region, Some(admin_credentials.clone())));
-    let vpc = admin.create_vpc().cidr_block("10.20.0.0/16").send().await.unwrap();
+    let admin =
+        aws_sdk_ec2::Client::new(&stack.moto_config(region, Some(admin_credentials.clone())));
+    let vpc = admin
+        .create_vpc()
+        .cidr_block("10.20.0.0/16")
+        .send()
+        .await
+        .unwrap();
     Place {
         account,
         region,
-        operator: aws_sdk_ec2::Client::new(&sdk_config(&stack.gateway.aws_url, region, Some(operator))),
+        operator: aws_sdk_ec2::Client::new(&sdk_config(
+            &stack.gateway.aws_url,
+            region,
+            Some(operator),
+        )),
         admin,
         admin_credentials,
         vpc_id: vpc.vpc().unwrap().vpc_id().unwrap().to_owned(),
@@ -360,7 +424,10 @@ async fn create_group(place: &Place, name: &str, tags: &[(&str, &str)]) -> Strin
 }
 
 fn tcp(port: i32, ipv4: &[&str], ipv6: &[&str]) -> IpPermission {
-    let mut permission = IpPermission::builder().ip_protocol("tcp").from_port(port).to_port(port);
+    let mut permission = IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(port)
+        .to_port(port);
     for cidr in ipv4 {
         permission = permission.ip_ranges(IpRange::builder().cidr_ip(*cidr).build());
     }
@@ -401,7 +468,10 @@ async fn delivered(stack: &LocalStack, rule_id: &str) -> PlayedEvent {
             assert_eq!(event.deliveries.len(), 1, "one guard rule: {event:?}");
             return event;
         }
-        assert!(started.elapsed() < REVERT_LIMIT, "no delivered event for {rule_id}");
+        assert!(
+            started.elapsed() < REVERT_LIMIT,
+            "no delivered event for {rule_id}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -485,9 +555,9 @@ async fn evaluation(stack: &LocalStack, place: &Place, group: &str) -> Value {
     answer["EvaluationResults"]
         .as_array()
         .and_then(|results| {
-            results
-                .iter()
-                .find(|r| r["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"] == group)
+            results.iter().find(|r| {
+                r["EvaluationResultIdentifier"]["EvaluationResultQualifier"]["ResourceId"] == group
+            })
         })
         .cloned()
         .unwrap_or_else(|| panic!("no evaluation of {group}: {answer}"))
