@@ -147,18 +147,7 @@ async fn guard_reverts_keeps_audits_and_reports_compliance_in_two_accounts_and_r
 
     // The guard's own revokes reach it (CloudTrail records them like any
     // call) and are ignored.
-    let own: Vec<PlayedEvent> = stack
-        .gateway
-        .cloudtrail()
-        .played()
-        .into_iter()
-        .filter(|e| {
-            e.event["detail"]["eventName"] == "RevokeSecurityGroupIngress"
-                && e.event["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"]
-                    == guard_host::GUARD_ROLE
-        })
-        .collect();
-    assert_eq!(own.len(), places.len(), "one revoke by each guard");
+    let own = own_revokes(&stack, places.len()).await;
     for event in &own {
         let answer = event.deliveries[0].answer.as_ref().unwrap();
         assert_eq!(answer["kind"], "ignored", "{answer}"); // [guard]
@@ -471,6 +460,36 @@ async fn delivered(stack: &LocalStack, rule_id: &str) -> PlayedEvent {
         assert!(
             started.elapsed() < REVERT_LIMIT,
             "no delivered event for {rule_id}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The guard's own RevokeSecurityGroupIngress events, once `count` of them
+/// are delivered.
+async fn own_revokes(stack: &LocalStack, count: usize) -> Vec<PlayedEvent> {
+    let started = Instant::now();
+    loop {
+        let own: Vec<PlayedEvent> = stack
+            .gateway
+            .cloudtrail()
+            .played()
+            .into_iter()
+            .filter(|e| {
+                e.event["detail"]["eventName"] == "RevokeSecurityGroupIngress"
+                    && e.event["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]
+                        ["userName"]
+                        == guard_host::GUARD_ROLE
+            })
+            .collect();
+        if own.len() >= count && own.iter().all(|e| e.done) {
+            assert_eq!(own.len(), count, "one revoke by each guard");
+            return own;
+        }
+        assert!(
+            started.elapsed() < REVERT_LIMIT,
+            "{} of {count} own revokes: {own:?}",
+            own.len()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
