@@ -20,6 +20,9 @@
 //!   `POST /_devstack/cloudtrail/reset`
 //! - `POST /_devstack/lambda-targets` with `{"functionArn", "invokeUrl"}`:
 //!   deliveries to that Lambda ARN go to that local function
+//! - `POST /_devstack/config/evaluate` with `{"account", "region", "groupId"}`
+//!   plays the guard's Config rule for that group (a periodic run without
+//!   `groupId`): answers `{"answer": <the function's answer>}`
 //! - `POST /_devstack/faults` with a [`FaultRule`] (`{"service", "operation",
 //!   "caller", "fault": {"kind", ...}, "when": {"kind", ...}}`): answers
 //!   `{"id": n}`; `GET /_devstack/faults` lists the rules with their counts;
@@ -783,6 +786,25 @@ async fn admin(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Res
         ("POST", "/_devstack/cloudtrail/reset") => {
             shared.cloudtrail.reset();
             json_answer(StatusCode::OK, json!({"events": []}))
+        }
+        ("POST", "/_devstack/config/evaluate") => {
+            let (Some(account), Some(region)) = (
+                input.get("account").and_then(Value::as_str),
+                input.get("region").and_then(Value::as_str),
+            ) else {
+                return json_answer(
+                    StatusCode::BAD_REQUEST,
+                    json!({"error": "account and region are required"}),
+                );
+            };
+            let answer = match input.get("groupId").and_then(Value::as_str) {
+                Some(group) => shared.config.evaluate_change(account, region, group).await,
+                None => shared.config.evaluate_periodic(account, region).await,
+            };
+            match answer {
+                Ok(answer) => json_answer(StatusCode::OK, json!({"answer": answer})),
+                Err(e) => json_answer(StatusCode::BAD_GATEWAY, json!({"error": format!("{e:#}")})),
+            }
         }
         ("POST", "/_devstack/lambda-targets") => {
             let (Some(arn), Some(url)) = (

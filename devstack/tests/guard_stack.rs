@@ -860,10 +860,16 @@ async fn config_rule_player_and_evaluations() {
     );
 
     // The periodic trigger, and a deleted group leaving scope.
-    gw.config()
-        .evaluate_periodic(APP_A, "us-east-1")
+    let periodic: Value = http()
+        .post(format!("{}/_devstack/config/evaluate", gw.aws_url))
+        .json(&json!({"account": APP_A, "region": "us-east-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
         .await
         .unwrap();
+    assert_eq!(periodic, json!({"answer": {"kind": "recorded"}}));
     ec2.delete_security_group()
         .group_id(&group_id)
         .send()
