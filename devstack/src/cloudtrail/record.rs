@@ -428,6 +428,57 @@ mod tests {
     }
 
     #[test]
+    fn a_published_record_is_played_field_for_field() {
+        let published: Value = serde_json::from_str(include_str!(
+            "../../../tests/fixtures/guard/cloudtrail-authorize-ingress-stratus.json"
+        ))
+        .unwrap();
+        let call = ApiCall {
+            access_key_id: "AKIAXW7UJ577KFYIAHIM".into(),
+            region: "us-northeast-1r".into(),
+            operation: "AuthorizeSecurityGroupIngress".into(),
+            params: params(&[
+                ("Action", "AuthorizeSecurityGroupIngress"),
+                ("Version", "2016-11-15"),
+                ("GroupId", "sg-003dc7f1f1c686164"),
+                ("IpProtocol", "tcp"),
+                ("FromPort", "22"),
+                ("ToPort", "22"),
+                ("CidrIp", "208.236.235.254/0"),
+            ]),
+            status: 200,
+            body: Bytes::new(),
+            user_agent: published["userAgent"].as_str().unwrap().into(),
+            event_time: DateTime::parse_from_rfc3339("2024-08-01T12:23:55Z")
+                .unwrap()
+                .into(),
+        };
+        let answer = "<AuthorizeSecurityGroupIngressResponse><requestId>dc1dabbf-d7cb-4966-a3de-ac69d5cfc633</requestId><return>true</return></AuthorizeSecurityGroupIngressResponse>";
+        let rules = published["responseElements"]["securityGroupRuleSet"]["items"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let played = record(
+            &call,
+            published["userIdentity"].clone(),
+            "032092706103",
+            answer,
+            rules,
+        );
+        // What the local stack cannot know: the event id, the caller's
+        // address and TLS session.
+        let mut expected = published.clone();
+        for unknown in ["eventID", "sourceIPAddress", "tlsDetails"] {
+            expected.as_object_mut().unwrap().remove(unknown);
+        }
+        let mut played = played;
+        for unknown in ["eventID", "sourceIPAddress"] {
+            played.as_object_mut().unwrap().remove(unknown);
+        }
+        assert_eq!(played, expected);
+    }
+
+    #[test]
     fn revokes_by_rule_id_and_the_legacy_single_rule_form() {
         let by_id = params(&[
             ("GroupId", "sg-1"),
