@@ -54,6 +54,9 @@ pub const RECORDED_OPERATIONS: [&str; 6] = [
 /// local stack gives up sooner so a test sees the failure).
 const DELIVERY_ATTEMPTS: u32 = 3;
 const DELIVERY_BACKOFF: Duration = Duration::from_millis(300);
+/// How long one invocation may take (a function that died at cold start
+/// never answers: the local runtime holds the request).
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The session the devstack acts as in an account (moto's AssumeRole into
 /// any account id works without the role existing).
@@ -94,19 +97,31 @@ impl LambdaTargets {
     }
 
     /// Invokes the function registered for `function_arn` once and answers
-    /// its JSON answer; an unregistered ARN, a non-2xx answer (a function
-    /// error) or a non-JSON answer is an error.
+    /// its JSON answer; an unregistered ARN, a non-2xx answer, a function
+    /// error (`X-Amz-Function-Error`) or a non-JSON answer is an error.
     pub async fn invoke(&self, function_arn: &str, payload: &Value) -> anyhow::Result<Value> {
         let url = self
             .url(function_arn)
             .with_context(|| format!("no local function registered for {function_arn}"))?;
         let http = self.http.clone().unwrap_or_else(awsreq::local_http_client);
-        let response = http.post(&url).json(payload).send().await?;
+        let response = http
+            .post(&url)
+            .timeout(INVOKE_TIMEOUT)
+            .json(payload)
+            .send()
+            .await?;
         let status = response.status();
+        // The Invoke API answers a function error 200 with this header.
+        let function_error = response
+            .headers()
+            .get("x-amz-function-error")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let text = response.text().await?;
         anyhow::ensure!(
-            status.is_success(),
-            "{function_arn} answered {status}: {text}"
+            status.is_success() && function_error.is_none(),
+            "{function_arn} answered {status} {}: {text}",
+            function_error.unwrap_or_default()
         );
         if text.trim().is_empty() {
             return Ok(Value::Null);
