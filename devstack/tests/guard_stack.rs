@@ -535,6 +535,25 @@ async fn security_group_calls_become_cloudtrail_events_delivered_to_the_guard_ru
         .send()
         .await
         .unwrap();
+    // An egress rule.
+    let egress = ec2
+        .authorize_security_group_egress()
+        .group_id(&web_id)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(5432)
+                .to_port(5432)
+                .ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/8").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let egress_rule = egress.security_group_rules()[0]
+        .security_group_rule_id()
+        .unwrap()
+        .to_owned();
     // A failed call is recorded too.
     let failed = ec2
         .authorize_security_group_ingress()
@@ -585,7 +604,7 @@ async fn security_group_calls_become_cloudtrail_events_delivered_to_the_guard_ru
         .await
         .unwrap();
 
-    let events = played(&gw, 5).await;
+    let events = played(&gw, 6).await;
     let modify = by_name(&events, APP_A, "ModifySecurityGroupRules");
     assert_eq!(modify.len(), 1);
     let request =
@@ -605,6 +624,15 @@ async fn security_group_calls_become_cloudtrail_events_delivered_to_the_guard_ru
     );
     assert_eq!(modify[0].deliveries[0].outcome, "delivered");
 
+    let egress = by_name(&events, APP_A, "AuthorizeSecurityGroupEgress");
+    assert_eq!(egress.len(), 1);
+    assert_eq!(
+        egress[0].event["detail"]["responseElements"]["securityGroupRuleSet"]["items"],
+        json!([{"groupOwnerId": APP_A, "groupId": web_id, "securityGroupRuleId": egress_rule,
+                "isEgress": true, "ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432,
+                "cidrIpv4": "10.0.0.0/8"}]),
+        "only the new egress rule, not the default allow-all"
+    );
     let failures: Vec<_> = by_name(&events, APP_A, "AuthorizeSecurityGroupIngress")
         .into_iter()
         .filter(|e| e.event["detail"].get("errorCode").is_some())
@@ -646,8 +674,8 @@ async fn security_group_calls_become_cloudtrail_events_delivered_to_the_guard_ru
     assert!(guard_b.received().iter().all(|e| e["account"] == APP_B));
     assert_eq!(
         guard_a.received().len(),
-        4,
-        "A's create, authorize, modify and failed call"
+        5,
+        "A's create, authorize, modify, egress and failed call"
     );
     assert!(
         other.received().is_empty(),
@@ -663,7 +691,7 @@ async fn security_group_calls_become_cloudtrail_events_delivered_to_the_guard_ru
         .json()
         .await
         .unwrap();
-    assert_eq!(listed["events"].as_array().unwrap().len(), 5);
+    assert_eq!(listed["events"].as_array().unwrap().len(), 6);
     http()
         .post(format!("{}/_devstack/cloudtrail/reset", gw.aws_url))
         .send()
