@@ -6,6 +6,7 @@
 //! ([`crate::config_service`]) invoke it.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::Context;
 use aws_credential_types::Credentials;
@@ -64,6 +65,16 @@ pub async fn start_guards(
     } else {
         regions.to_vec()
     };
+    start_guard_binary(stack, &workspace_binary(GUARD_FUNCTION), accounts, &regions).await
+}
+
+/// [`start_guards`] with another binary standing in for `fanin-guard`.
+pub async fn start_guard_binary(
+    stack: &LocalStack,
+    binary: &Path,
+    accounts: &[&str],
+    regions: &[&str],
+) -> anyhow::Result<GuardHost> {
     let mut host = GuardHost {
         guards: BTreeMap::new(),
         targets: stack.gateway.lambda_targets().clone(),
@@ -71,8 +82,8 @@ pub async fn start_guards(
     for account in accounts {
         let admin = stack.account_credentials(account).await?;
         let credentials = guard_credentials(stack, account, &admin).await?;
-        for region in &regions {
-            let guard = start_guard(stack, account, region, &admin, &credentials)
+        for region in regions {
+            let guard = start_guard(stack, binary, account, region, &admin, &credentials)
                 .await
                 .with_context(|| format!("starting the guard of {account}/{region}"))?;
             host.targets
@@ -113,6 +124,7 @@ async fn guard_credentials(
 
 async fn start_guard(
     stack: &LocalStack,
+    binary: &Path,
     account: &str,
     region: &str,
     admin: &Credentials,
@@ -142,7 +154,7 @@ async fn start_guard(
     let env: Vec<(String, String)> = env.into_iter().collect();
     let lambda = LocalLambda::start(
         &format!("{GUARD_FUNCTION}-{account}-{region}"),
-        &workspace_binary(GUARD_FUNCTION),
+        binary,
         &env,
     )
     .await?;
