@@ -15,10 +15,22 @@
 //!   `{"arn": "...", "retryable": true}`
 //! - `POST /_devstack/opensearch/down`, `POST /_devstack/opensearch/up`,
 //!   `GET /_devstack/opensearch` (`{"down": bool}`)
+//! - `GET /_devstack/cloudtrail`: `{"events": [...]}`, every CloudTrail event
+//!   played with its deliveries ([`crate::cloudtrail::PlayedEvent`]);
+//!   `POST /_devstack/cloudtrail/reset`
+//! - `POST /_devstack/lambda-targets` with `{"functionArn", "invokeUrl"}`:
+//!   deliveries to that Lambda ARN go to that local function
+//! - `POST /_devstack/config/evaluate` with `{"account", "region", "groupId"}`
+//!   plays the guard's Config rule for that group (a periodic run without
+//!   `groupId`): answers `{"answer": <the function's answer>}`
 //! - `POST /_devstack/faults` with a [`FaultRule`] (`{"service", "operation",
 //!   "caller", "fault": {"kind", ...}, "when": {"kind", ...}}`): answers
 //!   `{"id": n}`; `GET /_devstack/faults` lists the rules with their counts;
 //!   `POST /_devstack/faults/remove` `{"id": n}`; `POST /_devstack/faults/clear`
+//!
+//! It also plays CloudTrail for EC2 security-group calls
+//! ([`crate::cloudtrail`]) and serves what moto lacks of AWS Config
+//! ([`crate::config_service`]).
 //!
 //! Fault rules ([`faults`]) apply to every request but the admin and
 //! `/moto-api` ones, after it is counted and before it is served.
@@ -44,6 +56,8 @@ use tokio::sync::{Notify, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::classic::Classic;
+use crate::cloudtrail::{ApiCall, CloudTrail, LambdaTargets};
+use crate::config_service::ConfigService;
 use awsreq::{CredentialScope, caller_app, param, query_params};
 pub use faults::{ErrorKind, Fault, FaultRule, FaultStatus, When};
 
@@ -87,6 +101,8 @@ pub(crate) struct Shared {
     opensearch_upstream: Option<String>,
     pub(crate) http: reqwest::Client,
     classic: Classic,
+    cloudtrail: CloudTrail,
+    config: ConfigService,
     calls: Mutex<BTreeMap<(String, String, String), u64>>,
     opensearch_down: AtomicBool,
     faults: faults::Faults,
@@ -126,13 +142,17 @@ impl Shared {
 /// the current tokio runtime.
 pub async fn start(opts: GatewayOptions) -> anyhow::Result<GatewayHandle> {
     let moto_url = opts.moto_url.trim_end_matches('/').to_string();
+    let http = awsreq::local_http_client();
+    let cloudtrail = CloudTrail::new(&moto_url, http.clone());
     let shared = Arc::new(Shared {
         classic: Classic::new(moto_url.clone()),
+        config: ConfigService::new(cloudtrail.clone()),
+        cloudtrail,
         moto_url,
         opensearch_upstream: opts
             .opensearch_upstream
             .map(|u| u.trim_end_matches('/').to_string()),
-        http: awsreq::local_http_client(),
+        http,
         calls: Mutex::new(BTreeMap::new()),
         opensearch_down: AtomicBool::new(false),
         faults: faults::Faults::default(),
@@ -233,6 +253,22 @@ impl GatewayHandle {
     /// The Inspector Classic service the gateway serves.
     pub fn classic(&self) -> &Classic {
         &self.shared.classic
+    }
+
+    /// The CloudTrail player (played events, account sessions).
+    pub fn cloudtrail(&self) -> &CloudTrail {
+        &self.shared.cloudtrail
+    }
+
+    /// Local functions standing in for Lambda ARNs (EventBridge and Config
+    /// deliver to them).
+    pub fn lambda_targets(&self) -> &LambdaTargets {
+        self.shared.cloudtrail.targets()
+    }
+
+    /// The AWS Config stand-in and its rule player.
+    pub fn config(&self) -> &ConfigService {
+        &self.shared.config
     }
 
     /// moto's base URL.
@@ -416,6 +452,12 @@ async fn serve_aws(
     if target.is_some_and(|t| t.starts_with("InspectorService.")) {
         return shared.classic.handle(&parts.headers, &body).await;
     }
+    if let Some(target) = target.filter(|t| crate::config_service::serves(t)) {
+        return serve_config(shared, scope, target, &body).await;
+    }
+    let event_time = chrono::Utc::now();
+    let recorded = service == "ec2" && crate::cloudtrail::RECORDED_OPERATIONS.contains(&operation);
+    let request_body = recorded.then(|| body.clone());
     let upstream = match forward(&shared.http, &shared.moto_url, parts, body).await {
         Ok(u) => u,
         Err(r) => return r,
@@ -429,8 +471,58 @@ async fn serve_aws(
         {
             return denied;
         }
+        if let Some(key) = xml_text_of(&upstream.body, "AccessKeyId") {
+            shared.cloudtrail.note_session(&key);
+        }
+    }
+    if let (Some(scope), Some(_)) = (scope, request_body) {
+        // Played on a task of its own: the caller has its answer first, as
+        // CloudTrail records and delivers after the call.
+        shared.cloudtrail.spawn_play(ApiCall {
+            access_key_id: scope.access_key_id.clone(),
+            region: scope.region.clone(),
+            operation: operation.to_owned(),
+            params: params.to_vec(),
+            status: upstream.status.as_u16(),
+            body: upstream.body.clone(),
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned(),
+            event_time,
+        });
     }
     upstream.into_response()
+}
+
+fn xml_text_of(body: &[u8], tag: &str) -> Option<String> {
+    awsreq::xml_text(&String::from_utf8_lossy(body), tag)
+}
+
+/// Serves an AWS Config operation moto lacks, in the caller's account and region.
+async fn serve_config(
+    shared: &Shared,
+    scope: Option<&CredentialScope>,
+    target: &str,
+    body: &[u8],
+) -> Response {
+    let Some(scope) = scope else {
+        return json_answer(
+            StatusCode::FORBIDDEN,
+            json!({"__type": "MissingAuthenticationTokenException", "message": "the request is not signed"}),
+        );
+    };
+    match shared.cloudtrail.identity(&scope.access_key_id).await {
+        Ok(identity) => shared
+            .config
+            .handle(&identity.account, &scope.region, target, body),
+        Err(e) => json_answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"__type": "InternalFailure", "message": format!("devstack cannot tell the caller's account: {e:#}")}),
+        ),
+    }
 }
 
 async fn opensearch_entry(State(shared): State<Arc<Shared>>, request: Request) -> Response {
@@ -686,6 +778,49 @@ async fn admin(shared: &Shared, method: &Method, path: &str, body: &[u8]) -> Res
                 return json_answer(StatusCode::BAD_REQUEST, json!({"error": "id is required"}));
             };
             json_answer(StatusCode::OK, json!({"removed": shared.faults.remove(id)}))
+        }
+        ("GET", "/_devstack/cloudtrail") => json_answer(
+            StatusCode::OK,
+            json!({"events": shared.cloudtrail.played()}),
+        ),
+        ("POST", "/_devstack/cloudtrail/reset") => {
+            shared.cloudtrail.reset();
+            json_answer(StatusCode::OK, json!({"events": []}))
+        }
+        ("POST", "/_devstack/config/evaluate") => {
+            let (Some(account), Some(region)) = (
+                input.get("account").and_then(Value::as_str),
+                input.get("region").and_then(Value::as_str),
+            ) else {
+                return json_answer(
+                    StatusCode::BAD_REQUEST,
+                    json!({"error": "account and region are required"}),
+                );
+            };
+            let answer = match input.get("groupId").and_then(Value::as_str) {
+                Some(group) => shared.config.evaluate_change(account, region, group).await,
+                None => shared.config.evaluate_periodic(account, region).await,
+            };
+            match answer {
+                Ok(answer) => json_answer(StatusCode::OK, json!({"answer": answer})),
+                Err(e) => json_answer(StatusCode::BAD_GATEWAY, json!({"error": format!("{e:#}")})),
+            }
+        }
+        ("POST", "/_devstack/lambda-targets") => {
+            let (Some(arn), Some(url)) = (
+                input.get("functionArn").and_then(Value::as_str),
+                input.get("invokeUrl").and_then(Value::as_str),
+            ) else {
+                return json_answer(
+                    StatusCode::BAD_REQUEST,
+                    json!({"error": "functionArn and invokeUrl are required"}),
+                );
+            };
+            shared.cloudtrail.targets().register(arn, url);
+            json_answer(
+                StatusCode::OK,
+                json!({"functionArn": arn, "invokeUrl": url}),
+            )
         }
         ("POST", "/_devstack/faults/clear") => {
             shared.faults.clear();

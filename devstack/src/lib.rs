@@ -7,14 +7,22 @@
 //!   enforces what moto does not (role existence and ExternalId on AssumeRole),
 //!   counts every call by caller, service and operation, and fronts OpenSearch
 //!   with a switch that takes it "down" for fault tests.
+//! - [`cloudtrail`] plays CloudTrail for EC2 security-group calls and
+//!   delivers the events to the rules' Lambda targets like EventBridge;
+//!   [`config_service`] serves what moto lacks of AWS Config and plays the
+//!   guard's Config rule; [`guard_host`] runs one `fanin-guard` per
+//!   application account and region.
 //! - [`dashboards`] stands in for the OpenSearch Dashboards saved-objects API.
 pub mod classic;
+pub mod cloudtrail;
+pub mod config_service;
 pub mod coverage;
 pub mod dashboards;
 pub mod demo;
 pub mod deployment;
 pub mod esm;
 pub mod gateway;
+pub mod guard_host;
 pub mod lambda_host;
 pub mod load;
 pub mod operator;

@@ -15,6 +15,7 @@ mod dashboards;
 mod deployment;
 mod export;
 mod faults;
+mod guard;
 mod guardduty;
 mod history;
 mod load;
