@@ -18,8 +18,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Package the Lambdas, upload them, create or update every StackSet and
-    /// its instances. Needs FANIN_EXTERNAL_ID.
+    /// Validate the guard's policy, package the Lambdas, upload them with
+    /// the policy, create or update every StackSet and its instances. Needs
+    /// FANIN_EXTERNAL_ID.
     Deploy {
         #[arg(long)]
         deployment: PathBuf,
