@@ -77,6 +77,10 @@ fn default_parameters_directory() -> PathBuf {
     PathBuf::from("parameters")
 }
 
+fn default_guard_policy() -> PathBuf {
+    PathBuf::from("../../policies/guard.yaml")
+}
+
 /// Where the application StackSets go: accounts (self-managed) or OUs
 /// (service-managed).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -213,6 +217,12 @@ pub struct Deployment {
     pub templates_directory: PathBuf,
     #[serde(default = "default_parameters_directory")]
     pub parameters_directory: PathBuf,
+    /// The security-group guard's policy file (YAML, docs/guard.md),
+    /// uploaded beside the zips; by default `policies/guard.yaml` at the
+    /// repository root. Read and validated with the code
+    /// ([`crate::guard_policy::load`]), before any upload.
+    #[serde(default = "default_guard_policy")]
+    pub guard_policy: PathBuf,
     /// Read from `<ParametersDirectory>/<stackset-name>.json`, not from
     /// `deployment.json` itself.
     #[serde(skip)]
@@ -228,14 +238,16 @@ pub const DERIVED_PARAMETERS: &[&str] = &[
     "CollectorCodeKey",
     "ForwarderCodeKey",
     "CoverageCodeKey",
+    "GuardCodeKey",
+    "GuardPolicyKey",
     "Regions",
     "ExternalId",
 ];
 
 impl Deployment {
     /// Reads `deployment.json` and the five parameter files, resolves the
-    /// template and parameter directories against its folder, and validates
-    /// everything.
+    /// template and parameter directories and the guard's policy file
+    /// against its folder, and validates everything.
     pub fn load(path: &Path) -> Result<Self, Error> {
         let text = read(path)?;
         let base = path.parent().unwrap_or(Path::new("."));
@@ -246,6 +258,7 @@ impl Deployment {
             })?;
         deployment.templates_directory = base.join(&deployment.templates_directory);
         deployment.parameters_directory = base.join(&deployment.parameters_directory);
+        deployment.guard_policy = base.join(&deployment.guard_policy);
         for name in StackSetName::ALL {
             let file = deployment
                 .parameters_directory
@@ -840,7 +853,53 @@ mod tests {
                     .is_file(),
                 "{model}: TemplatesDirectory does not lead to cloudformation/"
             );
+            assert_eq!(
+                deployment.guard_policy.canonicalize().unwrap(),
+                stacksets
+                    .join("../policies/guard.yaml")
+                    .canonicalize()
+                    .unwrap(),
+                "{model}: the default GuardPolicy is policies/guard.yaml"
+            );
+            crate::guard_policy::load(&deployment.guard_policy)
+                .unwrap_or_else(|e| panic!("{model}: {e}"));
         }
+    }
+
+    #[test]
+    fn guard_policy_is_resolved_against_the_deployment_file() {
+        let dir = std::env::temp_dir().join(format!("fanin-deploy-policy-{}", std::process::id()));
+        let model = dir.join("model");
+        std::fs::create_dir_all(model.join("parameters")).unwrap();
+        for name in StackSetName::ALL {
+            std::fs::write(
+                model
+                    .join("parameters")
+                    .join(format!("{}.json", name.as_str())),
+                "[]",
+            )
+            .unwrap();
+        }
+        let with_policy = SELF_MANAGED.replacen(
+            "\"Comment\"",
+            "\"GuardPolicy\": \"../policies/strict.yaml\", \"Comment\"",
+            1,
+        );
+        let path = model.join("deployment.json");
+        std::fs::write(&path, with_policy).unwrap();
+        let deployment = Deployment::load(&path).unwrap();
+        assert_eq!(
+            deployment.guard_policy,
+            model.join("../policies/strict.yaml")
+        );
+
+        std::fs::write(&path, SELF_MANAGED).unwrap();
+        let deployment = Deployment::load(&path).unwrap();
+        assert_eq!(
+            deployment.guard_policy,
+            model.join("../../policies/guard.yaml")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -96,6 +96,10 @@ pub enum Error {
     },
     #[error("packaging failed: {0}")]
     Build(String),
+    /// The guard's policy file is missing, unreadable or invalid; nothing
+    /// was uploaded.
+    #[error("guard policy {}: {problem}", path.display())]
+    GuardPolicy { path: PathBuf, problem: String },
     #[error("{}: not a zip file", path.display())]
     NotAZip { path: PathBuf },
     #[error(

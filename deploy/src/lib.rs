@@ -7,6 +7,8 @@
 //!   instances to create or delete (pure);
 //! - [`parameters`]: each StackSet's complete parameter list (pure);
 //! - [`package`]: the zips, built by cargo-lambda or brought by the caller;
+//! - [`guard_policy`]: the security-group guard's policy, validated and
+//!   named by its content like the zips;
 //! - [`deploy()`], [`outputs()`], [`teardown()`]: the three operations, on
 //!   the thin CloudFormation, S3 and STS adapters (`cloudformation`,
 //!   `upload`, `sessions`) and the operation wait loop (`wait`).
@@ -17,6 +19,7 @@ mod cloudformation;
 pub mod deploy;
 pub mod deployment;
 pub mod error;
+pub mod guard_policy;
 pub mod outputs;
 pub mod package;
 pub mod parameters;
@@ -30,7 +33,7 @@ pub use deploy::{Report, StackSetReport, deploy};
 pub use deployment::{Deployment, ExternalId, PermissionModel};
 pub use error::Error;
 pub use outputs::{InstanceOutputs, Outputs, outputs};
-pub use package::{Artifact, Artifacts, package};
+pub use package::{Artifact, ArtifactFiles, Artifacts, package};
 pub use plan::StackSetName;
 pub use teardown::{TeardownReport, teardown};
 pub use upload::Upload;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use fanin_deploy::{Artifacts, Deployment, ExternalId};
+use fanin_deploy::{ArtifactFiles, Artifacts, Deployment, ExternalId};
 
 /// Deploys fanin's StackSets with the default AWS credential chain
 /// (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ... are honoured).
@@ -18,13 +18,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Package the Lambdas, upload them, create or update every StackSet and
-    /// its instances. Needs FANIN_EXTERNAL_ID.
+    /// Validate the guard's policy, package the Lambdas, upload them with
+    /// the policy, create or update every StackSet and its instances. Needs
+    /// FANIN_EXTERNAL_ID.
     Deploy {
         #[arg(long)]
         deployment: PathBuf,
-        /// Use --collector-zip, --forwarder-zip and --coverage-zip instead of building.
-        #[arg(long, requires_all = ["collector_zip", "forwarder_zip", "coverage_zip"])]
+        /// Use --collector-zip, --forwarder-zip, --coverage-zip and
+        /// --guard-zip instead of building.
+        #[arg(long, requires_all = ["collector_zip", "forwarder_zip", "coverage_zip", "guard_zip"])]
         skip_build: bool,
         #[arg(long, requires = "skip_build")]
         collector_zip: Option<PathBuf>,
@@ -32,6 +34,8 @@ enum Command {
         forwarder_zip: Option<PathBuf>,
         #[arg(long, requires = "skip_build")]
         coverage_zip: Option<PathBuf>,
+        #[arg(long, requires = "skip_build")]
+        guard_zip: Option<PathBuf>,
         /// The workspace to build (default: the current directory).
         #[arg(long, default_value = ".")]
         workspace: PathBuf,
@@ -81,20 +85,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             collector_zip,
             forwarder_zip,
             coverage_zip,
+            guard_zip,
             workspace,
         } => {
             let deployment = Deployment::load(&deployment)?;
             // Before the long build: a missing secret should fail at once.
             let external_id = ExternalId::from_env()?;
-            let artifacts = match (skip_build, collector_zip, forwarder_zip, coverage_zip) {
-                (true, Some(collector), Some(forwarder), Some(coverage)) => {
-                    Artifacts::from_zips(&collector, &forwarder, &coverage)?
+            let guard_policy = deployment.guard_policy.clone();
+            let artifacts = match (
+                skip_build,
+                collector_zip,
+                forwarder_zip,
+                coverage_zip,
+                guard_zip,
+            ) {
+                (true, Some(collector), Some(forwarder), Some(coverage), Some(guard)) => {
+                    Artifacts::from_files(&ArtifactFiles {
+                        collector_zip: collector,
+                        forwarder_zip: forwarder,
+                        coverage_zip: coverage,
+                        guard_zip: guard,
+                        guard_policy,
+                    })?
                 }
                 _ => {
                     let out_dir = workspace.join("target/fanin-deploy");
-                    tokio::task::spawn_blocking(move || fanin_deploy::package(&workspace, &out_dir))
-                        .await
-                        .context("the build task failed")??
+                    tokio::task::spawn_blocking(move || {
+                        fanin_deploy::package(&workspace, &out_dir, &guard_policy)
+                    })
+                    .await
+                    .context("the build task failed")??
                 }
             };
             let config = fanin::aws::load_sdk_config("fanin-deploy").await;

@@ -1,6 +1,8 @@
 //! The Lambda zips: built with cargo-lambda for arm64, or brought by the
 //! caller, and named by their content so every code change gets a new S3 key
-//! (CloudFormation only redeploys a function when its code key changes).
+//! (CloudFormation only redeploys a function when its code key changes). The
+//! guard's policy travels with them, named the same way
+//! ([`crate::guard_policy`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,7 +11,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 
-/// One zip and the SHA-256 of its bytes (lowercase hex).
+/// One file to upload (a zip, or the guard's policy) and the SHA-256 of its
+/// bytes (lowercase hex).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifact {
     pub path: PathBuf,
@@ -47,25 +50,49 @@ impl Artifact {
     }
 }
 
-/// The collector's, the forwarder's and the coverage check's deployment packages.
+/// The collector's, the forwarder's, the coverage check's and the guard's
+/// deployment packages, and the guard's policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifacts {
     pub collector: Artifact,
     pub forwarder: Artifact,
     pub coverage: Artifact,
+    pub guard: Artifact,
+    /// Validated when it is read ([`crate::guard_policy::load`]).
+    pub guard_policy: Artifact,
+}
+
+/// Where each artifact is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactFiles {
+    pub collector_zip: PathBuf,
+    pub forwarder_zip: PathBuf,
+    pub coverage_zip: PathBuf,
+    pub guard_zip: PathBuf,
+    /// The deployment's `GuardPolicy` ([`crate::Deployment::guard_policy`]).
+    pub guard_policy: PathBuf,
 }
 
 impl Artifacts {
     /// For callers that build their own zips (tests zip debug binaries).
-    pub fn from_zips(
-        collector_zip: &Path,
-        forwarder_zip: &Path,
-        coverage_zip: &Path,
-    ) -> Result<Self, Error> {
+    /// The policy is read and validated first, so an invalid one stops
+    /// everything before any zip is looked at.
+    pub fn from_files(files: &ArtifactFiles) -> Result<Self, Error> {
+        let guard_policy = crate::guard_policy::load(&files.guard_policy)?;
         Ok(Self {
-            collector: Artifact::from_zip(collector_zip)?,
-            forwarder: Artifact::from_zip(forwarder_zip)?,
-            coverage: Artifact::from_zip(coverage_zip)?,
+            collector: Artifact::from_zip(&files.collector_zip)?,
+            forwarder: Artifact::from_zip(&files.forwarder_zip)?,
+            coverage: Artifact::from_zip(&files.coverage_zip)?,
+            guard: Artifact::from_zip(&files.guard_zip)?,
+            guard_policy,
+        })
+    }
+
+    /// The same code with the policy of another file (validated).
+    pub fn with_guard_policy(&self, path: &Path) -> Result<Self, Error> {
+        Ok(Self {
+            guard_policy: crate::guard_policy::load(path)?,
+            ..self.clone()
         })
     }
 
@@ -84,27 +111,51 @@ impl Artifacts {
         self.coverage.key("coverage.zip")
     }
 
-    /// (key, zip) of each zip.
-    pub fn uploads(&self) -> [(String, &Artifact); 3] {
+    /// The `GuardCodeKey` parameter.
+    pub fn guard_key(&self) -> String {
+        self.guard.key("guard.zip")
+    }
+
+    /// The `GuardPolicyKey` parameter: `fanin/<sha256>/guard-policy.yaml`.
+    pub fn guard_policy_key(&self) -> String {
+        self.guard_policy.key(crate::guard_policy::FILE_NAME)
+    }
+
+    /// (key, file) of everything that goes to the code buckets.
+    pub fn uploads(&self) -> [(String, &Artifact); 5] {
         [
             (self.collector_key(), &self.collector),
             (self.forwarder_key(), &self.forwarder),
             (self.coverage_key(), &self.coverage),
+            (self.guard_key(), &self.guard),
+            (self.guard_policy_key(), &self.guard_policy),
         ]
     }
 }
 
 /// The packages to build, each with one binary of the same name.
-const LAMBDA_PACKAGES: [&str; 3] = ["fanin-collector", "fanin-forwarder", "fanin-coverage"];
+const LAMBDA_PACKAGES: [&str; 4] = [
+    "fanin-collector",
+    "fanin-forwarder",
+    "fanin-coverage",
+    "fanin-guard",
+];
 
 /// Builds the Lambdas with
 /// `cargo lambda build --release --arm64 --output-format zip` into
-/// `out_dir/<binary>/bootstrap.zip` and hashes the zips.
+/// `out_dir/<binary>/bootstrap.zip` and hashes the zips, with the guard's
+/// policy from `guard_policy` (validated before the build starts).
 ///
 /// Uses `<workspace_root>/.local/venv/bin/cargo-lambda` (installed by
 /// `scripts/setup`, with zig next to it) when present, else `cargo lambda`
 /// from `PATH`. Blocks until the build ends; its output goes to the terminal.
-pub fn package(workspace_root: &Path, out_dir: &Path) -> Result<Artifacts, Error> {
+pub fn package(
+    workspace_root: &Path,
+    out_dir: &Path,
+    guard_policy: &Path,
+) -> Result<Artifacts, Error> {
+    // A policy that cannot be deployed should fail before a long build.
+    crate::guard_policy::load(guard_policy)?;
     let venv_bin = workspace_root.join(".local/venv/bin");
     let local_tool = venv_bin.join("cargo-lambda");
     let mut command = if local_tool.is_file() {
@@ -146,11 +197,13 @@ pub fn package(workspace_root: &Path, out_dir: &Path) -> Result<Artifacts, Error
         )));
     }
     let zip = |binary: &str| out_dir.join(binary).join("bootstrap.zip");
-    Artifacts::from_zips(
-        &zip(LAMBDA_PACKAGES[0]),
-        &zip(LAMBDA_PACKAGES[1]),
-        &zip(LAMBDA_PACKAGES[2]),
-    )
+    Artifacts::from_files(&ArtifactFiles {
+        collector_zip: zip(LAMBDA_PACKAGES[0]),
+        forwarder_zip: zip(LAMBDA_PACKAGES[1]),
+        coverage_zip: zip(LAMBDA_PACKAGES[2]),
+        guard_zip: zip(LAMBDA_PACKAGES[3]),
+        guard_policy: guard_policy.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -170,7 +223,18 @@ mod tests {
 
         let three = dir.join("three.zip");
         std::fs::write(&three, b"PK\x03\x04three").unwrap();
-        let artifacts = Artifacts::from_zips(&one, &two, &three).unwrap();
+        let four = dir.join("four.zip");
+        std::fs::write(&four, b"PK\x03\x04four").unwrap();
+        let policy = dir.join("guard.yaml");
+        std::fs::write(&policy, b"selectors: []\n").unwrap();
+        let files = |coverage: &Path, forwarder: &Path| ArtifactFiles {
+            collector_zip: one.clone(),
+            forwarder_zip: forwarder.to_owned(),
+            coverage_zip: coverage.to_owned(),
+            guard_zip: four.clone(),
+            guard_policy: policy.clone(),
+        };
+        let artifacts = Artifacts::from_files(&files(&three, &two)).unwrap();
         assert_eq!(
             artifacts.collector.sha256,
             hex::encode(Sha256::digest(b"PK\x03\x04one"))
@@ -181,14 +245,38 @@ mod tests {
         );
         assert!(artifacts.forwarder_key().ends_with("/forwarder.zip"));
         assert!(artifacts.coverage_key().ends_with("/coverage.zip"));
+        assert_eq!(
+            artifacts.guard_key(),
+            format!(
+                "fanin/{}/guard.zip",
+                hex::encode(Sha256::digest(b"PK\x03\x04four"))
+            )
+        );
+        assert_eq!(
+            artifacts.guard_policy_key(),
+            format!(
+                "fanin/{}/guard-policy.yaml",
+                hex::encode(Sha256::digest(b"selectors: []\n"))
+            )
+        );
+        let keys: Vec<String> = artifacts.uploads().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys.len(), 5);
+        assert!(keys.contains(&artifacts.guard_policy_key()));
         assert_ne!(artifacts.collector.sha256, artifacts.forwarder.sha256);
 
+        // Another policy changes only the policy's key.
+        let other_policy = dir.join("other.yaml");
+        std::fs::write(&other_policy, b"selectors: [other]\n").unwrap();
+        let other = artifacts.with_guard_policy(&other_policy).unwrap();
+        assert_eq!(other.guard_key(), artifacts.guard_key());
+        assert_ne!(other.guard_policy_key(), artifacts.guard_policy_key());
+
         assert!(matches!(
-            Artifacts::from_zips(&one, &two, &not_zip),
+            Artifacts::from_files(&files(&not_zip, &two)),
             Err(Error::NotAZip { .. })
         ));
         assert!(matches!(
-            Artifacts::from_zips(&one, &dir.join("missing.zip"), &three),
+            Artifacts::from_files(&files(&three, &dir.join("missing.zip"))),
             Err(Error::Io { .. })
         ));
         std::fs::remove_dir_all(&dir).unwrap();

@@ -17,6 +17,17 @@ use crate::upload::CodeVersions;
 pub const COLLECTOR_CODE_VERSION: &str = "CollectorCodeVersion";
 /// The S3 version of the forwarder zip in the function's region.
 pub const FORWARDER_CODE_VERSION: &str = "ForwarderCodeVersion";
+/// The S3 version of the guard zip in the function's region.
+pub const GUARD_CODE_VERSION: &str = "GuardCodeVersion";
+/// The S3 version of the guard's policy object in the function's region.
+pub const GUARD_POLICY_VERSION: &str = "GuardPolicyVersion";
+/// Every parameter whose value is a version id of one region's code bucket.
+const VERSION_PARAMETERS: [&str; 4] = [
+    COLLECTOR_CODE_VERSION,
+    FORWARDER_CODE_VERSION,
+    GUARD_CODE_VERSION,
+    GUARD_POLICY_VERSION,
+];
 /// What the version parameters hold until the upload has told the real
 /// ones; no StackSet call is made with it ([`has_pending_versions`]).
 const PENDING_UPLOAD: &str = "pending-upload";
@@ -46,6 +57,8 @@ pub fn derived_parameters(
         ("CollectorCodeKey", artifacts.collector_key()),
         ("ForwarderCodeKey", artifacts.forwarder_key()),
         ("CoverageCodeKey", artifacts.coverage_key()),
+        ("GuardCodeKey", artifacts.guard_key()),
+        ("GuardPolicyKey", artifacts.guard_policy_key()),
         (
             "Regions",
             deployment
@@ -58,33 +71,40 @@ pub fn derived_parameters(
         ("ExternalId", external_id.expose().to_owned()),
         (COLLECTOR_CODE_VERSION, PENDING_UPLOAD.to_owned()),
         (FORWARDER_CODE_VERSION, PENDING_UPLOAD.to_owned()),
+        (GUARD_CODE_VERSION, PENDING_UPLOAD.to_owned()),
+        (GUARD_POLICY_VERSION, PENDING_UPLOAD.to_owned()),
     ])
 }
 
-/// Whether `parameters` declares a code version (its values then depend on
-/// the region: each region's code bucket has its own version ids).
+/// Whether `parameters` declares a code or policy version (its values then
+/// depend on the region: each region's code bucket has its own version ids).
 pub fn declares_code_versions(parameters: &[Parameter]) -> bool {
-    parameters.iter().any(|p| {
-        p.parameter_key == COLLECTOR_CODE_VERSION || p.parameter_key == FORWARDER_CODE_VERSION
-    })
+    parameters
+        .iter()
+        .any(|p| VERSION_PARAMETERS.contains(&p.parameter_key.as_str()))
 }
 
 /// Whether a version parameter still waits for the upload.
 pub fn has_pending_versions(parameters: &[Parameter]) -> bool {
     parameters.iter().any(|p| {
-        (p.parameter_key == COLLECTOR_CODE_VERSION || p.parameter_key == FORWARDER_CODE_VERSION)
+        VERSION_PARAMETERS.contains(&p.parameter_key.as_str())
             && p.parameter_value == PENDING_UPLOAD
     })
 }
 
-/// `parameters` with the code versions of one region's bucket.
+/// `parameters` with the code and policy versions of one region's bucket.
 pub fn with_code_versions(parameters: &[Parameter], versions: &CodeVersions) -> Vec<Parameter> {
     parameters
         .iter()
-        .map(|p| match p.parameter_key.as_str() {
-            COLLECTOR_CODE_VERSION => Parameter::new(COLLECTOR_CODE_VERSION, &versions.collector),
-            FORWARDER_CODE_VERSION => Parameter::new(FORWARDER_CODE_VERSION, &versions.forwarder),
-            _ => p.clone(),
+        .map(|p| {
+            let version = match p.parameter_key.as_str() {
+                COLLECTOR_CODE_VERSION => &versions.collector,
+                FORWARDER_CODE_VERSION => &versions.forwarder,
+                GUARD_CODE_VERSION => &versions.guard,
+                GUARD_POLICY_VERSION => &versions.guard_policy,
+                _ => return p.clone(),
+            };
+            Parameter::new(p.parameter_key.clone(), version.clone())
         })
         .collect()
 }
@@ -166,6 +186,8 @@ mod tests {
         let versions = CodeVersions {
             collector: "c-1".into(),
             forwarder: "f-eu".into(),
+            guard: "g-eu".into(),
+            guard_policy: "p-eu".into(),
         };
         let regional = with_code_versions(&resolved, &versions);
         assert!(!has_pending_versions(&regional));
@@ -177,6 +199,70 @@ mod tests {
             ]
         );
         assert!(!declares_code_versions(&regional[1..]));
+    }
+
+    #[test]
+    fn the_guard_gets_its_code_and_policy_keys_and_each_regions_versions() {
+        let artifact = |sha256: &str| crate::package::Artifact {
+            path: "x".into(),
+            sha256: sha256.repeat(64),
+        };
+        let artifacts = Artifacts {
+            collector: artifact("1"),
+            forwarder: artifact("2"),
+            coverage: artifact("3"),
+            guard: artifact("4"),
+            guard_policy: artifact("5"),
+        };
+        let deployment = crate::deployment::fixtures::self_managed();
+        let external_id = ExternalId::parse("0123456789abcdef").unwrap();
+        let derived = derived_parameters(&deployment, &artifacts, &external_id);
+        assert_eq!(
+            derived["GuardCodeKey"],
+            format!("fanin/{}/guard.zip", "4".repeat(64))
+        );
+        assert_eq!(
+            derived["GuardPolicyKey"],
+            format!("fanin/{}/guard-policy.yaml", "5".repeat(64))
+        );
+
+        let declared = [
+            declared("GuardCodeKey", false),
+            declared("GuardCodeVersion", false),
+            declared("GuardPolicyKey", false),
+            declared("GuardPolicyVersion", false),
+            declared("GuardRemediation", true),
+        ];
+        let file = [Parameter::new("GuardRemediation", "false")];
+        let resolved = resolve_parameters(
+            StackSetName::ApplicationRegional,
+            &declared,
+            &file,
+            &derived,
+        )
+        .unwrap();
+        assert!(declares_code_versions(&resolved));
+        assert!(has_pending_versions(&resolved));
+        let versions = CodeVersions {
+            collector: "c-eu".into(),
+            forwarder: "f-eu".into(),
+            guard: "g-eu".into(),
+            guard_policy: "p-eu".into(),
+        };
+        let regional = with_code_versions(&resolved, &versions);
+        assert!(!has_pending_versions(&regional));
+        assert_eq!(
+            regional,
+            [
+                Parameter::new("GuardCodeKey", derived["GuardCodeKey"].clone()),
+                Parameter::new("GuardCodeVersion", "g-eu"),
+                Parameter::new("GuardPolicyKey", derived["GuardPolicyKey"].clone()),
+                Parameter::new("GuardPolicyVersion", "p-eu"),
+                Parameter::new("GuardRemediation", "false"),
+            ]
+        );
+        // A policy version alone still makes the parameters regional.
+        assert!(declares_code_versions(&regional[3..4]));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The zips in the code bucket of every region (`<CodeBucketPrefix>-<region>`,
-//! created by the artifacts StackSet): a Lambda reads its code from a bucket
-//! of its own region.
+//! The zips and the guard's policy in the code bucket of every region
+//! (`<CodeBucketPrefix>-<region>`, created by the artifacts StackSet): a
+//! Lambda reads its code, and the guard its policy, from a bucket of its own
+//! region.
 //!
 //! A key that exists proves nothing about its content: each object's SHA-256
 //! is asked of S3 and compared with the local zip's, and a missing or
@@ -38,11 +39,13 @@ pub struct Upload {
     pub checksum_sha256: String,
 }
 
-/// The version ids of the two zips in one region's code bucket.
+/// The version ids of the pinned objects in one region's code bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CodeVersions {
     pub collector: String,
     pub forwarder: String,
+    pub guard: String,
+    pub guard_policy: String,
 }
 
 /// Each region's code versions, from the uploads of one run.
@@ -58,13 +61,15 @@ pub fn code_versions(
     };
     let mut versions = BTreeMap::new();
     for region in uploads.iter().map(|u| &u.region) {
-        let (Some(collector), Some(forwarder)) = (
+        let (Some(collector), Some(forwarder), Some(guard), Some(guard_policy)) = (
             version(region, &artifacts.collector_key()),
             version(region, &artifacts.forwarder_key()),
+            version(region, &artifacts.guard_key()),
+            version(region, &artifacts.guard_policy_key()),
         ) else {
             return Err(Error::IncompleteAnswer {
                 operation: "PutObject",
-                missing: "a version id of both zips in every region",
+                missing: "a version id of every zip and the guard's policy in every region",
             });
         };
         versions.insert(
@@ -72,6 +77,8 @@ pub fn code_versions(
             CodeVersions {
                 collector,
                 forwarder,
+                guard,
+                guard_policy,
             },
         );
     }
@@ -109,8 +116,9 @@ fn s3_client(config: &SdkConfig, region: &Region) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(s3_config)
 }
 
-/// Puts both zips in every region's code bucket unless an object with the
-/// same SHA-256 is already there, and returns each object's version.
+/// Puts every zip and the guard's policy in every region's code bucket
+/// unless an object with the same SHA-256 is already there, and returns each
+/// object's version.
 pub(crate) async fn upload_code(
     config: &SdkConfig,
     deployment: &Deployment,
@@ -151,7 +159,7 @@ pub(crate) async fn upload_code(
             let (version_id, uploaded) = match reusable(stored.as_ref(), &local) {
                 Some(version_id) => (version_id, false),
                 None => (
-                    put_zip(&s3, &bucket, &key, &artifact.path, &local).await?,
+                    put_object(&s3, &bucket, &key, &artifact.path, &local).await?,
                     true,
                 ),
             };
@@ -196,9 +204,18 @@ async fn ensure_versioning(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), 
     Ok(())
 }
 
-/// Uploads one zip with its SHA-256 (S3 refuses the object if the bytes that
-/// arrive do not match) and returns the new version id.
-async fn put_zip(
+/// The Content-Type of an object fanin-deploy puts, from its key.
+fn content_type(key: &str) -> &'static str {
+    if key.ends_with(".yaml") {
+        "application/yaml"
+    } else {
+        "application/zip"
+    }
+}
+
+/// Uploads one file with its SHA-256 (S3 refuses the object if the bytes
+/// that arrive do not match) and returns the new version id.
+async fn put_object(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
@@ -213,7 +230,7 @@ async fn put_zip(
         .put_object()
         .bucket(bucket)
         .key(key)
-        .content_type("application/zip")
+        .content_type(content_type(key))
         .checksum_algorithm(ChecksumAlgorithm::Sha256)
         .checksum_sha256(sha256_base64)
         .body(body)
@@ -354,6 +371,68 @@ mod tests {
         );
         assert_eq!(reusable(Some(&stored(Some(local), None)), local), None);
         assert_eq!(reusable(None, local), None);
+    }
+
+    fn upload(region: &str, key: &str, version: &str) -> Upload {
+        Upload {
+            region: Region::parse(region).unwrap(),
+            bucket: format!("fanin-code-{region}"),
+            key: key.to_owned(),
+            uploaded: true,
+            version_id: version.to_owned(),
+            checksum_sha256: String::new(),
+        }
+    }
+
+    fn artifacts() -> Artifacts {
+        let artifact = |sha256: &str| crate::package::Artifact {
+            path: "x".into(),
+            sha256: sha256.repeat(64),
+        };
+        Artifacts {
+            collector: artifact("1"),
+            forwarder: artifact("2"),
+            coverage: artifact("3"),
+            guard: artifact("4"),
+            guard_policy: artifact("5"),
+        }
+    }
+
+    #[test]
+    fn each_region_pins_its_own_versions_of_the_guard_and_its_policy() {
+        let artifacts = artifacts();
+        let mut uploads = Vec::new();
+        for region in ["us-east-1", "eu-west-1"] {
+            for (key, _) in artifacts.uploads() {
+                let version = format!("{region}:{}", &key[6..7]);
+                uploads.push(upload(region, &key, &version));
+            }
+        }
+        let versions = code_versions(&uploads, &artifacts).unwrap();
+        let eu = &versions[&Region::parse("eu-west-1").unwrap()];
+        assert_eq!(eu.guard, "eu-west-1:4");
+        assert_eq!(eu.guard_policy, "eu-west-1:5");
+        assert_eq!(
+            versions[&Region::parse("us-east-1").unwrap()].guard_policy,
+            "us-east-1:5"
+        );
+
+        // A region whose policy upload is missing cannot be pinned.
+        uploads
+            .retain(|u| u.key != artifacts.guard_policy_key() || u.region.as_str() != "eu-west-1");
+        assert!(matches!(
+            code_versions(&uploads, &artifacts),
+            Err(Error::IncompleteAnswer { .. })
+        ));
+    }
+
+    #[test]
+    fn the_policy_is_stored_as_yaml_and_the_zips_as_zips() {
+        assert_eq!(
+            content_type("fanin/ab/guard-policy.yaml"),
+            "application/yaml"
+        );
+        assert_eq!(content_type("fanin/ab/guard.zip"), "application/zip");
     }
 
     #[test]

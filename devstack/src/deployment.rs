@@ -20,7 +20,7 @@ use aws_credential_types::Credentials;
 use fanin::ids::{AccountId, Region};
 use fanin_deploy::deployment::Parameter;
 use fanin_deploy::outputs::Outputs;
-use fanin_deploy::package::Artifacts;
+use fanin_deploy::package::{ArtifactFiles, Artifacts};
 use fanin_deploy::plan::StackSetName;
 use fanin_deploy::{Deployment, PermissionModel};
 use serde::Serialize;
@@ -404,8 +404,11 @@ pub async fn account_config(
     Ok(sdk_config(&stack.moto.url, region, credentials))
 }
 
-/// Zips of the debug binaries built by `cargo build`, made once per process
-/// (the release arm64 build is `fanin-deploy deploy`'s job, not the tests').
+/// Zips of the debug binaries built by `cargo build`, with the repository's
+/// guard policy (`policies/guard.yaml`, what `stacksets/*/deployment.json`
+/// deploy by default), made once per process (the release arm64 build is
+/// `fanin-deploy deploy`'s job, not the tests'). A test that needs another
+/// policy takes [`Artifacts::with_guard_policy`] of these.
 pub async fn local_artifacts() -> anyhow::Result<&'static Artifacts> {
     static ARTIFACTS: OnceCell<Artifacts> = OnceCell::const_new();
     ARTIFACTS
@@ -413,10 +416,22 @@ pub async fn local_artifacts() -> anyhow::Result<&'static Artifacts> {
             tokio::task::spawn_blocking(|| {
                 let dir = local_dir().join("devstack-artifacts");
                 std::fs::create_dir_all(&dir)?;
-                let collector = zip_binary(&workspace_binary("fanin-collector"), &dir)?;
-                let forwarder = zip_binary(&workspace_binary("fanin-forwarder"), &dir)?;
-                let coverage = zip_binary(&workspace_binary("fanin-coverage"), &dir)?;
-                Ok::<_, anyhow::Error>(Artifacts::from_zips(&collector, &forwarder, &coverage)?)
+                let zip = |name: &str| {
+                    let binary = workspace_binary(name);
+                    anyhow::ensure!(
+                        binary.is_file(),
+                        "{} is missing: the deployment packages the {name} Lambda; build the workspace first (cargo build --workspace --all-targets)",
+                        binary.display()
+                    );
+                    zip_binary(&binary, &dir)
+                };
+                Ok::<_, anyhow::Error>(Artifacts::from_files(&ArtifactFiles {
+                    collector_zip: zip("fanin-collector")?,
+                    forwarder_zip: zip("fanin-forwarder")?,
+                    coverage_zip: zip("fanin-coverage")?,
+                    guard_zip: zip("fanin-guard")?,
+                    guard_policy: workspace_root().join("policies/guard.yaml"),
+                })?)
             })
             .await?
         })

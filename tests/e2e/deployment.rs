@@ -280,6 +280,7 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
             "fanin-forwarder",
             "fanin-event-forward",
             "fanin-assessment-run",
+            "fanin-guard",
         ] {
             bounded.push((account, role));
         }
@@ -428,6 +429,175 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
         "one version per region's bucket"
     );
 
+    // The security-group guard in every application account and region:
+    // its zip and its policy pinned to each region's own versions, the
+    // policy object holding the repository's policy file, and the function's
+    // environment pointing at exactly that object.
+    let policy_file =
+        std::fs::read(fanin_devstack::lambda_host::workspace_root().join("policies/guard.yaml"))
+            .unwrap();
+    for region in all_regions {
+        let guard_object = code_object(region, artifacts.guard_key()).await;
+        assert_eq!(
+            guard_object.checksum_sha256(),
+            Some(artifacts.guard.sha256_base64().as_str())
+        );
+        let policy_object = code_object(region, artifacts.guard_policy_key()).await;
+        assert_eq!(
+            policy_object.checksum_sha256(),
+            Some(artifacts.guard_policy.sha256_base64().as_str())
+        );
+        let stored = aws_sdk_s3::Client::new(&stack.moto_config(region, None))
+            .get_object()
+            .bucket(format!("fanin-code-123456789012-{region}"))
+            .key(artifacts.guard_policy_key())
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes();
+        assert_eq!(stored.as_ref(), policy_file.as_slice(), "{region}");
+        for account in ACCOUNTS {
+            for (key, object) in [
+                ("GuardCodeVersion", &guard_object),
+                ("GuardPolicyVersion", &policy_object),
+            ] {
+                let pinned =
+                    instance_parameter("fanin-application-regional", account, region, key).await;
+                assert_eq!(
+                    pinned.as_deref(),
+                    object.version_id(),
+                    "{key} {account}/{region}"
+                );
+            }
+            let regional = &outputs["fanin-application-regional"][format!("{account}/{region}")];
+            assert_eq!(regional["GuardFunctionName"], "fanin-guard");
+            assert_eq!(regional["GuardConfigRuleName"], "fanin-security-groups");
+            let config = account_config(&stack, account, region).await.unwrap();
+            let guard = aws_sdk_lambda::Client::new(&config)
+                .get_function_configuration()
+                .function_name("fanin-guard")
+                .send()
+                .await
+                .unwrap();
+            let environment = guard.environment().unwrap().variables().unwrap();
+            let expected = [
+                (
+                    "FANIN_GUARD_POLICY_BUCKET",
+                    format!("fanin-code-123456789012-{region}"),
+                ),
+                ("FANIN_GUARD_POLICY_KEY", artifacts.guard_policy_key()),
+                (
+                    "FANIN_GUARD_POLICY_VERSION",
+                    policy_object.version_id().unwrap().to_owned(),
+                ),
+                ("FANIN_GUARD_EVENT_BUS", "default".to_owned()),
+                ("FANIN_GUARD_TOPIC_ARN", String::new()),
+                (
+                    "FANIN_GUARD_OWN_ROLES",
+                    format!("arn:aws:iam::{account}:role/fanin-guard"),
+                ),
+                ("FANIN_GUARD_REMEDIATION", "false".to_owned()),
+                ("FANIN_PARTITION", "aws".to_owned()),
+            ];
+            for (name, value) in expected {
+                assert_eq!(
+                    environment.get(name),
+                    Some(&value),
+                    "{name} {account}/{region}"
+                );
+            }
+            assert_eq!(
+                guard.role(),
+                Some(format!("arn:aws:iam::{account}:role/fanin-guard").as_str())
+            );
+            // Security-group changes reach the function; its records go to
+            // the central bus through the event-forwarding role.
+            let events = aws_sdk_eventbridge::Client::new(&config);
+            let changes = events
+                .describe_rule()
+                .name("fanin-guard-security-group-changes")
+                .send()
+                .await
+                .unwrap();
+            let pattern: Value = serde_json::from_str(changes.event_pattern().unwrap()).unwrap();
+            assert_eq!(pattern["source"], json!(["aws.ec2"]));
+            assert_eq!(
+                pattern["detail"]["eventName"],
+                json!([
+                    "AuthorizeSecurityGroupIngress",
+                    "AuthorizeSecurityGroupEgress",
+                    "ModifySecurityGroupRules",
+                    "RevokeSecurityGroupIngress",
+                    "RevokeSecurityGroupEgress",
+                    "CreateSecurityGroup"
+                ])
+            );
+            let targets = events
+                .list_targets_by_rule()
+                .rule("fanin-guard-security-group-changes")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(targets.targets()[0].arn(), guard.function_arn().unwrap());
+            let to_central = events
+                .list_targets_by_rule()
+                .rule("fanin-guard-to-central")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(to_central.targets()[0].arn(), out("BusArn"));
+            assert_eq!(
+                to_central.targets()[0].role_arn(),
+                Some(format!("arn:aws:iam::{account}:role/fanin-event-forward").as_str())
+            );
+        }
+    }
+    // The guard's role may revoke but never add a rule while remediation is
+    // off (the default): its only policy is the describe-and-revoke one.
+    for account in ACCOUNTS {
+        let iam = iam_of(&stack, account).await;
+        let names = iam
+            .list_role_policies()
+            .role_name("fanin-guard")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(names.policy_names(), ["guard-security-groups"], "{account}");
+        let policy = iam
+            .get_role_policy()
+            .role_name("fanin-guard")
+            .policy_name("guard-security-groups")
+            .send()
+            .await
+            .unwrap();
+        let policy = policy_json(&urlencoding_decode(policy.policy_document()));
+        let actions: Vec<String> = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| !s.is_null())
+            .flat_map(|s| match &s["Action"] {
+                Value::Array(actions) => actions.clone(),
+                single => vec![single.clone()],
+            })
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            actions.contains(&"ec2:RevokeSecurityGroupIngress".to_owned()),
+            "{actions:?}"
+        );
+        assert!(
+            !actions
+                .iter()
+                .any(|a| a.to_ascii_lowercase().starts_with("ec2:authorize")),
+            "{account}: {actions:?}"
+        );
+    }
+
     // An object under the right key but with other bytes is not trusted:
     // the next deploy uploads the zip again (a new version) and pins that.
     let eu_code = aws_sdk_s3::Client::new(&stack.moto_config(REGIONS[1], None));
@@ -548,10 +718,12 @@ async fn iam_of(stack: &LocalStack, account: &str) -> aws_sdk_iam::Client {
 }
 
 /// moto 5.2 answers GetRolePolicy for a template's inline policy with the
-/// Python form of the document (single quotes); IAM answers JSON.
+/// Python form of the document (single quotes, and `None` where a statement
+/// was `!If [.., .., !Ref AWS::NoValue]`, which AWS leaves out); IAM answers
+/// JSON.
 fn policy_json(text: &str) -> Value {
     serde_json::from_str(text)
-        .or_else(|_| serde_json::from_str(&text.replace('\'', "\"")))
+        .or_else(|_| serde_json::from_str(&text.replace('\'', "\"").replace("None", "null")))
         .unwrap_or_else(|e| panic!("policy document is not JSON ({e}): {text}"))
 }
 
