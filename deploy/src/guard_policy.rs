@@ -37,21 +37,11 @@ pub fn load(path: &Path) -> Result<Artifact, Error> {
     })
 }
 
-/// PLACEHOLDER, for the integrator: replace the body with
-/// `fanin::guard::policy::Policy::parse(text).map(|_| ()).map_err(|e| e.to_string())`
-/// once `shared/src/guard/policy.rs` is on main. Until then it refuses only
-/// a file with nothing to parse (blank lines and comments); it does not
-/// check the policy's format, which the guard's parser owns.
+/// The guard's own parser: every problem at once, each with its place.
 fn validate_guard_policy(text: &str) -> Result<(), String> {
-    let has_content = text
-        .lines()
-        .map(str::trim)
-        .any(|line| !line.is_empty() && !line.starts_with('#'));
-    if has_content {
-        Ok(())
-    } else {
-        Err("the file holds no policy, only blank lines and comments".to_owned())
-    }
+    fanin::guard::policy::Policy::parse(text)
+        .map(|_| ())
+        .map_err(|errors| errors.to_string())
 }
 
 #[cfg(test)]
@@ -71,12 +61,10 @@ mod tests {
     fn a_policy_is_named_by_the_sha256_of_its_bytes() {
         let dir = scratch("valid");
         let path = dir.join("guard.yaml");
-        std::fs::write(&path, b"# audit everything\nselectors: []\n").unwrap();
+        let text = b"# audit everything\nversion: 1\nselectors:\n  - name: all\n";
+        std::fs::write(&path, text).unwrap();
         let policy = load(&path).unwrap();
-        assert_eq!(
-            policy.sha256,
-            hex::encode(Sha256::digest(b"# audit everything\nselectors: []\n"))
-        );
+        assert_eq!(policy.sha256, hex::encode(Sha256::digest(text)));
         assert_eq!(
             policy.key(FILE_NAME),
             format!("fanin/{}/guard-policy.yaml", policy.sha256)
@@ -107,6 +95,15 @@ mod tests {
         let message = load(&empty).unwrap_err().to_string();
         assert!(message.contains("empty.yaml"), "{message}");
         assert!(message.contains("is not a valid policy"), "{message}");
+
+        let typo = dir.join("typo.yaml");
+        std::fs::write(
+            &typo,
+            b"version: 1\nselectors:\n  - name: all\n    match: { region: [us-east-1] }\n",
+        )
+        .unwrap();
+        let message = load(&typo).unwrap_err().to_string();
+        assert!(message.contains("unknown field `region`"), "{message}");
 
         let binary = dir.join("binary.yaml");
         std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x41]).unwrap();

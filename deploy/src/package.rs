@@ -225,8 +225,9 @@ mod tests {
         std::fs::write(&three, b"PK\x03\x04three").unwrap();
         let four = dir.join("four.zip");
         std::fs::write(&four, b"PK\x03\x04four").unwrap();
+        const POLICY: &[u8] = b"version: 1\nselectors:\n  - name: all\n";
         let policy = dir.join("guard.yaml");
-        std::fs::write(&policy, b"selectors: []\n").unwrap();
+        std::fs::write(&policy, POLICY).unwrap();
         let files = |coverage: &Path, forwarder: &Path| ArtifactFiles {
             collector_zip: one.clone(),
             forwarder_zip: forwarder.to_owned(),
@@ -256,7 +257,7 @@ mod tests {
             artifacts.guard_policy_key(),
             format!(
                 "fanin/{}/guard-policy.yaml",
-                hex::encode(Sha256::digest(b"selectors: []\n"))
+                hex::encode(Sha256::digest(POLICY))
             )
         );
         let keys: Vec<String> = artifacts.uploads().into_iter().map(|(k, _)| k).collect();
@@ -266,7 +267,7 @@ mod tests {
 
         // Another policy changes only the policy's key.
         let other_policy = dir.join("other.yaml");
-        std::fs::write(&other_policy, b"selectors: [other]\n").unwrap();
+        std::fs::write(&other_policy, b"version: 1\nselectors:\n  - name: other\n").unwrap();
         let other = artifacts.with_guard_policy(&other_policy).unwrap();
         assert_eq!(other.guard_key(), artifacts.guard_key());
         assert_ne!(other.guard_policy_key(), artifacts.guard_policy_key());

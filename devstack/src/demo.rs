@@ -2,12 +2,12 @@
 
 use anyhow::Context;
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::deployment::Deployed;
+use crate::deployment::{DeployOptions, Deployed};
 use crate::esm::MappingStats;
 use crate::scenario::{self, LocalStack};
 
@@ -17,6 +17,9 @@ const ACCOUNTS: [&str; 3] = ["app-one", "app-two", "app-three"];
 /// coverage table shows it as a gap.
 const WITHOUT_FANIN: &str = "app-new";
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+/// The guard policy the demo deploys: the AWS Config walkthrough's (web
+/// groups allow exactly TCP 80 and 443 from anywhere, enforced).
+const GUARD_POLICY: &str = "policies/examples/config-walkthrough.yaml";
 
 #[derive(Debug, Serialize)]
 pub struct Summary {
@@ -48,6 +51,8 @@ pub struct Summary {
     /// The same report as the table `fanin-coverage report` prints.
     #[serde(skip)]
     pub coverage_table: String,
+    /// The security-group guard reverting an operator's change.
+    pub guard: GuardScene,
     /// What the operator's `fanin` made at the end of the demo.
     pub operator: Operated,
     pub seconds: f64,
@@ -76,6 +81,21 @@ pub struct Played {
     /// Peak resident memory of the collector process, KiB.
     pub collector_peak_rss_kib: Option<u64>,
     pub deploy_seconds: f64,
+    pub guard: GuardScene,
+}
+
+/// The guard's scene: a developer of an application account opens TCP 443
+/// and TCP 22 to the world on a web group in one call; the policy allows
+/// only 80 and 443, so the guard revokes the SSH rule by its id.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GuardScene {
+    pub account: String,
+    pub region: String,
+    pub group_id: String,
+    /// The group's ingress after the guard, as `tcp/443 0.0.0.0/0`.
+    pub ingress_after: Vec<String>,
+    /// The guard's answer: outcomes, time to revert, guard time.
+    pub answer: Value,
 }
 
 pub async fn run() -> anyhow::Result<Summary> {
@@ -107,7 +127,11 @@ pub async fn play(stack: &LocalStack) -> anyhow::Result<Played> {
         REGIONS.len()
     );
     let deploy_started = Instant::now();
-    let deployed = crate::deployment::deploy(stack, &accounts, &REGIONS).await?;
+    let options = DeployOptions {
+        guard_policy: Some(crate::lambda_host::workspace_root().join(GUARD_POLICY)),
+        guard_remediation: false,
+    };
+    let deployed = crate::deployment::deploy_with(stack, &accounts, &REGIONS, &options).await?;
     let deploy_seconds = (deploy_started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     let central = deployed.central.clone();
     for account in accounts.iter().copied() {
@@ -156,6 +180,14 @@ pub async fn play(stack: &LocalStack) -> anyhow::Result<Played> {
     scenario::send_raw(stack, &central, &[orphan_event.to_string()]).await?;
     scenario::send_raw(stack, &central, &["{\"truncated\": ".to_owned()]).await?;
 
+    eprintln!(
+        "demo: security-group guard: a developer of {} opens TCP 22 and 443 to the world on a web group",
+        accounts[0]
+    );
+    let guard = guard_scene(stack, &deployed, accounts[0], REGIONS[0])
+        .await
+        .context("the guard's scene")?;
+
     eprintln!("demo: running the collector Lambda over the central queue");
     stack.gateway.reset_calls();
     let mut collector = scenario::start_collector(stack, &deployed).await?;
@@ -166,6 +198,112 @@ pub async fn play(stack: &LocalStack) -> anyhow::Result<Played> {
         stats,
         collector_peak_rss_kib: collector.peak_rss_kib(),
         deploy_seconds,
+        guard,
+    })
+}
+
+/// Plays [`GuardScene`] with the deployed guard of `account`/`region`: the
+/// developer's call goes through the gateway, which plays CloudTrail and
+/// delivers the event to the guard as EventBridge would.
+async fn guard_scene(
+    stack: &LocalStack,
+    deployed: &Deployed,
+    account: &str,
+    region: &str,
+) -> anyhow::Result<GuardScene> {
+    use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, Tag, TagSpecification};
+    let _guards = crate::guard_host::start_guards(stack, deployed, &[account], &[region]).await?;
+    let admin = aws_sdk_ec2::Client::new(
+        &stack.moto_config(region, Some(stack.account_credentials(account).await?)),
+    );
+    let vpc = admin.create_vpc().cidr_block("10.30.0.0/16").send().await?;
+    let vpc_id = vpc.vpc().and_then(|v| v.vpc_id()).context("no VPC id")?;
+    let web = TagSpecification::builder()
+        .resource_type(ResourceType::SecurityGroup)
+        .tags(Tag::builder().key("tier").value("web").build())
+        .build();
+    let group = admin
+        .create_security_group()
+        .group_name("web-public")
+        .description("public web tier")
+        .vpc_id(vpc_id)
+        .tag_specifications(web)
+        .send()
+        .await?;
+    let group_id = group.group_id().context("no group id")?.to_owned();
+
+    let developer = stack
+        .person_credentials(account, "developer", "alice")
+        .await?;
+    let ec2 = aws_sdk_ec2::Client::new(&scenario::sdk_config(
+        &stack.gateway.aws_url,
+        region,
+        Some(developer),
+    ));
+    let world = |port: i32| {
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(port)
+            .to_port(port)
+            .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+            .build()
+    };
+    ec2.authorize_security_group_ingress()
+        .group_id(&group_id)
+        .ip_permissions(world(443))
+        .ip_permissions(world(22))
+        .send()
+        .await?;
+
+    // CloudTrail's event reaches the guard after the call has answered.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let answer = loop {
+        let delivered = stack.gateway.cloudtrail().played().into_iter().find(|e| {
+            e.done
+                && e.event["detail"]["eventName"] == "AuthorizeSecurityGroupIngress"
+                && e.event["detail"]["requestParameters"]["groupId"] == group_id.as_str()
+        });
+        if let Some(answer) = delivered
+            .as_ref()
+            .and_then(|e| e.deliveries.iter().find_map(|d| d.answer.clone()))
+        {
+            break answer;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the guard did not answer CloudTrail's event for {group_id}: {delivered:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let rules = admin
+        .describe_security_group_rules()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-id")
+                .values(&group_id)
+                .build(),
+        )
+        .send()
+        .await?;
+    let ingress_after = rules
+        .security_group_rules()
+        .iter()
+        .filter(|r| r.is_egress() == Some(false))
+        .map(|r| {
+            format!(
+                "{}/{} {}",
+                r.ip_protocol().unwrap_or_default(),
+                r.from_port().unwrap_or_default(),
+                r.cidr_ipv4().or(r.cidr_ipv6()).unwrap_or_default()
+            )
+        })
+        .collect();
+    Ok(GuardScene {
+        account: account.to_owned(),
+        region: region.to_owned(),
+        group_id,
+        ingress_after,
+        answer,
     })
 }
 
@@ -176,6 +314,7 @@ pub async fn summarize(stack: &LocalStack, played: &Played) -> anyhow::Result<Su
         stats,
         collector_peak_rss_kib,
         deploy_seconds,
+        guard,
     } = played;
     let central = deployed.central.clone();
     let mut documents = scenario::indexed_documents(stack, &central).await?;
@@ -217,6 +356,7 @@ pub async fn summarize(stack: &LocalStack, played: &Played) -> anyhow::Result<Su
         opensearch_requests: BTreeMap::new(),
         coverage: Value::Null,
         coverage_table: String::new(),
+        guard: guard.clone(),
         operator: Operated::default(),
         seconds: 0.0,
     };
@@ -392,6 +532,20 @@ pub fn print_table(summary: &Summary) {
     println!(
         "dead-letter queue                {:>6}",
         summary.dead_letter_messages
+    );
+    let guard = &summary.guard;
+    println!(
+        "guard: {}/{} {} outcome {} in {} ms from CloudTrail's event time ({} ms in the guard)",
+        guard.account,
+        guard.region,
+        guard.group_id,
+        guard.answer["decisions"],
+        guard.answer["time_to_revert_ms"],
+        guard.answer["guard_ms"]
+    );
+    println!(
+        "  ingress after the guard: {}",
+        guard.ingress_after.join(", ")
     );
     println!(
         "collector invocations            {:>6}",

@@ -119,16 +119,56 @@ pub async fn deploy(
     application_accounts: &[&str],
     regions: &[&str],
 ) -> anyhow::Result<Deployed> {
+    deploy_with(
+        stack,
+        application_accounts,
+        regions,
+        &DeployOptions::default(),
+    )
+    .await
+}
+
+/// What a deployment may change from the repository's defaults.
+#[derive(Debug, Clone, Default)]
+pub struct DeployOptions {
+    /// The guard policy to deploy instead of `policies/guard.yaml` (what
+    /// `GuardPolicy` in deployment.json names).
+    pub guard_policy: Option<std::path::PathBuf>,
+    /// `GuardRemediation=true`: the guard role may authorize, for
+    /// selectors with `remediation: true`.
+    pub guard_remediation: bool,
+}
+
+/// [`deploy`] with `options`.
+pub async fn deploy_with(
+    stack: &LocalStack,
+    application_accounts: &[&str],
+    regions: &[&str],
+    options: &DeployOptions,
+) -> anyhow::Result<Deployed> {
     let mut regions: Vec<&str> = regions.to_vec();
     if !regions.contains(&PRIMARY_REGION) {
         regions.insert(0, PRIMARY_REGION);
     }
-    let deployment = local_deployment(stack, application_accounts, &regions)?;
+    let mut deployment = local_deployment(stack, application_accounts, &regions)?;
+    if options.guard_remediation {
+        for name in [
+            StackSetName::ApplicationGlobal,
+            StackSetName::ApplicationRegional,
+        ] {
+            let parameters = deployment.parameters.entry(name).or_default();
+            parameters.retain(|p| p.parameter_key != "GuardRemediation");
+            parameters.push(Parameter::new("GuardRemediation", "true"));
+        }
+    }
     create_stack_set_roles(stack, &deployment, application_accounts).await?;
 
     let admin = stack.moto_config(PRIMARY_REGION, None);
-    let artifacts = local_artifacts().await?;
-    fanin_deploy::deploy(&admin, &deployment, artifacts, EXTERNAL_ID)
+    let artifacts = match &options.guard_policy {
+        Some(path) => local_artifacts().await?.with_guard_policy(path)?,
+        None => local_artifacts().await?.clone(),
+    };
+    fanin_deploy::deploy(&admin, &deployment, &artifacts, EXTERNAL_ID)
         .await
         .context("fanin-deploy deploy")?;
     let outputs = fanin_deploy::outputs::outputs(&admin, &deployment)

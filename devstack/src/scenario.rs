@@ -91,6 +91,48 @@ impl LocalStack {
             "admin",
         ))
     }
+
+    /// A session of role `role` of `account` (created when missing, trusted
+    /// by the account), assumed through the gateway: what a person of the
+    /// account works with, and what CloudTrail records as the caller.
+    pub async fn person_credentials(
+        &self,
+        account: &str,
+        role: &str,
+        session: &str,
+    ) -> anyhow::Result<Credentials> {
+        let admin = self.account_credentials(account).await?;
+        let iam = aws_sdk_iam::Client::new(&self.moto_config(PRIMARY_REGION, Some(admin.clone())));
+        if iam.get_role().role_name(role).send().await.is_err() {
+            let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+                "Action": "sts:AssumeRole"}]});
+            iam.create_role()
+                .role_name(role)
+                .assume_role_policy_document(trust.to_string())
+                .send()
+                .await?;
+        }
+        let sts = aws_sdk_sts::Client::new(&sdk_config(
+            &self.gateway.aws_url,
+            PRIMARY_REGION,
+            Some(admin),
+        ));
+        let answer = sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/{role}"))
+            .role_session_name(session)
+            .send()
+            .await?;
+        let c = answer.credentials().context("no credentials")?;
+        Ok(Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
+            None,
+            "person",
+        ))
+    }
 }
 
 pub fn sdk_config(endpoint: &str, region: &str, credentials: Option<Credentials>) -> SdkConfig {

@@ -12,20 +12,18 @@ use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::{self as ec2, Filter};
 use fanin::aws::classify;
-use fanin::guard::permission::{
-    Direction, Peer, Permission, ReferencedGroup, RuleItem,
-};
+use fanin::guard::permission::{Direction, Peer, Permission, ReferencedGroup, RuleItem};
 use fanin::guard::policy::Policy;
 use fanin::guard::record::{self, AttachedInterface};
 use fanin::ports::CallError;
 use tracing::warn;
 
+use crate::Guard;
 use crate::config::GuardConfig;
 use crate::ports::{
     ComplianceReporter, DescribedRule, Evaluation, GroupDescription, GroupLookup, Notifier,
     RecordEntry, RecordSink, SecurityGroups,
 };
-use crate::Guard;
 
 /// EC2 accepts up to 200 values in one filter.
 const FILTER_VALUES_LIMIT: usize = 200;
@@ -264,7 +262,12 @@ fn convert_group(group: &ec2::SecurityGroup) -> GroupDescription {
         tags: group
             .tags()
             .iter()
-            .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                ))
+            })
             .collect::<BTreeMap<_, _>>(),
     }
 }
@@ -314,7 +317,10 @@ fn convert_interface(interface: &ec2::NetworkInterface) -> AttachedInterface {
         push_public(private.association().and_then(|a| a.public_ip()));
     }
     AttachedInterface {
-        interface_id: interface.network_interface_id().unwrap_or_default().to_owned(),
+        interface_id: interface
+            .network_interface_id()
+            .unwrap_or_default()
+            .to_owned(),
         interface_type: interface.interface_type().map(|t| t.as_str().to_owned()),
         resource_id: attachment
             .and_then(|a| a.instance_id())

@@ -195,7 +195,10 @@ mod tests {
     #[test]
     fn the_template_environment_reads() {
         let config = config(&[]).unwrap();
-        assert_eq!(config.policy_version.as_deref(), Some("3HL4kqtJlcpXroDTDmJ"));
+        assert_eq!(
+            config.policy_version.as_deref(),
+            Some("3HL4kqtJlcpXroDTDmJ")
+        );
         assert_eq!(config.topic_arn, None);
         assert_eq!(
             config.own_roles,
@@ -218,7 +221,10 @@ mod tests {
             ("FANIN_GUARD_POLICY_BUCKET", ""),
             ("FANIN_GUARD_POLICY_BUCKET", "Bad_Bucket"),
             ("FANIN_GUARD_POLICY_KEY", ""),
-            ("FANIN_GUARD_TOPIC_ARN", "arn:aws:sqs:us-east-1:111122223333:q"),
+            (
+                "FANIN_GUARD_TOPIC_ARN",
+                "arn:aws:sqs:us-east-1:111122223333:q",
+            ),
             ("FANIN_GUARD_OWN_ROLES", ""),
             ("FANIN_GUARD_OWN_ROLES", "arn:aws:iam::111122223333:user/x"),
             ("FANIN_GUARD_REMEDIATION", "yes"),

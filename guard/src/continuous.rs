@@ -127,7 +127,8 @@ pub(crate) async fn handle(
     else {
         return Ok(Answer::ignored("a Config event without a valid accountId"));
     };
-    let notified_at = parse_time(invoking.notification_creation_time.as_deref()).unwrap_or(received_at);
+    let notified_at =
+        parse_time(invoking.notification_creation_time.as_deref()).unwrap_or(received_at);
     let region = guard.config.region.clone();
 
     let evaluated = match invoking.message_type.as_str() {
@@ -232,7 +233,11 @@ async fn one_item(
         Some("ResourceDeleted" | "ResourceDeletedNotRecorded" | "ResourceNotRecorded")
     );
     if left_scope || deleted {
-        return Ok(not_applicable(&resource_id, at, "the group is deleted or out of scope"));
+        return Ok(not_applicable(
+            &resource_id,
+            at,
+            "the group is deleted or out of scope",
+        ));
     }
     let from_item = item
         .configuration
@@ -251,14 +256,16 @@ async fn one_item(
             ] {
                 for entry in entries {
                     match entry.flatten() {
-                        Ok(permissions) => rules.extend(permissions.into_iter().map(|permission| {
-                            // Config items carry no rule ids: looked up when needed.
-                            GroupRule {
-                                rule_id: String::new(),
-                                direction,
-                                permission,
-                            }
-                        })),
+                        Ok(permissions) => {
+                            rules.extend(permissions.into_iter().map(|permission| {
+                                // Config items carry no rule ids: looked up when needed.
+                                GroupRule {
+                                    rule_id: String::new(),
+                                    direction,
+                                    permission,
+                                }
+                            }))
+                        }
                         Err(error) => {
                             warn!(group_id = %configuration.group_id, error = %error, "unreadable permission in the Config item");
                         }
@@ -294,7 +301,11 @@ async fn one_item(
         }
     };
     let Some((facts, with_ids)) = facts else {
-        return Ok(not_applicable(&resource_id, at, "the group no longer exists"));
+        return Ok(not_applicable(
+            &resource_id,
+            at,
+            "the group no longer exists",
+        ));
     };
     evaluate_group(guard, facts, with_ids, at, "change").await
 }
@@ -333,7 +344,10 @@ async fn sweep(
     let groups = guard.groups.list_groups().await?;
     let mut rules: BTreeMap<String, Vec<GroupRule>> = BTreeMap::new();
     for described in guard.groups.describe_rules(&[]).await? {
-        rules.entry(described.group_id).or_default().push(described.rule);
+        rules
+            .entry(described.group_id)
+            .or_default()
+            .push(described.rule);
     }
     let mut evaluated = Vec::new();
     for group in groups {
@@ -393,8 +407,11 @@ async fn evaluate_group(
     let mut rules_after = facts.rules.clone();
     if remediate {
         // Extras whose id was not found are gone already.
-        let (present, gone): (Vec<GroupRule>, Vec<GroupRule>) =
-            diff.extra.iter().cloned().partition(|r| !r.rule_id.is_empty());
+        let (present, gone): (Vec<GroupRule>, Vec<GroupRule>) = diff
+            .extra
+            .iter()
+            .cloned()
+            .partition(|r| !r.rule_id.is_empty());
         let (revoked, _) = revoke_by_id(guard.groups.as_ref(), &facts.group_id, &present).await;
         let nobody = Actor::default();
         for (rule, result) in present.iter().zip(revoked).chain(gone.iter().map(|rule| {
@@ -454,21 +471,27 @@ async fn evaluate_group(
     let (outcome, status) = if diff.compliant() {
         (Outcome::Compliant, COMPLIANT)
     } else if remediate && failed_actions == 0 {
-        (Outcome::Remediated, COMPLIANT)
+        // Config keeps what the evaluation found: the group was not
+        // compliant. Remediation's own change brings the next evaluation,
+        // which finds it compliant.
+        (Outcome::Remediated, NON_COMPLIANT)
     } else if failed_actions > 0 {
         (Outcome::Failed, NON_COMPLIANT)
     } else {
         (Outcome::NonCompliant, NON_COMPLIANT)
     };
     let annotation = if outcome == Outcome::Remediated {
-        cut(format!("remediated; was {}", diff.annotation()))
+        cut(format!("remediated: {}", diff.annotation()))
     } else {
         diff.annotation()
     };
     let attached = guard.groups.describe_interfaces(&facts.group_id).await?;
     let record = GuardRecord {
         record_version: RECORD_VERSION,
-        uid: format!("{}/{}/{}/compliance", facts.account, facts.region, facts.group_id),
+        uid: format!(
+            "{}/{}/{}/compliance",
+            facts.account, facts.region, facts.group_id
+        ),
         account: facts.account.to_string(),
         region: facts.region.to_string(),
         group: GroupSummary {

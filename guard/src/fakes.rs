@@ -43,9 +43,7 @@ fn rejected(operation: &'static str, code: &str) -> CallError {
 impl FakeEc2 {
     pub fn add_group(&self, group: GroupDescription, rules: Vec<GroupRule>) {
         let mut state = self.state.lock().unwrap();
-        state
-            .groups
-            .insert(group.group_id.clone(), (group, rules));
+        state.groups.insert(group.group_id.clone(), (group, rules));
     }
 
     pub fn add_interface(&self, group_id: &str, interface: AttachedInterface) {
@@ -101,7 +99,9 @@ impl SecurityGroups for FakeEc2 {
         lookup: &GroupLookup,
     ) -> Result<Option<GroupDescription>, CallError> {
         let mut state = self.state.lock().unwrap();
-        state.calls.push(format!("DescribeSecurityGroups {lookup:?}"));
+        state
+            .calls
+            .push(format!("DescribeSecurityGroups {lookup:?}"));
         Ok(state
             .groups
             .values()

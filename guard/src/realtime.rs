@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use fanin::guard::cloudtrail::{ChangeEvent, ChangeKind, parse_change};
 use fanin::guard::evaluate::{Coverage, GroupFacts, Verdict};
-use fanin::guard::permission::{Direction, GroupRule};
+use fanin::guard::permission::{Direction, GroupRule, Peer, Protocol};
 use fanin::guard::policy::Mode;
 use fanin::guard::record::{
     self, ChangeSummary, GroupSummary, GuardRecord, RECORD_VERSION, RuleAction, RuleDecision,
@@ -108,7 +108,12 @@ pub(crate) async fn handle(
         .count();
     let answer = Answer {
         kind: AnswerKind::Change,
-        records: emit(guard, std::slice::from_ref(&record), record::DECISION_DETAIL_TYPE).await?,
+        records: emit(
+            guard,
+            std::slice::from_ref(&record),
+            record::DECISION_DETAIL_TYPE,
+        )
+        .await?,
         decisions: vec![record.outcome],
         reason: None,
         time_to_revert_ms: record.timing.as_ref().and_then(|t| t.time_to_revert_ms),
@@ -153,7 +158,18 @@ async fn changed_rules(
             .into_iter()
             .filter(|rule| change.rule_ids.contains(&rule.rule_id))
             .collect(),
-        ChangeKind::CreateSecurityGroup => current,
+        // EC2 creates a group with only its default egress rule (all
+        // traffic to 0.0.0.0/0); any other rule present was added by a later
+        // call whose own event judges it (judging it here too would race
+        // with that event and record the rule twice).
+        ChangeKind::CreateSecurityGroup => current
+            .into_iter()
+            .filter(|rule| {
+                rule.direction == Direction::Egress
+                    && rule.permission.protocol == Protocol::All
+                    && rule.permission.peer == Peer::ipv4("0.0.0.0/0").expect("a CIDR")
+            })
+            .collect(),
         _ => current
             .into_iter()
             .filter(|rule| {

@@ -17,7 +17,12 @@ use fanin_guard::fakes::FakeEc2;
 use fanin_guard::ports::{GroupDescription, GroupLookup, SecurityGroups};
 use serde_json::json;
 
-fn permission(protocol: &str, ports: Option<(i32, i32)>, peer: Peer, description: Option<&str>) -> Permission {
+fn permission(
+    protocol: &str,
+    ports: Option<(i32, i32)>,
+    peer: Peer,
+    description: Option<&str>,
+) -> Permission {
     Permission::new(
         Protocol::parse(protocol).unwrap(),
         ports.map(|p| p.0),
@@ -48,12 +53,25 @@ async fn security_groups_contract(groups: &dyn SecurityGroups, group_id: &str, o
 
     // Every kind of peer, in one call.
     let wanted = vec![
-        permission("tcp", Some((22, 22)), Peer::ipv4("0.0.0.0/0").unwrap(), Some("ssh")),
+        permission(
+            "tcp",
+            Some((22, 22)),
+            Peer::ipv4("0.0.0.0/0").unwrap(),
+            Some("ssh"),
+        ),
         permission("tcp", Some((22, 22)), Peer::ipv6("::/0").unwrap(), None),
-        permission("tcp", Some((8000, 8100)), Peer::prefix_list("pl-63a5400a").unwrap(), None),
+        permission(
+            "tcp",
+            Some((8000, 8100)),
+            Peer::prefix_list("pl-63a5400a").unwrap(),
+            None,
+        ),
         permission("-1", None, Peer::group(other_group, None).unwrap(), None),
     ];
-    groups.authorize(group_id, Direction::Ingress, &wanted).await.unwrap();
+    groups
+        .authorize(group_id, Direction::Ingress, &wanted)
+        .await
+        .unwrap();
     let duplicate = groups
         .authorize(group_id, Direction::Ingress, &wanted[..1])
         .await
@@ -84,11 +102,17 @@ async fn security_groups_contract(groups: &dyn SecurityGroups, group_id: &str, o
 
     // Revoke by id: only that rule goes; again, it is gone.
     let ids = vec![ssh.rule.rule_id.clone()];
-    groups.revoke_rules(group_id, Direction::Ingress, &ids).await.unwrap();
+    groups
+        .revoke_rules(group_id, Direction::Ingress, &ids)
+        .await
+        .unwrap();
     let after = groups.describe_rules(&[group_id.to_owned()]).await.unwrap();
     assert!(!after.iter().any(|d| d.rule.rule_id == ids[0]));
     assert_eq!(
-        after.iter().filter(|d| d.rule.direction == Direction::Ingress).count(),
+        after
+            .iter()
+            .filter(|d| d.rule.direction == Direction::Ingress)
+            .count(),
         3
     );
     let gone = groups
@@ -108,7 +132,10 @@ async fn security_groups_contract(groups: &dyn SecurityGroups, group_id: &str, o
 #[tokio::test]
 async fn the_fake_keeps_the_contract() {
     let fake = FakeEc2::default();
-    for (id, name) in [("sg-0c0c0c0c0c0c0c0c1", "contract"), ("sg-0c0c0c0c0c0c0c0c2", "other")] {
+    for (id, name) in [
+        ("sg-0c0c0c0c0c0c0c0c1", "contract"),
+        ("sg-0c0c0c0c0c0c0c0c2", "other"),
+    ] {
         fake.add_group(
             GroupDescription {
                 group_id: id.into(),
@@ -152,7 +179,12 @@ async fn moto_groups(sdk: &aws_config::SdkConfig) -> (aws_sdk_ec2::Client, Strin
             .tag_specifications(
                 aws_sdk_ec2::types::TagSpecification::builder()
                     .resource_type(aws_sdk_ec2::types::ResourceType::SecurityGroup)
-                    .tags(aws_sdk_ec2::types::Tag::builder().key("tier").value("app").build())
+                    .tags(
+                        aws_sdk_ec2::types::Tag::builder()
+                            .key("tier")
+                            .value("app")
+                            .build(),
+                    )
                     .build(),
             )
             .send()
@@ -191,7 +223,13 @@ async fn the_ec2_adapter_keeps_the_contract_on_moto() {
     assert_eq!(attached[0].interface_id, interface_id);
     assert_eq!(attached[0].private_ips.len(), 1);
     assert!(attached[0].private_ips[0].starts_with("10.20.1."));
-    assert!(adapter.describe_interfaces(&other).await.unwrap().is_empty());
+    assert!(
+        adapter
+            .describe_interfaces(&other)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// The real-time path on moto: an unapproved SSH rule is revoked by id and
@@ -209,7 +247,11 @@ async fn an_unapproved_rule_is_revoked_on_moto_within_a_second() {
                 .ip_protocol("tcp")
                 .from_port(22)
                 .to_port(22)
-                .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .build(),
+                )
                 .build(),
         )
         .ip_permissions(
@@ -217,7 +259,11 @@ async fn an_unapproved_rule_is_revoked_on_moto_within_a_second() {
                 .ip_protocol("tcp")
                 .from_port(443)
                 .to_port(443)
-                .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .build(),
+                )
                 .build(),
         )
         .send()
@@ -234,10 +280,7 @@ async fn an_unapproved_rule_is_revoked_on_moto_within_a_second() {
         })
         .collect();
     assert_eq!(items.len(), 2);
-    let ssh_rule = items
-        .iter()
-        .find(|i| i["fromPort"] == 22)
-        .unwrap()["securityGroupRuleId"]
+    let ssh_rule = items.iter().find(|i| i["fromPort"] == 22).unwrap()["securityGroupRuleId"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -285,7 +328,12 @@ async fn an_unapproved_rule_is_revoked_on_moto_within_a_second() {
 
     let left: Vec<String> = ec2
         .describe_security_group_rules()
-        .filters(aws_sdk_ec2::types::Filter::builder().name("group-id").values(&group_id).build())
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-id")
+                .values(&group_id)
+                .build(),
+        )
         .send()
         .await
         .unwrap()

@@ -110,7 +110,13 @@ fn group(id: &str, name: &str, tags: &[(&str, &str)]) -> GroupDescription {
     }
 }
 
-fn rule(id: &str, direction: Direction, protocol: &str, ports: Option<(i32, i32)>, peer: Peer) -> GroupRule {
+fn rule(
+    id: &str,
+    direction: Direction,
+    protocol: &str,
+    ports: Option<(i32, i32)>,
+    peer: Peer,
+) -> GroupRule {
     GroupRule {
         rule_id: id.to_owned(),
         direction,
@@ -215,12 +221,48 @@ fn group_after_several(world: &World, tier: &str, extra_tags: &[(&str, &str)]) {
     world.ec2.add_group(
         group(GROUP, "app-servers", &tags),
         vec![
-            rule("sgr-0a1", Direction::Ingress, "tcp", Some((22, 22)), v4("0.0.0.0/0")),
-            rule("sgr-0a2", Direction::Ingress, "tcp", Some((22, 22)), v6("::/0")),
-            rule("sgr-0a3", Direction::Ingress, "-1", None, Peer::group("sg-0fedcba9876543210", Some(ACCOUNT)).unwrap()),
-            rule("sgr-0a4", Direction::Ingress, "tcp", Some((8000, 8100)), Peer::prefix_list("pl-63a5400a").unwrap()),
-            rule("sgr-0a5", Direction::Ingress, "tcp", Some((443, 443)), v4("0.0.0.0/0")),
-            rule("sgr-0a6", Direction::Ingress, "udp", Some((1000, 2000)), v4("10.0.0.0/8")),
+            rule(
+                "sgr-0a1",
+                Direction::Ingress,
+                "tcp",
+                Some((22, 22)),
+                v4("0.0.0.0/0"),
+            ),
+            rule(
+                "sgr-0a2",
+                Direction::Ingress,
+                "tcp",
+                Some((22, 22)),
+                v6("::/0"),
+            ),
+            rule(
+                "sgr-0a3",
+                Direction::Ingress,
+                "-1",
+                None,
+                Peer::group("sg-0fedcba9876543210", Some(ACCOUNT)).unwrap(),
+            ),
+            rule(
+                "sgr-0a4",
+                Direction::Ingress,
+                "tcp",
+                Some((8000, 8100)),
+                Peer::prefix_list("pl-63a5400a").unwrap(),
+            ),
+            rule(
+                "sgr-0a5",
+                Direction::Ingress,
+                "tcp",
+                Some((443, 443)),
+                v4("0.0.0.0/0"),
+            ),
+            rule(
+                "sgr-0a6",
+                Direction::Ingress,
+                "udp",
+                Some((1000, 2000)),
+                v4("10.0.0.0/8"),
+            ),
             rule("sgr-0e1", Direction::Egress, "-1", None, v4("0.0.0.0/0")),
         ],
     );
@@ -262,7 +304,11 @@ fn rule_ids(world: &World, group_id: &str) -> Vec<String> {
 async fn several_permissions_in_one_call_unapproved_ones_are_revoked_by_id() {
     let world = world(false);
     group_after_several(&world, "app", &[]);
-    let answer = world.guard.handle(&several_permissions(DEVELOPER)).await.unwrap();
+    let answer = world
+        .guard
+        .handle(&several_permissions(DEVELOPER))
+        .await
+        .unwrap();
 
     assert_eq!(answer.kind, AnswerKind::Change);
     assert_eq!(answer.decisions, [Outcome::Reverted]);
@@ -270,7 +316,9 @@ async fn several_permissions_in_one_call_unapproved_ones_are_revoked_by_id() {
     // One revoke, by rule id, of exactly the two internet SSH rules.
     assert_eq!(
         world.ec2.writes(),
-        [format!("RevokeSecurityGroupIngress {GROUP} [\"sgr-0a1\", \"sgr-0a2\"]")]
+        [format!(
+            "RevokeSecurityGroupIngress {GROUP} [\"sgr-0a1\", \"sgr-0a2\"]"
+        )]
     );
     assert_eq!(
         rule_ids(&world, GROUP),
@@ -279,7 +327,10 @@ async fn several_permissions_in_one_call_unapproved_ones_are_revoked_by_id() {
     // The revoke comes before any enrichment call.
     let calls = world.ec2.calls();
     let revoke_at = calls.iter().position(|c| c.starts_with("Revoke")).unwrap();
-    assert_eq!(revoke_at, 1, "only the group lookup precedes the revoke: {calls:?}");
+    assert_eq!(
+        revoke_at, 1,
+        "only the group lookup precedes the revoke: {calls:?}"
+    );
 
     let records = records(&world);
     let (detail_type, record) = &records[0];
@@ -302,7 +353,10 @@ async fn several_permissions_in_one_call_unapproved_ones_are_revoked_by_id() {
     let ssh = &record.rules[0];
     assert_eq!(ssh.before.as_ref().unwrap().to_string(), "tcp/22 0.0.0.0/0");
     assert_eq!(ssh.after, None);
-    assert_eq!(record.rules[1].before.as_ref().unwrap().to_string(), "tcp/22 ::/0");
+    assert_eq!(
+        record.rules[1].before.as_ref().unwrap().to_string(),
+        "tcp/22 ::/0"
+    );
     let change = record.change.as_ref().unwrap();
     assert_eq!(change.source_ip.as_deref(), Some("198.51.100.7"));
     assert_eq!(change.actor.session_issuer_arn.as_deref(), Some(DEVELOPER));
@@ -344,13 +398,21 @@ async fn an_approver_keeps_every_rule() {
 async fn audit_mode_changes_nothing_and_records_would_revert() {
     let world = world(false);
     group_after_several(&world, "audit", &[]);
-    let answer = world.guard.handle(&several_permissions(DEVELOPER)).await.unwrap();
+    let answer = world
+        .guard
+        .handle(&several_permissions(DEVELOPER))
+        .await
+        .unwrap();
     assert_eq!(answer.decisions, [Outcome::WouldRevert]);
     assert!(world.ec2.writes().is_empty());
     assert_eq!(rule_ids(&world, GROUP).len(), 7);
     let (_, record) = &records(&world)[0];
     assert_eq!(
-        record.rules.iter().filter(|r| r.action == RuleAction::WouldRevoke).count(),
+        record
+            .rules
+            .iter()
+            .filter(|r| r.action == RuleAction::WouldRevoke)
+            .count(),
         2
     );
     assert_eq!(record.timing.as_ref().unwrap().time_to_revert_ms, None);
@@ -360,7 +422,11 @@ async fn audit_mode_changes_nothing_and_records_would_revert() {
 async fn a_break_glass_group_is_left_alone() {
     let world = world(false);
     group_after_several(&world, "app", &[("fanin-break-glass", "true")]);
-    let answer = world.guard.handle(&several_permissions(DEVELOPER)).await.unwrap();
+    let answer = world
+        .guard
+        .handle(&several_permissions(DEVELOPER))
+        .await
+        .unwrap();
     assert_eq!(answer.decisions, [Outcome::BreakGlass]);
     assert!(world.ec2.writes().is_empty());
     let (_, record) = &records(&world)[0];
@@ -371,7 +437,11 @@ async fn a_break_glass_group_is_left_alone() {
 async fn the_guards_own_calls_and_failed_calls_are_ignored() {
     let world = world(false);
     group_after_several(&world, "app", &[]);
-    let own = world.guard.handle(&several_permissions(OWN_ROLE)).await.unwrap();
+    let own = world
+        .guard
+        .handle(&several_permissions(OWN_ROLE))
+        .await
+        .unwrap();
     assert_eq!(own.kind, AnswerKind::Ignored);
     assert_eq!(own.reason.as_deref(), Some("the guard's own call"));
 
@@ -379,7 +449,12 @@ async fn the_guards_own_calls_and_failed_calls_are_ignored() {
     failed["detail"]["errorCode"] = json!("Client.InvalidPermission.Duplicate");
     let answer = world.guard.handle(&failed).await.unwrap();
     assert_eq!(answer.kind, AnswerKind::Ignored);
-    assert!(answer.reason.unwrap().contains("Client.InvalidPermission.Duplicate"));
+    assert!(
+        answer
+            .reason
+            .unwrap()
+            .contains("Client.InvalidPermission.Duplicate")
+    );
 
     assert!(world.ec2.calls().is_empty(), "nothing looked up");
     assert!(world.bus.entries().is_empty(), "no record");
@@ -389,7 +464,11 @@ async fn the_guards_own_calls_and_failed_calls_are_ignored() {
 async fn a_group_no_selector_covers_is_ignored() {
     let world = world(false);
     group_after_several(&world, "none", &[]);
-    let answer = world.guard.handle(&several_permissions(DEVELOPER)).await.unwrap();
+    let answer = world
+        .guard
+        .handle(&several_permissions(DEVELOPER))
+        .await
+        .unwrap();
     assert_eq!(answer.kind, AnswerKind::Ignored);
     assert!(world.ec2.writes().is_empty());
     assert!(world.bus.entries().is_empty());
@@ -401,7 +480,11 @@ async fn a_rule_already_gone_is_success() {
     group_after_several(&world, "app", &[]);
     // Someone revoked one of the two rules before the guard.
     world.ec2.remove_rule(GROUP, "sgr-0a2");
-    let answer = world.guard.handle(&several_permissions(DEVELOPER)).await.unwrap();
+    let answer = world
+        .guard
+        .handle(&several_permissions(DEVELOPER))
+        .await
+        .unwrap();
     assert_eq!(answer.decisions, [Outcome::Reverted]);
     let (_, record) = &records(&world)[0];
     assert_eq!(record.rules[0].action, RuleAction::Revoked);
@@ -419,16 +502,26 @@ async fn a_failed_revoke_is_recorded_then_the_invocation_fails() {
         .handle(&several_permissions(DEVELOPER))
         .await
         .unwrap_err();
-    assert!(matches!(error, GuardError::ActionsFailed { failed: 2, .. }), "{error}");
+    assert!(
+        matches!(error, GuardError::ActionsFailed { failed: 2, .. }),
+        "{error}"
+    );
     let (_, record) = &records(&world)[0];
     assert_eq!(record.outcome, Outcome::Failed);
     assert_eq!(record.rules[0].action, RuleAction::Failed);
-    assert_eq!(record.rules[0].error.as_deref(), Some("UnauthorizedOperation"));
+    assert_eq!(
+        record.rules[0].error.as_deref(),
+        Some("UnauthorizedOperation")
+    );
     assert!(record.rules[0].after.is_some(), "the rule still stands");
 
     // The retry revokes it.
     world.ec2.fail_revokes(None);
-    let retry = world.guard.handle(&several_permissions(DEVELOPER)).await.unwrap();
+    let retry = world
+        .guard
+        .handle(&several_permissions(DEVELOPER))
+        .await
+        .unwrap();
     assert_eq!(retry.decisions, [Outcome::Reverted]);
 }
 
@@ -460,19 +553,39 @@ fn modify(rule_id: &str, description: &str, port: i32) -> Value {
 #[tokio::test]
 async fn a_description_change_of_an_approved_rule_is_approved_a_port_change_is_not() {
     let world = world(false);
-    let mut https = rule("sgr-0b1", Direction::Ingress, "tcp", Some((443, 443)), v4("0.0.0.0/0"));
+    let mut https = rule(
+        "sgr-0b1",
+        Direction::Ingress,
+        "tcp",
+        Some((443, 443)),
+        v4("0.0.0.0/0"),
+    );
     https.permission.description = Some("new words".into());
-    let ssh = rule("sgr-0b2", Direction::Ingress, "tcp", Some((22, 22)), v4("0.0.0.0/0"));
+    let ssh = rule(
+        "sgr-0b2",
+        Direction::Ingress,
+        "tcp",
+        Some((22, 22)),
+        v4("0.0.0.0/0"),
+    );
     world
         .ec2
         .add_group(group(GROUP, "web", &[("tier", "web")]), vec![https, ssh]);
 
-    let kept = world.guard.handle(&modify("sgr-0b1", "new words", 443)).await.unwrap();
+    let kept = world
+        .guard
+        .handle(&modify("sgr-0b1", "new words", 443))
+        .await
+        .unwrap();
     assert_eq!(kept.decisions, [Outcome::Approved]);
     assert!(world.ec2.writes().is_empty());
 
     // The same call changing a rule to SSH from anywhere is reverted.
-    let reverted = world.guard.handle(&modify("sgr-0b2", "ssh", 22)).await.unwrap();
+    let reverted = world
+        .guard
+        .handle(&modify("sgr-0b2", "ssh", 22))
+        .await
+        .unwrap();
     assert_eq!(reverted.decisions, [Outcome::Reverted]);
     assert_eq!(
         world.ec2.writes(),
@@ -489,16 +602,23 @@ async fn a_description_change_of_an_approved_rule_is_approved_a_port_change_is_n
 #[tokio::test]
 async fn the_published_cloudtrail_record_is_reverted() {
     let world = world(false);
-    let event: Value =
-        serde_json::from_str(include_str!("../../tests/fixtures/guard/cloudtrail-authorize-ingress.json"))
-            .unwrap();
+    let event: Value = serde_json::from_str(include_str!(
+        "../../tests/fixtures/guard/cloudtrail-authorize-ingress.json"
+    ))
+    .unwrap();
     let group_id = "sg-0632fa4ee8a8468a4";
     world.ec2.add_group(
         GroupDescription {
             owner_id: Some("776520358045".into()),
             ..group(group_id, "lab", &[("tier", "app")])
         },
-        vec![rule("sgr-09be5c962afdc06ed", Direction::Ingress, "tcp", Some((22, 22)), v4("0.0.0.0/0"))],
+        vec![rule(
+            "sgr-09be5c962afdc06ed",
+            Direction::Ingress,
+            "tcp",
+            Some((22, 22)),
+            v4("0.0.0.0/0"),
+        )],
     );
     let answer = world.guard.handle(&event).await.unwrap();
     assert_eq!(answer.decisions, [Outcome::Reverted]);
@@ -530,8 +650,20 @@ fn web_group(world: &World) {
     world.ec2.add_group(
         group(GROUP, "web", &[("tier", "web")]),
         vec![
-            rule("sgr-0c1", Direction::Ingress, "tcp", Some((22, 22)), v4("0.0.0.0/0")),
-            rule("sgr-0c2", Direction::Ingress, "tcp", Some((443, 443)), v4("0.0.0.0/0")),
+            rule(
+                "sgr-0c1",
+                Direction::Ingress,
+                "tcp",
+                Some((22, 22)),
+                v4("0.0.0.0/0"),
+            ),
+            rule(
+                "sgr-0c2",
+                Direction::Ingress,
+                "tcp",
+                Some((443, 443)),
+                v4("0.0.0.0/0"),
+            ),
         ],
     );
 }
@@ -566,9 +698,10 @@ fn web_item_change() -> Value {
 #[tokio::test]
 async fn the_published_config_item_is_non_compliant_with_its_annotation() {
     let world = world(false);
-    let event: Value =
-        serde_json::from_str(include_str!("../../tests/fixtures/guard/config-security-group-change.json"))
-            .unwrap();
+    let event: Value = serde_json::from_str(include_str!(
+        "../../tests/fixtures/guard/config-security-group-change.json"
+    ))
+    .unwrap();
     let answer = world.guard.handle(&event).await.unwrap();
     assert_eq!(answer.kind, AnswerKind::Compliance);
     assert_eq!(answer.decisions, [Outcome::NonCompliant]);
@@ -594,7 +727,10 @@ async fn the_published_config_item_is_non_compliant_with_its_annotation() {
     let (detail_type, record) = &records[0];
     assert_eq!(detail_type, record::COMPLIANCE_DETAIL_TYPE);
     assert_eq!(record.uid, "481746159046/us-east-1/sg-77707e10/compliance");
-    assert_eq!(record.group.tags.get("Name").map(String::as_str), Some("Test"));
+    assert_eq!(
+        record.group.tags.get("Name").map(String::as_str),
+        Some("Test")
+    );
     let compliance = record.compliance.as_ref().unwrap();
     assert_eq!(compliance.extra.len(), 3);
     assert_eq!(compliance.trigger.as_deref(), Some("change"));
@@ -627,15 +763,27 @@ async fn remediation_makes_the_group_equal_to_the_desired_set() {
         Some("https v6"),
         "exactly the policy's permission"
     );
+    // Config keeps what was found; the annotation says it was remediated.
     let (_, evaluation) = &world.config.evaluations()[0];
-    assert_eq!(evaluation.compliance, "COMPLIANT");
+    assert_eq!(evaluation.compliance, "NON_COMPLIANT");
+    assert!(
+        evaluation
+            .annotation
+            .as_deref()
+            .is_some_and(|a| a.starts_with("remediated: extra ingress")),
+        "{evaluation:?}"
+    );
     let (_, record) = &records(&world)[0];
     let remediation = &record.compliance.as_ref().unwrap().remediation;
     let done: Vec<RuleAction> = remediation.iter().map(|r| r.action).collect();
     assert_eq!(done, [RuleAction::Revoked, RuleAction::Authorized]);
 
     // Evaluated again, the group is compliant and nothing changes.
-    let again = world.guard.handle(&web_item_change_now(&world)).await.unwrap();
+    let again = world
+        .guard
+        .handle(&web_item_change_now(&world))
+        .await
+        .unwrap();
     assert_eq!(again.decisions, [Outcome::Compliant]);
     assert_eq!(world.ec2.writes().len(), 2);
 }
@@ -680,9 +828,19 @@ async fn remediation_is_refused_when_the_stack_switch_is_off() {
 async fn an_oversized_item_is_described_by_the_guard() {
     let world = world(false);
     web_group(&world);
-    let answer = world.guard.handle(&web_item_change_now(&world)).await.unwrap();
+    let answer = world
+        .guard
+        .handle(&web_item_change_now(&world))
+        .await
+        .unwrap();
     assert_eq!(answer.decisions, [Outcome::NonCompliant]);
-    assert!(world.ec2.calls().iter().any(|c| c.starts_with("DescribeSecurityGroupRules")));
+    assert!(
+        world
+            .ec2
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("DescribeSecurityGroupRules"))
+    );
     let (_, evaluation) = &world.config.evaluations()[0];
     assert_eq!(evaluation.compliance, "NON_COMPLIANT");
     assert_eq!(
@@ -697,7 +855,13 @@ async fn the_schedule_evaluates_every_group() {
     web_group(&world);
     world.ec2.add_group(
         group("sg-0aaaaaaaaaaaaaaa1", "api", &[("tier", "app")]),
-        vec![rule("sgr-0d1", Direction::Ingress, "tcp", Some((443, 443)), v6("::/0"))],
+        vec![rule(
+            "sgr-0d1",
+            Direction::Ingress,
+            "tcp",
+            Some((443, 443)),
+            v6("::/0"),
+        )],
     );
     world
         .ec2
@@ -730,7 +894,12 @@ async fn the_schedule_evaluates_every_group() {
         Some("scheduled")
     );
     assert_eq!(
-        world.ec2.calls().iter().filter(|c| c.starts_with("DescribeSecurityGroupRules")).count(),
+        world
+            .ec2
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("DescribeSecurityGroupRules"))
+            .count(),
         1,
         "one sweep of every rule"
     );

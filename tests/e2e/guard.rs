@@ -11,9 +11,8 @@
 //! - [guard]: the `fanin-guard` binary (`target/debug/fanin-guard`) and its
 //!   answer `{"kind": "change"|"compliance"|"ignored", ...}`;
 //! - [policy]: `tests/fixtures/guard/e2e-policy.yaml` in the format
-//!   `docs/guard.md` documents, and how the test deploys it ([`use_policy`]
-//!   re-points the deployed functions at it, as an operator's policy update
-//!   would; the deployment's `GuardPolicy` may replace it);
+//!   `docs/guard.md` documents, deployed as the deployment's `GuardPolicy`
+//!   with `GuardRemediation=true`;
 //! - [record]: the guard record's and its OCSF document's field names
 //!   ([`TIME_TO_REVERT_KEY`]), and the annotation's wording.
 
@@ -24,15 +23,14 @@ use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification,
 };
 use fanin_devstack::cloudtrail::PlayedEvent;
-use fanin_devstack::deployment::Deployed;
+use fanin_devstack::deployment::DeployOptions;
 use fanin_devstack::guard_host;
 use fanin_devstack::scenario::{self, LocalStack, sdk_config};
 use serde_json::{Value, json};
-use sha2::Digest;
 
 const APPS: [&str; 2] = ["111111111111", "222222222222"];
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
-const POLICY: &str = include_str!("../fixtures/guard/e2e-policy.yaml");
+const POLICY_PATH: &str = "tests/fixtures/guard/e2e-policy.yaml";
 const OPERATOR_ROLE: &str = "sg-operator";
 /// [record] A key of the guard's OCSF document holding the time to revert
 /// (any key containing this text, at any depth).
@@ -56,14 +54,15 @@ struct Place {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guard_reverts_keeps_audits_and_reports_compliance_in_two_accounts_and_regions() {
     let stack = LocalStack::start().await.unwrap();
-    let deployed = fanin_devstack::deployment::deploy(&stack, &APPS, &REGIONS)
+    // The test's policy and remediation, deployed as an operator would:
+    // GuardPolicy and GuardRemediation=true.
+    let options = DeployOptions {
+        guard_policy: Some(fanin_devstack::lambda_host::workspace_root().join(POLICY_PATH)),
+        guard_remediation: true,
+    };
+    let deployed = fanin_devstack::deployment::deploy_with(&stack, &APPS, &REGIONS, &options)
         .await
         .unwrap();
-    for account in APPS {
-        for region in REGIONS {
-            use_policy(&stack, &deployed, account, region).await; // [policy]
-        }
-    }
     let guards = guard_host::start_guards(&stack, &deployed, &APPS, &REGIONS)
         .await
         .unwrap(); // [guard]
@@ -276,102 +275,14 @@ async fn guard_reverts_keeps_audits_and_reports_compliance_in_two_accounts_and_r
     drop(guards);
 }
 
-/// [policy] Uploads the test's policy beside the deployed one (the region's
-/// code bucket, content-addressed key) and points the deployed guard of
-/// `account`/`region` at it, with remediation switched on.
-async fn use_policy(stack: &LocalStack, deployed: &Deployed, account: &str, region: &str) {
-    assert!(deployed.application_accounts.iter().any(|a| a == account));
-    let admin = stack.account_credentials(account).await.unwrap();
-    let lambda = aws_sdk_lambda::Client::new(&stack.moto_config(region, Some(admin)));
-    let function = lambda
-        .get_function_configuration()
-        .function_name("fanin-guard")
-        .send()
-        .await
-        .unwrap();
-    let mut variables = function
-        .environment()
-        .and_then(|e| e.variables())
-        .cloned()
-        .unwrap_or_default();
-    let bucket = variables["FANIN_GUARD_POLICY_BUCKET"].clone();
-    let key = format!(
-        "fanin/{}/guard-policy.yaml",
-        hex::encode(sha2::Sha256::digest(POLICY))
-    );
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&stack.moto_config(region, None))
-            .force_path_style(true)
-            .build(),
-    );
-    let put = s3
-        .put_object()
-        .bucket(&bucket)
-        .key(&key)
-        .body(POLICY.as_bytes().to_vec().into())
-        .send()
-        .await
-        .unwrap();
-    variables.insert("FANIN_GUARD_POLICY_KEY".into(), key);
-    variables.insert(
-        "FANIN_GUARD_POLICY_VERSION".into(),
-        put.version_id().unwrap_or_default().to_owned(),
-    );
-    variables.insert("FANIN_GUARD_REMEDIATION".into(), "true".into());
-    lambda
-        .update_function_configuration()
-        .function_name("fanin-guard")
-        .environment(
-            aws_sdk_lambda::types::Environment::builder()
-                .set_variables(Some(variables))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-}
-
 /// An operator session of `account` (role `sg-operator`, assumed through the
 /// gateway) and a VPC to work in.
 async fn place(stack: &LocalStack, account: &'static str, region: &'static str) -> Place {
     let admin_credentials = stack.account_credentials(account).await.unwrap();
-    let iam = aws_sdk_iam::Client::new(&stack.moto_config(region, Some(admin_credentials.clone())));
-    if iam
-        .get_role()
-        .role_name(OPERATOR_ROLE)
-        .send()
-        .await
-        .is_err()
-    {
-        let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-            "Principal": {"AWS": format!("arn:aws:iam::{account}:root")}, "Action": "sts:AssumeRole"}]});
-        iam.create_role()
-            .role_name(OPERATOR_ROLE)
-            .assume_role_policy_document(trust.to_string())
-            .send()
-            .await
-            .unwrap();
-    }
-    let sts = aws_sdk_sts::Client::new(&sdk_config(
-        &stack.gateway.aws_url,
-        region,
-        Some(admin_credentials.clone()),
-    ));
-    let session = sts
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/{OPERATOR_ROLE}"))
-        .role_session_name("operator")
-        .send()
+    let operator = stack
+        .person_credentials(account, OPERATOR_ROLE, "operator")
         .await
         .unwrap();
-    let c = session.credentials().unwrap();
-    let operator = aws_sdk_sts::config::Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-        None,
-        "operator",
-    );
     let admin =
         aws_sdk_ec2::Client::new(&stack.moto_config(region, Some(admin_credentials.clone())));
     let vpc = admin
