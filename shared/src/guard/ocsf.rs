@@ -521,12 +521,11 @@ fn evidences(record: &GuardRecord) -> Vec<Value> {
     });
     // CloudTrail's `sourceIPAddress` is an address, or the service's name
     // when a service called on the principal's behalf.
-    match change.source_ip.as_deref() {
-        Some(raw) => match parse_ip(raw) {
-            Some(ip) => evidence["src_endpoint"] = json!({"ip": ip}),
-            None => evidence["src_endpoint"] = json!({"domain": capped(raw, NAME_BYTES)}),
-        },
-        None => {}
+    if let Some(raw) = change.source_ip.as_deref() {
+        evidence["src_endpoint"] = match parse_ip(raw) {
+            Some(ip) => json!({"ip": ip}),
+            None => json!({"domain": capped(raw, NAME_BYTES)}),
+        };
     }
     if let Some(agent) = &change.user_agent {
         evidence["http_request"] = json!({"user_agent": capped(agent, NAME_BYTES)});
