@@ -15,6 +15,7 @@ mod dashboards;
 mod deployment;
 mod export;
 mod faults;
+mod guard_cli;
 mod guardduty;
 mod history;
 mod load;
