@@ -2,7 +2,8 @@
 
 Reads one JSON document per line on stdin and checks each against an OCSF
 1.7.0 class model: Vulnerability Finding by default, or the class named by
-the first argument (`detection_finding` for GuardDuty's Detection Findings).
+the first argument (`detection_finding` for GuardDuty's and the guard's
+Detection Findings, `compliance_finding` for the guard's Compliance Findings).
 Prints one line per invalid document and a summary; exits 1 if any document
 is invalid or none was given.
 
@@ -23,13 +24,18 @@ import pathlib
 import sys
 
 import ocsf
-from ocsf.v1_7_0.events import DetectionFinding, VulnerabilityFinding
+from ocsf.v1_7_0 import events
 
+# Only the requested class is loaded: pydantic-ocsf 3.0 resolves each class's
+# enumerations by name when the class is first loaded, and loading
+# ComplianceFinding first makes DetectionFinding take Compliance Finding's
+# `status_id` enumeration (0-3, 99), refusing 4 Resolved and 5 Archived.
 MODELS = {
-    "vulnerability_finding": VulnerabilityFinding,
-    "detection_finding": DetectionFinding,
+    "vulnerability_finding": "VulnerabilityFinding",
+    "detection_finding": "DetectionFinding",
+    "compliance_finding": "ComplianceFinding",
 }
-model = MODELS[sys.argv[1] if len(sys.argv) > 1 else "vulnerability_finding"]
+model = getattr(events, MODELS[sys.argv[1] if len(sys.argv) > 1 else "vulnerability_finding"])
 
 SCHEMA = json.loads(
     (pathlib.Path(ocsf.__file__).parent / "schemas" / "v1_7_0.json").read_text()

@@ -12,6 +12,8 @@
 //! - [`report`]: a self-contained HTML report;
 //! - [`export`]: the archive as OCSF 1.3.0 Parquet for Amazon Security Lake
 //!   (`docs/export.md`);
+//! - [`guard`]: the security-group guard's policy validated, and evaluated
+//!   against accounts' current groups without changing anything (dry run);
 //! - [`dashboards`]: the OpenSearch Dashboards saved objects fanin ships.
 //!
 //! What they share: [`places`] (the central stack's outputs, overridable by
@@ -23,6 +25,7 @@ pub mod backfill;
 pub mod dashboards;
 pub mod export;
 pub mod findings;
+pub mod guard;
 pub mod install;
 pub mod places;
 pub mod redrive;

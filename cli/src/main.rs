@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fanin_cli::{backfill, export, install, redrive, report, summary};
+use fanin_cli::{backfill, export, guard, install, redrive, report, summary};
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +38,10 @@ enum Command {
     /// Write the archive's finding versions of a date range as OCSF 1.3.0
     /// Parquet in the Amazon Security Lake custom source layout (docs/export.md).
     Export(export::Args),
+    /// The security-group guard's policy: `validate` it, or `check` it
+    /// against the current groups of accounts and regions (a dry run that
+    /// changes nothing; docs/guard.md).
+    Guard(guard::Args),
 }
 
 #[tokio::main]
@@ -49,6 +53,7 @@ async fn main() -> ExitCode {
         Command::Summary(args) => summary::run(args).await,
         Command::Report(args) => report::run(args).await,
         Command::Export(args) => export::run(args).await,
+        Command::Guard(args) => guard::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -225,6 +225,7 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
             actions,
             [
                 "ec2:DescribeInstances",
+                "ec2:DescribeSecurityGroupRules",
                 "ec2:DescribeSecurityGroups",
                 "events:DescribeRule",
                 "inspector:DescribeFindings",

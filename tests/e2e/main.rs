@@ -16,6 +16,7 @@ mod deployment;
 mod export;
 mod faults;
 mod guard;
+mod guard_cli;
 mod guardduty;
 mod history;
 mod load;

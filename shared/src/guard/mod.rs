@@ -12,6 +12,7 @@
 
 pub mod cloudtrail;
 pub mod evaluate;
+pub mod ocsf;
 pub mod permission;
 pub mod policy;
 pub mod record;

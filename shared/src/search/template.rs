@@ -21,15 +21,27 @@ use crate::normalize::FindingClass;
 /// The index template of one finding class: `<prefix>-<suffix>*`, with the
 /// class's mapping (2004's is `crate::guardduty::template`; 2003 shares
 /// 2002's until a source of it exists).
+/// The security-group guard's findings are of classes 2003 and 2004: both
+/// templates also map its fields (`crate::guard::ocsf::index_properties`).
 pub fn class_template(class: FindingClass, prefix: &str) -> Value {
-    if class == FindingClass::DetectionFinding {
-        return crate::guardduty::template::detection_index_template(&format!(
-            "{prefix}-{}",
-            class.index_suffix()
-        ));
+    let mut template = match class {
+        FindingClass::DetectionFinding => crate::guardduty::template::detection_index_template(
+            &format!("{prefix}-{}", class.index_suffix()),
+        ),
+        FindingClass::VulnerabilityFinding | FindingClass::ComplianceFinding => {
+            let mut template = index_template(prefix);
+            template["index_patterns"] = json!([format!("{prefix}-{}*", class.index_suffix())]);
+            template
+        }
+    };
+    if class != FindingClass::VulnerabilityFinding {
+        let properties = &mut template["template"]["mappings"]["properties"];
+        // 2002 keeps `resources[].data` unindexed; the guard's is mapped.
+        if let Some(resource) = properties["resources"]["properties"].as_object_mut() {
+            resource.remove("data");
+        }
+        crate::guard::ocsf::merge_properties(properties, &crate::guard::ocsf::index_properties());
     }
-    let mut template = index_template(prefix);
-    template["index_patterns"] = json!([format!("{prefix}-{}*", class.index_suffix())]);
     template
 }
 
@@ -276,6 +288,55 @@ mod tests {
         assert_eq!(
             class_template(FindingClass::ComplianceFinding, "x")["index_patterns"],
             json!(["x-compliance*"])
+        );
+    }
+
+    #[test]
+    fn guard_fields_are_mapped_in_2003_and_2004_only() {
+        for class in [
+            FindingClass::ComplianceFinding,
+            FindingClass::DetectionFinding,
+        ] {
+            let template = class_template(class, "fanin");
+            let properties = &template["template"]["mappings"]["properties"];
+            let guard = &properties["unmapped"]["properties"]["guard"]["properties"];
+            assert_eq!(guard["time_to_revert_ms"]["type"], "long", "{class:?}");
+            assert_eq!(guard["revoked_at"]["type"], "date", "{class:?}");
+            let data = &properties["resources"]["properties"]["data"];
+            assert!(data.get("enabled").is_none(), "{class:?}: data is indexed");
+            let rules = &data["properties"]["rules"]["properties"];
+            assert_eq!(
+                rules["before"]["properties"]["from_port"]["type"],
+                "integer"
+            );
+            assert_eq!(
+                rules["before"]["properties"]["cidr_ipv6"]["type"],
+                "keyword"
+            );
+            assert_eq!(data["properties"]["public_ips"]["type"], "ip");
+            let evidence = &properties["evidences"]["properties"];
+            assert_eq!(evidence["src_endpoint"]["properties"]["ip"]["type"], "ip");
+            assert_eq!(
+                evidence["http_request"]["properties"]["user_agent"]["type"],
+                "keyword"
+            );
+        }
+        let compliance = class_template(FindingClass::ComplianceFinding, "fanin");
+        assert_eq!(
+            compliance["template"]["mappings"]["properties"]["compliance"]["properties"]["control"]
+                ["type"],
+            "keyword"
+        );
+        // GuardDuty's evidence endpoints keep their own fields.
+        let detections = class_template(FindingClass::DetectionFinding, "fanin");
+        let endpoint = &detections["template"]["mappings"]["properties"]["evidences"]["properties"]
+            ["src_endpoint"]["properties"];
+        assert_eq!(endpoint["port"]["type"], "integer");
+        let findings = class_template(FindingClass::VulnerabilityFinding, "fanin");
+        assert!(
+            findings["template"]["mappings"]["properties"]["unmapped"]["properties"]
+                .get("guard")
+                .is_none()
         );
     }
 

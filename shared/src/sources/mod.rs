@@ -21,6 +21,7 @@
 //! (`docs/design.md`, "How to add a source").
 
 pub mod classic;
+pub mod guard;
 pub mod guardduty;
 pub mod inspector2;
 
@@ -48,6 +49,8 @@ pub static EVENT_SOURCES: &[EventSource] = &[
     inspector2::FINDING_EVENTS,
     inspector2::ONDEMAND_AMI_EVENTS,
     guardduty::FINDING_EVENTS,
+    guard::DECISION_EVENTS,
+    guard::COMPLIANCE_EVENTS,
 ];
 
 /// The registered source for an event's `source` and `detail-type`.
