@@ -937,3 +937,41 @@ async fn a_deleted_group_is_not_applicable() {
     )).await.unwrap();
     assert_eq!(left.evaluations[0].compliance, "NOT_APPLICABLE");
 }
+
+/// A new group's event judges only the default egress rule EC2 gave it: an
+/// ingress rule already there was added by a later call, which its own event
+/// judges (judging it here too would record it twice).
+#[tokio::test]
+async fn a_new_groups_event_judges_only_its_default_egress_rule() {
+    let world = world(false);
+    world.ec2.add_group(
+        group(GROUP, "web-new", &[("tier", "web")]),
+        vec![
+            rule("sgr-0e1", Direction::Egress, "-1", None, v4("0.0.0.0/0")),
+            rule(
+                "sgr-0e2",
+                Direction::Ingress,
+                "tcp",
+                Some((22, 22)),
+                v4("0.0.0.0/0"),
+            ),
+        ],
+    );
+    let created = call(
+        "CreateSecurityGroup",
+        DEVELOPER,
+        json!({"groupName": "web-new", "groupDescription": "web", "vpcId": "vpc-0a1b2c3d"}),
+        json!({"_return": true, "groupId": GROUP}),
+    );
+    let answer = world.guard.handle(&created).await.unwrap();
+    assert_eq!(answer.decisions, [Outcome::Approved], "{answer:?}");
+    assert!(world.ec2.writes().is_empty());
+    let (_, record) = &records(&world)[0];
+    let judged: Vec<&str> = record.rules.iter().map(|r| r.rule_id.as_str()).collect();
+    assert_eq!(judged, ["sgr-0e1"]);
+    assert_eq!(
+        rule_ids(&world, GROUP).len(),
+        2,
+        "the SSH rule waits for its own event"
+    );
+}
