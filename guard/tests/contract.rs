@@ -239,46 +239,35 @@ async fn an_unapproved_rule_is_revoked_on_moto_within_a_second() {
     let moto = MotoServer::start().await.unwrap();
     let sdk = sdk_config(&moto.url, "us-east-1", None);
     let (ec2, _, group_id, _) = moto_groups(&sdk).await;
-    let added = ec2
-        .authorize_security_group_ingress()
-        .group_id(&group_id)
-        .ip_permissions(
-            aws_sdk_ec2::types::IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(22)
-                .to_port(22)
-                .ip_ranges(
-                    aws_sdk_ec2::types::IpRange::builder()
-                        .cidr_ip("0.0.0.0/0")
-                        .build(),
-                )
-                .build(),
-        )
-        .ip_permissions(
-            aws_sdk_ec2::types::IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(443)
-                .to_port(443)
-                .ip_ranges(
-                    aws_sdk_ec2::types::IpRange::builder()
-                        .cidr_ip("0.0.0.0/0")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let items: Vec<_> = added
-        .security_group_rules()
-        .iter()
-        .map(|r| {
+    // Two calls (moto answers only the last permission's rule when a call
+    // has several).
+    let mut items = Vec::new();
+    for port in [22, 443] {
+        let added = ec2
+            .authorize_security_group_ingress()
+            .group_id(&group_id)
+            .ip_permissions(
+                aws_sdk_ec2::types::IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(port)
+                    .to_port(port)
+                    .ip_ranges(
+                        aws_sdk_ec2::types::IpRange::builder()
+                            .cidr_ip("0.0.0.0/0")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        items.extend(added.security_group_rules().iter().map(|r| {
             json!({"groupOwnerId": "123456789012", "groupId": group_id,
                    "securityGroupRuleId": r.security_group_rule_id().unwrap(), "isEgress": false,
                    "ipProtocol": r.ip_protocol().unwrap(), "fromPort": r.from_port().unwrap(),
                    "toPort": r.to_port().unwrap(), "cidrIpv4": r.cidr_ipv4().unwrap()})
-        })
-        .collect();
+        }));
+    }
     assert_eq!(items.len(), 2);
     let ssh_rule = items.iter().find(|i| i["fromPort"] == 22).unwrap()["securityGroupRuleId"]
         .as_str()
