@@ -31,7 +31,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use fanin::guard::evaluate::{Actor, GroupFacts, Verdict};
-use fanin::guard::permission::{Direction, GroupRule, ReferencedGroup, RuleItem};
+use fanin::guard::permission::{Direction, GroupRule};
 use fanin::guard::policy::{Mode, Policy};
 use fanin::ids::{AccountId, Region};
 use serde::Serialize;
@@ -377,26 +377,7 @@ impl Ec2Groups {
         while let Some(page) = pages.next().await {
             let page = page.context("DescribeSecurityGroupRules")?;
             for rule in page.security_group_rules() {
-                let item = RuleItem {
-                    security_group_rule_id: rule
-                        .security_group_rule_id()
-                        .unwrap_or_default()
-                        .into(),
-                    group_id: rule.group_id().map(str::to_owned),
-                    group_owner_id: rule.group_owner_id().map(str::to_owned),
-                    is_egress: rule.is_egress().unwrap_or(false),
-                    ip_protocol: rule.ip_protocol().unwrap_or("-1").to_owned(),
-                    from_port: rule.from_port(),
-                    to_port: rule.to_port(),
-                    cidr_ipv4: rule.cidr_ipv4().map(str::to_owned),
-                    cidr_ipv6: rule.cidr_ipv6().map(str::to_owned),
-                    prefix_list_id: rule.prefix_list_id().map(str::to_owned),
-                    referenced_group_info: rule.referenced_group_info().map(|r| ReferencedGroup {
-                        group_id: r.group_id().map(str::to_owned),
-                        user_id: r.user_id().map(str::to_owned),
-                    }),
-                    description: rule.description().map(str::to_owned),
-                };
+                let item = fanin::aws::ec2::rule_item(rule);
                 let read = item.to_rule().map_err(|e| {
                     format!(
                         "{}: {e}",

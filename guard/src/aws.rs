@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::{self as ec2, Filter};
 use fanin::aws::classify;
-use fanin::guard::permission::{Direction, Peer, Permission, ReferencedGroup, RuleItem};
+use fanin::guard::permission::{Direction, Peer, Permission};
 use fanin::guard::policy::Policy;
 use fanin::guard::record::{self, AttachedInterface};
 use fanin::ports::CallError;
@@ -273,23 +273,7 @@ fn convert_group(group: &ec2::SecurityGroup) -> GroupDescription {
 }
 
 fn convert_rule(rule: &ec2::SecurityGroupRule) -> Option<DescribedRule> {
-    let item = RuleItem {
-        security_group_rule_id: rule.security_group_rule_id().unwrap_or_default().to_owned(),
-        group_id: rule.group_id().map(str::to_owned),
-        group_owner_id: rule.group_owner_id().map(str::to_owned),
-        is_egress: rule.is_egress().unwrap_or(false),
-        ip_protocol: rule.ip_protocol().unwrap_or_default().to_owned(),
-        from_port: rule.from_port(),
-        to_port: rule.to_port(),
-        cidr_ipv4: rule.cidr_ipv4().map(str::to_owned),
-        cidr_ipv6: rule.cidr_ipv6().map(str::to_owned),
-        prefix_list_id: rule.prefix_list_id().map(str::to_owned),
-        referenced_group_info: rule.referenced_group_info().map(|r| ReferencedGroup {
-            group_id: r.group_id().map(str::to_owned),
-            user_id: r.user_id().map(str::to_owned),
-        }),
-        description: rule.description().map(str::to_owned),
-    };
+    let item = fanin::aws::ec2::rule_item(rule);
     match item.to_rule() {
         Ok(converted) => Some(DescribedRule {
             group_id: item.group_id.clone().unwrap_or_default(),

@@ -262,3 +262,28 @@ fn convert_permission(permission: &sdk::IpPermission) -> IngressRule {
             .collect(),
     }
 }
+
+/// One rule of `DescribeSecurityGroupRules` in the guard's shape (the same
+/// fields CloudTrail records for a rule); [`RuleItem::to_rule`] checks it.
+///
+/// [`RuleItem::to_rule`]: crate::guard::permission::RuleItem::to_rule
+pub fn rule_item(rule: &sdk::SecurityGroupRule) -> crate::guard::permission::RuleItem {
+    use crate::guard::permission::{ReferencedGroup, RuleItem};
+    RuleItem {
+        security_group_rule_id: rule.security_group_rule_id().unwrap_or_default().to_owned(),
+        group_id: rule.group_id().map(str::to_owned),
+        group_owner_id: rule.group_owner_id().map(str::to_owned),
+        is_egress: rule.is_egress().unwrap_or(false),
+        ip_protocol: rule.ip_protocol().unwrap_or_default().to_owned(),
+        from_port: rule.from_port(),
+        to_port: rule.to_port(),
+        cidr_ipv4: rule.cidr_ipv4().map(str::to_owned),
+        cidr_ipv6: rule.cidr_ipv6().map(str::to_owned),
+        prefix_list_id: rule.prefix_list_id().map(str::to_owned),
+        referenced_group_info: rule.referenced_group_info().map(|r| ReferencedGroup {
+            group_id: r.group_id().map(str::to_owned),
+            user_id: r.user_id().map(str::to_owned),
+        }),
+        description: rule.description().map(str::to_owned),
+    }
+}
