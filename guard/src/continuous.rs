@@ -243,49 +243,55 @@ async fn one_item(
         .configuration
         .map(serde_json::from_value::<GroupConfiguration>)
         .transpose();
-    let facts = match from_item {
-        Ok(Some(configuration)) => {
+    // The item as Config recorded it, when every part of it reads and it is
+    // the group the notification names; otherwise the group as EC2 has it.
+    let recorded = match from_item {
+        Ok(Some(configuration))
+            if configuration.group_id == resource_id
+                && fanin::guard::permission::is_aws_id(&resource_id, "sg-") =>
+        {
             let mut tags = item.tags.unwrap_or_default();
             for tag in configuration.tags {
                 tags.entry(tag.key).or_insert(tag.value);
             }
             let mut rules = Vec::new();
+            let mut unreadable = false;
             for (direction, entries) in [
                 (Direction::Ingress, &configuration.ip_permissions),
                 (Direction::Egress, &configuration.ip_permissions_egress),
             ] {
                 for entry in entries {
                     match entry.flatten() {
+                        // Config items carry no rule ids: looked up when needed.
                         Ok(permissions) => {
-                            rules.extend(permissions.into_iter().map(|permission| {
-                                // Config items carry no rule ids: looked up when needed.
-                                GroupRule {
-                                    rule_id: String::new(),
-                                    direction,
-                                    permission,
-                                }
+                            rules.extend(permissions.into_iter().map(|permission| GroupRule {
+                                rule_id: String::new(),
+                                direction,
+                                permission,
                             }))
                         }
                         Err(error) => {
-                            warn!(group_id = %configuration.group_id, error = %error, "unreadable permission in the Config item");
+                            warn!(group_id = %resource_id, error = %error, "unreadable permission in the Config item: the group is described instead");
+                            unreadable = true;
                         }
                     }
                 }
             }
-            Some((
-                GroupFacts {
-                    account: account.clone(),
-                    region: region.clone(),
-                    group_id: configuration.group_id,
-                    group_name: configuration.group_name,
-                    vpc_id: configuration.vpc_id,
-                    tags,
-                    rules,
-                },
-                false,
-            ))
+            (!unreadable).then(|| GroupFacts {
+                account: account.clone(),
+                region: region.clone(),
+                group_id: configuration.group_id,
+                group_name: configuration.group_name,
+                vpc_id: configuration.vpc_id,
+                tags,
+                rules,
+            })
         }
-        Ok(None) | Err(_) => {
+        _ => None,
+    };
+    let facts = match recorded {
+        Some(facts) => Some((facts, false)),
+        None => {
             // Oversized (or unreadable): the group as EC2 has it now.
             if !fanin::guard::permission::is_aws_id(&resource_id, "sg-") {
                 return Ok(not_applicable(&resource_id, at, "not a security group id"));
