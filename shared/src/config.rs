@@ -398,7 +398,7 @@ pub fn is_loopback(url: &Url) -> bool {
 }
 
 /// S3 bucket naming rules (general purpose buckets).
-fn validate_bucket(bucket: &str) -> Result<(), &'static str> {
+pub fn validate_bucket(bucket: &str) -> Result<(), &'static str> {
     let ok = (3..=63).contains(&bucket.len())
         && bucket
             .bytes()

@@ -1,0 +1,63 @@
+//! The unused-exposure function: one Lambda in the central account's
+//! primary region, two kinds of event.
+//!
+//! - An SQS batch of S3 event notifications for new VPC Flow Logs objects
+//!   ([`ingest`]): each object is streamed (gzip text or Parquet), parsed
+//!   with its header's field list, and aggregated per hour
+//!   (`fanin::flowlogs`); the aggregates go to the archive and the index,
+//!   malformed lines to the quarantine.
+//! - The scheduled evaluation ([`evaluate`]): per account and region, the
+//!   interfaces and their groups (`fanin::exposure::inventory`) are judged
+//!   against the window's aggregates (`fanin::exposure::evaluate`), and one
+//!   record per internet-open rule goes to the central bus, which the
+//!   collector stores as an OCSF finding.
+//!
+//! `main.rs` builds an [`Exposure`] once per cold start and hands
+//! [`handle_event`] to the runtime.
+
+pub mod config;
+pub mod evaluate;
+pub mod ingest;
+
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+
+use crate::config::ExposureConfig;
+
+/// What one cold start builds: the configuration and the clients of both
+/// paths.
+pub struct Exposure {
+    pub config: ExposureConfig,
+    pub ingest: ingest::Ingest,
+    pub evaluate: evaluate::Evaluate,
+}
+
+impl Exposure {
+    pub async fn build(config: ExposureConfig) -> anyhow::Result<Self> {
+        let ingest = ingest::Ingest::build(&config).await?;
+        let evaluate = evaluate::Evaluate::build(&config).await?;
+        Ok(Self {
+            config,
+            ingest,
+            evaluate,
+        })
+    }
+}
+
+/// Routes an invocation: an SQS batch (`Records[].eventSource ==
+/// "aws:sqs"`) to [`ingest`], anything else to [`evaluate`].
+pub async fn handle_event(
+    exposure: &Exposure,
+    event: LambdaEvent<Value>,
+) -> Result<Value, lambda_runtime::Error> {
+    let (payload, _context) = event.into_parts();
+    let is_sqs = payload["Records"]
+        .as_array()
+        .and_then(|records| records.first())
+        .is_some_and(|record| record["eventSource"] == "aws:sqs");
+    if is_sqs {
+        Ok(ingest::handle(&exposure.ingest, payload).await?)
+    } else {
+        Ok(evaluate::handle(&exposure.evaluate, payload).await?)
+    }
+}
