@@ -16,16 +16,14 @@ use chrono::{DateTime, Utc};
 use fanin::guard::evaluate::{Actor, GroupFacts};
 use fanin::guard::permission::{Direction, GroupRule, IpPermission};
 use fanin::guard::policy::Mode;
-use fanin::guard::record::{
-    self, GroupSummary, GuardRecord, Outcome, RECORD_VERSION, RuleAction, RuleDecision,
-};
+use fanin::guard::record::{self, GuardRecord, Outcome, RuleAction, RuleDecision};
 use fanin::ids::{AccountId, Region};
 use serde::Deserialize;
 use serde_json::Value;
 use tracing::warn;
 
 use crate::actions::{authorize_exact, revoke_by_id};
-use crate::emit::{compliance_summary, emit, internet_exposed};
+use crate::emit::{compliance_summary, emit, internet_exposed, record_about};
 use crate::ports::{Evaluation, GroupDescription, GroupLookup};
 use crate::{Answer, AnswerKind, EvaluationSummary, Guard, GuardError};
 
@@ -493,27 +491,6 @@ async fn evaluate_group(
     };
     let attached = guard.groups.describe_interfaces(&facts.group_id).await?;
     let record = GuardRecord {
-        record_version: RECORD_VERSION,
-        uid: format!(
-            "{}/{}/{}/compliance",
-            facts.account, facts.region, facts.group_id
-        ),
-        account: facts.account.to_string(),
-        region: facts.region.to_string(),
-        group: GroupSummary {
-            group_id: facts.group_id.clone(),
-            group_name: facts.group_name.clone(),
-            vpc_id: facts.vpc_id.clone(),
-            tags: facts.tags.clone(),
-            break_glass: coverage.break_glass,
-        },
-        selector: coverage.selector.name.clone(),
-        mode: coverage.mode(),
-        policy_digest: guard.policy.digest.clone(),
-        outcome,
-        decided_at: Utc::now(),
-        change: None,
-        rules: Vec::new(),
         compliance: Some(compliance_summary(
             &diff,
             status,
@@ -527,7 +504,7 @@ async fn evaluate_group(
             coverage.selector.rules(Direction::Ingress),
         ),
         attached,
-        timing: None,
+        ..record_about(guard, &facts, &coverage, "compliance", outcome)
     };
     Ok(Evaluated {
         evaluation: Evaluation {

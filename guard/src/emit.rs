@@ -3,11 +3,13 @@
 //! decisions a person should hear of become a short SNS notification.
 //! Also the pieces of a record both paths build alike.
 
-use fanin::guard::evaluate::{StateDiff, is_internet};
+use chrono::Utc;
+use fanin::guard::evaluate::{Coverage, GroupFacts, StateDiff, is_internet};
 use fanin::guard::permission::{Direction, GroupRule};
 use fanin::guard::policy::RuleSet;
 use fanin::guard::record::{
-    AttachedInterface, ComplianceSummary, ExtraRule, GuardRecord, Outcome, RuleDecision,
+    AttachedInterface, ComplianceSummary, ExtraRule, GroupSummary, GuardRecord, Outcome,
+    RECORD_VERSION, RuleDecision,
 };
 use tracing::{info, warn};
 
@@ -138,6 +140,46 @@ pub fn notification(record: &GuardRecord) -> (String, String) {
     }
     lines.push(format!("Record: {}", record.uid));
     (subject, lines.join("\n"))
+}
+
+/// A record of `outcome` about the group of `facts`, decided now under
+/// `coverage`, with uid `<account>/<region>/<group>/<what>`: what both paths
+/// set alike. The caller adds its change, rules, compliance, interfaces and
+/// timing.
+pub fn record_about(
+    guard: &Guard,
+    facts: &GroupFacts,
+    coverage: &Coverage<'_>,
+    what: &str,
+    outcome: Outcome,
+) -> GuardRecord {
+    GuardRecord {
+        record_version: RECORD_VERSION,
+        uid: format!(
+            "{}/{}/{}/{what}",
+            facts.account, facts.region, facts.group_id
+        ),
+        account: facts.account.to_string(),
+        region: facts.region.to_string(),
+        group: GroupSummary {
+            group_id: facts.group_id.clone(),
+            group_name: facts.group_name.clone(),
+            vpc_id: facts.vpc_id.clone(),
+            tags: facts.tags.clone(),
+            break_glass: coverage.break_glass,
+        },
+        selector: coverage.selector.name.clone(),
+        mode: coverage.mode(),
+        policy_digest: guard.policy.digest.clone(),
+        outcome,
+        decided_at: Utc::now(),
+        change: None,
+        rules: Vec::new(),
+        compliance: None,
+        attached: Vec::new(),
+        internet_exposed: false,
+        timing: None,
+    }
 }
 
 /// The compliance part of a record, from the diff.

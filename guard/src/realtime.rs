@@ -9,13 +9,12 @@ use fanin::guard::evaluate::{Coverage, GroupFacts, Verdict};
 use fanin::guard::permission::{Direction, GroupRule, Peer, Protocol};
 use fanin::guard::policy::Mode;
 use fanin::guard::record::{
-    self, ChangeSummary, GroupSummary, GuardRecord, RECORD_VERSION, RuleAction, RuleDecision,
-    Timing, change_outcome,
+    self, ChangeSummary, GuardRecord, RuleAction, RuleDecision, Timing, change_outcome,
 };
 use serde_json::Value;
 
 use crate::actions::revoke_by_id;
-use crate::emit::{compliance_summary, emit, internet_exposed};
+use crate::emit::{compliance_summary, emit, internet_exposed, record_about};
 use crate::ports::{GroupLookup, SecurityGroups};
 use crate::{Answer, AnswerKind, Guard, GuardError};
 
@@ -228,26 +227,8 @@ fn change_record(
         "NON_COMPLIANT"
     };
     let ingress = coverage.selector.rules(Direction::Ingress);
+    let outcome = change_outcome(&rules, coverage.break_glass);
     GuardRecord {
-        record_version: RECORD_VERSION,
-        uid: format!(
-            "{}/{}/{}/{}",
-            facts.account, facts.region, facts.group_id, change.event_id
-        ),
-        account: facts.account.to_string(),
-        region: facts.region.to_string(),
-        group: GroupSummary {
-            group_id: facts.group_id.clone(),
-            group_name: facts.group_name.clone(),
-            vpc_id: facts.vpc_id.clone(),
-            tags: facts.tags.clone(),
-            break_glass: coverage.break_glass,
-        },
-        selector: coverage.selector.name.clone(),
-        mode: coverage.mode(),
-        policy_digest: guard.policy.digest.clone(),
-        outcome: change_outcome(&rules, coverage.break_glass),
-        decided_at: Utc::now(),
         change: Some(ChangeSummary {
             event_id: change.event_id.clone(),
             event_name: change.kind,
@@ -268,5 +249,6 @@ fn change_record(
         internet_exposed: internet_exposed(&attached, &facts.rules, ingress),
         attached,
         timing: Some(timing),
+        ..record_about(guard, facts, coverage, &change.event_id, outcome)
     }
 }
