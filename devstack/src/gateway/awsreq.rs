@@ -187,29 +187,9 @@ pub fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Glob match with `*` and `?`, as Inspector's name patterns and IAM's StringLike.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
+/// Glob match with `*` and `?`, as Inspector's name patterns and IAM's
+/// StringLike: the core's matcher, the one the guard's policy uses.
+pub use fanin::guard::policy::glob_matches as glob_match;
 
 /// An HTTP client for calls to the local servers: no proxy, no redirects, no
 /// transparent decompression.
