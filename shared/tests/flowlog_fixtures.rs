@@ -239,18 +239,18 @@ fn tcp_flags_tell_who_opened_each_connection() {
         (opened.first_seen, opened.last_seen),
         (1566848875, 1566848933)
     );
-    // The server's SYN-ACKs out answer a remote (one key per client port).
-    let mut answered: Vec<u16> = traffic
+    // The server's SYN-ACKs out answer a remote: kept under the service's
+    // port, one key for both client ports.
+    let answered: Vec<(u16, u64)> = traffic
         .iter()
         .filter(|(d, t)| {
             d.hour == first_hour
                 && t.direction == Direction::Egress
                 && t.initiator == Initiator::Remote
         })
-        .map(|(_, t)| t.dst_port)
+        .map(|(_, t)| (t.dst_port, t.flows))
         .collect();
-    answered.sort();
-    assert_eq!(answered, [43416, 43418]);
+    assert_eq!(answered, [(5001, 2)]);
     // The FIN-only interval: no SYN, a service port → unknown.
     let closing = traffic
         .iter()
@@ -364,7 +364,8 @@ fn version_5_fields_and_flow_direction() {
         .1;
     assert_eq!(
         (ingress.initiator, ingress.dst_port, ingress.bytes),
-        (Initiator::Interface, 34210, 15044)
+        // Kept under S3's port, not the instance's ephemeral one.
+        (Initiator::Interface, 80, 15044)
     );
     let egress = traffic
         .iter()

@@ -142,6 +142,26 @@ fn rank(top: &mut Vec<TopSource>) {
     top.truncate(TOP_SOURCES);
 }
 
+/// The port a key keeps: the connection's service port, so that the
+/// ephemeral ports of answers do not make one key per connection (memory
+/// stays bounded by services, not by connections). Inbound use (ingress
+/// opened by a remote, or unknown) keeps the destination port, which is
+/// what the evaluation matches rules against; an answer keeps the port it
+/// comes from (ingress opened by the interface, egress opened by a
+/// remote: the source port); egress the interface opened keeps the
+/// destination port; egress that cannot be placed keeps the lower port.
+fn service_port(record: &Record<'_>, direction: Direction, initiator: Initiator) -> u16 {
+    let source = record.srcport.unwrap_or(0);
+    let destination = record.dstport.unwrap_or(0);
+    match (direction, initiator) {
+        (Direction::Ingress, Initiator::Interface) | (Direction::Egress, Initiator::Remote) => {
+            source
+        }
+        (Direction::Ingress, _) | (Direction::Egress, Initiator::Interface) => destination,
+        (Direction::Egress, Initiator::Unknown) => source.min(destination),
+    }
+}
+
 /// Records, `NODATA` and `SKIPDATA` of one interface in one hour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Coverage {
@@ -259,7 +279,7 @@ impl Aggregator {
             initiator,
             protocol,
             dst_port: if protocol == TCP || protocol == UDP {
-                record.dstport.unwrap_or(0)
+                service_port(record, direction, initiator)
             } else {
                 0
             },
@@ -387,7 +407,9 @@ pub struct TrafficDoc {
     pub direction: Direction,
     pub initiator: Initiator,
     pub protocol: u8,
-    /// 0 for protocols other than TCP and UDP.
+    /// The connection's service port (see `service_port`): the destination
+    /// port of inbound traffic, the remote service's port of answers to the
+    /// interface's own connections; 0 for protocols other than TCP and UDP.
     pub dst_port: u16,
     pub action: Action,
     pub source_class: SourceClass,
