@@ -34,7 +34,12 @@ pub struct Exposure {
 
 impl Exposure {
     pub async fn build(config: ExposureConfig) -> anyhow::Result<Self> {
-        let ingest = ingest::Ingest::build(&config).await?;
+        // The inventory's network maps replace this once wired (see
+        // `ingest::ports::NoNetworkMaps`): until then objects are
+        // classified by the documented fallbacks.
+        let maps: std::sync::Arc<dyn ingest::ports::NetworkMaps> =
+            std::sync::Arc::new(ingest::ports::NoNetworkMaps);
+        let ingest = ingest::Ingest::build(&config, maps).await?;
         let evaluate = evaluate::Evaluate::build(&config).await?;
         Ok(Self {
             config,

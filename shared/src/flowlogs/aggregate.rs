@@ -1,0 +1,805 @@
+//! The hourly aggregation of flow-log records, and the documents it writes.
+//!
+//! An [`Aggregator`] holds one object's (or a benchmark's) records as
+//! aggregates keyed by (interface, direction, initiator, protocol,
+//! destination port, action, source class, IP version, hour); the account
+//! and region are the object's, the same for every key. Its memory is
+//! bounded by the number of keys and interfaces, never by the number of
+//! records. Per (interface, hour) it also counts the records, `NODATA` and
+//! `SKIPDATA` ones, so the evaluation knows which interfaces were logged at
+//! all.
+//!
+//! [`AggregateDoc`] is both the line of the archive object and the document
+//! of the `<prefix>-flows` index; the evaluation reads them back and merges
+//! equal keys across objects with [`Aggregate::merge`].
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::classify::{
+    self, Direction, Initiator, InterfaceView, NetworkMap, SourceClass, TCP, UDP,
+};
+use super::hll::{Hll, HllError};
+use super::parse::{Action, LogStatus, Record};
+use crate::ids::{AccountId, Region};
+
+/// The most sources an aggregate ranks.
+pub const TOP_SOURCES: usize = 10;
+
+type Fast = foldhash::fast::FixedState;
+
+/// One traffic key within an object (account and region are the object's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct TrafficKey {
+    interface: u32,
+    /// Hours since the epoch (the record's `start`).
+    hour: u32,
+    direction: Direction,
+    initiator: Initiator,
+    protocol: u8,
+    dst_port: u16,
+    action: Action,
+    source_class: SourceClass,
+    ip_version: u8,
+}
+
+/// A source address and how many records came from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopSource {
+    pub address: IpAddr,
+    pub flows: u64,
+}
+
+/// The values of one key.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Aggregate {
+    pub packets: u64,
+    pub bytes: u64,
+    /// Records.
+    pub flows: u64,
+    pub sources: Hll,
+    /// Space-saving ranking: at most [`TOP_SOURCES`], counts may overstate
+    /// an address that replaced another by at most the replaced count.
+    pub top_sources: Vec<TopSource>,
+    /// Earliest record `start`, epoch seconds.
+    pub first_seen: i64,
+    /// Latest record `end`, epoch seconds.
+    pub last_seen: i64,
+}
+
+impl Aggregate {
+    fn new(start: i64, end: i64) -> Self {
+        Self {
+            first_seen: start,
+            last_seen: end,
+            ..Self::default()
+        }
+    }
+
+    fn add(&mut self, packets: u64, bytes: u64, start: i64, end: i64, source: IpAddr) {
+        self.packets = self.packets.saturating_add(packets);
+        self.bytes = self.bytes.saturating_add(bytes);
+        self.flows += 1;
+        self.first_seen = self.first_seen.min(start);
+        self.last_seen = self.last_seen.max(end);
+        self.sources.insert(source);
+        if let Some(top) = self.top_sources.iter_mut().find(|t| t.address == source) {
+            top.flows += 1;
+        } else if self.top_sources.len() < TOP_SOURCES {
+            if self.top_sources.len() == self.top_sources.capacity() {
+                let grow = (self.top_sources.len().max(1) * 2).min(TOP_SOURCES);
+                self.top_sources
+                    .reserve_exact(grow - self.top_sources.len());
+            }
+            self.top_sources.push(TopSource {
+                address: source,
+                flows: 1,
+            });
+        } else if let Some(least) = self.top_sources.iter_mut().min_by_key(|t| t.flows) {
+            *least = TopSource {
+                address: source,
+                flows: least.flows + 1,
+            };
+        }
+    }
+
+    /// Merges another aggregate of the same key: sums, the union of the
+    /// sources, the earlier first and later last seen, and the top sources
+    /// re-ranked from both lists' counts (ties by address). Commutative;
+    /// associative for everything but a top-sources list that had to drop
+    /// an address in between (more than [`TOP_SOURCES`] addresses in all).
+    pub fn merge(&mut self, other: &Aggregate) {
+        self.packets = self.packets.saturating_add(other.packets);
+        self.bytes = self.bytes.saturating_add(other.bytes);
+        self.flows = self.flows.saturating_add(other.flows);
+        self.sources.merge(&other.sources);
+        self.first_seen = self.first_seen.min(other.first_seen);
+        self.last_seen = self.last_seen.max(other.last_seen);
+        for theirs in &other.top_sources {
+            match self
+                .top_sources
+                .iter_mut()
+                .find(|t| t.address == theirs.address)
+            {
+                Some(ours) => ours.flows = ours.flows.saturating_add(theirs.flows),
+                None => self.top_sources.push(theirs.clone()),
+            }
+        }
+        rank(&mut self.top_sources);
+    }
+
+    /// Heap bytes held (for the memory report).
+    fn heap_bytes(&self) -> usize {
+        self.sources.heap_bytes() + self.top_sources.capacity() * std::mem::size_of::<TopSource>()
+    }
+}
+
+fn rank(top: &mut Vec<TopSource>) {
+    top.sort_by(|a, b| b.flows.cmp(&a.flows).then(a.address.cmp(&b.address)));
+    top.truncate(TOP_SOURCES);
+}
+
+/// The port a key keeps: the connection's service port, so that the
+/// ephemeral ports of answers do not make one key per connection (memory
+/// stays bounded by services, not by connections). Inbound use (ingress
+/// opened by a remote, or unknown) keeps the destination port, which is
+/// what the evaluation matches rules against; an answer keeps the port it
+/// comes from (ingress opened by the interface, egress opened by a
+/// remote: the source port); egress the interface opened keeps the
+/// destination port; egress that cannot be placed keeps the lower port.
+fn service_port(record: &Record<'_>, direction: Direction, initiator: Initiator) -> u16 {
+    let source = record.srcport.unwrap_or(0);
+    let destination = record.dstport.unwrap_or(0);
+    match (direction, initiator) {
+        (Direction::Ingress, Initiator::Interface) | (Direction::Egress, Initiator::Remote) => {
+            source
+        }
+        (Direction::Ingress, _) | (Direction::Egress, Initiator::Interface) => destination,
+        (Direction::Egress, Initiator::Unknown) => source.min(destination),
+    }
+}
+
+/// Records, `NODATA` and `SKIPDATA` of one interface in one hour.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub records: u64,
+    pub nodata: u64,
+    pub skipdata: u64,
+}
+
+/// What an aggregator saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AggregatorStats {
+    /// Records added (every parsed line).
+    pub records: u64,
+    /// Records with traffic, aggregated.
+    pub aggregated: u64,
+    pub nodata: u64,
+    pub skipdata: u64,
+    /// Records that cannot be aggregated: no interface or start (a custom
+    /// format without them), or an `OK` record without addresses, protocol
+    /// or action.
+    pub incomplete: u64,
+}
+
+struct InterfaceSlot {
+    id: Box<str>,
+    view: InterfaceView,
+}
+
+/// The aggregation of one object's records.
+pub struct Aggregator {
+    map: std::sync::Arc<NetworkMap>,
+    interface_index: HashMap<Box<str>, u32, Fast>,
+    interfaces: Vec<InterfaceSlot>,
+    traffic: HashMap<TrafficKey, Aggregate, Fast>,
+    coverage: HashMap<(u32, u32), Coverage, Fast>,
+    stats: AggregatorStats,
+}
+
+impl Aggregator {
+    pub fn new(map: std::sync::Arc<NetworkMap>) -> Self {
+        Self {
+            map,
+            interface_index: HashMap::default(),
+            interfaces: Vec::new(),
+            traffic: HashMap::default(),
+            coverage: HashMap::default(),
+            stats: AggregatorStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> AggregatorStats {
+        self.stats
+    }
+
+    /// Traffic keys held.
+    pub fn key_count(&self) -> usize {
+        self.traffic.len()
+    }
+
+    fn interface(&mut self, id: &str) -> u32 {
+        if let Some(&index) = self.interface_index.get(id) {
+            return index;
+        }
+        let index = self.interfaces.len() as u32;
+        self.interfaces.push(InterfaceSlot {
+            id: id.into(),
+            view: self.map.view(id),
+        });
+        self.interface_index.insert(id.into(), index);
+        index
+    }
+
+    /// Adds one record.
+    pub fn add(&mut self, record: &Record<'_>) {
+        self.stats.records += 1;
+        let (Some(interface_id), Some(start)) = (record.interface_id, record.start) else {
+            self.stats.incomplete += 1;
+            return;
+        };
+        let interface = self.interface(interface_id);
+        let hour = (start / 3600).clamp(0, i64::from(u32::MAX)) as u32;
+        let coverage = self.coverage.entry((interface, hour)).or_default();
+        coverage.records += 1;
+        match record.log_status {
+            Some(LogStatus::NoData) => {
+                coverage.nodata += 1;
+                self.stats.nodata += 1;
+                return;
+            }
+            Some(LogStatus::SkipData) => {
+                coverage.skipdata += 1;
+                self.stats.skipdata += 1;
+                return;
+            }
+            Some(LogStatus::Ok) | None => {}
+        }
+        let (Some(action), Some(protocol), Some(source), Some(_)) = (
+            record.action,
+            record.protocol,
+            record.srcaddr,
+            record.dstaddr,
+        ) else {
+            self.stats.incomplete += 1;
+            return;
+        };
+        let view = &self.interfaces[interface as usize].view;
+        let direction = classify::direction(record, view);
+        let initiator = classify::initiator(record, direction);
+        let remote = classify::remote_address(record, direction).unwrap_or(source);
+        let source_class = classify::source_class(remote, view);
+        let key = TrafficKey {
+            interface,
+            hour,
+            direction,
+            initiator,
+            protocol,
+            dst_port: if protocol == TCP || protocol == UDP {
+                service_port(record, direction, initiator)
+            } else {
+                0
+            },
+            action,
+            source_class,
+            ip_version: if remote.is_ipv4() { 4 } else { 6 },
+        };
+        let end = record.end.unwrap_or(start);
+        self.traffic
+            .entry(key)
+            .or_insert_with(|| Aggregate::new(start, end))
+            .add(
+                record.packets.unwrap_or(0),
+                record.bytes.unwrap_or(0),
+                start,
+                end,
+                remote,
+            );
+        self.stats.aggregated += 1;
+    }
+
+    /// Bytes held by the aggregator's tables and values (an estimate from
+    /// sizes and capacities, for the memory report).
+    pub fn approximate_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(TrafficKey, Aggregate)>() + 1;
+        let coverage = std::mem::size_of::<((u32, u32), Coverage)>() + 1;
+        self.traffic.capacity() * entry
+            + self
+                .traffic
+                .values()
+                .map(Aggregate::heap_bytes)
+                .sum::<usize>()
+            + self.coverage.capacity() * coverage
+            + self.interfaces.len() * (std::mem::size_of::<InterfaceSlot>() + 64)
+    }
+
+    /// The documents of everything aggregated, in a stable order (traffic
+    /// by key, then coverage), each with its deterministic `id`.
+    pub fn documents(
+        &self,
+        account: &AccountId,
+        region: &Region,
+        object_id: &str,
+    ) -> Vec<AggregateDoc> {
+        let mut keys: Vec<(&TrafficKey, &Aggregate)> = self.traffic.iter().collect();
+        keys.sort_by(|a, b| {
+            let name = |k: &TrafficKey| &*self.interfaces[k.interface as usize].id;
+            (name(a.0), a.0).cmp(&(name(b.0), b.0))
+        });
+        let mut documents = Vec::with_capacity(keys.len() + self.coverage.len());
+        for (key, aggregate) in keys {
+            let body = DocBody::Traffic(TrafficDoc {
+                direction: key.direction,
+                initiator: key.initiator,
+                protocol: key.protocol,
+                dst_port: key.dst_port,
+                action: key.action,
+                source_class: key.source_class,
+                ip_version: key.ip_version,
+                packets: aggregate.packets,
+                bytes: aggregate.bytes,
+                flows: aggregate.flows,
+                distinct_sources: aggregate.sources.estimate(),
+                hll: aggregate.sources.to_base64(),
+                top_sources: aggregate.top_sources.clone(),
+                first_seen: aggregate.first_seen,
+                last_seen: aggregate.last_seen,
+            });
+            documents.push(AggregateDoc::new(
+                account,
+                region,
+                &self.interfaces[key.interface as usize].id,
+                i64::from(key.hour) * 3600,
+                object_id,
+                body,
+            ));
+        }
+        let mut hours: Vec<(&(u32, u32), &Coverage)> = self.coverage.iter().collect();
+        hours.sort_by(|a, b| {
+            let name = |k: &(u32, u32)| &*self.interfaces[k.0 as usize].id;
+            (name(a.0), a.0.1).cmp(&(name(b.0), b.0.1))
+        });
+        for ((interface, hour), coverage) in hours {
+            documents.push(AggregateDoc::new(
+                account,
+                region,
+                &self.interfaces[*interface as usize].id,
+                i64::from(*hour) * 3600,
+                object_id,
+                DocBody::Coverage(*coverage),
+            ));
+        }
+        documents
+    }
+}
+
+/// One archive line and index document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AggregateDoc {
+    /// Hex SHA-256 of the key, the hour and the object id: the index `_id`,
+    /// the same when the object is processed again.
+    pub id: String,
+    pub account: String,
+    pub region: String,
+    pub interface_id: String,
+    /// Start of the hour (UTC), epoch seconds.
+    pub hour: i64,
+    /// The source object's id (see `fanin_exposure::ingest`).
+    pub object_id: String,
+    /// `kind` (`traffic` or `coverage`) and its values.
+    #[serde(flatten)]
+    pub body: DocBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum DocBody {
+    Traffic(TrafficDoc),
+    Coverage(Coverage),
+}
+
+/// The traffic values of a document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficDoc {
+    pub direction: Direction,
+    pub initiator: Initiator,
+    pub protocol: u8,
+    /// The connection's service port (see `service_port`): the destination
+    /// port of inbound traffic, the remote service's port of answers to the
+    /// interface's own connections; 0 for protocols other than TCP and UDP.
+    pub dst_port: u16,
+    pub action: Action,
+    pub source_class: SourceClass,
+    pub ip_version: u8,
+    pub packets: u64,
+    pub bytes: u64,
+    pub flows: u64,
+    /// The sketch's estimate.
+    pub distinct_sources: u64,
+    /// The sketch (see [`Hll::to_base64`]), for merging.
+    pub hll: String,
+    pub top_sources: Vec<TopSource>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+impl TrafficDoc {
+    /// The values as an [`Aggregate`] to merge.
+    pub fn aggregate(&self) -> Result<Aggregate, HllError> {
+        Ok(Aggregate {
+            packets: self.packets,
+            bytes: self.bytes,
+            flows: self.flows,
+            sources: Hll::from_base64(&self.hll)?,
+            top_sources: self.top_sources.clone(),
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+        })
+    }
+
+    /// Merges another document's values of the same key into this one.
+    pub fn merge(&mut self, other: &TrafficDoc) -> Result<(), HllError> {
+        let mut ours = self.aggregate()?;
+        ours.merge(&other.aggregate()?);
+        self.packets = ours.packets;
+        self.bytes = ours.bytes;
+        self.flows = ours.flows;
+        self.distinct_sources = ours.sources.estimate();
+        self.hll = ours.sources.to_base64();
+        self.top_sources = ours.top_sources;
+        self.first_seen = ours.first_seen;
+        self.last_seen = ours.last_seen;
+        Ok(())
+    }
+}
+
+impl AggregateDoc {
+    fn new(
+        account: &AccountId,
+        region: &Region,
+        interface_id: &str,
+        hour: i64,
+        object_id: &str,
+        body: DocBody,
+    ) -> Self {
+        let mut document = Self {
+            id: String::new(),
+            account: account.to_string(),
+            region: region.to_string(),
+            interface_id: interface_id.to_owned(),
+            hour,
+            object_id: object_id.to_owned(),
+            body,
+        };
+        let digest =
+            Sha256::digest(format!("{}|{hour}|{object_id}", document.merge_key()).as_bytes());
+        document.id = hex::encode(digest);
+        document
+    }
+
+    /// What two documents to merge share: everything but the object (and
+    /// so the id), the hour included. Merge across hours by dropping it.
+    pub fn merge_key(&self) -> String {
+        let common = format!("{}|{}|{}", self.account, self.region, self.interface_id);
+        match &self.body {
+            DocBody::Traffic(t) => format!(
+                "{common}|{}|{}|{}|{}|{}|{}|{}",
+                enum_name(&t.direction),
+                enum_name(&t.initiator),
+                t.protocol,
+                t.dst_port,
+                enum_name(&t.action),
+                enum_name(&t.source_class),
+                t.ip_version
+            ),
+            DocBody::Coverage(_) => format!("{common}|coverage"),
+        }
+    }
+
+    /// Merges a document of the same [`AggregateDoc::merge_key`] and hour
+    /// (from another object) into this one. `false` when the keys differ
+    /// (nothing is changed).
+    pub fn merge(&mut self, other: &AggregateDoc) -> Result<bool, HllError> {
+        if self.merge_key() != other.merge_key() || self.hour != other.hour {
+            return Ok(false);
+        }
+        match (&mut self.body, &other.body) {
+            (DocBody::Traffic(ours), DocBody::Traffic(theirs)) => ours.merge(theirs)?,
+            (DocBody::Coverage(ours), DocBody::Coverage(theirs)) => {
+                ours.records += theirs.records;
+                ours.nodata += theirs.nodata;
+                ours.skipdata += theirs.skipdata;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+fn enum_name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::flowlogs::fields::Format;
+    use crate::flowlogs::parse::parse_record;
+
+    fn account() -> AccountId {
+        AccountId::parse("123456789010").unwrap()
+    }
+
+    fn region() -> Region {
+        Region::parse("us-east-1").unwrap()
+    }
+
+    fn aggregate(format: &str, lines: &[&str], map: NetworkMap) -> Vec<AggregateDoc> {
+        let format = Format::from_header(format).unwrap();
+        let mut aggregator = Aggregator::new(Arc::new(map));
+        for line in lines {
+            aggregator.add(&parse_record(&format, line.as_bytes()).unwrap());
+        }
+        aggregator.documents(&account(), &region(), "object-1")
+    }
+
+    #[test]
+    fn records_of_one_key_and_hour_sum_and_rank_their_sources() {
+        let mut map = NetworkMap::new();
+        map.insert_interface("eni-a", Some("vpc-a".into()), ["10.0.0.5".parse().unwrap()]);
+        map.insert_vpc_cidr("vpc-a", "10.0.0.0/16".parse().unwrap());
+        let documents = aggregate(
+            "interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status",
+            &[
+                "eni-a 198.51.100.1 10.0.0.5 40000 443 6 2 100 7200 7260 ACCEPT OK",
+                "eni-a 198.51.100.2 10.0.0.5 40001 443 6 3 200 7300 7360 ACCEPT OK",
+                "eni-a 198.51.100.1 10.0.0.5 40002 443 6 1 50 7400 7460 ACCEPT OK",
+                // Another hour, another key.
+                "eni-a 198.51.100.1 10.0.0.5 40003 443 6 1 50 10900 10960 ACCEPT OK",
+                // Rejected from the VPC: another key.
+                "eni-a 10.0.9.9 10.0.0.5 40004 22 6 1 40 7200 7210 REJECT OK",
+                "eni-a - - - - - - - 7200 7260 - NODATA",
+            ],
+            map,
+        );
+        let traffic: Vec<(&AggregateDoc, &TrafficDoc)> = documents
+            .iter()
+            .filter_map(|d| match &d.body {
+                DocBody::Traffic(t) => Some((d, t)),
+                DocBody::Coverage(_) => None,
+            })
+            .collect();
+        assert_eq!(traffic.len(), 3);
+        let (first, https) = traffic
+            .iter()
+            .find(|(d, t)| d.hour == 7200 && t.dst_port == 443)
+            .unwrap();
+        assert_eq!(first.hour, 7200);
+        assert_eq!(
+            (
+                https.packets,
+                https.bytes,
+                https.flows,
+                https.distinct_sources
+            ),
+            (6, 350, 3, 2)
+        );
+        assert_eq!((https.first_seen, https.last_seen), (7200, 7460));
+        assert_eq!(
+            (
+                https.direction,
+                https.initiator,
+                https.source_class,
+                https.action
+            ),
+            // No flags, a service port: who opened it is unknown (counts as use).
+            (
+                Direction::Ingress,
+                Initiator::Unknown,
+                SourceClass::Internet,
+                Action::Accept
+            )
+        );
+        assert_eq!(
+            https.top_sources,
+            vec![
+                TopSource {
+                    address: "198.51.100.1".parse().unwrap(),
+                    flows: 2
+                },
+                TopSource {
+                    address: "198.51.100.2".parse().unwrap(),
+                    flows: 1
+                },
+            ]
+        );
+        let ssh = traffic.iter().find(|(_, t)| t.dst_port == 22).unwrap().1;
+        assert_eq!(
+            (ssh.action, ssh.source_class),
+            (Action::Reject, SourceClass::SameVpc)
+        );
+        let coverage: Vec<(i64, Coverage)> = documents
+            .iter()
+            .filter_map(|d| match d.body {
+                DocBody::Coverage(c) => Some((d.hour, c)),
+                DocBody::Traffic(_) => None,
+            })
+            .collect();
+        assert_eq!(
+            coverage,
+            [
+                (
+                    7200,
+                    Coverage {
+                        records: 5,
+                        nodata: 1,
+                        skipdata: 0
+                    }
+                ),
+                (
+                    10800,
+                    Coverage {
+                        records: 1,
+                        nodata: 0,
+                        skipdata: 0
+                    }
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn documents_serialize_as_the_contract_names_them_and_ids_are_stable() {
+        let documents = aggregate(
+            "interface-id srcaddr dstaddr srcport dstport protocol start action",
+            &["eni-a 2001:db8::1 2001:db8::2 40000 443 6 3600 ACCEPT"],
+            NetworkMap::new(),
+        );
+        let json = serde_json::to_value(&documents[0]).unwrap();
+        for field in [
+            "id",
+            "kind",
+            "account",
+            "region",
+            "interface_id",
+            "direction",
+            "initiator",
+            "protocol",
+            "dst_port",
+            "action",
+            "source_class",
+            "ip_version",
+            "hour",
+            "packets",
+            "bytes",
+            "flows",
+            "distinct_sources",
+            "hll",
+            "top_sources",
+            "first_seen",
+            "last_seen",
+            "object_id",
+        ] {
+            assert!(json.get(field).is_some(), "{field} missing from {json}");
+        }
+        assert_eq!(json["kind"], "traffic");
+        assert_eq!(json["action"], "ACCEPT");
+        assert_eq!(json["source_class"], "internet");
+        assert_eq!(json["ip_version"], 6);
+        assert_eq!(json["top_sources"][0]["address"], "2001:db8::1");
+        let coverage = serde_json::to_value(&documents[1]).unwrap();
+        assert_eq!(coverage["kind"], "coverage");
+        assert_eq!(coverage["records"], 1);
+        let again = aggregate(
+            "interface-id srcaddr dstaddr srcport dstport protocol start action",
+            &["eni-a 2001:db8::1 2001:db8::2 40000 443 6 3600 ACCEPT"],
+            NetworkMap::new(),
+        );
+        assert_eq!(again, documents);
+        assert_eq!(documents[0].id.len(), 64);
+        assert_ne!(documents[0].id, documents[1].id);
+        let back: AggregateDoc = serde_json::from_value(json).unwrap();
+        assert_eq!(back, documents[0]);
+    }
+
+    #[test]
+    fn documents_of_two_objects_merge_by_key() {
+        let line = ["eni-a 198.51.100.1 10.0.0.5 40000 443 6 3600 ACCEPT"];
+        let format = "interface-id srcaddr dstaddr srcport dstport protocol start action";
+        let mut first = aggregate(format, &line, NetworkMap::new()).remove(0);
+        let second = aggregate(
+            format,
+            &["eni-a 198.51.100.2 10.0.0.5 40000 443 6 3700 ACCEPT"],
+            NetworkMap::new(),
+        )
+        .remove(0);
+        assert!(first.merge(&second).unwrap());
+        let DocBody::Traffic(merged) = &first.body else {
+            panic!()
+        };
+        assert_eq!((merged.flows, merged.distinct_sources), (2, 2));
+        assert_eq!((merged.first_seen, merged.last_seen), (3600, 3700));
+        let other_port = aggregate(
+            format,
+            &["eni-a 198.51.100.2 10.0.0.5 40000 22 6 3700 ACCEPT"],
+            NetworkMap::new(),
+        )
+        .remove(0);
+        assert!(!first.merge(&other_port).unwrap());
+    }
+
+    fn arbitrary_aggregate() -> impl Strategy<Value = Aggregate> {
+        (
+            proptest::collection::vec((0u32..14, 1u64..5), 0..12),
+            0i64..1000,
+            0i64..1000,
+            0u64..10_000,
+        )
+            .prop_map(|(sources, start, length, packets)| {
+                let mut aggregate = Aggregate::new(start, start + length);
+                for (source, times) in sources {
+                    for _ in 0..times {
+                        aggregate.add(
+                            packets,
+                            packets * 40,
+                            start,
+                            start + length,
+                            IpAddr::from([192, 0, 2, source as u8]),
+                        );
+                    }
+                }
+                aggregate
+            })
+    }
+
+    fn distinct_addresses(aggregates: &[&Aggregate]) -> usize {
+        let mut all: Vec<IpAddr> = aggregates
+            .iter()
+            .flat_map(|a| a.top_sources.iter().map(|t| t.address))
+            .collect();
+        all.sort();
+        all.dedup();
+        all.len()
+    }
+
+    proptest! {
+        #[test]
+        fn merge_is_commutative_and_associative(
+            a in arbitrary_aggregate(),
+            b in arbitrary_aggregate(),
+            c in arbitrary_aggregate(),
+        ) {
+            let mut ab = a.clone();
+            ab.merge(&b);
+            let mut ba = b.clone();
+            ba.merge(&a);
+            let mut ab_c = ab.clone();
+            ab_c.merge(&c);
+            let mut bc = b.clone();
+            bc.merge(&c);
+            let mut a_bc = a.clone();
+            a_bc.merge(&bc);
+            // Top sources are re-ranked on merge; compare them re-ranked.
+            let normalized = |mut x: Aggregate| { rank(&mut x.top_sources); x };
+            prop_assert_eq!(normalized(ab.clone()), normalized(ba));
+            if distinct_addresses(&[&a, &b, &c]) <= TOP_SOURCES {
+                prop_assert_eq!(normalized(ab_c), normalized(a_bc));
+            } else {
+                let (mut left, mut right) = (ab_c, a_bc);
+                left.top_sources.clear();
+                right.top_sources.clear();
+                prop_assert_eq!(left, right);
+            }
+        }
+    }
+}

@@ -1,0 +1,501 @@
+//! What a record means for the interface it was logged on: its direction,
+//! who opened the connection, and where the other end is.
+//!
+//! The [`NetworkMap`] says, per (account, region), which addresses each
+//! interface has and which CIDRs its VPC and the VPCs peered with it hold.
+//! It is pure data, built by `fanin::exposure::inventory` from
+//! `DescribeNetworkInterfaces`, `DescribeVpcs` and
+//! `DescribeVpcPeeringConnections`: create it with [`NetworkMap::new`] and
+//! fill it with [`NetworkMap::insert_interface`],
+//! [`NetworkMap::insert_vpc_cidr`] and [`NetworkMap::insert_peered_cidr`].
+//! An interface or VPC the map does not know is not an error: the rules
+//! below fall back as documented on each function.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use super::parse::{FlowDirection, Record};
+
+/// One interface's VPC and addresses (private, public, IPv6).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterfaceNetwork {
+    pub vpc_id: Option<String>,
+    pub addresses: Vec<IpAddr>,
+}
+
+/// One VPC's own CIDR blocks (IPv4 and IPv6) and those of the VPCs peered
+/// with it (active peerings, the other side's blocks).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VpcNetwork {
+    pub cidrs: Vec<IpNet>,
+    pub peered_cidrs: Vec<IpNet>,
+}
+
+/// The interfaces and VPCs of one account and region.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkMap {
+    interfaces: HashMap<String, InterfaceNetwork>,
+    vpcs: HashMap<String, VpcNetwork>,
+}
+
+impl NetworkMap {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) an interface with its VPC and addresses.
+    pub fn insert_interface(
+        &mut self,
+        interface_id: impl Into<String>,
+        vpc_id: Option<String>,
+        addresses: impl IntoIterator<Item = IpAddr>,
+    ) {
+        self.interfaces.insert(
+            interface_id.into(),
+            InterfaceNetwork {
+                vpc_id,
+                addresses: addresses.into_iter().collect(),
+            },
+        );
+    }
+
+    /// Adds one of a VPC's own CIDR blocks.
+    pub fn insert_vpc_cidr(&mut self, vpc_id: impl Into<String>, cidr: IpNet) {
+        let vpc = self.vpcs.entry(vpc_id.into()).or_default();
+        if !vpc.cidrs.contains(&cidr) {
+            vpc.cidrs.push(cidr);
+        }
+    }
+
+    /// Adds a CIDR block of a VPC peered with `vpc_id` (call it for both
+    /// sides of a peering).
+    pub fn insert_peered_cidr(&mut self, vpc_id: impl Into<String>, cidr: IpNet) {
+        let vpc = self.vpcs.entry(vpc_id.into()).or_default();
+        if !vpc.peered_cidrs.contains(&cidr) {
+            vpc.peered_cidrs.push(cidr);
+        }
+    }
+
+    pub fn interface(&self, interface_id: &str) -> Option<&InterfaceNetwork> {
+        self.interfaces.get(interface_id)
+    }
+
+    pub fn vpc(&self, vpc_id: &str) -> Option<&VpcNetwork> {
+        self.vpcs.get(vpc_id)
+    }
+
+    pub fn interface_count(&self) -> usize {
+        self.interfaces.len()
+    }
+
+    /// What the rules below need of one interface, resolved once.
+    pub fn view(&self, interface_id: &str) -> InterfaceView {
+        let interface = self.interface(interface_id);
+        let vpc = interface
+            .and_then(|i| i.vpc_id.as_deref())
+            .and_then(|id| self.vpc(id));
+        InterfaceView {
+            known: interface.is_some(),
+            addresses: interface.map(|i| i.addresses.clone()).unwrap_or_default(),
+            vpc_cidrs: vpc.map(|v| v.cidrs.clone()).unwrap_or_default(),
+            peered_cidrs: vpc.map(|v| v.peered_cidrs.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// One interface's addresses and networks, as the aggregation holds them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InterfaceView {
+    /// Whether the map knows the interface at all.
+    pub known: bool,
+    pub addresses: Vec<IpAddr>,
+    pub vpc_cidrs: Vec<IpNet>,
+    pub peered_cidrs: Vec<IpNet>,
+}
+
+impl InterfaceView {
+    fn owns(&self, address: IpAddr) -> bool {
+        self.addresses.contains(&address)
+    }
+
+    fn in_vpc(&self, address: IpAddr) -> bool {
+        self.vpc_cidrs.iter().any(|cidr| cidr.contains(&address))
+    }
+}
+
+/// The traffic's direction relative to the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+/// Who opened the connection the record belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Initiator {
+    /// The other end: inbound use of the interface's open port.
+    Remote,
+    /// The interface itself: the record is (or answers) its own outbound
+    /// connection, which a stateful security group lets back in without
+    /// any inbound rule.
+    Interface,
+    /// The record cannot tell.
+    Unknown,
+}
+
+/// Where the other end of the traffic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceClass {
+    Internet,
+    SameVpc,
+    Peered,
+    Private,
+}
+
+/// The record's direction on the interface, in this order:
+///
+/// 1. the `flow-direction` field (version 5), when the format has it;
+/// 2. the interface's own addresses (from the map): `dstaddr` or
+///    `pkt-dstaddr` is one of them → ingress; else `srcaddr` or
+///    `pkt-srcaddr` is → egress;
+/// 3. the VPC's CIDRs: the destination in the VPC and the source not →
+///    ingress; the source in it and the destination not → egress;
+/// 4. private ranges (for an interface the map does not know): the
+///    destination private and the source not → ingress; the reverse →
+///    egress;
+/// 5. otherwise (both ends alike): ingress when the destination port is
+///    lower than or equal to the source port (the lower port is the
+///    service's), or when a port is missing; egress otherwise.
+///
+/// Every fallback leans towards ingress, so a flow it cannot place may
+/// count as use of an open port, never hide one: a wrong guess costs a
+/// missed finding, not a false one.
+pub fn direction(record: &Record<'_>, view: &InterfaceView) -> Direction {
+    if let Some(direction) = record.flow_direction {
+        return match direction {
+            FlowDirection::Ingress => Direction::Ingress,
+            FlowDirection::Egress => Direction::Egress,
+        };
+    }
+    let destinations = [record.dstaddr, record.pkt_dstaddr];
+    let sources = [record.srcaddr, record.pkt_srcaddr];
+    let any = |addresses: &[Option<IpAddr>; 2], test: &dyn Fn(IpAddr) -> bool| {
+        addresses.iter().flatten().any(|&address| test(address))
+    };
+    if any(&destinations, &|a| view.owns(a)) {
+        return Direction::Ingress;
+    }
+    if any(&sources, &|a| view.owns(a)) {
+        return Direction::Egress;
+    }
+    let (source, destination) = (record.srcaddr, record.dstaddr);
+    if let (Some(source), Some(destination)) = (source, destination) {
+        if !view.vpc_cidrs.is_empty() {
+            match (view.in_vpc(source), view.in_vpc(destination)) {
+                (false, true) => return Direction::Ingress,
+                (true, false) => return Direction::Egress,
+                _ => {}
+            }
+        } else {
+            match (is_private(source), is_private(destination)) {
+                (false, true) => return Direction::Ingress,
+                (true, false) => return Direction::Egress,
+                _ => {}
+            }
+        }
+    }
+    match (record.srcport, record.dstport) {
+        (Some(source_port), Some(destination_port)) if destination_port > source_port => {
+            Direction::Egress
+        }
+        _ => Direction::Ingress,
+    }
+}
+
+/// TCP's protocol number.
+pub const TCP: u8 = 6;
+/// UDP's protocol number.
+pub const UDP: u8 = 17;
+
+const SYN: u16 = 0x02;
+const SYN_ACK: u16 = 0x12;
+
+/// Who opened the connection.
+///
+/// TCP with `tcp-flags` (version 3 and later): flags are OR-ed over the
+/// interval and AWS records only FIN, SYN, RST and SYN-ACK. Ingress with
+/// SYN-ACK (18) is the answer to the interface's own SYN → `interface`;
+/// ingress with SYN without SYN-ACK → `remote`. Egress mirrors it (SYN-ACK
+/// out: the interface answers a remote → `remote`; SYN out → `interface`).
+///
+/// Without flags (the default format, UDP, ICMP, or a long connection whose
+/// interval saw neither SYN nor SYN-ACK): ingress to an ephemeral port
+/// (≥ 32768) from a lower port is taken as the answer to a connection the
+/// interface opened (`interface`, inferred); anything else is `unknown`.
+/// The default format cannot tell more: `unknown` counts as use.
+pub fn initiator(record: &Record<'_>, direction: Direction) -> Initiator {
+    if record.protocol == Some(TCP)
+        && let Some(flags) = record.tcp_flags
+    {
+        let answered = flags & SYN_ACK == SYN_ACK;
+        let opened = flags & SYN == SYN && !answered;
+        match (direction, answered, opened) {
+            (Direction::Ingress, true, _) => return Initiator::Interface,
+            (Direction::Ingress, false, true) => return Initiator::Remote,
+            (Direction::Egress, true, _) => return Initiator::Remote,
+            (Direction::Egress, false, true) => return Initiator::Interface,
+            _ => {}
+        }
+    }
+    let (Some(source_port), Some(destination_port)) = (record.srcport, record.dstport) else {
+        return Initiator::Unknown;
+    };
+    let (local, remote) = match direction {
+        Direction::Ingress => (destination_port, source_port),
+        Direction::Egress => (source_port, destination_port),
+    };
+    if local >= 32768 && remote < local {
+        Initiator::Interface
+    } else {
+        Initiator::Unknown
+    }
+}
+
+/// The address of the other end: the (packet-level, when the format has
+/// it) source for ingress, the destination for egress. Through a NAT
+/// gateway, a load balancer or a transit gateway, `pkt-srcaddr` and
+/// `pkt-dstaddr` are the original ends.
+pub fn remote_address(record: &Record<'_>, direction: Direction) -> Option<IpAddr> {
+    match direction {
+        Direction::Ingress => record.pkt_srcaddr.or(record.srcaddr),
+        Direction::Egress => record.pkt_dstaddr.or(record.dstaddr),
+    }
+}
+
+/// Where `address` is: in the interface's VPC → `same_vpc`; in a peered
+/// VPC → `peered`; in a private range (RFC 1918, 100.64.0.0/10, fc00::/7,
+/// link-local) → `private`; else `internet`.
+pub fn source_class(address: IpAddr, view: &InterfaceView) -> SourceClass {
+    if view.in_vpc(address) {
+        SourceClass::SameVpc
+    } else if view.peered_cidrs.iter().any(|cidr| cidr.contains(&address)) {
+        SourceClass::Peered
+    } else if is_private(address) {
+        SourceClass::Private
+    } else {
+        SourceClass::Internet
+    }
+}
+
+/// RFC 1918, shared address space (100.64.0.0/10), unique local (fc00::/7)
+/// and link-local (169.254.0.0/16, fe80::/10).
+pub fn is_private(address: IpAddr) -> bool {
+    match address {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            a == 10
+                || (a == 172 && (16..=31).contains(&b))
+                || (a == 192 && b == 168)
+                || (a == 100 && (64..=127).contains(&b))
+                || (a == 169 && b == 254)
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            first & 0xfe00 == 0xfc00 || first & 0xffc0 == 0xfe80
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flowlogs::fields::Format;
+    use crate::flowlogs::parse::parse_record;
+
+    fn map() -> NetworkMap {
+        let mut map = NetworkMap::new();
+        map.insert_interface(
+            "eni-web",
+            Some("vpc-a".into()),
+            ["10.0.0.62".parse().unwrap(), "52.1.1.1".parse().unwrap()],
+        );
+        map.insert_vpc_cidr("vpc-a", "10.0.0.0/16".parse().unwrap());
+        map.insert_peered_cidr("vpc-a", "10.20.0.0/16".parse().unwrap());
+        map
+    }
+
+    fn record(line: &str) -> Record<'_> {
+        parse_record(
+            &Format::from_header("interface-id srcaddr dstaddr srcport dstport protocol tcp-flags")
+                .unwrap(),
+            line.as_bytes(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn direction_follows_the_documented_order() {
+        let view = map().view("eni-web");
+        let unknown = map().view("eni-unknown");
+        assert!(!unknown.known);
+        let cases = [
+            // The interface's own address.
+            (
+                "eni-web 203.0.113.5 10.0.0.62 40000 22 6 -",
+                &view,
+                Direction::Ingress,
+            ),
+            (
+                "eni-web 10.0.0.62 203.0.113.5 22 40000 6 -",
+                &view,
+                Direction::Egress,
+            ),
+            // Neither is the interface's: the VPC's CIDRs.
+            (
+                "eni-web 203.0.113.5 10.0.9.9 40000 22 6 -",
+                &view,
+                Direction::Ingress,
+            ),
+            (
+                "eni-web 10.0.9.9 203.0.113.5 22 40000 6 -",
+                &view,
+                Direction::Egress,
+            ),
+            // Unknown interface: private ranges.
+            (
+                "eni-unknown 203.0.113.5 10.9.9.9 40000 22 6 -",
+                &unknown,
+                Direction::Ingress,
+            ),
+            (
+                "eni-unknown 10.9.9.9 203.0.113.5 22 40000 6 -",
+                &unknown,
+                Direction::Egress,
+            ),
+            // Both alike: ports, leaning to ingress.
+            (
+                "eni-unknown 10.1.1.1 10.2.2.2 40000 443 6 -",
+                &unknown,
+                Direction::Ingress,
+            ),
+            (
+                "eni-unknown 10.1.1.1 10.2.2.2 443 40000 6 -",
+                &unknown,
+                Direction::Egress,
+            ),
+            (
+                "eni-unknown 10.1.1.1 10.2.2.2 80 80 6 -",
+                &unknown,
+                Direction::Ingress,
+            ),
+            (
+                "eni-unknown 10.1.1.1 10.2.2.2 - - 1 -",
+                &unknown,
+                Direction::Ingress,
+            ),
+        ];
+        for (line, view, expected) in cases {
+            assert_eq!(direction(&record(line), view), expected, "{line}");
+        }
+        let with_field = parse_record(
+            &Format::from_header("interface-id srcaddr dstaddr flow-direction").unwrap(),
+            b"eni-web 10.0.0.62 203.0.113.5 ingress",
+        )
+        .unwrap();
+        assert_eq!(direction(&with_field, &view), Direction::Ingress);
+    }
+
+    #[test]
+    fn initiator_from_flags_then_ports() {
+        let cases = [
+            // SYN in: a remote opened it.
+            (
+                "eni-web 52.213.180.42 10.0.0.62 43416 5001 6 2",
+                Direction::Ingress,
+                Initiator::Remote,
+            ),
+            (
+                "eni-web 52.213.180.42 10.0.0.62 43638 5001 6 3",
+                Direction::Ingress,
+                Initiator::Remote,
+            ),
+            // SYN-ACK in: the interface opened it.
+            (
+                "eni-web 52.213.180.42 10.0.0.62 443 40000 6 18",
+                Direction::Ingress,
+                Initiator::Interface,
+            ),
+            (
+                "eni-web 52.213.180.42 10.0.0.62 443 40000 6 19",
+                Direction::Ingress,
+                Initiator::Interface,
+            ),
+            // SYN-ACK out: the interface answers a remote.
+            (
+                "eni-web 10.0.0.62 52.213.180.42 5001 43416 6 18",
+                Direction::Egress,
+                Initiator::Remote,
+            ),
+            (
+                "eni-web 10.0.0.62 52.213.180.42 40000 443 6 2",
+                Direction::Egress,
+                Initiator::Interface,
+            ),
+            // FIN only: ports decide.
+            (
+                "eni-web 52.213.180.42 10.0.0.62 43418 5001 6 1",
+                Direction::Ingress,
+                Initiator::Unknown,
+            ),
+            (
+                "eni-web 52.213.180.42 10.0.0.62 443 40001 6 1",
+                Direction::Ingress,
+                Initiator::Interface,
+            ),
+            // No flags (UDP, default format).
+            (
+                "eni-web 8.8.8.8 10.0.0.62 53 50000 17 -",
+                Direction::Ingress,
+                Initiator::Interface,
+            ),
+            (
+                "eni-web 8.8.8.8 10.0.0.62 50000 53 17 -",
+                Direction::Ingress,
+                Initiator::Unknown,
+            ),
+            (
+                "eni-web 203.0.113.12 10.0.0.62 0 0 1 -",
+                Direction::Ingress,
+                Initiator::Unknown,
+            ),
+            (
+                "eni-web 10.0.0.62 8.8.8.8 50000 53 17 -",
+                Direction::Egress,
+                Initiator::Interface,
+            ),
+        ];
+        for (line, direction, expected) in cases {
+            assert_eq!(initiator(&record(line), direction), expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn source_classes() {
+        let view = map().view("eni-web");
+        let class = |a: &str| source_class(a.parse().unwrap(), &view);
+        assert_eq!(class("10.0.3.4"), SourceClass::SameVpc);
+        assert_eq!(class("10.20.3.4"), SourceClass::Peered);
+        assert_eq!(class("192.168.1.1"), SourceClass::Private);
+        assert_eq!(class("100.64.0.1"), SourceClass::Private);
+        assert_eq!(class("fd00::1"), SourceClass::Private);
+        assert_eq!(class("fe80::1"), SourceClass::Private);
+        assert_eq!(class("203.0.113.12"), SourceClass::Internet);
+        assert_eq!(class("2001:db8::1"), SourceClass::Internet);
+    }
+}
