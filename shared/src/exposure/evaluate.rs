@@ -746,7 +746,10 @@ mod tests {
         let https = &usages["sgr-01"];
         assert_eq!(https.state, UsageState::Used);
         assert_eq!(https.accepted.flows, 2);
-        assert_eq!(https.accepted.last_seen, Some(time(20, 10) + Duration::seconds(120)));
+        assert_eq!(
+            https.accepted.last_seen,
+            Some(time(20, 10) + Duration::seconds(120))
+        );
         assert_eq!(https.accepted.top_sources[0].address, "198.51.100.7");
         assert_eq!(https.recommendation.action, RecommendedAction::Keep);
         assert_eq!(https.interfaces.len(), 2);
@@ -809,7 +812,10 @@ mod tests {
         let usages = judge(&inventory, &traffic(vec![v6]));
         assert_eq!(usages["sgr-04"].state, UsageState::Unused);
         assert_eq!(usages["sgr-06"].state, UsageState::Used);
-        assert_eq!(usages["sgr-06"].accepted.top_sources[0].address, "2001:db8::7");
+        assert_eq!(
+            usages["sgr-06"].accepted.top_sources[0].address,
+            "2001:db8::7"
+        );
     }
 
     #[test]
@@ -829,16 +835,28 @@ mod tests {
         let usages = judge(&inventory, &traffic(vec![row(ENI_A, 8080), ping]));
         assert_eq!(usages["sgr-a11"].state, UsageState::Used);
         assert_eq!(usages["sgr-4a4"].state, UsageState::Used);
-        assert_eq!(usages["sgr-0d0"].state, UsageState::Unused, "TCP is not UDP");
+        assert_eq!(
+            usages["sgr-0d0"].state,
+            UsageState::Unused,
+            "TCP is not UDP"
+        );
         assert_eq!(usages["sgr-1c1"].state, UsageState::Used);
         assert_eq!(usages["sgr-6c6"].state, UsageState::Unused, "IPv4 ICMP");
         // The range saw one port of a thousand: narrow it.
         let range = &usages["sgr-4a4"];
         assert_eq!(range.recommendation.action, RecommendedAction::Narrow);
-        assert!(range.recommendation.desc.ends_with("tcp/8080"), "{}", range.recommendation.desc);
+        assert!(
+            range.recommendation.desc.ends_with("tcp/8080"),
+            "{}",
+            range.recommendation.desc
+        );
         let all = &usages["sgr-a11"];
         assert_eq!(all.recommendation.action, RecommendedAction::Narrow);
-        assert!(all.recommendation.desc.ends_with("icmp, tcp/8080"), "{}", all.recommendation.desc);
+        assert!(
+            all.recommendation.desc.ends_with("icmp, tcp/8080"),
+            "{}",
+            all.recommendation.desc
+        );
     }
 
     #[test]
@@ -853,18 +871,37 @@ mod tests {
         scan.flows = 40;
         scan.distinct_sources = 17;
         scan.top_sources = vec![
-            SourceCount { address: "192.0.2.1".into(), flows: 30 },
-            SourceCount { address: "192.0.2.2".into(), flows: 10 },
+            SourceCount {
+                address: "192.0.2.1".into(),
+                flows: 30,
+            },
+            SourceCount {
+                address: "192.0.2.2".into(),
+                flows: 10,
+            },
         ];
         let mut scan_later = scan.clone();
         scan_later.hour += HOUR;
         scan_later.last_seen += HOUR;
         scan_later.distinct_sources = 5;
-        let usage = &judge(&inventory, &traffic(vec![internal, peered, scan, scan_later.clone()]))["sgr-01"];
+        let usage = &judge(
+            &inventory,
+            &traffic(vec![internal, peered, scan, scan_later.clone()]),
+        )["sgr-01"];
         assert_eq!(usage.state, UsageState::UsedInternally);
-        assert_eq!(usage.recommendation.action, RecommendedAction::RestrictSources);
-        assert!(usage.recommendation.desc.contains("(same_vpc, peered)"), "{}", usage.recommendation.desc);
-        assert!(usage.accepted.top_sources.is_empty(), "internal sources are not listed");
+        assert_eq!(
+            usage.recommendation.action,
+            RecommendedAction::RestrictSources
+        );
+        assert!(
+            usage.recommendation.desc.contains("(same_vpc, peered)"),
+            "{}",
+            usage.recommendation.desc
+        );
+        assert!(
+            usage.accepted.top_sources.is_empty(),
+            "internal sources are not listed"
+        );
         assert_eq!(usage.rejected.flows, 80);
         assert_eq!(usage.rejected.distinct_sources, 17, "the largest estimate");
         assert_eq!(
@@ -889,7 +926,11 @@ mod tests {
             ("sgr-02".to_owned(), time(29, 12)),
         ]
         .into();
-        let usages = judge_with(&inventory, &traffic(vec![row(ENI_A, 22), row(ENI_A, 23)]), &changes);
+        let usages = judge_with(
+            &inventory,
+            &traffic(vec![row(ENI_A, 22), row(ENI_A, 23)]),
+            &changes,
+        );
         let changed = &usages["sgr-01"];
         assert_eq!(changed.judged_from, time(25, 0));
         assert_eq!(changed.changed_at, Some(time(25, 0)));
@@ -910,13 +951,18 @@ mod tests {
         let inventory = inventory(vec![rule("sgr-01", "tcp", 22, 22, "0.0.0.0/0")], vec![]);
         let mut partial = traffic(vec![row(ENI_B, 22)]);
         partial.coverage.remove(ENI_B);
-        partial.coverage.insert(ENI_A.into(), time(18, 0).timestamp());
+        partial
+            .coverage
+            .insert(ENI_A.into(), time(18, 0).timestamp());
         let usage = &judge(&inventory, &partial)["sgr-01"];
         assert_eq!(usage.state, UsageState::Unused, "B is not flow-logged");
         assert_eq!(usage.judged_from, time(18, 0));
         let logged: Vec<bool> = usage.interfaces.iter().map(|i| i.flow_logged).collect();
         assert_eq!(logged, [true, false]);
         let none = Traffic::default();
-        assert!(judge(&inventory, &none).is_empty(), "no flow logs, no claim");
+        assert!(
+            judge(&inventory, &none).is_empty(),
+            "no flow logs, no claim"
+        );
     }
 }

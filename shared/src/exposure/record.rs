@@ -236,7 +236,10 @@ mod tests {
         assert_eq!(record.interface_count, 5_000);
         assert_eq!(record.usage.interfaces.len(), MAX_INTERFACES);
         assert_eq!(record.vulnerabilities.len(), MAX_VULNERABILITIES);
-        assert_eq!(record.vulnerabilities[0].severity_id, 6, "most severe first");
+        assert_eq!(
+            record.vulnerabilities[0].severity_id, 6,
+            "most severe first"
+        );
         assert!(serde_json::to_vec(&record).unwrap().len() < MAX_RECORD_BYTES);
     }
 }

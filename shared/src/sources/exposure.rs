@@ -359,7 +359,10 @@ mod tests {
         };
         assert_eq!(bad("/account", json!("11112222333x")), "invalid_identifier");
         assert_eq!(bad("/region", json!("cn-north-1")), "foreign_partition");
-        assert_eq!(bad("/group/group_id", json!("sg-../../x")), "invalid_finding");
+        assert_eq!(
+            bad("/group/group_id", json!("sg-../../x")),
+            "invalid_finding"
+        );
         assert_eq!(bad("/group/vpc_id", json!("vpc-zz")), "invalid_finding");
         assert_eq!(bad("/rule_id", json!("sgr-\nforged")), "invalid_finding");
         assert_eq!(
@@ -379,10 +382,16 @@ mod tests {
             "invalid_finding"
         );
         assert_eq!(
-            bad("/uid", json!("111122223333/us-east-1/sg-0a1b2c3d4e5f60718/other")),
+            bad(
+                "/uid",
+                json!("111122223333/us-east-1/sg-0a1b2c3d4e5f60718/other")
+            ),
             "invalid_finding"
         );
-        assert_eq!(bad("/permission/cidr_ipv4", json!("10.0.0.0/8")), "invalid_finding");
+        assert_eq!(
+            bad("/permission/cidr_ipv4", json!("10.0.0.0/8")),
+            "invalid_finding"
+        );
         assert_eq!(bad("/record_version", json!(2)), "invalid_finding");
         assert_eq!(bad("/state", json!("maybe")), "invalid_finding");
         let mut unknown = event(&fixture("record-used"), CENTRAL);
@@ -425,7 +434,10 @@ mod tests {
         assert_eq!(doc["start_time_dt"], "2026-11-16T06:00:00.000Z");
         assert_eq!(doc["end_time_dt"], "2026-11-30T06:00:00.000Z");
         let resources = doc["resources"].as_array().unwrap();
-        let types: Vec<&str> = resources.iter().map(|r| r["type"].as_str().unwrap()).collect();
+        let types: Vec<&str> = resources
+            .iter()
+            .map(|r| r["type"].as_str().unwrap())
+            .collect();
         assert_eq!(
             types,
             [
@@ -452,7 +464,10 @@ mod tests {
         assert_eq!(exposure["state"], "unused");
         assert_eq!(exposure["rejected"]["flows"], 412);
         assert_eq!(exposure["rejected"]["distinct_sources"], 96);
-        assert_eq!(exposure["rejected"]["top_sources"][0]["address"], "192.0.2.44");
+        assert_eq!(
+            exposure["rejected"]["top_sources"][0]["address"],
+            "192.0.2.44"
+        );
         assert_eq!(exposure["instance_ids"], json!(["i-0a1b2c3d4e5f60720"]));
         assert_eq!(exposure["critical_vulnerabilities"], 1);
         // unused 50 + critical CVE 30 + 96 scanners (7 doublings).
@@ -474,13 +489,19 @@ mod tests {
             used["unmapped"]["exposure"]["top_sources"][0]["address"],
             "198.51.100.23"
         );
-        assert_eq!(used["unmapped"]["exposure"]["accepted"]["internet_flows"], 5210);
+        assert_eq!(
+            used["unmapped"]["exposure"]["accepted"]["internet_flows"],
+            5210
+        );
         assert!(used["finding_info"].get("related_events").is_none());
 
         let internal = document("record-used-internally");
         assert_eq!(internal["severity"], "Low");
         assert_eq!(internal["compliance"]["status"], "Fail");
-        assert_eq!(internal["unmapped"]["exposure"]["recommendation"], "restrict_sources");
+        assert_eq!(
+            internal["unmapped"]["exposure"]["recommendation"],
+            "restrict_sources"
+        );
         assert_eq!(internal["unmapped"]["exposure"]["cidr"], "::/0");
         assert_eq!(internal["unmapped"]["exposure"]["ip_version"], 6);
 
@@ -489,7 +510,10 @@ mod tests {
         assert_eq!(young["compliance"]["status"], "Warning");
         assert_eq!(young["compliance"]["status_id"], 2);
         assert_eq!(young["compliance"]["status_code"], "too_new");
-        assert_eq!(young["unmapped"]["exposure"]["changed_at"], 1795953600000_i64);
+        assert_eq!(
+            young["unmapped"]["exposure"]["changed_at"],
+            1795953600000_i64
+        );
     }
 
     #[test]

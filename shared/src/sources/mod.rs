@@ -91,7 +91,8 @@ pub(crate) fn validate_ocsf(class: &str, documents: &[Value]) {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, input.as_bytes()));
+    let writer =
+        std::thread::spawn(move || std::io::Write::write_all(&mut stdin, input.as_bytes()));
     let output = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
     let report = String::from_utf8_lossy(&output.stdout).into_owned()
@@ -102,7 +103,6 @@ pub(crate) fn validate_ocsf(class: &str, documents: &[Value]) {
         "{report}"
     );
 }
-
 
 #[cfg(test)]
 mod tests {
