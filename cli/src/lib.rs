@@ -14,7 +14,8 @@
 //!   (`docs/export.md`);
 //! - [`guard`]: the security-group guard's policy validated, and evaluated
 //!   against accounts' current groups without changing anything (dry run);
-//! - [`dashboards`]: the OpenSearch Dashboards saved objects fanin ships.
+//! - [`dashboards`]: the OpenSearch Dashboards saved objects fanin ships;
+//! - [`exposure_evaluate`]: the unused-exposure evaluation run in process.
 //!
 //! What they share: [`places`] (the central stack's outputs, overridable by
 //! flags), [`search`] (the OpenSearch connection), [`archive`] (reading the
@@ -24,6 +25,7 @@ pub mod archive;
 pub mod backfill;
 pub mod dashboards;
 pub mod export;
+pub mod exposure_evaluate;
 pub mod findings;
 pub mod guard;
 pub mod install;

@@ -18,6 +18,7 @@
 pub mod config;
 pub mod evaluate;
 pub mod ingest;
+pub mod inventory;
 
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;

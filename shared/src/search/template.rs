@@ -23,6 +23,8 @@ use crate::normalize::FindingClass;
 /// 2002's until a source of it exists).
 /// The security-group guard's findings are of classes 2003 and 2004: both
 /// templates also map its fields (`crate::guard::ocsf::index_properties`).
+/// The unused-exposure findings are 2003: its template also maps theirs
+/// (`crate::exposure::ocsf::index_properties`).
 pub fn class_template(class: FindingClass, prefix: &str) -> Value {
     let mut template = match class {
         FindingClass::DetectionFinding => crate::guardduty::template::detection_index_template(
@@ -41,6 +43,13 @@ pub fn class_template(class: FindingClass, prefix: &str) -> Value {
             resource.remove("data");
         }
         crate::guard::ocsf::merge_properties(properties, &crate::guard::ocsf::index_properties());
+    }
+    if class == FindingClass::ComplianceFinding {
+        let properties = &mut template["template"]["mappings"]["properties"];
+        crate::guard::ocsf::merge_properties(
+            properties,
+            &crate::exposure::ocsf::index_properties(),
+        );
     }
     template
 }

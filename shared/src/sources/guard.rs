@@ -256,8 +256,6 @@ impl SourceFinding for GuardFinding {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::io::Write;
-    use std::process::{Command, Stdio};
 
     use serde_json::json;
 
@@ -657,44 +655,13 @@ mod tests {
         assert_ne!(first.content_hash(), changed.content_hash());
     }
 
-    /// pydantic-ocsf reads each document as its class.
-    fn validate(class: &str, documents: &[Value]) {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let python = root.join(".local/venv/bin/python");
-        assert!(
-            python.exists(),
-            "{} is missing: run scripts/setup to install pydantic-ocsf",
-            python.display()
-        );
-        let input: String = documents.iter().map(|d| format!("{d}\n")).collect();
-        let mut child = Command::new(python)
-            .arg(root.join("tests/validate_ocsf.py"))
-            .arg(class)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-        let output = child.wait_with_output().unwrap();
-        writer.join().unwrap().unwrap();
-        let report = String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "{report}");
-        assert!(
-            report.contains(&format!("ocsf: {} valid, 0 invalid", documents.len())),
-            "{report}"
-        );
-    }
-
     #[test]
     fn documents_are_valid_ocsf_of_their_class() {
         let (compliance, detections): (Vec<&str>, Vec<&str>) = FIXTURES
             .iter()
             .partition(|name| name.starts_with("record-compliance"));
         let documents = |names: &[&str]| names.iter().map(|n| document(n)).collect::<Vec<_>>();
-        validate("detection_finding", &documents(&detections));
-        validate("compliance_finding", &documents(&compliance));
+        super::super::validate_ocsf("detection_finding", &documents(&detections));
+        super::super::validate_ocsf("compliance_finding", &documents(&compliance));
     }
 }

@@ -21,6 +21,7 @@
 //! (`docs/design.md`, "How to add a source").
 
 pub mod classic;
+pub mod exposure;
 pub mod guard;
 pub mod guardduty;
 pub mod inspector2;
@@ -51,6 +52,7 @@ pub static EVENT_SOURCES: &[EventSource] = &[
     guardduty::FINDING_EVENTS,
     guard::DECISION_EVENTS,
     guard::COMPLIANCE_EVENTS,
+    exposure::USAGE_EVENTS,
 ];
 
 /// The registered source for an event's `source` and `detail-type`.
@@ -67,6 +69,39 @@ pub fn content_hash_of(finding: &impl serde::Serialize) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let bytes = serde_json::to_vec(finding).expect("source findings serialize");
     Sha256::digest(bytes).into()
+}
+
+/// Test helper: pydantic-ocsf reads each document as its OCSF class.
+#[cfg(test)]
+pub(crate) fn validate_ocsf(class: &str, documents: &[Value]) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join(".local/venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup to install pydantic-ocsf",
+        python.display()
+    );
+    let input: String = documents.iter().map(|d| format!("{d}\n")).collect();
+    let mut child = std::process::Command::new(python)
+        .arg(root.join("tests/validate_ocsf.py"))
+        .arg(class)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer =
+        std::thread::spawn(move || std::io::Write::write_all(&mut stdin, input.as_bytes()));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    let report = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{report}");
+    assert!(
+        report.contains(&format!("ocsf: {} valid, 0 invalid", documents.len())),
+        "{report}"
+    );
 }
 
 #[cfg(test)]
