@@ -1,4 +1,4 @@
-//! `deploy`: creates or updates the five StackSets and their instances in
+//! `deploy`: creates or updates the six StackSets and their instances in
 //! order, uploading the code once the code buckets exist.
 
 use std::collections::BTreeMap;

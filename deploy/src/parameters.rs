@@ -21,12 +21,15 @@ pub const FORWARDER_CODE_VERSION: &str = "ForwarderCodeVersion";
 pub const GUARD_CODE_VERSION: &str = "GuardCodeVersion";
 /// The S3 version of the guard's policy object in the function's region.
 pub const GUARD_POLICY_VERSION: &str = "GuardPolicyVersion";
+/// The S3 version of the exposure zip in the function's region.
+pub const EXPOSURE_CODE_VERSION: &str = "ExposureCodeVersion";
 /// Every parameter whose value is a version id of one region's code bucket.
-const VERSION_PARAMETERS: [&str; 4] = [
+const VERSION_PARAMETERS: [&str; 5] = [
     COLLECTOR_CODE_VERSION,
     FORWARDER_CODE_VERSION,
     GUARD_CODE_VERSION,
     GUARD_POLICY_VERSION,
+    EXPOSURE_CODE_VERSION,
 ];
 /// What the version parameters hold until the upload has told the real
 /// ones; no StackSet call is made with it ([`has_pending_versions`]).
@@ -59,6 +62,7 @@ pub fn derived_parameters(
         ("CoverageCodeKey", artifacts.coverage_key()),
         ("GuardCodeKey", artifacts.guard_key()),
         ("GuardPolicyKey", artifacts.guard_policy_key()),
+        ("ExposureCodeKey", artifacts.exposure_key()),
         (
             "Regions",
             deployment
@@ -73,6 +77,7 @@ pub fn derived_parameters(
         (FORWARDER_CODE_VERSION, PENDING_UPLOAD.to_owned()),
         (GUARD_CODE_VERSION, PENDING_UPLOAD.to_owned()),
         (GUARD_POLICY_VERSION, PENDING_UPLOAD.to_owned()),
+        (EXPOSURE_CODE_VERSION, PENDING_UPLOAD.to_owned()),
     ])
 }
 
@@ -102,6 +107,7 @@ pub fn with_code_versions(parameters: &[Parameter], versions: &CodeVersions) -> 
                 FORWARDER_CODE_VERSION => &versions.forwarder,
                 GUARD_CODE_VERSION => &versions.guard,
                 GUARD_POLICY_VERSION => &versions.guard_policy,
+                EXPOSURE_CODE_VERSION => &versions.exposure,
                 _ => return p.clone(),
             };
             Parameter::new(p.parameter_key.clone(), version.clone())
@@ -188,6 +194,7 @@ mod tests {
             forwarder: "f-eu".into(),
             guard: "g-eu".into(),
             guard_policy: "p-eu".into(),
+            exposure: "e-eu".into(),
         };
         let regional = with_code_versions(&resolved, &versions);
         assert!(!has_pending_versions(&regional));
@@ -212,6 +219,7 @@ mod tests {
             forwarder: artifact("2"),
             coverage: artifact("3"),
             guard: artifact("4"),
+            exposure: artifact("6"),
             guard_policy: artifact("5"),
         };
         let deployment = crate::deployment::fixtures::self_managed();
@@ -248,6 +256,7 @@ mod tests {
             forwarder: "f-eu".into(),
             guard: "g-eu".into(),
             guard_policy: "p-eu".into(),
+            exposure: "e-eu".into(),
         };
         let regional = with_code_versions(&resolved, &versions);
         assert!(!has_pending_versions(&regional));
