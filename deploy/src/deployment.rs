@@ -241,6 +241,7 @@ pub const DERIVED_PARAMETERS: &[&str] = &[
     "GuardCodeKey",
     "GuardPolicyKey",
     "ExposureCodeKey",
+    "CentralOpenSearchEndpoint",
     "Regions",
     "ExternalId",
 ];

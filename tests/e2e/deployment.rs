@@ -181,8 +181,9 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
     assert_eq!(env["FANIN_S3_KMS_KEY_ID"], out("KeyArn"));
     assert_eq!(env["FANIN_BUCKET"], central.bucket);
 
-    // The read role of every application account trusts only the collector
-    // and coverage roles, only with the ExternalId, and may only read.
+    // The read role of every application account trusts only the collector,
+    // coverage and exposure roles, only with the ExternalId, and may only
+    // read.
     for account in ACCOUNTS {
         let iam = iam_of(&stack, account).await;
         let role = iam
@@ -200,7 +201,8 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
             statement["Principal"]["AWS"],
             json!([
                 out("CollectorRoleArn"),
-                format!("arn:aws:iam::{CENTRAL_ACCOUNT}:role/fanin-coverage")
+                format!("arn:aws:iam::{CENTRAL_ACCOUNT}:role/fanin-coverage"),
+                deployed.exposure.role_arn
             ])
         );
         assert_eq!(
@@ -228,9 +230,13 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
         assert_eq!(
             actions,
             [
+                "cloudtrail:LookupEvents",
                 "ec2:DescribeInstances",
+                "ec2:DescribeNetworkInterfaces",
                 "ec2:DescribeSecurityGroupRules",
                 "ec2:DescribeSecurityGroups",
+                "ec2:DescribeVpcPeeringConnections",
+                "ec2:DescribeVpcs",
                 "events:DescribeRule",
                 "inspector:DescribeFindings",
                 "inspector:ListAssessmentTemplates",
