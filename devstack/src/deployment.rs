@@ -977,3 +977,57 @@ pub fn local_overrides(
     }
     vars
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The contract's notifications, read from the repository's template:
+    /// every object created under `AWSLogs/` ending `.log.gz` or `.parquet`.
+    #[test]
+    fn the_templates_flow_log_notifications_are_the_contracts() {
+        let template =
+            std::fs::read_to_string(workspace_root().join("cloudformation/central-exposure.yaml"))
+                .unwrap();
+        let queue = "arn:aws:sqs:us-east-1:123456789012:fanin-flow-logs";
+        let notifications = flow_log_notifications(&template, queue).unwrap();
+        let described: Vec<(String, Vec<String>, Vec<(String, String)>)> = notifications
+            .iter()
+            .map(|n| {
+                let rules = n
+                    .filter()
+                    .and_then(|f| f.key())
+                    .map(|k| k.filter_rules())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.name().map(|n| n.as_str().to_owned()).unwrap_or_default(),
+                            r.value().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect();
+                (
+                    n.queue_arn().to_owned(),
+                    n.events().iter().map(|e| e.as_str().to_owned()).collect(),
+                    rules,
+                )
+            })
+            .collect();
+        let expected = |suffix: &str| {
+            (
+                queue.to_owned(),
+                vec!["s3:ObjectCreated:*".to_owned()],
+                vec![
+                    ("prefix".to_owned(), "AWSLogs/".to_owned()),
+                    ("suffix".to_owned(), suffix.to_owned()),
+                ],
+            )
+        };
+        assert_eq!(described, [expected(".log.gz"), expected(".parquet")]);
+
+        // A notification to anything but the template's queue is refused.
+        let elsewhere = template.replace("Queue: !GetAtt Queue.Arn", "Queue: !GetAtt Other.Arn");
+        assert!(flow_log_notifications(&elsewhere, queue).is_err());
+    }
+}

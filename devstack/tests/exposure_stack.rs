@@ -197,17 +197,34 @@ async fn a_flow_log_object_reaches_the_hosted_function_through_the_deployed_noti
         .send()
         .await
         .unwrap();
-    let sqs = aws_sdk_sqs::Client::new(&stack.moto_config(PRIMARY_REGION, None));
-    let bodies = peek_queue(&sqs, &exposure.queue_url, 2).await;
-    let records: Vec<_> = bodies.iter().flat_map(|b| s3_records(b)).collect();
-    assert_eq!(
-        records,
-        [("ObjectCreated:Put".to_owned(), bucket.clone(), key.clone())],
-        "{bodies:?}"
+    // The Parquet format's objects (Hive-compatible prefixes here) too.
+    let parquet_key = format!(
+        "AWSLogs/aws-account-id={APPLICATION_ACCOUNT}/aws-service=vpcflowlogs/aws-region={PRIMARY_REGION}/year=2026/month=11/day=30/{APPLICATION_ACCOUNT}_vpcflowlogs_{PRIMARY_REGION}_fl-0123456789abcdef0_20261130T1200Z_5f0c1a2b.log.parquet"
     );
+    s3.put_object()
+        .bucket(&bucket)
+        .key(&parquet_key)
+        .body(ByteStream::from_static(b"PAR1"))
+        .send()
+        .await
+        .unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&stack.moto_config(PRIMARY_REGION, None));
+    let bodies = peek_queue(&sqs, &exposure.queue_url, 3).await;
+    let mut records: Vec<_> = bodies.iter().flat_map(|b| s3_records(b)).collect();
+    records.sort();
+    let mut expected = [
+        ("ObjectCreated:Put".to_owned(), bucket.clone(), key.clone()),
+        (
+            "ObjectCreated:Put".to_owned(),
+            bucket.clone(),
+            parquet_key.clone(),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(records, expected, "{bodies:?}");
     // The test event S3 sends when the notifications are set is the only
     // other message.
-    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    assert_eq!(bodies.len(), 3, "{bodies:?}");
     assert!(
         bodies.iter().any(|b| b.contains("s3:TestEvent")),
         "{bodies:?}"
@@ -220,15 +237,13 @@ async fn a_flow_log_object_reaches_the_hosted_function_through_the_deployed_noti
     let mut stats = fanin_devstack::esm::MappingStats::default();
     let delivered = host.round(&mut stats).await;
     assert_eq!(stats.invocations, 1);
-    let delivered_records: Vec<_> = stats
+    let mut delivered_records: Vec<_> = stats
         .delivered
         .values()
         .flat_map(|b| s3_records(b))
         .collect();
-    assert_eq!(
-        delivered_records,
-        [("ObjectCreated:Put".to_owned(), bucket.clone(), key.clone())]
-    );
+    delivered_records.sort();
+    assert_eq!(delivered_records, expected);
     // What the function did with it depends on the ingest (exposure/src/
     // ingest.rs), asserted by the exposure's own end-to-end tests; here it
     // is only reported.
