@@ -991,7 +991,9 @@ mod tests {
                 .unwrap();
         let queue = "arn:aws:sqs:us-east-1:123456789012:fanin-flow-logs";
         let notifications = flow_log_notifications(&template, queue).unwrap();
-        let described: Vec<(String, Vec<String>, Vec<(String, String)>)> = notifications
+        /// (queue, events, key filter rules as (name, value)).
+        type Described = (String, Vec<String>, Vec<(String, String)>);
+        let described: Vec<Described> = notifications
             .iter()
             .map(|n| {
                 let rules = n
