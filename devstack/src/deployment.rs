@@ -104,6 +104,9 @@ pub struct Exposure {
     /// Its schedule rule (`fanin-exposure-evaluate`) → schedule expression;
     /// the devstack invokes the evaluation itself.
     pub triggers: BTreeMap<String, String>,
+    /// Rule → the constant input its target sent the function (what
+    /// [`crate::exposure_host::ExposureHost::invoke_evaluation`] sends).
+    pub trigger_inputs: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -700,6 +703,7 @@ async fn read_back_exposure(
     let queue_arn = output("FlowLogQueueArn")?;
     let max_receive_count = max_receive_count(central_config, &queue_url).await?;
     let mapping = take_over_mapping(lambda, &function_name, &queue_arn, max_receive_count).await?;
+    let trigger_inputs = target_inputs(central_config, &function_arn).await?;
     let triggers = take_over_triggers(central_config, &function_arn).await?;
     let flow_log_bucket = output("FlowLogBucketName")?;
     // An existing bucket (FlowLogBucketName) is its owner's to wire.
@@ -730,7 +734,34 @@ async fn read_back_exposure(
         environment,
         mapping,
         triggers,
+        trigger_inputs,
     })
+}
+
+/// The constant input of each rule target that invokes `function_arn`.
+async fn target_inputs(
+    config: &aws_config::SdkConfig,
+    function_arn: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let events = aws_sdk_eventbridge::Client::new(config);
+    let names = events
+        .list_rule_names_by_target()
+        .target_arn(function_arn)
+        .send()
+        .await?;
+    let mut inputs = BTreeMap::new();
+    for name in names.rule_names() {
+        let targets = events.list_targets_by_rule().rule(name).send().await?;
+        if let Some(input) = targets
+            .targets()
+            .iter()
+            .find(|t| t.arn() == function_arn)
+            .and_then(|t| t.input())
+        {
+            inputs.insert(name.clone(), input.to_owned());
+        }
+    }
+    Ok(inputs)
 }
 
 /// The `QueueConfigurations` of the template's `FlowLogBucket`, in the S3

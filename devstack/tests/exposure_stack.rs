@@ -173,6 +173,9 @@ async fn a_flow_log_object_reaches_the_hosted_function_through_the_deployed_noti
             .map(String::as_str),
         Some("rate(1 day)")
     );
+    let input: Value = serde_json::from_str(&exposure.trigger_inputs["fanin-exposure-evaluate"])
+        .expect("the schedule's input is JSON");
+    assert_eq!(input, exposure_host::scheduled_input());
 
     // A flow-log object under AWSLogs/ is announced on the queue; an object
     // outside the filters is not.
