@@ -1,4 +1,4 @@
-//! `deploy`: creates or updates the five StackSets and their instances in
+//! `deploy`: creates or updates the six StackSets and their instances in
 //! order, uploading the code once the code buckets exist.
 
 use std::collections::BTreeMap;
@@ -14,8 +14,9 @@ use crate::deployment::{Deployment, ExternalId, Parameter};
 use crate::error::Error;
 use crate::package::Artifacts;
 use crate::parameters::{
-    declares_code_versions, derived_parameters, has_pending_versions, resolve_parameters,
-    with_code_versions,
+    central_search_endpoint, declares_code_versions, derived_parameters,
+    has_pending_search_endpoint, has_pending_versions, resolve_parameters,
+    with_central_search_endpoint, with_code_versions,
 };
 use crate::plan::{
     ExistingInstance, InstanceRequest, StackSetName, StackSetPlan, Targets, missing_instances,
@@ -108,17 +109,65 @@ pub async fn deploy(
     let policy = WaitPolicy::default();
     let mut report = Report::default();
     let mut versions = BTreeMap::new();
-    for stack_set in prepared {
+    let mut search_endpoint: Option<String> = None;
+    for mut stack_set in prepared {
+        if let Some(endpoint) = &search_endpoint {
+            stack_set.parameters = with_central_search_endpoint(&stack_set.parameters, endpoint);
+        }
         let stack_set = pin_code_versions(stack_set, deployment, &versions)?;
         report
             .stack_sets
             .push(apply(&client, deployment, &stack_set, &policy).await?);
-        if stack_set.plan.name == StackSetName::Artifacts {
-            report.uploads = upload_code(config, deployment, artifacts).await?;
-            versions = code_versions(&report.uploads, artifacts)?;
+        match stack_set.plan.name {
+            StackSetName::Artifacts => {
+                report.uploads = upload_code(config, deployment, artifacts).await?;
+                versions = code_versions(&report.uploads, artifacts)?;
+            }
+            StackSetName::CentralPrimary => {
+                search_endpoint =
+                    Some(deployed_search_endpoint(config, deployment, &client, &stack_set).await?);
+            }
+            _ => {}
         }
     }
     Ok(report)
+}
+
+/// The endpoint central-primary's collector writes to: its parameter in
+/// existing mode, else its `OpenSearchEndpoint` output (the created
+/// domain's), read from the central account's instance.
+async fn deployed_search_endpoint(
+    config: &SdkConfig,
+    deployment: &Deployment,
+    client: &Client,
+    central_primary: &Prepared,
+) -> Result<String, Error> {
+    if let Some(endpoint) = central_search_endpoint(&central_primary.parameters) {
+        return Ok(endpoint.to_owned());
+    }
+    let accounts = crate::sessions::AccountConfigs::new(config, deployment).await?;
+    let outputs =
+        crate::outputs::stack_set_outputs(client, &accounts, &central_primary.plan).await?;
+    outputs
+        .as_ref()
+        .and_then(|instances| {
+            instances.get(&(
+                deployment.central_account_id.clone(),
+                deployment.primary_region.clone(),
+            ))
+        })
+        .and_then(|outputs| outputs.get("OpenSearchEndpoint"))
+        .filter(|endpoint| !endpoint.is_empty())
+        .cloned()
+        .ok_or_else(|| Error::Parameters {
+            problems: vec![format!(
+                "{}: no OpenSearchEndpoint output in {}/{}, which {} needs",
+                StackSetName::CentralPrimary,
+                deployment.central_account_id,
+                deployment.primary_region,
+                StackSetName::CentralExposure
+            )],
+        })
 }
 
 /// The StackSet's parameters with the primary region's code versions, and
@@ -224,6 +273,15 @@ async fn apply(
             problems: vec![format!(
                 "{}: code versions unknown before the upload",
                 plan.name
+            )],
+        });
+    }
+    if has_pending_search_endpoint(&prepared.parameters) {
+        return Err(Error::Parameters {
+            problems: vec![format!(
+                "{}: the OpenSearch endpoint is unknown before {} is deployed",
+                plan.name,
+                StackSetName::CentralPrimary
             )],
         });
     }

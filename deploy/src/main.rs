@@ -24,9 +24,9 @@ enum Command {
     Deploy {
         #[arg(long)]
         deployment: PathBuf,
-        /// Use --collector-zip, --forwarder-zip, --coverage-zip and
-        /// --guard-zip instead of building.
-        #[arg(long, requires_all = ["collector_zip", "forwarder_zip", "coverage_zip", "guard_zip"])]
+        /// Use --collector-zip, --forwarder-zip, --coverage-zip,
+        /// --guard-zip and --exposure-zip instead of building.
+        #[arg(long, requires_all = ["collector_zip", "forwarder_zip", "coverage_zip", "guard_zip", "exposure_zip"])]
         skip_build: bool,
         #[arg(long, requires = "skip_build")]
         collector_zip: Option<PathBuf>,
@@ -36,6 +36,8 @@ enum Command {
         coverage_zip: Option<PathBuf>,
         #[arg(long, requires = "skip_build")]
         guard_zip: Option<PathBuf>,
+        #[arg(long, requires = "skip_build")]
+        exposure_zip: Option<PathBuf>,
         /// The workspace to build (default: the current directory).
         #[arg(long, default_value = ".")]
         workspace: PathBuf,
@@ -86,6 +88,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             forwarder_zip,
             coverage_zip,
             guard_zip,
+            exposure_zip,
             workspace,
         } => {
             let deployment = Deployment::load(&deployment)?;
@@ -98,16 +101,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 forwarder_zip,
                 coverage_zip,
                 guard_zip,
+                exposure_zip,
             ) {
-                (true, Some(collector), Some(forwarder), Some(coverage), Some(guard)) => {
-                    Artifacts::from_files(&ArtifactFiles {
-                        collector_zip: collector,
-                        forwarder_zip: forwarder,
-                        coverage_zip: coverage,
-                        guard_zip: guard,
-                        guard_policy,
-                    })?
-                }
+                (
+                    true,
+                    Some(collector),
+                    Some(forwarder),
+                    Some(coverage),
+                    Some(guard),
+                    Some(exposure),
+                ) => Artifacts::from_files(&ArtifactFiles {
+                    collector_zip: collector,
+                    forwarder_zip: forwarder,
+                    coverage_zip: coverage,
+                    guard_zip: guard,
+                    exposure_zip: exposure,
+                    guard_policy,
+                })?,
                 _ => {
                     let out_dir = workspace.join("target/fanin-deploy");
                     tokio::task::spawn_blocking(move || {
@@ -137,7 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let deployment = Deployment::load(&deployment)?;
             if !yes {
                 anyhow::bail!(
-                    "remove deletes the five fanin StackSets and all their stack instances (central account {}, application targets, code buckets in {}); run again with --yes",
+                    "remove deletes the six fanin StackSets and all their stack instances (central account {}, application targets, code buckets in {}); run again with --yes",
                     deployment.central_account_id,
                     deployment.administrator_account_id
                 );

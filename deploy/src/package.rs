@@ -50,14 +50,15 @@ impl Artifact {
     }
 }
 
-/// The collector's, the forwarder's, the coverage check's and the guard's
-/// deployment packages, and the guard's policy.
+/// The collector's, the forwarder's, the coverage check's, the guard's and
+/// the exposure function's deployment packages, and the guard's policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifacts {
     pub collector: Artifact,
     pub forwarder: Artifact,
     pub coverage: Artifact,
     pub guard: Artifact,
+    pub exposure: Artifact,
     /// Validated when it is read ([`crate::guard_policy::load`]).
     pub guard_policy: Artifact,
 }
@@ -69,6 +70,7 @@ pub struct ArtifactFiles {
     pub forwarder_zip: PathBuf,
     pub coverage_zip: PathBuf,
     pub guard_zip: PathBuf,
+    pub exposure_zip: PathBuf,
     /// The deployment's `GuardPolicy` ([`crate::Deployment::guard_policy`]).
     pub guard_policy: PathBuf,
 }
@@ -84,6 +86,7 @@ impl Artifacts {
             forwarder: Artifact::from_zip(&files.forwarder_zip)?,
             coverage: Artifact::from_zip(&files.coverage_zip)?,
             guard: Artifact::from_zip(&files.guard_zip)?,
+            exposure: Artifact::from_zip(&files.exposure_zip)?,
             guard_policy,
         })
     }
@@ -116,29 +119,36 @@ impl Artifacts {
         self.guard.key("guard.zip")
     }
 
+    /// The `ExposureCodeKey` parameter.
+    pub fn exposure_key(&self) -> String {
+        self.exposure.key("exposure.zip")
+    }
+
     /// The `GuardPolicyKey` parameter: `fanin/<sha256>/guard-policy.yaml`.
     pub fn guard_policy_key(&self) -> String {
         self.guard_policy.key(crate::guard_policy::FILE_NAME)
     }
 
     /// (key, file) of everything that goes to the code buckets.
-    pub fn uploads(&self) -> [(String, &Artifact); 5] {
+    pub fn uploads(&self) -> [(String, &Artifact); 6] {
         [
             (self.collector_key(), &self.collector),
             (self.forwarder_key(), &self.forwarder),
             (self.coverage_key(), &self.coverage),
             (self.guard_key(), &self.guard),
+            (self.exposure_key(), &self.exposure),
             (self.guard_policy_key(), &self.guard_policy),
         ]
     }
 }
 
 /// The packages to build, each with one binary of the same name.
-const LAMBDA_PACKAGES: [&str; 4] = [
+const LAMBDA_PACKAGES: [&str; 5] = [
     "fanin-collector",
     "fanin-forwarder",
     "fanin-coverage",
     "fanin-guard",
+    "fanin-exposure",
 ];
 
 /// Builds the Lambdas with
@@ -202,6 +212,7 @@ pub fn package(
         forwarder_zip: zip(LAMBDA_PACKAGES[1]),
         coverage_zip: zip(LAMBDA_PACKAGES[2]),
         guard_zip: zip(LAMBDA_PACKAGES[3]),
+        exposure_zip: zip(LAMBDA_PACKAGES[4]),
         guard_policy: guard_policy.to_owned(),
     })
 }
@@ -225,6 +236,8 @@ mod tests {
         std::fs::write(&three, b"PK\x03\x04three").unwrap();
         let four = dir.join("four.zip");
         std::fs::write(&four, b"PK\x03\x04four").unwrap();
+        let five = dir.join("five.zip");
+        std::fs::write(&five, b"PK\x03\x04five").unwrap();
         const POLICY: &[u8] = b"version: 1\nselectors:\n  - name: all\n";
         let policy = dir.join("guard.yaml");
         std::fs::write(&policy, POLICY).unwrap();
@@ -233,6 +246,7 @@ mod tests {
             forwarder_zip: forwarder.to_owned(),
             coverage_zip: coverage.to_owned(),
             guard_zip: four.clone(),
+            exposure_zip: five.clone(),
             guard_policy: policy.clone(),
         };
         let artifacts = Artifacts::from_files(&files(&three, &two)).unwrap();
@@ -260,8 +274,16 @@ mod tests {
                 hex::encode(Sha256::digest(POLICY))
             )
         );
+        assert_eq!(
+            artifacts.exposure_key(),
+            format!(
+                "fanin/{}/exposure.zip",
+                hex::encode(Sha256::digest(b"PK\x03\x04five"))
+            )
+        );
         let keys: Vec<String> = artifacts.uploads().into_iter().map(|(k, _)| k).collect();
-        assert_eq!(keys.len(), 5);
+        assert_eq!(keys.len(), 6);
+        assert!(keys.contains(&artifacts.exposure_key()));
         assert!(keys.contains(&artifacts.guard_policy_key()));
         assert_ne!(artifacts.collector.sha256, artifacts.forwarder.sha256);
 

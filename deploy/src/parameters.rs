@@ -21,16 +21,25 @@ pub const FORWARDER_CODE_VERSION: &str = "ForwarderCodeVersion";
 pub const GUARD_CODE_VERSION: &str = "GuardCodeVersion";
 /// The S3 version of the guard's policy object in the function's region.
 pub const GUARD_POLICY_VERSION: &str = "GuardPolicyVersion";
+/// The S3 version of the exposure zip in the function's region.
+pub const EXPOSURE_CODE_VERSION: &str = "ExposureCodeVersion";
 /// Every parameter whose value is a version id of one region's code bucket.
-const VERSION_PARAMETERS: [&str; 4] = [
+const VERSION_PARAMETERS: [&str; 5] = [
     COLLECTOR_CODE_VERSION,
     FORWARDER_CODE_VERSION,
     GUARD_CODE_VERSION,
     GUARD_POLICY_VERSION,
+    EXPOSURE_CODE_VERSION,
 ];
 /// What the version parameters hold until the upload has told the real
 /// ones; no StackSet call is made with it ([`has_pending_versions`]).
 const PENDING_UPLOAD: &str = "pending-upload";
+/// The OpenSearch endpoint central-primary's collector writes to, for the
+/// exposure function (central-exposure.yaml): known once central-primary is
+/// deployed ([`central_search_endpoint`], [`with_central_search_endpoint`]).
+pub const CENTRAL_OPENSEARCH_ENDPOINT: &str = "CentralOpenSearchEndpoint";
+/// What it holds until then; no StackSet call is made with it.
+const PENDING_CENTRAL_PRIMARY: &str = "pending-central-primary";
 
 /// A parameter the template declares (from `GetTemplateSummary`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +68,7 @@ pub fn derived_parameters(
         ("CoverageCodeKey", artifacts.coverage_key()),
         ("GuardCodeKey", artifacts.guard_key()),
         ("GuardPolicyKey", artifacts.guard_policy_key()),
+        ("ExposureCodeKey", artifacts.exposure_key()),
         (
             "Regions",
             deployment
@@ -73,6 +83,11 @@ pub fn derived_parameters(
         (FORWARDER_CODE_VERSION, PENDING_UPLOAD.to_owned()),
         (GUARD_CODE_VERSION, PENDING_UPLOAD.to_owned()),
         (GUARD_POLICY_VERSION, PENDING_UPLOAD.to_owned()),
+        (EXPOSURE_CODE_VERSION, PENDING_UPLOAD.to_owned()),
+        (
+            CENTRAL_OPENSEARCH_ENDPOINT,
+            PENDING_CENTRAL_PRIMARY.to_owned(),
+        ),
     ])
 }
 
@@ -82,6 +97,41 @@ pub fn declares_code_versions(parameters: &[Parameter]) -> bool {
     parameters
         .iter()
         .any(|p| VERSION_PARAMETERS.contains(&p.parameter_key.as_str()))
+}
+
+/// The endpoint central-primary's parameters give when it uses an existing
+/// domain or collection (`OpenSearchMode` `existing`); `None` in create
+/// mode, where only its `OpenSearchEndpoint` output knows the domain's.
+pub fn central_search_endpoint(central_primary: &[Parameter]) -> Option<&str> {
+    let value = |key: &str| {
+        central_primary
+            .iter()
+            .find(|p| p.parameter_key == key)
+            .map(|p| p.parameter_value.as_str())
+    };
+    match value("OpenSearchMode") {
+        Some("existing") => value("OpenSearchEndpoint").filter(|v| !v.is_empty()),
+        _ => None,
+    }
+}
+
+/// Whether `parameters` still wait for central-primary's endpoint.
+pub fn has_pending_search_endpoint(parameters: &[Parameter]) -> bool {
+    parameters.iter().any(|p| {
+        p.parameter_key == CENTRAL_OPENSEARCH_ENDPOINT
+            && p.parameter_value == PENDING_CENTRAL_PRIMARY
+    })
+}
+
+/// `parameters` with central-primary's endpoint.
+pub fn with_central_search_endpoint(parameters: &[Parameter], endpoint: &str) -> Vec<Parameter> {
+    parameters
+        .iter()
+        .map(|p| match p.parameter_key.as_str() {
+            CENTRAL_OPENSEARCH_ENDPOINT => Parameter::new(CENTRAL_OPENSEARCH_ENDPOINT, endpoint),
+            _ => p.clone(),
+        })
+        .collect()
 }
 
 /// Whether a version parameter still waits for the upload.
@@ -102,6 +152,7 @@ pub fn with_code_versions(parameters: &[Parameter], versions: &CodeVersions) -> 
                 FORWARDER_CODE_VERSION => &versions.forwarder,
                 GUARD_CODE_VERSION => &versions.guard,
                 GUARD_POLICY_VERSION => &versions.guard_policy,
+                EXPOSURE_CODE_VERSION => &versions.exposure,
                 _ => return p.clone(),
             };
             Parameter::new(p.parameter_key.clone(), version.clone())
@@ -188,6 +239,7 @@ mod tests {
             forwarder: "f-eu".into(),
             guard: "g-eu".into(),
             guard_policy: "p-eu".into(),
+            exposure: "e-eu".into(),
         };
         let regional = with_code_versions(&resolved, &versions);
         assert!(!has_pending_versions(&regional));
@@ -212,6 +264,7 @@ mod tests {
             forwarder: artifact("2"),
             coverage: artifact("3"),
             guard: artifact("4"),
+            exposure: artifact("6"),
             guard_policy: artifact("5"),
         };
         let deployment = crate::deployment::fixtures::self_managed();
@@ -248,6 +301,7 @@ mod tests {
             forwarder: "f-eu".into(),
             guard: "g-eu".into(),
             guard_policy: "p-eu".into(),
+            exposure: "e-eu".into(),
         };
         let regional = with_code_versions(&resolved, &versions);
         assert!(!has_pending_versions(&regional));
@@ -263,6 +317,52 @@ mod tests {
         );
         // A policy version alone still makes the parameters regional.
         assert!(declares_code_versions(&regional[3..4]));
+    }
+
+    #[test]
+    fn the_exposure_gets_the_endpoint_central_primary_writes_to() {
+        let existing = [
+            Parameter::new("OpenSearchMode", "existing"),
+            Parameter::new("OpenSearchEndpoint", "https://search.example.com"),
+        ];
+        assert_eq!(
+            central_search_endpoint(&existing),
+            Some("https://search.example.com")
+        );
+        // Create mode (explicit or the default): only the output knows it.
+        assert_eq!(
+            central_search_endpoint(&[Parameter::new("OpenSearchMode", "create")]),
+            None
+        );
+        assert_eq!(central_search_endpoint(&[]), None);
+
+        let declared = [
+            declared(CENTRAL_OPENSEARCH_ENDPOINT, false),
+            declared("OpenSearchEndpoint", true),
+            declared("BusName", true),
+        ];
+        let mut derived = derived();
+        derived.insert(
+            CENTRAL_OPENSEARCH_ENDPOINT,
+            PENDING_CENTRAL_PRIMARY.to_owned(),
+        );
+        let resolved = resolve_parameters(
+            StackSetName::CentralExposure,
+            &declared,
+            &[Parameter::new("BusName", "fanin-findings")],
+            &derived,
+        )
+        .unwrap();
+        assert!(has_pending_search_endpoint(&resolved));
+        let ready = with_central_search_endpoint(&resolved, "https://search.example.com");
+        assert!(!has_pending_search_endpoint(&ready));
+        assert_eq!(
+            ready,
+            [
+                Parameter::new(CENTRAL_OPENSEARCH_ENDPOINT, "https://search.example.com"),
+                Parameter::new("BusName", "fanin-findings"),
+            ]
+        );
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! The five StackSets in the order they must go out, where each one goes, and
+//! The six StackSets in the order they must go out, where each one goes, and
 //! which instances a run must create or delete. Pure: no AWS calls here.
 //!
 //! Order: the code buckets first (the Lambdas read their zips from them), then
 //! the central account's primary region (queue, bus, collector role) that
 //! the regional topics subscribe to and the application roles and rules
-//! point at, then the central regions, then the application accounts.
+//! point at, then the unused-exposure function beside it (its role must exist
+//! before the application accounts' read roles trust it), then the central
+//! regions, then the application accounts.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,6 +21,7 @@ use crate::deployment::{AutoDeployment, CallAs, Deployment, Parameter, Permissio
 pub enum StackSetName {
     Artifacts,
     CentralPrimary,
+    CentralExposure,
     CentralRegional,
     ApplicationGlobal,
     ApplicationRegional,
@@ -26,9 +29,10 @@ pub enum StackSetName {
 
 impl StackSetName {
     /// Deployment order; removal runs it backwards.
-    pub const ALL: [StackSetName; 5] = [
+    pub const ALL: [StackSetName; 6] = [
         Self::Artifacts,
         Self::CentralPrimary,
+        Self::CentralExposure,
         Self::CentralRegional,
         Self::ApplicationGlobal,
         Self::ApplicationRegional,
@@ -38,6 +42,7 @@ impl StackSetName {
         match self {
             Self::Artifacts => "fanin-artifacts",
             Self::CentralPrimary => "fanin-central-primary",
+            Self::CentralExposure => "fanin-central-exposure",
             Self::CentralRegional => "fanin-central-regional",
             Self::ApplicationGlobal => "fanin-application-global",
             Self::ApplicationRegional => "fanin-application-regional",
@@ -49,6 +54,7 @@ impl StackSetName {
         match self {
             Self::Artifacts => "artifacts.yaml",
             Self::CentralPrimary => "central-primary.yaml",
+            Self::CentralExposure => "central-exposure.yaml",
             Self::CentralRegional => "central-regional.yaml",
             Self::ApplicationGlobal => "application-global.yaml",
             Self::ApplicationRegional => "application-regional.yaml",
@@ -116,9 +122,9 @@ pub fn plan(deployment: &Deployment) -> Vec<StackSetPlan> {
         .into_iter()
         .map(|name| {
             let regions = match name {
-                StackSetName::CentralPrimary | StackSetName::ApplicationGlobal => {
-                    primary_only.clone()
-                }
+                StackSetName::CentralPrimary
+                | StackSetName::CentralExposure
+                | StackSetName::ApplicationGlobal => primary_only.clone(),
                 _ => all_regions.clone(),
             };
             let (permission_model, call_as, targets, auto_deployment) =
@@ -132,7 +138,12 @@ pub fn plan(deployment: &Deployment) -> Vec<StackSetPlan> {
                         Targets::Accounts(vec![deployment.administrator_account_id.clone()]),
                         None,
                     ),
-                    (StackSetName::CentralPrimary | StackSetName::CentralRegional, model) => {
+                    (
+                        StackSetName::CentralPrimary
+                        | StackSetName::CentralExposure
+                        | StackSetName::CentralRegional,
+                        model,
+                    ) => {
                         let targets = match model {
                             PermissionModel::SelfManaged => {
                                 Targets::Accounts(vec![central.clone()])
@@ -390,6 +401,7 @@ mod tests {
             [
                 "fanin-artifacts",
                 "fanin-central-primary",
+                "fanin-central-exposure",
                 "fanin-central-regional",
                 "fanin-application-global",
                 "fanin-application-regional"
@@ -400,9 +412,10 @@ mod tests {
         };
         assert_eq!(regions(&plans[0]), ["us-east-1", "eu-west-1"]);
         assert_eq!(regions(&plans[1]), ["us-east-1"]);
-        assert_eq!(regions(&plans[2]), ["us-east-1", "eu-west-1"]);
-        assert_eq!(regions(&plans[3]), ["us-east-1"]);
-        assert_eq!(regions(&plans[4]), ["us-east-1", "eu-west-1"]);
+        assert_eq!(regions(&plans[2]), ["us-east-1"]);
+        assert_eq!(regions(&plans[3]), ["us-east-1", "eu-west-1"]);
+        assert_eq!(regions(&plans[4]), ["us-east-1"]);
+        assert_eq!(regions(&plans[5]), ["us-east-1", "eu-west-1"]);
         assert_eq!(
             plans[0].targets,
             Targets::Accounts(vec![account("111111111111")])
@@ -411,8 +424,16 @@ mod tests {
             plans[1].targets,
             Targets::Accounts(vec![account("222222222222")])
         );
+        // The exposure function: the central account only, after the
+        // primary stack it imports from and before the read roles trust it.
+        assert_eq!(plans[2].name, StackSetName::CentralExposure);
+        assert_eq!(plans[2].name.template_file(), "central-exposure.yaml");
         assert_eq!(
-            plans[4].targets,
+            plans[2].targets,
+            Targets::Accounts(vec![account("222222222222")])
+        );
+        assert_eq!(
+            plans[5].targets,
             Targets::Accounts(vec![account("333333333333"), account("444444444444")])
         );
         assert!(plans.iter().all(|p| p.auto_deployment.is_none()));
@@ -433,21 +454,25 @@ mod tests {
             }
         );
         assert_eq!(plans[1].auto_deployment.map(|a| a.enabled), Some(false));
+        assert_eq!(plans[2].name, StackSetName::CentralExposure);
+        assert_eq!(plans[2].targets, plans[1].targets);
+        assert_eq!(plans[2].regions, plans[1].regions);
+        assert_eq!(plans[2].auto_deployment.map(|a| a.enabled), Some(false));
         assert_eq!(
-            plans[4].targets,
+            plans[5].targets,
             Targets::OrganizationalUnits {
                 ids: vec!["ou-ab12-11111111".into(), "ou-ab12-22222222".into()],
                 filter: Some((AccountFilterKind::Difference, vec![account("222222222222")])),
             }
         );
-        assert_eq!(plans[4].auto_deployment, Some(AutoDeployment::default()));
-        assert_eq!(plans[4].permission_model, PermissionModel::ServiceManaged);
+        assert_eq!(plans[5].auto_deployment, Some(AutoDeployment::default()));
+        assert_eq!(plans[5].permission_model, PermissionModel::ServiceManaged);
     }
 
     #[test]
     fn only_missing_account_regions_are_created() {
         let plans = plan(&self_managed());
-        let regional = &plans[4];
+        let regional = &plans[5];
         let all = missing_instances(regional, &[]);
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].regions, [region("us-east-1"), region("eu-west-1")]);
@@ -481,7 +506,7 @@ mod tests {
             instance("555555555555", "eu-west-1", Some("ou-ab12-11111111")),
             instance("666666666666", "us-east-1", Some("ou-ab12-22222222")),
         ];
-        let requests = missing_instances(&plans[4], &existing);
+        let requests = missing_instances(&plans[5], &existing);
         assert_eq!(requests.len(), 1);
         assert_eq!(requests[0].regions, [region("eu-west-1")]);
         assert!(matches!(
@@ -512,7 +537,7 @@ mod tests {
             instance("333333333333", "eu-west-1", None),
             instance("444444444444", "us-east-1", None),
         ];
-        let mut requests = instances_to_delete(&plans[4], &existing);
+        let mut requests = instances_to_delete(&plans[5], &existing);
         requests.sort_by_key(|r| r.regions.len());
         assert_eq!(
             requests,
@@ -527,7 +552,7 @@ mod tests {
                 },
             ]
         );
-        assert!(instances_to_delete(&plans[4], &[]).is_empty());
+        assert!(instances_to_delete(&plans[5], &[]).is_empty());
 
         let plans = plan(&service_managed());
         let existing = [instance(
@@ -535,7 +560,7 @@ mod tests {
             "eu-west-1",
             Some("ou-ab12-33333333"),
         )];
-        let requests = instances_to_delete(&plans[4], &existing);
+        let requests = instances_to_delete(&plans[5], &existing);
         assert_eq!(requests.len(), 1);
         assert_eq!(requests[0].regions, [region("eu-west-1")]);
         assert!(matches!(
@@ -552,7 +577,7 @@ mod tests {
             instance("999999999999", "us-east-1", None),
             instance("333333333333", "ap-south-1", None),
         ];
-        let extra = unplanned_instances(&plans[4], &existing);
+        let extra = unplanned_instances(&plans[5], &existing);
         assert_eq!(extra.len(), 2);
     }
 

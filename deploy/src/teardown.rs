@@ -67,7 +67,7 @@ pub async fn teardown(
             continue;
         }
         match plan.name {
-            StackSetName::CentralPrimary => {
+            StackSetName::CentralPrimary | StackSetName::CentralExposure => {
                 report
                     .retained
                     .extend(retained_by_central(config, deployment, &client, &plan).await);
@@ -103,17 +103,66 @@ pub async fn teardown(
     Ok(report)
 }
 
-/// Names what central-primary.yaml retains, from the central stack's
-/// outputs, or says so in general when they cannot be read.
+/// What a StackSet's template retains (`DeletionPolicy: Retain`), as
+/// (output that names it, what it is, why it is kept).
+type Kept = (&'static str, &'static str, &'static str);
+
+/// What central-primary.yaml keeps.
+const KEPT_BY_CENTRAL: [Kept; 4] = [
+    (
+        "BucketName",
+        "findings bucket s3://",
+        "the archive outlives the stack",
+    ),
+    (
+        "KeyArn",
+        "KMS key ",
+        "schedule its deletion once the bucket is gone",
+    ),
+    (
+        "DeadLetterQueueUrl",
+        "dead-letter queue ",
+        "what is in it was never stored",
+    ),
+    (
+        "OpenSearchEndpoint",
+        "OpenSearch domain at ",
+        "if fanin created it",
+    ),
+];
+
+/// What central-exposure.yaml keeps.
+const KEPT_BY_EXPOSURE: [Kept; 3] = [
+    (
+        "FlowLogBucketName",
+        "flow-log bucket s3://",
+        "the flow logs outlive the stack; stop the accounts' flow logs first",
+    ),
+    (
+        "KeyArn",
+        "KMS key ",
+        "schedule its deletion once the flow-log bucket is gone",
+    ),
+    (
+        "FlowLogDeadLetterQueueUrl",
+        "flow-log dead-letter queue ",
+        "the objects it names were never aggregated",
+    ),
+];
+
+/// Names what central-primary.yaml or central-exposure.yaml retains, from
+/// the central stack's outputs, or says so in general when they cannot be
+/// read.
 async fn retained_by_central(
     config: &SdkConfig,
     deployment: &Deployment,
     client: &Client,
     plan: &crate::plan::StackSetPlan,
 ) -> Vec<String> {
-    let generic = vec![
-        "the findings bucket, its KMS key, the dead-letter queue and a created OpenSearch domain (DeletionPolicy Retain): delete them by hand once the archive is no longer needed".to_owned(),
-    ];
+    let generic = vec![match plan.name {
+        StackSetName::CentralExposure => "the flow-log bucket it created, its KMS key and the flow-log dead-letter queue (DeletionPolicy Retain): delete them by hand once the flow logs are no longer needed".to_owned(),
+        _ => "the findings bucket, its KMS key, the dead-letter queue and a created OpenSearch domain (DeletionPolicy Retain): delete them by hand once the archive is no longer needed".to_owned(),
+    }];
     let outputs = match AccountConfigs::new(config, deployment).await {
         Ok(accounts) => stack_set_outputs(client, &accounts, plan).await,
         Err(error) => Err(error),
@@ -126,42 +175,52 @@ async fn retained_by_central(
             return generic;
         }
     };
-    let kept = [
-        (
-            "BucketName",
-            "findings bucket s3://",
-            "the archive outlives the stack",
-        ),
-        (
-            "KeyArn",
-            "KMS key ",
-            "schedule its deletion once the bucket is gone",
-        ),
-        (
-            "DeadLetterQueueUrl",
-            "dead-letter queue ",
-            "what is in it was never stored",
-        ),
-        (
-            "OpenSearchEndpoint",
-            "OpenSearch domain at ",
-            "if fanin created it",
-        ),
-    ];
-    // A domain given with OpenSearchMode existing is not fanin's to keep.
-    let created_domain = plan
-        .parameters
-        .iter()
-        .find(|p| p.parameter_key == "OpenSearchMode")
-        .is_none_or(|p| p.parameter_value == "create");
+    let retained = retained_from_outputs(plan, &instances);
+    if retained.is_empty() {
+        generic
+    } else {
+        retained
+    }
+}
+
+/// The retained resources of `plan`'s instances, named from their outputs.
+/// Resources the deployment brought (an existing OpenSearch domain, an
+/// existing flow-log bucket) are not fanin's to keep and are left out.
+fn retained_from_outputs(
+    plan: &crate::plan::StackSetPlan,
+    instances: &std::collections::BTreeMap<
+        (fanin::ids::AccountId, fanin::ids::Region),
+        crate::outputs::InstanceOutputs,
+    >,
+) -> Vec<String> {
+    let parameter = |key: &str| {
+        plan.parameters
+            .iter()
+            .find(|p| p.parameter_key == key)
+            .map(|p| p.parameter_value.as_str())
+    };
+    let kept: &[Kept] = match plan.name {
+        StackSetName::CentralPrimary => &KEPT_BY_CENTRAL,
+        StackSetName::CentralExposure => &KEPT_BY_EXPOSURE,
+        _ => &[],
+    };
+    // A domain given with OpenSearchMode existing, a bucket given with
+    // FlowLogBucketName: not created here.
+    let created_domain = parameter("OpenSearchMode").is_none_or(|mode| mode == "create");
+    let created_flow_log_bucket = parameter("FlowLogBucketName").is_none_or(str::is_empty);
     let mut retained = Vec::new();
     for ((account, region), outputs) in instances {
         for (output, what, why) in kept {
-            if output == "OpenSearchEndpoint" && !created_domain {
+            let brought = match (plan.name, *output) {
+                (StackSetName::CentralPrimary, "OpenSearchEndpoint") => !created_domain,
+                (StackSetName::CentralExposure, "FlowLogBucketName") => !created_flow_log_bucket,
+                _ => false,
+            };
+            if brought {
                 continue;
             }
             if let Some(value) = outputs
-                .get(output)
+                .get(*output)
                 .filter(|v| !v.is_empty() && *v != "none")
             {
                 retained.push(format!(
@@ -170,9 +229,89 @@ async fn retained_by_central(
             }
         }
     }
-    if retained.is_empty() {
-        generic
-    } else {
-        retained
+    retained
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::deployment::Parameter;
+    use crate::deployment::fixtures::self_managed;
+
+    fn outputs(
+        pairs: &[(&str, &str)],
+    ) -> BTreeMap<(fanin::ids::AccountId, fanin::ids::Region), crate::outputs::InstanceOutputs>
+    {
+        BTreeMap::from([(
+            (
+                fanin::ids::AccountId::parse("222222222222").unwrap(),
+                fanin::ids::Region::parse("us-east-1").unwrap(),
+            ),
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )])
+    }
+
+    #[test]
+    fn the_exposure_stack_names_its_bucket_key_and_dead_letters() {
+        let mut exposure = plan(&self_managed())
+            .into_iter()
+            .find(|p| p.name == StackSetName::CentralExposure)
+            .unwrap();
+        let instances = outputs(&[
+            (
+                "FlowLogBucketName",
+                "fanin-flow-logs-222222222222-us-east-1",
+            ),
+            ("KeyArn", "arn:aws:kms:us-east-1:222222222222:key/k"),
+            (
+                "FlowLogDeadLetterQueueUrl",
+                "https://sqs/fanin-flow-logs-dead-letters",
+            ),
+            ("FlowLogQueueUrl", "https://sqs/fanin-flow-logs"),
+        ]);
+        let retained = retained_from_outputs(&exposure, &instances);
+        assert_eq!(retained.len(), 3, "{retained:?}");
+        assert!(retained[0].starts_with(
+            "flow-log bucket s3://fanin-flow-logs-222222222222-us-east-1 in 222222222222/us-east-1"
+        ));
+        assert!(retained[1].contains("key/k"));
+        assert!(retained[2].contains("fanin-flow-logs-dead-letters"));
+        assert!(!retained.iter().any(|r| r.ends_with("/fanin-flow-logs (")));
+
+        // An existing bucket is its owner's, not fanin's to report.
+        exposure
+            .parameters
+            .push(Parameter::new("FlowLogBucketName", "org-log-archive"));
+        let instances = outputs(&[
+            ("FlowLogBucketName", "org-log-archive"),
+            ("KeyArn", "arn:aws:kms:us-east-1:222222222222:key/k"),
+        ]);
+        let retained = retained_from_outputs(&exposure, &instances);
+        assert_eq!(retained.len(), 1, "{retained:?}");
+        assert!(retained[0].starts_with("KMS key "));
+    }
+
+    #[test]
+    fn the_primary_stack_names_a_domain_only_when_it_created_it() {
+        let mut central = plan(&self_managed())
+            .into_iter()
+            .find(|p| p.name == StackSetName::CentralPrimary)
+            .unwrap();
+        let instances = outputs(&[
+            ("BucketName", "fanin-findings-222222222222-us-east-1"),
+            ("OpenSearchEndpoint", "https://search.example"),
+        ]);
+        assert_eq!(retained_from_outputs(&central, &instances).len(), 2);
+        central
+            .parameters
+            .push(Parameter::new("OpenSearchMode", "existing"));
+        let retained = retained_from_outputs(&central, &instances);
+        assert_eq!(retained.len(), 1);
+        assert!(retained[0].starts_with("findings bucket s3://"));
     }
 }

@@ -46,6 +46,7 @@ pub struct CodeVersions {
     pub forwarder: String,
     pub guard: String,
     pub guard_policy: String,
+    pub exposure: String,
 }
 
 /// Each region's code versions, from the uploads of one run.
@@ -61,11 +62,12 @@ pub fn code_versions(
     };
     let mut versions = BTreeMap::new();
     for region in uploads.iter().map(|u| &u.region) {
-        let (Some(collector), Some(forwarder), Some(guard), Some(guard_policy)) = (
+        let (Some(collector), Some(forwarder), Some(guard), Some(guard_policy), Some(exposure)) = (
             version(region, &artifacts.collector_key()),
             version(region, &artifacts.forwarder_key()),
             version(region, &artifacts.guard_key()),
             version(region, &artifacts.guard_policy_key()),
+            version(region, &artifacts.exposure_key()),
         ) else {
             return Err(Error::IncompleteAnswer {
                 operation: "PutObject",
@@ -79,6 +81,7 @@ pub fn code_versions(
                 forwarder,
                 guard,
                 guard_policy,
+                exposure,
             },
         );
     }
@@ -395,6 +398,7 @@ mod tests {
             coverage: artifact("3"),
             guard: artifact("4"),
             guard_policy: artifact("5"),
+            exposure: artifact("6"),
         }
     }
 
@@ -412,6 +416,7 @@ mod tests {
         let eu = &versions[&Region::parse("eu-west-1").unwrap()];
         assert_eq!(eu.guard, "eu-west-1:4");
         assert_eq!(eu.guard_policy, "eu-west-1:5");
+        assert_eq!(eu.exposure, "eu-west-1:6");
         assert_eq!(
             versions[&Region::parse("us-east-1").unwrap()].guard_policy,
             "us-east-1:5"

@@ -10,6 +10,14 @@
 //! environment; only the endpoints and credentials differ
 //! ([`local_overrides`]). moto's own copy of the event-source mapping is
 //! disabled and [`crate::esm`] plays it with the deployed batch size.
+//!
+//! moto's CloudFormation creates the flow-log bucket but ignores its
+//! `NotificationConfiguration`; moto's S3 does deliver notifications set
+//! through the API (filters applied, a test event first, as AWS does). So
+//! the notifications of `central-exposure.yaml` are read from the template
+//! and set on the deployed bucket with `PutBucketNotificationConfiguration`
+//! ([`set_flow_log_notifications`]); from then on every object written
+//! under `AWSLogs/` reaches the queue through moto itself.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -44,6 +52,8 @@ pub struct Deployed {
     pub collector_environment: BTreeMap<String, String>,
     /// The collector's event-source mapping, as CloudFormation set it.
     pub mapping: MappingSettings,
+    /// The unused-exposure stack (`fanin-central-exposure`).
+    pub exposure: Exposure,
     /// Each application account and region's forwarder environment.
     pub forwarders: BTreeMap<String, BTreeMap<String, String>>,
     /// Each application account and region's rules that invoke the
@@ -75,6 +85,30 @@ pub struct Central {
     pub read_role_name: String,
 }
 
+/// What `central-exposure.yaml` deployed, from its outputs and the
+/// function's settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exposure {
+    pub flow_log_bucket: String,
+    pub queue_url: String,
+    pub queue_arn: String,
+    pub dlq_url: String,
+    pub function_name: String,
+    pub function_arn: String,
+    /// The role the function runs as (`fanin-exposure`).
+    pub role_arn: String,
+    /// The function's environment, as CloudFormation set it.
+    pub environment: BTreeMap<String, String>,
+    /// Its event-source mapping on `fanin-flow-logs`, as CloudFormation set it.
+    pub mapping: MappingSettings,
+    /// Its schedule rule (`fanin-exposure-evaluate`) → schedule expression;
+    /// the devstack invokes the evaluation itself.
+    pub triggers: BTreeMap<String, String>,
+    /// Rule → the constant input its target sent the function (what
+    /// [`crate::exposure_host::ExposureHost::invoke_evaluation`] sends).
+    pub trigger_inputs: BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct MappingSettings {
     pub batch_size: i32,
@@ -95,6 +129,20 @@ impl Deployed {
             &stack.moto_config(PRIMARY_REGION, None),
             &self.central.queue_url,
             self.mapping.batch_size,
+        )
+        .await
+    }
+
+    /// The exposure function's event-source mapping on `fanin-flow-logs`,
+    /// played locally with the deployed batch size.
+    pub async fn exposure_mapping(
+        &self,
+        stack: &LocalStack,
+    ) -> anyhow::Result<crate::esm::EventSourceMapping> {
+        crate::esm::EventSourceMapping::new(
+            &stack.moto_config(PRIMARY_REGION, None),
+            &self.exposure.queue_url,
+            self.exposure.mapping.batch_size,
         )
         .await
     }
@@ -349,6 +397,22 @@ pub fn use_local_opensearch(stack: &LocalStack, deployment: &mut Deployment) {
         Parameter::new("OpenSearchEndpoint", stack.opensearch_url()),
         Parameter::new("OpenSearchExistingName", "fanin-local"),
     ]);
+    // central-exposure imports the endpoint from central-primary and names
+    // the same domain in its role's policy.
+    let exposure = deployment
+        .parameters
+        .entry(StackSetName::CentralExposure)
+        .or_default();
+    exposure.retain(|p| {
+        !matches!(
+            p.parameter_key.as_str(),
+            "OpenSearchMode" | "OpenSearchExistingName" | "DomainName"
+        )
+    });
+    exposure.extend([
+        Parameter::new("OpenSearchMode", "existing"),
+        Parameter::new("OpenSearchExistingName", "fanin-local"),
+    ]);
 }
 
 /// What a self-managed organization creates once, as ordinary stacks: the
@@ -470,6 +534,7 @@ pub async fn local_artifacts() -> anyhow::Result<&'static Artifacts> {
                     forwarder_zip: zip("fanin-forwarder")?,
                     coverage_zip: zip("fanin-coverage")?,
                     guard_zip: zip("fanin-guard")?,
+                    exposure_zip: zip("fanin-exposure")?,
                     guard_policy: workspace_root().join("policies/guard.yaml"),
                 })?)
             })
@@ -554,6 +619,7 @@ async fn read_back(
     // the devstack runs the check itself (`crate::coverage`).
     let (coverage_arn, _) = function_settings(&lambda, "fanin-coverage").await?;
     take_over_triggers(&central_config, &coverage_arn).await?;
+    let exposure = read_back_exposure(&deployment, outputs, &central_config, &lambda).await?;
 
     let mut forwarders = BTreeMap::new();
     let mut forwarder_triggers = BTreeMap::new();
@@ -603,6 +669,7 @@ async fn read_back(
         central,
         collector_environment,
         mapping,
+        exposure,
         forwarders,
         forwarder_triggers,
         outputs: outputs.to_json(),
@@ -610,6 +677,180 @@ async fn read_back(
         regions: regions.iter().map(|r| r.to_string()).collect(),
         deployment,
     })
+}
+
+/// The exposure stack's resources; its mapping and schedule taken over like
+/// the collector's and the coverage check's, its bucket's notifications set
+/// as the template says.
+async fn read_back_exposure(
+    deployment: &Deployment,
+    outputs: &Outputs,
+    central_config: &aws_config::SdkConfig,
+    lambda: &aws_sdk_lambda::Client,
+) -> anyhow::Result<Exposure> {
+    let set = StackSetName::CentralExposure;
+    let output = |key: &str| {
+        outputs
+            .value(set, CENTRAL_ACCOUNT, PRIMARY_REGION, key)
+            .map(str::to_owned)
+            .with_context(|| {
+                format!("no output {key} of {set} in {CENTRAL_ACCOUNT}/{PRIMARY_REGION}")
+            })
+    };
+    let function_name = output("ExposureFunctionName")?;
+    let (function_arn, environment) = function_settings(lambda, &function_name).await?;
+    let queue_url = output("FlowLogQueueUrl")?;
+    let queue_arn = output("FlowLogQueueArn")?;
+    let max_receive_count = max_receive_count(central_config, &queue_url).await?;
+    let mapping = take_over_mapping(lambda, &function_name, &queue_arn, max_receive_count).await?;
+    let trigger_inputs = target_inputs(central_config, &function_arn).await?;
+    let triggers = take_over_triggers(central_config, &function_arn).await?;
+    let flow_log_bucket = output("FlowLogBucketName")?;
+    // An existing bucket (FlowLogBucketName) is its owner's to wire.
+    let created_bucket = deployment
+        .parameters
+        .get(&set)
+        .and_then(|parameters| {
+            parameters
+                .iter()
+                .find(|p| p.parameter_key == "FlowLogBucketName")
+        })
+        .is_none_or(|p| p.parameter_value.is_empty());
+    if created_bucket {
+        let template = deployment.templates_directory.join(set.template_file());
+        let notifications =
+            flow_log_notifications(&std::fs::read_to_string(&template)?, &queue_arn)
+                .with_context(|| format!("reading the notifications of {}", template.display()))?;
+        set_flow_log_notifications(central_config, &flow_log_bucket, notifications).await?;
+    }
+    Ok(Exposure {
+        flow_log_bucket,
+        queue_url,
+        queue_arn,
+        dlq_url: output("FlowLogDeadLetterQueueUrl")?,
+        function_name,
+        function_arn,
+        role_arn: output("ExposureRoleArn")?,
+        environment,
+        mapping,
+        triggers,
+        trigger_inputs,
+    })
+}
+
+/// The constant input of each rule target that invokes `function_arn`.
+async fn target_inputs(
+    config: &aws_config::SdkConfig,
+    function_arn: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let events = aws_sdk_eventbridge::Client::new(config);
+    let names = events
+        .list_rule_names_by_target()
+        .target_arn(function_arn)
+        .send()
+        .await?;
+    let mut inputs = BTreeMap::new();
+    for name in names.rule_names() {
+        let targets = events.list_targets_by_rule().rule(name).send().await?;
+        if let Some(input) = targets
+            .targets()
+            .iter()
+            .find(|t| t.arn() == function_arn)
+            .and_then(|t| t.input())
+        {
+            inputs.insert(name.clone(), input.to_owned());
+        }
+    }
+    Ok(inputs)
+}
+
+/// The `QueueConfigurations` of the template's `FlowLogBucket`, in the S3
+/// API's shape, each sending to `queue_arn` (the template's `!GetAtt
+/// Queue.Arn`, the only queue it declares).
+pub fn flow_log_notifications(
+    template: &str,
+    queue_arn: &str,
+) -> anyhow::Result<Vec<aws_sdk_s3::types::QueueConfiguration>> {
+    use aws_sdk_s3::types::{
+        Event, FilterRule, FilterRuleName, NotificationConfigurationFilter, QueueConfiguration,
+        S3KeyFilter,
+    };
+    let template: serde_norway::Value = serde_norway::from_str(template)?;
+    let configurations = template["Resources"]["FlowLogBucket"]["Properties"]
+        ["NotificationConfiguration"]["QueueConfigurations"]
+        .as_sequence()
+        .context("FlowLogBucket has no NotificationConfiguration.QueueConfigurations")?;
+    let mut notifications = Vec::new();
+    for configuration in configurations {
+        let event = configuration["Event"]
+            .as_str()
+            .context("a queue configuration without Event")?;
+        let queue = match &configuration["Queue"] {
+            serde_norway::Value::Tagged(tagged) if tagged.tag == "GetAtt" => {
+                tagged.value.as_str().unwrap_or_default().to_owned()
+            }
+            other => anyhow::bail!("a queue configuration's Queue is not !GetAtt: {other:?}"),
+        };
+        anyhow::ensure!(
+            queue == "Queue.Arn",
+            "notifications to {queue}, not Queue.Arn"
+        );
+        let mut rules = Vec::new();
+        for rule in configuration["Filter"]["S3Key"]["Rules"]
+            .as_sequence()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let name = rule["Name"]
+                .as_str()
+                .context("a filter rule without Name")?;
+            let value = rule["Value"]
+                .as_str()
+                .context("a filter rule without Value")?;
+            rules.push(
+                FilterRule::builder()
+                    .name(FilterRuleName::from(name))
+                    .value(value)
+                    .build(),
+            );
+        }
+        notifications.push(
+            QueueConfiguration::builder()
+                .queue_arn(queue_arn)
+                .events(Event::from(event))
+                .filter(
+                    NotificationConfigurationFilter::builder()
+                        .key(S3KeyFilter::builder().set_filter_rules(Some(rules)).build())
+                        .build(),
+                )
+                .build()?,
+        );
+    }
+    Ok(notifications)
+}
+
+/// What CloudFormation would have set on the bucket (moto's does not).
+async fn set_flow_log_notifications(
+    config: &aws_config::SdkConfig,
+    bucket: &str,
+    notifications: Vec<aws_sdk_s3::types::QueueConfiguration>,
+) -> anyhow::Result<()> {
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            aws_sdk_s3::types::NotificationConfiguration::builder()
+                .set_queue_configurations(Some(notifications))
+                .build(),
+        )
+        .send()
+        .await
+        .with_context(|| format!("setting the notifications of {bucket}"))?;
+    Ok(())
 }
 
 /// A function's ARN and environment variables, as CloudFormation set them.
@@ -766,4 +1007,60 @@ pub fn local_overrides(
         }
     }
     vars
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The contract's notifications, read from the repository's template:
+    /// every object created under `AWSLogs/` ending `.log.gz` or `.parquet`.
+    #[test]
+    fn the_templates_flow_log_notifications_are_the_contracts() {
+        let template =
+            std::fs::read_to_string(workspace_root().join("cloudformation/central-exposure.yaml"))
+                .unwrap();
+        let queue = "arn:aws:sqs:us-east-1:123456789012:fanin-flow-logs";
+        let notifications = flow_log_notifications(&template, queue).unwrap();
+        /// (queue, events, key filter rules as (name, value)).
+        type Described = (String, Vec<String>, Vec<(String, String)>);
+        let described: Vec<Described> = notifications
+            .iter()
+            .map(|n| {
+                let rules = n
+                    .filter()
+                    .and_then(|f| f.key())
+                    .map(|k| k.filter_rules())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.name().map(|n| n.as_str().to_owned()).unwrap_or_default(),
+                            r.value().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect();
+                (
+                    n.queue_arn().to_owned(),
+                    n.events().iter().map(|e| e.as_str().to_owned()).collect(),
+                    rules,
+                )
+            })
+            .collect();
+        let expected = |suffix: &str| {
+            (
+                queue.to_owned(),
+                vec!["s3:ObjectCreated:*".to_owned()],
+                vec![
+                    ("prefix".to_owned(), "AWSLogs/".to_owned()),
+                    ("suffix".to_owned(), suffix.to_owned()),
+                ],
+            )
+        };
+        assert_eq!(described, [expected(".log.gz"), expected(".parquet")]);
+
+        // A notification to anything but the template's queue is refused.
+        let elsewhere = template.replace("Queue: !GetAtt Queue.Arn", "Queue: !GetAtt Other.Arn");
+        assert!(flow_log_notifications(&elsewhere, queue).is_err());
+    }
 }

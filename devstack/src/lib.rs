@@ -11,7 +11,8 @@
 //!   delivers the events to the rules' Lambda targets like EventBridge;
 //!   [`config_service`] serves what moto lacks of AWS Config and plays the
 //!   guard's Config rule; [`guard_host`] runs one `fanin-guard` per
-//!   application account and region.
+//!   application account and region; [`exposure_host`] runs the central
+//!   `fanin-exposure` fed by its flow-log queue.
 //! - [`dashboards`] stands in for the OpenSearch Dashboards saved-objects API.
 pub mod classic;
 pub mod cloudtrail;
@@ -21,6 +22,7 @@ pub mod dashboards;
 pub mod demo;
 pub mod deployment;
 pub mod esm;
+pub mod exposure_host;
 pub mod gateway;
 pub mod guard_host;
 pub mod lambda_host;

@@ -48,6 +48,10 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
         every(&[CENTRAL_ACCOUNT], &[PRIMARY_REGION])
     );
     assert_eq!(
+        instances("fanin-central-exposure"),
+        every(&[CENTRAL_ACCOUNT], &[PRIMARY_REGION])
+    );
+    assert_eq!(
         instances("fanin-central-regional"),
         every(&[CENTRAL_ACCOUNT], &all_regions)
     );
@@ -177,8 +181,9 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
     assert_eq!(env["FANIN_S3_KMS_KEY_ID"], out("KeyArn"));
     assert_eq!(env["FANIN_BUCKET"], central.bucket);
 
-    // The read role of every application account trusts only the collector
-    // and coverage roles, only with the ExternalId, and may only read.
+    // The read role of every application account trusts only the collector,
+    // coverage and exposure roles, only with the ExternalId, and may only
+    // read.
     for account in ACCOUNTS {
         let iam = iam_of(&stack, account).await;
         let role = iam
@@ -196,7 +201,8 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
             statement["Principal"]["AWS"],
             json!([
                 out("CollectorRoleArn"),
-                format!("arn:aws:iam::{CENTRAL_ACCOUNT}:role/fanin-coverage")
+                format!("arn:aws:iam::{CENTRAL_ACCOUNT}:role/fanin-coverage"),
+                deployed.exposure.role_arn
             ])
         );
         assert_eq!(
@@ -224,9 +230,13 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
         assert_eq!(
             actions,
             [
+                "cloudtrail:LookupEvents",
                 "ec2:DescribeInstances",
+                "ec2:DescribeNetworkInterfaces",
                 "ec2:DescribeSecurityGroupRules",
                 "ec2:DescribeSecurityGroups",
+                "ec2:DescribeVpcPeeringConnections",
+                "ec2:DescribeVpcs",
                 "events:DescribeRule",
                 "inspector:DescribeFindings",
                 "inspector:ListAssessmentTemplates",
@@ -405,6 +415,15 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
     )
     .await;
     assert_eq!(pinned.as_deref(), collector_object.version_id());
+    let exposure_object = code_object(PRIMARY_REGION, artifacts.exposure_key()).await;
+    let pinned = instance_parameter(
+        "fanin-central-exposure",
+        CENTRAL_ACCOUNT,
+        PRIMARY_REGION,
+        "ExposureCodeVersion",
+    )
+    .await;
+    assert_eq!(pinned.as_deref(), exposure_object.version_id());
     let mut forwarder_versions = BTreeSet::new();
     for region in all_regions {
         let object = code_object(region, artifacts.forwarder_key()).await;
@@ -677,8 +696,8 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
     let report = fanin_deploy::teardown::teardown(&admin, &deployed.deployment)
         .await
         .unwrap();
-    assert_eq!(report.deleted_stack_sets.len(), 5, "{report}");
-    assert_eq!(report.deleted_instances, 3 + 1 + 3 + 3 + 9, "{report}");
+    assert_eq!(report.deleted_stack_sets.len(), 6, "{report}");
+    assert_eq!(report.deleted_instances, 3 + 1 + 1 + 3 + 3 + 9, "{report}");
     let cloudformation = aws_sdk_cloudformation::Client::new(&admin);
     let remaining = cloudformation.list_stack_sets().send().await.unwrap();
     assert!(
@@ -705,6 +724,13 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
         .unwrap();
     assert!(
         report.retained.iter().any(|r| r.contains(&central.bucket)),
+        "{report}"
+    );
+    assert!(
+        report
+            .retained
+            .iter()
+            .any(|r| r.contains(&deployed.exposure.flow_log_bucket)),
         "{report}"
     );
 }
