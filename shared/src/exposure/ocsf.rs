@@ -587,7 +587,6 @@ pub fn index_properties() -> Value {
 mod tests {
     use serde_json::json;
 
-    use super::*;
     use crate::normalize::FindingClass;
     use crate::search::template::class_template;
 
