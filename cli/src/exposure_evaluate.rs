@@ -141,7 +141,8 @@ pub async fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         ),
         Duration::from_secs(300),
     );
-    let force_path_style = std::env::var("FANIN_S3_FORCE_PATH_STYLE").is_ok_and(|v| v == "true");
+    // Path-style with a custom endpoint, as `crate::places::s3_client`.
+    let force_path_style = config.endpoint_url().is_some();
     let ports = EvaluatePorts {
         sessions: Arc::new(sessions),
         network: Arc::new(Ec2Network::new(config.clone())),

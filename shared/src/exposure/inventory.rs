@@ -495,17 +495,20 @@ pub(crate) mod tests {
         .classified()
     }
 
+    /// interfaceType, description, requester-managed, instance; kind, uid, name.
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        bool,
+        Option<&'a str>,
+        ResourceKind,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+
     #[test]
     fn resources_are_read_from_the_interfaces_own_fields() {
-        let cases: &[(
-            &str,
-            &str,
-            bool,
-            Option<&str>,
-            ResourceKind,
-            Option<&str>,
-            Option<&str>,
-        )] = &[
+        let cases: &[Case] = &[
             (
                 "interface",
                 "Primary network interface",

@@ -582,3 +582,39 @@ pub fn index_properties() -> Value {
         }}}},
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::normalize::FindingClass;
+    use crate::search::template::class_template;
+
+    #[test]
+    fn the_compliance_template_maps_exposure_and_keeps_the_guards_fields() {
+        let template = class_template(FindingClass::ComplianceFinding, "fanin");
+        let properties = &template["template"]["mappings"]["properties"];
+        let exposure = &properties["unmapped"]["properties"]["exposure"]["properties"];
+        assert_eq!(exposure["risk_score"], json!({"type": "integer"}));
+        assert_eq!(exposure["judged_from"]["format"], "epoch_millis");
+        assert_eq!(
+            exposure["rejected"]["properties"]["top_sources"]["properties"]["address"],
+            json!({"type": "ip"})
+        );
+        let data = &properties["resources"]["properties"]["data"]["properties"];
+        assert_eq!(data["usage_state"]["type"], "keyword");
+        assert_eq!(
+            data["permission"]["properties"]["from_port"]["type"],
+            "integer"
+        );
+        assert_eq!(data["private_ips"]["type"], "ip", "the guard's field stays");
+        assert!(properties["unmapped"]["properties"]["guard"].is_object());
+        // Detections do not carry the exposure's fields.
+        let detection = class_template(FindingClass::DetectionFinding, "fanin");
+        assert!(
+            detection["template"]["mappings"]["properties"]["unmapped"]["properties"]
+                .get("exposure")
+                .is_none()
+        );
+    }
+}
