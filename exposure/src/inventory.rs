@@ -11,17 +11,19 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::{Filter, NetworkInterface};
-use fanin::exposure::inventory::{
-    GroupRef, Interface, Inventory, NetworkMapParts, Peering, Resource, ResourceKind,
-};
+use fanin::exposure::inventory::{GroupRef, Interface, Inventory, Peering, Resource, ResourceKind};
+use fanin::flowlogs::classify::NetworkMap;
 use fanin::guard::permission::GroupRule;
 use fanin::ids::{AccountId, Region};
 use fanin::ports::{AccountSession, CallError, SessionProvider};
 use ipnet::IpNet;
+
+use crate::ingest::ports::NetworkMaps;
 
 /// EC2 accepts up to 200 values in one filter.
 const FILTER_VALUES_LIMIT: usize = 200;
@@ -100,18 +102,24 @@ impl NetworkReader for Ec2Network {
     }
 }
 
-/// The network map of an account and region for flow-log ingest: its
-/// interfaces, VPCs and peerings through the read role. (The parts of
-/// `fanin::flowlogs::classify::NetworkMap`, see
-/// [`Inventory::network_map`].)
-pub async fn network_map(
-    sessions: &dyn SessionProvider,
-    reader: &dyn NetworkReader,
-    account: &AccountId,
-    region: &Region,
-) -> Result<NetworkMapParts, CallError> {
-    let session = sessions.session(account).await?;
-    Ok(reader.network(&session, region).await?.network_map())
+/// Flow-log ingest's network maps ([`NetworkMaps`]): an account and
+/// region's interfaces, VPCs and peerings through its read role, as the
+/// classifier reads them ([`Inventory::network_map`]).
+pub struct ReadRoleNetworkMaps {
+    pub sessions: Arc<dyn SessionProvider>,
+    pub reader: Arc<dyn NetworkReader>,
+}
+
+#[async_trait]
+impl NetworkMaps for ReadRoleNetworkMaps {
+    async fn network_map(
+        &self,
+        account: &AccountId,
+        region: &Region,
+    ) -> Result<NetworkMap, CallError> {
+        let session = self.sessions.session(account).await?;
+        Ok(self.reader.network(&session, region).await?.network_map())
+    }
 }
 
 async fn interfaces(client: &aws_sdk_ec2::Client) -> Result<Vec<Interface>, CallError> {

@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::flowlogs::classify::NetworkMap;
 use crate::guard::permission::GroupRule;
 use crate::ids::{AccountId, Region};
 
@@ -199,52 +200,22 @@ pub struct Inventory {
     pub peerings: Vec<Peering>,
 }
 
-/// What the flow-log classifier needs of an interface: its VPC and
-/// addresses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InterfaceAddresses {
-    pub vpc_id: String,
-    pub addresses: Vec<IpAddr>,
-}
-
-/// What the flow-log classifier needs of a VPC: its CIDR blocks and those of
-/// the VPCs peered with it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct VpcCidrs {
-    pub cidrs: Vec<IpNet>,
-    pub peered_cidrs: Vec<IpNet>,
-}
-
-/// The parts `fanin::flowlogs::classify::NetworkMap` is built from
-/// (interface id → VPC and addresses; VPC id → CIDRs and peered CIDRs).
-/// Until that type is on this branch [`Inventory::network_map`] answers
-/// these parts; the integration builds the map from them.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct NetworkMapParts {
-    pub interfaces: BTreeMap<String, InterfaceAddresses>,
-    pub vpcs: BTreeMap<String, VpcCidrs>,
-}
-
 impl Inventory {
     /// The interfaces, VPCs and peerings as the flow-log classifier reads
-    /// them. An interface without a VPC (none in a VPC-only world, but the
-    /// field is optional in the API) is left out.
-    pub fn network_map(&self) -> NetworkMapParts {
-        let mut parts = NetworkMapParts::default();
+    /// them (both sides of each peering see the other's blocks).
+    pub fn network_map(&self) -> NetworkMap {
+        let mut map = NetworkMap::new();
         for interface in &self.interfaces {
-            let Some(vpc_id) = &interface.vpc_id else {
-                continue;
-            };
-            parts.interfaces.insert(
+            map.insert_interface(
                 interface.interface_id.clone(),
-                InterfaceAddresses {
-                    vpc_id: vpc_id.clone(),
-                    addresses: interface.addresses().copied().collect(),
-                },
+                interface.vpc_id.clone(),
+                interface.addresses().copied(),
             );
         }
         for (vpc_id, cidrs) in &self.vpcs {
-            parts.vpcs.entry(vpc_id.clone()).or_default().cidrs = cidrs.clone();
+            for cidr in cidrs {
+                map.insert_vpc_cidr(vpc_id.clone(), *cidr);
+            }
         }
         for peering in &self.peerings {
             let sides = [
@@ -252,15 +223,12 @@ impl Inventory {
                 (&peering.accepter_vpc, &peering.requester_cidrs),
             ];
             for (vpc, other_side) in sides {
-                let entry = parts.vpcs.entry(vpc.clone()).or_default();
                 for cidr in other_side {
-                    if !entry.peered_cidrs.contains(cidr) {
-                        entry.peered_cidrs.push(*cidr);
-                    }
+                    map.insert_peered_cidr(vpc.clone(), *cidr);
                 }
             }
         }
-        parts
+        map
     }
 
     /// The interfaces a group is attached to.
@@ -798,22 +766,18 @@ pub(crate) mod tests {
             }],
         };
         let map = inventory.network_map();
-        assert_eq!(
-            map.interfaces.len(),
-            1,
-            "the interface without a VPC is left out"
-        );
-        let web = &map.interfaces["eni-0123456789abcdef0"];
-        assert_eq!(web.vpc_id, "vpc-0123456789abcdef0");
+        assert_eq!(map.interface_count(), 2);
+        let web = map.interface("eni-0123456789abcdef0").unwrap();
+        assert_eq!(web.vpc_id.as_deref(), Some("vpc-0123456789abcdef0"));
         assert_eq!(web.addresses.len(), 3);
-        let own = &map.vpcs["vpc-0123456789abcdef0"];
+        let own = map.vpc("vpc-0123456789abcdef0").unwrap();
         assert_eq!(own.cidrs.len(), 2);
         assert_eq!(
             own.peered_cidrs,
             vec!["10.1.0.0/16".parse::<IpNet>().unwrap()]
         );
         assert_eq!(
-            map.vpcs["vpc-0aaaaaaaaaaaaaaaa"].peered_cidrs,
+            map.vpc("vpc-0aaaaaaaaaaaaaaaa").unwrap().peered_cidrs,
             vec!["10.0.0.0/16".parse::<IpNet>().unwrap()]
         );
     }
