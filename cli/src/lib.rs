@@ -14,6 +14,8 @@
 //!   (`docs/export.md`);
 //! - [`guard`]: the security-group guard's policy validated, and evaluated
 //!   against accounts' current groups without changing anything (dry run);
+//! - [`exposure`]: flow-log objects of a range of days queued again for
+//!   the unused-exposure function;
 //! - [`dashboards`]: the OpenSearch Dashboards saved objects fanin ships.
 //!
 //! What they share: [`places`] (the central stack's outputs, overridable by
@@ -24,6 +26,7 @@ pub mod archive;
 pub mod backfill;
 pub mod dashboards;
 pub mod export;
+pub mod exposure;
 pub mod findings;
 pub mod guard;
 pub mod install;
