@@ -260,6 +260,8 @@ struct Inner {
     /// Every record played, for `LookupEvents` (not cleared by [`CloudTrail::reset`]).
     history: Mutex<Vec<lookup::KeptRecord>>,
     clock_offset: Mutex<chrono::Duration>,
+    /// Calls handed to [`CloudTrail::spawn_play`] not yet played.
+    in_flight: std::sync::atomic::AtomicUsize,
 }
 
 impl CloudTrail {
@@ -275,6 +277,7 @@ impl CloudTrail {
                 played: Mutex::default(),
                 history: Mutex::default(),
                 clock_offset: Mutex::new(chrono::Duration::zero()),
+                in_flight: std::sync::atomic::AtomicUsize::new(0),
             }),
         }
     }
@@ -356,8 +359,32 @@ impl CloudTrail {
 
     /// Records `call` and delivers it, on a task of its own.
     pub fn spawn_play(&self, call: ApiCall) {
+        use std::sync::atomic::Ordering;
         let this = self.clone();
-        tokio::spawn(async move { this.play(call).await });
+        this.inner.in_flight.fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(async move {
+            this.play(call).await;
+            this.inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+
+    /// Waits until every call made so far is recorded and delivered (or
+    /// `limit` passed): the history then holds them.
+    pub async fn settled(&self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self
+            .inner
+            .in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > 0
+        {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "CloudTrail still recording calls after {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
     }
 
     /// Records `call` as CloudTrail does and delivers the event to the

@@ -12,6 +12,8 @@
 //!   [`config_service`] serves what moto lacks of AWS Config and plays the
 //!   guard's Config rule; [`guard_host`] runs one `fanin-guard` per
 //!   application account and region.
+//! - [`exposure_world`] builds security-group rules of known use and their
+//!   flow logs for the unused-exposure tests and the demo.
 //! - [`flowlogs`] writes VPC Flow Logs with known traffic to S3 as AWS
 //!   delivers them (default and custom text formats, Parquet).
 //! - [`dashboards`] stands in for the OpenSearch Dashboards saved-objects API.
@@ -23,6 +25,7 @@ pub mod dashboards;
 pub mod demo;
 pub mod deployment;
 pub mod esm;
+pub mod exposure_world;
 pub mod flowlogs;
 pub mod gateway;
 pub mod guard_host;

@@ -150,7 +150,7 @@ pub fn lookup_events(
         .filter(|r| end.is_none_or(|e| r.event_time <= e))
         .filter(|r| attribute.is_none_or(|a| matches(r, &a.attribute_key, &a.attribute_value)))
         .collect();
-    matching.sort_by(|a, b| (b.event_time, b.sequence).cmp(&(a.event_time, a.sequence)));
+    matching.sort_by_key(|r| std::cmp::Reverse((r.event_time, r.sequence)));
     let first = match &request.next_token {
         None => 0,
         Some(token) => {
