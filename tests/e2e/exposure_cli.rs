@@ -287,3 +287,98 @@ async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<Value> {
     }
     bodies
 }
+
+/// The installed flows template on a real cluster: an aggregate document
+/// with epoch-second hours and HyperLogLog registers is indexed, filtered by
+/// hour and aggregated by port and interface as the dashboards ask; the
+/// registers stay out of the mapping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flows_index_takes_aggregates_as_installed() {
+    use fanin::config::SearchAuth;
+    use fanin::search::install::{self, Change, IsmSettings};
+    use fanin::search::opensearch::OpenSearchIndexer;
+    use serde_json::json;
+
+    let osmem = fanin_devstack::procs::OsmemServer::start().await.unwrap();
+    let url = url::Url::parse(&osmem.url).unwrap();
+    let indexer = OpenSearchIndexer::new(&url, &SearchAuth::None, None, None).unwrap();
+    let report = install::install(&indexer, "acme", &IsmSettings::default())
+        .await
+        .unwrap();
+    assert!(
+        report
+            .items
+            .iter()
+            .any(|i| i.name == "acme-flows" && i.change == Change::Created),
+        "{report}"
+    );
+    let http = reqwest::Client::new();
+    let hour = 1_795_000_000 / 3600 * 3600;
+    for (id, port, interface) in [("a", 443, "eni-1"), ("b", 22, "eni-1"), ("c", 443, "eni-2")] {
+        http.put(format!("{}/acme-flows/_doc/{id}", osmem.url))
+            .json(&json!({
+                "id": id, "account_id": "111111111111", "region": "us-east-1",
+                "interface_id": interface, "direction": "ingress", "initiator": "remote",
+                "protocol": 6, "dst_port": port, "action": "ACCEPT", "source_class": "internet",
+                "ip_version": 4, "hour": hour, "first_seen": hour + 5, "last_seen": hour + 55,
+                "packets": 10, "bytes": 600, "flows": 1, "distinct_sources": 1,
+                "top_sources": [{"address": "203.0.113.7", "count": 1}],
+                "hll": "AAECAwQFBgc=",
+            }))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+    }
+    http.post(format!("{}/acme-flows/_refresh", osmem.url))
+        .send()
+        .await
+        .unwrap();
+    let answer = fanin_tests::search(
+        &osmem.url,
+        "acme-flows*",
+        &json!({
+            "size": 0,
+            "query": {"bool": {"filter": [{"range": {"hour": {"gte": hour, "lte": hour, "format": "epoch_second"}}}]}},
+            "aggs": {
+                "ports": {"terms": {"field": "dst_port"}},
+                "interfaces": {"terms": {"field": "interface_id"}},
+            },
+        }),
+    )
+    .await;
+    assert_eq!(answer["hits"]["total"]["value"], 3, "{answer}");
+    let buckets = |name: &str| -> Vec<(String, u64)> {
+        answer["aggregations"][name]["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["key"].to_string().trim_matches('"').to_owned(),
+                    b["doc_count"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        buckets("ports"),
+        [("443".to_owned(), 2), ("22".to_owned(), 1)]
+    );
+    assert_eq!(
+        buckets("interfaces"),
+        [("eni-1".to_owned(), 2), ("eni-2".to_owned(), 1)]
+    );
+    let mapping: serde_json::Value = http
+        .get(format!("{}/acme-flows/_mapping", osmem.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let properties = &mapping["acme-flows"]["mappings"]["properties"];
+    assert_eq!(properties["hour"]["type"], "date", "{mapping}");
+    assert!(properties.get("hll").is_none(), "{mapping}");
+}
