@@ -629,7 +629,7 @@ mod tests {
                 .to_string()
                 .contains("warning: ISM plugin not available")
         );
-        assert_eq!(report.changed(), 8 + 6);
+        assert_eq!(report.changed(), 9 + 6);
     }
 
     #[tokio::test]
