@@ -14,8 +14,10 @@
 //!   (`docs/export.md`);
 //! - [`guard`]: the security-group guard's policy validated, and evaluated
 //!   against accounts' current groups without changing anything (dry run);
-//! - [`dashboards`]: the OpenSearch Dashboards saved objects fanin ships;
-//! - [`exposure_evaluate`]: the unused-exposure evaluation run in process.
+//! - [`exposure`]: flow-log objects of a range of days queued again for
+//!   the unused-exposure function;
+//! - [`exposure_evaluate`]: the unused-exposure evaluation run in process;
+//! - [`dashboards`]: the OpenSearch Dashboards saved objects fanin ships.
 //!
 //! What they share: [`places`] (the central stack's outputs, overridable by
 //! flags), [`search`] (the OpenSearch connection), [`archive`] (reading the
@@ -25,6 +27,7 @@ pub mod archive;
 pub mod backfill;
 pub mod dashboards;
 pub mod export;
+pub mod exposure;
 pub mod exposure_evaluate;
 pub mod findings;
 pub mod guard;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fanin_cli::{backfill, export, guard, install, redrive, report, summary};
+use fanin_cli::{backfill, export, exposure, guard, install, redrive, report, summary};
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +42,10 @@ enum Command {
     /// against the current groups of accounts and regions (a dry run that
     /// changes nothing; docs/guard.md).
     Guard(guard::Args),
+    /// Unused exposure: `process` queues the flow-log objects of a range of
+    /// days for the fanin-exposure function, as the bucket's notifications
+    /// would (docs/exposure.md).
+    Exposure(exposure::Args),
 }
 
 #[tokio::main]
@@ -54,6 +58,7 @@ async fn main() -> ExitCode {
         Command::Report(args) => report::run(args).await,
         Command::Export(args) => export::run(args).await,
         Command::Guard(args) => guard::run(args).await,
+        Command::Exposure(args) => exposure::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -38,6 +38,9 @@ pub enum Place {
     QueueUrl,
     DeadLetterQueueUrl,
     OpenSearchEndpoint,
+    /// The exposure stack's (`fanin-central-exposure`).
+    FlowLogBucket,
+    FlowLogQueueUrl,
 }
 
 impl Place {
@@ -48,6 +51,8 @@ impl Place {
             Self::QueueUrl => "QueueUrl",
             Self::DeadLetterQueueUrl => "DeadLetterQueueUrl",
             Self::OpenSearchEndpoint => "OpenSearchEndpoint",
+            Self::FlowLogBucket => "FlowLogBucketName",
+            Self::FlowLogQueueUrl => "FlowLogQueueUrl",
         }
     }
 
@@ -58,6 +63,8 @@ impl Place {
             Self::QueueUrl => "--queue-url",
             Self::DeadLetterQueueUrl => "--dead-letter-queue-url",
             Self::OpenSearchEndpoint => "--opensearch-endpoint",
+            Self::FlowLogBucket => "--flow-log-bucket",
+            Self::FlowLogQueueUrl => "--flow-log-queue-url",
         }
     }
 }

@@ -18,7 +18,11 @@
 //!    retried like EventBridge (fewer times, sooner).
 //!
 //! Every played event is kept with its deliveries for tests
-//! ([`CloudTrail::played`]; `GET /_devstack/cloudtrail`).
+//! ([`CloudTrail::played`]; `GET /_devstack/cloudtrail`), and every record in
+//! the event history `LookupEvents` reads ([`lookup`], [`CloudTrail::lookup`]).
+//! A clock offset ([`CloudTrail::set_clock_offset`]) dates the calls made from
+//! then on in the past or the future, so a test can say "this rule was added
+//! three days ago".
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -33,6 +37,7 @@ use serde_json::{Value, json};
 
 use crate::gateway::awsreq::{self, xml_text};
 
+pub mod lookup;
 mod pattern;
 mod record;
 
@@ -252,6 +257,11 @@ struct Inner {
     sessions: Mutex<HashMap<String, DateTime<Utc>>>,
     account_keys: Mutex<HashMap<String, String>>,
     played: Mutex<Vec<PlayedEvent>>,
+    /// Every record played, for `LookupEvents` (not cleared by [`CloudTrail::reset`]).
+    history: Mutex<Vec<lookup::KeptRecord>>,
+    clock_offset: Mutex<chrono::Duration>,
+    /// Calls handed to [`CloudTrail::spawn_play`] not yet played.
+    in_flight: std::sync::atomic::AtomicUsize,
 }
 
 impl CloudTrail {
@@ -265,6 +275,9 @@ impl CloudTrail {
                 sessions: Mutex::default(),
                 account_keys: Mutex::default(),
                 played: Mutex::default(),
+                history: Mutex::default(),
+                clock_offset: Mutex::new(chrono::Duration::zero()),
+                in_flight: std::sync::atomic::AtomicUsize::new(0),
             }),
         }
     }
@@ -291,6 +304,50 @@ impl CloudTrail {
             .clear();
     }
 
+    /// Dates the calls recorded from now on `offset` from the real clock
+    /// (negative: in the past), in their records and events alike.
+    pub fn set_clock_offset(&self, offset: chrono::Duration) {
+        *self
+            .inner
+            .clock_offset
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = offset;
+    }
+
+    /// CloudTrail's clock: now, shifted by the clock offset.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+            + *self
+                .inner
+                .clock_offset
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Answers a `LookupEvents` request body over the history of `account`
+    /// and `region`.
+    pub fn lookup(
+        &self,
+        account: &str,
+        region: &str,
+        body: &[u8],
+    ) -> Result<Value, lookup::LookupError> {
+        let history = self.inner.history.lock().unwrap_or_else(|p| p.into_inner());
+        lookup::lookup_events(&history, account, region, body)
+    }
+
+    fn keep(&self, event: &Value, event_time: DateTime<Utc>) {
+        let mut history = self.inner.history.lock().unwrap_or_else(|p| p.into_inner());
+        let sequence = history.len() as u64 + 1;
+        history.push(lookup::KeptRecord {
+            sequence,
+            account: event["account"].as_str().unwrap_or_default().to_owned(),
+            region: event["region"].as_str().unwrap_or_default().to_owned(),
+            event_time,
+            record: event["detail"].clone(),
+        });
+    }
+
     /// Notes that moto issued `access_key_id` now (an AssumeRole answer).
     pub fn note_session(&self, access_key_id: &str) {
         self.inner
@@ -302,8 +359,32 @@ impl CloudTrail {
 
     /// Records `call` and delivers it, on a task of its own.
     pub fn spawn_play(&self, call: ApiCall) {
+        use std::sync::atomic::Ordering;
         let this = self.clone();
-        tokio::spawn(async move { this.play(call).await });
+        this.inner.in_flight.fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(async move {
+            this.play(call).await;
+            this.inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+
+    /// Waits until every call made so far is recorded and delivered (or
+    /// `limit` passed): the history then holds them.
+    pub async fn settled(&self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self
+            .inner
+            .in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > 0
+        {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "CloudTrail still recording calls after {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
     }
 
     /// Records `call` as CloudTrail does and delivers the event to the
@@ -332,6 +413,7 @@ impl CloudTrail {
         if event.is_null() {
             return;
         }
+        self.keep(&event, call.event_time);
         let account = event["account"].as_str().unwrap_or_default().to_owned();
         let targets = match self.matching_targets(&account, &call.region, &event).await {
             Ok(t) => t,

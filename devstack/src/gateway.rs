@@ -29,7 +29,8 @@
 //!   `POST /_devstack/faults/remove` `{"id": n}`; `POST /_devstack/faults/clear`
 //!
 //! It also plays CloudTrail for EC2 security-group calls
-//! ([`crate::cloudtrail`]) and serves what moto lacks of AWS Config
+//! ([`crate::cloudtrail`]), answers CloudTrail's `LookupEvents` from them,
+//! and serves what moto lacks of AWS Config
 //! ([`crate::config_service`]).
 //!
 //! Fault rules ([`faults`]) apply to every request but the admin and
@@ -455,7 +456,10 @@ async fn serve_aws(
     if let Some(target) = target.filter(|t| crate::config_service::serves(t)) {
         return serve_config(shared, scope, target, &body).await;
     }
-    let event_time = chrono::Utc::now();
+    if target.is_some_and(crate::cloudtrail::lookup::is_lookup_events) {
+        return serve_lookup_events(shared, scope, &body).await;
+    }
+    let event_time = shared.cloudtrail.now();
     let recorded = service == "ec2" && crate::cloudtrail::RECORDED_OPERATIONS.contains(&operation);
     let request_body = recorded.then(|| body.clone());
     let upstream = match forward(&shared.http, &shared.moto_url, parts, body).await {
@@ -523,6 +527,46 @@ async fn serve_config(
             json!({"__type": "InternalFailure", "message": format!("devstack cannot tell the caller's account: {e:#}")}),
         ),
     }
+}
+
+/// Serves CloudTrail's `LookupEvents` from the records played in the
+/// caller's account and region (moto keeps no history of its own).
+async fn serve_lookup_events(
+    shared: &Shared,
+    scope: Option<&CredentialScope>,
+    body: &[u8],
+) -> Response {
+    let Some(scope) = scope else {
+        return cloudtrail_answer(
+            StatusCode::FORBIDDEN,
+            json!({"__type": "MissingAuthenticationTokenException", "message": "the request is not signed"}),
+        );
+    };
+    let account = match shared.cloudtrail.identity(&scope.access_key_id).await {
+        Ok(identity) => identity.account,
+        Err(e) => {
+            return cloudtrail_answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"__type": "InternalFailure", "message": format!("devstack cannot tell the caller's account: {e:#}")}),
+            );
+        }
+    };
+    match shared.cloudtrail.lookup(&account, &scope.region, body) {
+        Ok(answer) => cloudtrail_answer(StatusCode::OK, answer),
+        Err(e) => cloudtrail_answer(
+            StatusCode::BAD_REQUEST,
+            json!({"__type": e.kind, "message": e.message}),
+        ),
+    }
+}
+
+fn cloudtrail_answer(status: StatusCode, body: Value) -> Response {
+    let mut response = json_answer(status, body);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    response
 }
 
 async fn opensearch_entry(State(shared): State<Arc<Shared>>, request: Request) -> Response {

@@ -13,6 +13,10 @@
 //!   guard's Config rule; [`guard_host`] runs one `fanin-guard` per
 //!   application account and region; [`exposure_host`] runs the central
 //!   `fanin-exposure` fed by its flow-log queue.
+//! - [`exposure_world`] builds security-group rules of known use and their
+//!   flow logs for the unused-exposure tests and the demo.
+//! - [`flowlogs`] writes VPC Flow Logs with known traffic to S3 as AWS
+//!   delivers them (default and custom text formats, Parquet).
 //! - [`dashboards`] stands in for the OpenSearch Dashboards saved-objects API.
 pub mod classic;
 pub mod cloudtrail;
@@ -23,6 +27,8 @@ pub mod demo;
 pub mod deployment;
 pub mod esm;
 pub mod exposure_host;
+pub mod exposure_world;
+pub mod flowlogs;
 pub mod gateway;
 pub mod guard_host;
 pub mod lambda_host;

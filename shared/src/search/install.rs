@@ -9,7 +9,7 @@
 //! | `<prefix>-findings`, `-compliance`, `-detections` | latest state of a class: on a new cluster a write alias over `<name>-000001`; a concrete index of that name (clusters installed before the alias) keeps working as is |
 //! | `<latest>-history` | write alias over `<latest>-history-000001`, `-000002`...: one document per finding version, rolled over by ISM |
 //! | `<prefix>-history-rollover` | the ISM policy of every `<prefix>-*-history-*` index |
-//! | `<prefix>-ledger`, `<prefix>-quarantine` | concrete indices, created by their first write from their templates |
+//! | `<prefix>-ledger`, `<prefix>-quarantine`, `<prefix>-flows` | concrete indices, created by their first write from their templates |
 //!
 //! Two callers: the collector at cold start ([`bootstrap_class`], templates
 //! written unconditionally, once per process) and the operator's installer
@@ -363,6 +363,10 @@ pub fn templates(prefix: &str) -> Vec<(String, Value)> {
         format!("{prefix}-quarantine"),
         template::quarantine_template(prefix),
     ));
+    all.push((
+        template::flows_name(prefix),
+        template::flows_template(prefix),
+    ));
     all
 }
 
@@ -558,7 +562,7 @@ mod tests {
             first.items.iter().all(|i| i.change == Change::Created),
             "{first}"
         );
-        assert_eq!(first.items.len(), 8 + 6 + 1, "{first}");
+        assert_eq!(first.items.len(), 9 + 6 + 1, "{first}");
         assert_eq!(world.index("fanin-findings-history").len(), 0);
         assert!(
             world
@@ -625,7 +629,7 @@ mod tests {
                 .to_string()
                 .contains("warning: ISM plugin not available")
         );
-        assert_eq!(report.changed(), 8 + 6);
+        assert_eq!(report.changed(), 9 + 6);
     }
 
     #[tokio::test]

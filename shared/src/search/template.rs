@@ -3,7 +3,8 @@
 //! 2003, `<prefix>-detections` for 2004, see
 //! [`FindingClass::index_suffix`]), one per class for its history indices
 //! (`<latest>-history-*`), one for the ledger and one for the quarantine
-//! (pipeline-health) index.
+//! (pipeline-health) index, and one for the VPC Flow Logs aggregates
+//! (`<prefix>-flows`, [`flows_template`]).
 //!
 //! The finding classes share one mapping: their common OCSF attributes
 //! (`finding_info`, `cloud`, `resources`, `severity_id`, `unmapped.fanin`)
@@ -274,9 +275,113 @@ pub fn ledger_template(prefix: &str) -> Value {
     })
 }
 
+/// The name of the VPC Flow Logs aggregates index: `<prefix>-flows`.
+pub fn flows_name(prefix: &str) -> String {
+    format!("{prefix}-flows")
+}
+
+/// The VPC Flow Logs aggregates template (`<prefix>-flows*`): one document
+/// per `fanin::flowlogs::aggregate::AggregateDoc` (an hour of one interface's
+/// traffic for one key, or the hour's coverage of the interface), `_id` the
+/// aggregate's id.
+///
+/// Ids and classes are `keyword`; hours and first/last seen are epoch
+/// seconds (`date`, `epoch_second`); counters are `long`. Mapping is not
+/// dynamic: a field not listed (the HyperLogLog registers `hll` among them)
+/// is kept in `_source` but never indexed, so an aggregate never grows the
+/// mapping.
+pub fn flows_template(prefix: &str) -> Value {
+    let keyword = json!({"type": "keyword", "ignore_above": 256});
+    let epoch_second = json!({"type": "date", "format": "epoch_second"});
+    let long = json!({"type": "long"});
+    let integer = json!({"type": "integer"});
+    json!({
+        "index_patterns": [format!("{}*", flows_name(prefix))],
+        "priority": 200,
+        "template": {
+            "settings": {"number_of_shards": 1, "refresh_interval": "5s"},
+            "mappings": {"dynamic": false, "properties": {
+                "id": keyword,
+                "kind": keyword,
+                "account_id": keyword,
+                "region": keyword,
+                "interface_id": keyword,
+                "vpc_id": keyword,
+                "direction": keyword,
+                "initiator": keyword,
+                "action": keyword,
+                "source_class": keyword,
+                "protocol": integer,
+                "dst_port": integer,
+                "ip_version": integer,
+                "hour": epoch_second,
+                "first_seen": epoch_second,
+                "last_seen": epoch_second,
+                "packets": long,
+                "bytes": long,
+                "flows": long,
+                "distinct_sources": long,
+                "top_sources": {"properties": {"address": keyword, "count": long}},
+                "records": long,
+                "nodata": long,
+                "skipdata": long,
+            }},
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_flows_template_maps_aggregates_without_dynamic_fields() {
+        let template = flows_template("acme");
+        assert_eq!(template["index_patterns"], json!(["acme-flows*"]));
+        let mappings = &template["template"]["mappings"];
+        assert_eq!(mappings["dynamic"], false);
+        let properties = &mappings["properties"];
+        for field in ["hour", "first_seen", "last_seen"] {
+            assert_eq!(properties[field]["type"], "date", "{field}");
+            assert_eq!(properties[field]["format"], "epoch_second", "{field}");
+        }
+        for field in [
+            "id",
+            "account_id",
+            "region",
+            "interface_id",
+            "direction",
+            "initiator",
+            "action",
+            "source_class",
+        ] {
+            assert_eq!(properties[field]["type"], "keyword", "{field}");
+        }
+        for field in [
+            "packets",
+            "bytes",
+            "flows",
+            "distinct_sources",
+            "records",
+            "nodata",
+            "skipdata",
+        ] {
+            assert_eq!(properties[field]["type"], "long", "{field}");
+        }
+        assert!(
+            properties.get("hll").is_none(),
+            "the registers are not indexed"
+        );
+        // No finding template's pattern takes the flows index.
+        for class in FindingClass::ALL {
+            let pattern = class_template(class, "acme")["index_patterns"][0]
+                .as_str()
+                .unwrap()
+                .trim_end_matches('*')
+                .to_owned();
+            assert!(!"acme-flows".starts_with(&pattern), "{pattern}");
+        }
+    }
 
     #[test]
     fn each_class_has_its_own_index_pattern_and_mapping() {

@@ -1,0 +1,166 @@
+//! The unused-exposure world on the local stack: its rules exist in EC2
+//! with the ids it expects verdicts for, its flow-log objects are in the
+//! bucket, and CloudTrail's history dates the late rule three days ago and
+//! the baseline before the window.
+//!
+//! Starts its own moto and osmem-server; needs `scripts/setup` to have run.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_cloudtrail::primitives::DateTime as SdkTime;
+use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+use fanin_devstack::exposure_world;
+use fanin_devstack::scenario::{LocalStack, sdk_config};
+use serde_json::Value;
+
+const ACCOUNT: &str = "111111111111";
+const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+const BUCKET: &str = "fanin-flow-logs-123456789012-us-east-1";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_world_has_its_rules_flow_logs_and_history() {
+    let stack = LocalStack::start().await.unwrap();
+    let now = chrono::Utc::now();
+    let world = exposure_world::build(&stack, ACCOUNT, &REGIONS, BUCKET, now, 11)
+        .await
+        .unwrap();
+
+    let mut states: BTreeMap<&str, usize> = BTreeMap::new();
+    for rule in &world.expected {
+        *states.entry(rule.state).or_default() += 1;
+    }
+    assert_eq!(
+        states,
+        BTreeMap::from([("unused", 4), ("used", 8), ("used_internally", 2)]),
+        "{:#?}",
+        world.expected
+    );
+    assert_eq!(world.malformed_lines, 1);
+    assert_eq!(world.instances.len(), 4);
+    let web = &world.instances[0];
+    assert_eq!(web.group_ids.len(), 3, "several groups per interface");
+
+    // Every expected rule is a rule of EC2, open to the internet, on a group
+    // attached to the interfaces it names.
+    let credentials = stack.account_credentials(ACCOUNT).await.unwrap();
+    for region in REGIONS {
+        let ec2 = aws_sdk_ec2::Client::new(&stack.moto_config(region, Some(credentials.clone())));
+        let described = ec2.describe_security_group_rules().send().await.unwrap();
+        for rule in world.expected.iter().filter(|r| r.region == region) {
+            let found = described
+                .security_group_rules()
+                .iter()
+                .find(|r| r.security_group_rule_id() == Some(rule.rule_id.as_str()))
+                .unwrap_or_else(|| panic!("{} not in EC2", rule.rule_id));
+            assert_eq!(found.group_id(), Some(rule.group_id.as_str()));
+            assert_eq!(found.from_port(), Some(rule.from_port));
+            assert!(
+                found.cidr_ipv4() == Some(rule.cidr.as_str())
+                    || found.cidr_ipv6() == Some(rule.cidr.as_str())
+            );
+            assert!(!rule.interfaces.is_empty());
+        }
+        let interfaces = ec2.describe_network_interfaces().send().await.unwrap();
+        for instance in world.instances.iter().filter(|i| i.region == region) {
+            let interface = interfaces
+                .network_interfaces()
+                .iter()
+                .find(|i| i.network_interface_id() == Some(instance.interface_id.as_str()))
+                .expect("the interface is described");
+            let groups: BTreeSet<&str> = interface
+                .groups()
+                .iter()
+                .filter_map(|g| g.group_id())
+                .collect();
+            let wanted: BTreeSet<&str> = instance.group_ids.iter().map(String::as_str).collect();
+            assert_eq!(groups, wanted);
+        }
+    }
+
+    // The flow-log objects: text in the first region, Parquet in the second.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&stack.moto_config("us-east-1", None))
+            .force_path_style(true)
+            .build(),
+    );
+    let listed: BTreeSet<String> = s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix(format!("AWSLogs/{ACCOUNT}/vpcflowlogs/"))
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    let written: BTreeSet<String> = world.objects.iter().cloned().collect();
+    assert_eq!(listed, written);
+    assert!(
+        written
+            .iter()
+            .any(|k| k.contains("/us-east-1/") && k.ends_with(".log.gz"))
+    );
+    assert!(
+        written
+            .iter()
+            .any(|k| k.contains("/eu-west-1/") && k.ends_with(".log.parquet"))
+    );
+
+    // CloudTrail: from the window's start, only the late rule's authorization.
+    for region in REGIONS {
+        let trail = aws_sdk_cloudtrail::Client::new(&sdk_config(
+            &stack.gateway.aws_url,
+            region,
+            Some(credentials.clone()),
+        ));
+        let events = trail
+            .lookup_events()
+            .lookup_attributes(
+                LookupAttribute::builder()
+                    .attribute_key(LookupAttributeKey::EventName)
+                    .attribute_value("AuthorizeSecurityGroupIngress")
+                    .build()
+                    .unwrap(),
+            )
+            .start_time(SdkTime::from_secs(world.window_start.timestamp()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(events.events().len(), 1, "{region}: {:?}", events.events());
+        let record: Value =
+            serde_json::from_str(events.events()[0].cloud_trail_event().unwrap()).unwrap();
+        let late = world
+            .expected
+            .iter()
+            .find(|r| r.region == region && r.from_port == 9443)
+            .unwrap();
+        assert_eq!(
+            record["requestParameters"]["groupId"],
+            late.group_id.as_str()
+        );
+        assert_eq!(
+            record["responseElements"]["securityGroupRuleSet"]["items"][0]["securityGroupRuleId"],
+            late.rule_id.as_str()
+        );
+        let days_ago = (now.timestamp() - events.events()[0].event_time().unwrap().secs()) / 86_400;
+        assert_eq!(days_ago, 3);
+        let all = trail
+            .lookup_events()
+            .lookup_attributes(
+                LookupAttribute::builder()
+                    .attribute_key(LookupAttributeKey::EventName)
+                    .attribute_value("AuthorizeSecurityGroupIngress")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            all.events().len(),
+            7,
+            "{region}: six baseline rules and the late one"
+        );
+    }
+}
