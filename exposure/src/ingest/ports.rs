@@ -56,13 +56,16 @@ pub trait NetworkMaps: Send + Sync {
 /// How long a warm container keeps a network map.
 pub const NETWORK_MAP_TTL: Duration = Duration::from_secs(15 * 60);
 
+/// A map and when it was read.
+type CachedMap = (tokio::time::Instant, Arc<NetworkMap>);
+
 /// Keeps each (account, region)'s map for [`NETWORK_MAP_TTL`]: a batch of
 /// ten objects of one account reads the inventory once. Failures are not
 /// kept.
 pub struct CachedNetworkMaps {
     inner: Arc<dyn NetworkMaps>,
     ttl: Duration,
-    entries: tokio::sync::Mutex<HashMap<(String, String), (tokio::time::Instant, Arc<NetworkMap>)>>,
+    entries: tokio::sync::Mutex<HashMap<(String, String), CachedMap>>,
 }
 
 impl CachedNetworkMaps {
