@@ -88,14 +88,14 @@ impl IngestSettings {
 }
 
 impl Ingest {
-    /// The AWS and OpenSearch adapters, with `maps` for the network maps
-    /// (the inventory's, wired by [`crate::Exposure::build`]).
-    pub async fn build(
+    /// The AWS and OpenSearch adapters on `sdk`, with `maps` for the
+    /// network maps (the inventory's, wired by [`crate::Exposure::build`]).
+    pub fn with_sdk(
         config: &ExposureConfig,
+        sdk: &aws_config::SdkConfig,
         maps: Arc<dyn NetworkMaps>,
     ) -> anyhow::Result<Self> {
         let store = &config.store;
-        let sdk = fanin::aws::load_sdk_config("fanin-exposure").await;
         let search = fanin::search::opensearch::OpenSearchIndexer::new(
             &store.opensearch_url,
             &store.search_auth,
@@ -103,9 +103,9 @@ impl Ingest {
             sdk.region().cloned(),
         )?;
         Ok(Self {
-            objects: Arc::new(aws::S3FlowLogObjects::new(&sdk, store.s3_force_path_style)),
+            objects: Arc::new(aws::S3FlowLogObjects::new(sdk, store.s3_force_path_style)),
             archive: Arc::new(fanin::aws::s3::S3Objects::new(
-                &sdk,
+                sdk,
                 store.bucket.clone(),
                 store.encryption.clone(),
                 store.s3_force_path_style,

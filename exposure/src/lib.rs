@@ -35,13 +35,15 @@ pub struct Exposure {
 
 impl Exposure {
     pub async fn build(config: ExposureConfig) -> anyhow::Result<Self> {
-        // The inventory's network maps replace this once wired (see
-        // `ingest::ports::NoNetworkMaps`): until then objects are
-        // classified by the documented fallbacks.
-        let maps: std::sync::Arc<dyn ingest::ports::NetworkMaps> =
-            std::sync::Arc::new(ingest::ports::NoNetworkMaps);
-        let ingest = ingest::Ingest::build(&config, maps).await?;
-        let evaluate = evaluate::Evaluate::build(&config).await?;
+        let sdk = fanin::aws::load_sdk_config("fanin-exposure").await;
+        let evaluate = evaluate::Evaluate::with_sdk(&config, sdk.clone())?;
+        // Ingest classifies sources with the same read-role sessions and
+        // EC2 reader as the evaluation.
+        let maps = std::sync::Arc::new(inventory::ReadRoleNetworkMaps {
+            sessions: evaluate.ports.sessions.clone(),
+            reader: evaluate.ports.network.clone(),
+        });
+        let ingest = ingest::Ingest::with_sdk(&config, &sdk, maps)?;
         Ok(Self {
             config,
             ingest,

@@ -226,21 +226,6 @@ where
     }
 }
 
-/// Until the inventory's [`NetworkMaps`] is wired in: every account
-/// answers `Denied`, so objects are classified by the fallbacks.
-pub struct NoNetworkMaps;
-
-#[async_trait]
-impl NetworkMaps for NoNetworkMaps {
-    async fn network_map(&self, _: &AccountId, _: &Region) -> Result<NetworkMap, CallError> {
-        Err(CallError::Denied {
-            operation: "NetworkMap",
-            code: "NotConfigured".into(),
-            message: "no network inventory is configured".into(),
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
