@@ -83,6 +83,7 @@ pub struct WorldInstance {
     pub interface_id: String,
     pub private_ip: String,
     pub vpc_id: String,
+    pub subnet_id: String,
     pub vpc_cidr: String,
     pub group_ids: Vec<String>,
 }
@@ -388,6 +389,7 @@ async fn build_region(
                 .context("no private address")?
                 .to_owned(),
             vpc_id: vpc_id.clone(),
+            subnet_id: subnet_id.clone(),
             vpc_cidr: vpc_cidr.clone(),
             group_ids,
         });

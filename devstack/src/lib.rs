@@ -14,7 +14,8 @@
 //!   application account and region; [`exposure_host`] runs the central
 //!   `fanin-exposure` fed by its flow-log queue.
 //! - [`exposure_world`] builds security-group rules of known use and their
-//!   flow logs for the unused-exposure tests and the demo.
+//!   flow logs for the unused-exposure tests and the demo, and
+//!   [`exposure_scene`] plays them through ingest and the evaluation.
 //! - [`flowlogs`] writes VPC Flow Logs with known traffic to S3 as AWS
 //!   delivers them (default and custom text formats, Parquet).
 //! - [`dashboards`] stands in for the OpenSearch Dashboards saved-objects API.
@@ -27,6 +28,7 @@ pub mod demo;
 pub mod deployment;
 pub mod esm;
 pub mod exposure_host;
+pub mod exposure_scene;
 pub mod exposure_world;
 pub mod flowlogs;
 pub mod gateway;

@@ -972,7 +972,7 @@ pub async fn indexed_detections(
 }
 
 /// Every document of `<prefix>-<suffix>` (none if it does not exist).
-async fn indexed_in(
+pub async fn indexed_in(
     stack: &LocalStack,
     central: &Central,
     suffix: &str,

@@ -14,6 +14,7 @@ mod coverage;
 mod dashboards;
 mod deployment;
 mod export;
+mod exposure;
 mod exposure_cli;
 mod faults;
 mod guard;

@@ -81,10 +81,22 @@ pub enum Unreadable {
 
 /// Decodes an SQS body.
 pub fn decode(body: &str) -> Result<Notification, Unreadable> {
-    let value: serde_json::Value =
+    let mut value: serde_json::Value =
         serde_json::from_str(body).map_err(|e| Unreadable::NotANotification(e.to_string()))?;
     if value["Event"] == "s3:TestEvent" {
         return Ok(Notification::Test);
+    }
+    // S3 always sends `userIdentity` and `requestParameters`; some senders
+    // of the same shape (moto, S3-compatible stores) leave them out. fanin
+    // reads neither, so a record without them is read as if they were empty.
+    if let Some(records) = value.get_mut("Records").and_then(|r| r.as_array_mut()) {
+        for record in records.iter_mut().filter_map(|r| r.as_object_mut()) {
+            for unread in ["userIdentity", "requestParameters"] {
+                record
+                    .entry(unread)
+                    .or_insert_with(|| serde_json::json!({}));
+            }
+        }
     }
     let event: S3Event =
         serde_json::from_value(value).map_err(|e| Unreadable::NotANotification(e.to_string()))?;
@@ -247,5 +259,17 @@ mod tests {
             url_decode("AWSLogs/aws-account-id%3D1/a+b%2Bc").unwrap(),
             "AWSLogs/aws-account-id=1/a b+c"
         );
+    }
+
+    #[test]
+    fn a_record_without_the_fields_fanin_does_not_read_is_still_read() {
+        // moto's notification: no userIdentity, no requestParameters.
+        let body = r#"{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-11-30T10:00:00.000Z","eventName":"ObjectCreated:Put","s3":{"s3SchemaVersion":"1.0","configurationId":"c","bucket":{"name":"flows","arn":"arn:aws:s3:::flows"},"object":{"key":"AWSLogs/111122223333/vpcflowlogs/us-east-1/2026/11/30/f.log.gz","size":10,"eTag":"e","versionId":"v1"}}}]}"#;
+        let Ok(Notification::Records(records)) = decode(body) else {
+            panic!("read");
+        };
+        let object = locate(&records[0], "flows").unwrap();
+        assert_eq!(object.account.as_str(), "111122223333");
+        assert_eq!(object.version_id.as_deref(), Some("v1"));
     }
 }
