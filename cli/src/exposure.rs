@@ -44,6 +44,9 @@ pub enum Command {
     /// Queue the flow-log objects of a range of days for processing, as the
     /// bucket's notifications would (one message per object).
     Process(ProcessArgs),
+    /// Judge every internet-open rule against the window's traffic now, as
+    /// the daily schedule does, and put the records on the central bus.
+    Evaluate(crate::exposure_evaluate::EvaluateArgs),
 }
 
 /// `fanin exposure process`'s flags.
@@ -88,6 +91,7 @@ pub struct ProcessArgs {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Process(args) => process(args).await,
+        Command::Evaluate(args) => crate::exposure_evaluate::run(args).await,
     }
 }
 

@@ -29,7 +29,7 @@ use serde_json::json;
 use crate::places::{Place, StackFlags, StackReader};
 use crate::search::{SearchFlags, auth, endpoint};
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct EvaluateArgs {
     /// The window judged, in days (1 to 90).
     #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u64).range(1..=90))]

@@ -44,7 +44,8 @@ enum Command {
     Guard(guard::Args),
     /// Unused exposure: `process` queues the flow-log objects of a range of
     /// days for the fanin-exposure function, as the bucket's notifications
-    /// would (docs/exposure.md).
+    /// would; `evaluate` judges the internet-open rules now
+    /// (docs/exposure.md).
     Exposure(exposure::Args),
 }
 

@@ -159,11 +159,6 @@ async fn store_critical_vulnerability(
     // Index 0: CRITICAL.
     let finding = scenario::inspector2_ec2_finding(&facts, 0, Utc::now().timestamp());
     scenario::emit_inspector2(stack, &web.account, &web.region, &[finding]).await?;
-    let mut collector = scenario::start_collector(stack, deployed).await?;
-    deployed
-        .event_source_mapping(stack)
-        .await?
-        .drain(&mut collector, scenario::DRAIN_LIMIT)
-        .await?;
+    scenario::collect(stack, deployed).await?;
     Ok(web.instance_id.clone())
 }

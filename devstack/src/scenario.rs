@@ -377,6 +377,20 @@ pub async fn start_collector(
     .await
 }
 
+/// A collector run over the central queue until it is empty, as the
+/// deployed event-source mapping would feed it.
+pub async fn collect(
+    stack: &LocalStack,
+    deployed: &Deployed,
+) -> anyhow::Result<crate::esm::MappingStats> {
+    let mut collector = start_collector(stack, deployed).await?;
+    deployed
+        .event_source_mapping(stack)
+        .await?
+        .drain(&mut collector, DRAIN_LIMIT)
+        .await
+}
+
 /// Runs Inspector Classic in one application account and region: a target
 /// and a tagged template, the forwarder Lambda (as the CloudTrail event
 /// would trigger it) subscribing it to the central topic, then an assessment

@@ -11,7 +11,6 @@ use fanin_devstack::lambda_host::{LocalLambda, workspace_binary};
 use fanin_devstack::scenario::{self, CENTRAL_ACCOUNT, LocalStack, PRIMARY_REGION};
 use serde_json::{Value, json};
 
-use crate::mapping;
 
 /// Never had Inspector Classic: no forwarder expected there.
 const WITHOUT_CLASSIC: &str = "ca-central-1";
@@ -49,12 +48,7 @@ async fn a_deleted_rule_and_a_deleted_read_role_are_reported_and_alarmed() {
     scenario::setup_classic(&stack, &deployed, &rule_gone, PRIMARY_REGION)
         .await
         .unwrap();
-    let mut collector = scenario::start_collector(&stack, &deployed).await.unwrap();
-    let drained = mapping(&stack, &deployed)
-        .await
-        .drain(&mut collector, scenario::DRAIN_LIMIT)
-        .await
-        .unwrap();
+    let drained = scenario::collect(&stack, &deployed).await.unwrap();
     assert_eq!(drained.failures_reported, 0, "{drained:?}");
 
     // Then one account deletes its Inspector2 rule, the other its read role.

@@ -68,12 +68,7 @@ async fn every_internet_open_rule_is_judged_by_its_traffic_and_stored_once() {
     assert_eq!(scene.records, world.expected.len(), "{}", scene.evaluation);
 
     // The collector stores each record as one Compliance Finding.
-    let mut collector = scenario::start_collector(&stack, &deployed).await.unwrap();
-    crate::mapping(&stack, &deployed)
-        .await
-        .drain(&mut collector, scenario::DRAIN_LIMIT)
-        .await
-        .unwrap();
+    scenario::collect(&stack, &deployed).await.unwrap();
     let indexed: Vec<Value> = scenario::indexed_in(&stack, central, "compliance")
         .await
         .unwrap()

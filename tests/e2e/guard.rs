@@ -230,12 +230,7 @@ async fn guard_reverts_keeps_audits_and_reports_compliance_in_two_accounts_and_r
     }
 
     // Every decision through the pipeline: in S3 and the index exactly once.
-    let mut collector = scenario::start_collector(&stack, &deployed).await.unwrap();
-    crate::mapping(&stack, &deployed)
-        .await
-        .drain(&mut collector, scenario::DRAIN_LIMIT)
-        .await
-        .unwrap();
+    scenario::collect(&stack, &deployed).await.unwrap();
     let central = &deployed.central;
     let archived = scenario::archived_records(&stack, central).await.unwrap();
     let detections = indexed(&stack, &format!("{}-detections", central.index_prefix)).await;

@@ -60,12 +60,7 @@ async fn guardduty_findings_are_detections_with_their_network_context() {
         .await
         .unwrap();
 
-    let mut collector = scenario::start_collector(&stack, &deployed).await.unwrap();
-    crate::mapping(&stack, &deployed)
-        .await
-        .drain(&mut collector, scenario::DRAIN_LIMIT)
-        .await
-        .unwrap();
+    scenario::collect(&stack, &deployed).await.unwrap();
 
     let detections = scenario::indexed_detections(&stack, &central)
         .await
