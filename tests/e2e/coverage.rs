@@ -11,7 +11,6 @@ use fanin_devstack::lambda_host::{LocalLambda, workspace_binary};
 use fanin_devstack::scenario::{self, CENTRAL_ACCOUNT, LocalStack, PRIMARY_REGION};
 use serde_json::{Value, json};
 
-
 /// Never had Inspector Classic: no forwarder expected there.
 const WITHOUT_CLASSIC: &str = "ca-central-1";
 const INSTANCES: usize = 2;
