@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, Utc};
-use fanin::exposure::evaluate::{Judging, LargestRow, RuleUsage, UsageState, evaluate};
+use fanin::exposure::evaluate::{Judging, RuleUsage, SketchUnion, UsageState, evaluate};
 use fanin::exposure::inventory::ResourceKind;
 use fanin::exposure::record::{LinkedVulnerability, UsageRecord};
 use fanin::ids::{AccountId, Region};
@@ -383,7 +383,7 @@ impl Evaluate {
             min_observation,
             changes: &changes,
         };
-        Ok(evaluate(&inventory, &traffic, &judging, &LargestRow))
+        Ok(evaluate(&inventory, &traffic, &judging, &SketchUnion))
     }
 
     /// One search for every instance behind a judged rule.

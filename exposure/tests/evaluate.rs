@@ -168,6 +168,7 @@ fn row(
         bytes: flows * 500,
         flows,
         distinct_sources: flows.min(40),
+        sketch: None,
         top_sources: vec![SourceCount {
             address: source.into(),
             flows,

@@ -50,6 +50,9 @@ struct TrafficDoc {
     flows: u64,
     #[serde(default)]
     distinct_sources: Value,
+    /// The HyperLogLog sketch, base64.
+    #[serde(default)]
+    hll: Option<String>,
     #[serde(default)]
     top_sources: Vec<TopSource>,
     first_seen: i64,
@@ -108,6 +111,7 @@ pub fn read_line(line: &str) -> Result<AggregateLine, String> {
         bytes: doc.bytes,
         flows: doc.flows,
         distinct_sources,
+        sketch: doc.hll,
         top_sources: doc
             .top_sources
             .into_iter()

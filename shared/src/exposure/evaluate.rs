@@ -115,6 +115,9 @@ pub struct TrafficRow {
     pub flows: u64,
     /// The aggregate's estimate of its distinct sources.
     pub distinct_sources: u64,
+    /// Its HyperLogLog sketch (`AggregateDoc`'s `hll`, base64), to count
+    /// the distinct sources of several aggregates together.
+    pub sketch: Option<String>,
     pub top_sources: Vec<SourceCount>,
     /// Epoch seconds.
     pub first_seen: i64,
@@ -130,9 +133,9 @@ pub struct Traffic {
     pub coverage: BTreeMap<String, i64>,
 }
 
-/// How many distinct sources a set of aggregates had together. The
-/// aggregates' sketches merge (the function merges their HyperLogLog
-/// registers); [`LargestRow`] is the lower bound without them.
+/// How many distinct sources a set of aggregates had together:
+/// [`SketchUnion`] merges their HyperLogLog sketches; [`LargestRow`] is the
+/// lower bound without them.
 pub trait SourceUnion {
     fn distinct_sources(&self, rows: &[&TrafficRow]) -> u64;
 }
@@ -143,6 +146,29 @@ pub struct LargestRow;
 impl SourceUnion for LargestRow {
     fn distinct_sources(&self, rows: &[&TrafficRow]) -> u64 {
         rows.iter().map(|r| r.distinct_sources).max().unwrap_or(0)
+    }
+}
+
+/// The union of the aggregates' sketches; a row without a readable sketch
+/// counts by its own estimate (the union is at least the largest).
+pub struct SketchUnion;
+
+impl SourceUnion for SketchUnion {
+    fn distinct_sources(&self, rows: &[&TrafficRow]) -> u64 {
+        let mut union: Option<crate::flowlogs::hll::Hll> = None;
+        let mut unsketched = 0;
+        for row in rows {
+            let sketch = row
+                .sketch
+                .as_deref()
+                .and_then(|text| crate::flowlogs::hll::Hll::from_base64(text).ok());
+            match (sketch, union.as_mut()) {
+                (Some(sketch), Some(union)) => union.merge(&sketch),
+                (Some(sketch), None) => union = Some(sketch),
+                (None, _) => unsketched = unsketched.max(row.distinct_sources),
+            }
+        }
+        union.map_or(0, |u| u.estimate()).max(unsketched)
     }
 }
 
@@ -690,6 +716,7 @@ mod tests {
             bytes: 1_000,
             flows: 2,
             distinct_sources: 2,
+            sketch: None,
             top_sources: vec![SourceCount {
                 address: "198.51.100.7".into(),
                 flows: 2,
@@ -964,5 +991,37 @@ mod tests {
             judge(&inventory, &none).is_empty(),
             "no flow logs, no claim"
         );
+    }
+
+    #[test]
+    fn distinct_sources_of_several_hours_are_the_union_of_their_sketches() {
+        use crate::flowlogs::hll::Hll;
+        let sketch = |addresses: std::ops::Range<u32>| {
+            let mut hll = Hll::new();
+            for n in addresses {
+                hll.insert(std::net::IpAddr::V4(std::net::Ipv4Addr::from(
+                    0xC633_6400 + n,
+                )));
+            }
+            hll
+        };
+        // 60 sources one hour, 60 the next, 30 of them the same: 90 in all.
+        let (first, second) = (sketch(0..60), sketch(30..90));
+        let mut one = row(ENI_A, 22);
+        one.distinct_sources = first.estimate();
+        one.sketch = Some(first.to_base64());
+        let mut two = row(ENI_A, 22);
+        two.distinct_sources = second.estimate();
+        two.sketch = Some(second.to_base64());
+        let union = SketchUnion.distinct_sources(&[&one, &two]);
+        assert!((85..=95).contains(&union), "{union}");
+        assert_eq!(
+            LargestRow.distinct_sources(&[&one, &two]),
+            one.distinct_sources.max(two.distinct_sources)
+        );
+        // A row without a sketch still counts by its estimate.
+        let mut bare = row(ENI_A, 22);
+        bare.distinct_sources = 500;
+        assert_eq!(SketchUnion.distinct_sources(&[&one, &bare]), 500);
     }
 }
