@@ -32,7 +32,7 @@ pub const TOP_SOURCES: usize = 10;
 type Fast = foldhash::fast::FixedState;
 
 /// One traffic key within an object (account and region are the object's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct TrafficKey {
     interface: u32,
     /// Hours since the epoch (the record's `start`).
@@ -44,6 +44,29 @@ struct TrafficKey {
     action: Action,
     source_class: SourceClass,
     ip_version: u8,
+}
+
+impl TrafficKey {
+    /// Every field in one integer (102 bits, none overlapping), so the key
+    /// hashes in one write instead of nine.
+    fn packed(&self) -> u128 {
+        u128::from(self.interface)
+            | u128::from(self.hour) << 32
+            | u128::from(self.dst_port) << 64
+            | u128::from(self.protocol) << 80
+            | u128::from(self.ip_version) << 88
+            | (self.direction as u128) << 96
+            | (self.initiator as u128) << 97
+            | (self.action as u128) << 99
+            | (self.source_class as u128) << 100
+    }
+}
+
+// Equal keys pack equally, so this agrees with the derived `Eq`.
+impl std::hash::Hash for TrafficKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u128(self.packed());
+    }
 }
 
 /// A source address and how many records came from it.
