@@ -232,7 +232,7 @@ async fn after_the_demo_every_panel_and_command_answers_with_the_archive() {
         (format!("{prefix}-detections"), latest(&of_class(2004))),
         (
             format!("{prefix}-findings,{prefix}-detections"),
-            latest(&versions),
+            latest(&[of_class(2002), of_class(2004)].concat()),
         ),
         (format!("{prefix}-findings-history*"), of_class(2002)),
         (format!("{prefix}-quarantine"), quarantine),
