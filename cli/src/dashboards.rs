@@ -1,6 +1,7 @@
 //! The OpenSearch Dashboards saved objects fanin ships: index patterns and
-//! the three dashboards an analyst opens first (open findings, internet
-//! exposure, pipeline health), built for an index prefix.
+//! the dashboards an analyst opens first (open findings, internet exposure
+//! with the unused-exposure findings, pipeline health, network traffic from
+//! the VPC Flow Log aggregates), built for an index prefix.
 //!
 //! The format is Kibana 7.10's, which OpenSearch Dashboards 1.x, 2.x and 3.x
 //! import unchanged: `cli/saved-objects/fanin.ndjson` is [`saved_objects`] for
@@ -14,7 +15,9 @@
 //!
 //! Latest-state patterns have no time field: a finding opened a year ago and
 //! still open belongs on the overview whatever the time picker says. The
-//! history and quarantine patterns are time-based (`time`).
+//! history and quarantine patterns are time-based (`time`), the flows
+//! pattern by the aggregate's hour (`hour`). Flow panels sum bytes or flows
+//! over the hourly aggregates of each bucket.
 
 use anyhow::{Context, bail};
 use opensearch::OpenSearch;
@@ -34,12 +37,14 @@ const MIGRATION_VERSIONS: [(&str, &str); 3] = [
 
 /// The index patterns, by saved-object id: (id, title suffix after the
 /// prefix, time field).
-const PATTERNS: [(&str, &str, Option<&str>); 5] = [
+const PATTERNS: [(&str, &str, Option<&str>); 7] = [
     ("fanin-findings", "findings", None),
     ("fanin-all-findings", "findings,{prefix}-detections", None),
     ("fanin-detections", "detections", None),
     ("fanin-findings-history", "findings-history*", Some("time")),
     ("fanin-quarantine", "quarantine", Some("time")),
+    ("fanin-compliance", "compliance", None),
+    ("fanin-flows", "flows*", Some("hour")),
 ];
 
 /// How a visualization draws its buckets.
@@ -81,6 +86,8 @@ struct Panel {
     chart: Chart,
     filters: Vec<Filter>,
     buckets: Vec<Bucket>,
+    /// The field each bucket sums (`None`: the bucket counts documents).
+    sum: Option<&'static str>,
 }
 
 fn open() -> Filter {
@@ -118,6 +125,34 @@ fn internet_open_port() -> Filter {
     }
 }
 
+fn traffic() -> Filter {
+    Filter {
+        alias: "traffic aggregates (not coverage)",
+        query: json!({"term": {"kind": "traffic"}}),
+    }
+}
+
+fn inbound() -> Filter {
+    Filter {
+        alias: "inbound",
+        query: json!({"term": {"direction": "ingress"}}),
+    }
+}
+
+fn rejected() -> Filter {
+    Filter {
+        alias: "rejected",
+        query: json!({"term": {"action": "REJECT"}}),
+    }
+}
+
+fn unused_exposure() -> Filter {
+    Filter {
+        alias: "an internet-open rule judged against the flow logs",
+        query: json!({"exists": {"field": "unmapped.exposure.state"}}),
+    }
+}
+
 const fn terms(field: &'static str, size: u32, label: &'static str) -> Bucket {
     Bucket::Terms { field, size, label }
 }
@@ -131,8 +166,9 @@ fn panels() -> Vec<Panel> {
         chart,
         filters,
         buckets,
+        sum: None,
     };
-    vec![
+    let mut panels = vec![
         panel(
             "fanin-open-total",
             "Open findings",
@@ -265,7 +301,85 @@ fn panels() -> Vec<Panel> {
                 terms("reason", 10, "Reason"),
             ],
         ),
-    ]
+        panel(
+            "fanin-exposure-findings",
+            "Internet-open rules measured against flow logs, by state and severity",
+            "fanin-compliance",
+            Table,
+            vec![open(), unused_exposure()],
+            vec![
+                terms("unmapped.exposure.state", 10, "Usage"),
+                terms("severity", 10, "Severity"),
+                terms("unmapped.exposure.group_id", 50, "Security group"),
+            ],
+        ),
+    ];
+    // Flow-log aggregates: each bucket sums the bytes (or flows) of the
+    // hourly aggregates in it.
+    let flows = |id, title, chart, filters, buckets, sum| Panel {
+        id,
+        title,
+        pattern: "fanin-flows",
+        chart,
+        filters,
+        buckets,
+        sum: Some(sum),
+    };
+    panels.extend([
+        flows(
+            "fanin-flows-by-interface",
+            "Bytes by network interface",
+            Table,
+            vec![traffic()],
+            vec![
+                terms("interface_id", 50, "Interface"),
+                terms("direction", 2, "Direction"),
+            ],
+            "bytes",
+        ),
+        flows(
+            "fanin-flows-by-port",
+            "Inbound flows by destination port",
+            Bar,
+            vec![traffic(), inbound()],
+            vec![
+                terms("dst_port", 30, "Destination port"),
+                terms("action", 2, "Action"),
+            ],
+            "flows",
+        ),
+        flows(
+            "fanin-flows-by-source-class",
+            "Bytes by source (internet, same VPC, peered, private)",
+            Pie,
+            vec![traffic()],
+            vec![terms("source_class", 4, "Source")],
+            "bytes",
+        ),
+        flows(
+            "fanin-flows-accepted-rejected",
+            "Flows accepted and rejected per day",
+            Bar,
+            vec![traffic()],
+            vec![
+                Bucket::Daily { field: "hour" },
+                terms("action", 2, "Action"),
+            ],
+            "flows",
+        ),
+        flows(
+            "fanin-flows-rejected-ports",
+            "Rejected inbound flows by port (scanning)",
+            Table,
+            vec![traffic(), inbound(), rejected()],
+            vec![
+                terms("dst_port", 30, "Destination port"),
+                terms("protocol", 5, "Protocol"),
+            ],
+            "flows",
+        ),
+    ]);
+    panels
 }
 
 /// A dashboard: its panels, and the time range it restores (`now-...` to
@@ -278,7 +392,7 @@ struct Board {
     time_from: Option<&'static str>,
 }
 
-const DASHBOARDS: [Board; 3] = [
+const DASHBOARDS: [Board; 4] = [
     Board {
         id: "fanin-overview",
         title: "fanin: open findings",
@@ -301,7 +415,11 @@ const DASHBOARDS: [Board; 3] = [
         title: "fanin: internet exposure",
         description: "Instances with critical or high findings reachable from the internet through a security \
          group, and the ports security groups open to the internet, by account and VPC.",
-        panels: &["fanin-attention", "fanin-open-ports"],
+        panels: &[
+            "fanin-attention",
+            "fanin-open-ports",
+            "fanin-exposure-findings",
+        ],
         time_from: None,
     },
     Board {
@@ -315,6 +433,20 @@ const DASHBOARDS: [Board; 3] = [
             "fanin-quarantine-per-day",
         ],
         time_from: Some("now-7d"),
+    },
+    Board {
+        id: "fanin-network-traffic",
+        title: "fanin — network traffic (VPC Flow Logs)",
+        description: "Hourly VPC Flow Log aggregates: traffic by interface, destination port and source, \
+         accepted against rejected, and the rejected ports being scanned.",
+        panels: &[
+            "fanin-flows-by-interface",
+            "fanin-flows-by-port",
+            "fanin-flows-by-source-class",
+            "fanin-flows-accepted-rejected",
+            "fanin-flows-rejected-ports",
+        ],
+        time_from: Some("now-14d"),
     },
 ];
 
@@ -365,9 +497,15 @@ fn reference(name: &str, kind: &str, id: &str) -> Value {
 }
 
 fn visualization(panel: &Panel) -> Value {
-    let mut aggs = vec![json!({
-        "id": "1", "enabled": true, "type": "count", "schema": "metric", "params": {},
-    })];
+    let mut aggs = vec![match panel.sum {
+        None => json!({
+            "id": "1", "enabled": true, "type": "count", "schema": "metric", "params": {},
+        }),
+        Some(field) => json!({
+            "id": "1", "enabled": true, "type": "sum", "schema": "metric",
+            "params": {"field": field},
+        }),
+    }];
     for (position, bucket) in panel.buckets.iter().enumerate() {
         let schema = match (panel.chart, position) {
             (Chart::Table, _) => "bucket",
@@ -617,7 +755,9 @@ mod tests {
                 "acme-findings,acme-detections",
                 "acme-detections",
                 "acme-findings-history*",
-                "acme-quarantine"
+                "acme-quarantine",
+                "acme-compliance",
+                "acme-flows*"
             ]
         );
         let default = saved_objects("fanin");

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::deployment::{DeployOptions, Deployed};
 use crate::esm::MappingStats;
+use crate::exposure_scene::ExposureScene;
 use crate::scenario::{self, LocalStack};
 
 /// The application accounts of the demo's organization (moto picks their ids).
@@ -53,6 +54,10 @@ pub struct Summary {
     pub coverage_table: String,
     /// The security-group guard reverting an operator's change.
     pub guard: GuardScene,
+    /// The unused-exposure scene: flow logs, aggregates, rules judged.
+    pub exposure: ExposureScene,
+    /// The stored unused-exposure finding ranked first (highest risk score).
+    pub exposure_top: Value,
     /// What the operator's `fanin` made at the end of the demo.
     pub operator: Operated,
     pub seconds: f64,
@@ -82,6 +87,7 @@ pub struct Played {
     pub collector_peak_rss_kib: Option<u64>,
     pub deploy_seconds: f64,
     pub guard: GuardScene,
+    pub exposure: ExposureScene,
 }
 
 /// The guard's scene: a developer of an application account opens TCP 443
@@ -193,12 +199,28 @@ pub async fn play(stack: &LocalStack) -> anyhow::Result<Played> {
     let mut collector = scenario::start_collector(stack, &deployed).await?;
     let esm = deployed.event_source_mapping(stack).await?;
     let stats = esm.drain(&mut collector, scenario::DRAIN_LIMIT).await?;
+    let collector_peak_rss_kib = collector.peak_rss_kib();
+    drop(collector);
+
+    // The scene stores its critical vulnerability through the collector
+    // itself, so it plays after the demo's drain (which it would otherwise
+    // empty and miscount); its usage records wait on the central queue.
+    eprintln!(
+        "demo: unused exposure: flow logs of {} through fanin-exposure, then the evaluation",
+        accounts[0]
+    );
+    let exposure = crate::exposure_scene::play(stack, &deployed)
+        .await
+        .context("the unused-exposure scene")?;
+    eprintln!("demo: the collector stores the usage records");
+    scenario::collect(stack, &deployed).await?;
     Ok(Played {
         deployed,
         stats,
-        collector_peak_rss_kib: collector.peak_rss_kib(),
+        collector_peak_rss_kib,
         deploy_seconds,
         guard,
+        exposure,
     })
 }
 
@@ -307,6 +329,56 @@ async fn guard_scene(
     })
 }
 
+/// The archived unused-exposure finding with the highest risk score (the
+/// latest version of each rule), in a few fields for the summary.
+fn exposure_top(archived: &[(String, Value)]) -> Value {
+    let mut latest: BTreeMap<&str, &Value> = BTreeMap::new();
+    for (_, record) in archived {
+        let (Some(uid), true) = (
+            record["finding_info"]["uid"].as_str(),
+            record["unmapped"]["exposure"].is_object(),
+        ) else {
+            continue;
+        };
+        let newer = latest
+            .get(uid)
+            .is_none_or(|kept| record["time"].as_i64() > kept["time"].as_i64());
+        if newer {
+            latest.insert(uid, record);
+        }
+    }
+    let Some(top) = latest.into_values().max_by_key(|record| {
+        (
+            record["unmapped"]["exposure"]["risk_score"].as_i64(),
+            record["finding_info"]["uid"].as_str().map(str::to_owned),
+        )
+    }) else {
+        return Value::Null;
+    };
+    let exposure = &top["unmapped"]["exposure"];
+    let resources: Vec<&str> = exposure["instance_ids"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(exposure["interface_ids"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .take(3)
+        .collect();
+    json!({
+        "uid": top["finding_info"]["uid"],
+        "state": exposure["state"],
+        "group_id": exposure["group_id"],
+        "rule_id": exposure["rule_id"],
+        "protocol": exposure["protocol"],
+        "port": exposure["from_port"],
+        "region": top["cloud"]["region"],
+        "resources": resources.join(", "),
+        "risk_score": exposure["risk_score"],
+        "critical_vulnerabilities": exposure["critical_vulnerabilities"],
+        "why": top["status_detail"],
+    })
+}
+
 /// The demo's figures, read back from the stack after `play`.
 pub async fn summarize(stack: &LocalStack, played: &Played) -> anyhow::Result<Summary> {
     let Played {
@@ -315,6 +387,7 @@ pub async fn summarize(stack: &LocalStack, played: &Played) -> anyhow::Result<Su
         collector_peak_rss_kib,
         deploy_seconds,
         guard,
+        exposure,
     } = played;
     let central = deployed.central.clone();
     let mut documents = scenario::indexed_documents(stack, &central).await?;
@@ -357,6 +430,8 @@ pub async fn summarize(stack: &LocalStack, played: &Played) -> anyhow::Result<Su
         coverage: Value::Null,
         coverage_table: String::new(),
         guard: guard.clone(),
+        exposure: exposure.clone(),
+        exposure_top: exposure_top(&archived),
         operator: Operated::default(),
         seconds: 0.0,
     };
@@ -547,6 +622,32 @@ pub fn print_table(summary: &Summary) {
         "  ingress after the guard: {}",
         guard.ingress_after.join(", ")
     );
+    let exposure = &summary.exposure;
+    println!(
+        "unused exposure: {} flow-log objects of {} in {}, {} aggregates indexed, {} usage records",
+        exposure.objects,
+        exposure.account,
+        exposure.regions.join(" and "),
+        exposure.aggregates_indexed,
+        exposure.records
+    );
+    for (state, count) in &exposure.by_state {
+        println!("  rules {state:<22} {count:>6}");
+    }
+    let top = &summary.exposure_top;
+    if !top.is_null() {
+        println!(
+            "  ranked first: {} {} {}/{} on {} ({}), risk {}: {}",
+            top["state"].as_str().unwrap_or_default(),
+            top["group_id"].as_str().unwrap_or_default(),
+            top["protocol"].as_str().unwrap_or_default(),
+            top["port"],
+            top["resources"].as_str().unwrap_or_default(),
+            top["region"].as_str().unwrap_or_default(),
+            top["risk_score"],
+            top["why"].as_str().unwrap_or_default()
+        );
+    }
     println!(
         "collector invocations            {:>6}",
         summary.collector_invocations

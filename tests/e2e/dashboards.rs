@@ -80,6 +80,8 @@ fn passes(document: &Value, query: &Value) -> bool {
 /// The day (UTC midnight, epoch millis) of a document's `time`.
 fn day_of(document: &Value, field: &str) -> BTreeSet<String> {
     let millis = match &document[field] {
+        // The flows index's hours are epoch seconds (`epoch_second`).
+        Value::Number(n) if field == "hour" => n.as_i64().unwrap() * 1000,
         Value::Number(n) => n.as_i64().unwrap(),
         Value::String(text) => DateTime::parse_from_rfc3339(text)
             .unwrap()
@@ -207,16 +209,35 @@ async fn after_the_demo_every_panel_and_command_answers_with_the_archive() {
         .into_iter()
         .map(|(_, object)| json!({"reason": object["reason"], "time": object["quarantined_at"]}))
         .collect();
+    // The flow-log aggregates, one document per line of the archive's
+    // `flow-aggregates/` objects (the index's `_id` is the line's `id`).
+    let mut flow_aggregates: BTreeMap<String, Value> = BTreeMap::new();
+    for (key, bytes) in scenario::bucket_objects(&stack, central, "flow-aggregates/")
+        .await
+        .unwrap()
+    {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+            .expect(&key);
+        for line in text.lines() {
+            let doc: Value = serde_json::from_str(line).unwrap();
+            flow_aggregates.insert(doc["id"].as_str().unwrap().to_owned(), doc);
+        }
+    }
+    let flow_aggregates: Vec<Value> = flow_aggregates.into_values().collect();
+    assert!(!flow_aggregates.is_empty(), "the demo aggregated flow logs");
     let prefix = &central.index_prefix;
     let documents: BTreeMap<String, Vec<Value>> = BTreeMap::from([
         (format!("{prefix}-findings"), latest(&of_class(2002))),
         (format!("{prefix}-detections"), latest(&of_class(2004))),
         (
             format!("{prefix}-findings,{prefix}-detections"),
-            latest(&versions),
+            latest(&[of_class(2002), of_class(2004)].concat()),
         ),
         (format!("{prefix}-findings-history*"), of_class(2002)),
         (format!("{prefix}-quarantine"), quarantine),
+        (format!("{prefix}-compliance"), latest(&of_class(2003))),
+        (format!("{prefix}-flows*"), flow_aggregates),
     ]);
     assert!(
         documents[&format!("{prefix}-findings")].len() > 100,
@@ -341,7 +362,7 @@ async fn after_the_demo_every_panel_and_command_answers_with_the_archive() {
         operated
             .install
             .iter()
-            .any(|l| l.contains("saved objects: 21 imported")),
+            .any(|l| l.contains("saved objects: 30 imported")),
         "{:?}",
         operated.install
     );

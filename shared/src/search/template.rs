@@ -303,10 +303,10 @@ pub fn flows_template(prefix: &str) -> Value {
             "mappings": {"dynamic": false, "properties": {
                 "id": keyword,
                 "kind": keyword,
-                "account_id": keyword,
+                "account": keyword,
                 "region": keyword,
                 "interface_id": keyword,
-                "vpc_id": keyword,
+                "object_id": keyword,
                 "direction": keyword,
                 "initiator": keyword,
                 "action": keyword,
@@ -321,7 +321,7 @@ pub fn flows_template(prefix: &str) -> Value {
                 "bytes": long,
                 "flows": long,
                 "distinct_sources": long,
-                "top_sources": {"properties": {"address": keyword, "count": long}},
+                "top_sources": {"properties": {"address": keyword, "flows": long}},
                 "records": long,
                 "nodata": long,
                 "skipdata": long,
@@ -347,7 +347,7 @@ mod tests {
         }
         for field in [
             "id",
-            "account_id",
+            "account",
             "region",
             "interface_id",
             "direction",
@@ -380,6 +380,123 @@ mod tests {
                 .trim_end_matches('*')
                 .to_owned();
             assert!(!"acme-flows".starts_with(&pattern), "{pattern}");
+        }
+    }
+
+    /// The type a serialized aggregate's value needs: every field of
+    /// [`AggregateDoc`] (traffic and coverage) is mapped, with that type, and
+    /// nothing else is (`hll`, the registers, stays unindexed).
+    fn mapped_types(value: &Value, path: &str, into: &mut Vec<(String, &'static str)>) {
+        match value {
+            Value::Object(fields) => {
+                for (name, value) in fields {
+                    let path = if path.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{path}.{name}")
+                    };
+                    mapped_types(value, &path, into);
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    mapped_types(item, path, into);
+                }
+            }
+            Value::Number(_) => into.push((path.to_owned(), "number")),
+            Value::String(_) => into.push((path.to_owned(), "string")),
+            other => panic!("{path}: unexpected {other}"),
+        }
+    }
+
+    fn mapping_of<'a>(properties: &'a Value, path: &str) -> &'a Value {
+        let mut at = properties;
+        let mut segments = path.split('.').peekable();
+        while let Some(segment) = segments.next() {
+            at = &at[segment];
+            if segments.peek().is_some() {
+                at = &at["properties"];
+            }
+        }
+        at
+    }
+
+    #[test]
+    fn the_flows_template_maps_every_field_of_an_aggregate_doc() {
+        use crate::flowlogs::aggregate::{AggregateDoc, Coverage, DocBody, TopSource, TrafficDoc};
+        use crate::flowlogs::classify::{Direction, Initiator, SourceClass};
+        use crate::flowlogs::parse::Action;
+        let traffic = AggregateDoc {
+            id: "ab".repeat(32),
+            account: "111122223333".into(),
+            region: "eu-west-1".into(),
+            interface_id: "eni-0123456789abcdef0".into(),
+            hour: 1_764_460_800,
+            object_id: "cd".repeat(16),
+            body: DocBody::Traffic(TrafficDoc {
+                direction: Direction::Ingress,
+                initiator: Initiator::Remote,
+                protocol: 6,
+                dst_port: 22,
+                action: Action::Reject,
+                source_class: SourceClass::Internet,
+                ip_version: 4,
+                packets: 3,
+                bytes: 180,
+                flows: 1,
+                distinct_sources: 1,
+                hll: "AAAA".into(),
+                top_sources: vec![TopSource {
+                    address: "203.0.113.7".parse().unwrap(),
+                    flows: 1,
+                }],
+                first_seen: 1_764_460_810,
+                last_seen: 1_764_460_870,
+            }),
+        };
+        let coverage = AggregateDoc {
+            body: DocBody::Coverage(Coverage {
+                records: 10,
+                nodata: 1,
+                skipdata: 0,
+            }),
+            ..traffic.clone()
+        };
+        let template = flows_template("acme");
+        let properties = &template["template"]["mappings"]["properties"];
+        let mut fields = Vec::new();
+        for doc in [&traffic, &coverage] {
+            mapped_types(&serde_json::to_value(doc).unwrap(), "", &mut fields);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (path, kind) in &fields {
+            seen.insert(path.split('.').next().unwrap().to_owned());
+            let mapping = mapping_of(properties, path);
+            if path == "hll" {
+                assert!(mapping.is_null(), "the registers are not indexed");
+                continue;
+            }
+            let expected: &[&str] = match (path.as_str(), *kind) {
+                ("hour" | "first_seen" | "last_seen", _) => &["date"],
+                (_, "number") => &["long", "integer"],
+                (_, _) => &["keyword"],
+            };
+            assert!(
+                expected.contains(&mapping["type"].as_str().unwrap_or("")),
+                "{path}: {kind} mapped as {mapping}"
+            );
+            if expected == ["date"] {
+                assert_eq!(mapping["format"], "epoch_second", "{path}");
+            }
+        }
+        assert_eq!(properties["kind"]["type"], "keyword");
+        assert_eq!(properties["dst_port"]["type"], "integer");
+        // Nothing mapped that no document has.
+        for name in properties.as_object().unwrap().keys() {
+            assert!(
+                seen.contains(name),
+                "{name} is mapped but no aggregate has it"
+            );
         }
     }
 
