@@ -172,7 +172,10 @@ async fn redrive_quarantine(
                 .filter_map(|o| o.key().map(str::to_owned)),
         );
     }
-    for key in keys {
+    // Malformed flow-log lines are listings, not messages: their object
+    // stays in the flow-log bucket, and `fanin exposure process` replays it.
+    let listings = "quarantine/reason=flowlog_malformed/";
+    for key in keys.into_iter().filter(|key| !key.starts_with(listings)) {
         let object = s3
             .get_object()
             .bucket(&places.bucket)

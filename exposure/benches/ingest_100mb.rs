@@ -187,6 +187,7 @@ async fn main() {
         archive: store.clone(),
         search: index.clone(),
         maps: CachedNetworkMaps::new(Arc::new(InMemoryNetworkMaps::default()), NETWORK_MAP_TTL),
+        flows_template: Default::default(),
         settings: IngestSettings {
             flow_log_bucket: BUCKET.into(),
             index_prefix: "fanin".into(),

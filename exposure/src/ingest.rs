@@ -65,6 +65,10 @@ pub struct Ingest {
     pub search: Arc<dyn SearchIndexer>,
     pub maps: CachedNetworkMaps,
     pub settings: IngestSettings,
+    /// The flows index template, installed before the first write of the
+    /// process (as the collector installs its classes'), so the index never
+    /// starts from a dynamic mapping.
+    pub flows_template: tokio::sync::OnceCell<()>,
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +116,7 @@ impl Ingest {
             )),
             search: Arc::new(search),
             maps: CachedNetworkMaps::new(maps, ports::NETWORK_MAP_TTL),
+            flows_template: tokio::sync::OnceCell::new(),
             settings: IngestSettings {
                 flow_log_bucket: config.flow_log_bucket.clone(),
                 index_prefix: store.index_prefix.clone(),
@@ -357,6 +362,15 @@ async fn send(ingest: &Ingest, ops: &[BulkOp]) -> Result<(), ObjectError> {
     if ops.is_empty() {
         return Ok(());
     }
+    let prefix = &ingest.settings.index_prefix;
+    ingest
+        .flows_template
+        .get_or_try_init(|| async {
+            let name = fanin::search::template::flows_name(prefix);
+            let template = fanin::search::template::flows_template(prefix);
+            ingest.search.install_template(&name, &template).await
+        })
+        .await?;
     let deadline = tokio::time::Instant::now() + BULK_BUDGET;
     let outcomes = fanin::search::writer::bulk_with_retry(
         ingest.search.as_ref(),
@@ -387,9 +401,13 @@ async fn send(ingest: &Ingest, ops: &[BulkOp]) -> Result<(), ObjectError> {
     Ok(())
 }
 
-/// The quarantine object of an object's malformed lines.
+/// The quarantine object of an object's malformed lines. `reason` and
+/// `quarantined_at` as every quarantine object has them (the time is the
+/// index document's: the object's day, so a retry writes the same bytes).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MalformedObject<'a> {
+    pub reason: &'static str,
+    pub quarantined_at: String,
     pub bucket: &'a str,
     pub key: &'a str,
     pub version_id: Option<&'a str>,
@@ -407,7 +425,14 @@ async fn quarantine_malformed(
         "quarantine/reason=flowlog_malformed/eventDay={}/{object_id}.json",
         object.day.format("%Y%m%d")
     );
+    let time = object
+        .day
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc();
     let body = serde_json::to_vec_pretty(&MalformedObject {
+        reason: "flowlog_malformed",
+        quarantined_at: fanin::timestamps::rfc3339(&time),
         bucket: &object.bucket,
         key: &object.key,
         version_id: object.version_id.as_deref(),
@@ -419,11 +444,6 @@ async fn quarantine_malformed(
         .archive
         .put_object(&key, body, ObjectKind::Json)
         .await?;
-    let time = object
-        .day
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight exists")
-        .and_utc();
     let (id, document) = health_document(
         &key,
         "flowlog_malformed",

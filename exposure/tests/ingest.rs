@@ -47,6 +47,7 @@ fn world(name: &str) -> World {
         archive: store.clone(),
         search: store.clone(),
         maps: CachedNetworkMaps::new(maps.clone(), ingest::ports::NETWORK_MAP_TTL),
+        flows_template: Default::default(),
         settings: IngestSettings {
             flow_log_bucket: BUCKET.into(),
             index_prefix: "fanin".into(),

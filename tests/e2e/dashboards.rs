@@ -146,7 +146,10 @@ fn aggregation(buckets: &[Value]) -> Option<Value> {
 
 /// The answer's buckets as counts.
 fn answered(aggs: &Value, depth: usize, path: Vec<String>, counts: &mut Counts) {
-    for bucket in aggs["buckets"].as_array().expect("buckets") {
+    for bucket in aggs["buckets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no buckets in {aggs}"))
+    {
         // Terms on keywords key by the string, on numbers by the number;
         // a date histogram keys by the bucket's epoch millis.
         let key = match &bucket["key"] {
@@ -316,6 +319,10 @@ async fn after_the_demo_every_panel_and_command_answers_with_the_archive() {
         if buckets.is_empty() {
             got.insert(vec![], answer["hits"]["total"]["value"].as_u64().expect(id));
         } else {
+            assert!(
+                answer["aggregations"]["next"].is_object(),
+                "{id} ({title}): {answer}"
+            );
             answered(
                 &answer["aggregations"]["next"],
                 buckets.len(),
@@ -373,9 +380,12 @@ async fn after_the_demo_every_panel_and_command_answers_with_the_archive() {
         .await
         .unwrap();
     assert_eq!(stored["objects"].as_array().unwrap().len(), objects.len());
-    // One Parquet object per (class, region, account, day) of the archive.
+    // One Parquet object per (class, region, account, day) of the archive,
+    // for the classes the export writes (2003 has no Security Lake source
+    // yet: docs/export.md).
     let partitions: BTreeSet<String> = versions
         .iter()
+        .filter(|r| r["class_uid"] != 2003)
         .map(|r| {
             format!(
                 "{}/{}/{}",
@@ -385,8 +395,17 @@ async fn after_the_demo_every_panel_and_command_answers_with_the_archive() {
         .collect();
     assert_eq!(operated.parquet_objects.len(), partitions.len());
     let html = std::fs::read_to_string(&operated.report).unwrap();
+    // Every class the report reads: vulnerabilities, detections and
+    // compliance (the guard's and unused exposure's).
+    let compliance: Vec<Value> = scenario::indexed_in(&stack, central, "compliance")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, document)| document)
+        .collect();
     let open = documents[&format!("{prefix}-findings,{prefix}-detections")]
         .iter()
+        .chain(&compliance)
         .filter(|d| !matches!(d["status_id"].as_u64(), Some(3..=6)))
         .count();
     assert!(
@@ -400,7 +419,8 @@ async fn after_the_demo_every_panel_and_command_answers_with_the_archive() {
     let summary: Value = serde_json::from_str(&run(&["summary", "--json"]).await).unwrap();
     assert_eq!(summary["open"], open as u64);
     let backfill = run(&["backfill", "--restart"]).await;
-    let findings = documents[&format!("{prefix}-findings,{prefix}-detections")].len();
+    let findings =
+        documents[&format!("{prefix}-findings,{prefix}-detections")].len() + compliance.len();
     assert!(
         backfill.contains(&format!(
             "archive: {} versions, {findings} findings; index now: {findings} latest, {} history",
