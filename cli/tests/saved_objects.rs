@@ -78,7 +78,10 @@ fn every_object_is_well_formed_and_unique() {
         }
     }
     let dashboards = objects.iter().filter(|o| o["type"] == "dashboard").count();
-    assert_eq!(dashboards, 3, "overview, exposure and pipeline health");
+    assert_eq!(
+        dashboards, 4,
+        "overview, exposure, pipeline health and network traffic"
+    );
 }
 
 #[test]
