@@ -33,6 +33,8 @@ pub mod findings;
 pub mod guard;
 pub mod install;
 pub mod places;
+pub mod privileges;
+pub mod privileges_process;
 pub mod redrive;
 pub mod report;
 pub mod search;

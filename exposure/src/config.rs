@@ -50,24 +50,10 @@ impl ExposureConfig {
                 )
             })?;
         let event_bus = get("FANIN_EVENT_BUS")
-            .filter(|name| is_bus_name(name))
+            .filter(|name| fanin::config::is_bus_name(name))
             .ok_or_else(|| problem("FANIN_EVENT_BUS", "an event bus name is required"))?;
-        let number = |variable: &'static str, default: u64, max: u64| match get(variable)
-            .filter(|raw| !raw.trim().is_empty())
-        {
-            None => Ok(default),
-            Some(raw) => raw
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| ConfigError {
-                    variable,
-                    problem: format!("a whole number from 1 to {max}"),
-                }),
-        };
-        let window_days = number("FANIN_EXPOSURE_WINDOW_DAYS", 14, 90)?;
-        let min_hours = number("FANIN_EXPOSURE_MIN_HOURS", 24, 2160)?;
+        let window_days = fanin::config::whole_number(&get, "FANIN_EXPOSURE_WINDOW_DAYS", 14, 90)?;
+        let min_hours = fanin::config::whole_number(&get, "FANIN_EXPOSURE_MIN_HOURS", 24, 2160)?;
         Ok(Self {
             store,
             flow_log_bucket,
@@ -80,19 +66,8 @@ impl ExposureConfig {
     /// The central account: the only one whose usage records the collector
     /// believes.
     pub fn central_account(&self) -> Option<&AccountId> {
-        match &self.store.provenance.topics {
-            fanin::decode::AcceptedTopics::Named { account, .. } => Some(account),
-            fanin::decode::AcceptedTopics::Listed(_) => None,
-        }
+        self.store.provenance.central_account()
     }
-}
-
-/// An EventBridge bus name (not an ARN): 1 to 256 of `[A-Za-z0-9._-/]`.
-fn is_bus_name(name: &str) -> bool {
-    (1..=256).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
 }
 
 #[cfg(test)]

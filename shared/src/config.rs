@@ -413,6 +413,36 @@ pub fn validate_bucket(bucket: &str) -> Result<(), &'static str> {
     }
 }
 
+/// An EventBridge bus name (not an ARN): 1 to 256 of `[A-Za-z0-9._-/]`.
+pub fn is_bus_name(name: &str) -> bool {
+    (1..=256).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
+}
+
+/// A whole number from 1 to `max` in `variable`, `default` when unset or
+/// blank.
+pub fn whole_number(
+    get: impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    match get(variable).filter(|raw| !raw.trim().is_empty()) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ConfigError {
+                variable,
+                problem: format!("a whole number from 1 to {max}"),
+            }),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ForwarderConfig {
     pub central_account: AccountId,

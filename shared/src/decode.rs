@@ -83,6 +83,18 @@ pub struct Provenance {
     pub guardduty_admin_accounts: BTreeSet<AccountId>,
 }
 
+impl Provenance {
+    /// The central account, when the accepted topics name it: the only
+    /// account whose fanin-made records (guard, exposure, privileges) are
+    /// believed.
+    pub fn central_account(&self) -> Option<&AccountId> {
+        match &self.topics {
+            AcceptedTopics::Named { account, .. } => Some(account),
+            AcceptedTopics::Listed(_) => None,
+        }
+    }
+}
+
 /// The SNS topics whose envelopes the collector opens.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AcceptedTopics {

@@ -35,6 +35,7 @@ pub mod normalize;
 pub mod ocsf;
 pub mod pipeline;
 pub mod ports;
+pub mod privileges;
 pub mod quarantine;
 pub mod retry;
 pub mod search;

@@ -1,0 +1,1 @@
+//! Authorization details read through the read role. OWNER: helper "grants".

@@ -1,0 +1,1 @@
+//! The scheduled evaluation. OWNER: helper "answers".

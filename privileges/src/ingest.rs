@@ -1,0 +1,1 @@
+//! Reading CloudTrail objects from S3 notifications. OWNER: helper "trail".

@@ -1,0 +1,1 @@
+//! CloudTrail event names mapped to IAM actions. OWNER: helper "trail".

@@ -1,0 +1,1 @@
+//! The OCSF 2003 mapping of a record. OWNER: helper "answers".

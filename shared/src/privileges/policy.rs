@@ -1,0 +1,1 @@
+//! IAM policy documents expanded into actions. OWNER: helper "grants".

@@ -1,0 +1,1 @@
+//! The record put on the central bus. OWNER: helper "answers".

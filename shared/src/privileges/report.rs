@@ -1,0 +1,3 @@
+//! The CloudTracker-style report of one principal over a window.
+//!
+//! OWNER: helper "answers".

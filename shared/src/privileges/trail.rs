@@ -1,0 +1,1 @@
+//! CloudTrail log objects read record by record. OWNER: helper "trail".
