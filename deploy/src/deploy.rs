@@ -1,4 +1,4 @@
-//! `deploy`: creates or updates the six StackSets and their instances in
+//! `deploy`: creates or updates the seven StackSets and their instances in
 //! order, uploading the code once the code buckets exist.
 
 use std::collections::BTreeMap;
@@ -161,11 +161,12 @@ async fn deployed_search_endpoint(
         .cloned()
         .ok_or_else(|| Error::Parameters {
             problems: vec![format!(
-                "{}: no OpenSearchEndpoint output in {}/{}, which {} needs",
+                "{}: no OpenSearchEndpoint output in {}/{}, which {} and {} need",
                 StackSetName::CentralPrimary,
                 deployment.central_account_id,
                 deployment.primary_region,
-                StackSetName::CentralExposure
+                StackSetName::CentralExposure,
+                StackSetName::CentralPrivileges
             )],
         })
 }

@@ -241,13 +241,14 @@ pub const DERIVED_PARAMETERS: &[&str] = &[
     "GuardCodeKey",
     "GuardPolicyKey",
     "ExposureCodeKey",
+    "PrivilegesCodeKey",
     "CentralOpenSearchEndpoint",
     "Regions",
     "ExternalId",
 ];
 
 impl Deployment {
-    /// Reads `deployment.json` and the six parameter files, resolves the
+    /// Reads `deployment.json` and the seven parameter files, resolves the
     /// template and parameter directories and the guard's policy file
     /// against its folder, and validates everything.
     pub fn load(path: &Path) -> Result<Self, Error> {

@@ -3,7 +3,7 @@
 //! describes, reads their outputs back, and removes them.
 //!
 //! - [`deployment`]: the definition and parameter files, validated;
-//! - [`plan`]: the six StackSets in order, their targets, and which
+//! - [`plan`]: the seven StackSets in order, their targets, and which
 //!   instances to create or delete (pure);
 //! - [`parameters`]: each StackSet's complete parameter list (pure);
 //! - [`package`]: the zips, built by cargo-lambda or brought by the caller;

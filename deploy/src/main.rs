@@ -25,8 +25,9 @@ enum Command {
         #[arg(long)]
         deployment: PathBuf,
         /// Use --collector-zip, --forwarder-zip, --coverage-zip,
-        /// --guard-zip and --exposure-zip instead of building.
-        #[arg(long, requires_all = ["collector_zip", "forwarder_zip", "coverage_zip", "guard_zip", "exposure_zip"])]
+        /// --guard-zip, --exposure-zip and --privileges-zip instead of
+        /// building.
+        #[arg(long, requires_all = ["collector_zip", "forwarder_zip", "coverage_zip", "guard_zip", "exposure_zip", "privileges_zip"])]
         skip_build: bool,
         #[arg(long, requires = "skip_build")]
         collector_zip: Option<PathBuf>,
@@ -38,6 +39,8 @@ enum Command {
         guard_zip: Option<PathBuf>,
         #[arg(long, requires = "skip_build")]
         exposure_zip: Option<PathBuf>,
+        #[arg(long, requires = "skip_build")]
+        privileges_zip: Option<PathBuf>,
         /// The workspace to build (default: the current directory).
         #[arg(long, default_value = ".")]
         workspace: PathBuf,
@@ -89,6 +92,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             coverage_zip,
             guard_zip,
             exposure_zip,
+            privileges_zip,
             workspace,
         } => {
             let deployment = Deployment::load(&deployment)?;
@@ -102,6 +106,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 coverage_zip,
                 guard_zip,
                 exposure_zip,
+                privileges_zip,
             ) {
                 (
                     true,
@@ -110,12 +115,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Some(coverage),
                     Some(guard),
                     Some(exposure),
+                    Some(privileges),
                 ) => Artifacts::from_files(&ArtifactFiles {
                     collector_zip: collector,
                     forwarder_zip: forwarder,
                     coverage_zip: coverage,
                     guard_zip: guard,
                     exposure_zip: exposure,
+                    privileges_zip: privileges,
                     guard_policy,
                 })?,
                 _ => {
@@ -147,7 +154,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let deployment = Deployment::load(&deployment)?;
             if !yes {
                 anyhow::bail!(
-                    "remove deletes the six fanin StackSets and all their stack instances (central account {}, application targets, code buckets in {}); run again with --yes",
+                    "remove deletes the seven fanin StackSets and all their stack instances (central account {}, application targets, code buckets in {}); run again with --yes",
                     deployment.central_account_id,
                     deployment.administrator_account_id
                 );

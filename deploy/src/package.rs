@@ -51,7 +51,8 @@ impl Artifact {
 }
 
 /// The collector's, the forwarder's, the coverage check's, the guard's and
-/// the exposure function's deployment packages, and the guard's policy.
+/// the exposure and privileges functions' deployment packages, and the
+/// guard's policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifacts {
     pub collector: Artifact,
@@ -59,6 +60,7 @@ pub struct Artifacts {
     pub coverage: Artifact,
     pub guard: Artifact,
     pub exposure: Artifact,
+    pub privileges: Artifact,
     /// Validated when it is read ([`crate::guard_policy::load`]).
     pub guard_policy: Artifact,
 }
@@ -71,6 +73,7 @@ pub struct ArtifactFiles {
     pub coverage_zip: PathBuf,
     pub guard_zip: PathBuf,
     pub exposure_zip: PathBuf,
+    pub privileges_zip: PathBuf,
     /// The deployment's `GuardPolicy` ([`crate::Deployment::guard_policy`]).
     pub guard_policy: PathBuf,
 }
@@ -87,6 +90,7 @@ impl Artifacts {
             coverage: Artifact::from_zip(&files.coverage_zip)?,
             guard: Artifact::from_zip(&files.guard_zip)?,
             exposure: Artifact::from_zip(&files.exposure_zip)?,
+            privileges: Artifact::from_zip(&files.privileges_zip)?,
             guard_policy,
         })
     }
@@ -124,31 +128,38 @@ impl Artifacts {
         self.exposure.key("exposure.zip")
     }
 
+    /// The `PrivilegesCodeKey` parameter.
+    pub fn privileges_key(&self) -> String {
+        self.privileges.key("privileges.zip")
+    }
+
     /// The `GuardPolicyKey` parameter: `fanin/<sha256>/guard-policy.yaml`.
     pub fn guard_policy_key(&self) -> String {
         self.guard_policy.key(crate::guard_policy::FILE_NAME)
     }
 
     /// (key, file) of everything that goes to the code buckets.
-    pub fn uploads(&self) -> [(String, &Artifact); 6] {
+    pub fn uploads(&self) -> [(String, &Artifact); 7] {
         [
             (self.collector_key(), &self.collector),
             (self.forwarder_key(), &self.forwarder),
             (self.coverage_key(), &self.coverage),
             (self.guard_key(), &self.guard),
             (self.exposure_key(), &self.exposure),
+            (self.privileges_key(), &self.privileges),
             (self.guard_policy_key(), &self.guard_policy),
         ]
     }
 }
 
 /// The packages to build, each with one binary of the same name.
-const LAMBDA_PACKAGES: [&str; 5] = [
+const LAMBDA_PACKAGES: [&str; 6] = [
     "fanin-collector",
     "fanin-forwarder",
     "fanin-coverage",
     "fanin-guard",
     "fanin-exposure",
+    "fanin-privileges",
 ];
 
 /// Builds the Lambdas with
@@ -213,6 +224,7 @@ pub fn package(
         coverage_zip: zip(LAMBDA_PACKAGES[2]),
         guard_zip: zip(LAMBDA_PACKAGES[3]),
         exposure_zip: zip(LAMBDA_PACKAGES[4]),
+        privileges_zip: zip(LAMBDA_PACKAGES[5]),
         guard_policy: guard_policy.to_owned(),
     })
 }
@@ -238,6 +250,8 @@ mod tests {
         std::fs::write(&four, b"PK\x03\x04four").unwrap();
         let five = dir.join("five.zip");
         std::fs::write(&five, b"PK\x03\x04five").unwrap();
+        let six = dir.join("six.zip");
+        std::fs::write(&six, b"PK\x03\x04six").unwrap();
         const POLICY: &[u8] = b"version: 1\nselectors:\n  - name: all\n";
         let policy = dir.join("guard.yaml");
         std::fs::write(&policy, POLICY).unwrap();
@@ -247,6 +261,7 @@ mod tests {
             coverage_zip: coverage.to_owned(),
             guard_zip: four.clone(),
             exposure_zip: five.clone(),
+            privileges_zip: six.clone(),
             guard_policy: policy.clone(),
         };
         let artifacts = Artifacts::from_files(&files(&three, &two)).unwrap();
@@ -281,9 +296,17 @@ mod tests {
                 hex::encode(Sha256::digest(b"PK\x03\x04five"))
             )
         );
+        assert_eq!(
+            artifacts.privileges_key(),
+            format!(
+                "fanin/{}/privileges.zip",
+                hex::encode(Sha256::digest(b"PK\x03\x04six"))
+            )
+        );
         let keys: Vec<String> = artifacts.uploads().into_iter().map(|(k, _)| k).collect();
-        assert_eq!(keys.len(), 6);
+        assert_eq!(keys.len(), 7);
         assert!(keys.contains(&artifacts.exposure_key()));
+        assert!(keys.contains(&artifacts.privileges_key()));
         assert!(keys.contains(&artifacts.guard_policy_key()));
         assert_ne!(artifacts.collector.sha256, artifacts.forwarder.sha256);
 

@@ -23,19 +23,23 @@ pub const GUARD_CODE_VERSION: &str = "GuardCodeVersion";
 pub const GUARD_POLICY_VERSION: &str = "GuardPolicyVersion";
 /// The S3 version of the exposure zip in the function's region.
 pub const EXPOSURE_CODE_VERSION: &str = "ExposureCodeVersion";
+/// The S3 version of the privileges zip in the function's region.
+pub const PRIVILEGES_CODE_VERSION: &str = "PrivilegesCodeVersion";
 /// Every parameter whose value is a version id of one region's code bucket.
-const VERSION_PARAMETERS: [&str; 5] = [
+const VERSION_PARAMETERS: [&str; 6] = [
     COLLECTOR_CODE_VERSION,
     FORWARDER_CODE_VERSION,
     GUARD_CODE_VERSION,
     GUARD_POLICY_VERSION,
     EXPOSURE_CODE_VERSION,
+    PRIVILEGES_CODE_VERSION,
 ];
 /// What the version parameters hold until the upload has told the real
 /// ones; no StackSet call is made with it ([`has_pending_versions`]).
 const PENDING_UPLOAD: &str = "pending-upload";
 /// The OpenSearch endpoint central-primary's collector writes to, for the
-/// exposure function (central-exposure.yaml): known once central-primary is
+/// exposure and privileges functions (central-exposure.yaml,
+/// central-privileges.yaml): known once central-primary is
 /// deployed ([`central_search_endpoint`], [`with_central_search_endpoint`]).
 pub const CENTRAL_OPENSEARCH_ENDPOINT: &str = "CentralOpenSearchEndpoint";
 /// What it holds until then; no StackSet call is made with it.
@@ -69,6 +73,7 @@ pub fn derived_parameters(
         ("GuardCodeKey", artifacts.guard_key()),
         ("GuardPolicyKey", artifacts.guard_policy_key()),
         ("ExposureCodeKey", artifacts.exposure_key()),
+        ("PrivilegesCodeKey", artifacts.privileges_key()),
         (
             "Regions",
             deployment
@@ -84,6 +89,7 @@ pub fn derived_parameters(
         (GUARD_CODE_VERSION, PENDING_UPLOAD.to_owned()),
         (GUARD_POLICY_VERSION, PENDING_UPLOAD.to_owned()),
         (EXPOSURE_CODE_VERSION, PENDING_UPLOAD.to_owned()),
+        (PRIVILEGES_CODE_VERSION, PENDING_UPLOAD.to_owned()),
         (
             CENTRAL_OPENSEARCH_ENDPOINT,
             PENDING_CENTRAL_PRIMARY.to_owned(),
@@ -153,6 +159,7 @@ pub fn with_code_versions(parameters: &[Parameter], versions: &CodeVersions) -> 
                 GUARD_CODE_VERSION => &versions.guard,
                 GUARD_POLICY_VERSION => &versions.guard_policy,
                 EXPOSURE_CODE_VERSION => &versions.exposure,
+                PRIVILEGES_CODE_VERSION => &versions.privileges,
                 _ => return p.clone(),
             };
             Parameter::new(p.parameter_key.clone(), version.clone())
@@ -240,6 +247,7 @@ mod tests {
             guard: "g-eu".into(),
             guard_policy: "p-eu".into(),
             exposure: "e-eu".into(),
+            privileges: "v-eu".into(),
         };
         let regional = with_code_versions(&resolved, &versions);
         assert!(!has_pending_versions(&regional));
@@ -265,6 +273,7 @@ mod tests {
             coverage: artifact("3"),
             guard: artifact("4"),
             exposure: artifact("6"),
+            privileges: artifact("7"),
             guard_policy: artifact("5"),
         };
         let deployment = crate::deployment::fixtures::self_managed();
@@ -302,6 +311,7 @@ mod tests {
             guard: "g-eu".into(),
             guard_policy: "p-eu".into(),
             exposure: "e-eu".into(),
+            privileges: "v-eu".into(),
         };
         let regional = with_code_versions(&resolved, &versions);
         assert!(!has_pending_versions(&regional));
@@ -317,6 +327,73 @@ mod tests {
         );
         // A policy version alone still makes the parameters regional.
         assert!(declares_code_versions(&regional[3..4]));
+    }
+
+    #[test]
+    fn the_privileges_stack_gets_its_code_key_its_regions_version_and_the_endpoint() {
+        let artifact = |sha256: &str| crate::package::Artifact {
+            path: "x".into(),
+            sha256: sha256.repeat(64),
+        };
+        let artifacts = Artifacts {
+            collector: artifact("1"),
+            forwarder: artifact("2"),
+            coverage: artifact("3"),
+            guard: artifact("4"),
+            exposure: artifact("6"),
+            privileges: artifact("7"),
+            guard_policy: artifact("5"),
+        };
+        let deployment = crate::deployment::fixtures::self_managed();
+        let external_id = ExternalId::parse("0123456789abcdef").unwrap();
+        let derived = derived_parameters(&deployment, &artifacts, &external_id);
+        assert_eq!(
+            derived["PrivilegesCodeKey"],
+            format!("fanin/{}/privileges.zip", "7".repeat(64))
+        );
+
+        let declared = [
+            declared("PrivilegesCodeKey", false),
+            declared(PRIVILEGES_CODE_VERSION, false),
+            declared(CENTRAL_OPENSEARCH_ENDPOINT, false),
+            declared("ExternalId", false),
+            declared("PrivilegesWindowDays", true),
+        ];
+        let file = [Parameter::new("PrivilegesWindowDays", "90")];
+        let resolved = resolve_parameters(
+            StackSetName::CentralPrivileges,
+            &declared,
+            &file,
+            &derived,
+        )
+        .unwrap();
+        assert!(declares_code_versions(&resolved));
+        assert!(has_pending_versions(&resolved));
+        assert!(has_pending_search_endpoint(&resolved));
+        let versions = CodeVersions {
+            collector: "c-1".into(),
+            forwarder: "f-1".into(),
+            guard: "g-1".into(),
+            guard_policy: "p-1".into(),
+            exposure: "e-1".into(),
+            privileges: "v-1".into(),
+        };
+        let ready = with_central_search_endpoint(
+            &with_code_versions(&resolved, &versions),
+            "https://search.example.com",
+        );
+        assert!(!has_pending_versions(&ready));
+        assert!(!has_pending_search_endpoint(&ready));
+        assert_eq!(
+            ready,
+            [
+                Parameter::new("PrivilegesCodeKey", derived["PrivilegesCodeKey"].clone()),
+                Parameter::new(PRIVILEGES_CODE_VERSION, "v-1"),
+                Parameter::new(CENTRAL_OPENSEARCH_ENDPOINT, "https://search.example.com"),
+                Parameter::new("ExternalId", "0123456789abcdef"),
+                Parameter::new("PrivilegesWindowDays", "90"),
+            ]
+        );
     }
 
     #[test]

@@ -1,12 +1,12 @@
-//! The six StackSets in the order they must go out, where each one goes, and
+//! The seven StackSets in the order they must go out, where each one goes, and
 //! which instances a run must create or delete. Pure: no AWS calls here.
 //!
 //! Order: the code buckets first (the Lambdas read their zips from them), then
 //! the central account's primary region (queue, bus, collector role) that
 //! the regional topics subscribe to and the application roles and rules
-//! point at, then the unused-exposure function beside it (its role must exist
-//! before the application accounts' read roles trust it), then the central
-//! regions, then the application accounts.
+//! point at, then the unused-exposure and least-privilege functions beside
+//! it (their roles must exist before the application accounts' read roles
+//! trust them), then the central regions, then the application accounts.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,6 +22,7 @@ pub enum StackSetName {
     Artifacts,
     CentralPrimary,
     CentralExposure,
+    CentralPrivileges,
     CentralRegional,
     ApplicationGlobal,
     ApplicationRegional,
@@ -29,10 +30,11 @@ pub enum StackSetName {
 
 impl StackSetName {
     /// Deployment order; removal runs it backwards.
-    pub const ALL: [StackSetName; 6] = [
+    pub const ALL: [StackSetName; 7] = [
         Self::Artifacts,
         Self::CentralPrimary,
         Self::CentralExposure,
+        Self::CentralPrivileges,
         Self::CentralRegional,
         Self::ApplicationGlobal,
         Self::ApplicationRegional,
@@ -43,6 +45,7 @@ impl StackSetName {
             Self::Artifacts => "fanin-artifacts",
             Self::CentralPrimary => "fanin-central-primary",
             Self::CentralExposure => "fanin-central-exposure",
+            Self::CentralPrivileges => "fanin-central-privileges",
             Self::CentralRegional => "fanin-central-regional",
             Self::ApplicationGlobal => "fanin-application-global",
             Self::ApplicationRegional => "fanin-application-regional",
@@ -55,6 +58,7 @@ impl StackSetName {
             Self::Artifacts => "artifacts.yaml",
             Self::CentralPrimary => "central-primary.yaml",
             Self::CentralExposure => "central-exposure.yaml",
+            Self::CentralPrivileges => "central-privileges.yaml",
             Self::CentralRegional => "central-regional.yaml",
             Self::ApplicationGlobal => "application-global.yaml",
             Self::ApplicationRegional => "application-regional.yaml",
@@ -124,6 +128,7 @@ pub fn plan(deployment: &Deployment) -> Vec<StackSetPlan> {
             let regions = match name {
                 StackSetName::CentralPrimary
                 | StackSetName::CentralExposure
+                | StackSetName::CentralPrivileges
                 | StackSetName::ApplicationGlobal => primary_only.clone(),
                 _ => all_regions.clone(),
             };
@@ -141,6 +146,7 @@ pub fn plan(deployment: &Deployment) -> Vec<StackSetPlan> {
                     (
                         StackSetName::CentralPrimary
                         | StackSetName::CentralExposure
+                        | StackSetName::CentralPrivileges
                         | StackSetName::CentralRegional,
                         model,
                     ) => {
@@ -402,6 +408,7 @@ mod tests {
                 "fanin-artifacts",
                 "fanin-central-primary",
                 "fanin-central-exposure",
+                "fanin-central-privileges",
                 "fanin-central-regional",
                 "fanin-application-global",
                 "fanin-application-regional"
@@ -413,9 +420,10 @@ mod tests {
         assert_eq!(regions(&plans[0]), ["us-east-1", "eu-west-1"]);
         assert_eq!(regions(&plans[1]), ["us-east-1"]);
         assert_eq!(regions(&plans[2]), ["us-east-1"]);
-        assert_eq!(regions(&plans[3]), ["us-east-1", "eu-west-1"]);
-        assert_eq!(regions(&plans[4]), ["us-east-1"]);
-        assert_eq!(regions(&plans[5]), ["us-east-1", "eu-west-1"]);
+        assert_eq!(regions(&plans[3]), ["us-east-1"]);
+        assert_eq!(regions(&plans[4]), ["us-east-1", "eu-west-1"]);
+        assert_eq!(regions(&plans[5]), ["us-east-1"]);
+        assert_eq!(regions(&plans[6]), ["us-east-1", "eu-west-1"]);
         assert_eq!(
             plans[0].targets,
             Targets::Accounts(vec![account("111111111111")])
@@ -432,8 +440,15 @@ mod tests {
             plans[2].targets,
             Targets::Accounts(vec![account("222222222222")])
         );
+        // The least-privilege function likewise, right after it.
+        assert_eq!(plans[3].name, StackSetName::CentralPrivileges);
+        assert_eq!(plans[3].name.template_file(), "central-privileges.yaml");
         assert_eq!(
-            plans[5].targets,
+            plans[3].targets,
+            Targets::Accounts(vec![account("222222222222")])
+        );
+        assert_eq!(
+            plans[6].targets,
             Targets::Accounts(vec![account("333333333333"), account("444444444444")])
         );
         assert!(plans.iter().all(|p| p.auto_deployment.is_none()));
@@ -458,21 +473,25 @@ mod tests {
         assert_eq!(plans[2].targets, plans[1].targets);
         assert_eq!(plans[2].regions, plans[1].regions);
         assert_eq!(plans[2].auto_deployment.map(|a| a.enabled), Some(false));
+        assert_eq!(plans[3].name, StackSetName::CentralPrivileges);
+        assert_eq!(plans[3].targets, plans[1].targets);
+        assert_eq!(plans[3].regions, plans[1].regions);
+        assert_eq!(plans[3].auto_deployment.map(|a| a.enabled), Some(false));
         assert_eq!(
-            plans[5].targets,
+            plans[6].targets,
             Targets::OrganizationalUnits {
                 ids: vec!["ou-ab12-11111111".into(), "ou-ab12-22222222".into()],
                 filter: Some((AccountFilterKind::Difference, vec![account("222222222222")])),
             }
         );
-        assert_eq!(plans[5].auto_deployment, Some(AutoDeployment::default()));
-        assert_eq!(plans[5].permission_model, PermissionModel::ServiceManaged);
+        assert_eq!(plans[6].auto_deployment, Some(AutoDeployment::default()));
+        assert_eq!(plans[6].permission_model, PermissionModel::ServiceManaged);
     }
 
     #[test]
     fn only_missing_account_regions_are_created() {
         let plans = plan(&self_managed());
-        let regional = &plans[5];
+        let regional = &plans[6];
         let all = missing_instances(regional, &[]);
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].regions, [region("us-east-1"), region("eu-west-1")]);
@@ -506,7 +525,7 @@ mod tests {
             instance("555555555555", "eu-west-1", Some("ou-ab12-11111111")),
             instance("666666666666", "us-east-1", Some("ou-ab12-22222222")),
         ];
-        let requests = missing_instances(&plans[5], &existing);
+        let requests = missing_instances(&plans[6], &existing);
         assert_eq!(requests.len(), 1);
         assert_eq!(requests[0].regions, [region("eu-west-1")]);
         assert!(matches!(
@@ -537,7 +556,7 @@ mod tests {
             instance("333333333333", "eu-west-1", None),
             instance("444444444444", "us-east-1", None),
         ];
-        let mut requests = instances_to_delete(&plans[5], &existing);
+        let mut requests = instances_to_delete(&plans[6], &existing);
         requests.sort_by_key(|r| r.regions.len());
         assert_eq!(
             requests,
@@ -552,7 +571,7 @@ mod tests {
                 },
             ]
         );
-        assert!(instances_to_delete(&plans[5], &[]).is_empty());
+        assert!(instances_to_delete(&plans[6], &[]).is_empty());
 
         let plans = plan(&service_managed());
         let existing = [instance(
@@ -560,7 +579,7 @@ mod tests {
             "eu-west-1",
             Some("ou-ab12-33333333"),
         )];
-        let requests = instances_to_delete(&plans[5], &existing);
+        let requests = instances_to_delete(&plans[6], &existing);
         assert_eq!(requests.len(), 1);
         assert_eq!(requests[0].regions, [region("eu-west-1")]);
         assert!(matches!(
@@ -577,7 +596,7 @@ mod tests {
             instance("999999999999", "us-east-1", None),
             instance("333333333333", "ap-south-1", None),
         ];
-        let extra = unplanned_instances(&plans[5], &existing);
+        let extra = unplanned_instances(&plans[6], &existing);
         assert_eq!(extra.len(), 2);
     }
 

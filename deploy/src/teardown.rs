@@ -67,7 +67,9 @@ pub async fn teardown(
             continue;
         }
         match plan.name {
-            StackSetName::CentralPrimary | StackSetName::CentralExposure => {
+            StackSetName::CentralPrimary
+            | StackSetName::CentralExposure
+            | StackSetName::CentralPrivileges => {
                 report
                     .retained
                     .extend(retained_by_central(config, deployment, &client, &plan).await);
@@ -150,9 +152,28 @@ const KEPT_BY_EXPOSURE: [Kept; 3] = [
     ),
 ];
 
-/// Names what central-primary.yaml or central-exposure.yaml retains, from
-/// the central stack's outputs, or says so in general when they cannot be
-/// read.
+/// What central-privileges.yaml keeps.
+const KEPT_BY_PRIVILEGES: [Kept; 3] = [
+    (
+        "TrailBucketName",
+        "trail bucket s3://",
+        "the trail outlives the stack; stop or repoint the organization trail first",
+    ),
+    (
+        "KeyArn",
+        "KMS key ",
+        "schedule its deletion once the trail bucket is gone and no trail encrypts with it",
+    ),
+    (
+        "TrailDeadLetterQueueUrl",
+        "trail dead-letter queue ",
+        "the objects it names were never aggregated",
+    ),
+];
+
+/// Names what central-primary.yaml, central-exposure.yaml or
+/// central-privileges.yaml retains, from the central stack's outputs, or
+/// says so in general when they cannot be read.
 async fn retained_by_central(
     config: &SdkConfig,
     deployment: &Deployment,
@@ -161,6 +182,7 @@ async fn retained_by_central(
 ) -> Vec<String> {
     let generic = vec![match plan.name {
         StackSetName::CentralExposure => "the flow-log bucket it created, its KMS key and the flow-log dead-letter queue (DeletionPolicy Retain): delete them by hand once the flow logs are no longer needed".to_owned(),
+        StackSetName::CentralPrivileges => "the trail bucket it created, its KMS key and the trail dead-letter queue (DeletionPolicy Retain): delete them by hand once the trail is no longer needed".to_owned(),
         _ => "the findings bucket, its KMS key, the dead-letter queue and a created OpenSearch domain (DeletionPolicy Retain): delete them by hand once the archive is no longer needed".to_owned(),
     }];
     let outputs = match AccountConfigs::new(config, deployment).await {
@@ -202,18 +224,21 @@ fn retained_from_outputs(
     let kept: &[Kept] = match plan.name {
         StackSetName::CentralPrimary => &KEPT_BY_CENTRAL,
         StackSetName::CentralExposure => &KEPT_BY_EXPOSURE,
+        StackSetName::CentralPrivileges => &KEPT_BY_PRIVILEGES,
         _ => &[],
     };
     // A domain given with OpenSearchMode existing, a bucket given with
     // FlowLogBucketName: not created here.
     let created_domain = parameter("OpenSearchMode").is_none_or(|mode| mode == "create");
     let created_flow_log_bucket = parameter("FlowLogBucketName").is_none_or(str::is_empty);
+    let created_trail_bucket = parameter("TrailBucketName").is_none_or(str::is_empty);
     let mut retained = Vec::new();
     for ((account, region), outputs) in instances {
         for (output, what, why) in kept {
             let brought = match (plan.name, *output) {
                 (StackSetName::CentralPrimary, "OpenSearchEndpoint") => !created_domain,
                 (StackSetName::CentralExposure, "FlowLogBucketName") => !created_flow_log_bucket,
+                (StackSetName::CentralPrivileges, "TrailBucketName") => !created_trail_bucket,
                 _ => false,
             };
             if brought {
@@ -292,6 +317,49 @@ mod tests {
             ("KeyArn", "arn:aws:kms:us-east-1:222222222222:key/k"),
         ]);
         let retained = retained_from_outputs(&exposure, &instances);
+        assert_eq!(retained.len(), 1, "{retained:?}");
+        assert!(retained[0].starts_with("KMS key "));
+    }
+
+    #[test]
+    fn the_privileges_stack_names_its_trail_bucket_key_and_dead_letters() {
+        let mut privileges = plan(&self_managed())
+            .into_iter()
+            .find(|p| p.name == StackSetName::CentralPrivileges)
+            .unwrap();
+        let instances = outputs(&[
+            ("TrailBucketName", "fanin-trail-222222222222-us-east-1"),
+            ("KeyArn", "arn:aws:kms:us-east-1:222222222222:key/t"),
+            (
+                "TrailDeadLetterQueueUrl",
+                "https://sqs/fanin-cloudtrail-dead-letters",
+            ),
+            ("TrailQueueUrl", "https://sqs/fanin-cloudtrail"),
+            ("PrivilegesFunctionName", "fanin-privileges"),
+        ]);
+        let retained = retained_from_outputs(&privileges, &instances);
+        assert_eq!(retained.len(), 3, "{retained:?}");
+        assert!(retained[0].starts_with(
+            "trail bucket s3://fanin-trail-222222222222-us-east-1 in 222222222222/us-east-1"
+        ));
+        assert!(retained[0].contains("stop or repoint the organization trail first"));
+        assert!(retained[1].starts_with("KMS key arn:aws:kms:us-east-1:222222222222:key/t"));
+        assert!(retained[2].starts_with("trail dead-letter queue https://sqs/fanin-cloudtrail-dead-letters"));
+        assert!(
+            !retained
+                .iter()
+                .any(|r| r.contains("https://sqs/fanin-cloudtrail in"))
+        );
+
+        // An existing trail bucket is its owner's, not fanin's to report.
+        privileges
+            .parameters
+            .push(Parameter::new("TrailBucketName", "org-log-archive"));
+        let instances = outputs(&[
+            ("TrailBucketName", "org-log-archive"),
+            ("KeyArn", "arn:aws:kms:us-east-1:222222222222:key/t"),
+        ]);
+        let retained = retained_from_outputs(&privileges, &instances);
         assert_eq!(retained.len(), 1, "{retained:?}");
         assert!(retained[0].starts_with("KMS key "));
     }

@@ -47,6 +47,7 @@ pub struct CodeVersions {
     pub guard: String,
     pub guard_policy: String,
     pub exposure: String,
+    pub privileges: String,
 }
 
 /// Each region's code versions, from the uploads of one run.
@@ -62,13 +63,22 @@ pub fn code_versions(
     };
     let mut versions = BTreeMap::new();
     for region in uploads.iter().map(|u| &u.region) {
-        let (Some(collector), Some(forwarder), Some(guard), Some(guard_policy), Some(exposure)) = (
+        let (
+            Some(collector),
+            Some(forwarder),
+            Some(guard),
+            Some(guard_policy),
+            Some(exposure),
+            Some(privileges),
+        ) = (
             version(region, &artifacts.collector_key()),
             version(region, &artifacts.forwarder_key()),
             version(region, &artifacts.guard_key()),
             version(region, &artifacts.guard_policy_key()),
             version(region, &artifacts.exposure_key()),
-        ) else {
+            version(region, &artifacts.privileges_key()),
+        )
+        else {
             return Err(Error::IncompleteAnswer {
                 operation: "PutObject",
                 missing: "a version id of every zip and the guard's policy in every region",
@@ -82,6 +92,7 @@ pub fn code_versions(
                 guard,
                 guard_policy,
                 exposure,
+                privileges,
             },
         );
     }
@@ -399,6 +410,7 @@ mod tests {
             guard: artifact("4"),
             guard_policy: artifact("5"),
             exposure: artifact("6"),
+            privileges: artifact("7"),
         }
     }
 
@@ -417,6 +429,7 @@ mod tests {
         assert_eq!(eu.guard, "eu-west-1:4");
         assert_eq!(eu.guard_policy, "eu-west-1:5");
         assert_eq!(eu.exposure, "eu-west-1:6");
+        assert_eq!(eu.privileges, "eu-west-1:7");
         assert_eq!(
             versions[&Region::parse("us-east-1").unwrap()].guard_policy,
             "us-east-1:5"
