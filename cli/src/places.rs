@@ -41,6 +41,9 @@ pub enum Place {
     /// The exposure stack's (`fanin-central-exposure`).
     FlowLogBucket,
     FlowLogQueueUrl,
+    /// The least-privilege stack's (`fanin-central-privileges`).
+    TrailBucket,
+    TrailQueueUrl,
 }
 
 impl Place {
@@ -53,6 +56,8 @@ impl Place {
             Self::OpenSearchEndpoint => "OpenSearchEndpoint",
             Self::FlowLogBucket => "FlowLogBucketName",
             Self::FlowLogQueueUrl => "FlowLogQueueUrl",
+            Self::TrailBucket => "TrailBucketName",
+            Self::TrailQueueUrl => "TrailQueueUrl",
         }
     }
 
@@ -65,6 +70,8 @@ impl Place {
             Self::OpenSearchEndpoint => "--opensearch-endpoint",
             Self::FlowLogBucket => "--flow-log-bucket",
             Self::FlowLogQueueUrl => "--flow-log-queue-url",
+            Self::TrailBucket => "--trail-bucket",
+            Self::TrailQueueUrl => "--trail-queue-url",
         }
     }
 }
@@ -351,6 +358,41 @@ mod tests {
             "{no_stack}"
         );
         assert!(no_stack.ends_with("or pass --bucket"), "{no_stack}");
+    }
+
+    /// The outputs of `cloudformation/central-privileges.yaml` the CLI reads
+    /// for `fanin privileges process` (the template declares them).
+    #[test]
+    fn the_trail_places_are_outputs_of_the_privileges_template() {
+        let template = include_str!("../../cloudformation/central-privileges.yaml");
+        let outputs = &template[template.find("\nOutputs:").expect("an Outputs section")..];
+        for place in [Place::TrailBucket, Place::TrailQueueUrl] {
+            assert!(
+                outputs.contains(&format!("\n  {}:\n", place.output())),
+                "{} is not an output of central-privileges.yaml",
+                place.output()
+            );
+        }
+        let stack = CentralStack {
+            name: "StackSet-fanin-central-privileges-x".into(),
+            outputs: BTreeMap::from([
+                ("TrailBucketName".into(), "fanin-trail-1-us-east-1".into()),
+                ("TrailQueueUrl".into(), "https://sqs/fanin-cloudtrail".into()),
+            ]),
+            parameters: BTreeMap::new(),
+        };
+        assert_eq!(
+            resolve(Place::TrailBucket, None, Ok(&stack)).unwrap(),
+            "fanin-trail-1-us-east-1"
+        );
+        assert_eq!(
+            resolve(Place::TrailQueueUrl, None, Ok(&stack)).unwrap(),
+            "https://sqs/fanin-cloudtrail"
+        );
+        let missing = resolve(Place::TrailQueueUrl, None, Ok(&central()))
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("pass --trail-queue-url"), "{missing}");
     }
 
     #[test]

@@ -11,13 +11,15 @@
 //! ([`local_overrides`]). moto's own copy of the event-source mapping is
 //! disabled and [`crate::esm`] plays it with the deployed batch size.
 //!
-//! moto's CloudFormation creates the flow-log bucket but ignores its
-//! `NotificationConfiguration`; moto's S3 does deliver notifications set
-//! through the API (filters applied, a test event first, as AWS does). So
-//! the notifications of `central-exposure.yaml` are read from the template
-//! and set on the deployed bucket with `PutBucketNotificationConfiguration`
-//! ([`set_flow_log_notifications`]); from then on every object written
-//! under `AWSLogs/` reaches the queue through moto itself.
+//! moto's CloudFormation creates the flow-log and trail buckets but ignores
+//! their `NotificationConfiguration`; moto's S3 does deliver notifications
+//! set through the API (filters applied, a test event first, as AWS does).
+//! So the notifications of `central-exposure.yaml` and
+//! `central-privileges.yaml` are read from the templates and set on the
+//! deployed buckets with `PutBucketNotificationConfiguration`
+//! ([`queue_notifications`], [`set_queue_notifications`]); from then on
+//! every object written under `AWSLogs/` reaches its queue through moto
+//! itself.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -54,6 +56,8 @@ pub struct Deployed {
     pub mapping: MappingSettings,
     /// The unused-exposure stack (`fanin-central-exposure`).
     pub exposure: Exposure,
+    /// The least-privilege stack (`fanin-central-privileges`).
+    pub privileges: Privileges,
     /// Each application account and region's forwarder environment.
     pub forwarders: BTreeMap<String, BTreeMap<String, String>>,
     /// Each application account and region's rules that invoke the
@@ -109,6 +113,33 @@ pub struct Exposure {
     pub trigger_inputs: BTreeMap<String, String>,
 }
 
+/// What `central-privileges.yaml` deployed, from its outputs and the
+/// function's settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Privileges {
+    /// The trail bucket (`fanin-trail-<account>-<region>`).
+    pub trail_bucket: String,
+    pub queue_url: String,
+    pub queue_arn: String,
+    pub dlq_url: String,
+    pub function_name: String,
+    pub function_arn: String,
+    /// The role the function runs as (`fanin-privileges`).
+    pub role_arn: String,
+    /// The key of the trail bucket, the function's logs and environment.
+    pub key_arn: String,
+    /// The function's environment, as CloudFormation set it.
+    pub environment: BTreeMap<String, String>,
+    /// Its event-source mapping on `fanin-cloudtrail`, as CloudFormation set it.
+    pub mapping: MappingSettings,
+    /// Its schedule rule (`fanin-privileges-evaluate`) → schedule
+    /// expression; the devstack invokes the evaluation itself.
+    pub triggers: BTreeMap<String, String>,
+    /// Rule → the constant input its target sent the function (what
+    /// [`crate::privileges_host::PrivilegesHost::invoke_evaluation`] sends).
+    pub trigger_inputs: BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct MappingSettings {
     pub batch_size: i32,
@@ -143,6 +174,20 @@ impl Deployed {
             &stack.moto_config(PRIMARY_REGION, None),
             &self.exposure.queue_url,
             self.exposure.mapping.batch_size,
+        )
+        .await
+    }
+
+    /// The privileges function's event-source mapping on
+    /// `fanin-cloudtrail`, played locally with the deployed batch size.
+    pub async fn privileges_mapping(
+        &self,
+        stack: &LocalStack,
+    ) -> anyhow::Result<crate::esm::EventSourceMapping> {
+        crate::esm::EventSourceMapping::new(
+            &stack.moto_config(PRIMARY_REGION, None),
+            &self.privileges.queue_url,
+            self.privileges.mapping.batch_size,
         )
         .await
     }
@@ -397,22 +442,21 @@ pub fn use_local_opensearch(stack: &LocalStack, deployment: &mut Deployment) {
         Parameter::new("OpenSearchEndpoint", stack.opensearch_url()),
         Parameter::new("OpenSearchExistingName", "fanin-local"),
     ]);
-    // central-exposure imports the endpoint from central-primary and names
-    // the same domain in its role's policy.
-    let exposure = deployment
-        .parameters
-        .entry(StackSetName::CentralExposure)
-        .or_default();
-    exposure.retain(|p| {
-        !matches!(
-            p.parameter_key.as_str(),
-            "OpenSearchMode" | "OpenSearchExistingName" | "DomainName"
-        )
-    });
-    exposure.extend([
-        Parameter::new("OpenSearchMode", "existing"),
-        Parameter::new("OpenSearchExistingName", "fanin-local"),
-    ]);
+    // central-exposure and central-privileges get the endpoint from
+    // central-primary and name the same domain in their roles' policies.
+    for set in [StackSetName::CentralExposure, StackSetName::CentralPrivileges] {
+        let parameters = deployment.parameters.entry(set).or_default();
+        parameters.retain(|p| {
+            !matches!(
+                p.parameter_key.as_str(),
+                "OpenSearchMode" | "OpenSearchExistingName" | "DomainName"
+            )
+        });
+        parameters.extend([
+            Parameter::new("OpenSearchMode", "existing"),
+            Parameter::new("OpenSearchExistingName", "fanin-local"),
+        ]);
+    }
 }
 
 /// What a self-managed organization creates once, as ordinary stacks: the
@@ -535,6 +579,7 @@ pub async fn local_artifacts() -> anyhow::Result<&'static Artifacts> {
                     coverage_zip: zip("fanin-coverage")?,
                     guard_zip: zip("fanin-guard")?,
                     exposure_zip: zip("fanin-exposure")?,
+                    privileges_zip: zip("fanin-privileges")?,
                     guard_policy: workspace_root().join("policies/guard.yaml"),
                 })?)
             })
@@ -620,6 +665,7 @@ async fn read_back(
     let (coverage_arn, _) = function_settings(&lambda, "fanin-coverage").await?;
     take_over_triggers(&central_config, &coverage_arn).await?;
     let exposure = read_back_exposure(&deployment, outputs, &central_config, &lambda).await?;
+    let privileges = read_back_privileges(&deployment, outputs, &central_config, &lambda).await?;
 
     let mut forwarders = BTreeMap::new();
     let mut forwarder_triggers = BTreeMap::new();
@@ -670,6 +716,7 @@ async fn read_back(
         collector_environment,
         mapping,
         exposure,
+        privileges,
         forwarders,
         forwarder_triggers,
         outputs: outputs.to_json(),
@@ -719,9 +766,9 @@ async fn read_back_exposure(
     if created_bucket {
         let template = deployment.templates_directory.join(set.template_file());
         let notifications =
-            flow_log_notifications(&std::fs::read_to_string(&template)?, &queue_arn)
+            queue_notifications(&std::fs::read_to_string(&template)?, FLOW_LOG_BUCKET, &queue_arn)
                 .with_context(|| format!("reading the notifications of {}", template.display()))?;
-        set_flow_log_notifications(central_config, &flow_log_bucket, notifications).await?;
+        set_queue_notifications(central_config, &flow_log_bucket, notifications).await?;
     }
     Ok(Exposure {
         flow_log_bucket,
@@ -731,6 +778,65 @@ async fn read_back_exposure(
         function_name,
         function_arn,
         role_arn: output("ExposureRoleArn")?,
+        environment,
+        mapping,
+        triggers,
+        trigger_inputs,
+    })
+}
+
+/// The privileges stack's resources, taken over and wired like the exposure
+/// stack's ([`read_back_exposure`]).
+async fn read_back_privileges(
+    deployment: &Deployment,
+    outputs: &Outputs,
+    central_config: &aws_config::SdkConfig,
+    lambda: &aws_sdk_lambda::Client,
+) -> anyhow::Result<Privileges> {
+    let set = StackSetName::CentralPrivileges;
+    let output = |key: &str| {
+        outputs
+            .value(set, CENTRAL_ACCOUNT, PRIMARY_REGION, key)
+            .map(str::to_owned)
+            .with_context(|| {
+                format!("no output {key} of {set} in {CENTRAL_ACCOUNT}/{PRIMARY_REGION}")
+            })
+    };
+    let function_name = output("PrivilegesFunctionName")?;
+    let (function_arn, environment) = function_settings(lambda, &function_name).await?;
+    let queue_url = output("TrailQueueUrl")?;
+    let queue_arn = output("TrailQueueArn")?;
+    let max_receive_count = max_receive_count(central_config, &queue_url).await?;
+    let mapping = take_over_mapping(lambda, &function_name, &queue_arn, max_receive_count).await?;
+    let trigger_inputs = target_inputs(central_config, &function_arn).await?;
+    let triggers = take_over_triggers(central_config, &function_arn).await?;
+    let trail_bucket = output("TrailBucketName")?;
+    // An existing bucket (TrailBucketName) is its owner's to wire.
+    let created_bucket = deployment
+        .parameters
+        .get(&set)
+        .and_then(|parameters| {
+            parameters
+                .iter()
+                .find(|p| p.parameter_key == "TrailBucketName")
+        })
+        .is_none_or(|p| p.parameter_value.is_empty());
+    if created_bucket {
+        let template = deployment.templates_directory.join(set.template_file());
+        let notifications =
+            queue_notifications(&std::fs::read_to_string(&template)?, TRAIL_BUCKET, &queue_arn)
+                .with_context(|| format!("reading the notifications of {}", template.display()))?;
+        set_queue_notifications(central_config, &trail_bucket, notifications).await?;
+    }
+    Ok(Privileges {
+        trail_bucket,
+        queue_url,
+        queue_arn,
+        dlq_url: output("TrailDeadLetterQueueUrl")?,
+        function_name,
+        function_arn,
+        role_arn: output("PrivilegesRoleArn")?,
+        key_arn: output("KeyArn")?,
         environment,
         mapping,
         triggers,
@@ -764,11 +870,18 @@ async fn target_inputs(
     Ok(inputs)
 }
 
-/// The `QueueConfigurations` of the template's `FlowLogBucket`, in the S3
-/// API's shape, each sending to `queue_arn` (the template's `!GetAtt
-/// Queue.Arn`, the only queue it declares).
-pub fn flow_log_notifications(
+/// The bucket resource of `central-exposure.yaml`.
+pub const FLOW_LOG_BUCKET: &str = "FlowLogBucket";
+/// The bucket resource of `central-privileges.yaml`.
+pub const TRAIL_BUCKET: &str = "TrailBucket";
+
+/// The `QueueConfigurations` of the template's bucket resource `bucket`
+/// ([`FLOW_LOG_BUCKET`], [`TRAIL_BUCKET`]), in the S3 API's shape, each
+/// sending to `queue_arn` (the template's `!GetAtt Queue.Arn`, the only
+/// queue it declares).
+pub fn queue_notifications(
     template: &str,
+    bucket: &str,
     queue_arn: &str,
 ) -> anyhow::Result<Vec<aws_sdk_s3::types::QueueConfiguration>> {
     use aws_sdk_s3::types::{
@@ -776,10 +889,10 @@ pub fn flow_log_notifications(
         S3KeyFilter,
     };
     let template: serde_norway::Value = serde_norway::from_str(template)?;
-    let configurations = template["Resources"]["FlowLogBucket"]["Properties"]
-        ["NotificationConfiguration"]["QueueConfigurations"]
+    let configurations = template["Resources"][bucket]["Properties"]["NotificationConfiguration"]
+        ["QueueConfigurations"]
         .as_sequence()
-        .context("FlowLogBucket has no NotificationConfiguration.QueueConfigurations")?;
+        .with_context(|| format!("{bucket} has no NotificationConfiguration.QueueConfigurations"))?;
     let mut notifications = Vec::new();
     for configuration in configurations {
         let event = configuration["Event"]
@@ -830,7 +943,7 @@ pub fn flow_log_notifications(
 }
 
 /// What CloudFormation would have set on the bucket (moto's does not).
-async fn set_flow_log_notifications(
+async fn set_queue_notifications(
     config: &aws_config::SdkConfig,
     bucket: &str,
     notifications: Vec<aws_sdk_s3::types::QueueConfiguration>,
@@ -1021,7 +1134,7 @@ mod tests {
             std::fs::read_to_string(workspace_root().join("cloudformation/central-exposure.yaml"))
                 .unwrap();
         let queue = "arn:aws:sqs:us-east-1:123456789012:fanin-flow-logs";
-        let notifications = flow_log_notifications(&template, queue).unwrap();
+        let notifications = queue_notifications(&template, FLOW_LOG_BUCKET, queue).unwrap();
         /// (queue, events, key filter rules as (name, value)).
         type Described = (String, Vec<String>, Vec<(String, String)>);
         let described: Vec<Described> = notifications
@@ -1061,6 +1174,56 @@ mod tests {
 
         // A notification to anything but the template's queue is refused.
         let elsewhere = template.replace("Queue: !GetAtt Queue.Arn", "Queue: !GetAtt Other.Arn");
-        assert!(flow_log_notifications(&elsewhere, queue).is_err());
+        assert!(queue_notifications(&elsewhere, FLOW_LOG_BUCKET, queue).is_err());
+    }
+
+    /// The trail bucket's notification, read from the repository's
+    /// template: every object created under `AWSLogs/` ending `.json.gz`
+    /// (the trail's log files; digests end `.json.gz` too and are skipped by
+    /// the function).
+    #[test]
+    fn the_templates_trail_notification_is_the_contracts() {
+        let template = std::fs::read_to_string(
+            workspace_root().join("cloudformation/central-privileges.yaml"),
+        )
+        .unwrap();
+        let queue = "arn:aws:sqs:us-east-1:123456789012:fanin-cloudtrail";
+        let notifications = queue_notifications(&template, TRAIL_BUCKET, queue).unwrap();
+        assert_eq!(notifications.len(), 1);
+        let notification = &notifications[0];
+        assert_eq!(notification.queue_arn(), queue);
+        assert_eq!(
+            notification
+                .events()
+                .iter()
+                .map(|e| e.as_str())
+                .collect::<Vec<_>>(),
+            ["s3:ObjectCreated:*"]
+        );
+        let rules: Vec<(String, String)> = notification
+            .filter()
+            .and_then(|f| f.key())
+            .map(|k| k.filter_rules())
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                (
+                    r.name().map(|n| n.as_str().to_owned()).unwrap_or_default(),
+                    r.value().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rules,
+            [
+                ("prefix".to_owned(), "AWSLogs/".to_owned()),
+                ("suffix".to_owned(), ".json.gz".to_owned()),
+            ]
+        );
+        // The exposure template has no trail bucket.
+        let exposure =
+            std::fs::read_to_string(workspace_root().join("cloudformation/central-exposure.yaml"))
+                .unwrap();
+        assert!(queue_notifications(&exposure, TRAIL_BUCKET, queue).is_err());
     }
 }

@@ -218,3 +218,69 @@ impl EventSourceMapping {
         anyhow::bail!("queue not drained within {limit:?}: {stats:?}")
     }
 }
+
+/// Every message now in `queue_url` (until `want` are seen or 20 s pass),
+/// made visible again at once so the mapping still gets them: what a test
+/// reads off a queue without consuming it.
+pub async fn peek_queue(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    want: usize,
+) -> anyhow::Result<Vec<String>> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut bodies = Vec::new();
+    let mut handles = Vec::new();
+    while bodies.len() < want && std::time::Instant::now() < deadline {
+        let answer = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .with_context(|| format!("receiving from {queue_url}"))?;
+        for message in answer.messages() {
+            bodies.push(message.body().unwrap_or_default().to_owned());
+            handles.push(message.receipt_handle().unwrap_or_default().to_owned());
+        }
+    }
+    for handle in handles {
+        sqs.change_message_visibility()
+            .queue_url(queue_url)
+            .receipt_handle(handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .with_context(|| format!("releasing a message of {queue_url}"))?;
+    }
+    Ok(bodies)
+}
+
+/// The S3 event records of a notification `body` as (event name, bucket,
+/// decoded key); empty for anything else (the `s3:TestEvent` S3 sends when
+/// notifications are set).
+pub fn s3_records(body: &str) -> Vec<(String, String, String)> {
+    let body: Value = serde_json::from_str(body).unwrap_or_default();
+    body["Records"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|record| {
+            let raw_key = record["s3"]["object"]["key"].as_str().unwrap_or_default();
+            // S3 sends keys URL-encoded, spaces as '+'.
+            let key = form_urlencoded::parse(format!("k={raw_key}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            (
+                record["eventName"].as_str().unwrap_or_default().to_owned(),
+                record["s3"]["bucket"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                key,
+            )
+        })
+        .collect()
+}

@@ -85,7 +85,8 @@ pub async fn start_exposure_binary(
     deployed: &Deployed,
     binary: &Path,
 ) -> anyhow::Result<ExposureHost> {
-    let credentials = role_credentials(stack, &deployed.exposure.role_arn).await?;
+    let credentials =
+        role_credentials(stack, &deployed.exposure.role_arn, EXPOSURE_FUNCTION).await?;
     let mut environment = deployed.exposure.environment.clone();
     environment.extend(crate::deployment::local_overrides(
         stack,
@@ -111,12 +112,16 @@ pub async fn start_exposure_binary(
 /// A session of the function's role, as Lambda's service would assume it
 /// (from moto's STS; the function's own AssumeRole of the read roles then
 /// goes through the gateway, which checks their trust policies).
-async fn role_credentials(stack: &LocalStack, role_arn: &str) -> anyhow::Result<Credentials> {
+pub(crate) async fn role_credentials(
+    stack: &LocalStack,
+    role_arn: &str,
+    session_name: &str,
+) -> anyhow::Result<Credentials> {
     let sts = aws_sdk_sts::Client::new(&stack.moto_config(PRIMARY_REGION, None));
     let answer = sts
         .assume_role()
         .role_arn(role_arn)
-        .role_session_name(EXPOSURE_FUNCTION)
+        .role_session_name(session_name)
         .send()
         .await
         .with_context(|| format!("assuming {role_arn}"))?;
@@ -128,6 +133,6 @@ async fn role_credentials(stack: &LocalStack, role_arn: &str) -> anyhow::Result<
         c.secret_access_key(),
         Some(c.session_token().to_owned()),
         None,
-        "fanin-exposure",
+        "fanin-role-session",
     ))
 }

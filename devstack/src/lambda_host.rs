@@ -116,6 +116,12 @@ impl LocalLambda {
         line.split_whitespace().nth(1)?.parse().ok()
     }
 
+    /// The function process's exit status once it has ended (a Lambda that
+    /// fails at start ends before its first invocation).
+    pub fn exit_status(&mut self) -> anyhow::Result<Option<std::process::ExitStatus>> {
+        Ok(self.function.try_wait()?)
+    }
+
     /// Invokes the function synchronously and returns its answer.
     pub async fn invoke(
         &mut self,

@@ -12,7 +12,8 @@
 //!   [`config_service`] serves what moto lacks of AWS Config and plays the
 //!   guard's Config rule; [`guard_host`] runs one `fanin-guard` per
 //!   application account and region; [`exposure_host`] runs the central
-//!   `fanin-exposure` fed by its flow-log queue.
+//!   `fanin-exposure` fed by its flow-log queue, [`privileges_host`] the
+//!   central `fanin-privileges` fed by its trail queue.
 //! - [`exposure_world`] builds security-group rules of known use and their
 //!   flow logs for the unused-exposure tests and the demo, and
 //!   [`exposure_scene`] plays them through ingest and the evaluation.
@@ -36,5 +37,6 @@ pub mod guard_host;
 pub mod lambda_host;
 pub mod load;
 pub mod operator;
+pub mod privileges_host;
 pub mod procs;
 pub mod scenario;

@@ -15,11 +15,12 @@
 //! deployment packages every Lambda binary, `fanin-exposure` included).
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
 use fanin_devstack::deployment::{self, EXTERNAL_ID};
+use fanin_devstack::esm::{peek_queue, s3_records};
 use fanin_devstack::exposure_host::{self, ExposureHost};
 use fanin_devstack::scenario::{CENTRAL_ACCOUNT, LocalStack, PRIMARY_REGION, sdk_config};
 use serde_json::{Value, json};
@@ -46,65 +47,6 @@ fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
             .force_path_style(true)
             .build(),
     )
-}
-
-/// The S3 records of `body` as (event name, bucket, decoded key); empty for
-/// anything else (the `s3:TestEvent` S3 sends when notifications are set).
-fn s3_records(body: &str) -> Vec<(String, String, String)> {
-    let body: Value = serde_json::from_str(body).unwrap_or_default();
-    body["Records"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(|record| {
-            let raw_key = record["s3"]["object"]["key"].as_str().unwrap_or_default();
-            // S3 sends keys URL-encoded, spaces as '+'.
-            let key = url::form_urlencoded::parse(format!("k={raw_key}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default();
-            (
-                record["eventName"].as_str().unwrap_or_default().to_owned(),
-                record["s3"]["bucket"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                key,
-            )
-        })
-        .collect()
-}
-
-/// Every message now in `queue_url`, left visible again for the mapping.
-async fn peek_queue(sqs: &aws_sdk_sqs::Client, queue_url: &str, want: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut bodies = Vec::new();
-    let mut handles = Vec::new();
-    while bodies.len() < want && Instant::now() < deadline {
-        let answer = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        for message in answer.messages() {
-            bodies.push(message.body().unwrap_or_default().to_owned());
-            handles.push(message.receipt_handle().unwrap_or_default().to_owned());
-        }
-    }
-    for handle in handles {
-        sqs.change_message_visibility()
-            .queue_url(queue_url)
-            .receipt_handle(handle)
-            .visibility_timeout(0)
-            .send()
-            .await
-            .unwrap();
-    }
-    bodies
 }
 
 fn host_credentials(host: &ExposureHost) -> Credentials {
@@ -212,7 +154,7 @@ async fn a_flow_log_object_reaches_the_hosted_function_through_the_deployed_noti
         .await
         .unwrap();
     let sqs = aws_sdk_sqs::Client::new(&stack.moto_config(PRIMARY_REGION, None));
-    let bodies = peek_queue(&sqs, &exposure.queue_url, 3).await;
+    let bodies = peek_queue(&sqs, &exposure.queue_url, 3).await.unwrap();
     let mut records: Vec<_> = bodies.iter().flat_map(|b| s3_records(b)).collect();
     records.sort();
     let mut expected = [
@@ -298,7 +240,7 @@ async fn a_flow_log_object_reaches_the_hosted_function_through_the_deployed_noti
         .await
         .unwrap();
     assert_eq!(put.failed_entry_count(), 0);
-    let findings = peek_queue(&sqs, &deployed.central.queue_url, 1).await;
+    let findings = peek_queue(&sqs, &deployed.central.queue_url, 1).await.unwrap();
     let usage: Vec<Value> = findings
         .iter()
         .filter_map(|b| serde_json::from_str::<Value>(b).ok())
