@@ -377,7 +377,10 @@ mod tests {
             name: "StackSet-fanin-central-privileges-x".into(),
             outputs: BTreeMap::from([
                 ("TrailBucketName".into(), "fanin-trail-1-us-east-1".into()),
-                ("TrailQueueUrl".into(), "https://sqs/fanin-cloudtrail".into()),
+                (
+                    "TrailQueueUrl".into(),
+                    "https://sqs/fanin-cloudtrail".into(),
+                ),
             ]),
             parameters: BTreeMap::new(),
         };

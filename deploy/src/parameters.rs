@@ -360,13 +360,9 @@ mod tests {
             declared("PrivilegesWindowDays", true),
         ];
         let file = [Parameter::new("PrivilegesWindowDays", "90")];
-        let resolved = resolve_parameters(
-            StackSetName::CentralPrivileges,
-            &declared,
-            &file,
-            &derived,
-        )
-        .unwrap();
+        let resolved =
+            resolve_parameters(StackSetName::CentralPrivileges, &declared, &file, &derived)
+                .unwrap();
         assert!(declares_code_versions(&resolved));
         assert!(has_pending_versions(&resolved));
         assert!(has_pending_search_endpoint(&resolved));

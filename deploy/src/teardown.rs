@@ -344,7 +344,10 @@ mod tests {
         ));
         assert!(retained[0].contains("stop or repoint the organization trail first"));
         assert!(retained[1].starts_with("KMS key arn:aws:kms:us-east-1:222222222222:key/t"));
-        assert!(retained[2].starts_with("trail dead-letter queue https://sqs/fanin-cloudtrail-dead-letters"));
+        assert!(
+            retained[2]
+                .starts_with("trail dead-letter queue https://sqs/fanin-cloudtrail-dead-letters")
+        );
         assert!(
             !retained
                 .iter()

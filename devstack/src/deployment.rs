@@ -444,7 +444,10 @@ pub fn use_local_opensearch(stack: &LocalStack, deployment: &mut Deployment) {
     ]);
     // central-exposure and central-privileges get the endpoint from
     // central-primary and name the same domain in their roles' policies.
-    for set in [StackSetName::CentralExposure, StackSetName::CentralPrivileges] {
+    for set in [
+        StackSetName::CentralExposure,
+        StackSetName::CentralPrivileges,
+    ] {
         let parameters = deployment.parameters.entry(set).or_default();
         parameters.retain(|p| {
             !matches!(
@@ -765,9 +768,12 @@ async fn read_back_exposure(
         .is_none_or(|p| p.parameter_value.is_empty());
     if created_bucket {
         let template = deployment.templates_directory.join(set.template_file());
-        let notifications =
-            queue_notifications(&std::fs::read_to_string(&template)?, FLOW_LOG_BUCKET, &queue_arn)
-                .with_context(|| format!("reading the notifications of {}", template.display()))?;
+        let notifications = queue_notifications(
+            &std::fs::read_to_string(&template)?,
+            FLOW_LOG_BUCKET,
+            &queue_arn,
+        )
+        .with_context(|| format!("reading the notifications of {}", template.display()))?;
         set_queue_notifications(central_config, &flow_log_bucket, notifications).await?;
     }
     Ok(Exposure {
@@ -823,9 +829,12 @@ async fn read_back_privileges(
         .is_none_or(|p| p.parameter_value.is_empty());
     if created_bucket {
         let template = deployment.templates_directory.join(set.template_file());
-        let notifications =
-            queue_notifications(&std::fs::read_to_string(&template)?, TRAIL_BUCKET, &queue_arn)
-                .with_context(|| format!("reading the notifications of {}", template.display()))?;
+        let notifications = queue_notifications(
+            &std::fs::read_to_string(&template)?,
+            TRAIL_BUCKET,
+            &queue_arn,
+        )
+        .with_context(|| format!("reading the notifications of {}", template.display()))?;
         set_queue_notifications(central_config, &trail_bucket, notifications).await?;
     }
     Ok(Privileges {

@@ -240,7 +240,9 @@ async fn a_flow_log_object_reaches_the_hosted_function_through_the_deployed_noti
         .await
         .unwrap();
     assert_eq!(put.failed_entry_count(), 0);
-    let findings = peek_queue(&sqs, &deployed.central.queue_url, 1).await.unwrap();
+    let findings = peek_queue(&sqs, &deployed.central.queue_url, 1)
+        .await
+        .unwrap();
     let usage: Vec<Value> = findings
         .iter()
         .filter_map(|b| serde_json::from_str::<Value>(b).ok())

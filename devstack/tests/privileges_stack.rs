@@ -106,14 +106,16 @@ async fn a_trail_object_reaches_the_queue_of_the_deployed_privileges_function() 
         privileges.queue_url
     );
     assert!(
-        privileges.dlq_url.ends_with("/fanin-cloudtrail-dead-letters"),
+        privileges
+            .dlq_url
+            .ends_with("/fanin-cloudtrail-dead-letters"),
         "{}",
         privileges.dlq_url
     );
     assert!(
-        privileges
-            .key_arn
-            .starts_with(&format!("arn:aws:kms:{PRIMARY_REGION}:{CENTRAL_ACCOUNT}:key/")),
+        privileges.key_arn.starts_with(&format!(
+            "arn:aws:kms:{PRIMARY_REGION}:{CENTRAL_ACCOUNT}:key/"
+        )),
         "{}",
         privileges.key_arn
     );

@@ -52,6 +52,10 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
         every(&[CENTRAL_ACCOUNT], &[PRIMARY_REGION])
     );
     assert_eq!(
+        instances("fanin-central-privileges"),
+        every(&[CENTRAL_ACCOUNT], &[PRIMARY_REGION])
+    );
+    assert_eq!(
         instances("fanin-central-regional"),
         every(&[CENTRAL_ACCOUNT], &all_regions)
     );
@@ -182,8 +186,8 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
     assert_eq!(env["FANIN_BUCKET"], central.bucket);
 
     // The read role of every application account trusts only the collector,
-    // coverage and exposure roles, only with the ExternalId, and may only
-    // read.
+    // coverage, exposure and privileges roles, only with the ExternalId, and
+    // may only read.
     for account in ACCOUNTS {
         let iam = iam_of(&stack, account).await;
         let role = iam
@@ -202,7 +206,8 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
             json!([
                 out("CollectorRoleArn"),
                 format!("arn:aws:iam::{CENTRAL_ACCOUNT}:role/fanin-coverage"),
-                deployed.exposure.role_arn
+                deployed.exposure.role_arn,
+                deployed.privileges.role_arn
             ])
         );
         assert_eq!(
@@ -424,6 +429,19 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
     )
     .await;
     assert_eq!(pinned.as_deref(), exposure_object.version_id());
+    let privileges_object = code_object(PRIMARY_REGION, artifacts.privileges_key()).await;
+    assert_eq!(
+        privileges_object.checksum_sha256(),
+        Some(artifacts.privileges.sha256_base64().as_str())
+    );
+    let pinned = instance_parameter(
+        "fanin-central-privileges",
+        CENTRAL_ACCOUNT,
+        PRIMARY_REGION,
+        "PrivilegesCodeVersion",
+    )
+    .await;
+    assert_eq!(pinned.as_deref(), privileges_object.version_id());
     let mut forwarder_versions = BTreeSet::new();
     for region in all_regions {
         let object = code_object(region, artifacts.forwarder_key()).await;
@@ -696,8 +714,12 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
     let report = fanin_deploy::teardown::teardown(&admin, &deployed.deployment)
         .await
         .unwrap();
-    assert_eq!(report.deleted_stack_sets.len(), 6, "{report}");
-    assert_eq!(report.deleted_instances, 3 + 1 + 1 + 3 + 3 + 9, "{report}");
+    assert_eq!(report.deleted_stack_sets.len(), 7, "{report}");
+    assert_eq!(
+        report.deleted_instances,
+        3 + 1 + 1 + 1 + 3 + 3 + 9,
+        "{report}"
+    );
     let cloudformation = aws_sdk_cloudformation::Client::new(&admin);
     let remaining = cloudformation.list_stack_sets().send().await.unwrap();
     assert!(
@@ -733,6 +755,22 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
             .any(|r| r.contains(&deployed.exposure.flow_log_bucket)),
         "{report}"
     );
+    // The trail bucket and its key outlive the stack too, and are named.
+    s3.head_bucket()
+        .bucket(&deployed.privileges.trail_bucket)
+        .send()
+        .await
+        .unwrap();
+    for kept in [
+        &deployed.privileges.trail_bucket,
+        &deployed.privileges.key_arn,
+        &deployed.privileges.dlq_url,
+    ] {
+        assert!(
+            report.retained.iter().any(|r| r.contains(kept.as_str())),
+            "{kept}: {report}"
+        );
+    }
 }
 
 /// IAM acting in `account`, as its administrator.
@@ -841,12 +879,22 @@ async fn the_service_managed_definition_deploys_through_organizational_units() {
         .send()
         .await
         .unwrap();
-    assert!(
-        queues
-            .queue_urls()
-            .iter()
-            .any(|u| u.ends_with("/fanin-findings")),
-        "{queues:?}"
+    for queue in ["/fanin-findings", "/fanin-cloudtrail"] {
+        assert!(
+            queues.queue_urls().iter().any(|u| u.ends_with(queue)),
+            "{queue}: {queues:?}"
+        );
+    }
+    // The least-privilege function, with the trail bucket of that account.
+    let privileges = aws_sdk_lambda::Client::new(&central_config)
+        .get_function_configuration()
+        .function_name("fanin-privileges")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        privileges.environment().unwrap().variables().unwrap()["FANIN_TRAIL_BUCKET"],
+        format!("fanin-trail-{central}-{PRIMARY_REGION}")
     );
     for region in REGIONS {
         let config = account_config(&stack, &central, region).await.unwrap();
