@@ -88,12 +88,15 @@ impl Evaluate {
             .region()
             .map(ToString::to_string)
             .context("the evaluation needs a region (AWS_REGION)")?;
-        let ports = EvaluatePorts {
-            usage: Arc::new(aws::Unassembled(
-                "usage archive (crate::ingest::read_window)",
-            )),
-            grants: Arc::new(aws::Unassembled("authorization reader (crate::authz)")),
-            bus: Arc::new(aws::EventBridgeBus::new(&sdk, config.event_bus.clone())),
+        let store = &config.store;
+        let places = Places {
+            bucket: store.bucket.clone(),
+            force_path_style: store.s3_force_path_style,
+            event_bus: config.event_bus.clone(),
+            role_name: store.role_name.clone(),
+            external_id: store.external_id.expose().to_owned(),
+            partition: store.partition.clone(),
+            session_duration: store.session_duration,
         };
         let settings = Settings {
             window: config.window,
@@ -102,7 +105,36 @@ impl Evaluate {
             retry_pause: Duration::from_millis(500),
             access_levels: Arc::new(|_| None),
         };
-        Ok(Self::new(settings, ports))
+        Ok(Self::new(settings, ports(&sdk, &places)))
+    }
+}
+
+/// Where the adapters read and write: the function's configuration, or
+/// the CLI's flags and the central stack's outputs.
+#[derive(Debug, Clone)]
+pub struct Places {
+    /// The central archive bucket (`iam-usage/`).
+    pub bucket: String,
+    pub force_path_style: bool,
+    pub event_bus: String,
+    /// The read role assumed in each account, and its ExternalId.
+    pub role_name: String,
+    pub external_id: String,
+    pub partition: fanin::ids::Partition,
+    pub session_duration: Duration,
+}
+
+/// The AWS adapters of every port. The usage archive is the ingest's
+/// `read_window` and the grants the authorization reader's: each is
+/// joined here when the crate's parts are assembled (until then a run
+/// fails naming the missing part, never judging without it).
+pub fn ports(sdk: &aws_config::SdkConfig, places: &Places) -> EvaluatePorts {
+    EvaluatePorts {
+        usage: Arc::new(aws::Unassembled(
+            "usage archive (crate::ingest::read_window)",
+        )),
+        grants: Arc::new(aws::Unassembled("authorization reader (crate::authz)")),
+        bus: Arc::new(aws::EventBridgeBus::new(sdk, places.event_bus.clone())),
     }
 }
 
@@ -187,6 +219,32 @@ pub struct Summary {
     pub problems: Vec<String>,
 }
 
+/// Every principal's report of a request, with whether it is too new to
+/// judge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reports {
+    pub window: Window,
+    pub reports: Vec<(Report, bool)>,
+    /// Accounts whose authorization details were read.
+    pub accounts: usize,
+    pub problems: Vec<String>,
+}
+
+impl Default for Reports {
+    fn default() -> Self {
+        let epoch = DateTime::<Utc>::UNIX_EPOCH;
+        Self {
+            window: Window {
+                start: epoch,
+                end: epoch,
+            },
+            reports: Vec::new(),
+            accounts: 0,
+            problems: Vec::new(),
+        }
+    }
+}
+
 /// A run's summary and its records, ranked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
@@ -208,18 +266,18 @@ impl Evaluate {
         })
     }
 
-    /// One evaluation at `now`: records put on the bus, the summary answered.
-    pub async fn run(
+    /// The reports of a request at `now`: the window's usage, then per
+    /// account what each user and role is granted. An account that cannot
+    /// be read is named in `problems`.
+    pub async fn reports(
         &self,
         request: &EvaluateRequest,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<Evaluation> {
+    ) -> anyhow::Result<Reports> {
         let window = self.window(request, now)?;
-        let mut summary = Summary {
-            kind: "evaluation",
-            window_start: fanin::timestamps::rfc3339(&window.start),
-            window_end: fanin::timestamps::rfc3339(&window.end),
-            ..Summary::default()
+        let mut reports = Reports {
+            window,
+            ..Reports::default()
         };
         let asked: Vec<String> = request.accounts.iter().map(|a| a.to_string()).collect();
         let usage = self
@@ -239,7 +297,7 @@ impl Evaluate {
                 .filter_map(|raw| match AccountId::parse(raw) {
                     Ok(account) => Some(account),
                     Err(problem) => {
-                        summary
+                        reports
                             .problems
                             .push(format!("usage of a bad account id: {problem}"));
                         None
@@ -249,41 +307,61 @@ impl Evaluate {
         } else {
             request.accounts.clone()
         };
-
         let min_observation = chrono::Duration::from_std(self.settings.min_observation)?;
-        let levels = self.settings.access_levels.as_ref();
-        let mut reports: Vec<(Report, bool)> = Vec::new();
         for account in &accounts {
             let entries = match self.ports.grants.principals(account).await {
                 Ok(entries) => entries,
                 Err(problem) => {
                     tracing::warn!(account_id = %account, error = %problem, "account not judged");
-                    summary
+                    reports
                         .problems
                         .push(format!("{account}: not judged: {problem}"));
                     continue;
                 }
             };
-            summary.accounts += 1;
+            reports.accounts += 1;
             for entry in &entries {
                 let report =
                     Report::build(entry, usage.principals.get(&entry.principal.arn), window);
-                if !report.judged {
-                    summary.not_judged += 1;
-                    continue;
-                }
                 let too_new = entry
                     .created
                     .is_some_and(|created| created > window.end - min_observation);
-                reports.push((report, too_new));
+                reports.reports.push((report, too_new));
             }
         }
+        Ok(reports)
+    }
+
+    /// One evaluation at `now`: records put on the bus, the summary answered.
+    pub async fn run(
+        &self,
+        request: &EvaluateRequest,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Evaluation> {
+        let Reports {
+            window,
+            reports,
+            accounts,
+            problems,
+        } = self.reports(request, now).await?;
+        let mut summary = Summary {
+            kind: "evaluation",
+            window_start: fanin::timestamps::rfc3339(&window.start),
+            window_end: fanin::timestamps::rfc3339(&window.end),
+            accounts,
+            problems,
+            ..Summary::default()
+        };
+        let levels = self.settings.access_levels.as_ref();
+        let (mut judged, not_judged): (Vec<_>, Vec<_>) =
+            reports.into_iter().partition(|(report, _)| report.judged);
+        summary.not_judged = not_judged.len();
         // Ranked: judged before too new, then assumable from outside the
         // organization first, then by the weight of what is unused.
-        reports.sort_by_cached_key(|(report, too_new)| {
+        judged.sort_by_cached_key(|(report, too_new)| {
             std::cmp::Reverse((!too_new, report.rank_key(levels)))
         });
-        let records: Vec<PrivilegeRecord> = reports
+        let records: Vec<PrivilegeRecord> = judged
             .into_iter()
             .map(|(report, too_new)| {
                 PrivilegeRecord::new(report, &self.settings.region, now, too_new, levels)

@@ -385,8 +385,9 @@ fn remediation(record: &PrivilegeRecord) -> String {
             "Judged once the principal has been observed long enough.".to_owned()
         }
         PrivilegeState::Unused => format!(
-            "Replace the policies of {} with what it used in the window:\n{policy}",
-            record.report.name
+            "Replace the policies of {} with what it used in the window. {}\n{policy}",
+            record.report.name,
+            super::report::SUGGESTED_POLICY_NOTE
         ),
     }
 }

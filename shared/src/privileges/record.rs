@@ -141,8 +141,8 @@ impl PrivilegeRecord {
         record
     }
 
-    /// Halves the longest list until the record fits; the suggested policy
-    /// goes last, replaced by a note.
+    /// Halves the longest list until the record fits (the suggested
+    /// policy's statements among them).
     fn fit(&mut self) {
         while self.size() > MAX_RECORD_BYTES {
             let report = &mut self.report;
@@ -154,12 +154,10 @@ impl PrivilegeRecord {
                 report.not_evaluated.len(),
                 report.unused_services.len(),
                 report.unknown_patterns.len(),
+                report.suggested_policy.statement.len(),
             ];
             let longest = lists.iter().copied().max().unwrap_or(0);
             if longest <= 1 {
-                report.suggested_policy = serde_json::json!({
-                    "Note": "too large for the record: run `fanin privileges --principal <arn>`"
-                });
                 break;
             }
             let keep = longest / 2;
@@ -170,7 +168,8 @@ impl PrivilegeRecord {
                 Some(3) => report.unknown_mappings.truncate(keep),
                 Some(4) => report.not_evaluated.truncate(keep),
                 Some(5) => report.unused_services.truncate(keep),
-                _ => report.unknown_patterns.truncate(keep),
+                Some(6) => report.unknown_patterns.truncate(keep),
+                _ => report.suggested_policy.statement.truncate(keep),
             }
         }
     }

@@ -17,7 +17,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use super::authz::{NotEvaluated, PrincipalEntry};
 use super::principal::{Principal, PrincipalKind};
@@ -154,12 +153,36 @@ pub struct Report {
     pub unknown_patterns: Vec<String>,
     /// How many actions are granted.
     pub granted: usize,
-    /// An IAM policy document allowing what was used successfully.
-    pub suggested_policy: Value,
+    /// An IAM policy document allowing what was used successfully
+    /// ([`SUGGESTED_POLICY_NOTE`] says what it does not narrow).
+    pub suggested_policy: PolicyDocument,
 }
 
-/// The note of every suggested policy.
+/// What every suggested policy leaves to the operator (said beside it: a
+/// policy document has no place for a note).
 pub const SUGGESTED_POLICY_NOTE: &str = "Allows the actions used successfully in the window, on every resource: narrow Resource and add Condition before attaching it.";
+
+/// An IAM policy document, its elements in IAM's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyDocument {
+    #[serde(rename = "Version")]
+    pub version: String,
+    #[serde(rename = "Statement")]
+    pub statement: Vec<PolicyStatement>,
+}
+
+/// One `Allow` statement of a suggested policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyStatement {
+    #[serde(rename = "Sid")]
+    pub sid: String,
+    #[serde(rename = "Effect")]
+    pub effect: String,
+    #[serde(rename = "Action")]
+    pub action: Vec<String>,
+    #[serde(rename = "Resource")]
+    pub resource: String,
+}
 
 fn service_of(action: &str) -> &str {
     action
@@ -311,7 +334,7 @@ impl Report {
 
 /// An IAM policy document allowing `actions`: one statement per service,
 /// actions sorted, on every resource (usage does not say which).
-pub fn suggested_policy<'a>(actions: impl IntoIterator<Item = &'a str>) -> Value {
+pub fn suggested_policy<'a>(actions: impl IntoIterator<Item = &'a str>) -> PolicyDocument {
     let mut by_service: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
     for action in actions {
         by_service
@@ -319,7 +342,7 @@ pub fn suggested_policy<'a>(actions: impl IntoIterator<Item = &'a str>) -> Value
             .or_default()
             .insert(action);
     }
-    let statements: Vec<Value> = by_service
+    let statement = by_service
         .into_iter()
         .map(|(service, actions)| {
             let sid: String = service
@@ -331,19 +354,18 @@ pub fn suggested_policy<'a>(actions: impl IntoIterator<Item = &'a str>) -> Value
                     })
                 })
                 .collect();
-            json!({
-                "Sid": format!("Used{sid}"),
-                "Effect": "Allow",
-                "Action": actions.into_iter().collect::<Vec<_>>(),
-                "Resource": "*",
-            })
+            PolicyStatement {
+                sid: format!("Used{sid}"),
+                effect: "Allow".to_owned(),
+                action: actions.into_iter().map(str::to_owned).collect(),
+                resource: "*".to_owned(),
+            }
         })
         .collect();
-    json!({
-        "Version": "2012-10-17",
-        "Statement": statements,
-        "Note": SUGGESTED_POLICY_NOTE,
-    })
+    PolicyDocument {
+        version: "2012-10-17".to_owned(),
+        statement,
+    }
 }
 
 #[cfg(test)]
@@ -482,15 +504,13 @@ pub(crate) mod tests {
         assert_eq!(report.not_evaluated.len(), 1);
         assert_eq!(report.unknown_patterns, ["s3:Gett*"]);
         assert_eq!(
-            report.suggested_policy,
-            json!({
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Sid": "UsedIam", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": "*"},
-                    {"Sid": "UsedS3", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"},
-                ],
-                "Note": SUGGESTED_POLICY_NOTE,
-            })
+            serde_json::to_string(&report.suggested_policy).unwrap(),
+            concat!(
+                r#"{"Version":"2012-10-17","Statement":["#,
+                r#"{"Sid":"UsedIam","Effect":"Allow","Action":["iam:PassRole"],"Resource":"*"},"#,
+                r#"{"Sid":"UsedS3","Effect":"Allow","Action":["s3:GetObject"],"Resource":"*"}]}"#,
+            ),
+            "IAM's element order, one statement per service"
         );
     }
 
@@ -540,9 +560,8 @@ pub(crate) mod tests {
         assert_eq!(report.used_not_granted[0].last_used, at(12).timestamp());
         assert_eq!(report.used.len(), 1);
         assert_eq!(report.used[0].denied, 4);
-        assert_eq!(
-            report.suggested_policy["Statement"],
-            json!([]),
+        assert!(
+            report.suggested_policy.statement.is_empty(),
             "only successful use is suggested"
         );
         assert!(!report.unused_services.contains(&"ec2".to_owned()));

@@ -88,6 +88,9 @@ pub fn is_principal_arn(
         PrincipalKind::ServiceLinkedRole => ("iam", "role/aws-service-role/"),
         PrincipalKind::Root => ("iam", "root"),
     };
+    if AccountId::parse(account).is_err() {
+        return false;
+    }
     let prefix = format!("arn:{}:{service}::{account}:", partition.as_str());
     let Some(rest) = arn.strip_prefix(&prefix) else {
         return false;
