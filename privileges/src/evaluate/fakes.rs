@@ -13,11 +13,15 @@ use fanin::privileges::usage::WindowUsage;
 
 use super::ports::{GrantsReader, RecordBus, UsageArchive};
 
+/// One question to the usage archive: the accounts, the window's start
+/// and end.
+pub type UsageAsked = (Option<Vec<String>>, DateTime<Utc>, DateTime<Utc>);
+
 /// A window's usage, whatever the window; remembers what it was asked.
 #[derive(Default)]
 pub struct FakeUsage {
     pub usage: WindowUsage,
-    pub asked: Mutex<Vec<(Option<Vec<String>>, DateTime<Utc>, DateTime<Utc>)>>,
+    pub asked: Mutex<Vec<UsageAsked>>,
 }
 
 #[async_trait]

@@ -98,9 +98,7 @@ pub fn is_principal_arn(
     match kind {
         PrincipalKind::Root => rest == "root",
         PrincipalKind::Role if rest.starts_with("role/aws-service-role/") => false,
-        _ => rest
-            .strip_prefix(resource)
-            .is_some_and(|name| name_chars(name)),
+        _ => rest.strip_prefix(resource).is_some_and(name_chars),
     }
 }
 
