@@ -187,57 +187,23 @@ impl SourceFinding for ExposureFinding {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use serde_json::json;
 
+    use super::super::record_tests::{CENTRAL, decode_with, document_of, envelope, provenance};
     use super::*;
     use crate::decode::AcceptedTopics;
-    use crate::enrich::{EnrichmentOutcome, EnrichmentStatus};
-    use crate::normalize::FindingRecord;
-
-    const CENTRAL: &str = "999999999999";
-
-    fn provenance() -> Provenance {
-        Provenance {
-            partition: Partition::parse("aws").unwrap(),
-            topics: AcceptedTopics::Named {
-                account: AccountId::parse(CENTRAL).unwrap(),
-                name: "fanin-inspector".into(),
-            },
-            inspector2_admin_accounts: Default::default(),
-            guardduty_admin_accounts: Default::default(),
-        }
-    }
 
     pub(crate) fn fixture(name: &str) -> Value {
-        let path = format!(
-            "{}/../tests/fixtures/exposure/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+        super::super::record_tests::fixture("exposure", name)
     }
 
     /// The record in the EventBridge envelope PutEvents delivers.
     fn event(record: &Value, account: &str) -> Value {
-        json!({
-            "version": "0",
-            "id": "5a1e0c3e-7c52-4d38-9a4a-2f6f1f0b9d11",
-            "detail-type": DETAIL_TYPE,
-            "source": SOURCE,
-            "account": account,
-            "time": "2026-11-30T06:00:03Z",
-            "region": "us-east-1",
-            "resources": [],
-            "detail": record,
-        })
+        envelope(SOURCE, DETAIL_TYPE, account, &json!("us-east-1"), record)
     }
 
     fn decode(value: Value) -> Result<(Origin, Box<dyn SourceFinding>), DecodeError> {
-        match decode_event(value, &provenance())? {
-            Notification::Finding { origin, finding } => Ok((origin, finding)),
-            other => panic!("not a finding: {other:?}"),
-        }
+        decode_with(decode_event, value)
     }
 
     fn reason(value: Value) -> &'static str {
@@ -253,28 +219,7 @@ mod tests {
 
     fn document(name: &str) -> Value {
         let (origin, finding) = decode(event(&fixture(name), CENTRAL)).unwrap();
-        let context = FaninContext {
-            source: finding.source_name(),
-            enrichment: EnrichmentOutcome {
-                status: EnrichmentStatus::NotApplicable,
-                reason: None,
-            },
-            instance: None,
-            network: None,
-            details: BTreeMap::new(),
-        };
-        let now = DateTime::parse_from_rfc3339("2026-11-30T06:05:00Z")
-            .unwrap()
-            .to_utc();
-        let record = FindingRecord::new(
-            finding.as_ref(),
-            origin,
-            &Partition::parse("aws").unwrap(),
-            context,
-            now,
-        )
-        .unwrap();
-        serde_json::from_str(&record.document).unwrap()
+        document_of(origin, finding, "2026-11-30T06:05:00Z")
     }
 
     #[test]

@@ -224,35 +224,14 @@ impl SourceFinding for GuardFinding {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use serde_json::json;
 
+    use super::super::record_tests::{CENTRAL, decode_with, document_of, envelope, provenance};
     use super::*;
     use crate::decode::AcceptedTopics;
-    use crate::enrich::{EnrichmentOutcome, EnrichmentStatus};
-    use crate::normalize::FindingRecord;
-
-    const CENTRAL: &str = "999999999999";
-
-    fn provenance() -> Provenance {
-        Provenance {
-            partition: Partition::parse("aws").unwrap(),
-            topics: AcceptedTopics::Named {
-                account: AccountId::parse(CENTRAL).unwrap(),
-                name: "fanin-inspector".into(),
-            },
-            inspector2_admin_accounts: Default::default(),
-            guardduty_admin_accounts: Default::default(),
-        }
-    }
 
     fn fixture(name: &str) -> Value {
-        let path = format!(
-            "{}/../tests/fixtures/guard/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+        super::super::record_tests::fixture("guard", name)
     }
 
     /// The record in the EventBridge envelope the central rule delivers.
@@ -262,17 +241,7 @@ mod tests {
         } else {
             DECISION_DETAIL_TYPE
         };
-        json!({
-            "version": "0",
-            "id": "7bf73129-1428-4cd3-a780-95db273d1602",
-            "detail-type": detail_type,
-            "source": SOURCE,
-            "account": account,
-            "time": "2026-11-30T12:00:03Z",
-            "region": record["region"],
-            "resources": [],
-            "detail": record,
-        })
+        envelope(SOURCE, detail_type, account, &record["region"], record)
     }
 
     fn own_event(name: &str) -> Value {
@@ -282,10 +251,7 @@ mod tests {
     }
 
     fn decode(value: Value) -> Result<(Origin, Box<dyn SourceFinding>), DecodeError> {
-        match decode_event(value, &provenance())? {
-            Notification::Finding { origin, finding } => Ok((origin, finding)),
-            other => panic!("not a finding: {other:?}"),
-        }
+        decode_with(decode_event, value)
     }
 
     fn reason(value: Value) -> &'static str {
@@ -302,28 +268,7 @@ mod tests {
     /// The OCSF document the pipeline stores for a fixture.
     fn document(name: &str) -> Value {
         let (origin, finding) = decode(own_event(name)).unwrap();
-        let context = FaninContext {
-            source: finding.source_name(),
-            enrichment: EnrichmentOutcome {
-                status: EnrichmentStatus::NotApplicable,
-                reason: None,
-            },
-            instance: None,
-            network: None,
-            details: BTreeMap::new(),
-        };
-        let now = DateTime::parse_from_rfc3339("2026-11-30T14:00:00Z")
-            .unwrap()
-            .to_utc();
-        let record = FindingRecord::new(
-            finding.as_ref(),
-            origin,
-            &Partition::parse("aws").unwrap(),
-            context,
-            now,
-        )
-        .unwrap();
-        serde_json::from_str(&record.document).unwrap()
+        document_of(origin, finding, "2026-11-30T14:00:00Z")
     }
 
     #[test]

@@ -166,6 +166,105 @@ pub(crate) fn validate_ocsf(class: &str, documents: &[Value]) {
     );
 }
 
+/// Test helpers shared by fanin's own record sources (the guard, the
+/// exposure and the least-privilege evaluations): the collector's
+/// provenance, a fixture record in its EventBridge envelope, and the OCSF
+/// document the pipeline stores for it.
+#[cfg(test)]
+pub(crate) mod record_tests {
+    use std::collections::BTreeMap;
+
+    use chrono::DateTime;
+    use serde_json::{Value, json};
+
+    use crate::decode::{AcceptedTopics, DecodeError, Notification, Provenance};
+    use crate::enrich::{EnrichmentOutcome, EnrichmentStatus, FaninContext};
+    use crate::ids::{AccountId, Partition};
+    use crate::normalize::{FindingRecord, Origin, SourceFinding};
+
+    /// The central account of [`provenance`].
+    pub const CENTRAL: &str = "999999999999";
+
+    /// A collector of partition `aws` whose central account is [`CENTRAL`].
+    pub fn provenance() -> Provenance {
+        Provenance {
+            partition: Partition::parse("aws").unwrap(),
+            topics: AcceptedTopics::Named {
+                account: AccountId::parse(CENTRAL).unwrap(),
+                name: "fanin-inspector".into(),
+            },
+            inspector2_admin_accounts: Default::default(),
+            guardduty_admin_accounts: Default::default(),
+        }
+    }
+
+    /// `tests/fixtures/<folder>/<name>.json`.
+    pub fn fixture(folder: &str, name: &str) -> Value {
+        let path = format!(
+            "{}/../tests/fixtures/{folder}/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    /// A record in the EventBridge envelope PutEvents delivers.
+    pub fn envelope(
+        source: &str,
+        detail_type: &str,
+        account: &str,
+        region: &Value,
+        record: &Value,
+    ) -> Value {
+        json!({
+            "version": "0",
+            "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+            "detail-type": detail_type,
+            "source": source,
+            "account": account,
+            "time": "2026-11-30T06:00:03Z",
+            "region": region,
+            "resources": [],
+            "detail": record,
+        })
+    }
+
+    /// The decoded finding of an event, panicking on anything but a finding.
+    pub fn decode_with(
+        decode: fn(Value, &Provenance) -> Result<Notification, DecodeError>,
+        value: Value,
+    ) -> Result<(Origin, Box<dyn SourceFinding>), DecodeError> {
+        match decode(value, &provenance())? {
+            Notification::Finding { origin, finding } => Ok((origin, finding)),
+            other => panic!("not a finding: {other:?}"),
+        }
+    }
+
+    /// The OCSF document the pipeline stores for a decoded finding (no EC2
+    /// enrichment: these records carry their own context).
+    pub fn document_of(origin: Origin, finding: Box<dyn SourceFinding>, now: &str) -> Value {
+        let context = FaninContext {
+            source: finding.source_name(),
+            enrichment: EnrichmentOutcome {
+                status: EnrichmentStatus::NotApplicable,
+                reason: None,
+            },
+            instance: None,
+            network: None,
+            details: BTreeMap::new(),
+        };
+        let now = DateTime::parse_from_rfc3339(now).unwrap().to_utc();
+        let record = FindingRecord::new(
+            finding.as_ref(),
+            origin,
+            &Partition::parse("aws").unwrap(),
+            context,
+            now,
+        )
+        .unwrap();
+        serde_json::from_str(&record.document).unwrap()
+    }
+}
+
 /// Test helper: [`validate_ocsf`] of Compliance Findings. pydantic-ocsf
 /// 3.0 gives Compliance Finding's `status_id` the enumeration of
 /// `compliance.status_id` (the name clash `tests/validate_ocsf.py`
