@@ -1,7 +1,8 @@
 //! The OpenSearch Dashboards saved objects fanin ships: index patterns and
 //! the dashboards an analyst opens first (open findings, internet exposure
 //! with the unused-exposure findings, pipeline health, network traffic from
-//! the VPC Flow Log aggregates), built for an index prefix.
+//! the VPC Flow Log aggregates, least privilege from CloudTrail), built for
+//! an index prefix.
 //!
 //! The format is Kibana 7.10's, which OpenSearch Dashboards 1.x, 2.x and 3.x
 //! import unchanged: `cli/saved-objects/fanin.ndjson` is [`saved_objects`] for
@@ -17,7 +18,10 @@
 //! still open belongs on the overview whatever the time picker says. The
 //! history and quarantine patterns are time-based (`time`), the flows
 //! pattern by the aggregate's hour (`hour`). Flow panels sum bytes or flows
-//! over the hourly aggregates of each bucket.
+//! over the hourly aggregates of each bucket. The CloudTrail usage pattern
+//! (`<prefix>-iam-usage*`, one document per principal, action and trail
+//! object) has no time field: its denied attempts are summed over
+//! everything kept.
 
 use anyhow::{Context, bail};
 use opensearch::OpenSearch;
@@ -37,7 +41,7 @@ const MIGRATION_VERSIONS: [(&str, &str); 3] = [
 
 /// The index patterns, by saved-object id: (id, title suffix after the
 /// prefix, time field).
-const PATTERNS: [(&str, &str, Option<&str>); 7] = [
+const PATTERNS: [(&str, &str, Option<&str>); 8] = [
     ("fanin-findings", "findings", None),
     ("fanin-all-findings", "findings,{prefix}-detections", None),
     ("fanin-detections", "detections", None),
@@ -45,6 +49,7 @@ const PATTERNS: [(&str, &str, Option<&str>); 7] = [
     ("fanin-quarantine", "quarantine", Some("time")),
     ("fanin-compliance", "compliance", None),
     ("fanin-flows", "flows*", Some("hour")),
+    ("fanin-iam-usage", "iam-usage*", None),
 ];
 
 /// How a visualization draws its buckets.
@@ -150,6 +155,27 @@ fn unused_exposure() -> Filter {
     Filter {
         alias: "an internet-open rule judged against the flow logs",
         query: json!({"exists": {"field": "unmapped.exposure.state"}}),
+    }
+}
+
+fn least_privilege() -> Filter {
+    Filter {
+        alias: "a principal's grants judged against its CloudTrail usage",
+        query: json!({"exists": {"field": "unmapped.privileges.state"}}),
+    }
+}
+
+fn roles() -> Filter {
+    Filter {
+        alias: "IAM roles",
+        query: json!({"term": {"unmapped.privileges.principal_kind": "role"}}),
+    }
+}
+
+fn denied() -> Filter {
+    Filter {
+        alias: "denied at least once",
+        query: json!({"bool": {"must_not": [{"term": {"denied": 0}}]}}),
     }
 }
 
@@ -379,6 +405,46 @@ fn panels() -> Vec<Panel> {
             "flows",
         ),
     ]);
+    // Least privilege: the 2003 findings of each judged principal (open:
+    // granted actions unused), and the usage documents of the trail.
+    panels.extend([
+        Panel {
+            id: "fanin-privileges-by-unused",
+            title: "Principals by unused permissions (granted, not used in the window)",
+            pattern: "fanin-compliance",
+            chart: Table,
+            filters: vec![open(), least_privilege()],
+            buckets: vec![
+                terms("unmapped.privileges.principal_arn", 50, "Principal"),
+                terms("severity", 6, "Severity"),
+            ],
+            sum: Some("unmapped.privileges.unused_count"),
+        },
+        Panel {
+            id: "fanin-privileges-roles-by-account",
+            title: "Most over-privileged roles per account (unused actions)",
+            pattern: "fanin-compliance",
+            chart: Table,
+            filters: vec![open(), least_privilege(), roles()],
+            buckets: vec![
+                terms("cloud.account.uid", 20, "Account"),
+                terms("unmapped.privileges.principal_name", 10, "Role"),
+            ],
+            sum: Some("unmapped.privileges.unused_count"),
+        },
+        Panel {
+            id: "fanin-privileges-denied",
+            title: "Denied attempts by principal and action (CloudTrail)",
+            pattern: "fanin-iam-usage",
+            chart: Table,
+            filters: vec![denied()],
+            buckets: vec![
+                terms("principal_arn", 30, "Principal"),
+                terms("action", 30, "Action"),
+            ],
+            sum: Some("denied"),
+        },
+    ]);
     panels
 }
 
@@ -392,7 +458,7 @@ struct Board {
     time_from: Option<&'static str>,
 }
 
-const DASHBOARDS: [Board; 4] = [
+const DASHBOARDS: [Board; 5] = [
     Board {
         id: "fanin-overview",
         title: "fanin: open findings",
@@ -447,6 +513,20 @@ const DASHBOARDS: [Board; 4] = [
             "fanin-flows-rejected-ports",
         ],
         time_from: Some("now-14d"),
+    },
+    Board {
+        id: "fanin-least-privilege",
+        title: "fanin — least privilege (CloudTrail)",
+        description: "Users and roles by the actions they are granted and did not use in the window (OCSF 2003 \
+         findings; roles assumable from outside the organization rank first), the most over-privileged roles \
+         of each account, and the calls CloudTrail recorded as denied. `fanin privileges --principal <arn>` \
+         prints one principal's report and suggested policy.",
+        panels: &[
+            "fanin-privileges-by-unused",
+            "fanin-privileges-roles-by-account",
+            "fanin-privileges-denied",
+        ],
+        time_from: None,
     },
 ];
 
@@ -757,7 +837,8 @@ mod tests {
                 "acme-findings-history*",
                 "acme-quarantine",
                 "acme-compliance",
-                "acme-flows*"
+                "acme-flows*",
+                "acme-iam-usage*"
             ]
         );
         let default = saved_objects("fanin");

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fanin_cli::{backfill, export, exposure, guard, install, redrive, report, summary};
+use fanin_cli::{backfill, export, exposure, guard, install, privileges, redrive, report, summary};
 
 #[derive(Parser)]
 #[command(
@@ -47,6 +47,12 @@ enum Command {
     /// would; `evaluate` judges the internet-open rules now
     /// (docs/exposure.md).
     Exposure(exposure::Args),
+    /// Least privilege from CloudTrail: `--principal <arn>` or `--account
+    /// <id>` prints what was used, granted but unused and used but not
+    /// granted, with the suggested policy; `process` queues the trail
+    /// objects of a range of days; `evaluate` puts the findings' records on
+    /// the central bus now (docs/privileges.md).
+    Privileges(privileges::Args),
 }
 
 #[tokio::main]
@@ -60,6 +66,7 @@ async fn main() -> ExitCode {
         Command::Export(args) => export::run(args).await,
         Command::Guard(args) => guard::run(args).await,
         Command::Exposure(args) => exposure::run(args).await,
+        Command::Privileges(args) => privileges::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -229,6 +229,23 @@ async fn after_the_demo_every_panel_and_command_answers_with_the_archive() {
     }
     let flow_aggregates: Vec<Value> = flow_aggregates.into_values().collect();
     assert!(!flow_aggregates.is_empty(), "the demo aggregated flow logs");
+    // The CloudTrail usage documents, one per line of the archive's
+    // `iam-usage/` objects (the index's `_id` is the line's `id`).
+    let mut usage_documents: BTreeMap<String, Value> = BTreeMap::new();
+    for (key, bytes) in scenario::bucket_objects(&stack, central, "iam-usage/")
+        .await
+        .unwrap()
+    {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+            .expect(&key);
+        for line in text.lines() {
+            let doc: Value = serde_json::from_str(line).unwrap();
+            usage_documents.insert(doc["id"].as_str().unwrap().to_owned(), doc);
+        }
+    }
+    let usage_documents: Vec<Value> = usage_documents.into_values().collect();
+    assert!(!usage_documents.is_empty(), "the demo read CloudTrail");
     let prefix = &central.index_prefix;
     let documents: BTreeMap<String, Vec<Value>> = BTreeMap::from([
         (format!("{prefix}-findings"), latest(&of_class(2002))),
@@ -241,6 +258,7 @@ async fn after_the_demo_every_panel_and_command_answers_with_the_archive() {
         (format!("{prefix}-quarantine"), quarantine),
         (format!("{prefix}-compliance"), latest(&of_class(2003))),
         (format!("{prefix}-flows*"), flow_aggregates),
+        (format!("{prefix}-iam-usage*"), usage_documents),
     ]);
     assert!(
         documents[&format!("{prefix}-findings")].len() > 100,
@@ -369,7 +387,7 @@ async fn after_the_demo_every_panel_and_command_answers_with_the_archive() {
         operated
             .install
             .iter()
-            .any(|l| l.contains("saved objects: 30 imported")),
+            .any(|l| l.contains("saved objects: 35 imported")),
         "{:?}",
         operated.install
     );

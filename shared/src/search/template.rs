@@ -25,7 +25,8 @@ use crate::normalize::FindingClass;
 /// The security-group guard's findings are of classes 2003 and 2004: both
 /// templates also map its fields (`crate::guard::ocsf::index_properties`).
 /// The unused-exposure findings are 2003: its template also maps theirs
-/// (`crate::exposure::ocsf::index_properties`).
+/// (`crate::exposure::ocsf::index_properties`), and so are the
+/// least-privilege findings (`crate::privileges::ocsf::index_properties`).
 pub fn class_template(class: FindingClass, prefix: &str) -> Value {
     let mut template = match class {
         FindingClass::DetectionFinding => crate::guardduty::template::detection_index_template(
@@ -50,6 +51,10 @@ pub fn class_template(class: FindingClass, prefix: &str) -> Value {
         crate::guard::ocsf::merge_properties(
             properties,
             &crate::exposure::ocsf::index_properties(),
+        );
+        crate::guard::ocsf::merge_properties(
+            properties,
+            &crate::privileges::ocsf::index_properties(),
         );
     }
     template

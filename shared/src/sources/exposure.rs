@@ -6,7 +6,7 @@
 //! records on the central bus itself, so EventBridge sets the event's
 //! `account` to the central account. Only the central account's events are
 //! believed (the one of the accepted SNS topics,
-//! [`AcceptedTopics::Named`]); any other account, or a collector with
+//! [`crate::decode::AcceptedTopics::Named`]); any other account, or a collector with
 //! listed topics that knows no central account, refuses them. The record
 //! names the account it is about.
 //!
@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::EventSource;
-use crate::decode::{AcceptedTopics, DecodeError, Notification, Provenance};
+use crate::decode::{DecodeError, Notification, Provenance};
 use crate::enrich::{FaninContext, ReportedNetwork};
 use crate::exposure::inventory::ResourceKind;
 use crate::exposure::ocsf;
@@ -40,44 +40,14 @@ fn invalid(why: String) -> DecodeError {
 }
 
 /// Decodes a usage event and checks its provenance and every id.
-pub fn decode_event(
-    mut value: Value,
-    provenance: &Provenance,
-) -> Result<Notification, DecodeError> {
-    let text = |value: &Value, key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
-    let source = text(&value, "source").unwrap_or_default();
-    let detail_type = text(&value, "detail-type").unwrap_or_default();
-    if source != SOURCE || detail_type != DETAIL_TYPE {
-        return Err(DecodeError::UnknownEvent(format!(
-            "EventBridge source {:?} detail-type {:?}",
-            truncate_for_message(&source),
-            truncate_for_message(&detail_type)
-        )));
-    }
-    let event_account = text(&value, "account")
-        .ok_or_else(|| invalid("exposure event without `account`".into()))
-        .and_then(|raw| Ok(AccountId::parse(&raw)?))?;
-    let detail = value
-        .get_mut("detail")
-        .map(Value::take)
-        .filter(Value::is_object)
-        .ok_or_else(|| invalid("exposure event without a `detail` object".into()))?;
-    let record: UsageRecord = serde_json::from_value(detail)
-        .map_err(|e| invalid(truncate_for_message(&e.to_string())))?;
-    if record.record_version != RECORD_VERSION {
-        return Err(invalid(format!(
-            "record_version {} (the collector reads {RECORD_VERSION})",
-            record.record_version
-        )));
-    }
+pub fn decode_event(value: Value, provenance: &Provenance) -> Result<Notification, DecodeError> {
+    let event = super::record_event::<UsageRecord>(value, SOURCE, &[DETAIL_TYPE], "exposure")?;
+    let (event_account, record) = (event.account, event.record);
+    super::check_record_version(record.record_version, RECORD_VERSION)?;
     let account = AccountId::parse(&record.account)?;
     let region = Region::parse(&record.region)?;
     provenance.partition.check_region(&region)?;
-    let central = match &provenance.topics {
-        AcceptedTopics::Named { account, .. } => Some(account),
-        AcceptedTopics::Listed(_) => None,
-    };
-    if central != Some(&event_account) {
+    if provenance.central_account() != Some(&event_account) {
         return Err(DecodeError::EventAccountMismatch {
             event_account,
             finding_account: account,
@@ -217,56 +187,23 @@ impl SourceFinding for ExposureFinding {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use serde_json::json;
 
+    use super::super::record_tests::{CENTRAL, decode_with, document_of, envelope, provenance};
     use super::*;
-    use crate::enrich::{EnrichmentOutcome, EnrichmentStatus};
-    use crate::normalize::FindingRecord;
-
-    const CENTRAL: &str = "999999999999";
-
-    fn provenance() -> Provenance {
-        Provenance {
-            partition: Partition::parse("aws").unwrap(),
-            topics: AcceptedTopics::Named {
-                account: AccountId::parse(CENTRAL).unwrap(),
-                name: "fanin-inspector".into(),
-            },
-            inspector2_admin_accounts: Default::default(),
-            guardduty_admin_accounts: Default::default(),
-        }
-    }
+    use crate::decode::AcceptedTopics;
 
     pub(crate) fn fixture(name: &str) -> Value {
-        let path = format!(
-            "{}/../tests/fixtures/exposure/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+        super::super::record_tests::fixture("exposure", name)
     }
 
     /// The record in the EventBridge envelope PutEvents delivers.
     fn event(record: &Value, account: &str) -> Value {
-        json!({
-            "version": "0",
-            "id": "5a1e0c3e-7c52-4d38-9a4a-2f6f1f0b9d11",
-            "detail-type": DETAIL_TYPE,
-            "source": SOURCE,
-            "account": account,
-            "time": "2026-11-30T06:00:03Z",
-            "region": "us-east-1",
-            "resources": [],
-            "detail": record,
-        })
+        envelope(SOURCE, DETAIL_TYPE, account, &json!("us-east-1"), record)
     }
 
     fn decode(value: Value) -> Result<(Origin, Box<dyn SourceFinding>), DecodeError> {
-        match decode_event(value, &provenance())? {
-            Notification::Finding { origin, finding } => Ok((origin, finding)),
-            other => panic!("not a finding: {other:?}"),
-        }
+        decode_with(decode_event, value)
     }
 
     fn reason(value: Value) -> &'static str {
@@ -282,28 +219,7 @@ mod tests {
 
     fn document(name: &str) -> Value {
         let (origin, finding) = decode(event(&fixture(name), CENTRAL)).unwrap();
-        let context = FaninContext {
-            source: finding.source_name(),
-            enrichment: EnrichmentOutcome {
-                status: EnrichmentStatus::NotApplicable,
-                reason: None,
-            },
-            instance: None,
-            network: None,
-            details: BTreeMap::new(),
-        };
-        let now = DateTime::parse_from_rfc3339("2026-11-30T06:05:00Z")
-            .unwrap()
-            .to_utc();
-        let record = FindingRecord::new(
-            finding.as_ref(),
-            origin,
-            &Partition::parse("aws").unwrap(),
-            context,
-            now,
-        )
-        .unwrap();
-        serde_json::from_str(&record.document).unwrap()
+        document_of(origin, finding, "2026-11-30T06:05:00Z")
     }
 
     #[test]
@@ -527,25 +443,11 @@ mod tests {
         assert_ne!(first.content_hash(), changed.content_hash());
     }
 
-    /// pydantic-ocsf 3.0 gives Compliance Finding's `status_id` the
-    /// enumeration of `compliance.status_id` (the name clash
-    /// `tests/validate_ocsf.py` describes), refusing 4 Resolved, which OCSF
-    /// 1.7.0 defines for every finding class: a used rule's document is read
-    /// with `status_id` 1 New, everything else as it is.
+    /// A used rule's document is Resolved (read as New by the validator).
     #[test]
     fn documents_are_valid_compliance_findings() {
-        let documents: Vec<Value> = FIXTURES
-            .iter()
-            .map(|name| {
-                let mut doc = document(name);
-                if doc["status_id"] == 4 {
-                    doc["status_id"] = json!(1);
-                    doc["status"] = json!("New");
-                }
-                doc
-            })
-            .collect();
+        let documents: Vec<Value> = FIXTURES.iter().map(|name| document(name)).collect();
         assert_eq!(document("record-used")["status_id"], 4);
-        super::super::validate_ocsf("compliance_finding", &documents);
+        super::super::validate_compliance_findings(&documents);
     }
 }

@@ -16,7 +16,7 @@
 //! stack shows the second case too, for a different reason: moto rewrites a
 //! forwarded event's `account` to the receiving bus's account. The central
 //! account is the one of the accepted SNS topics
-//! ([`AcceptedTopics::Named`]); with listed topics only the record's own
+//! ([`crate::decode::AcceptedTopics::Named`]); with listed topics only the record's own
 //! account is believed.
 //!
 //! Every id that reaches an S3 key, an index id or a log line is checked:
@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::EventSource;
-use crate::decode::{AcceptedTopics, DecodeError, Notification, Provenance};
+use crate::decode::{DecodeError, Notification, Provenance};
 use crate::enrich::{FaninContext, ReportedNetwork};
 use crate::guard::ocsf;
 use crate::guard::record::{
@@ -53,56 +53,25 @@ pub const COMPLIANCE_EVENTS: EventSource = EventSource {
     decode: decode_event,
 };
 
-/// The central account, when the collector knows it.
-fn central_account(provenance: &Provenance) -> Option<&AccountId> {
-    match &provenance.topics {
-        AcceptedTopics::Named { account, .. } => Some(account),
-        AcceptedTopics::Listed(_) => None,
-    }
-}
-
 fn invalid(why: String) -> DecodeError {
     DecodeError::InvalidFinding(why)
 }
 
 /// Decodes a guard event and checks its provenance and every id.
-pub fn decode_event(
-    mut value: Value,
-    provenance: &Provenance,
-) -> Result<Notification, DecodeError> {
-    let text = |value: &Value, key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
-    let detail_type = text(&value, "detail-type").unwrap_or_default();
-    let compliance_kind = match (text(&value, "source").as_deref(), detail_type.as_str()) {
-        (Some(SOURCE), DECISION_DETAIL_TYPE) => false,
-        (Some(SOURCE), COMPLIANCE_DETAIL_TYPE) => true,
-        (source, _) => {
-            return Err(DecodeError::UnknownEvent(format!(
-                "EventBridge source {:?} detail-type {:?}",
-                truncate_for_message(source.unwrap_or_default()),
-                truncate_for_message(&detail_type)
-            )));
-        }
-    };
-    let event_account = text(&value, "account")
-        .ok_or_else(|| invalid("guard event without `account`".into()))
-        .and_then(|raw| Ok(AccountId::parse(&raw)?))?;
-    let detail = value
-        .get_mut("detail")
-        .map(Value::take)
-        .filter(Value::is_object)
-        .ok_or_else(|| invalid("guard event without a `detail` object".into()))?;
-    let record: GuardRecord = serde_json::from_value(detail)
-        .map_err(|e| invalid(truncate_for_message(&e.to_string())))?;
-    if record.record_version != RECORD_VERSION {
-        return Err(invalid(format!(
-            "record_version {} (the collector reads {RECORD_VERSION})",
-            record.record_version
-        )));
-    }
+pub fn decode_event(value: Value, provenance: &Provenance) -> Result<Notification, DecodeError> {
+    let event = super::record_event::<GuardRecord>(
+        value,
+        SOURCE,
+        &[DECISION_DETAIL_TYPE, COMPLIANCE_DETAIL_TYPE],
+        "guard",
+    )?;
+    let compliance_kind = event.detail_type == COMPLIANCE_DETAIL_TYPE;
+    let (event_account, record) = (event.account, event.record);
+    super::check_record_version(record.record_version, RECORD_VERSION)?;
     let account = AccountId::parse(&record.account)?;
     let region = Region::parse(&record.region)?;
     provenance.partition.check_region(&region)?;
-    if event_account != account && central_account(provenance) != Some(&event_account) {
+    if event_account != account && provenance.central_account() != Some(&event_account) {
         return Err(DecodeError::EventAccountMismatch {
             event_account,
             finding_account: account,
@@ -255,34 +224,14 @@ impl SourceFinding for GuardFinding {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use serde_json::json;
 
+    use super::super::record_tests::{CENTRAL, decode_with, document_of, envelope, provenance};
     use super::*;
-    use crate::enrich::{EnrichmentOutcome, EnrichmentStatus};
-    use crate::normalize::FindingRecord;
-
-    const CENTRAL: &str = "999999999999";
-
-    fn provenance() -> Provenance {
-        Provenance {
-            partition: Partition::parse("aws").unwrap(),
-            topics: AcceptedTopics::Named {
-                account: AccountId::parse(CENTRAL).unwrap(),
-                name: "fanin-inspector".into(),
-            },
-            inspector2_admin_accounts: Default::default(),
-            guardduty_admin_accounts: Default::default(),
-        }
-    }
+    use crate::decode::AcceptedTopics;
 
     fn fixture(name: &str) -> Value {
-        let path = format!(
-            "{}/../tests/fixtures/guard/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+        super::super::record_tests::fixture("guard", name)
     }
 
     /// The record in the EventBridge envelope the central rule delivers.
@@ -292,17 +241,7 @@ mod tests {
         } else {
             DECISION_DETAIL_TYPE
         };
-        json!({
-            "version": "0",
-            "id": "7bf73129-1428-4cd3-a780-95db273d1602",
-            "detail-type": detail_type,
-            "source": SOURCE,
-            "account": account,
-            "time": "2026-11-30T12:00:03Z",
-            "region": record["region"],
-            "resources": [],
-            "detail": record,
-        })
+        envelope(SOURCE, detail_type, account, &record["region"], record)
     }
 
     fn own_event(name: &str) -> Value {
@@ -312,10 +251,7 @@ mod tests {
     }
 
     fn decode(value: Value) -> Result<(Origin, Box<dyn SourceFinding>), DecodeError> {
-        match decode_event(value, &provenance())? {
-            Notification::Finding { origin, finding } => Ok((origin, finding)),
-            other => panic!("not a finding: {other:?}"),
-        }
+        decode_with(decode_event, value)
     }
 
     fn reason(value: Value) -> &'static str {
@@ -332,28 +268,7 @@ mod tests {
     /// The OCSF document the pipeline stores for a fixture.
     fn document(name: &str) -> Value {
         let (origin, finding) = decode(own_event(name)).unwrap();
-        let context = FaninContext {
-            source: finding.source_name(),
-            enrichment: EnrichmentOutcome {
-                status: EnrichmentStatus::NotApplicable,
-                reason: None,
-            },
-            instance: None,
-            network: None,
-            details: BTreeMap::new(),
-        };
-        let now = DateTime::parse_from_rfc3339("2026-11-30T14:00:00Z")
-            .unwrap()
-            .to_utc();
-        let record = FindingRecord::new(
-            finding.as_ref(),
-            origin,
-            &Partition::parse("aws").unwrap(),
-            context,
-            now,
-        )
-        .unwrap();
-        serde_json::from_str(&record.document).unwrap()
+        document_of(origin, finding, "2026-11-30T14:00:00Z")
     }
 
     #[test]

@@ -1,0 +1,125 @@
+//! The AWS adapters of the evaluation's ports.
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use chrono::{DateTime, Utc};
+use fanin::ids::AccountId;
+use fanin::ports::CallError;
+use fanin::privileges::authz::PrincipalEntry;
+use fanin::privileges::record::{DETAIL_TYPE, PrivilegeRecord, SOURCE};
+use fanin::privileges::usage::WindowUsage;
+
+use super::ports::{GrantsReader, RecordBus, UsageArchive};
+
+/// [`RecordBus`] over EventBridge `PutEvents`.
+pub struct EventBridgeBus {
+    client: aws_sdk_eventbridge::Client,
+    bus: String,
+}
+
+impl EventBridgeBus {
+    pub fn new(config: &SdkConfig, bus: String) -> Self {
+        Self {
+            client: aws_sdk_eventbridge::Client::new(config),
+            bus,
+        }
+    }
+}
+
+/// The PutEvents entry of a record.
+pub fn entry(bus: &str, record: &PrivilegeRecord) -> PutEventsRequestEntry {
+    PutEventsRequestEntry::builder()
+        .source(SOURCE)
+        .detail_type(DETAIL_TYPE)
+        .event_bus_name(bus)
+        .resources(&record.uid)
+        .detail(serde_json::to_string(record).expect("records serialize"))
+        .build()
+}
+
+#[async_trait]
+impl RecordBus for EventBridgeBus {
+    async fn put(&self, records: &[PrivilegeRecord]) -> Result<Vec<usize>, CallError> {
+        let entries: Vec<PutEventsRequestEntry> = records
+            .iter()
+            .map(|record| entry(&self.bus, record))
+            .collect();
+        let answer = self
+            .client
+            .put_events()
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| fanin::aws::classify("PutEvents", e))?;
+        Ok(answer
+            .entries()
+            .iter()
+            .enumerate()
+            .filter(|(_, entry)| entry.error_code().is_some())
+            .map(|(position, _)| position)
+            .collect())
+    }
+}
+
+/// The place of a port whose adapter lives in another part of the crate
+/// and is joined when the parts are assembled (the window's usage from
+/// `crate::ingest::read_window`, the grants from `crate::authz`): every
+/// call fails, naming what is missing, so a run never judges without it.
+pub struct Unassembled(pub &'static str);
+
+#[async_trait]
+impl UsageArchive for Unassembled {
+    async fn window(
+        &self,
+        _accounts: Option<&[String]>,
+        _start: DateTime<Utc>,
+        _end: DateTime<Utc>,
+    ) -> anyhow::Result<WindowUsage> {
+        anyhow::bail!("the evaluation's {} is not assembled", self.0)
+    }
+}
+
+#[async_trait]
+impl GrantsReader for Unassembled {
+    async fn principals(&self, _account: &AccountId) -> Result<Vec<PrincipalEntry>, CallError> {
+        Err(CallError::Rejected {
+            operation: "GetAccountAuthorizationDetails",
+            code: "Unassembled".into(),
+            message: format!("the evaluation's {} is not assembled", self.0),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fanin::privileges::report::{Report, Window};
+
+    #[test]
+    fn an_entry_names_the_source_detail_type_bus_and_principal() {
+        let entry_json = serde_json::json!({
+            "principal": {"arn": "arn:aws:iam::111122223333:role/app", "account": "111122223333", "kind": "role"},
+            "name": "app", "created": null, "external_trust": [],
+            "grants": {"actions": {}, "denied": [], "unknown_patterns": [], "not_evaluated": []},
+        });
+        let principal: PrincipalEntry = serde_json::from_value(entry_json).unwrap();
+        let now = Utc::now();
+        let report = Report::build(
+            &principal,
+            None,
+            Window {
+                start: now,
+                end: now,
+            },
+        );
+        let record = PrivilegeRecord::new(report, "us-east-1", now, false, &|_| None);
+        let entry = entry("fanin-findings", &record);
+        assert_eq!(entry.source(), Some("fanin.privileges"));
+        assert_eq!(entry.detail_type(), Some("IAM Principal Privileges"));
+        assert_eq!(entry.event_bus_name(), Some("fanin-findings"));
+        assert_eq!(entry.resources(), ["arn:aws:iam::111122223333:role/app"]);
+        let detail: PrivilegeRecord = serde_json::from_str(entry.detail().unwrap()).unwrap();
+        assert_eq!(detail, record);
+    }
+}
