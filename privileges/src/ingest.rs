@@ -4,8 +4,8 @@
 //!
 //! One SQS message (an S3 event notification, [`notification`]) names one
 //! or more objects of the trail bucket. Each log object is streamed
-//! ([`fanin::objects::ObjectReader`]), gunzipped and read record by record
-//! (`fanin::privileges::trail`) on a blocking thread, and aggregated
+//! ([`fanin::objects::ObjectReader`]), gunzipped on a blocking thread and
+//! read record by record (`fanin::privileges::trail`), and aggregated
 //! (`fanin::privileges::usage::Aggregator`). Then, all idempotent (names
 //! from the object's id):
 //!
@@ -29,7 +29,7 @@
 
 pub mod notification;
 
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,8 +53,6 @@ use notification::{Located, Notification, TrailObject, Unreadable};
 pub const SOURCE: &str = "cloudtrail";
 /// How long bulk retries may go on for one message.
 const BULK_BUDGET: Duration = Duration::from_secs(60);
-/// The decompressed stream's buffer.
-const READ_BUFFER: usize = 256 * 1024;
 
 /// Whether the action catalogue has an action (`service:Action`).
 pub type IsAction = Arc<dyn Fn(&str) -> bool + Send + Sync>;
@@ -242,26 +240,44 @@ pub struct ObjectUsage {
     pub malformed: Vec<MalformedRecord>,
 }
 
+/// The most decompressed bytes of one object read. CloudTrail delivers
+/// about every five minutes per account and region, so an object is
+/// usually kilobytes to a few tens of MB; a larger one is set aside.
+pub const MAX_DECOMPRESSED: u64 = 768 * 1024 * 1024;
+
 /// The blocking half: gzip → records → usage documents.
+///
+/// The compressed object is streamed; the decompressed JSON is held as
+/// bytes (never as a `serde_json::Value`) and read record by record with
+/// the records' strings borrowed from it: `serde_json` reading from a
+/// `Read` goes byte by byte and measured six times slower (see
+/// docs/privileges.md, "Throughput").
 pub fn read_object(
     source: impl Read,
     is_action: &dyn Fn(&str) -> bool,
     object: &TrailObject,
     object_id: &str,
 ) -> Result<ObjectUsage, ObjectError> {
-    let decoder = flate2::read::MultiGzDecoder::new(source);
-    let mut aggregator = Aggregator::new(is_action);
-    trail::read_reader(
-        BufReader::with_capacity(READ_BUFFER, decoder),
-        |index, record| aggregator.add(index, record),
-    )
-    .map_err(|error| match error {
-        TrailError::Io(io) => match fanin::objects::call_error_of(&io) {
+    let mut json = Vec::new();
+    flate2::read::MultiGzDecoder::new(source)
+        .take(MAX_DECOMPRESSED + 1)
+        .read_to_end(&mut json)
+        .map_err(|io| match fanin::objects::call_error_of(&io) {
             Some(call) => ObjectError::Call(call.clone()),
             None => ObjectError::Unreadable(format!("not a readable gzip object: {io}")),
-        },
-        TrailError::Format(why) => {
-            ObjectError::Unreadable(format!("not a CloudTrail log object: {why}"))
+        })?;
+    if json.len() as u64 > MAX_DECOMPRESSED {
+        return Err(ObjectError::Unreadable(format!(
+            "more than {MAX_DECOMPRESSED} bytes decompressed"
+        )));
+    }
+    let mut aggregator = Aggregator::new(is_action);
+    trail::read_slice(&json, |index, record| aggregator.add(index, record)).map_err(|error| {
+        match error {
+            TrailError::Io(io) => ObjectError::Unreadable(io.to_string()),
+            TrailError::Format(why) => {
+                ObjectError::Unreadable(format!("not a CloudTrail log object: {why}"))
+            }
         }
     })?;
     Ok(ObjectUsage {

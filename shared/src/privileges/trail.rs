@@ -361,9 +361,7 @@ impl<'a> Record<'a> {
             .event_time
             .get()
             .ok_or(Malformed::Missing("eventTime"))?;
-        let time = chrono::DateTime::parse_from_rfc3339(time)
-            .map_err(|_| Malformed::Time)?
-            .timestamp();
+        let time = epoch_seconds(time).ok_or(Malformed::Time)?;
         let event_source = self
             .event_source
             .get()
@@ -418,6 +416,34 @@ impl<'a> Record<'a> {
         }
         Actor::Principal(principal)
     }
+}
+
+/// `eventTime` as epoch seconds. CloudTrail writes `YYYY-MM-DDTHH:MM:SSZ`,
+/// read here without a general parser; any other RFC 3339 form through
+/// chrono.
+pub fn epoch_seconds(time: &str) -> Option<i64> {
+    let b = time.as_bytes();
+    let fixed = b.len() == 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'Z';
+    if fixed {
+        let number = |range: std::ops::Range<usize>| -> Option<u32> {
+            b[range].iter().try_fold(0u32, |n, &d| {
+                d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+            })
+        };
+        let day =
+            chrono::NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)?;
+        let at = day.and_hms_opt(number(11..13)?, number(14..16)?, number(17..19)?)?;
+        return Some(at.and_utc().timestamp());
+    }
+    chrono::DateTime::parse_from_rfc3339(time)
+        .ok()
+        .map(|t| t.timestamp())
 }
 
 /// `invokedBy` names an AWS service (rather than, say, a console user agent).
@@ -689,6 +715,27 @@ mod tests {
             read[3].as_ref().unwrap().event_name.get(),
             Some("DescribeInstances")
         );
+    }
+
+    #[test]
+    fn times_in_both_forms() {
+        assert_eq!(epoch_seconds("2026-11-30T10:00:00Z"), Some(1_796_032_800));
+        assert_eq!(
+            epoch_seconds("2026-11-30T11:00:00+01:00"),
+            Some(1_796_032_800)
+        );
+        assert_eq!(
+            epoch_seconds("2026-11-30T10:00:00.250Z"),
+            Some(1_796_032_800)
+        );
+        for bad in [
+            "2026-13-30T10:00:00Z",
+            "2026-11-30T25:00:00Z",
+            "2026-11-30 10:00:00",
+            "x",
+        ] {
+            assert_eq!(epoch_seconds(bad), None, "{bad}");
+        }
     }
 
     #[test]

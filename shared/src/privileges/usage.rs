@@ -7,7 +7,7 @@
 //! memory is bounded by its (principal, action) keys and the distinct
 //! (event source, event name) pairs it has resolved, never by the records.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -15,6 +15,14 @@ use sha2::{Digest, Sha256};
 use super::actions::{self, Resolution};
 use super::principal::{Principal, PrincipalKind};
 use super::trail::{Actor, DENIED_CODES, Malformed, Record};
+
+/// The aggregation's tables: a fixed-seed hasher (keys are ARNs and names
+/// from one account's own trail, not chosen to collide).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
+fn table<K, V>() -> HashMap<K, V> {
+    HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0x5eed))
+}
 
 /// How a CloudTrail event name became an IAM action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -250,8 +258,8 @@ impl<'c> Aggregator<'c> {
     pub fn new(is_action: &'c dyn Fn(&str) -> bool) -> Self {
         Self {
             is_action,
-            resolved: HashMap::new(),
-            principals: HashMap::new(),
+            resolved: table(),
+            principals: table(),
             stats: UsageStats::default(),
             malformed: Vec::new(),
         }
@@ -296,8 +304,19 @@ impl<'c> Aggregator<'c> {
             Actor::NotAnApiCall => return self.stats.skipped_not_action += 1,
             Actor::Unattributed => return self.stats.unattributed += 1,
         };
-        let resolution = self.resolve(call.event_source, call.event_name);
-        let Resolution::Action { mapping, .. } = resolution else {
+        let is_action = self.is_action;
+        let names = match self.resolved.get_mut(call.event_source) {
+            Some(names) => names,
+            None => self
+                .resolved
+                .entry(call.event_source.to_owned())
+                .or_insert_with(table),
+        };
+        if !names.contains_key(call.event_name) {
+            let resolution = actions::resolve(call.event_source, call.event_name, is_action);
+            names.insert(call.event_name.to_owned(), resolution);
+        }
+        let Resolution::Action { action, mapping } = &names[call.event_name] else {
             return self.stats.skipped_not_action += 1;
         };
         let mapping = *mapping;
@@ -315,20 +334,9 @@ impl<'c> Aggregator<'c> {
                 .or_insert_with(|| PrincipalAccumulated {
                     account: principal.account.to_owned(),
                     kind: principal.kind,
-                    actions: HashMap::new(),
+                    actions: table(),
                 }),
         };
-        // `resolve` borrowed `self.resolved`; look the action up again by
-        // its string (cheap: both maps are keyed by `str`).
-        let action = self
-            .resolved
-            .get(call.event_source)
-            .and_then(|names| names.get(call.event_name))
-            .and_then(|resolution| match resolution {
-                Resolution::Action { action, .. } => Some(action.as_str()),
-                Resolution::NotAnAction => None,
-            })
-            .expect("resolved above");
         match entry.actions.get_mut(action) {
             Some(use_) => {
                 use_.first_seen = use_.first_seen.min(call.time);
@@ -355,20 +363,6 @@ impl<'c> Aggregator<'c> {
                 );
             }
         }
-    }
-
-    fn resolve(&mut self, event_source: &str, event_name: &str) -> &Resolution {
-        let is_action = self.is_action;
-        if !self.resolved.contains_key(event_source) {
-            self.resolved
-                .insert(event_source.to_owned(), HashMap::new());
-        }
-        let names = self.resolved.get_mut(event_source).expect("inserted");
-        if !names.contains_key(event_name) {
-            let resolution = actions::resolve(event_source, event_name, is_action);
-            names.insert(event_name.to_owned(), resolution);
-        }
-        &names[event_name]
     }
 
     /// The object's documents, sorted by principal and action.
