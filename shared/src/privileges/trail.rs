@@ -157,16 +157,11 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for BoolAsText<D> {
 
 /// A JSON object read as `T`, or [`Object::NotAnObject`] (the value
 /// skipped) for any other JSON value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Object<T> {
     Object(T),
+    #[default]
     NotAnObject,
-}
-
-impl<T> Default for Object<T> {
-    fn default() -> Self {
-        Self::NotAnObject
-    }
 }
 
 impl<T> Object<T> {

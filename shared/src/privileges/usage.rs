@@ -525,7 +525,8 @@ mod tests {
                 ..UsageStats::default()
             }
         );
-        let summary: Vec<(&str, &str, Mapping, Vec<String>, i64, i64, u64, u64)> = documents
+        type Row<'a> = (&'a str, &'a str, Mapping, Vec<String>, i64, i64, u64, u64);
+        let summary: Vec<Row> = documents
             .iter()
             .map(|d| {
                 (
