@@ -32,6 +32,7 @@ pub mod ids;
 pub mod ledger;
 pub mod model;
 pub mod normalize;
+pub mod objects;
 pub mod ocsf;
 pub mod pipeline;
 pub mod ports;

@@ -1,1 +1,831 @@
-//! CloudTrail log objects read record by record. OWNER: helper "trail".
+//! CloudTrail log objects (`{"Records": [...]}`) read record by record.
+//!
+//! The object is never one `serde_json::Value`: a serde visitor walks the
+//! top-level object, and the `Records` array element by element
+//! ([`read_records`]), handing each record to the caller as a [`Record`]
+//! that holds only the fields fanin reads (borrowed from the bytes when the
+//! source is a slice, the rest skipped). Every field is read leniently, so
+//! a record whose fields have unexpected types or are missing is a
+//! [`Malformed`] record at its index, and the records after it are still
+//! read; only broken JSON (or a read error) ends the object.
+//!
+//! [`Record::actor`] says who made the call (`super::principal`), as the
+//! contract of issue 12 resolves it: sessions fold into their role, AWS
+//! services acting for a principal and the other account's copy of a shared
+//! event are not the principal's use.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::principal::PrincipalKind;
+
+/// A string field read from any JSON value: a string is kept (borrowed when
+/// the source allows), anything else is [`Text::Other`] and the value is
+/// skipped, so an unexpected type never ends the array.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Text<'a> {
+    #[default]
+    Absent,
+    Str(Cow<'a, str>),
+    /// Present but not a string (or `null`).
+    Other,
+}
+
+impl<'a> Text<'a> {
+    /// The string, when there is one.
+    pub fn get(&self) -> Option<&str> {
+        match self {
+            Self::Str(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text::Str(Cow::Owned(v)))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Text::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Text::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Text::Other)
+            }
+        }
+        deserializer.deserialize_any(TextVisitor(std::marker::PhantomData))
+    }
+}
+
+/// A flag CloudTrail writes as `true`/`false` (older records: as a string).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flag(pub Option<bool>);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Flag(match Text::deserialize(BoolAsText(deserializer))? {
+            Text::Str(text) if text == "true" => Some(true),
+            Text::Str(text) if text == "false" => Some(false),
+            _ => None,
+        }))
+    }
+}
+
+/// Hands a JSON boolean to [`Text`] as the string it spells.
+struct BoolAsText<D>(D);
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for BoolAsText<D> {
+    type Error = D::Error;
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        struct Spell<V>(V);
+        impl<'de, V: Visitor<'de>> Visitor<'de> for Spell<V> {
+            type Value = V::Value;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                self.0.expecting(f)
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<V::Value, E> {
+                self.0.visit_borrowed_str(if v { "true" } else { "false" })
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<V::Value, E> {
+                self.0.visit_borrowed_str(v)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<V::Value, E> {
+                self.0.visit_str(v)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<V::Value, E> {
+                self.0.visit_i64(v)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<V::Value, E> {
+                self.0.visit_u64(v)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<V::Value, E> {
+                self.0.visit_f64(v)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
+                self.0.visit_unit()
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
+                self.0.visit_seq(seq)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+                self.0.visit_map(map)
+            }
+        }
+        self.0.deserialize_any(Spell(visitor))
+    }
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+/// A JSON object read as `T`, or [`Object::NotAnObject`] (the value
+/// skipped) for any other JSON value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Object<T> {
+    Object(T),
+    #[default]
+    NotAnObject,
+}
+
+impl<T> Object<T> {
+    pub fn get(&self) -> Option<&T> {
+        match self {
+            Self::Object(inner) => Some(inner),
+            Self::NotAnObject => None,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = Object<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Object::Object)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Object::NotAnObject)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Object::NotAnObject)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Object::NotAnObject)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Object::NotAnObject)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Object::NotAnObject)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Object::NotAnObject)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Object::NotAnObject)
+            }
+        }
+        deserializer.deserialize_any(ObjectVisitor(std::marker::PhantomData))
+    }
+}
+
+/// One CloudTrail record: the fields fanin reads, everything else skipped.
+/// Field names as CloudTrail writes them (CloudTrail User Guide, "CloudTrail
+/// record contents").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Record<'a> {
+    #[serde(borrow)]
+    pub event_time: Text<'a>,
+    #[serde(borrow)]
+    pub event_source: Text<'a>,
+    #[serde(borrow)]
+    pub event_name: Text<'a>,
+    #[serde(borrow)]
+    pub aws_region: Text<'a>,
+    #[serde(borrow)]
+    pub error_code: Text<'a>,
+    #[serde(borrow)]
+    pub recipient_account_id: Text<'a>,
+    #[serde(borrow)]
+    pub user_identity: Object<UserIdentity<'a>>,
+    #[serde(borrow, rename = "sharedEventID")]
+    pub shared_event_id: Text<'a>,
+    #[serde(borrow)]
+    pub event_type: Text<'a>,
+    pub read_only: Flag,
+    pub management_event: Flag,
+}
+
+/// `userIdentity`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct UserIdentity<'a> {
+    #[serde(borrow, rename = "type")]
+    pub kind: Text<'a>,
+    #[serde(borrow)]
+    pub arn: Text<'a>,
+    #[serde(borrow)]
+    pub account_id: Text<'a>,
+    /// The AWS service that made the call for the principal
+    /// (`cloudformation.amazonaws.com`, `AWS Internal`).
+    #[serde(borrow)]
+    pub invoked_by: Text<'a>,
+    #[serde(borrow)]
+    pub session_context: Object<SessionContext<'a>>,
+}
+
+/// `userIdentity.sessionContext`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SessionContext<'a> {
+    #[serde(borrow)]
+    pub session_issuer: Object<SessionIssuer<'a>>,
+}
+
+/// `userIdentity.sessionContext.sessionIssuer`: the role (or user) whose
+/// temporary credentials made the call.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SessionIssuer<'a> {
+    #[serde(borrow, rename = "type")]
+    pub kind: Text<'a>,
+    #[serde(borrow)]
+    pub arn: Text<'a>,
+}
+
+/// A principal named by a record, borrowed from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalRef<'r> {
+    pub arn: Cow<'r, str>,
+    pub account: &'r str,
+    pub kind: PrincipalKind,
+}
+
+/// Who made a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor<'r> {
+    /// An IAM principal's own call.
+    Principal(PrincipalRef<'r>),
+    /// An AWS service: `AWSService` identities, calls a service made on a
+    /// principal's behalf (`invokedBy` `*.amazonaws.com` or `AWS Internal`),
+    /// `AwsServiceEvent`s. Not the principal's use.
+    Service,
+    /// `AWSAccount`: another account's caller without its identity.
+    OtherAccount,
+    /// The other account's copy of a shared event (`sharedEventID`): the
+    /// caller's own account has the copy that counts.
+    SharedCopy,
+    /// Not an API call of a principal (`AwsConsoleSignIn`,
+    /// `AwsConsoleAction`, Insights, VPC endpoint events).
+    NotAnApiCall,
+    /// An identity with no IAM principal (`SAMLUser`, `WebIdentityUser`,
+    /// `IdentityCenterUser`, `Unknown`), or one fanin cannot name.
+    Unattributed,
+}
+
+/// Why a record cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    #[error("not a JSON object")]
+    NotAnObject,
+    #[error("{0} is missing or not a string")]
+    Missing(&'static str),
+    #[error("eventTime is not an RFC 3339 time")]
+    Time,
+}
+
+impl Malformed {
+    /// The reason code listed in the quarantine object.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotAnObject => "not_an_object",
+            Self::Missing(_) => "missing_field",
+            Self::Time => "bad_time",
+        }
+    }
+}
+
+/// A record's call, checked: what the aggregation needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call<'r> {
+    /// `eventTime`, epoch seconds.
+    pub time: i64,
+    pub event_source: &'r str,
+    pub event_name: &'r str,
+    pub error_code: Option<&'r str>,
+    pub actor: Actor<'r>,
+}
+
+/// The error codes of a refused call.
+pub const DENIED_CODES: [&str; 6] = [
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "Client.UnauthorizedOperation",
+    "UnauthorizedAccess",
+    "Forbidden",
+];
+
+impl<'a> Record<'a> {
+    /// The call, or why the record cannot be read.
+    pub fn call(&self) -> Result<Call<'_>, Malformed> {
+        let time = self
+            .event_time
+            .get()
+            .ok_or(Malformed::Missing("eventTime"))?;
+        let time = epoch_seconds(time).ok_or(Malformed::Time)?;
+        let event_source = self
+            .event_source
+            .get()
+            .ok_or(Malformed::Missing("eventSource"))?;
+        let event_name = self
+            .event_name
+            .get()
+            .ok_or(Malformed::Missing("eventName"))?;
+        Ok(Call {
+            time,
+            event_source,
+            event_name,
+            error_code: self.error_code.get().filter(|code| !code.is_empty()),
+            actor: self.actor(),
+        })
+    }
+
+    /// Who made the call (see [`Actor`]).
+    pub fn actor(&self) -> Actor<'_> {
+        match self.event_type.get() {
+            None | Some("AwsApiCall") => {}
+            Some("AwsServiceEvent") => return Actor::Service,
+            Some(_) => return Actor::NotAnApiCall,
+        }
+        let Some(identity) = self.user_identity.get() else {
+            return Actor::Unattributed;
+        };
+        if identity.invoked_by.get().is_some_and(is_aws_service) {
+            return Actor::Service;
+        }
+        let principal = match identity.kind.get() {
+            Some("AWSService") => return Actor::Service,
+            Some("AWSAccount") => return Actor::OtherAccount,
+            Some("IAMUser") => identity_principal(identity, PrincipalKind::User, ":user/"),
+            Some("Root") => identity_principal(identity, PrincipalKind::Root, ":root"),
+            Some("FederatedUser") => {
+                identity_principal(identity, PrincipalKind::FederatedUser, ":federated-user/")
+            }
+            Some("AssumedRole") => role_of_session(identity),
+            _ => None,
+        };
+        let Some(principal) = principal else {
+            return Actor::Unattributed;
+        };
+        if self.shared_event_id.get().is_some()
+            && self
+                .recipient_account_id
+                .get()
+                .is_some_and(|recipient| recipient != principal.account)
+        {
+            return Actor::SharedCopy;
+        }
+        Actor::Principal(principal)
+    }
+}
+
+/// `eventTime` as epoch seconds. CloudTrail writes `YYYY-MM-DDTHH:MM:SSZ`,
+/// read here without a general parser; any other RFC 3339 form through
+/// chrono.
+pub fn epoch_seconds(time: &str) -> Option<i64> {
+    let b = time.as_bytes();
+    let fixed = b.len() == 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'Z';
+    if fixed {
+        let number = |range: std::ops::Range<usize>| -> Option<u32> {
+            b[range].iter().try_fold(0u32, |n, &d| {
+                d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+            })
+        };
+        let day =
+            chrono::NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)?;
+        let at = day.and_hms_opt(number(11..13)?, number(14..16)?, number(17..19)?)?;
+        return Some(at.and_utc().timestamp());
+    }
+    chrono::DateTime::parse_from_rfc3339(time)
+        .ok()
+        .map(|t| t.timestamp())
+}
+
+/// `invokedBy` names an AWS service (rather than, say, a console user agent).
+fn is_aws_service(invoked_by: &str) -> bool {
+    invoked_by.ends_with(".amazonaws.com") || invoked_by == "AWS Internal"
+}
+
+/// `arn:<partition>:<service>::<12 digits>:<resource>`: the account of an
+/// IAM or STS ARN.
+fn arn_account(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_), Some("iam" | "sts"), Some(""), Some(account), Some(_)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+}
+
+fn identity_principal<'r>(
+    identity: &'r UserIdentity<'_>,
+    kind: PrincipalKind,
+    marker: &str,
+) -> Option<PrincipalRef<'r>> {
+    let arn = identity.arn.get().filter(|arn| arn.contains(marker))?;
+    Some(PrincipalRef {
+        account: arn_account(arn)?,
+        arn: Cow::Borrowed(arn),
+        kind,
+    })
+}
+
+/// An assumed-role session's role: the session issuer's ARN (with the
+/// role's path), or, when a record lacks the session context, the role
+/// named by the session ARN (`arn:aws:sts::<a>:assumed-role/<name>/<session>`
+/// → `arn:aws:iam::<a>:role/<name>`, without a path).
+fn role_of_session<'r>(identity: &'r UserIdentity<'_>) -> Option<PrincipalRef<'r>> {
+    let issuer = identity
+        .session_context
+        .get()
+        .and_then(|context| context.session_issuer.get())
+        .and_then(|issuer| issuer.arn.get())
+        .filter(|arn| arn.contains(":role/"));
+    let (arn, account) = match issuer {
+        Some(arn) => (Cow::Borrowed(arn), arn_account(arn)?),
+        None => {
+            let session = identity.arn.get()?;
+            let account = arn_account(session)?;
+            let (head, rest) = session.split_once(":assumed-role/")?;
+            let name = rest.split('/').next().filter(|name| !name.is_empty())?;
+            let partition = head.split(':').nth(1)?;
+            (
+                Cow::Owned(format!("arn:{partition}:iam::{account}:role/{name}")),
+                account,
+            )
+        }
+    };
+    let kind = if arn.contains(":role/aws-service-role/") {
+        PrincipalKind::ServiceLinkedRole
+    } else {
+        PrincipalKind::Role
+    };
+    Some(PrincipalRef { arn, account, kind })
+}
+
+/// Why an object cannot be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum TrailError {
+    /// A read error of the source (the download's or the decompression's).
+    #[error("the object cannot be read: {0}")]
+    Io(std::io::Error),
+    /// Broken JSON, or a top level without a `Records` array.
+    #[error("not a CloudTrail log object: {0}")]
+    Format(String),
+}
+
+/// What reading an object gave besides the records.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReadSummary {
+    /// Elements of `Records`, the malformed ones included.
+    pub records: u64,
+}
+
+/// Reads a CloudTrail object's records from `source`, calling `on_record`
+/// with each one's index (0-based, in `Records`) and the record, or why it
+/// is malformed. Works on a slice (`serde_json::de::SliceRead`, the record's
+/// strings borrowed) or a reader (`serde_json::de::IoRead`).
+pub fn read_records<'de, R, F>(source: R, on_record: F) -> Result<ReadSummary, TrailError>
+where
+    R: serde_json::de::Read<'de>,
+    F: FnMut(u64, Result<&Record<'de>, Malformed>),
+{
+    let mut deserializer = serde_json::Deserializer::new(source);
+    let mut summary = ReadSummary::default();
+    let found = TopLevel {
+        on_record,
+        summary: &mut summary,
+    }
+    .deserialize(&mut deserializer)
+    .map_err(to_trail_error)?;
+    deserializer.end().map_err(to_trail_error)?;
+    if !found {
+        return Err(TrailError::Format("no Records array".into()));
+    }
+    Ok(summary)
+}
+
+/// The records of an object held in memory.
+pub fn read_slice<'de, F>(bytes: &'de [u8], on_record: F) -> Result<ReadSummary, TrailError>
+where
+    F: FnMut(u64, Result<&Record<'de>, Malformed>),
+{
+    read_records(serde_json::de::SliceRead::new(bytes), on_record)
+}
+
+/// The records of an object read from `reader` (decompressed), as it
+/// arrives; give it a buffered reader.
+pub fn read_reader<R, F>(reader: R, on_record: F) -> Result<ReadSummary, TrailError>
+where
+    R: std::io::Read,
+    F: for<'x> FnMut(u64, Result<&Record<'x>, Malformed>),
+{
+    read_records(serde_json::de::IoRead::new(reader), on_record)
+}
+
+fn to_trail_error(error: serde_json::Error) -> TrailError {
+    if error.is_io() {
+        return TrailError::Io(error.into());
+    }
+    TrailError::Format(error.to_string())
+}
+
+/// The top-level object: `Records` read element by element, every other
+/// key skipped. Answers whether `Records` was there.
+struct TopLevel<'s, F> {
+    on_record: F,
+    summary: &'s mut ReadSummary,
+}
+
+impl<'de, F> DeserializeSeed<'de> for TopLevel<'_, F>
+where
+    F: FnMut(u64, Result<&Record<'de>, Malformed>),
+{
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, F> Visitor<'de> for TopLevel<'_, F>
+where
+    F: FnMut(u64, Result<&Record<'de>, Malformed>),
+{
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object with a Records array")
+    }
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<bool, A::Error> {
+        let mut found = false;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "Records" && !found {
+                map.next_value_seed(RecordsArray {
+                    on_record: &mut self.on_record,
+                    summary: self.summary,
+                })?;
+                found = true;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+struct RecordsArray<'s, F> {
+    on_record: &'s mut F,
+    summary: &'s mut ReadSummary,
+}
+
+impl<'de, F> DeserializeSeed<'de> for RecordsArray<'_, F>
+where
+    F: FnMut(u64, Result<&Record<'de>, Malformed>),
+{
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, F> Visitor<'de> for RecordsArray<'_, F>
+where
+    F: FnMut(u64, Result<&Record<'de>, Malformed>),
+{
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("the Records array")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while let Some(element) = seq.next_element::<Object<Record<'de>>>()? {
+            match &element {
+                Object::Object(record) => (self.on_record)(index, Ok(record)),
+                Object::NotAnObject => (self.on_record)(index, Err(Malformed::NotAnObject)),
+            }
+            index += 1;
+        }
+        self.summary.records = index;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(json: &str) -> Vec<Result<Record<'static>, Malformed>> {
+        let mut out = Vec::new();
+        read_reader(json.as_bytes(), |_, record| {
+            out.push(record.map(|r| Record {
+                event_time: owned(&r.event_time),
+                event_source: owned(&r.event_source),
+                event_name: owned(&r.event_name),
+                aws_region: owned(&r.aws_region),
+                error_code: owned(&r.error_code),
+                recipient_account_id: owned(&r.recipient_account_id),
+                shared_event_id: owned(&r.shared_event_id),
+                event_type: owned(&r.event_type),
+                read_only: r.read_only,
+                management_event: r.management_event,
+                user_identity: Object::NotAnObject,
+            }))
+        })
+        .unwrap();
+        out
+    }
+
+    fn owned(text: &Text<'_>) -> Text<'static> {
+        match text {
+            Text::Absent => Text::Absent,
+            Text::Other => Text::Other,
+            Text::Str(s) => Text::Str(Cow::Owned(s.to_string())),
+        }
+    }
+
+    #[test]
+    fn a_record_with_odd_types_is_malformed_and_the_next_is_read() {
+        let json = r#"{"Records":[
+            {"eventTime":"2026-11-30T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","readOnly":true},
+            "not an object",
+            {"eventTime":1,"eventSource":{"a":[1,2]},"eventName":["x"],"userIdentity":"x","readOnly":"false"},
+            {"eventTime":"2026-11-30T10:00:01Z","eventSource":"ec2.amazonaws.com","eventName":"Describe\u0049nstances","extra":{"deep":[{"x":null}]}}
+        ],"extra":1}"#;
+        let read = records(json);
+        assert_eq!(read.len(), 4);
+        let first = read[0].as_ref().unwrap();
+        assert_eq!(first.event_name.get(), Some("GetObject"));
+        assert_eq!(first.read_only, Flag(Some(true)));
+        assert_eq!(read[1], Err(Malformed::NotAnObject));
+        let third = read[2].as_ref().unwrap();
+        assert_eq!(third.event_time, Text::Other);
+        assert_eq!(third.read_only, Flag(Some(false)));
+        assert_eq!(third.call().unwrap_err(), Malformed::Missing("eventTime"));
+        assert_eq!(
+            read[3].as_ref().unwrap().event_name.get(),
+            Some("DescribeInstances")
+        );
+    }
+
+    #[test]
+    fn times_in_both_forms() {
+        assert_eq!(epoch_seconds("2026-11-30T10:00:00Z"), Some(1_796_032_800));
+        assert_eq!(
+            epoch_seconds("2026-11-30T11:00:00+01:00"),
+            Some(1_796_032_800)
+        );
+        assert_eq!(
+            epoch_seconds("2026-11-30T10:00:00.250Z"),
+            Some(1_796_032_800)
+        );
+        for bad in [
+            "2026-13-30T10:00:00Z",
+            "2026-11-30T25:00:00Z",
+            "2026-11-30 10:00:00",
+            "x",
+        ] {
+            assert_eq!(epoch_seconds(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn broken_json_and_objects_without_records_are_unreadable() {
+        for json in [
+            r#"{"Records":[{"eventName":"x"}"#,
+            r#"{"Recordz":[]}"#,
+            r#"[1,2]"#,
+            r#"{"Records":[]} trailing"#,
+        ] {
+            assert!(
+                matches!(
+                    read_slice(json.as_bytes(), |_, _| {}),
+                    Err(TrailError::Format(_))
+                ),
+                "{json}"
+            );
+        }
+        let empty = read_slice(br#"{"Records":[]}"#, |_, _| panic!("no record")).unwrap();
+        assert_eq!(empty.records, 0);
+    }
+
+    fn actor_of(json: &str) -> String {
+        let mut out = String::new();
+        read_slice(json.as_bytes(), |_, record| {
+            out = format!("{:?}", record.unwrap().call().unwrap().actor);
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn sessions_fold_into_their_role_and_services_are_not_principals() {
+        let wrap = |identity: &str, extra: &str| {
+            format!(
+                r#"{{"Records":[{{"eventTime":"2026-11-30T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","recipientAccountId":"111122223333","userIdentity":{identity}{extra}}}]}}"#
+            )
+        };
+        let role = r#"{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/app/i-1","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::111122223333:role/team/app"}}}"#;
+        assert!(actor_of(&wrap(role, "")).contains(
+            r#"arn: "arn:aws:iam::111122223333:role/team/app", account: "111122223333", kind: Role"#
+        ));
+        let bare =
+            r#"{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/app/i-1"}"#;
+        assert!(
+            actor_of(&wrap(bare, ""))
+                .contains(r#"arn: "arn:aws:iam::111122223333:role/app", account"#)
+        );
+        let linked = r#"{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForConfig/x","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::111122223333:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"}}}"#;
+        assert!(actor_of(&wrap(linked, "")).contains("ServiceLinkedRole"));
+        let via = r#"{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","invokedBy":"cloudformation.amazonaws.com"}"#;
+        assert_eq!(actor_of(&wrap(via, "")), "Service");
+        let user = r#"{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","invokedBy":"signin.amazonaws.com-ish console"}"#;
+        assert!(actor_of(&wrap(user, "")).contains("kind: User"));
+        assert_eq!(
+            actor_of(&wrap(
+                r#"{"type":"AWSService","invokedBy":"ec2.amazonaws.com"}"#,
+                ""
+            )),
+            "Service"
+        );
+        assert_eq!(
+            actor_of(&wrap(
+                r#"{"type":"AWSAccount","accountId":"444455556666"}"#,
+                ""
+            )),
+            "OtherAccount"
+        );
+        assert_eq!(
+            actor_of(&wrap(
+                r#"{"type":"SAMLUser","userName":"bob","identityProvider":"x"}"#,
+                ""
+            )),
+            "Unattributed"
+        );
+        let foreign = r#"{"type":"IAMUser","arn":"arn:aws:iam::444455556666:user/eve"}"#;
+        assert_eq!(
+            actor_of(&wrap(foreign, r#","sharedEventID":"s-1""#)),
+            "SharedCopy"
+        );
+        assert!(actor_of(&wrap(foreign, "")).contains("kind: User"));
+        assert_eq!(
+            actor_of(&wrap(role, r#","eventType":"AwsServiceEvent""#)),
+            "Service"
+        );
+        assert_eq!(
+            actor_of(&wrap(role, r#","eventType":"AwsConsoleSignIn""#)),
+            "NotAnApiCall"
+        );
+        let root = r#"{"type":"Root","arn":"arn:aws:iam::111122223333:root"}"#;
+        assert!(actor_of(&wrap(root, "")).contains("kind: Root"));
+        let federated =
+            r#"{"type":"FederatedUser","arn":"arn:aws:sts::111122223333:federated-user/bob"}"#;
+        assert!(actor_of(&wrap(federated, "")).contains("kind: FederatedUser"));
+        let spoofed = r#"{"type":"IAMUser","arn":"arn:aws:iam::1111/../x:user/alice"}"#;
+        assert_eq!(actor_of(&wrap(spoofed, "")), "Unattributed");
+    }
+}

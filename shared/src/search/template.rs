@@ -4,7 +4,8 @@
 //! [`FindingClass::index_suffix`]), one per class for its history indices
 //! (`<latest>-history-*`), one for the ledger and one for the quarantine
 //! (pipeline-health) index, and one for the VPC Flow Logs aggregates
-//! (`<prefix>-flows`, [`flows_template`]).
+//! (`<prefix>-flows`, [`flows_template`]) and one for the CloudTrail usage
+//! documents (`<prefix>-iam-usage`, [`usage_template`]).
 //!
 //! The finding classes share one mapping: their common OCSF attributes
 //! (`finding_info`, `cloud`, `resources`, `severity_id`, `unmapped.fanin`)
@@ -335,9 +336,98 @@ pub fn flows_template(prefix: &str) -> Value {
     })
 }
 
+/// The name of the CloudTrail usage index: `<prefix>-iam-usage`.
+pub fn usage_name(prefix: &str) -> String {
+    format!("{prefix}-iam-usage")
+}
+
+/// The CloudTrail usage template (`<prefix>-iam-usage*`): one document per
+/// `crate::privileges::usage::UsageDoc` (one principal's use of one action
+/// in one trail object), `_id` the document's id. Not dynamic: every field
+/// is listed.
+pub fn usage_template(prefix: &str) -> Value {
+    let keyword = json!({"type": "keyword", "ignore_above": 512});
+    let epoch_second = json!({"type": "date", "format": "epoch_second"});
+    let long = json!({"type": "long"});
+    json!({
+        "index_patterns": [format!("{}*", usage_name(prefix))],
+        "priority": 200,
+        "template": {
+            "settings": {"number_of_shards": 1, "refresh_interval": "5s"},
+            "mappings": {"dynamic": false, "properties": {
+                "id": keyword,
+                "object_id": keyword,
+                "account": keyword,
+                "principal_arn": keyword,
+                "principal_kind": keyword,
+                "action": keyword,
+                "mapping": keyword,
+                "event_names": keyword,
+                "recipient_account": keyword,
+                "region": keyword,
+                "day": {"type": "date", "format": "strict_date"},
+                "first_seen": epoch_second,
+                "last_seen": epoch_second,
+                "count": long,
+                "denied": long,
+            }},
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_usage_template_maps_every_field_of_a_usage_doc() {
+        use crate::privileges::principal::PrincipalKind;
+        use crate::privileges::usage::{Mapping, UsageDoc};
+        let document = UsageDoc {
+            id: "ab".repeat(16),
+            object_id: "cd".repeat(16),
+            account: "111122223333".into(),
+            principal_arn: "arn:aws:iam::111122223333:role/app".into(),
+            principal_kind: PrincipalKind::Role,
+            action: "s3:GetObject".into(),
+            mapping: Mapping::Mapped,
+            event_names: vec!["HeadObject".into()],
+            recipient_account: "111122223333".into(),
+            region: "eu-west-1".into(),
+            day: "2026-11-30".into(),
+            first_seen: 1_764_460_800,
+            last_seen: 1_764_460_900,
+            count: 2,
+            denied: 1,
+        };
+        let template = usage_template("acme");
+        assert_eq!(template["index_patterns"], json!(["acme-iam-usage*"]));
+        let mappings = &template["template"]["mappings"];
+        assert_eq!(mappings["dynamic"], false);
+        let Value::Object(fields) = serde_json::to_value(&document).unwrap() else {
+            panic!("an object");
+        };
+        for (field, value) in &fields {
+            let expected = match (field.as_str(), value) {
+                ("first_seen" | "last_seen" | "day", _) => "date",
+                (_, Value::Number(_)) => "long",
+                _ => "keyword",
+            };
+            assert_eq!(mappings["properties"][field]["type"], expected, "{field}");
+        }
+        assert_eq!(
+            mappings["properties"].as_object().unwrap().len(),
+            fields.len()
+        );
+        for class in FindingClass::ALL {
+            let pattern = class_template(class, "acme")["index_patterns"][0]
+                .as_str()
+                .unwrap()
+                .trim_end_matches('*')
+                .to_owned();
+            assert!(!"acme-iam-usage".starts_with(&pattern), "{pattern}");
+        }
+    }
 
     #[test]
     fn the_flows_template_maps_aggregates_without_dynamic_fields() {

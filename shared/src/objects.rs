@@ -1,0 +1,308 @@
+//! Objects read from a bucket as they arrive, for the ingests that follow S3
+//! notifications (CloudTrail here; the flow-log ingest has the same shape):
+//! the body's chunks ([`ObjectBody`]) behind a trait the ingest owns
+//! ([`ObjectReader`]), its S3 adapter, an in-memory fake, a blocking
+//! [`std::io::Read`] over the chunks ([`read_blocking`]) so decompression and
+//! parsing run off the async threads holding a few chunks, never the object,
+//! and the object's identity ([`object_id`]).
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Read;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use bytes::{Buf, Bytes};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::ports::CallError;
+
+/// An object's body as it arrives, chunk by chunk.
+pub struct ObjectBody {
+    pub chunks: BoxStream<'static, Result<Bytes, CallError>>,
+}
+
+/// A bucket, read.
+///
+/// Failure contract: a missing object or version is `Rejected` (it will not
+/// appear by retrying), a refused read `Denied`, throttling, 5xx and
+/// connection failures `Transient`; an error in the middle of the body's
+/// stream is `Transient`.
+#[async_trait]
+pub trait ObjectReader: Send + Sync {
+    async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<ObjectBody, CallError>;
+}
+
+/// Hex of the first 16 bytes of SHA-256 over
+/// `bucket + "/" + key + "@" + (versionId or eTag)`: names what an object
+/// gives, so processing it again rewrites the same archive object and ids.
+pub fn object_id(bucket: &str, key: &str, version_id: Option<&str>, e_tag: Option<&str>) -> String {
+    let version = version_id.or(e_tag).unwrap_or("");
+    let digest = Sha256::digest(format!("{bucket}/{key}@{version}").as_bytes());
+    hex::encode(&digest[..16])
+}
+
+/// S3 notifications carry keys form-encoded (`+` for a space, `%XX`).
+pub fn url_decode(raw: &str) -> Option<String> {
+    let plus_as_space = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus_as_space)
+        .decode_utf8()
+        .ok()
+        .map(|key| key.into_owned())
+}
+
+/// Chunks in flight between the download and the blocking reader.
+const CHANNEL_CHUNKS: usize = 8;
+
+/// Runs `read` on a blocking thread over the body's bytes as they arrive.
+/// A download error reaches `read` as an I/O error wrapping the
+/// [`CallError`] (see [`call_error_of`]) and is answered as `Err` after
+/// `read` returns.
+pub async fn read_blocking<T, F>(body: ObjectBody, read: F) -> Result<T, ReadFailure>
+where
+    T: Send + 'static,
+    F: FnOnce(ChannelReader) -> T + Send + 'static,
+{
+    let (sender, receiver) = mpsc::channel(CHANNEL_CHUNKS);
+    let reader = tokio::task::spawn_blocking(move || read(ChannelReader::new(receiver)));
+    let mut chunks = body.chunks;
+    let mut failure = None;
+    while let Some(chunk) = chunks.next().await {
+        match chunk {
+            Ok(bytes) => {
+                if sender.send(Ok(bytes)).await.is_err() {
+                    // The reader stopped (an unreadable object): its answer says why.
+                    break;
+                }
+            }
+            Err(error) => {
+                let _ = sender.send(Err(error.clone())).await;
+                failure = Some(error);
+                break;
+            }
+        }
+    }
+    drop(sender);
+    let answer = reader
+        .await
+        .map_err(|e| ReadFailure::Reader(e.to_string()))?;
+    match failure {
+        Some(error) => Err(ReadFailure::Download(error)),
+        None => Ok(answer),
+    }
+}
+
+/// Why [`read_blocking`] has no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadFailure {
+    #[error(transparent)]
+    Download(CallError),
+    #[error("the reader failed: {0}")]
+    Reader(String),
+}
+
+/// The download's error inside an I/O error from a [`ChannelReader`].
+pub fn call_error_of(error: &std::io::Error) -> Option<&CallError> {
+    error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<CallError>())
+}
+
+/// A blocking [`Read`] over the chunks the async side sends.
+pub struct ChannelReader {
+    receiver: mpsc::Receiver<Result<Bytes, CallError>>,
+    current: Bytes,
+}
+
+impl ChannelReader {
+    fn new(receiver: mpsc::Receiver<Result<Bytes, CallError>>) -> Self {
+        Self {
+            receiver,
+            current: Bytes::new(),
+        }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.receiver.blocking_recv() {
+                None => return Ok(0),
+                Some(Ok(bytes)) => self.current = bytes,
+                Some(Err(error)) => return Err(std::io::Error::other(error)),
+            }
+        }
+        let n = out.len().min(self.current.len());
+        out[..n].copy_from_slice(&self.current[..n]);
+        self.current.advance(n);
+        Ok(n)
+    }
+}
+
+/// [`ObjectReader`] over S3 GetObject: the body handed on as the SDK
+/// streams it, never collected.
+pub struct S3ObjectReader {
+    client: aws_sdk_s3::Client,
+}
+
+impl S3ObjectReader {
+    pub fn new(config: &SdkConfig, force_path_style: bool) -> Self {
+        let s3_config = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(force_path_style)
+            .build();
+        Self {
+            client: aws_sdk_s3::Client::from_conf(s3_config),
+        }
+    }
+}
+
+#[async_trait]
+impl ObjectReader for S3ObjectReader {
+    async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<ObjectBody, CallError> {
+        let answer = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| crate::aws::classify("GetObject", e))?;
+        let chunks = futures::stream::unfold(answer.body, |mut body| async move {
+            match body.next().await {
+                None => None,
+                Some(Ok(bytes)) => Some((Ok(bytes), body)),
+                Some(Err(error)) => Some((
+                    Err(CallError::transient("GetObject", "read", error.to_string())),
+                    body,
+                )),
+            }
+        });
+        Ok(ObjectBody {
+            chunks: Box::pin(chunks),
+        })
+    }
+}
+
+/// A bucket in memory, served in chunks of `chunk_size` bytes.
+pub struct InMemoryObjects {
+    pub objects: Mutex<HashMap<(String, String), Vec<u8>>>,
+    pub chunk_size: usize,
+    /// Failures the next opens answer, in order.
+    pub failures: Mutex<VecDeque<CallError>>,
+    pub opens: AtomicUsize,
+}
+
+impl Default for InMemoryObjects {
+    fn default() -> Self {
+        Self {
+            objects: Mutex::default(),
+            chunk_size: 64 * 1024,
+            failures: Mutex::default(),
+            opens: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl InMemoryObjects {
+    pub fn put(&self, bucket: &str, key: &str, body: Vec<u8>) {
+        self.objects
+            .lock()
+            .unwrap()
+            .insert((bucket.to_owned(), key.to_owned()), body);
+    }
+}
+
+#[async_trait]
+impl ObjectReader for InMemoryObjects {
+    async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+        _version_id: Option<&str>,
+    ) -> Result<ObjectBody, CallError> {
+        self.opens.fetch_add(1, Ordering::SeqCst);
+        if let Some(failure) = self.failures.lock().unwrap().pop_front() {
+            return Err(failure);
+        }
+        let body = self
+            .objects
+            .lock()
+            .unwrap()
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .cloned()
+            .ok_or_else(|| CallError::Rejected {
+                operation: "GetObject",
+                code: "NoSuchKey".into(),
+                message: "The specified key does not exist.".into(),
+            })?;
+        let body = Bytes::from(body);
+        let chunk_size = self.chunk_size.max(1);
+        let chunks: Vec<Result<Bytes, CallError>> = (0..body.len())
+            .step_by(chunk_size)
+            .map(|at| Ok(body.slice(at..(at + chunk_size).min(body.len()))))
+            .collect();
+        Ok(ObjectBody {
+            chunks: Box::pin(futures::stream::iter(chunks)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_blocking_reader_sees_every_byte_and_a_download_error() {
+        let objects = InMemoryObjects {
+            chunk_size: 3,
+            ..Default::default()
+        };
+        objects.put("b", "k", b"hello, world".to_vec());
+        let body = objects.open("b", "k", None).await.unwrap();
+        let text = read_blocking(body, |mut reader| {
+            let mut text = String::new();
+            reader.read_to_string(&mut text).unwrap();
+            text
+        })
+        .await
+        .unwrap();
+        assert_eq!(text, "hello, world");
+        let failing = ObjectBody {
+            chunks: Box::pin(futures::stream::iter(vec![
+                Ok(Bytes::from_static(b"he")),
+                Err(CallError::transient("GetObject", "read", "reset")),
+            ])),
+        };
+        let answer = read_blocking(failing, |mut reader| {
+            let mut text = String::new();
+            let error = reader.read_to_string(&mut text).unwrap_err();
+            call_error_of(&error).map(CallError::is_transient)
+        })
+        .await;
+        assert!(matches!(answer, Err(ReadFailure::Download(e)) if e.is_transient()));
+        assert_eq!(
+            object_id("b", "k", Some("v1"), Some("e")),
+            object_id("b", "k", Some("v1"), None)
+        );
+        assert_ne!(
+            object_id("b", "k", None, Some("e1")),
+            object_id("b", "k", None, Some("e2"))
+        );
+        assert_eq!(url_decode("a+b%3Dc").unwrap(), "a b=c");
+    }
+}
