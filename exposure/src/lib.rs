@@ -59,11 +59,7 @@ pub async fn handle_event(
     event: LambdaEvent<Value>,
 ) -> Result<Value, lambda_runtime::Error> {
     let (payload, _context) = event.into_parts();
-    let is_sqs = payload["Records"]
-        .as_array()
-        .and_then(|records| records.first())
-        .is_some_and(|record| record["eventSource"] == "aws:sqs");
-    if is_sqs {
+    if fanin::aws::is_sqs_batch(&payload) {
         Ok(ingest::handle(&exposure.ingest, payload).await?)
     } else {
         Ok(evaluate::handle(&exposure.evaluate, payload).await?)

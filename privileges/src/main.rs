@@ -1,10 +1,12 @@
 //! The least-privilege Lambda: S3 notifications of new CloudTrail objects
 //! (through its queue) and the scheduled evaluation.
 use fanin_privileges::config::PrivilegesConfig;
+use fanin_privileges::{Privileges, handle_event};
+use lambda_runtime::{Error, run, service_fn};
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> Result<(), Error> {
     fanin::telemetry::init_json_logs();
-    let _config = PrivilegesConfig::from_env()?;
-    Err("the least-privilege function is being assembled (issue 12)".into())
+    let privileges = Privileges::build(PrivilegesConfig::from_env()?).await?;
+    run(service_fn(|event| handle_event(&privileges, event))).await
 }

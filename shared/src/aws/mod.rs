@@ -378,3 +378,12 @@ mod tests {
         assert_eq!(retries.max_backoff(), MAX_BACKOFF);
     }
 }
+
+/// Whether a Lambda payload is an SQS batch (`Records[].eventSource ==
+/// "aws:sqs"`): the functions that also run on a schedule route on it.
+pub fn is_sqs_batch(payload: &serde_json::Value) -> bool {
+    payload["Records"]
+        .as_array()
+        .and_then(|records| records.first())
+        .is_some_and(|record| record["eventSource"] == "aws:sqs")
+}
