@@ -561,7 +561,10 @@ mod tests {
     fn numbers_are_unsigned_decimals_that_fit_their_type() {
         assert_eq!(number::<u64>(b"0"), Some(0));
         assert_eq!(number::<u64>(b"1418530010"), Some(1_418_530_010));
-        assert_eq!(number::<u64>(b"9999999999999999999"), Some(9_999_999_999_999_999_999));
+        assert_eq!(
+            number::<u64>(b"9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
         assert_eq!(number::<u64>(b"18446744073709551615"), Some(u64::MAX));
         assert_eq!(number::<u64>(b"00000000000000000042"), Some(42));
         assert_eq!(number::<u16>(b"65535"), Some(65535));
