@@ -292,7 +292,7 @@ pub async fn process_object(
             error if error.is_transient() => ObjectError::Call(error),
             error => ObjectError::Unreadable(error.to_string()),
         })?;
-    let aggregation = match object.encoding {
+    let mut aggregation = match object.encoding {
         Encoding::GzipText => text::aggregate(body, map).await?,
         Encoding::Parquet => {
             parquet::aggregate(body, map, &ingest.settings.spool_dir, &object_id).await?

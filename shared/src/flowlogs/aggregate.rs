@@ -102,12 +102,18 @@ impl Aggregate {
         }
     }
 
-    fn add(&mut self, packets: u64, bytes: u64, start: i64, end: i64, source: IpAddr) {
+    /// Adds one record's counters and times (its source goes through
+    /// [`Aggregate::add_source`], batched).
+    fn add_counts(&mut self, packets: u64, bytes: u64, start: i64, end: i64) {
         self.packets = self.packets.saturating_add(packets);
         self.bytes = self.bytes.saturating_add(bytes);
         self.flows += 1;
         self.first_seen = self.first_seen.min(start);
         self.last_seen = self.last_seen.max(end);
+    }
+
+    /// Adds one record's source to the sketch and the space-saving ranking.
+    fn add_source(&mut self, source: IpAddr) {
         self.sources.insert(source);
         if let Some(top) = self.top_sources.iter_mut().find(|t| t.address == source) {
             top.flows += 1;
@@ -211,15 +217,43 @@ pub struct AggregatorStats {
 struct InterfaceSlot {
     id: Box<str>,
     view: InterfaceView,
+    /// Coverage per hour (an object spans a few hours: a short list).
+    hours: Vec<(u32, Coverage)>,
+}
+
+/// Sources waiting to be applied: at most this many (a constant of memory,
+/// about 1.5 MiB), then applied sorted by key.
+const PENDING_SOURCES: usize = 64 * 1024;
+
+/// One record's source, waiting to be applied to its key's sketch and
+/// ranking.
+#[derive(Clone, Copy)]
+struct PendingSource {
+    key: u32,
+    source: IpAddr,
 }
 
 /// The aggregation of one object's records.
+///
+/// Per record, the hot path types the key, finds its index (the previous
+/// record's interface first: objects come in runs per interface) and adds
+/// the counters; the source goes into a bounded buffer that is applied to
+/// the sketches and rankings in key order when full and before the
+/// documents are read ([`Aggregator::flush`]), so that updates of one key
+/// come together instead of one cache miss per record. A stable sort keeps
+/// each key's sources in record order, so the space-saving ranking (which
+/// depends on order) and the sketch (which does not) are exactly those of
+/// applying record by record.
 pub struct Aggregator {
     map: std::sync::Arc<NetworkMap>,
     interface_index: HashMap<Box<str>, u32, Fast>,
     interfaces: Vec<InterfaceSlot>,
-    traffic: HashMap<TrafficKey, Aggregate, Fast>,
-    coverage: HashMap<(u32, u32), Coverage, Fast>,
+    /// The previous record's interface.
+    last_interface: Option<u32>,
+    keys: HashMap<TrafficKey, u32, Fast>,
+    /// Indexed by the values of `keys`.
+    aggregates: Vec<(TrafficKey, Aggregate)>,
+    pending: Vec<PendingSource>,
     stats: AggregatorStats,
 }
 
@@ -229,8 +263,10 @@ impl Aggregator {
             map,
             interface_index: HashMap::default(),
             interfaces: Vec::new(),
-            traffic: HashMap::default(),
-            coverage: HashMap::default(),
+            last_interface: None,
+            keys: HashMap::default(),
+            aggregates: Vec::new(),
+            pending: Vec::new(),
             stats: AggregatorStats::default(),
         }
     }
@@ -241,19 +277,29 @@ impl Aggregator {
 
     /// Traffic keys held.
     pub fn key_count(&self) -> usize {
-        self.traffic.len()
+        self.aggregates.len()
     }
 
     fn interface(&mut self, id: &str) -> u32 {
-        if let Some(&index) = self.interface_index.get(id) {
-            return index;
+        if let Some(last) = self.last_interface
+            && *self.interfaces[last as usize].id == *id
+        {
+            return last;
         }
-        let index = self.interfaces.len() as u32;
-        self.interfaces.push(InterfaceSlot {
-            id: id.into(),
-            view: self.map.view(id),
-        });
-        self.interface_index.insert(id.into(), index);
+        let index = match self.interface_index.get(id) {
+            Some(&index) => index,
+            None => {
+                let index = self.interfaces.len() as u32;
+                self.interfaces.push(InterfaceSlot {
+                    id: id.into(),
+                    view: self.map.view(id),
+                    hours: Vec::new(),
+                });
+                self.interface_index.insert(id.into(), index);
+                index
+            }
+        };
+        self.last_interface = Some(index);
         index
     }
 
@@ -266,7 +312,14 @@ impl Aggregator {
         };
         let interface = self.interface(interface_id);
         let hour = (start / 3600).clamp(0, i64::from(u32::MAX)) as u32;
-        let coverage = self.coverage.entry((interface, hour)).or_default();
+        let slot = &mut self.interfaces[interface as usize];
+        let coverage = match slot.hours.iter().position(|(h, _)| *h == hour) {
+            Some(at) => &mut slot.hours[at].1,
+            None => {
+                slot.hours.push((hour, Coverage::default()));
+                &mut slot.hours.last_mut().expect("just pushed").1
+            }
+        };
         coverage.records += 1;
         match record.log_status {
             Some(LogStatus::NoData) => {
@@ -311,48 +364,89 @@ impl Aggregator {
             ip_version: if remote.is_ipv4() { 4 } else { 6 },
         };
         let end = record.end.unwrap_or(start);
-        self.traffic
-            .entry(key)
-            .or_insert_with(|| Aggregate::new(start, end))
-            .add(
-                record.packets.unwrap_or(0),
-                record.bytes.unwrap_or(0),
-                start,
-                end,
-                remote,
-            );
+        let aggregates = &mut self.aggregates;
+        let index = *self.keys.entry(key).or_insert_with(|| {
+            aggregates.push((key, Aggregate::new(start, end)));
+            (aggregates.len() - 1) as u32
+        });
+        aggregates[index as usize].1.add_counts(
+            record.packets.unwrap_or(0),
+            record.bytes.unwrap_or(0),
+            start,
+            end,
+        );
+        if self.pending.capacity() == 0 {
+            self.pending.reserve_exact(PENDING_SOURCES);
+        }
+        self.pending.push(PendingSource {
+            key: index,
+            source: remote,
+        });
+        if self.pending.len() == PENDING_SOURCES {
+            self.flush();
+        }
         self.stats.aggregated += 1;
+    }
+
+    /// Applies the pending sources to their keys' sketches and rankings, in
+    /// key order (stable: each key's in record order). [`Aggregator::documents`]
+    /// calls it; memory stays bounded without it.
+    pub fn flush(&mut self) {
+        self.pending.sort_by_key(|p| p.key);
+        for pending in &self.pending {
+            self.aggregates[pending.key as usize]
+                .1
+                .add_source(pending.source);
+        }
+        self.pending.clear();
     }
 
     /// Bytes held by the aggregator's tables and values (an estimate from
     /// sizes and capacities, for the memory report).
     pub fn approximate_bytes(&self) -> usize {
-        let entry = std::mem::size_of::<(TrafficKey, Aggregate)>() + 1;
-        let coverage = std::mem::size_of::<((u32, u32), Coverage)>() + 1;
-        self.traffic.capacity() * entry
+        let key = std::mem::size_of::<(TrafficKey, u32)>() + 1;
+        let entry = std::mem::size_of::<(TrafficKey, Aggregate)>();
+        let hour = std::mem::size_of::<(u32, Coverage)>();
+        self.keys.capacity() * key
+            + self.aggregates.capacity() * entry
             + self
-                .traffic
-                .values()
-                .map(Aggregate::heap_bytes)
+                .aggregates
+                .iter()
+                .map(|(_, a)| a.heap_bytes())
                 .sum::<usize>()
-            + self.coverage.capacity() * coverage
-            + self.interfaces.len() * (std::mem::size_of::<InterfaceSlot>() + 64)
+            + self.pending.capacity() * std::mem::size_of::<PendingSource>()
+            + self
+                .interfaces
+                .iter()
+                .map(|i| std::mem::size_of::<InterfaceSlot>() + 64 + i.hours.capacity() * hour)
+                .sum::<usize>()
     }
 
     /// The documents of everything aggregated, in a stable order (traffic
     /// by key, then coverage), each with its deterministic `id`.
     pub fn documents(
-        &self,
+        &mut self,
         account: &AccountId,
         region: &Region,
         object_id: &str,
     ) -> Vec<AggregateDoc> {
-        let mut keys: Vec<(&TrafficKey, &Aggregate)> = self.traffic.iter().collect();
+        self.flush();
+        let mut keys: Vec<&(TrafficKey, Aggregate)> = self.aggregates.iter().collect();
         keys.sort_by(|a, b| {
             let name = |k: &TrafficKey| &*self.interfaces[k.interface as usize].id;
-            (name(a.0), a.0).cmp(&(name(b.0), b.0))
+            (name(&a.0), &a.0).cmp(&(name(&b.0), &b.0))
         });
-        let mut documents = Vec::with_capacity(keys.len() + self.coverage.len());
+        let mut hours: Vec<(u32, u32, &Coverage)> = self
+            .interfaces
+            .iter()
+            .enumerate()
+            .flat_map(|(index, slot)| {
+                slot.hours
+                    .iter()
+                    .map(move |(hour, coverage)| (index as u32, *hour, coverage))
+            })
+            .collect();
+        let mut documents = Vec::with_capacity(keys.len() + hours.len());
         for (key, aggregate) in keys {
             let body = DocBody::Traffic(TrafficDoc {
                 direction: key.direction,
@@ -380,17 +474,16 @@ impl Aggregator {
                 body,
             ));
         }
-        let mut hours: Vec<(&(u32, u32), &Coverage)> = self.coverage.iter().collect();
         hours.sort_by(|a, b| {
-            let name = |k: &(u32, u32)| &*self.interfaces[k.0 as usize].id;
-            (name(a.0), a.0.1).cmp(&(name(b.0), b.0.1))
+            let name = |index: u32| &*self.interfaces[index as usize].id;
+            (name(a.0), a.1).cmp(&(name(b.0), b.1))
         });
-        for ((interface, hour), coverage) in hours {
+        for (interface, hour, coverage) in hours {
             documents.push(AggregateDoc::new(
                 account,
                 region,
-                &self.interfaces[*interface as usize].id,
-                i64::from(*hour) * 3600,
+                &self.interfaces[interface as usize].id,
+                i64::from(hour) * 3600,
                 object_id,
                 DocBody::Coverage(*coverage),
             ));
@@ -681,6 +774,83 @@ mod tests {
         );
     }
 
+    /// The sources are applied in batches sorted by key; the space-saving
+    /// ranking depends on order, so a batched aggregation must equal the
+    /// same records applied one by one, across a flush in the middle of the
+    /// object and with evictions (more than ten addresses per key).
+    #[test]
+    fn batched_sources_equal_record_by_record_application() {
+        let format = Format::from_header(
+            "interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status",
+        )
+        .unwrap();
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let lines: Vec<String> = (0..PENDING_SOURCES * 2 + 1234)
+            .map(|_| {
+                let port = [22, 80, 443][next(3) as usize];
+                let interface = ["eni-a", "eni-b"][next(2) as usize];
+                // Skewed: a few addresses often, many once, so the ranking
+                // both counts and evicts.
+                let source = if next(2) == 0 {
+                    format!("198.51.100.{}", next(5) + 1)
+                } else {
+                    format!("203.0.{}.{}", next(200), next(250) + 1)
+                };
+                format!("{interface} {source} 10.0.0.5 40000 {port} 6 1 40 7200 7260 ACCEPT OK")
+            })
+            .collect();
+        let map = Arc::new(NetworkMap::new());
+        let mut aggregator = Aggregator::new(map.clone());
+        let mut expected: Vec<(String, u16, Aggregate)> = Vec::new();
+        for line in &lines {
+            let record = parse_record(&format, line.as_bytes()).unwrap();
+            aggregator.add(&record);
+            let interface = record.interface_id.unwrap().to_owned();
+            let port = record.dstport.unwrap();
+            let at = match expected
+                .iter()
+                .position(|(i, p, _)| *i == interface && *p == port)
+            {
+                Some(at) => at,
+                None => {
+                    expected.push((interface, port, Aggregate::new(7200, 7260)));
+                    expected.len() - 1
+                }
+            };
+            expected[at].2.add_counts(1, 40, 7200, 7260);
+            expected[at].2.add_source(record.srcaddr.unwrap());
+        }
+        let documents = aggregator.documents(&account(), &region(), "object-1");
+        let traffic: Vec<(&AggregateDoc, &TrafficDoc)> = documents
+            .iter()
+            .filter_map(|d| match &d.body {
+                DocBody::Traffic(t) => Some((d, t)),
+                DocBody::Coverage(_) => None,
+            })
+            .collect();
+        assert_eq!(traffic.len(), 6);
+        for (interface, port, aggregate) in &expected {
+            let (_, doc) = traffic
+                .iter()
+                .find(|(d, t)| d.interface_id == *interface && t.dst_port == *port)
+                .unwrap();
+            assert_eq!(aggregate.top_sources.len(), TOP_SOURCES);
+            assert_eq!(doc.top_sources, aggregate.top_sources, "{interface} {port}");
+            assert_eq!(doc.hll, aggregate.sources.to_base64());
+            assert_eq!(doc.flows, aggregate.flows);
+        }
+        assert_eq!(
+            expected.iter().map(|(_, _, a)| a.flows).sum::<u64>(),
+            lines.len() as u64
+        );
+    }
+
     #[test]
     fn documents_serialize_as_the_contract_names_them_and_ids_are_stable() {
         let documents = aggregate(
@@ -772,13 +942,8 @@ mod tests {
                 let mut aggregate = Aggregate::new(start, start + length);
                 for (source, times) in sources {
                     for _ in 0..times {
-                        aggregate.add(
-                            packets,
-                            packets * 40,
-                            start,
-                            start + length,
-                            IpAddr::from([192, 0, 2, source as u8]),
-                        );
+                        aggregate.add_counts(packets, packets * 40, start, start + length);
+                        aggregate.add_source(IpAddr::from([192, 0, 2, source as u8]));
                     }
                 }
                 aggregate

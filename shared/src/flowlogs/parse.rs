@@ -190,8 +190,23 @@ fn number<T: TryFrom<u64>>(value: &[u8]) -> Option<T> {
     if value.is_empty() || value.len() > 20 {
         return None;
     }
+    // Up to 19 digits cannot overflow a u64: no check per digit.
+    let (head, last) = if value.len() == 20 {
+        value.split_at(19)
+    } else {
+        (value, &[][..])
+    };
     let mut n: u64 = 0;
-    for &b in value {
+    let mut bad = false;
+    for &b in head {
+        let digit = b.wrapping_sub(b'0');
+        bad |= digit > 9;
+        n = n.wrapping_mul(10).wrapping_add(u64::from(digit));
+    }
+    if bad {
+        return None;
+    }
+    for &b in last {
         let digit = b.wrapping_sub(b'0');
         if digit > 9 {
             return None;
@@ -540,6 +555,43 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn numbers_are_unsigned_decimals_that_fit_their_type() {
+        assert_eq!(number::<u64>(b"0"), Some(0));
+        assert_eq!(number::<u64>(b"1418530010"), Some(1_418_530_010));
+        assert_eq!(
+            number::<u64>(b"9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
+        assert_eq!(number::<u64>(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(number::<u64>(b"00000000000000000042"), Some(42));
+        assert_eq!(number::<u16>(b"65535"), Some(65535));
+        for bad in [
+            &b"18446744073709551616"[..],
+            b"99999999999999999999",
+            b"100000000000000000000",
+            b"",
+            b"-1",
+            b"+1",
+            b"1a",
+            b"1 ",
+            b"12345678901234567x9",
+            b"1234567890123456789x",
+            b"1.5",
+        ] {
+            assert_eq!(number::<u64>(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(number::<u16>(b"65536"), None);
+        assert_eq!(number::<u8>(b"256"), None);
+        // A malformed number makes the line malformed, with the field's name.
+        assert_eq!(
+            default_record("2 123456789010 eni-1 10.0.0.1 10.0.0.2 1 22 6 1 1 1x 2 ACCEPT OK")
+                .unwrap_err()
+                .to_string(),
+            "bad value for start"
+        );
     }
 
     #[test]
