@@ -103,7 +103,9 @@ impl Evaluate {
             min_observation: config.min_observation,
             region,
             retry_pause: Duration::from_millis(500),
-            access_levels: Arc::new(|_| None),
+            access_levels: Arc::new(|action| {
+                fanin::privileges::catalogue::Catalogue::embedded().access_level(action)
+            }),
         };
         Ok(Self::new(settings, ports(&sdk, &places)))
     }
@@ -130,8 +132,10 @@ pub struct Places {
 /// fails naming the missing part, never judging without it).
 pub fn ports(sdk: &aws_config::SdkConfig, places: &Places) -> EvaluatePorts {
     EvaluatePorts {
-        usage: Arc::new(aws::Unassembled(
-            "usage archive (crate::ingest::read_window)",
+        usage: Arc::new(aws::ArchiveUsage::new(
+            sdk,
+            places.bucket.clone(),
+            places.force_path_style,
         )),
         grants: Arc::new(aws::Unassembled("authorization reader (crate::authz)")),
         bus: Arc::new(aws::EventBridgeBus::new(sdk, places.event_bus.clone())),
@@ -715,7 +719,9 @@ mod tests {
                 min_observation: Duration::from_secs(86_400),
                 region: "us-east-1".into(),
                 retry_pause: Duration::from_millis(1),
-                access_levels: Arc::new(|_| None),
+                access_levels: Arc::new(|action| {
+                fanin::privileges::catalogue::Catalogue::embedded().access_level(action)
+            }),
             },
             EvaluatePorts {
                 usage: Arc::new(FakeUsage::default()),

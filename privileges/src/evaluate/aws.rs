@@ -62,6 +62,37 @@ impl RecordBus for EventBridgeBus {
     }
 }
 
+/// [`UsageArchive`] over the archive's `iam-usage/` objects
+/// ([`crate::ingest::read_window`]).
+pub struct ArchiveUsage {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl ArchiveUsage {
+    pub fn new(config: &SdkConfig, bucket: String, force_path_style: bool) -> Self {
+        let s3_config = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(force_path_style)
+            .build();
+        Self {
+            client: aws_sdk_s3::Client::from_conf(s3_config),
+            bucket,
+        }
+    }
+}
+
+#[async_trait]
+impl UsageArchive for ArchiveUsage {
+    async fn window(
+        &self,
+        accounts: Option<&[String]>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> anyhow::Result<WindowUsage> {
+        crate::ingest::read_window(&self.client, &self.bucket, accounts, start, end).await
+    }
+}
+
 /// The place of a port whose adapter lives in another part of the crate
 /// and is joined when the parts are assembled (the window's usage from
 /// `crate::ingest::read_window`, the grants from `crate::authz`): every

@@ -35,42 +35,7 @@ pub const SOURCE: CatalogueSource = CatalogueSource {
 
 const EMBEDDED: &str = include_str!("../../data/iam-actions.tsv");
 
-/// The access level AWS's Service Authorization Reference gives an action.
-/// The source writes `Permissions management, Write` and `Tagging, Write`
-/// for some actions: the more specific level is kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum AccessLevel {
-    List,
-    Read,
-    Write,
-    #[serde(rename = "Permissions management")]
-    PermissionsManagement,
-    Tagging,
-}
-
-impl AccessLevel {
-    /// Reads the source's text (`Read`, `Permissions management, Write`).
-    pub fn parse(text: &str) -> Option<Self> {
-        match text.split(',').next()?.trim() {
-            "List" => Some(Self::List),
-            "Read" => Some(Self::Read),
-            "Write" => Some(Self::Write),
-            "Permissions management" => Some(Self::PermissionsManagement),
-            "Tagging" => Some(Self::Tagging),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::List => "List",
-            Self::Read => "Read",
-            Self::Write => "Write",
-            Self::PermissionsManagement => "Permissions management",
-            Self::Tagging => "Tagging",
-        }
-    }
-}
+pub use super::report::AccessLevel;
 
 /// A line of the catalogue file that does not read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -43,9 +43,11 @@ pub enum AccessLevel {
 
 impl AccessLevel {
     /// The catalogue's spelling (`List`, `Read`, `Tagging`, `Write`,
-    /// `Permissions management`).
+    /// `Permissions management`). The source writes `Permissions
+    /// management, Write` and `Tagging, Write` for some actions: the first,
+    /// more specific, level is kept.
     pub fn parse(level: &str) -> Option<Self> {
-        match level.trim().to_ascii_lowercase().as_str() {
+        match level.split(',').next()?.trim().to_ascii_lowercase().as_str() {
             "list" => Some(Self::List),
             "read" => Some(Self::Read),
             "tagging" => Some(Self::Tagging),
