@@ -38,3 +38,4 @@ pub mod load;
 pub mod operator;
 pub mod procs;
 pub mod scenario;
+pub mod trails;
