@@ -359,7 +359,7 @@ async fn regions_in_bucket(
 }
 
 /// The names of the folders directly under `folder`.
-async fn folders(
+pub(crate) async fn folders(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     folder: &str,
@@ -440,7 +440,7 @@ async fn list_objects(
 
 /// Sends `bodies` in batches of ten; entries SQS refused are sent again,
 /// up to [`SEND_ATTEMPTS`] times. Answers how many were queued.
-async fn send_all(
+pub(crate) async fn send_all(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
     bodies: &[String],

@@ -40,3 +40,4 @@ pub mod operator;
 pub mod privileges_host;
 pub mod procs;
 pub mod scenario;
+pub mod trails;

@@ -333,3 +333,117 @@ async fn foreign_buckets_and_broken_objects_are_set_aside_digests_skipped_outage
     );
     assert_eq!(objects_under(&world, "iam-usage/").len(), 1);
 }
+
+/// The devstack's generator writes what the ingest reads back: a session
+/// folded into its role, a denied call, a name that differs from its
+/// action, a call through a service not counted.
+#[tokio::test]
+async fn the_devstack_trail_generator_is_read_back_by_the_ingest() {
+    use fanin_devstack::trails::{TrailCall, TrailPrincipal, trail_objects};
+    let world = world();
+    let at = |hour: u32| {
+        chrono::NaiveDate::from_ymd_opt(2014, 3, 6)
+            .unwrap()
+            .and_hms_opt(hour, 0, 0)
+            .unwrap()
+            .and_utc()
+    };
+    let session = |name: &str| TrailPrincipal::Session {
+        account: ACCOUNT.into(),
+        role: "team/app".into(),
+        session: name.into(),
+    };
+    let call = |principal: TrailPrincipal,
+                source: &str,
+                name: &str,
+                error: Option<&str>,
+                hour,
+                via: Option<&str>| TrailCall {
+        principal,
+        event_source: source.into(),
+        event_name: name.into(),
+        error_code: error.map(str::to_owned),
+        time: at(hour),
+        invoked_by: via.map(str::to_owned),
+    };
+    let calls = [
+        call(
+            session("a"),
+            "s3.amazonaws.com",
+            "ListObjectsV2",
+            None,
+            1,
+            None,
+        ),
+        call(
+            session("b"),
+            "s3.amazonaws.com",
+            "ListObjects",
+            None,
+            2,
+            None,
+        ),
+        call(
+            session("b"),
+            "iam.amazonaws.com",
+            "CreateUser",
+            Some("AccessDenied"),
+            3,
+            None,
+        ),
+        call(
+            session("c"),
+            "s3.amazonaws.com",
+            "ListObjects",
+            None,
+            4,
+            Some("cloudformation.amazonaws.com"),
+        ),
+    ];
+    let objects = trail_objects("o-exampleorgid", "us-east-2", &calls);
+    assert_eq!(objects.len(), 1);
+    let (key, body) = &objects[0];
+    world.trail.put(BUCKET, key, body.clone());
+    assert!(
+        deliver(&world, vec![notification("m-1", BUCKET, key)])
+            .await
+            .is_empty()
+    );
+    let documents = &archived(&world)[0].1;
+    let summary: Vec<(&str, &str, u64, u64, i64, i64)> = documents
+        .iter()
+        .map(|d| {
+            (
+                d.principal_arn.as_str(),
+                d.action.as_str(),
+                d.count,
+                d.denied,
+                d.first_seen,
+                d.last_seen,
+            )
+        })
+        .collect();
+    let role = "arn:aws:iam::123456789012:role/team/app";
+    assert_eq!(
+        summary,
+        [
+            (
+                role,
+                "iam:CreateUser",
+                1,
+                1,
+                at(3).timestamp(),
+                at(3).timestamp()
+            ),
+            (
+                role,
+                "s3:ListBucket",
+                2,
+                0,
+                at(1).timestamp(),
+                at(2).timestamp()
+            ),
+        ]
+    );
+    assert_eq!(documents[1].event_names, ["ListObjects", "ListObjectsV2"]);
+}
