@@ -36,5 +36,6 @@ pub mod guard_host;
 pub mod lambda_host;
 pub mod load;
 pub mod operator;
+pub mod privileges_world;
 pub mod procs;
 pub mod scenario;
