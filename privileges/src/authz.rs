@@ -202,3 +202,28 @@ fn managed_policy(detail: &iam::ManagedPolicyDetail) -> ManagedPolicyDetail {
             .collect(),
     }
 }
+
+/// An in-memory [`AuthorizationReader`] for the evaluation's tests: the
+/// details of each account, or the error it answers with; an account it
+/// does not know is `Denied`, as a missing read role is.
+#[derive(Debug, Clone, Default)]
+pub struct FakeAuthorization {
+    pub accounts: std::collections::BTreeMap<String, Result<AuthorizationDetails, CallError>>,
+}
+
+#[async_trait]
+impl AuthorizationReader for FakeAuthorization {
+    async fn authorization_details(
+        &self,
+        account: &AccountId,
+    ) -> Result<AuthorizationDetails, CallError> {
+        match self.accounts.get(account.as_str()) {
+            Some(answer) => answer.clone(),
+            None => Err(CallError::Denied {
+                operation: "GetAccountAuthorizationDetails",
+                code: "AccessDenied".into(),
+                message: format!("no read role in {account}"),
+            }),
+        }
+    }
+}
