@@ -727,7 +727,7 @@ Suggested policy (Allows the actions used successfully in the window, on every r
             matches!(args.command, Some(Command::Evaluate(ref e)) if e.accounts == ["111122223333"])
         );
         assert!(matches!(
-            parse(&["process"]),
+            parse(&["process", "--from", "2026-11-01", "--to", "2026-11-30"]),
             Ok(Args {
                 command: Some(Command::Process(_)),
                 ..

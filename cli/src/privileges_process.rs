@@ -19,7 +19,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::exposure::{FlowLogObject, notification};
-use crate::places::{self, StackFlags};
+use crate::places::{self, Place, StackFlags, StackReader};
 
 /// The most days one run covers.
 pub const MAX_DAYS: i64 = 400;
@@ -39,12 +39,16 @@ pub struct ProcessArgs {
     /// Only this region's logs (repeatable; default: every region).
     #[arg(long = "region", value_name = "REGION")]
     pub regions: Vec<String>,
-    /// The trail bucket.
+    /// The StackSet whose stack instance holds the trail bucket and queue.
+    #[arg(long, default_value = "fanin-central-privileges", value_name = "NAME")]
+    pub stack_set: String,
+    /// The trail bucket (default: the stack's `TrailBucketName` output).
     #[arg(long, value_name = "BUCKET")]
-    pub trail_bucket: String,
-    /// The `fanin-cloudtrail` queue's URL.
+    pub trail_bucket: Option<String>,
+    /// The `fanin-cloudtrail` queue's URL (default: the stack's
+    /// `TrailQueueUrl` output).
     #[arg(long, value_name = "URL")]
-    pub queue_url: String,
+    pub trail_queue_url: Option<String>,
     /// The trail's folder in the bucket, before `AWSLogs/`.
     #[arg(long, value_name = "PREFIX")]
     pub key_prefix: Option<String>,
@@ -143,13 +147,19 @@ pub async fn run(args: ProcessArgs) -> anyhow::Result<()> {
         None
     };
     let flags = StackFlags {
-        stack_set: "fanin-central-privileges".into(),
+        stack_set: args.stack_set.clone(),
         region: args.stack_region.clone(),
     };
     let config = places::aws_config(&flags).await;
+    let mut stack = StackReader::new(&config, &flags);
+    let bucket = &stack
+        .place(Place::TrailBucket, args.trail_bucket.as_deref())
+        .await?;
+    let queue_url = stack
+        .place(Place::TrailQueueUrl, args.trail_queue_url.as_deref())
+        .await?;
     let s3 = places::s3_client(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
-    let bucket = &args.trail_bucket;
     let bucket_region = config
         .region()
         .map(ToString::to_string)
@@ -217,7 +227,7 @@ pub async fn run(args: ProcessArgs) -> anyhow::Result<()> {
                 .iter()
                 .map(|o| notification(bucket, &bucket_region, o).to_string())
                 .collect();
-            queued += crate::exposure::send_all(&sqs, &args.queue_url, &bodies).await?;
+            queued += crate::exposure::send_all(&sqs, &queue_url, &bodies).await?;
             let last = batch.last().expect("a chunk is not empty");
             Checkpoint {
                 day: *day,

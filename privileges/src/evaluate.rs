@@ -43,6 +43,8 @@ pub const PUT_BATCH: usize = 10;
 pub const PUT_ATTEMPTS: u32 = 3;
 /// The longest window a request may ask (as `FANIN_PRIVILEGES_WINDOW_DAYS`).
 pub const MAX_WINDOW_DAYS: u64 = 400;
+/// A read-role session is renewed this long before it expires.
+const SESSION_REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
 /// An action's access level, from the catalogue.
 pub type AccessLevels = Arc<dyn Fn(&str) -> Option<AccessLevel> + Send + Sync>;
@@ -126,18 +128,32 @@ pub struct Places {
     pub session_duration: Duration,
 }
 
-/// The AWS adapters of every port. The usage archive is the ingest's
-/// `read_window` and the grants the authorization reader's: each is
-/// joined here when the crate's parts are assembled (until then a run
-/// fails naming the missing part, never judging without it).
+/// The AWS adapters of every port: the usage archive is the ingest's
+/// `read_window`, the grants the authorization reader's through each
+/// account's read role, the bus EventBridge.
 pub fn ports(sdk: &aws_config::SdkConfig, places: &Places) -> EvaluatePorts {
+    let sessions = fanin::aws::sts::CachedSessions::new(
+        fanin::aws::sts::StsSessions::new(
+            sdk,
+            places.partition.clone(),
+            places.role_name.clone(),
+            places.external_id.clone(),
+            places.session_duration,
+        ),
+        SESSION_REFRESH_MARGIN,
+    );
     EvaluatePorts {
         usage: Arc::new(aws::ArchiveUsage::new(
             sdk,
             places.bucket.clone(),
             places.force_path_style,
         )),
-        grants: Arc::new(aws::Unassembled("authorization reader (crate::authz)")),
+        grants: Arc::new(aws::AuthorizationGrants {
+            reader: Arc::new(crate::authz::ReadRoleAuthorization::new(
+                Arc::new(sessions),
+                sdk.clone(),
+            )),
+        }),
         bus: Arc::new(aws::EventBridgeBus::new(sdk, places.event_bus.clone())),
     }
 }
@@ -312,8 +328,16 @@ impl Evaluate {
             request.accounts.clone()
         };
         let min_observation = chrono::Duration::from_std(self.settings.min_observation)?;
+        // The organization as far as fanin sees it: every account its trail
+        // covers, and those asked for.
+        let organization: std::collections::BTreeSet<String> = usage
+            .accounts
+            .iter()
+            .cloned()
+            .chain(accounts.iter().map(|account| account.as_str().to_owned()))
+            .collect();
         for account in &accounts {
-            let entries = match self.ports.grants.principals(account).await {
+            let entries = match self.ports.grants.principals(account, &organization).await {
                 Ok(entries) => entries,
                 Err(problem) => {
                     tracing::warn!(account_id = %account, error = %problem, "account not judged");

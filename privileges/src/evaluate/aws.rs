@@ -93,32 +93,25 @@ impl UsageArchive for ArchiveUsage {
     }
 }
 
-/// The place of a port whose adapter lives in another part of the crate
-/// and is joined when the parts are assembled (the window's usage from
-/// `crate::ingest::read_window`, the grants from `crate::authz`): every
-/// call fails, naming what is missing, so a run never judges without it.
-pub struct Unassembled(pub &'static str);
-
-#[async_trait]
-impl UsageArchive for Unassembled {
-    async fn window(
-        &self,
-        _accounts: Option<&[String]>,
-        _start: DateTime<Utc>,
-        _end: DateTime<Utc>,
-    ) -> anyhow::Result<WindowUsage> {
-        anyhow::bail!("the evaluation's {} is not assembled", self.0)
-    }
+/// [`GrantsReader`] over each account's authorization details
+/// ([`crate::authz::AuthorizationReader`]), expanded against the embedded
+/// catalogue.
+pub struct AuthorizationGrants {
+    pub reader: std::sync::Arc<dyn crate::authz::AuthorizationReader>,
 }
 
 #[async_trait]
-impl GrantsReader for Unassembled {
-    async fn principals(&self, _account: &AccountId) -> Result<Vec<PrincipalEntry>, CallError> {
-        Err(CallError::Rejected {
-            operation: "GetAccountAuthorizationDetails",
-            code: "Unassembled".into(),
-            message: format!("the evaluation's {} is not assembled", self.0),
-        })
+impl GrantsReader for AuthorizationGrants {
+    async fn principals(
+        &self,
+        account: &AccountId,
+        organization: &std::collections::BTreeSet<String>,
+    ) -> Result<Vec<PrincipalEntry>, CallError> {
+        let details = self.reader.authorization_details(account).await?;
+        let catalogue = fanin::privileges::catalogue::Catalogue::embedded();
+        Ok(details.principals(catalogue, &|candidate| {
+            organization.contains(candidate)
+        }))
     }
 }
 

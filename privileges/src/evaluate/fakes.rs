@@ -56,7 +56,11 @@ pub struct FakeGrants {
 
 #[async_trait]
 impl GrantsReader for FakeGrants {
-    async fn principals(&self, account: &AccountId) -> Result<Vec<PrincipalEntry>, CallError> {
+    async fn principals(
+        &self,
+        account: &AccountId,
+        _organization: &std::collections::BTreeSet<String>,
+    ) -> Result<Vec<PrincipalEntry>, CallError> {
         if self.denied.contains(account.as_str()) {
             return Err(CallError::Denied {
                 operation: "GetAccountAuthorizationDetails",

@@ -2,6 +2,8 @@
 //! fanin's own types. AWS adapters are in [`super::aws`]; in-memory fakes
 //! in [`super::fakes`].
 
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use fanin::ids::AccountId;
@@ -39,7 +41,14 @@ pub trait UsageArchive: Send + Sync {
 /// summary.
 #[async_trait]
 pub trait GrantsReader: Send + Sync {
-    async fn principals(&self, account: &AccountId) -> Result<Vec<PrincipalEntry>, CallError>;
+    /// `organization`: the accounts of the organization (those the trail
+    /// covers, and the central one); a role trusted by any other is
+    /// trusted from outside.
+    async fn principals(
+        &self,
+        account: &AccountId,
+        organization: &BTreeSet<String>,
+    ) -> Result<Vec<PrincipalEntry>, CallError>;
 }
 
 /// The central bus.
