@@ -188,7 +188,16 @@ async fn evaluation(aws: &AwsFlags) -> anyhow::Result<Evaluate> {
         min_observation: Duration::from_secs(aws.min_days * 86_400),
         region: region.to_string(),
         retry_pause: Duration::from_millis(500),
-        access_levels: std::sync::Arc::new(|_| None),
+        access_levels: std::sync::Arc::new(|action| {
+            fanin::privileges::catalogue::Catalogue::embedded().access_level(action)
+        }),
+        // The operator works in the central account.
+        central_account: aws_sdk_sts::Client::new(&config)
+            .get_caller_identity()
+            .send()
+            .await
+            .ok()
+            .and_then(|identity| identity.account().map(str::to_owned)),
     };
     Ok(Evaluate::new(settings, ports(&config, &places)))
 }

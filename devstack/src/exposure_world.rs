@@ -161,11 +161,7 @@ pub async fn build(
     now: DateTime<Utc>,
     seed: u64,
 ) -> anyhow::Result<ExposureWorld> {
-    let central_s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&stack.moto_config(scenario::PRIMARY_REGION, None))
-            .force_path_style(true)
-            .build(),
-    );
+    let central_s3 = scenario::central_s3(stack);
     if central_s3
         .head_bucket()
         .bucket(flow_log_bucket)

@@ -38,6 +38,7 @@ pub mod lambda_host;
 pub mod load;
 pub mod operator;
 pub mod privileges_host;
+pub mod privileges_scene;
 pub mod privileges_world;
 pub mod procs;
 pub mod scenario;

@@ -4,15 +4,17 @@
 //! generator), and the report expected per principal, as data the e2e test
 //! asserts.
 //!
-//! Account [`APP_A`]: `alice` (group `readers` with the managed `s3:Get*`/
+//! The first account: `alice` (group `readers` with the managed `s3:Get*`/
 //! `s3:List*` policy, an inline `Deny`), `bob` (`NotAction` under a
 //! permissions boundary, a conditional allow), `app-role` (a condition,
 //! used through a service too), `partner-access` (trusted by an account
-//! outside the organization), and a service-linked role. Account [`APP_B`]:
+//! outside the organization), and a service-linked role. The second:
 //! `ci` with one inline policy.
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
+
+use crate::trails::{TrailCall, TrailPrincipal};
 
 /// The first demo application account.
 pub const APP_A: &str = "111111111111";
@@ -20,20 +22,6 @@ pub const APP_A: &str = "111111111111";
 pub const APP_B: &str = "222222222222";
 /// An account outside the organization, trusted by `partner-access`.
 pub const OUTSIDE: &str = "999999999999";
-
-/// One API call as CloudTrail records it, for the trail generator.
-pub struct TrailCall {
-    pub principal_arn: String,
-    pub identity_type: &'static str,
-    pub issuer_arn: Option<String>,
-    pub event_source: String,
-    pub event_name: String,
-    pub error_code: Option<String>,
-    pub time: DateTime<Utc>,
-    pub invoked_by: Option<String>,
-    pub recipient_account: String,
-    pub region: String,
-}
 
 /// What the report must say about one principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,15 +43,17 @@ fn arn(account: &str, resource: &str) -> String {
     format!("arn:aws:iam::{account}:{resource}")
 }
 
-/// Creates the IAM entities of `account` through a client acting in it.
-pub async fn create(iam: &aws_sdk_iam::Client, account: &str) -> anyhow::Result<()> {
-    if account == APP_B {
-        iam.create_user().user_name("ci").send().await?;
-        put_user_policy(iam, "ci", "deploy", json!({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": ["lambda:UpdateFunctionCode", "lambda:GetFunction"], "Resource": "*"}]}))
-        .await?;
-        return Ok(());
-    }
+/// The second account's one user, `ci`, with one inline policy.
+pub async fn create_second(iam: &aws_sdk_iam::Client) -> anyhow::Result<()> {
+    iam.create_user().user_name("ci").send().await?;
+    put_user_policy(iam, "ci", "deploy", json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["lambda:UpdateFunctionCode", "lambda:GetFunction"], "Resource": "*"}]}))
+    .await?;
+    Ok(())
+}
+
+/// Creates the first account's IAM entities through a client acting in it.
+pub async fn create(iam: &aws_sdk_iam::Client) -> anyhow::Result<()> {
     let read = iam
         .create_policy()
         .policy_name("fanin-demo-s3-read")
@@ -199,27 +189,40 @@ async fn create_role(
     Ok(())
 }
 
-fn user_call(user: &str, source: &str, name: &str, time: DateTime<Utc>) -> TrailCall {
+fn user_call(
+    account: &str,
+    user: &str,
+    source: &str,
+    name: &str,
+    time: DateTime<Utc>,
+) -> TrailCall {
     TrailCall {
-        principal_arn: arn(APP_A, &format!("user/{user}")),
-        identity_type: "IAMUser",
-        issuer_arn: None,
+        principal: TrailPrincipal::User {
+            account: account.to_owned(),
+            name: user.to_owned(),
+        },
         event_source: source.into(),
         event_name: name.into(),
         error_code: None,
         time,
         invoked_by: None,
-        recipient_account: APP_A.into(),
-        region: "eu-west-1".into(),
     }
 }
 
-fn role_call(role: &str, source: &str, name: &str, time: DateTime<Utc>) -> TrailCall {
+fn role_call(
+    account: &str,
+    role: &str,
+    source: &str,
+    name: &str,
+    time: DateTime<Utc>,
+) -> TrailCall {
     TrailCall {
-        principal_arn: format!("arn:aws:sts::{APP_A}:assumed-role/{role}/session-1"),
-        identity_type: "AssumedRole",
-        issuer_arn: Some(arn(APP_A, &format!("role/{role}"))),
-        ..user_call("-", source, name, time)
+        principal: TrailPrincipal::Session {
+            account: account.to_owned(),
+            role: role.to_owned(),
+            session: "session-1".to_owned(),
+        },
+        ..user_call(account, "-", source, name, time)
     }
 }
 
@@ -227,30 +230,60 @@ fn role_call(role: &str, source: &str, name: &str, time: DateTime<Utc>) -> Trail
 /// event name that differs from its action (`ListObjectsV2`, `Invoke`), a
 /// denied attempt, assumed-role sessions, and a call a service makes on a
 /// role's behalf (not the role's use).
-pub fn calls(now: DateTime<Utc>) -> Vec<TrailCall> {
+pub fn calls(account: &str, now: DateTime<Utc>) -> Vec<TrailCall> {
     let day = |n: i64| now - Duration::days(n);
     vec![
-        user_call("alice", "s3.amazonaws.com", "GetObject", day(3)),
-        user_call("alice", "s3.amazonaws.com", "ListObjectsV2", day(2)),
+        user_call(account, "alice", "s3.amazonaws.com", "GetObject", day(3)),
+        user_call(
+            account,
+            "alice",
+            "s3.amazonaws.com",
+            "ListObjectsV2",
+            day(2),
+        ),
         TrailCall {
             error_code: Some("AccessDenied".into()),
-            ..user_call("alice", "s3.amazonaws.com", "DeleteObject", day(1))
+            ..user_call(account, "alice", "s3.amazonaws.com", "DeleteObject", day(1))
         },
-        role_call("app-role", "dynamodb.amazonaws.com", "GetItem", day(4)),
-        role_call("app-role", "lambda.amazonaws.com", "Invoke", day(2)),
+        role_call(
+            account,
+            "app-role",
+            "dynamodb.amazonaws.com",
+            "GetItem",
+            day(4),
+        ),
+        role_call(
+            account,
+            "app-role",
+            "lambda.amazonaws.com",
+            "Invoke",
+            day(2),
+        ),
         TrailCall {
             invoked_by: Some("cloudformation.amazonaws.com".into()),
-            ..role_call("app-role", "dynamodb.amazonaws.com", "PutItem", day(1))
+            ..role_call(
+                account,
+                "app-role",
+                "dynamodb.amazonaws.com",
+                "PutItem",
+                day(1),
+            )
         },
-        role_call("partner-access", "s3.amazonaws.com", "GetObject", day(1)),
+        role_call(
+            account,
+            "partner-access",
+            "s3.amazonaws.com",
+            "GetObject",
+            day(1),
+        ),
     ]
 }
 
-/// The report expected per judged principal of [`APP_A`].
-pub fn expected() -> Vec<ExpectedReport> {
+/// The report expected per judged principal of the first account.
+pub fn expected(account: &str) -> Vec<ExpectedReport> {
     vec![
         ExpectedReport {
-            principal_arn: arn(APP_A, "user/alice"),
+            principal_arn: arn(account, "user/alice"),
             used: vec!["s3:GetObject", "s3:ListBucket"],
             unused_includes: vec!["s3:PutObject", "s3:GetBucketPolicy", "s3:ListAllMyBuckets"],
             not_granted: vec!["s3:DeleteObject", "s3:DeleteBucket"],
@@ -258,7 +291,7 @@ pub fn expected() -> Vec<ExpectedReport> {
             external_trust: vec![],
         },
         ExpectedReport {
-            principal_arn: arn(APP_A, "user/bob"),
+            principal_arn: arn(account, "user/bob"),
             used: vec![],
             unused_includes: vec!["s3:GetObject", "sqs:SendMessage", "sqs:DeleteQueue"],
             not_granted: vec!["iam:CreateUser", "ec2:RunInstances"],
@@ -266,7 +299,7 @@ pub fn expected() -> Vec<ExpectedReport> {
             external_trust: vec![],
         },
         ExpectedReport {
-            principal_arn: arn(APP_A, "role/app-role"),
+            principal_arn: arn(account, "role/app-role"),
             used: vec!["dynamodb:GetItem", "lambda:InvokeFunction"],
             unused_includes: vec!["dynamodb:PutItem"],
             not_granted: vec!["dynamodb:DeleteTable"],
@@ -274,7 +307,7 @@ pub fn expected() -> Vec<ExpectedReport> {
             external_trust: vec![],
         },
         ExpectedReport {
-            principal_arn: arn(APP_A, "role/partner-access"),
+            principal_arn: arn(account, "role/partner-access"),
             used: vec!["s3:GetObject"],
             unused_includes: vec!["s3:PutObject"],
             not_granted: vec!["s3:ListBucket"],

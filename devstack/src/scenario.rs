@@ -938,7 +938,7 @@ pub async fn quarantined(
 }
 
 /// The central account's S3 client (path-style, as moto on loopback needs).
-fn central_s3(stack: &LocalStack) -> aws_sdk_s3::Client {
+pub fn central_s3(stack: &LocalStack) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&stack.moto_config(PRIMARY_REGION, None))
             .force_path_style(true)

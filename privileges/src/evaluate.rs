@@ -62,6 +62,10 @@ pub struct Settings {
     /// The access level of an action (the catalogue's); `None` weighs as
     /// Write and is counted `unknown`.
     pub access_levels: AccessLevels,
+    /// The central account: of the organization, though its trail objects
+    /// may not be in the window (a role it may assume is not trusted from
+    /// outside).
+    pub central_account: Option<String>,
 }
 
 /// The outside systems.
@@ -108,6 +112,7 @@ impl Evaluate {
             access_levels: Arc::new(|action| {
                 fanin::privileges::catalogue::Catalogue::embedded().access_level(action)
             }),
+            central_account: config.central_account().map(|a| a.as_str().to_owned()),
         };
         Ok(Self::new(settings, ports(&sdk, &places)))
     }
@@ -329,12 +334,13 @@ impl Evaluate {
         };
         let min_observation = chrono::Duration::from_std(self.settings.min_observation)?;
         // The organization as far as fanin sees it: every account its trail
-        // covers, and those asked for.
+        // covers, those asked for, and the central one.
         let organization: std::collections::BTreeSet<String> = usage
             .accounts
             .iter()
             .cloned()
             .chain(accounts.iter().map(|account| account.as_str().to_owned()))
+            .chain(self.settings.central_account.clone())
             .collect();
         for account in &accounts {
             let entries = match self.ports.grants.principals(account, &organization).await {
@@ -609,6 +615,7 @@ mod tests {
             region: "us-east-1".into(),
             retry_pause: Duration::from_millis(1),
             access_levels: Arc::new(level),
+            central_account: None,
         };
         let evaluate = Evaluate::new(
             settings,
@@ -744,8 +751,9 @@ mod tests {
                 region: "us-east-1".into(),
                 retry_pause: Duration::from_millis(1),
                 access_levels: Arc::new(|action| {
-                fanin::privileges::catalogue::Catalogue::embedded().access_level(action)
-            }),
+                    fanin::privileges::catalogue::Catalogue::embedded().access_level(action)
+                }),
+                central_account: None,
             },
             EvaluatePorts {
                 usage: Arc::new(FakeUsage::default()),

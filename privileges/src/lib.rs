@@ -39,8 +39,9 @@ impl Privileges {
     pub async fn build(config: PrivilegesConfig) -> anyhow::Result<Self> {
         let sdk = fanin::aws::load_sdk_config("fanin-privileges").await;
         let evaluate = evaluate::Evaluate::with_sdk(&config, sdk.clone())?;
-        let ingest = ingest::Ingest::with_sdk(&config, &sdk)?
-            .with_catalogue(Arc::new(|action| Catalogue::embedded().canonical(action).is_some()));
+        let ingest = ingest::Ingest::with_sdk(&config, &sdk)?.with_catalogue(Arc::new(|action| {
+            Catalogue::embedded().canonical(action).is_some()
+        }));
         Ok(Self {
             config,
             ingest,

@@ -40,7 +40,7 @@ async fn the_world_read_back_from_moto_grants_what_the_expected_reports_say() {
     let endpoint = format!("http://127.0.0.1:{}", moto.port());
     let credentials = account_credentials(&endpoint, APP_A).await;
     let iam = aws_sdk_iam::Client::new(&sdk_config(&endpoint, "us-east-1", Some(credentials)));
-    privileges_world::create(&iam, APP_A).await.unwrap();
+    privileges_world::create(&iam).await.unwrap();
 
     let mut details = fanin_privileges::authz::read_all_pages(&iam).await.unwrap();
     assert!(
@@ -67,7 +67,7 @@ async fn the_world_read_back_from_moto_grants_what_the_expected_reports_say() {
     });
     let entries = details.principals(Catalogue::embedded(), &|account| account == APP_A);
 
-    for expected in privileges_world::expected() {
+    for expected in privileges_world::expected(APP_A) {
         let entry = entries
             .iter()
             .find(|entry| entry.principal.arn == expected.principal_arn)

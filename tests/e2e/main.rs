@@ -26,6 +26,7 @@ mod operator;
 mod outsiders;
 mod pipeline;
 mod poller;
+mod privileges;
 mod published;
 mod redrive;
 

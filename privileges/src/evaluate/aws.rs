@@ -109,9 +109,7 @@ impl GrantsReader for AuthorizationGrants {
     ) -> Result<Vec<PrincipalEntry>, CallError> {
         let details = self.reader.authorization_details(account).await?;
         let catalogue = fanin::privileges::catalogue::Catalogue::embedded();
-        Ok(details.principals(catalogue, &|candidate| {
-            organization.contains(candidate)
-        }))
+        Ok(details.principals(catalogue, &|candidate| organization.contains(candidate)))
     }
 }
 

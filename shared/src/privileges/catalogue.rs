@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::OnceLock;
 
-
 /// Where the catalogue comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CatalogueSource {

@@ -149,8 +149,10 @@ pub fn severity(record: &PrivilegeRecord) -> Severity {
 
 /// The rank among findings of the same severity, 0 to 100, at
 /// `unmapped.privileges.risk_score`: assumable from outside the
-/// organization 40, unused Permissions management 20, unused Write 10, and
-/// up to 30 for the weight of what is unused (2 points per doubling).
+/// organization 60, unused Permissions management 15, unused Write 8, and
+/// up to 17 for the weight of what is unused (1 point per doubling), so
+/// that a principal trusted from outside always ranks above one that is
+/// not (at most 40).
 pub fn risk_score(record: &PrivilegeRecord) -> u32 {
     if record.state != PrivilegeState::Unused {
         return 0;
@@ -158,19 +160,19 @@ pub fn risk_score(record: &PrivilegeRecord) -> u32 {
     let external = if record.report.external_trust.is_empty() {
         0
     } else {
-        40
+        60
     };
     let permissions = if unused_of(record, "permissions_management") > 0 {
-        20
+        15
     } else {
         0
     };
     let write = if unused_of(record, "write") + unused_of(record, "unknown") > 0 {
-        10
+        8
     } else {
         0
     };
-    let weight = (2 * (u64::BITS - record.unused_weight.leading_zeros())).min(30);
+    let weight = (u64::BITS - record.unused_weight.leading_zeros()).min(17);
     (external + permissions + write + weight).min(100)
 }
 

@@ -47,7 +47,13 @@ impl AccessLevel {
     /// management, Write` and `Tagging, Write` for some actions: the first,
     /// more specific, level is kept.
     pub fn parse(level: &str) -> Option<Self> {
-        match level.split(',').next()?.trim().to_ascii_lowercase().as_str() {
+        match level
+            .split(',')
+            .next()?
+            .trim()
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "list" => Some(Self::List),
             "read" => Some(Self::Read),
             "tagging" => Some(Self::Tagging),
