@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::deployment::{DeployOptions, Deployed};
 use crate::esm::MappingStats;
 use crate::exposure_scene::ExposureScene;
+use crate::privileges_scene::PrivilegesScene;
 use crate::scenario::{self, LocalStack};
 
 /// The application accounts of the demo's organization (moto picks their ids).
@@ -58,6 +59,10 @@ pub struct Summary {
     pub exposure: ExposureScene,
     /// The stored unused-exposure finding ranked first (highest risk score).
     pub exposure_top: Value,
+    /// The least-privilege scene: CloudTrail usage, principals judged.
+    pub privileges: PrivilegesScene,
+    /// The stored least-privilege findings, ranked (highest risk first).
+    pub privileges_ranked: Vec<Value>,
     /// What the operator's `fanin` made at the end of the demo.
     pub operator: Operated,
     pub seconds: f64,
@@ -88,6 +93,7 @@ pub struct Played {
     pub deploy_seconds: f64,
     pub guard: GuardScene,
     pub exposure: ExposureScene,
+    pub privileges: PrivilegesScene,
 }
 
 /// The guard's scene: a developer of an application account opens TCP 443
@@ -214,6 +220,15 @@ pub async fn play(stack: &LocalStack) -> anyhow::Result<Played> {
         .context("the unused-exposure scene")?;
     eprintln!("demo: the collector stores the usage records");
     scenario::collect(stack, &deployed).await?;
+    eprintln!(
+        "demo: least privilege: CloudTrail of {} and {} through fanin-privileges, then the evaluation",
+        accounts[0], accounts[1]
+    );
+    let privileges = crate::privileges_scene::play(stack, &deployed)
+        .await
+        .context("the least-privilege scene")?;
+    eprintln!("demo: the collector stores the privilege records");
+    scenario::collect(stack, &deployed).await?;
     Ok(Played {
         deployed,
         stats,
@@ -221,6 +236,7 @@ pub async fn play(stack: &LocalStack) -> anyhow::Result<Played> {
         deploy_seconds,
         guard,
         exposure,
+        privileges,
     })
 }
 
@@ -379,6 +395,38 @@ fn exposure_top(archived: &[(String, Value)]) -> Value {
     })
 }
 
+/// The archived least-privilege findings, highest risk first, in a few
+/// fields for the summary.
+fn privileges_ranked(archived: &[(String, Value)]) -> Vec<Value> {
+    let mut findings: Vec<&Value> = archived
+        .iter()
+        .map(|(_, record)| record)
+        .filter(|record| record["unmapped"]["privileges"].is_object())
+        .collect();
+    findings.sort_by_key(|record| {
+        (
+            std::cmp::Reverse(record["unmapped"]["privileges"]["risk_score"].as_i64()),
+            record["finding_info"]["uid"].as_str().map(str::to_owned),
+        )
+    });
+    findings
+        .into_iter()
+        .map(|record| {
+            let details = &record["unmapped"]["privileges"];
+            json!({
+                "principal": details["principal_arn"],
+                "state": details["state"],
+                "used": details["used_count"],
+                "unused": details["unused_count"],
+                "used_not_granted": details["used_not_granted_count"],
+                "external_trust": details["external_trust"],
+                "risk_score": details["risk_score"],
+                "severity": record["severity"],
+            })
+        })
+        .collect()
+}
+
 /// The demo's figures, read back from the stack after `play`.
 pub async fn summarize(stack: &LocalStack, played: &Played) -> anyhow::Result<Summary> {
     let Played {
@@ -388,6 +436,7 @@ pub async fn summarize(stack: &LocalStack, played: &Played) -> anyhow::Result<Su
         deploy_seconds,
         guard,
         exposure,
+        privileges,
     } = played;
     let central = deployed.central.clone();
     let mut documents = scenario::indexed_documents(stack, &central).await?;
@@ -432,6 +481,8 @@ pub async fn summarize(stack: &LocalStack, played: &Played) -> anyhow::Result<Su
         guard: guard.clone(),
         exposure: exposure.clone(),
         exposure_top: exposure_top(&archived),
+        privileges: privileges.clone(),
+        privileges_ranked: privileges_ranked(&archived),
         operator: Operated::default(),
         seconds: 0.0,
     };
@@ -646,6 +697,34 @@ pub fn print_table(summary: &Summary) {
             top["region"].as_str().unwrap_or_default(),
             top["risk_score"],
             top["why"].as_str().unwrap_or_default()
+        );
+    }
+    let privileges = &summary.privileges;
+    println!(
+        "least privilege: {} CloudTrail objects ({} calls) of {} and {}, {} usage documents indexed, {} principals judged",
+        privileges.objects,
+        privileges.calls,
+        privileges.account,
+        privileges.second_account,
+        privileges.usage_indexed,
+        summary.privileges_ranked.len()
+    );
+    for finding in summary.privileges_ranked.iter().take(5) {
+        println!(
+            "  {:<58} used {:>3}  unused {:>5}  used-not-granted {:>2}  risk {:>3}{}",
+            finding["principal"].as_str().unwrap_or_default(),
+            finding["used"],
+            finding["unused"],
+            finding["used_not_granted"],
+            finding["risk_score"],
+            if finding["external_trust"]
+                .as_array()
+                .is_some_and(|t| !t.is_empty())
+            {
+                format!("  trusted from outside: {}", finding["external_trust"])
+            } else {
+                String::new()
+            }
         );
     }
     println!(
