@@ -239,6 +239,15 @@ impl std::fmt::Display for DisplayChain<'_> {
     }
 }
 
+/// Whether a Lambda payload is an SQS batch (`Records[].eventSource ==
+/// "aws:sqs"`): the functions that also run on a schedule route on it.
+pub fn is_sqs_batch(payload: &serde_json::Value) -> bool {
+    payload["Records"]
+        .as_array()
+        .and_then(|records| records.first())
+        .is_some_and(|record| record["eventSource"] == "aws:sqs")
+}
+
 #[cfg(test)]
 mod tests {
     use aws_sdk_sts::operation::assume_role::AssumeRoleError;
@@ -377,13 +386,4 @@ mod tests {
         assert_eq!(retries.max_attempts(), MAX_ATTEMPTS);
         assert_eq!(retries.max_backoff(), MAX_BACKOFF);
     }
-}
-
-/// Whether a Lambda payload is an SQS batch (`Records[].eventSource ==
-/// "aws:sqs"`): the functions that also run on a schedule route on it.
-pub fn is_sqs_batch(payload: &serde_json::Value) -> bool {
-    payload["Records"]
-        .as_array()
-        .and_then(|records| records.first())
-        .is_some_and(|record| record["eventSource"] == "aws:sqs")
 }
