@@ -40,8 +40,6 @@ use fanin::ports::{CallError, ObjectKind, ObjectStore, SearchIndexer};
 use fanin::privileges::trail::{self, TrailError};
 use fanin::privileges::usage::{Aggregator, MalformedRecord, UsageDoc, UsageStats, WindowUsage};
 use fanin::quarantine::{HealthDocument, QuarantinedMessage};
-use fanin::retry::RetryPolicy;
-use fanin::search::bulk::{BulkOp, ItemOutcome};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -351,73 +349,45 @@ async fn write_archive(
     key: &str,
     documents: &[UsageDoc],
 ) -> Result<(), ObjectError> {
-    let mut ndjson = Vec::new();
-    for document in documents {
-        serde_json::to_writer(&mut ndjson, document).expect("documents serialize");
-        ndjson.push(b'\n');
-    }
-    ingest
-        .archive
-        .put_object(key, fanin::archive::gzip(&ndjson), ObjectKind::GzipNdjson)
-        .await?;
-    Ok(())
+    Ok(fanin::objects::archive_documents(ingest.archive.as_ref(), key, documents).await?)
 }
 
 async fn index(ingest: &Ingest, documents: &[UsageDoc]) -> Result<(), ObjectError> {
-    let index = ingest.settings.usage_index();
-    let ops: Vec<BulkOp> = documents
+    let prefix = &ingest.settings.index_prefix;
+    let target = fanin::objects::DerivedIndex {
+        search: ingest.search.as_ref(),
+        template: Some((
+            &ingest.usage_template,
+            fanin::search::template::usage_name(prefix),
+            fanin::search::template::usage_template(prefix),
+        )),
+        index: ingest.settings.usage_index(),
+        bulk_max_bytes: ingest.settings.bulk_max_bytes,
+        budget: BULK_BUDGET,
+        what: "usage",
+    };
+    let documents = documents
         .iter()
-        .map(|document| BulkOp::Put {
-            index: index.clone(),
-            id: document.id.clone(),
-            document: serde_json::to_string(document)
-                .expect("documents serialize")
-                .into(),
+        .map(|document| {
+            let text = serde_json::to_string(document).expect("documents serialize");
+            (document.id.clone(), text)
         })
         .collect();
-    send(ingest, &ops).await
+    Ok(fanin::objects::index_documents(&target, documents).await?)
 }
 
-async fn send(ingest: &Ingest, ops: &[BulkOp]) -> Result<(), ObjectError> {
-    if ops.is_empty() {
-        return Ok(());
-    }
-    let prefix = &ingest.settings.index_prefix;
-    ingest
-        .usage_template
-        .get_or_try_init(|| async {
-            let name = fanin::search::template::usage_name(prefix);
-            let template = fanin::search::template::usage_template(prefix);
-            ingest.search.install_template(&name, &template).await
-        })
-        .await?;
-    let deadline = tokio::time::Instant::now() + BULK_BUDGET;
-    let outcomes = fanin::search::writer::bulk_with_retry(
-        ingest.search.as_ref(),
-        ops,
-        ingest.settings.bulk_max_bytes,
-        RetryPolicy::BULK_ITEMS,
-        deadline,
-    )
-    .await;
-    let mut refused = 0;
-    for (op, outcome) in ops.iter().zip(outcomes) {
-        match outcome {
-            ItemOutcome::Done | ItemOutcome::Conflict => {}
-            ItemOutcome::Retry(why) => {
-                return Err(CallError::transient("Bulk", "retry", why).into());
-            }
-            ItemOutcome::Permanent(why) => {
-                // The archive object holds the document; the index never will.
-                refused += 1;
-                tracing::error!(document_id = %op.id(), reason = %why, "usage document refused by the index");
-            }
-        }
-    }
-    if refused > 0 {
-        tracing::error!(refused, "usage documents refused by the index");
-    }
-    Ok(())
+/// One document in the quarantine index (whose template the collector and
+/// `fanin install` put).
+async fn index_quarantined(ingest: &Ingest, id: String, document: String) -> Result<(), CallError> {
+    let target = fanin::objects::DerivedIndex {
+        search: ingest.search.as_ref(),
+        template: None,
+        index: ingest.settings.quarantine_index(),
+        bulk_max_bytes: ingest.settings.bulk_max_bytes,
+        budget: BULK_BUDGET,
+        what: "quarantine",
+    };
+    fanin::objects::index_documents(&target, vec![(id, document)]).await
 }
 
 /// The quarantine object of an object's malformed records.
@@ -469,15 +439,7 @@ async fn quarantine_malformed(
         time,
         Some((object.account.as_str(), object.region.as_str())),
     );
-    send(
-        ingest,
-        &[BulkOp::Put {
-            index: ingest.settings.quarantine_index(),
-            id,
-            document: document.into(),
-        }],
-    )
-    .await
+    Ok(index_quarantined(ingest, id, document).await?)
 }
 
 fn health_document(
@@ -537,15 +499,7 @@ async fn set_aside(
             )
             .await?;
         let (id, document) = health_document(&key, reason, now, None);
-        send(
-            ingest,
-            &[BulkOp::Put {
-                index: ingest.settings.quarantine_index(),
-                id,
-                document: document.into(),
-            }],
-        )
-        .await
+        index_quarantined(ingest, id, document).await
     };
     match stored.await {
         Ok(()) => {

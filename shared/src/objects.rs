@@ -262,6 +262,95 @@ impl ObjectReader for InMemoryObjects {
     }
 }
 
+/// Writes `documents` as one gzip NDJSON archive object at `key`.
+pub async fn archive_documents<T: serde::Serialize>(
+    store: &dyn crate::ports::ObjectStore,
+    key: &str,
+    documents: &[T],
+) -> Result<(), CallError> {
+    let mut ndjson = Vec::new();
+    for document in documents {
+        serde_json::to_writer(&mut ndjson, document).expect("documents serialize");
+        ndjson.push(b'\n');
+    }
+    store
+        .put_object(
+            key,
+            crate::archive::gzip(&ndjson),
+            crate::ports::ObjectKind::GzipNdjson,
+        )
+        .await
+}
+
+/// An index of documents made from archived objects, and its template.
+pub struct DerivedIndex<'a> {
+    pub search: &'a dyn crate::ports::SearchIndexer,
+    /// Its template (name, body), installed once per process before the
+    /// first write; `None` when another part installs it (the quarantine's).
+    pub template: Option<(&'a tokio::sync::OnceCell<()>, String, serde_json::Value)>,
+    pub index: String,
+    pub bulk_max_bytes: usize,
+    /// How long the bulk writes may retry refused items.
+    pub budget: std::time::Duration,
+    /// What a document is, for the log lines (`flow`, `usage`).
+    pub what: &'static str,
+}
+
+/// Puts `(id, JSON document)` pairs in the index (`_id` = id, so a rewrite
+/// of the same object changes nothing). A document the index refuses for
+/// good is logged, not retried: its archive object holds it. A transient
+/// refusal is an error, for the object to be processed again.
+pub async fn index_documents(
+    target: &DerivedIndex<'_>,
+    documents: Vec<(String, String)>,
+) -> Result<(), CallError> {
+    use crate::search::bulk::{BulkOp, ItemOutcome};
+    let ops: Vec<BulkOp> = documents
+        .into_iter()
+        .map(|(id, document)| BulkOp::Put {
+            index: target.index.clone(),
+            id,
+            document: document.into(),
+        })
+        .collect();
+    if ops.is_empty() {
+        return Ok(());
+    }
+    if let Some((installed, name, template)) = &target.template {
+        installed
+            .get_or_try_init(|| async { target.search.install_template(name, template).await })
+            .await?;
+    }
+    let deadline = tokio::time::Instant::now() + target.budget;
+    let outcomes = crate::search::writer::bulk_with_retry(
+        target.search,
+        &ops,
+        target.bulk_max_bytes,
+        crate::retry::RetryPolicy::BULK_ITEMS,
+        deadline,
+    )
+    .await;
+    let mut refused = 0;
+    for (op, outcome) in ops.iter().zip(outcomes) {
+        match outcome {
+            ItemOutcome::Done | ItemOutcome::Conflict => {}
+            ItemOutcome::Retry(why) => return Err(CallError::transient("Bulk", "retry", why)),
+            ItemOutcome::Permanent(why) => {
+                refused += 1;
+                tracing::error!(document_id = %op.id(), reason = %why, what = target.what, "document refused by the index");
+            }
+        }
+    }
+    if refused > 0 {
+        tracing::error!(
+            refused,
+            what = target.what,
+            "documents refused by the index"
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
