@@ -79,8 +79,8 @@ fn every_object_is_well_formed_and_unique() {
     }
     let dashboards = objects.iter().filter(|o| o["type"] == "dashboard").count();
     assert_eq!(
-        dashboards, 4,
-        "overview, exposure, pipeline health and network traffic"
+        dashboards, 5,
+        "overview, exposure, pipeline health, network traffic and least privilege"
     );
 }
 

@@ -60,6 +60,42 @@ pub fn url_decode(raw: &str) -> Option<String> {
         .map(|key| key.into_owned())
 }
 
+/// What an S3 event notification body holds.
+#[derive(Debug)]
+pub enum S3Notification {
+    /// `s3:TestEvent`, sent when the notification is configured: nothing to
+    /// do.
+    Test,
+    Records(Vec<aws_lambda_events::s3::S3EventRecord>),
+}
+
+/// Decodes an SQS body holding an S3 event notification; the error says
+/// why it is not one.
+pub fn decode_s3_notification(body: &str) -> Result<S3Notification, String> {
+    let mut value: serde_json::Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
+    if value["Event"] == "s3:TestEvent" {
+        return Ok(S3Notification::Test);
+    }
+    // S3 always sends `userIdentity` and `requestParameters`; some senders
+    // of the same shape (moto, S3-compatible stores) leave them out. fanin
+    // reads neither, so a record without them is read as if they were empty.
+    if let Some(records) = value.get_mut("Records").and_then(|r| r.as_array_mut()) {
+        for record in records.iter_mut().filter_map(|r| r.as_object_mut()) {
+            for unread in ["userIdentity", "requestParameters"] {
+                record
+                    .entry(unread)
+                    .or_insert_with(|| serde_json::json!({}));
+            }
+        }
+    }
+    let event: aws_lambda_events::s3::S3Event =
+        serde_json::from_value(value).map_err(|e| e.to_string())?;
+    if event.records.is_empty() {
+        return Err("no Records".into());
+    }
+    Ok(S3Notification::Records(event.records))
+}
+
 /// Chunks in flight between the download and the blocking reader.
 const CHANNEL_CHUNKS: usize = 8;
 

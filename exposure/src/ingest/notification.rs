@@ -9,7 +9,7 @@
 //! region are validated (`fanin::ids`) before they reach a key or a log
 //! line; anything else is [`Unreadable`].
 
-use aws_lambda_events::s3::{S3Event, S3EventRecord};
+use aws_lambda_events::s3::S3EventRecord;
 use chrono::NaiveDate;
 use fanin::ids::{AccountId, Region};
 use sha2::{Digest, Sha256};
@@ -55,13 +55,7 @@ impl FlowLogObject {
 }
 
 /// What a notification body holds.
-#[derive(Debug)]
-pub enum Notification {
-    /// `s3:TestEvent`, sent when the notification is configured: nothing to
-    /// do.
-    Test,
-    Records(Vec<S3EventRecord>),
-}
+pub use fanin::objects::S3Notification as Notification;
 
 /// Why a notification or one of its records is set aside
 /// (`flowlog_unreadable`).
@@ -81,29 +75,7 @@ pub enum Unreadable {
 
 /// Decodes an SQS body.
 pub fn decode(body: &str) -> Result<Notification, Unreadable> {
-    let mut value: serde_json::Value =
-        serde_json::from_str(body).map_err(|e| Unreadable::NotANotification(e.to_string()))?;
-    if value["Event"] == "s3:TestEvent" {
-        return Ok(Notification::Test);
-    }
-    // S3 always sends `userIdentity` and `requestParameters`; some senders
-    // of the same shape (moto, S3-compatible stores) leave them out. fanin
-    // reads neither, so a record without them is read as if they were empty.
-    if let Some(records) = value.get_mut("Records").and_then(|r| r.as_array_mut()) {
-        for record in records.iter_mut().filter_map(|r| r.as_object_mut()) {
-            for unread in ["userIdentity", "requestParameters"] {
-                record
-                    .entry(unread)
-                    .or_insert_with(|| serde_json::json!({}));
-            }
-        }
-    }
-    let event: S3Event =
-        serde_json::from_value(value).map_err(|e| Unreadable::NotANotification(e.to_string()))?;
-    if event.records.is_empty() {
-        return Err(Unreadable::NotANotification("no Records".into()));
-    }
-    Ok(Notification::Records(event.records))
+    fanin::objects::decode_s3_notification(body).map_err(Unreadable::NotANotification)
 }
 
 /// The object of one record, if it is a flow-log object of `expected_bucket`.
@@ -123,7 +95,8 @@ pub fn locate(record: &S3EventRecord, expected_bucket: &str) -> Result<FlowLogOb
         .key
         .as_deref()
         .ok_or(Unreadable::Layout("no key"))?;
-    let key = url_decode(raw_key).ok_or(Unreadable::Layout("the key does not URL-decode"))?;
+    let key = fanin::objects::url_decode(raw_key)
+        .ok_or(Unreadable::Layout("the key does not URL-decode"))?;
     let (account, region, day, encoding) = parse_key(&key)?;
     Ok(FlowLogObject {
         bucket: expected_bucket.to_owned(),
@@ -140,15 +113,6 @@ pub fn locate(record: &S3EventRecord, expected_bucket: &str) -> Result<FlowLogOb
         day,
         encoding,
     })
-}
-
-/// S3 notifications carry keys form-encoded (`+` for a space, `%XX`).
-fn url_decode(raw: &str) -> Option<String> {
-    let plus_as_space = raw.replace('+', " ");
-    percent_encoding::percent_decode_str(&plus_as_space)
-        .decode_utf8()
-        .ok()
-        .map(|key| key.into_owned())
 }
 
 /// The account, region, day and encoding a key names.
@@ -256,7 +220,7 @@ mod tests {
             Err(Unreadable::NotANotification(_))
         ));
         assert_eq!(
-            url_decode("AWSLogs/aws-account-id%3D1/a+b%2Bc").unwrap(),
+            fanin::objects::url_decode("AWSLogs/aws-account-id%3D1/a+b%2Bc").unwrap(),
             "AWSLogs/aws-account-id=1/a b+c"
         );
     }

@@ -12,7 +12,7 @@
 //! are validated before they reach a key or a log line; anything else is
 //! [`Unreadable`].
 
-use aws_lambda_events::s3::{S3Event, S3EventRecord};
+use aws_lambda_events::s3::S3EventRecord;
 use chrono::NaiveDate;
 use fanin::ids::{AccountId, Region};
 
@@ -45,12 +45,7 @@ impl TrailObject {
 }
 
 /// What a notification body holds.
-#[derive(Debug)]
-pub enum Notification {
-    /// `s3:TestEvent`, sent when the notification is configured.
-    Test,
-    Records(Vec<S3EventRecord>),
-}
+pub use fanin::objects::S3Notification as Notification;
 
 /// What one record of a notification names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,28 +79,7 @@ pub enum Unreadable {
 
 /// Decodes an SQS body.
 pub fn decode(body: &str) -> Result<Notification, Unreadable> {
-    let mut value: serde_json::Value =
-        serde_json::from_str(body).map_err(|e| Unreadable::NotANotification(e.to_string()))?;
-    if value["Event"] == "s3:TestEvent" {
-        return Ok(Notification::Test);
-    }
-    // S3 always sends `userIdentity` and `requestParameters`; moto and
-    // S3-compatible stores may not. fanin reads neither.
-    if let Some(records) = value.get_mut("Records").and_then(|r| r.as_array_mut()) {
-        for record in records.iter_mut().filter_map(|r| r.as_object_mut()) {
-            for unread in ["userIdentity", "requestParameters"] {
-                record
-                    .entry(unread)
-                    .or_insert_with(|| serde_json::json!({}));
-            }
-        }
-    }
-    let event: S3Event =
-        serde_json::from_value(value).map_err(|e| Unreadable::NotANotification(e.to_string()))?;
-    if event.records.is_empty() {
-        return Err(Unreadable::NotANotification("no Records".into()));
-    }
-    Ok(Notification::Records(event.records))
+    fanin::objects::decode_s3_notification(body).map_err(Unreadable::NotANotification)
 }
 
 /// What one record names, if it is an object of `expected_bucket`.

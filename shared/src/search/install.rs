@@ -367,6 +367,10 @@ pub fn templates(prefix: &str) -> Vec<(String, Value)> {
         template::flows_name(prefix),
         template::flows_template(prefix),
     ));
+    all.push((
+        template::usage_name(prefix),
+        template::usage_template(prefix),
+    ));
     all
 }
 
@@ -562,7 +566,7 @@ mod tests {
             first.items.iter().all(|i| i.change == Change::Created),
             "{first}"
         );
-        assert_eq!(first.items.len(), 9 + 6 + 1, "{first}");
+        assert_eq!(first.items.len(), 10 + 6 + 1, "{first}");
         assert_eq!(world.index("fanin-findings-history").len(), 0);
         assert!(
             world
@@ -629,7 +633,7 @@ mod tests {
                 .to_string()
                 .contains("warning: ISM plugin not available")
         );
-        assert_eq!(report.changed(), 9 + 6);
+        assert_eq!(report.changed(), 10 + 6);
     }
 
     #[tokio::test]
