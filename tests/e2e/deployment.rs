@@ -243,6 +243,7 @@ async fn stacksets_create_the_wiring_securely_and_remove_it_cleanly() {
                 "ec2:DescribeVpcPeeringConnections",
                 "ec2:DescribeVpcs",
                 "events:DescribeRule",
+                "iam:GetAccountAuthorizationDetails",
                 "inspector:DescribeFindings",
                 "inspector:ListAssessmentTemplates",
                 "inspector:ListEventSubscriptions",
