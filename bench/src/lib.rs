@@ -1,0 +1,6 @@
+//! fanin's benchmark report. `scripts/bench` runs every measurement; each
+//! writes one section (`<out>/<name>.json`, see [`section`]), and
+//! `fanin-bench report` assembles the sections into one Markdown report with
+//! the machine, the commit and the command.
+
+pub mod section;
