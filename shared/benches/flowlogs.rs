@@ -184,6 +184,8 @@ fn cpu_time() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+mod section;
+
 fn rate(records: usize, time: Duration) -> f64 {
     records as f64 / time.as_secs_f64()
 }
@@ -264,5 +266,51 @@ fn main() {
         aggregator.approximate_bytes() as f64 / 1048576.0,
         peak as f64 / 1024.0,
         before as f64 / 1024.0,
+    );
+    let ratio = parse_rate / floor_rate;
+    let markdown = format!(
+        "{RECORDS} default-format (version 2) records, {INTERFACES} interfaces, CPU time of one thread, best of {ROUNDS} interleaved rounds.\n\n\
+         | what | records/s/core | ns/record |\n| --- | --- | --- |\n\
+         | floor: split the same bytes into lines and fields | {} | {:.0} |\n\
+         | parse only | {} | {:.0} |\n\
+         | **parse + aggregate** ({keys} keys) | **{}** | **{:.0}** |\n\n\
+         Parse + aggregate is **{:.0} %** of the floor. A day of a {INTERFACES}-interface VPC ({records} records, {} keys): peak resident memory {:.0} MiB.\n",
+        section::thousands(floor_rate),
+        1e9 / floor_rate,
+        section::thousands(parse_only_rate),
+        1e9 / parse_only_rate,
+        section::thousands(parse_rate),
+        1e9 / parse_rate,
+        100.0 * ratio,
+        aggregator.key_count(),
+        peak as f64 / 1024.0,
+    );
+    section::write(
+        "parser-flowlogs",
+        section::Section {
+            title: "VPC Flow Logs: parse + aggregate (issue 11)",
+            command: "cargo bench -p fanin --bench flowlogs",
+            markdown,
+            goals: vec![
+                section::Goal {
+                    name: "flow logs, parse + aggregate",
+                    target: "≥ 1,000,000 records/s/core",
+                    measured: section::thousands(parse_rate),
+                    met: parse_rate >= 1e6,
+                },
+                section::Goal {
+                    name: "flow logs, parse + aggregate against its floor",
+                    target: "≥ 50 %",
+                    measured: format!("{:.0} %", 100.0 * ratio),
+                    met: ratio >= 0.5,
+                },
+            ],
+            data: serde_json::json!({
+                "records": RECORDS, "floor_records_per_second": floor_rate,
+                "parse_records_per_second": parse_only_rate,
+                "parse_aggregate_records_per_second": parse_rate, "keys": keys,
+                "day_records": records, "day_keys": aggregator.key_count(), "day_peak_kib": peak,
+            }),
+        },
     );
 }
