@@ -3,4 +3,6 @@
 //! `fanin-bench report` assembles the sections into one Markdown report with
 //! the machine, the commit and the command.
 
+pub mod coldstart;
 pub mod section;
+pub mod sizes;
