@@ -6,7 +6,7 @@
 //! process is killed and the next one started. Rounds interleave the hello
 //! world and every binary so that drift on the machine falls on all alike.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -107,7 +107,7 @@ async fn next(State(api): State<Arc<Api>>) -> &'static str {
 /// Runs `rounds` interleaved rounds: in each, the hello world and then every
 /// binary once. Returns the hello world's times first.
 pub async fn measure(
-    hello: &PathBuf,
+    hello: &Path,
     binaries: &[Binary],
     rounds: usize,
     timeout: Duration,
@@ -122,7 +122,7 @@ pub async fn measure(
 
     let mut all = vec![Binary {
         name: HELLO.into(),
-        path: hello.clone(),
+        path: hello.to_path_buf(),
     }];
     all.extend(binaries.iter().cloned());
     let mut times: Vec<Times> = all
