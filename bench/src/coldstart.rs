@@ -88,6 +88,11 @@ fn environment(api: &str, name: &str) -> Vec<(&'static str, String)> {
         ("FANIN_CENTRAL_ACCOUNT_ID", "999999999999".into()),
         ("FANIN_GUARD_POLICY_BUCKET", "central-guard".into()),
         ("FANIN_GUARD_POLICY_KEY", "guard/policy.json".into()),
+        ("FANIN_REGIONS", "us-east-1".into()),
+        (
+            "FANIN_GUARD_OWN_ROLES",
+            "arn:aws:iam::999999999999:role/fanin-guard".into(),
+        ),
         ("RUST_LOG", "warn".into()),
     ]
 }
