@@ -89,6 +89,9 @@ fn environment(api: &str, name: &str) -> Vec<(&'static str, String)> {
         ("FANIN_GUARD_POLICY_BUCKET", "central-guard".into()),
         ("FANIN_GUARD_POLICY_KEY", "guard/policy.json".into()),
         ("FANIN_REGIONS", "us-east-1".into()),
+        ("FANIN_FLOW_LOG_BUCKET", "central-flow-logs".into()),
+        ("FANIN_TRAIL_BUCKET", "central-trail".into()),
+        ("FANIN_EVENT_BUS", "fanin".into()),
         (
             "FANIN_GUARD_OWN_ROLES",
             "arn:aws:iam::999999999999:role/fanin-guard".into(),
