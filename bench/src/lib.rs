@@ -3,5 +3,7 @@
 //! `fanin-bench report` assembles the sections into one Markdown report with
 //! the machine, the commit and the command ([`report`]).
 
+pub mod coldstart;
 pub mod report;
 pub mod section;
+pub mod sizes;

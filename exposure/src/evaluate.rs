@@ -90,6 +90,17 @@ impl Evaluate {
     }
 
     pub fn with_sdk(config: &ExposureConfig, sdk: aws_config::SdkConfig) -> anyhow::Result<Self> {
+        let search = crate::search_client(config, &sdk)?;
+        Ok(Self::with_search(config, sdk, search))
+    }
+
+    /// As [`Self::with_sdk`], on an OpenSearch client the caller shares
+    /// (the function's one client, also the ingest's).
+    pub fn with_search(
+        config: &ExposureConfig,
+        sdk: aws_config::SdkConfig,
+        search: fanin::search::opensearch::OpenSearchIndexer,
+    ) -> Self {
         let store = &config.store;
         let sessions = fanin::aws::sts::CachedSessions::new(
             fanin::aws::sts::StsSessions::new(
@@ -101,12 +112,6 @@ impl Evaluate {
             ),
             SESSION_REFRESH_MARGIN,
         );
-        let search = fanin::search::opensearch::OpenSearchIndexer::new(
-            &store.opensearch_url,
-            &store.search_auth,
-            sdk.credentials_provider(),
-            sdk.region().cloned(),
-        )?;
         let ports = EvaluatePorts {
             sessions: Arc::new(sessions),
             network: Arc::new(Ec2Network::new(sdk.clone())),
@@ -130,7 +135,7 @@ impl Evaluate {
             min_observation: config.min_observation,
             retry_pause: Duration::from_millis(500),
         };
-        Ok(Self::new(settings, ports))
+        Self::new(settings, ports)
     }
 }
 

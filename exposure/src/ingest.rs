@@ -96,14 +96,9 @@ impl Ingest {
         config: &ExposureConfig,
         sdk: &aws_config::SdkConfig,
         maps: Arc<dyn NetworkMaps>,
+        search: fanin::search::opensearch::OpenSearchIndexer,
     ) -> anyhow::Result<Self> {
         let store = &config.store;
-        let search = fanin::search::opensearch::OpenSearchIndexer::new(
-            &store.opensearch_url,
-            &store.search_auth,
-            sdk.credentials_provider(),
-            sdk.region().cloned(),
-        )?;
         Ok(Self {
             objects: Arc::new(aws::S3FlowLogObjects::new(sdk, store.s3_force_path_style)),
             archive: Arc::new(fanin::aws::s3::S3Objects::new(

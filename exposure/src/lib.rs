@@ -36,20 +36,37 @@ pub struct Exposure {
 impl Exposure {
     pub async fn build(config: ExposureConfig) -> anyhow::Result<Self> {
         let sdk = fanin::aws::load_sdk_config("fanin-exposure").await;
-        let evaluate = evaluate::Evaluate::with_sdk(&config, sdk.clone())?;
+        // One OpenSearch client (one connection pool, one root store) for
+        // both halves of the function.
+        let search = search_client(&config, &sdk)?;
+        let evaluate = evaluate::Evaluate::with_search(&config, sdk.clone(), search.clone());
         // Ingest classifies sources with the same read-role sessions and
         // EC2 reader as the evaluation.
         let maps = std::sync::Arc::new(inventory::ReadRoleNetworkMaps {
             sessions: evaluate.ports.sessions.clone(),
             reader: evaluate.ports.network.clone(),
         });
-        let ingest = ingest::Ingest::with_sdk(&config, &sdk, maps)?;
+        let ingest = ingest::Ingest::with_sdk(&config, &sdk, maps, search)?;
         Ok(Self {
             config,
             ingest,
             evaluate,
         })
     }
+}
+
+/// The function's OpenSearch client, with the ambient credentials.
+pub(crate) fn search_client(
+    config: &ExposureConfig,
+    sdk: &aws_config::SdkConfig,
+) -> anyhow::Result<fanin::search::opensearch::OpenSearchIndexer> {
+    let store = &config.store;
+    fanin::search::opensearch::OpenSearchIndexer::new(
+        &store.opensearch_url,
+        &store.search_auth,
+        sdk.credentials_provider(),
+        sdk.region().cloned(),
+    )
 }
 
 /// Routes an invocation: an SQS batch (`Records[].eventSource ==

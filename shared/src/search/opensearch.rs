@@ -27,6 +27,9 @@ use crate::ports::{
 /// deadline) than waited for until Lambda's hard timeout.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Clones share one HTTP client: its connection pool and its TLS
+/// configuration (root store loaded once).
+#[derive(Clone)]
 pub struct OpenSearchIndexer {
     client: OpenSearch,
     /// Scheme, host and port only, for reports.
