@@ -29,6 +29,8 @@ pub struct LoadPlan {
     pub instances_per_region: usize,
     /// How the findings reach the central queue.
     pub via: Emission,
+    /// The event-source mapping's batch size; the deployed one when `None`.
+    pub batch_size: Option<i32>,
 }
 
 /// The way into the central queue.
@@ -66,6 +68,7 @@ impl LoadPlan {
             findings: 100_000,
             instances_per_region: 4,
             via: Emission::Queue,
+            batch_size: None,
         }
     }
 
@@ -116,7 +119,10 @@ pub async fn run(plan: &LoadPlan) -> anyhow::Result<LoadReport> {
         accounts.len(),
         region_refs.len()
     );
-    let deployed = crate::deployment::deploy(&stack, &account_refs, &region_refs).await?;
+    let mut deployed = crate::deployment::deploy(&stack, &account_refs, &region_refs).await?;
+    if let Some(batch_size) = plan.batch_size {
+        deployed.mapping.batch_size = batch_size;
+    }
     let central = deployed.central.clone();
 
     stack.gateway.reset_calls();
@@ -135,6 +141,7 @@ pub async fn run(plan: &LoadPlan) -> anyhow::Result<LoadReport> {
         .iter()
         .flat_map(|a| region_refs.iter().map(move |r| (*a, *r)))
         .collect();
+    let wave_size = QUEUE_WAVE.max(usize::try_from(deployed.mapping.batch_size).unwrap_or(0));
     let mut expected: BTreeSet<String> = BTreeSet::new();
     for (n, (account, region)) in places.iter().enumerate() {
         // The findings split as evenly as they go over the places.
@@ -152,8 +159,8 @@ pub async fn run(plan: &LoadPlan) -> anyhow::Result<LoadReport> {
                     .to_owned(),
             );
         }
-        for wave in events.chunks(QUEUE_WAVE) {
-            if queued + wave.len() > QUEUE_WAVE {
+        for wave in events.chunks(wave_size) {
+            if queued + wave.len() > wave_size {
                 collect_seconds += drain(&esm, &mut collector, &mut stats, sent).await?;
                 queued = 0;
             }

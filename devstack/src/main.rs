@@ -1,5 +1,5 @@
 //! `fanin-devstack demo [--json]`: the whole pipeline on the local stack.
-//! `fanin-devstack load [--findings N] [--accounts N] [--via queue|eventbridge]`: the load run, as JSON.
+//! `fanin-devstack load [--findings N] [--accounts N] [--regions R,..] [--batch-size N] [--via queue|eventbridge]`: the load run, as JSON.
 use anyhow::bail;
 
 #[tokio::main]
@@ -30,6 +30,18 @@ async fn main() -> anyhow::Result<()> {
             if let Some(accounts) = value("--accounts")? {
                 plan.accounts = accounts;
             }
+            if let Some(batch_size) = value("--batch-size")? {
+                plan.batch_size = Some(i32::try_from(batch_size)?);
+            }
+            if let Some(i) = args.iter().position(|a| a == "--regions") {
+                plan.regions = args
+                    .get(i + 1)
+                    .map(String::as_str)
+                    .unwrap_or("")
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect();
+            }
             if let Some(i) = args.iter().position(|a| a == "--via") {
                 plan.via = args.get(i + 1).map(String::as_str).unwrap_or("").parse()?;
             }
@@ -38,7 +50,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         _ => bail!(
-            "usage: fanin-devstack demo [--json] | load [--findings N] [--accounts N] [--via queue|eventbridge]"
+            "usage: fanin-devstack demo [--json] | load [--findings N] [--accounts N] [--regions R,..] [--batch-size N] [--via queue|eventbridge]"
         ),
     }
 }
