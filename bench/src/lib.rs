@@ -7,3 +7,4 @@ pub mod coldstart;
 pub mod report;
 pub mod section;
 pub mod sizes;
+pub mod stack;

@@ -46,6 +46,14 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The sections `calls` and `memory-throughput` from `fanin-devstack load` reports.
+    Stack {
+        /// A `fanin-devstack load` JSON report; repeat for each run.
+        #[arg(long = "load")]
+        loads: Vec<PathBuf>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Assembles the sections in DIR into the report in OUT (between its markers).
     Report {
         #[arg(long, default_value = "target/bench")]
@@ -116,6 +124,23 @@ async fn main() -> anyhow::Result<()> {
                 all.extend(sizes::read(&arch, &dir)?);
             }
             write(out, "sizes", &sizes::section(&all, &command_line()))
+        }
+        Command::Stack { loads, out } => {
+            let runs = loads
+                .iter()
+                .map(|path| fanin_bench::stack::read(path))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let command = "scripts/bench --only stack";
+            write(
+                out.clone(),
+                "calls",
+                &fanin_bench::stack::calls_section(&runs, command),
+            )?;
+            write(
+                out,
+                "memory-throughput",
+                &fanin_bench::stack::memory_section(&runs, command),
+            )
         }
         Command::Report {
             sections,

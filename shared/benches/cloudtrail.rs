@@ -271,8 +271,9 @@ fn main() {
         )
     };
     let markdown = format!(
-        "{RECORDS} records of {:.0} bytes, {keys} (principal, action) keys, CPU time of one thread, best of {ROUNDS} interleaved rounds.\n\n\
+        "{} records of {:.0} bytes, {keys} (principal, action) keys, CPU time of one thread, best of {ROUNDS} interleaved rounds.\n\n\
          | what | records/s/core | M records/min/core | ns/record | of the floor |\n| --- | --- | --- | --- | --- |\n{}{}{}",
+        section::thousands(RECORDS as f64),
         bytes.len() as f64 / RECORDS as f64,
         row(
             "floor: serde_json reads each record into `IgnoredAny`",
@@ -298,6 +299,12 @@ fn main() {
                     target: "≥ 10 M records/min/core",
                     measured: format!("{:.1} M", per_minute / 1e6),
                     met: per_minute >= 10e6,
+                },
+                section::Goal {
+                    name: "CloudTrail, parse + aggregate from a reader (the Lambda's path)",
+                    target: "≥ 10 M records/min/core",
+                    measured: format!("{:.1} M", rates[2] * 60.0 / 1e6),
+                    met: rates[2] * 60.0 >= 10e6,
                 },
                 section::Goal {
                     name: "CloudTrail, parse + aggregate against its floor",

@@ -269,12 +269,13 @@ fn main() {
     );
     let ratio = parse_rate / floor_rate;
     let markdown = format!(
-        "{RECORDS} default-format (version 2) records, {INTERFACES} interfaces, CPU time of one thread, best of {ROUNDS} interleaved rounds.\n\n\
+        "{} default-format (version 2) records, {INTERFACES} interfaces, CPU time of one thread, best of {ROUNDS} interleaved rounds.\n\n\
          | what | records/s/core | ns/record |\n| --- | --- | --- |\n\
          | floor: split the same bytes into lines and fields | {} | {:.0} |\n\
          | parse only | {} | {:.0} |\n\
          | **parse + aggregate** ({keys} keys) | **{}** | **{:.0}** |\n\n\
-         Parse + aggregate is **{:.0} %** of the floor. A day of a {INTERFACES}-interface VPC ({records} records, {} keys): peak resident memory {:.0} MiB.\n",
+         Parse + aggregate is **{:.0} %** of the floor. A day of a {INTERFACES}-interface VPC ({} records, {} keys): peak resident memory {:.0} MiB.\n",
+        section::thousands(RECORDS as f64),
         section::thousands(floor_rate),
         1e9 / floor_rate,
         section::thousands(parse_only_rate),
@@ -282,6 +283,7 @@ fn main() {
         section::thousands(parse_rate),
         1e9 / parse_rate,
         100.0 * ratio,
+        section::thousands(records as f64),
         aggregator.key_count(),
         peak as f64 / 1024.0,
     );
