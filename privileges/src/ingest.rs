@@ -240,43 +240,42 @@ pub struct ObjectUsage {
 
 /// The most decompressed bytes of one object read. CloudTrail delivers
 /// about every five minutes per account and region, so an object is
-/// usually kilobytes to a few tens of MB; a larger one is set aside.
+/// usually kilobytes to a few tens of MB; a larger one is set aside (it is
+/// streamed, so the limit bounds the time spent on it, not the memory).
 pub const MAX_DECOMPRESSED: u64 = 768 * 1024 * 1024;
 
 /// The blocking half: gzip → records → usage documents.
 ///
-/// The compressed object is streamed; the decompressed JSON is held as
-/// bytes (never as a `serde_json::Value`) and read record by record with
-/// the records' strings borrowed from it: `serde_json` reading from a
-/// `Read` goes byte by byte and measured six times slower (see
-/// docs/privileges.md, "Throughput").
+/// The object is streamed end to end: the decompressed JSON goes through
+/// the trail reader's bounded window (`fanin::privileges::window`, 256 KiB,
+/// growing only for a record larger than that, up to 16 MiB), each record
+/// read from the window's bytes with its strings borrowed, so memory is the
+/// window plus the aggregation's keys, whatever the object's size.
 pub fn read_object(
     source: impl Read,
     is_action: &dyn Fn(&str) -> bool,
     object: &TrailObject,
     object_id: &str,
 ) -> Result<ObjectUsage, ObjectError> {
-    let mut json = Vec::new();
-    flate2::read::MultiGzDecoder::new(source)
-        .take(MAX_DECOMPRESSED + 1)
-        .read_to_end(&mut json)
-        .map_err(|io| match fanin::objects::call_error_of(&io) {
-            Some(call) => ObjectError::Call(call.clone()),
-            None => ObjectError::Unreadable(format!("not a readable gzip object: {io}")),
-        })?;
-    if json.len() as u64 > MAX_DECOMPRESSED {
+    let mut decompressed = flate2::read::MultiGzDecoder::new(source).take(MAX_DECOMPRESSED + 1);
+    let mut aggregator = Aggregator::new(is_action);
+    let read = trail::read_reader(&mut decompressed, |index, record| {
+        aggregator.add(index, record)
+    });
+    if decompressed.limit() == 0 {
         return Err(ObjectError::Unreadable(format!(
             "more than {MAX_DECOMPRESSED} bytes decompressed"
         )));
     }
-    let mut aggregator = Aggregator::new(is_action);
-    trail::read_slice(&json, |index, record| aggregator.add(index, record)).map_err(|error| {
-        match error {
-            TrailError::Io(io) => ObjectError::Unreadable(io.to_string()),
-            TrailError::Format(why) => {
-                ObjectError::Unreadable(format!("not a CloudTrail log object: {why}"))
-            }
+    read.map_err(|error| match error {
+        TrailError::Io(io) => match fanin::objects::call_error_of(&io) {
+            Some(call) => ObjectError::Call(call.clone()),
+            None => ObjectError::Unreadable(format!("not a readable gzip object: {io}")),
+        },
+        TrailError::Format(why) => {
+            ObjectError::Unreadable(format!("not a CloudTrail log object: {why}"))
         }
+        too_large @ TrailError::TooLarge(_) => ObjectError::Unreadable(too_large.to_string()),
     })?;
     Ok(ObjectUsage {
         documents: aggregator.documents(

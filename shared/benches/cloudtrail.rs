@@ -9,14 +9,14 @@
 //! with every record read into `serde::de::IgnoredAny` (each byte looked
 //! at, nothing kept): the least any JSON reader of these objects must do.
 //! Then parse + aggregate, as the ingest does it, from the bytes in memory
-//! (`trail::read_slice`, strings borrowed) and from a buffered reader
-//! (`trail::read_reader`, the ingest's path after gzip). Rounds alternate
+//! (`trail::read_slice`, strings borrowed) and from a reader
+//! (`trail::read_reader` through its bounded window, the ingest's path
+//! after gzip). Rounds alternate
 //! the three on one core; the best round of each is reported as records per
 //! second per core (thread CPU time), with the ratio to the floor.
 //!
 //! See docs/privileges.md, "Throughput", for the command.
 
-use std::io::BufReader;
 use std::time::Duration;
 
 use fanin::privileges::trail::{read_reader, read_slice};
@@ -195,11 +195,7 @@ fn from_slice(bytes: &[u8], is_action: &dyn Fn(&str) -> bool) -> (u64, usize) {
 
 fn from_reader(bytes: &[u8], is_action: &dyn Fn(&str) -> bool) -> (u64, usize) {
     let mut aggregator = Aggregator::new(is_action);
-    read_reader(
-        BufReader::with_capacity(256 * 1024, bytes),
-        |index, record| aggregator.add(index, record),
-    )
-    .unwrap();
+    read_reader(bytes, |index, record| aggregator.add(index, record)).unwrap();
     (aggregator.stats().calls, aggregator.key_count())
 }
 

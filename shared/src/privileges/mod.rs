@@ -6,7 +6,8 @@
 //! - [`principal`]: who made a call, as IAM names it (assumed-role sessions
 //!   folded into their role).
 //! - [`trail`]: CloudTrail log objects (`{"Records": [...]}`) read record by
-//!   record, borrowing from the bytes.
+//!   record, borrowing from the bytes; [`window`]: the bounded window a
+//!   streamed object is read through.
 //! - [`actions`]: CloudTrail event names mapped to IAM actions.
 //! - [`usage`]: per (principal, action) first and last use, count and
 //!   denied attempts; the per-object documents and their merge over a
@@ -33,3 +34,4 @@ pub mod record;
 pub mod report;
 pub mod trail;
 pub mod usage;
+pub mod window;

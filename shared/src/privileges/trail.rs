@@ -1,13 +1,14 @@
 //! CloudTrail log objects (`{"Records": [...]}`) read record by record.
 //!
-//! The object is never one `serde_json::Value`: a serde visitor walks the
-//! top-level object, and the `Records` array element by element
-//! ([`read_records`]), handing each record to the caller as a [`Record`]
-//! that holds only the fields fanin reads (borrowed from the bytes when the
-//! source is a slice, the rest skipped). Every field is read leniently, so
-//! a record whose fields have unexpected types or are missing is a
-//! [`Malformed`] record at its index, and the records after it are still
-//! read; only broken JSON (or a read error) ends the object.
+//! The object is never one `serde_json::Value`, nor, read from a stream,
+//! held whole: [`read_records`] reads the top level's structure itself and
+//! hands each element of `Records` to `serde_json` as a slice of a bounded
+//! window (`super::window`), so a record's strings are borrowed and a
+//! stream is read as fast as bytes in memory. Each record is a [`Record`]
+//! that holds only the fields fanin reads, the rest skipped. Every field is
+//! read leniently, so a record whose fields have unexpected types or are
+//! missing is a [`Malformed`] record at its index, and the records after it
+//! are still read; only broken JSON (or a read error) ends the object.
 //!
 //! [`Record::actor`] says who made the call (`super::principal`), as the
 //! contract of issue 12 resolves it: sessions fold into their role, AWS
@@ -18,9 +19,13 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::principal::PrincipalKind;
+use super::window::{
+    ReaderSource, SliceSource, Source, TakeError, Taken, WindowError, next_token, read_one,
+    take_value,
+};
 
 /// A string field read from any JSON value: a string is kept (borrowed when
 /// the source allows), anything else is [`Text::Other`] and the value is
@@ -518,6 +523,10 @@ pub enum TrailError {
     /// Broken JSON, or a top level without a `Records` array.
     #[error("not a CloudTrail log object: {0}")]
     Format(String),
+    /// One record (or other top-level value) larger than the window
+    /// allows ([`super::window::MAX_VALUE_BYTES`]).
+    #[error("a record is larger than {0} bytes")]
+    TooLarge(usize),
 }
 
 /// What reading an object gave besides the records.
@@ -529,22 +538,54 @@ pub struct ReadSummary {
 
 /// Reads a CloudTrail object's records from `source`, calling `on_record`
 /// with each one's index (0-based, in `Records`) and the record, or why it
-/// is malformed. Works on a slice (`serde_json::de::SliceRead`, the record's
-/// strings borrowed) or a reader (`serde_json::de::IoRead`).
-pub fn read_records<'de, R, F>(source: R, on_record: F) -> Result<ReadSummary, TrailError>
+/// is malformed, as the records come. The top level's structure (`{`, the
+/// keys, `Records`' `[`, `,` and `]`) is read here; each record, and each
+/// other top-level value, is deserialized from the window's bytes (its
+/// strings borrowed) by `serde_json`, so a broken value anywhere ends the
+/// object as it did when the whole object was one `serde_json` read.
+pub fn read_records<S, F>(mut source: S, mut on_record: F) -> Result<ReadSummary, TrailError>
 where
-    R: serde_json::de::Read<'de>,
-    F: FnMut(u64, Result<&Record<'de>, Malformed>),
+    S: Source,
+    F: for<'x> FnMut(u64, Result<&Record<'x>, Malformed>),
 {
-    let mut deserializer = serde_json::Deserializer::new(source);
     let mut summary = ReadSummary::default();
-    let found = TopLevel {
-        on_record,
-        summary: &mut summary,
+    let mut found = false;
+    expect(&mut source, b'{', "an object with a Records array")?;
+    if next_token(&mut source).map_err(window_error)? == Some(b'}') {
+        source.consume(1);
+    } else {
+        loop {
+            let mut is_records = false;
+            take_value(&mut source, |window, at_end| {
+                Ok(match read_one::<Cow<'_, str>>(window, at_end)? {
+                    Ok((key, used)) => {
+                        is_records = key == "Records";
+                        Taken::Used(used)
+                    }
+                    Err(incomplete) => incomplete,
+                })
+            })
+            .map_err(|error| take_error(error, "a key of the top level"))?;
+            expect(&mut source, b':', "`:` after a key")?;
+            if is_records && !found {
+                read_array(&mut source, &mut on_record, &mut summary)?;
+                found = true;
+            } else {
+                skip_value(&mut source)?;
+            }
+            match next_token(&mut source).map_err(window_error)? {
+                Some(b',') => source.consume(1),
+                Some(b'}') => {
+                    source.consume(1);
+                    break;
+                }
+                _ => return Err(format("`,` or `}` after a top-level value")),
+            }
+        }
     }
-    .deserialize(&mut deserializer)
-    .map_err(to_trail_error)?;
-    deserializer.end().map_err(to_trail_error)?;
+    if next_token(&mut source).map_err(window_error)?.is_some() {
+        return Err(format("trailing characters after the top-level object"));
+    }
     if !found {
         return Err(TrailError::Format("no Records array".into()));
     }
@@ -552,106 +593,104 @@ where
 }
 
 /// The records of an object held in memory.
-pub fn read_slice<'de, F>(bytes: &'de [u8], on_record: F) -> Result<ReadSummary, TrailError>
+pub fn read_slice<F>(bytes: &[u8], on_record: F) -> Result<ReadSummary, TrailError>
 where
-    F: FnMut(u64, Result<&Record<'de>, Malformed>),
+    F: for<'x> FnMut(u64, Result<&Record<'x>, Malformed>),
 {
-    read_records(serde_json::de::SliceRead::new(bytes), on_record)
+    read_records(SliceSource::new(bytes), on_record)
 }
 
 /// The records of an object read from `reader` (decompressed), as it
-/// arrives; give it a buffered reader.
+/// arrives, through a window of at most [`super::window::MAX_VALUE_BYTES`] (the
+/// window buffers: no `BufReader` needed): the ingest's path, at the speed
+/// of [`read_slice`].
 pub fn read_reader<R, F>(reader: R, on_record: F) -> Result<ReadSummary, TrailError>
 where
     R: std::io::Read,
     F: for<'x> FnMut(u64, Result<&Record<'x>, Malformed>),
 {
-    read_records(serde_json::de::IoRead::new(reader), on_record)
+    read_records(ReaderSource::new(reader), on_record)
 }
 
-fn to_trail_error(error: serde_json::Error) -> TrailError {
-    if error.is_io() {
-        return TrailError::Io(error.into());
-    }
-    TrailError::Format(error.to_string())
-}
-
-/// The top-level object: `Records` read element by element, every other
-/// key skipped. Answers whether `Records` was there.
-struct TopLevel<'s, F> {
-    on_record: F,
-    summary: &'s mut ReadSummary,
-}
-
-impl<'de, F> DeserializeSeed<'de> for TopLevel<'_, F>
+/// `Records`' elements, each handed to `on_record` once read whole.
+fn read_array<S, F>(
+    source: &mut S,
+    on_record: &mut F,
+    summary: &mut ReadSummary,
+) -> Result<(), TrailError>
 where
-    F: FnMut(u64, Result<&Record<'de>, Malformed>),
+    S: Source,
+    F: for<'x> FnMut(u64, Result<&Record<'x>, Malformed>),
 {
-    type Value = bool;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
-        deserializer.deserialize_map(self)
+    expect(source, b'[', "the Records array")?;
+    if next_token(source).map_err(window_error)? == Some(b']') {
+        source.consume(1);
+        return Ok(());
     }
-}
-
-impl<'de, F> Visitor<'de> for TopLevel<'_, F>
-where
-    F: FnMut(u64, Result<&Record<'de>, Malformed>),
-{
-    type Value = bool;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object with a Records array")
-    }
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<bool, A::Error> {
-        let mut found = false;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            if key == "Records" && !found {
-                map.next_value_seed(RecordsArray {
-                    on_record: &mut self.on_record,
-                    summary: self.summary,
-                })?;
-                found = true;
-            } else {
-                map.next_value::<IgnoredAny>()?;
+    let mut index = 0;
+    loop {
+        take_value(source, |window, at_end| {
+            Ok(match read_one::<Object<Record<'_>>>(window, at_end)? {
+                Ok((element, used)) => {
+                    match &element {
+                        Object::Object(record) => on_record(index, Ok(record)),
+                        Object::NotAnObject => on_record(index, Err(Malformed::NotAnObject)),
+                    }
+                    Taken::Used(used)
+                }
+                Err(incomplete) => incomplete,
+            })
+        })
+        .map_err(|error| take_error(error, &format!("record {index}")))?;
+        index += 1;
+        summary.records = index;
+        match next_token(source).map_err(window_error)? {
+            Some(b',') => source.consume(1),
+            Some(b']') => {
+                source.consume(1);
+                return Ok(());
             }
+            _ => return Err(format(&format!("`,` or `]` after record {}", index - 1))),
         }
-        Ok(found)
     }
 }
 
-struct RecordsArray<'s, F> {
-    on_record: &'s mut F,
-    summary: &'s mut ReadSummary,
+/// A top-level value other than `Records`, checked and skipped.
+fn skip_value<S: Source>(source: &mut S) -> Result<(), TrailError> {
+    take_value(source, |window, at_end| {
+        Ok(match read_one::<IgnoredAny>(window, at_end)? {
+            Ok((_, used)) => Taken::Used(used),
+            Err(incomplete) => incomplete,
+        })
+    })
+    .map_err(|error| take_error(error, "a top-level value"))
 }
 
-impl<'de, F> DeserializeSeed<'de> for RecordsArray<'_, F>
-where
-    F: FnMut(u64, Result<&Record<'de>, Malformed>),
-{
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_seq(self)
+/// Consumes `byte`, the next token, or says what was `expected`.
+fn expect<S: Source>(source: &mut S, byte: u8, expected: &str) -> Result<(), TrailError> {
+    if next_token(source).map_err(window_error)? != Some(byte) {
+        return Err(format(expected));
+    }
+    source.consume(1);
+    Ok(())
+}
+
+fn format(expected: &str) -> TrailError {
+    TrailError::Format(format!("expected {expected}"))
+}
+
+fn window_error(error: WindowError) -> TrailError {
+    match error {
+        WindowError::Io(io) => TrailError::Io(io),
+        WindowError::TooLarge(limit) => TrailError::TooLarge(limit),
     }
 }
 
-impl<'de, F> Visitor<'de> for RecordsArray<'_, F>
-where
-    F: FnMut(u64, Result<&Record<'de>, Malformed>),
-{
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("the Records array")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut index = 0;
-        while let Some(element) = seq.next_element::<Object<Record<'de>>>()? {
-            match &element {
-                Object::Object(record) => (self.on_record)(index, Ok(record)),
-                Object::NotAnObject => (self.on_record)(index, Err(Malformed::NotAnObject)),
-            }
-            index += 1;
-        }
-        self.summary.records = index;
-        Ok(())
+fn take_error(error: TakeError, what: &str) -> TrailError {
+    match error {
+        TakeError::Window(error) => window_error(error),
+        TakeError::Json(json) => TrailError::Format(format!("{what}: {json}")),
+        TakeError::Truncated => TrailError::Format(format!("{what}: the object ends inside it")),
     }
 }
 
@@ -710,6 +749,61 @@ mod tests {
             read[3].as_ref().unwrap().event_name.get(),
             Some("DescribeInstances")
         );
+    }
+
+    /// Every callback and the result, as text.
+    fn transcript<S: Source>(source: S) -> String {
+        let mut out = String::new();
+        let read = read_records(source, |index, record| {
+            out += &format!("{index}: {:?}\n", record.map(|r| r.call()));
+        });
+        out + &format!("{read:?}")
+    }
+
+    #[test]
+    fn a_stream_cut_anywhere_reads_as_the_slice() {
+        let fixture = include_bytes!("../../../tests/fixtures/cloudtrail/user-guide-records.json");
+        let record = r#"{"eventTime":"2026-11-30T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"Get\u004fbject","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a\"b"}}"#;
+        let documents = [
+            String::from_utf8(fixture.to_vec()).unwrap(),
+            format!(
+                r#" {{"extra":{{"Records":[1]}}, "Rec\u006frds" : [ {record} , 12345 ,"x", null, [{record}], {record} ] , "Records":[{{"eventName":1}}]}} "#
+            ),
+            format!(r#"{{"Records":[{record},{record}"#),
+            format!(r#"{{"Records":[{record},]}}"#),
+            format!(r#"{{"Records":[{record}]}} x"#),
+            r#"{"Records":[{"eventName":"x"]}"#.to_owned(),
+            r#"{"Records":[1 2]}"#.to_owned(),
+            r#"{"Records":[12"#.to_owned(),
+            r#"{"Records":[],}"#.to_owned(),
+            r#"{"Recordz":[]}"#.to_owned(),
+            r#"{}"#.to_owned(),
+            String::new(),
+        ];
+        for document in &documents {
+            let expected = transcript(SliceSource::new(document.as_bytes()));
+            for (step, window) in [(1, 1), (7, 16), (64, 100), (4096, 0)] {
+                let trickle = super::super::window::tests::Trickle {
+                    bytes: document.as_bytes(),
+                    step,
+                };
+                let streamed = transcript(ReaderSource::with_window(trickle, window));
+                assert_eq!(
+                    streamed, expected,
+                    "step {step}, window {window}: {document}"
+                );
+            }
+        }
+        let mixed = transcript(SliceSource::new(documents[1].as_bytes()));
+        assert!(mixed.starts_with("0: Ok(Ok(Call {"), "{mixed}");
+        assert!(mixed.contains(r#"event_name: "GetObject""#), "{mixed}");
+        assert!(mixed.contains(r#"user/a\"b""#), "{mixed}");
+        assert!(mixed.contains("1: Err(NotAnObject)\n2: Err(NotAnObject)\n3: Err(NotAnObject)\n4: Err(NotAnObject)\n5: Ok(Ok("), "{mixed}");
+        assert!(mixed.ends_with("Ok(ReadSummary { records: 6 })"), "{mixed}");
+        for broken in &documents[2..] {
+            let read = transcript(SliceSource::new(broken.as_bytes()));
+            assert!(read.contains("Err(Format("), "{broken}: {read}");
+        }
     }
 
     #[test]
