@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::principal::PrincipalKind;
 use super::window::{
@@ -97,69 +97,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
-/// A flag CloudTrail writes as `true`/`false` (older records: as a string).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Flag(pub Option<bool>);
-
-impl<'de> Deserialize<'de> for Flag {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(Flag(match Text::deserialize(BoolAsText(deserializer))? {
-            Text::Str(text) if text == "true" => Some(true),
-            Text::Str(text) if text == "false" => Some(false),
-            _ => None,
-        }))
-    }
-}
-
-/// Hands a JSON boolean to [`Text`] as the string it spells.
-struct BoolAsText<D>(D);
-
-impl<'de, D: Deserializer<'de>> Deserializer<'de> for BoolAsText<D> {
-    type Error = D::Error;
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        struct Spell<V>(V);
-        impl<'de, V: Visitor<'de>> Visitor<'de> for Spell<V> {
-            type Value = V::Value;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                self.0.expecting(f)
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<V::Value, E> {
-                self.0.visit_borrowed_str(if v { "true" } else { "false" })
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<V::Value, E> {
-                self.0.visit_borrowed_str(v)
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<V::Value, E> {
-                self.0.visit_str(v)
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<V::Value, E> {
-                self.0.visit_i64(v)
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<V::Value, E> {
-                self.0.visit_u64(v)
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<V::Value, E> {
-                self.0.visit_f64(v)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
-                self.0.visit_unit()
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
-                self.0.visit_seq(seq)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
-                self.0.visit_map(map)
-            }
-        }
-        self.0.deserialize_any(Spell(visitor))
-    }
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf option unit unit_struct newtype_struct seq tuple
-        tuple_struct map struct enum identifier ignored_any
-    }
-}
-
 /// A JSON object read as `T`, or [`Object::NotAnObject`] (the value
 /// skipped) for any other JSON value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -178,16 +115,21 @@ impl<T> Object<T> {
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+/// A struct read from a JSON object's entries (see [`from_map`]).
+pub trait FromMap<'de>: Sized {
+    fn from_map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error>;
+}
+
+impl<'de, T: FromMap<'de>> Deserialize<'de> for Object<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct ObjectVisitor<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+        impl<'de, T: FromMap<'de>> Visitor<'de> for ObjectVisitor<T> {
             type Value = Object<T>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any JSON value")
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Object::Object)
+                T::from_map(map).map(Object::Object)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
@@ -216,70 +158,124 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     }
 }
 
-/// One CloudTrail record: the fields fanin reads, everything else skipped.
-/// Field names as CloudTrail writes them (CloudTrail User Guide, "CloudTrail
-/// record contents").
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Record<'a> {
-    #[serde(borrow)]
-    pub event_time: Text<'a>,
-    #[serde(borrow)]
-    pub event_source: Text<'a>,
-    #[serde(borrow)]
-    pub event_name: Text<'a>,
-    #[serde(borrow)]
-    pub aws_region: Text<'a>,
-    #[serde(borrow)]
-    pub error_code: Text<'a>,
-    #[serde(borrow)]
-    pub recipient_account_id: Text<'a>,
-    #[serde(borrow)]
-    pub user_identity: Object<UserIdentity<'a>>,
-    #[serde(borrow, rename = "sharedEventID")]
-    pub shared_event_id: Text<'a>,
-    #[serde(borrow)]
-    pub event_type: Text<'a>,
-    pub read_only: Flag,
-    pub management_event: Flag,
+/// A key of a JSON object as bytes: keys are only compared, so neither
+/// checked as UTF-8 nor copied (unless escaped). The derived `Deserialize`
+/// read every key of a record as a checked `&str`, a third of the parse.
+struct KeyBytes;
+
+impl<'de> DeserializeSeed<'de> for KeyBytes {
+    type Value = Cow<'de, [u8]>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_bytes(self)
+    }
 }
 
+impl<'de> Visitor<'de> for KeyBytes {
+    type Value = Cow<'de, [u8]>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_borrowed_bytes<E>(self, v: &'de [u8]) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_vec()))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v.as_bytes()))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.as_bytes().to_vec()))
+    }
+}
+
+/// [`FromMap`] for a struct of lenient fields: each named key's value read
+/// into its field (the last one wins when a key repeats), every other
+/// key's value skipped.
+macro_rules! from_map {
+    ($name:ident { $($key:literal => $field:ident),* $(,)? }) => {
+        impl<'de: 'a, 'a> FromMap<'de> for $name<'a> {
+            fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
+                let mut read = Self::default();
+                while let Some(key) = map.next_key_seed(KeyBytes)? {
+                    match key.as_ref() {
+                        $($key => read.$field = map.next_value()?,)*
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(read)
+            }
+        }
+    };
+}
+
+/// One CloudTrail record: the fields the usage aggregation reads,
+/// everything else skipped (`serde::de::IgnoredAny`: checked, not kept).
+/// Field names as CloudTrail writes them (CloudTrail User Guide, "CloudTrail
+/// record contents").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Record<'a> {
+    pub event_time: Text<'a>,
+    pub event_source: Text<'a>,
+    pub event_name: Text<'a>,
+    pub error_code: Text<'a>,
+    pub recipient_account_id: Text<'a>,
+    pub user_identity: Object<UserIdentity<'a>>,
+    pub shared_event_id: Text<'a>,
+    pub event_type: Text<'a>,
+}
+
+from_map!(Record {
+    b"eventTime" => event_time,
+    b"eventSource" => event_source,
+    b"eventName" => event_name,
+    b"errorCode" => error_code,
+    b"recipientAccountId" => recipient_account_id,
+    b"userIdentity" => user_identity,
+    b"sharedEventID" => shared_event_id,
+    b"eventType" => event_type,
+});
+
 /// `userIdentity`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserIdentity<'a> {
-    #[serde(borrow, rename = "type")]
     pub kind: Text<'a>,
-    #[serde(borrow)]
     pub arn: Text<'a>,
-    #[serde(borrow)]
-    pub account_id: Text<'a>,
     /// The AWS service that made the call for the principal
     /// (`cloudformation.amazonaws.com`, `AWS Internal`).
-    #[serde(borrow)]
     pub invoked_by: Text<'a>,
-    #[serde(borrow)]
     pub session_context: Object<SessionContext<'a>>,
 }
 
+from_map!(UserIdentity {
+    b"type" => kind,
+    b"arn" => arn,
+    b"invokedBy" => invoked_by,
+    b"sessionContext" => session_context,
+});
+
 /// `userIdentity.sessionContext`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionContext<'a> {
-    #[serde(borrow)]
     pub session_issuer: Object<SessionIssuer<'a>>,
 }
 
+from_map!(SessionContext {
+    b"sessionIssuer" => session_issuer,
+});
+
 /// `userIdentity.sessionContext.sessionIssuer`: the role (or user) whose
 /// temporary credentials made the call.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionIssuer<'a> {
-    #[serde(borrow, rename = "type")]
-    pub kind: Text<'a>,
-    #[serde(borrow)]
     pub arn: Text<'a>,
 }
+
+from_map!(SessionIssuer {
+    b"arn" => arn,
+});
 
 /// A principal named by a record, borrowed from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -705,13 +701,10 @@ mod tests {
                 event_time: owned(&r.event_time),
                 event_source: owned(&r.event_source),
                 event_name: owned(&r.event_name),
-                aws_region: owned(&r.aws_region),
                 error_code: owned(&r.error_code),
                 recipient_account_id: owned(&r.recipient_account_id),
                 shared_event_id: owned(&r.shared_event_id),
                 event_type: owned(&r.event_type),
-                read_only: r.read_only,
-                management_event: r.management_event,
                 user_identity: Object::NotAnObject,
             }))
         })
@@ -733,21 +726,24 @@ mod tests {
             {"eventTime":"2026-11-30T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","readOnly":true},
             "not an object",
             {"eventTime":1,"eventSource":{"a":[1,2]},"eventName":["x"],"userIdentity":"x","readOnly":"false"},
-            {"eventTime":"2026-11-30T10:00:01Z","eventSource":"ec2.amazonaws.com","eventName":"Describe\u0049nstances","extra":{"deep":[{"x":null}]}}
+            {"eventTime":"2026-11-30T10:00:01Z","eventSource":"ec2.amazonaws.com","eventName":"Describe\u0049nstances","extra":{"deep":[{"x":null}]},"error\u0043ode":"AccessDenied"}
         ],"extra":1}"#;
         let read = records(json);
         assert_eq!(read.len(), 4);
         let first = read[0].as_ref().unwrap();
         assert_eq!(first.event_name.get(), Some("GetObject"));
-        assert_eq!(first.read_only, Flag(Some(true)));
         assert_eq!(read[1], Err(Malformed::NotAnObject));
         let third = read[2].as_ref().unwrap();
         assert_eq!(third.event_time, Text::Other);
-        assert_eq!(third.read_only, Flag(Some(false)));
         assert_eq!(third.call().unwrap_err(), Malformed::Missing("eventTime"));
         assert_eq!(
             read[3].as_ref().unwrap().event_name.get(),
             Some("DescribeInstances")
+        );
+        // An escaped key is its unescaped name.
+        assert_eq!(
+            read[3].as_ref().unwrap().error_code.get(),
+            Some("AccessDenied")
         );
     }
 
