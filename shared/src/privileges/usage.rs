@@ -231,22 +231,40 @@ struct Accumulated {
     count: u64,
     denied: u64,
     mapping: Mapping,
-    event_names: BTreeSet<String>,
+    /// Indexes in [`Aggregator::event_names`] (usually one).
+    event_names: Vec<u32>,
 }
 
 #[derive(Debug)]
 struct PrincipalAccumulated {
     account: String,
     kind: PrincipalKind,
-    actions: HashMap<String, Accumulated>,
+    /// By index in [`Aggregator::actions`].
+    actions: HashMap<u32, Accumulated>,
+}
+
+/// An event name's resolution, with the action and the name interned.
+#[derive(Debug, Clone, Copy)]
+enum Resolved {
+    Action {
+        action: u32,
+        mapping: Mapping,
+        event_name: u32,
+    },
+    NotAnAction,
 }
 
 /// One object's aggregation: (principal ARN, action) → use.
 pub struct Aggregator<'c> {
     is_action: &'c dyn Fn(&str) -> bool,
     /// Event source → event name → its resolution, so a name is resolved
-    /// (and its string built) once per object.
-    resolved: HashMap<String, HashMap<String, Resolution>>,
+    /// (and its strings built) once per object.
+    resolved: HashMap<String, HashMap<String, Resolved>>,
+    /// The actions and event names resolved, interned: a call costs two
+    /// string lookups for its event and one for its principal.
+    actions: Vec<String>,
+    action_ids: HashMap<String, u32>,
+    event_names: Vec<String>,
     principals: HashMap<String, PrincipalAccumulated>,
     stats: UsageStats,
     malformed: Vec<MalformedRecord>,
@@ -259,6 +277,9 @@ impl<'c> Aggregator<'c> {
         Self {
             is_action,
             resolved: table(),
+            actions: Vec::new(),
+            action_ids: table(),
+            event_names: Vec::new(),
             principals: table(),
             stats: UsageStats::default(),
             malformed: Vec::new(),
@@ -277,6 +298,38 @@ impl<'c> Aggregator<'c> {
     /// (principal, action) keys held.
     pub fn key_count(&self) -> usize {
         self.principals.values().map(|p| p.actions.len()).sum()
+    }
+
+    /// An event's resolution, resolved at its first call.
+    fn resolve(&mut self, event_source: &str, event_name: &str) -> Resolved {
+        if let Some(resolved) = self
+            .resolved
+            .get(event_source)
+            .and_then(|names| names.get(event_name))
+        {
+            return *resolved;
+        }
+        let resolved = match actions::resolve(event_source, event_name, self.is_action) {
+            Resolution::NotAnAction => Resolved::NotAnAction,
+            Resolution::Action { action, mapping } => {
+                let next = self.actions.len() as u32;
+                let action = *self.action_ids.entry(action).or_insert_with_key(|action| {
+                    self.actions.push(action.clone());
+                    next
+                });
+                self.event_names.push(event_name.to_owned());
+                Resolved::Action {
+                    action,
+                    mapping,
+                    event_name: self.event_names.len() as u32 - 1,
+                }
+            }
+        };
+        self.resolved
+            .entry(event_source.to_owned())
+            .or_insert_with(table)
+            .insert(event_name.to_owned(), resolved);
+        resolved
     }
 
     /// One element of `Records`, as [`super::trail::read_records`] hands it.
@@ -304,22 +357,14 @@ impl<'c> Aggregator<'c> {
             Actor::NotAnApiCall => return self.stats.skipped_not_action += 1,
             Actor::Unattributed => return self.stats.unattributed += 1,
         };
-        let is_action = self.is_action;
-        let names = match self.resolved.get_mut(call.event_source) {
-            Some(names) => names,
-            None => self
-                .resolved
-                .entry(call.event_source.to_owned())
-                .or_insert_with(table),
-        };
-        if !names.contains_key(call.event_name) {
-            let resolution = actions::resolve(call.event_source, call.event_name, is_action);
-            names.insert(call.event_name.to_owned(), resolution);
-        }
-        let Resolution::Action { action, mapping } = &names[call.event_name] else {
+        let Resolved::Action {
+            action,
+            mapping,
+            event_name,
+        } = self.resolve(call.event_source, call.event_name)
+        else {
             return self.stats.skipped_not_action += 1;
         };
-        let mapping = *mapping;
         let denied = call
             .error_code
             .is_some_and(|code| DENIED_CODES.contains(&code));
@@ -337,7 +382,7 @@ impl<'c> Aggregator<'c> {
                     actions: table(),
                 }),
         };
-        match entry.actions.get_mut(action) {
+        match entry.actions.get_mut(&action) {
             Some(use_) => {
                 use_.first_seen = use_.first_seen.min(call.time);
                 use_.last_seen = use_.last_seen.max(call.time);
@@ -345,20 +390,20 @@ impl<'c> Aggregator<'c> {
                 use_.denied += u64::from(denied);
                 // Several names, one action: the surest mapping says it.
                 use_.mapping = use_.mapping.min(mapping);
-                if !use_.event_names.contains(call.event_name) {
-                    use_.event_names.insert(call.event_name.to_owned());
+                if !use_.event_names.contains(&event_name) {
+                    use_.event_names.push(event_name);
                 }
             }
             None => {
                 entry.actions.insert(
-                    action.to_owned(),
+                    action,
                     Accumulated {
                         first_seen: call.time,
                         last_seen: call.time,
                         count: 1,
                         denied: u64::from(denied),
                         mapping,
-                        event_names: BTreeSet::from([call.event_name.to_owned()]),
+                        event_names: vec![event_name],
                     },
                 );
             }
@@ -379,10 +424,14 @@ impl<'c> Aggregator<'c> {
             .principals
             .iter()
             .flat_map(|(arn, principal)| {
-                principal
-                    .actions
-                    .iter()
-                    .map(move |(action, use_)| UsageDoc {
+                principal.actions.iter().map(move |(&action, use_)| {
+                    let action = &self.actions[action as usize];
+                    let event_names: BTreeSet<&String> = use_
+                        .event_names
+                        .iter()
+                        .map(|&name| &self.event_names[name as usize])
+                        .collect();
+                    UsageDoc {
                         id: UsageDoc::id_of(object_id, arn, action),
                         object_id: object_id.to_owned(),
                         account: principal.account.clone(),
@@ -390,7 +439,7 @@ impl<'c> Aggregator<'c> {
                         principal_kind: principal.kind,
                         action: action.clone(),
                         mapping: use_.mapping,
-                        event_names: use_.event_names.iter().cloned().collect(),
+                        event_names: event_names.into_iter().cloned().collect(),
                         recipient_account: recipient_account.to_owned(),
                         region: region.to_owned(),
                         day: day.to_owned(),
@@ -398,7 +447,8 @@ impl<'c> Aggregator<'c> {
                         last_seen: use_.last_seen,
                         count: use_.count,
                         denied: use_.denied,
-                    })
+                    }
+                })
             })
             .collect();
         documents.sort_by(|a, b| (&a.principal_arn, &a.action).cmp(&(&b.principal_arn, &b.action)));
