@@ -626,15 +626,23 @@ where
     let mut index = 0;
     loop {
         take_value(source, |window, at_end| {
-            Ok(match read_one::<Object<Record<'_>>>(window, at_end)? {
-                Ok((element, used)) => {
-                    match &element {
-                        Object::Object(record) => on_record(index, Ok(record)),
-                        Object::NotAnObject => on_record(index, Err(Malformed::NotAnObject)),
-                    }
+            // The record is handed to `on_record` from inside the parse,
+            // never moved out; `into_iter` only says where the parse ended.
+            let mut deserializer = serde_json::Deserializer::from_slice(window);
+            let element = ElementSeed {
+                index,
+                on_record: &mut *on_record,
+            }
+            .deserialize(&mut deserializer)?;
+            let used = deserializer.into_iter::<IgnoredAny>().byte_offset();
+            Ok(match element {
+                Element::Handed => Taken::Used(used),
+                // A number or literal that ends with the window may go on.
+                Element::NotAnObject if used == window.len() && !at_end => Taken::Incomplete,
+                Element::NotAnObject => {
+                    on_record(index, Err(Malformed::NotAnObject));
                     Taken::Used(used)
                 }
-                Err(incomplete) => incomplete,
             })
         })
         .map_err(|error| take_error(error, &format!("record {index}")))?;
@@ -648,6 +656,68 @@ where
             }
             _ => return Err(format(&format!("`,` or `]` after record {}", index - 1))),
         }
+    }
+}
+
+/// What an element of `Records` was.
+enum Element {
+    /// An object, read and handed to `on_record`.
+    Handed,
+    /// Any other value, skipped: the caller hands it once it is whole.
+    NotAnObject,
+}
+
+/// An element of `Records`: an object is read as a [`Record`] and handed
+/// to `on_record` in place.
+struct ElementSeed<'f, F> {
+    index: u64,
+    on_record: &'f mut F,
+}
+
+impl<'de, F> DeserializeSeed<'de> for ElementSeed<'_, F>
+where
+    F: for<'x> FnMut(u64, Result<&Record<'x>, Malformed>),
+{
+    type Value = Element;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Element, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de, F> Visitor<'de> for ElementSeed<'_, F>
+where
+    F: for<'x> FnMut(u64, Result<&Record<'x>, Malformed>),
+{
+    type Value = Element;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Element, A::Error> {
+        let record = Record::from_map(map)?;
+        (self.on_record)(self.index, Ok(&record));
+        Ok(Element::Handed)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Element, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Element::NotAnObject)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Element, E> {
+        Ok(Element::NotAnObject)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Element, E> {
+        Ok(Element::NotAnObject)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Element, E> {
+        Ok(Element::NotAnObject)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Element, E> {
+        Ok(Element::NotAnObject)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Element, E> {
+        Ok(Element::NotAnObject)
+    }
+    fn visit_unit<E>(self) -> Result<Element, E> {
+        Ok(Element::NotAnObject)
     }
 }
 
