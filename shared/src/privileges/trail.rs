@@ -450,18 +450,14 @@ fn is_aws_service(invoked_by: &str) -> bool {
 /// `arn:<partition>:<service>::<12 digits>:<resource>`: the account of an
 /// IAM or STS ARN.
 fn arn_account(arn: &str) -> Option<&str> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_), Some("iam" | "sts"), Some(""), Some(account), Some(_)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
-    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+    let (_partition, rest) = arn.strip_prefix("arn:")?.split_once(':')?;
+    let rest = rest
+        .strip_prefix("iam::")
+        .or_else(|| rest.strip_prefix("sts::"))?;
+    let account = rest
+        .get(..12)
+        .filter(|account| account.bytes().all(|b| b.is_ascii_digit()))?;
+    (rest.as_bytes().get(12) == Some(&b':')).then_some(account)
 }
 
 fn identity_principal<'r>(
@@ -869,6 +865,28 @@ mod tests {
         for broken in &documents[2..] {
             let read = transcript(SliceSource::new(broken.as_bytes()));
             assert!(read.contains("Err(Format("), "{broken}: {read}");
+        }
+    }
+
+    #[test]
+    fn the_account_of_an_iam_or_sts_arn() {
+        for (arn, account) in [
+            ("arn:aws:iam::111122223333:user/a", Some("111122223333")),
+            (
+                "arn:aws-cn:sts::111122223333:assumed-role/r/s",
+                Some("111122223333"),
+            ),
+            ("arn:aws:iam::111122223333:", Some("111122223333")),
+            ("arn:aws:iam::111122223333", None),
+            ("arn:aws:iam::11112222333:user/a", None),
+            ("arn:aws:iam::1111222233334:user/a", None),
+            ("arn:aws:iam::11112222333x:user/a", None),
+            ("arn:aws:s3::111122223333:x", None),
+            ("arn:aws:iam:eu-west-1:111122223333:user/a", None),
+            ("arn:aws", None),
+            ("x:aws:iam::111122223333:user/a", None),
+        ] {
+            assert_eq!(arn_account(arn), account, "{arn}");
         }
     }
 
