@@ -10,8 +10,8 @@
 //! at, nothing kept): the least any JSON reader of these objects must do.
 //! Then parse + aggregate, as the ingest does it, from the bytes in memory
 //! (`trail::read_slice`, strings borrowed) and from a reader
-//! (`trail::read_reader` through its bounded window, the ingest's path
-//! after gzip). Rounds alternate
+//! (`trail::read_reader` through its bounded window: the Lambda's path,
+//! which reads the gzip stream so). Rounds alternate
 //! the three on one core; the best round of each is reported as records per
 //! second per core (thread CPU time), with the ratio to the floor.
 //!
@@ -275,14 +275,14 @@ fn main() {
             "floor: serde_json reads each record into `IgnoredAny`",
             rates[0]
         ),
-        row("**parse + aggregate**, from the bytes", rates[1]),
+        row("parse + aggregate, from the bytes", rates[1]),
         row(
-            "parse + aggregate, from a reader (what the Lambda does)",
+            "**parse + aggregate, from a reader** (the Lambda's path: gzip → `read_reader`)",
             rates[2]
         ),
     );
-    let per_minute = rates[1] * 60.0;
-    let ratio = rates[1] / floor_rate;
+    let per_minute = rates.map(|rate| rate * 60.0);
+    let ratio = rates.map(|rate| rate / floor_rate);
     section::write(
         "parser-cloudtrail",
         section::Section {
@@ -291,22 +291,28 @@ fn main() {
             markdown,
             goals: vec![
                 section::Goal {
-                    name: "CloudTrail, parse + aggregate",
-                    target: "≥ 10 M records/min/core",
-                    measured: format!("{:.1} M", per_minute / 1e6),
-                    met: per_minute >= 10e6,
-                },
-                section::Goal {
                     name: "CloudTrail, parse + aggregate from a reader (the Lambda's path)",
                     target: "≥ 10 M records/min/core",
-                    measured: format!("{:.1} M", rates[2] * 60.0 / 1e6),
-                    met: rates[2] * 60.0 >= 10e6,
+                    measured: format!("{:.1} M", per_minute[2] / 1e6),
+                    met: per_minute[2] >= 10e6,
                 },
                 section::Goal {
-                    name: "CloudTrail, parse + aggregate against its floor",
+                    name: "CloudTrail, parse + aggregate from a reader, against its floor",
                     target: "≥ 50 %",
-                    measured: format!("{:.0} %", 100.0 * ratio),
-                    met: ratio >= 0.5,
+                    measured: format!("{:.0} %", 100.0 * ratio[2]),
+                    met: ratio[2] >= 0.5,
+                },
+                section::Goal {
+                    name: "CloudTrail, parse + aggregate from the bytes",
+                    target: "≥ 10 M records/min/core",
+                    measured: format!("{:.1} M", per_minute[1] / 1e6),
+                    met: per_minute[1] >= 10e6,
+                },
+                section::Goal {
+                    name: "CloudTrail, parse + aggregate from the bytes, against its floor",
+                    target: "≥ 50 %",
+                    measured: format!("{:.0} %", 100.0 * ratio[1]),
+                    met: ratio[1] >= 0.5,
                 },
             ],
             data: serde_json::json!({
