@@ -102,8 +102,9 @@ impl Aggregate {
         }
     }
 
-    /// Adds one record's counters and times (its source goes through
-    /// [`Aggregate::add_source`], batched).
+    /// Adds one record's counters and times, as [`Counters::add`] does
+    /// in the aggregator.
+    #[cfg(test)]
     fn add_counts(&mut self, packets: u64, bytes: u64, start: i64, end: i64) {
         self.packets = self.packets.saturating_add(packets);
         self.bytes = self.bytes.saturating_add(bytes);
@@ -191,6 +192,42 @@ fn service_port(record: &Record<'_>, direction: Direction, initiator: Initiator)
     }
 }
 
+/// The counters of one key, held in the key table itself: a record
+/// touches one entry of about a cache line. The key's sketch and ranking
+/// (its [`Aggregate`], by `index`) are only touched when the pending
+/// sources are applied, and take these counters when the documents are
+/// read.
+#[derive(Debug, Clone, Copy)]
+struct Counters {
+    index: u32,
+    packets: u64,
+    bytes: u64,
+    flows: u64,
+    first_seen: i64,
+    last_seen: i64,
+}
+
+impl Counters {
+    fn new(index: u32, start: i64, end: i64) -> Self {
+        Self {
+            index,
+            packets: 0,
+            bytes: 0,
+            flows: 0,
+            first_seen: start,
+            last_seen: end,
+        }
+    }
+
+    fn add(&mut self, packets: u64, bytes: u64, start: i64, end: i64) {
+        self.packets = self.packets.saturating_add(packets);
+        self.bytes = self.bytes.saturating_add(bytes);
+        self.flows += 1;
+        self.first_seen = self.first_seen.min(start);
+        self.last_seen = self.last_seen.max(end);
+    }
+}
+
 /// Records, `NODATA` and `SKIPDATA` of one interface in one hour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Coverage {
@@ -250,8 +287,10 @@ pub struct Aggregator {
     interfaces: Vec<InterfaceSlot>,
     /// The previous record's interface.
     last_interface: Option<u32>,
-    keys: HashMap<TrafficKey, u32, Fast>,
-    /// Indexed by the values of `keys`.
+    keys: HashMap<TrafficKey, Counters, Fast>,
+    /// Indexed by `Counters::index`: the sketches and rankings; their
+    /// counters are those of `keys` once [`Aggregator::documents`] copied
+    /// them.
     aggregates: Vec<(TrafficKey, Aggregate)>,
     pending: Vec<PendingSource>,
     stats: AggregatorStats,
@@ -365,16 +404,17 @@ impl Aggregator {
         };
         let end = record.end.unwrap_or(start);
         let aggregates = &mut self.aggregates;
-        let index = *self.keys.entry(key).or_insert_with(|| {
+        let counters = self.keys.entry(key).or_insert_with(|| {
             aggregates.push((key, Aggregate::new(start, end)));
-            (aggregates.len() - 1) as u32
+            Counters::new((aggregates.len() - 1) as u32, start, end)
         });
-        aggregates[index as usize].1.add_counts(
+        counters.add(
             record.packets.unwrap_or(0),
             record.bytes.unwrap_or(0),
             start,
             end,
         );
+        let index = counters.index;
         if self.pending.capacity() == 0 {
             self.pending.reserve_exact(PENDING_SOURCES);
         }
@@ -404,7 +444,7 @@ impl Aggregator {
     /// Bytes held by the aggregator's tables and values (an estimate from
     /// sizes and capacities, for the memory report).
     pub fn approximate_bytes(&self) -> usize {
-        let key = std::mem::size_of::<(TrafficKey, u32)>() + 1;
+        let key = std::mem::size_of::<(TrafficKey, Counters)>() + 1;
         let entry = std::mem::size_of::<(TrafficKey, Aggregate)>();
         let hour = std::mem::size_of::<(u32, Coverage)>();
         self.keys.capacity() * key
@@ -431,6 +471,14 @@ impl Aggregator {
         object_id: &str,
     ) -> Vec<AggregateDoc> {
         self.flush();
+        for counters in self.keys.values() {
+            let aggregate = &mut self.aggregates[counters.index as usize].1;
+            aggregate.packets = counters.packets;
+            aggregate.bytes = counters.bytes;
+            aggregate.flows = counters.flows;
+            aggregate.first_seen = counters.first_seen;
+            aggregate.last_seen = counters.last_seen;
+        }
         let mut keys: Vec<&(TrafficKey, Aggregate)> = self.aggregates.iter().collect();
         keys.sort_by(|a, b| {
             let name = |k: &TrafficKey| &*self.interfaces[k.interface as usize].id;
