@@ -254,12 +254,13 @@ pub struct AggregatorStats {
 struct InterfaceSlot {
     id: Box<str>,
     view: InterfaceView,
-    /// Coverage per hour (an object spans a few hours: a short list).
+    /// Coverage per hour of the records that are not aggregated (an
+    /// object spans a few hours: a short list).
     hours: Vec<(u32, Coverage)>,
 }
 
 /// Sources waiting to be applied: at most this many (a constant of memory,
-/// about 1.5 MiB), then applied sorted by key.
+/// about 1.5 MiB, and as much again to sort them), then applied in key order.
 const PENDING_SOURCES: usize = 64 * 1024;
 
 /// One record's source, waiting to be applied to its key's sketch and
@@ -270,14 +271,23 @@ struct PendingSource {
     source: IpAddr,
 }
 
+impl PendingSource {
+    const NONE: Self = Self {
+        key: 0,
+        source: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    };
+}
+
 /// The aggregation of one object's records.
 ///
-/// Per record, the hot path types the key, finds its index (the previous
+/// Per record, the hot path types the key, finds its entry (the previous
 /// record's interface first: objects come in runs per interface) and adds
-/// the counters; the source goes into a bounded buffer that is applied to
+/// the counters there (the per-hour coverage of aggregated records is their
+/// keys' `flows`, summed when the documents are read); the source goes into a bounded buffer that is applied to
 /// the sketches and rankings in key order when full and before the
 /// documents are read ([`Aggregator::flush`]), so that updates of one key
-/// come together instead of one cache miss per record. A stable sort keeps
+/// come together instead of one cache miss per record. A stable (counting)
+/// sort keeps
 /// each key's sources in record order, so the space-saving ranking (which
 /// depends on order) and the sketch (which does not) are exactly those of
 /// applying record by record.
@@ -293,6 +303,10 @@ pub struct Aggregator {
     /// them.
     aggregates: Vec<(TrafficKey, Aggregate)>,
     pending: Vec<PendingSource>,
+    /// [`Aggregator::flush`]'s counting sort: where each key's sources
+    /// start, and the sources in key order (kept to be reused).
+    scratch_starts: Vec<u32>,
+    scratch_sorted: Vec<PendingSource>,
     stats: AggregatorStats,
 }
 
@@ -306,6 +320,8 @@ impl Aggregator {
             keys: HashMap::default(),
             aggregates: Vec::new(),
             pending: Vec::new(),
+            scratch_starts: Vec::new(),
+            scratch_sorted: Vec::new(),
             stats: AggregatorStats::default(),
         }
     }
@@ -342,6 +358,22 @@ impl Aggregator {
         index
     }
 
+    /// The coverage of records that are not aggregated (`NODATA`,
+    /// `SKIPDATA`, incomplete); aggregated ones are counted by their keys'
+    /// `flows` and added when the documents are read, so that the hot path
+    /// touches the key table only.
+    fn coverage(&mut self, interface: u32, hour: u32) -> &mut Coverage {
+        let hours = &mut self.interfaces[interface as usize].hours;
+        let at = match hours.iter().position(|(h, _)| *h == hour) {
+            Some(at) => at,
+            None => {
+                hours.push((hour, Coverage::default()));
+                hours.len() - 1
+            }
+        };
+        &mut hours[at].1
+    }
+
     /// Adds one record.
     pub fn add(&mut self, record: &Record<'_>) {
         self.stats.records += 1;
@@ -351,22 +383,17 @@ impl Aggregator {
         };
         let interface = self.interface(interface_id);
         let hour = (start / 3600).clamp(0, i64::from(u32::MAX)) as u32;
-        let slot = &mut self.interfaces[interface as usize];
-        let coverage = match slot.hours.iter().position(|(h, _)| *h == hour) {
-            Some(at) => &mut slot.hours[at].1,
-            None => {
-                slot.hours.push((hour, Coverage::default()));
-                &mut slot.hours.last_mut().expect("just pushed").1
-            }
-        };
-        coverage.records += 1;
         match record.log_status {
             Some(LogStatus::NoData) => {
+                let coverage = self.coverage(interface, hour);
+                coverage.records += 1;
                 coverage.nodata += 1;
                 self.stats.nodata += 1;
                 return;
             }
             Some(LogStatus::SkipData) => {
+                let coverage = self.coverage(interface, hour);
+                coverage.records += 1;
                 coverage.skipdata += 1;
                 self.stats.skipdata += 1;
                 return;
@@ -379,6 +406,7 @@ impl Aggregator {
             record.srcaddr,
             record.dstaddr,
         ) else {
+            self.coverage(interface, hour).records += 1;
             self.stats.incomplete += 1;
             return;
         };
@@ -432,8 +460,26 @@ impl Aggregator {
     /// key order (stable: each key's in record order). [`Aggregator::documents`]
     /// calls it; memory stays bounded without it.
     pub fn flush(&mut self) {
-        self.pending.sort_by_key(|p| p.key);
+        // A counting sort by key: stable, and linear in the pending
+        // sources and the keys.
+        let starts = &mut self.scratch_starts;
+        starts.clear();
+        starts.resize(self.aggregates.len() + 1, 0);
         for pending in &self.pending {
+            starts[pending.key as usize + 1] += 1;
+        }
+        for at in 1..starts.len() {
+            starts[at] += starts[at - 1];
+        }
+        let sorted = &mut self.scratch_sorted;
+        sorted.clear();
+        sorted.resize(self.pending.len(), PendingSource::NONE);
+        for pending in &self.pending {
+            let at = &mut starts[pending.key as usize];
+            sorted[*at as usize] = *pending;
+            *at += 1;
+        }
+        for pending in sorted.iter() {
             self.aggregates[pending.key as usize]
                 .1
                 .add_source(pending.source);
@@ -454,7 +500,9 @@ impl Aggregator {
                 .iter()
                 .map(|(_, a)| a.heap_bytes())
                 .sum::<usize>()
-            + self.pending.capacity() * std::mem::size_of::<PendingSource>()
+            + (self.pending.capacity() + self.scratch_sorted.capacity())
+                * std::mem::size_of::<PendingSource>()
+            + self.scratch_starts.capacity() * std::mem::size_of::<u32>()
             + self
                 .interfaces
                 .iter()
@@ -484,15 +532,21 @@ impl Aggregator {
             let name = |k: &TrafficKey| &*self.interfaces[k.interface as usize].id;
             (name(&a.0), &a.0).cmp(&(name(&b.0), &b.0))
         });
-        let mut hours: Vec<(u32, u32, &Coverage)> = self
-            .interfaces
-            .iter()
-            .enumerate()
-            .flat_map(|(index, slot)| {
-                slot.hours
-                    .iter()
-                    .map(move |(hour, coverage)| (index as u32, *hour, coverage))
-            })
+        let mut coverage: HashMap<(u32, u32), Coverage, Fast> = HashMap::default();
+        for (index, slot) in self.interfaces.iter().enumerate() {
+            for (hour, counted) in &slot.hours {
+                coverage.insert((index as u32, *hour), *counted);
+            }
+        }
+        for (key, counters) in &self.keys {
+            coverage
+                .entry((key.interface, key.hour))
+                .or_default()
+                .records += counters.flows;
+        }
+        let mut hours: Vec<(u32, u32, Coverage)> = coverage
+            .into_iter()
+            .map(|((interface, hour), counted)| (interface, hour, counted))
             .collect();
         let mut documents = Vec::with_capacity(keys.len() + hours.len());
         for (key, aggregate) in keys {
@@ -533,7 +587,7 @@ impl Aggregator {
                 &self.interfaces[interface as usize].id,
                 i64::from(hour) * 3600,
                 object_id,
-                DocBody::Coverage(*coverage),
+                DocBody::Coverage(coverage),
             ));
         }
         documents
