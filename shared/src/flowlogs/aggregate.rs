@@ -102,8 +102,9 @@ impl Aggregate {
         }
     }
 
-    /// Adds one record's counters and times (its source goes through
-    /// [`Aggregate::add_source`], batched).
+    /// Adds one record's counters and times, as [`Counters::add`] does
+    /// in the aggregator.
+    #[cfg(test)]
     fn add_counts(&mut self, packets: u64, bytes: u64, start: i64, end: i64) {
         self.packets = self.packets.saturating_add(packets);
         self.bytes = self.bytes.saturating_add(bytes);
@@ -191,6 +192,42 @@ fn service_port(record: &Record<'_>, direction: Direction, initiator: Initiator)
     }
 }
 
+/// The counters of one key, held in the key table itself: a record
+/// touches one entry of about a cache line. The key's sketch and ranking
+/// (its [`Aggregate`], by `index`) are only touched when the pending
+/// sources are applied, and take these counters when the documents are
+/// read.
+#[derive(Debug, Clone, Copy)]
+struct Counters {
+    index: u32,
+    packets: u64,
+    bytes: u64,
+    flows: u64,
+    first_seen: i64,
+    last_seen: i64,
+}
+
+impl Counters {
+    fn new(index: u32, start: i64, end: i64) -> Self {
+        Self {
+            index,
+            packets: 0,
+            bytes: 0,
+            flows: 0,
+            first_seen: start,
+            last_seen: end,
+        }
+    }
+
+    fn add(&mut self, packets: u64, bytes: u64, start: i64, end: i64) {
+        self.packets = self.packets.saturating_add(packets);
+        self.bytes = self.bytes.saturating_add(bytes);
+        self.flows += 1;
+        self.first_seen = self.first_seen.min(start);
+        self.last_seen = self.last_seen.max(end);
+    }
+}
+
 /// Records, `NODATA` and `SKIPDATA` of one interface in one hour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Coverage {
@@ -217,12 +254,13 @@ pub struct AggregatorStats {
 struct InterfaceSlot {
     id: Box<str>,
     view: InterfaceView,
-    /// Coverage per hour (an object spans a few hours: a short list).
+    /// Coverage per hour of the records that are not aggregated (an
+    /// object spans a few hours: a short list).
     hours: Vec<(u32, Coverage)>,
 }
 
 /// Sources waiting to be applied: at most this many (a constant of memory,
-/// about 1.5 MiB), then applied sorted by key.
+/// about 1.5 MiB, and as much again to sort them), then applied in key order.
 const PENDING_SOURCES: usize = 64 * 1024;
 
 /// One record's source, waiting to be applied to its key's sketch and
@@ -233,14 +271,23 @@ struct PendingSource {
     source: IpAddr,
 }
 
+impl PendingSource {
+    const NONE: Self = Self {
+        key: 0,
+        source: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    };
+}
+
 /// The aggregation of one object's records.
 ///
-/// Per record, the hot path types the key, finds its index (the previous
+/// Per record, the hot path types the key, finds its entry (the previous
 /// record's interface first: objects come in runs per interface) and adds
-/// the counters; the source goes into a bounded buffer that is applied to
+/// the counters there (the per-hour coverage of aggregated records is their
+/// keys' `flows`, summed when the documents are read); the source goes into a bounded buffer that is applied to
 /// the sketches and rankings in key order when full and before the
 /// documents are read ([`Aggregator::flush`]), so that updates of one key
-/// come together instead of one cache miss per record. A stable sort keeps
+/// come together instead of one cache miss per record. A stable (counting)
+/// sort keeps
 /// each key's sources in record order, so the space-saving ranking (which
 /// depends on order) and the sketch (which does not) are exactly those of
 /// applying record by record.
@@ -250,10 +297,16 @@ pub struct Aggregator {
     interfaces: Vec<InterfaceSlot>,
     /// The previous record's interface.
     last_interface: Option<u32>,
-    keys: HashMap<TrafficKey, u32, Fast>,
-    /// Indexed by the values of `keys`.
+    keys: HashMap<TrafficKey, Counters, Fast>,
+    /// Indexed by `Counters::index`: the sketches and rankings; their
+    /// counters are those of `keys` once [`Aggregator::documents`] copied
+    /// them.
     aggregates: Vec<(TrafficKey, Aggregate)>,
     pending: Vec<PendingSource>,
+    /// [`Aggregator::flush`]'s counting sort: where each key's sources
+    /// start, and the sources in key order (kept to be reused).
+    scratch_starts: Vec<u32>,
+    scratch_sorted: Vec<PendingSource>,
     stats: AggregatorStats,
 }
 
@@ -267,6 +320,8 @@ impl Aggregator {
             keys: HashMap::default(),
             aggregates: Vec::new(),
             pending: Vec::new(),
+            scratch_starts: Vec::new(),
+            scratch_sorted: Vec::new(),
             stats: AggregatorStats::default(),
         }
     }
@@ -303,6 +358,22 @@ impl Aggregator {
         index
     }
 
+    /// The coverage of records that are not aggregated (`NODATA`,
+    /// `SKIPDATA`, incomplete); aggregated ones are counted by their keys'
+    /// `flows` and added when the documents are read, so that the hot path
+    /// touches the key table only.
+    fn coverage(&mut self, interface: u32, hour: u32) -> &mut Coverage {
+        let hours = &mut self.interfaces[interface as usize].hours;
+        let at = match hours.iter().position(|(h, _)| *h == hour) {
+            Some(at) => at,
+            None => {
+                hours.push((hour, Coverage::default()));
+                hours.len() - 1
+            }
+        };
+        &mut hours[at].1
+    }
+
     /// Adds one record.
     pub fn add(&mut self, record: &Record<'_>) {
         self.stats.records += 1;
@@ -312,22 +383,17 @@ impl Aggregator {
         };
         let interface = self.interface(interface_id);
         let hour = (start / 3600).clamp(0, i64::from(u32::MAX)) as u32;
-        let slot = &mut self.interfaces[interface as usize];
-        let coverage = match slot.hours.iter().position(|(h, _)| *h == hour) {
-            Some(at) => &mut slot.hours[at].1,
-            None => {
-                slot.hours.push((hour, Coverage::default()));
-                &mut slot.hours.last_mut().expect("just pushed").1
-            }
-        };
-        coverage.records += 1;
         match record.log_status {
             Some(LogStatus::NoData) => {
+                let coverage = self.coverage(interface, hour);
+                coverage.records += 1;
                 coverage.nodata += 1;
                 self.stats.nodata += 1;
                 return;
             }
             Some(LogStatus::SkipData) => {
+                let coverage = self.coverage(interface, hour);
+                coverage.records += 1;
                 coverage.skipdata += 1;
                 self.stats.skipdata += 1;
                 return;
@@ -340,6 +406,7 @@ impl Aggregator {
             record.srcaddr,
             record.dstaddr,
         ) else {
+            self.coverage(interface, hour).records += 1;
             self.stats.incomplete += 1;
             return;
         };
@@ -365,16 +432,17 @@ impl Aggregator {
         };
         let end = record.end.unwrap_or(start);
         let aggregates = &mut self.aggregates;
-        let index = *self.keys.entry(key).or_insert_with(|| {
+        let counters = self.keys.entry(key).or_insert_with(|| {
             aggregates.push((key, Aggregate::new(start, end)));
-            (aggregates.len() - 1) as u32
+            Counters::new((aggregates.len() - 1) as u32, start, end)
         });
-        aggregates[index as usize].1.add_counts(
+        counters.add(
             record.packets.unwrap_or(0),
             record.bytes.unwrap_or(0),
             start,
             end,
         );
+        let index = counters.index;
         if self.pending.capacity() == 0 {
             self.pending.reserve_exact(PENDING_SOURCES);
         }
@@ -392,8 +460,26 @@ impl Aggregator {
     /// key order (stable: each key's in record order). [`Aggregator::documents`]
     /// calls it; memory stays bounded without it.
     pub fn flush(&mut self) {
-        self.pending.sort_by_key(|p| p.key);
+        // A counting sort by key: stable, and linear in the pending
+        // sources and the keys.
+        let starts = &mut self.scratch_starts;
+        starts.clear();
+        starts.resize(self.aggregates.len() + 1, 0);
         for pending in &self.pending {
+            starts[pending.key as usize + 1] += 1;
+        }
+        for at in 1..starts.len() {
+            starts[at] += starts[at - 1];
+        }
+        let sorted = &mut self.scratch_sorted;
+        sorted.clear();
+        sorted.resize(self.pending.len(), PendingSource::NONE);
+        for pending in &self.pending {
+            let at = &mut starts[pending.key as usize];
+            sorted[*at as usize] = *pending;
+            *at += 1;
+        }
+        for pending in sorted.iter() {
             self.aggregates[pending.key as usize]
                 .1
                 .add_source(pending.source);
@@ -404,7 +490,7 @@ impl Aggregator {
     /// Bytes held by the aggregator's tables and values (an estimate from
     /// sizes and capacities, for the memory report).
     pub fn approximate_bytes(&self) -> usize {
-        let key = std::mem::size_of::<(TrafficKey, u32)>() + 1;
+        let key = std::mem::size_of::<(TrafficKey, Counters)>() + 1;
         let entry = std::mem::size_of::<(TrafficKey, Aggregate)>();
         let hour = std::mem::size_of::<(u32, Coverage)>();
         self.keys.capacity() * key
@@ -414,7 +500,9 @@ impl Aggregator {
                 .iter()
                 .map(|(_, a)| a.heap_bytes())
                 .sum::<usize>()
-            + self.pending.capacity() * std::mem::size_of::<PendingSource>()
+            + (self.pending.capacity() + self.scratch_sorted.capacity())
+                * std::mem::size_of::<PendingSource>()
+            + self.scratch_starts.capacity() * std::mem::size_of::<u32>()
             + self
                 .interfaces
                 .iter()
@@ -431,20 +519,34 @@ impl Aggregator {
         object_id: &str,
     ) -> Vec<AggregateDoc> {
         self.flush();
+        for counters in self.keys.values() {
+            let aggregate = &mut self.aggregates[counters.index as usize].1;
+            aggregate.packets = counters.packets;
+            aggregate.bytes = counters.bytes;
+            aggregate.flows = counters.flows;
+            aggregate.first_seen = counters.first_seen;
+            aggregate.last_seen = counters.last_seen;
+        }
         let mut keys: Vec<&(TrafficKey, Aggregate)> = self.aggregates.iter().collect();
         keys.sort_by(|a, b| {
             let name = |k: &TrafficKey| &*self.interfaces[k.interface as usize].id;
             (name(&a.0), &a.0).cmp(&(name(&b.0), &b.0))
         });
-        let mut hours: Vec<(u32, u32, &Coverage)> = self
-            .interfaces
-            .iter()
-            .enumerate()
-            .flat_map(|(index, slot)| {
-                slot.hours
-                    .iter()
-                    .map(move |(hour, coverage)| (index as u32, *hour, coverage))
-            })
+        let mut coverage: HashMap<(u32, u32), Coverage, Fast> = HashMap::default();
+        for (index, slot) in self.interfaces.iter().enumerate() {
+            for (hour, counted) in &slot.hours {
+                coverage.insert((index as u32, *hour), *counted);
+            }
+        }
+        for (key, counters) in &self.keys {
+            coverage
+                .entry((key.interface, key.hour))
+                .or_default()
+                .records += counters.flows;
+        }
+        let mut hours: Vec<(u32, u32, Coverage)> = coverage
+            .into_iter()
+            .map(|((interface, hour), counted)| (interface, hour, counted))
             .collect();
         let mut documents = Vec::with_capacity(keys.len() + hours.len());
         for (key, aggregate) in keys {
@@ -485,7 +587,7 @@ impl Aggregator {
                 &self.interfaces[interface as usize].id,
                 i64::from(hour) * 3600,
                 object_id,
-                DocBody::Coverage(*coverage),
+                DocBody::Coverage(coverage),
             ));
         }
         documents

@@ -154,6 +154,9 @@ pub enum Column {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Format {
     columns: Vec<Column>,
+    /// The field of each column ([`Field::Skipped`] for an unknown name):
+    /// what the parser dispatches on, one byte per column.
+    fields: Vec<Field>,
 }
 
 /// A header line that cannot be a format.
@@ -170,9 +173,7 @@ pub enum FormatError {
 impl Format {
     /// The default format (version 2, 14 fields).
     pub fn default_v2() -> Self {
-        Self {
-            columns: DEFAULT_FIELDS.iter().copied().map(Column::Known).collect(),
-        }
+        Self::with_columns(DEFAULT_FIELDS.iter().copied().map(Column::Known).collect())
     }
 
     /// A format from column names (a text header's words, a Parquet
@@ -200,7 +201,18 @@ impl Format {
         if !columns.contains(&Column::Known(Field::InterfaceId)) {
             return Err(FormatError::NoInterface);
         }
-        Ok(Self { columns })
+        Ok(Self::with_columns(columns))
+    }
+
+    fn with_columns(columns: Vec<Column>) -> Self {
+        let fields = columns
+            .iter()
+            .map(|column| match column {
+                Column::Known(field) => *field,
+                Column::Unknown(_) => Field::Skipped,
+            })
+            .collect();
+        Self { columns, fields }
     }
 
     /// The format a text header line names (words separated by spaces).
@@ -228,6 +240,11 @@ impl Format {
 
     pub fn columns(&self) -> &[Column] {
         &self.columns
+    }
+
+    /// The field of each column, [`Field::Skipped`] for unknown names.
+    pub fn fields(&self) -> &[Field] {
+        &self.fields
     }
 
     pub fn len(&self) -> usize {
