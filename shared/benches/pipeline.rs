@@ -2,8 +2,13 @@
 //! on in-memory ports, in Lambda-sized batches of 10, for both sources.
 //!
 //! `cargo bench -p fanin --bench pipeline` prints findings per second, CPU
-//! time per finding, outside calls per finding and the peak resident memory
-//! of the process (what a Lambda's memory setting must hold).
+//! time per finding, outside calls per finding, the peak heap of one
+//! 1,000-message batch of each source and the peak resident memory of the
+//! process (what a Lambda's memory setting must hold).
+//!
+//! `FANIN_BENCH_FINDINGS=<n>` runs `n` findings per source instead of
+//! 10,000, and `FANIN_BENCH_MEMORY=0` skips the 1,000-message batches: a
+//! small count keeps a profile under callgrind short.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,9 +23,16 @@ use fanin::model::{
 };
 use fanin::pipeline::{Collector, Settings};
 use fanin::ports::{AccountSession, CallError, SessionProvider};
+use peak_alloc::PeakAlloc;
 use serde_json::Value;
 
-const FINDINGS_PER_SOURCE: usize = 10_000;
+/// Counts the heap, for the peak of one batch.
+#[global_allocator]
+static HEAP: PeakAlloc = PeakAlloc;
+
+const DEFAULT_FINDINGS_PER_SOURCE: usize = 10_000;
+/// The batch whose peak heap is measured (the memory goal's batch).
+const MEMORY_BATCH: usize = 1_000;
 const BATCH: usize = 10;
 const INSTANCES: usize = 200;
 
@@ -89,11 +101,18 @@ fn network_world() -> InMemory {
     world
 }
 
+fn findings_per_source() -> usize {
+    std::env::var("FANIN_BENCH_FINDINGS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(DEFAULT_FINDINGS_PER_SOURCE)
+}
+
 /// Classic findings in the fake source, and the notifications that name them.
-fn classic_bodies(world: &mut InMemory, template: &ClassicFinding) -> Vec<String> {
+fn classic_bodies(world: &mut InMemory, template: &ClassicFinding, count: usize) -> Vec<String> {
     let sns = fixture("sns-finding-reported.json");
-    let mut bodies = Vec::with_capacity(FINDINGS_PER_SOURCE);
-    for i in 0..FINDINGS_PER_SOURCE {
+    let mut bodies = Vec::with_capacity(count);
+    for i in 0..count {
         let suffix = format!("0-{:08}", i);
         let mut finding = template.clone();
         finding.arn = finding.arn.replace("0-dddd4444", &suffix);
@@ -106,10 +125,10 @@ fn classic_bodies(world: &mut InMemory, template: &ClassicFinding) -> Vec<String
     bodies
 }
 
-fn inspector2_bodies() -> Vec<String> {
+fn inspector2_bodies(count: usize) -> Vec<String> {
     let template: Value =
         serde_json::from_str(&fixture("inspector2-ec2-finding-event.json")).expect("json");
-    (0..FINDINGS_PER_SOURCE)
+    (0..count)
         .map(|i| {
             let mut event = template.clone();
             event["detail"]["findingArn"] =
@@ -157,13 +176,13 @@ impl SessionProvider for Sessions {
     }
 }
 
-async fn run(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
+fn collector(world: &Arc<InMemory>) -> Collector {
     let mut ports = fanin::fakes::ports(world.clone());
     ports.sessions = Arc::new(CachedSessions::new(
         Sessions(world.clone()),
         Duration::from_secs(300),
     ));
-    let collector = Collector::new(
+    Collector::new(
         Settings {
             partition: Partition::parse("aws").expect("partition"),
             provenance: fanin::decode::Provenance {
@@ -181,8 +200,11 @@ async fn run(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
             claim_ttl: fanin::pipeline::DEFAULT_CLAIM_TTL,
         },
         ports,
-    );
-    let messages: Vec<InboundMessage> = bodies
+    )
+}
+
+fn messages(bodies: Vec<String>) -> Vec<InboundMessage> {
+    bodies
         .into_iter()
         .enumerate()
         .map(|(i, body)| InboundMessage {
@@ -190,7 +212,12 @@ async fn run(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
             body,
             receive_count: 1,
         })
-        .collect();
+        .collect()
+}
+
+async fn run(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
+    let collector = collector(&world);
+    let messages = messages(bodies);
     let total = messages.len();
     let cpu_before = cpu_time();
     let started = Instant::now();
@@ -232,6 +259,28 @@ async fn run(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
     );
 }
 
+/// The heap one batch of `bodies` adds at its peak, over the heap before it
+/// (the fakes keep what the batch stores: its documents, objects and
+/// claims count too).
+async fn batch_peak(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
+    let collector = collector(&world);
+    let batch = messages(bodies);
+    let total = batch.len();
+    let before = HEAP.current_usage();
+    HEAP.reset_peak_usage();
+    let report = collector
+        .process_batch(batch, tokio::time::Instant::now() + Duration::from_secs(600))
+        .await;
+    let peak = HEAP.peak_usage();
+    assert!(report.failed_message_ids.is_empty(), "{report:?}");
+    assert_eq!(report.findings_stored, total);
+    println!(
+        "{name:<18} one batch of {total} messages: peak heap {:.1} MiB above the {:.1} MiB before it",
+        (peak - before) as f64 / (1 << 20) as f64,
+        before as f64 / (1 << 20) as f64,
+    );
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -239,11 +288,21 @@ fn main() {
         .expect("runtime");
     let classic_template: ClassicFinding =
         serde_json::from_str(&fixture("classic-finding.json")).expect("fixture");
+    let count = findings_per_source();
+    let memory = std::env::var("FANIN_BENCH_MEMORY").map_or(true, |v| v != "0");
     runtime.block_on(async {
+        if memory {
+            let mut world = network_world();
+            let bodies = classic_bodies(&mut world, &classic_template, MEMORY_BATCH);
+            batch_peak("inspector-classic", Arc::new(world), bodies).await;
+            let bodies = inspector2_bodies(MEMORY_BATCH);
+            batch_peak("inspector2", Arc::new(network_world()), bodies).await;
+        }
+
         let mut world = network_world();
-        let bodies = classic_bodies(&mut world, &classic_template);
+        let bodies = classic_bodies(&mut world, &classic_template, count);
         run("inspector-classic", Arc::new(world), bodies).await;
-        run("inspector2", Arc::new(network_world()), inspector2_bodies()).await;
+        run("inspector2", Arc::new(network_world()), inspector2_bodies(count)).await;
     });
     println!(
         "peak resident memory of the benchmark process: {} MiB (includes the fakes, which keep every document, finding and message in memory)",
