@@ -214,7 +214,11 @@ impl SearchIndexer for Forgetful {
             answers.push(BulkItemStatus {
                 action,
                 id: target.id,
-                status: if action == BulkAction::Delete { 200 } else { 201 },
+                status: if action == BulkAction::Delete {
+                    200
+                } else {
+                    201
+                },
                 error_type: None,
                 reason: None,
             });
@@ -366,7 +370,10 @@ async fn batch_peak(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
     let before = HEAP.current_usage();
     HEAP.reset_peak_usage();
     let report = collector
-        .process_batch(batch, tokio::time::Instant::now() + Duration::from_secs(600))
+        .process_batch(
+            batch,
+            tokio::time::Instant::now() + Duration::from_secs(600),
+        )
         .await;
     let peak = HEAP.peak_usage();
     assert!(report.failed_message_ids.is_empty(), "{report:?}");
@@ -387,7 +394,7 @@ fn main() {
     let classic_template: ClassicFinding =
         serde_json::from_str(&fixture("classic-finding.json")).expect("fixture");
     let count = findings_per_source();
-    let memory = std::env::var("FANIN_BENCH_MEMORY").map_or(true, |v| v != "0");
+    let memory = !std::env::var("FANIN_BENCH_MEMORY").is_ok_and(|v| v == "0");
     runtime.block_on(async {
         if memory {
             let mut world = network_world();
@@ -400,7 +407,12 @@ fn main() {
         let mut world = network_world();
         let bodies = classic_bodies(&mut world, &classic_template, count);
         run("inspector-classic", Arc::new(world), bodies).await;
-        run("inspector2", Arc::new(network_world()), inspector2_bodies(count)).await;
+        run(
+            "inspector2",
+            Arc::new(network_world()),
+            inspector2_bodies(count),
+        )
+        .await;
     });
     println!(
         "peak resident memory of the benchmark process: {} MiB (includes the fakes, which keep every document, finding and message in memory)",

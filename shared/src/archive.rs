@@ -166,13 +166,37 @@ mod tests {
         let region = Region::parse("eu-west-1").unwrap();
         let day = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
         let class = FindingClass::VulnerabilityFinding;
-        let first = encode(class, &account, &region, day, &[line("v1", "{}"), line("v2", "[]")]);
-        let reordered = encode(class, &account, &region, day, &[line("v2", "[]"), line("v1", "{}")]);
-        let rewritten = encode(class, &account, &region, day, &[line("v1", "{\"x\":1}"), line("v2", "[]")]);
+        let first = encode(
+            class,
+            &account,
+            &region,
+            day,
+            &[line("v1", "{}"), line("v2", "[]")],
+        );
+        let reordered = encode(
+            class,
+            &account,
+            &region,
+            day,
+            &[line("v2", "[]"), line("v1", "{}")],
+        );
+        let rewritten = encode(
+            class,
+            &account,
+            &region,
+            day,
+            &[line("v1", "{\"x\":1}"), line("v2", "[]")],
+        );
         assert_eq!(reordered.key, first.key);
         assert_eq!(rewritten.key, first.key, "a retry overwrites its object");
         assert_ne!(reordered.body, first.body, "the lines keep their order");
-        let more = encode(class, &account, &region, day, &[line("v1", "{}"), line("v2", "[]"), line("v3", "{}")]);
+        let more = encode(
+            class,
+            &account,
+            &region,
+            day,
+            &[line("v1", "{}"), line("v2", "[]"), line("v3", "{}")],
+        );
         assert_ne!(more.key, first.key);
         // Concatenating ids cannot collide: each ends with a newline.
         assert_ne!(object_name(["ab", "c"]), object_name(["a", "bc"]));

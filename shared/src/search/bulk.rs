@@ -430,7 +430,10 @@ mod tests {
             }
             let mut encoded = Vec::new();
             op.encode_into(&mut encoded);
-            assert_eq!(String::from_utf8(encoded).unwrap(), String::from_utf8(expected.clone()).unwrap());
+            assert_eq!(
+                String::from_utf8(encoded).unwrap(),
+                String::from_utf8(expected.clone()).unwrap()
+            );
             assert_eq!(op.encoded_len(&mut Vec::new()), expected.len());
         }
         let ops: Vec<BulkOp> = cases.into_iter().map(|(op, _)| op).collect();
