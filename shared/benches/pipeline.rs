@@ -2,8 +2,13 @@
 //! on in-memory ports, in Lambda-sized batches of 10, for both sources.
 //!
 //! `cargo bench -p fanin --bench pipeline` prints findings per second, CPU
-//! time per finding, outside calls per finding and the peak resident memory
-//! of the process (what a Lambda's memory setting must hold).
+//! time per finding, outside calls per finding, the peak heap of one
+//! 1,000-message batch of each source and the peak resident memory of the
+//! process (what a Lambda's memory setting must hold).
+//!
+//! `FANIN_BENCH_FINDINGS=<n>` runs `n` findings per source instead of
+//! 10,000, and `FANIN_BENCH_MEMORY=0` skips the 1,000-message batches: a
+//! small count keeps a profile under callgrind short.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,10 +22,20 @@ use fanin::model::{
     ClassicFinding, GroupRef, IngressRule, InstanceRecord, InterfaceRecord, SecurityGroupRecord,
 };
 use fanin::pipeline::{Collector, Settings};
-use fanin::ports::{AccountSession, CallError, SessionProvider};
+use fanin::ports::{
+    AccountSession, BulkAction, BulkItemStatus, CallError, IndexCreation, SearchIndexer,
+    SessionProvider, StoredDocument,
+};
+use peak_alloc::PeakAlloc;
 use serde_json::Value;
 
-const FINDINGS_PER_SOURCE: usize = 10_000;
+/// Counts the heap, for the peak of one batch.
+#[global_allocator]
+static HEAP: PeakAlloc = PeakAlloc;
+
+const DEFAULT_FINDINGS_PER_SOURCE: usize = 10_000;
+/// The batch whose peak heap is measured (the memory goal's batch).
+const MEMORY_BATCH: usize = 1_000;
 const BATCH: usize = 10;
 const INSTANCES: usize = 200;
 
@@ -89,11 +104,18 @@ fn network_world() -> InMemory {
     world
 }
 
+fn findings_per_source() -> usize {
+    std::env::var("FANIN_BENCH_FINDINGS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(DEFAULT_FINDINGS_PER_SOURCE)
+}
+
 /// Classic findings in the fake source, and the notifications that name them.
-fn classic_bodies(world: &mut InMemory, template: &ClassicFinding) -> Vec<String> {
+fn classic_bodies(world: &mut InMemory, template: &ClassicFinding, count: usize) -> Vec<String> {
     let sns = fixture("sns-finding-reported.json");
-    let mut bodies = Vec::with_capacity(FINDINGS_PER_SOURCE);
-    for i in 0..FINDINGS_PER_SOURCE {
+    let mut bodies = Vec::with_capacity(count);
+    for i in 0..count {
         let suffix = format!("0-{:08}", i);
         let mut finding = template.clone();
         finding.arn = finding.arn.replace("0-dddd4444", &suffix);
@@ -106,10 +128,10 @@ fn classic_bodies(world: &mut InMemory, template: &ClassicFinding) -> Vec<String
     bodies
 }
 
-fn inspector2_bodies() -> Vec<String> {
+fn inspector2_bodies(count: usize) -> Vec<String> {
     let template: Value =
         serde_json::from_str(&fixture("inspector2-ec2-finding-event.json")).expect("json");
-    (0..FINDINGS_PER_SOURCE)
+    (0..count)
         .map(|i| {
             let mut event = template.clone();
             event["detail"]["findingArn"] =
@@ -157,13 +179,74 @@ impl SessionProvider for Sessions {
     }
 }
 
-async fn run(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
+/// A search cluster that keeps nothing: every write succeeds, the ledger is
+/// empty. The memory batch uses it, so its peak is the collector's own heap
+/// (the in-memory fake keeps every document as a parsed JSON value).
+struct Forgetful;
+
+#[async_trait::async_trait]
+impl SearchIndexer for Forgetful {
+    async fn install_template(&self, _: &str, _: &Value) -> Result<(), CallError> {
+        Ok(())
+    }
+    async fn get_documents(
+        &self,
+        _: &str,
+        _: &[String],
+    ) -> Result<std::collections::HashMap<String, StoredDocument>, CallError> {
+        Ok(Default::default())
+    }
+    async fn bulk(&self, ndjson: Vec<u8>) -> Result<Vec<BulkItemStatus>, CallError> {
+        #[derive(serde::Deserialize)]
+        struct Target {
+            #[serde(rename = "_id")]
+            id: String,
+        }
+        let mut answers = Vec::new();
+        let mut lines = ndjson.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+        while let Some(line) = lines.next() {
+            let action: std::collections::BTreeMap<BulkAction, Target> =
+                serde_json::from_slice(line).expect("an action line");
+            let (action, target) = action.into_iter().next().expect("one action");
+            if action != BulkAction::Delete {
+                lines.next();
+            }
+            answers.push(BulkItemStatus {
+                action,
+                id: target.id,
+                status: if action == BulkAction::Delete {
+                    200
+                } else {
+                    201
+                },
+                error_type: None,
+                reason: None,
+            });
+        }
+        Ok(answers)
+    }
+    async fn index_exists(&self, _: &str) -> Result<bool, CallError> {
+        Ok(true)
+    }
+    async fn create_index(&self, _: &str, _: &Value) -> Result<IndexCreation, CallError> {
+        Ok(IndexCreation::Created)
+    }
+}
+
+fn collector(world: &Arc<InMemory>) -> Collector {
+    collector_with(world, None)
+}
+
+fn collector_with(world: &Arc<InMemory>, search: Option<Arc<dyn SearchIndexer>>) -> Collector {
     let mut ports = fanin::fakes::ports(world.clone());
+    if let Some(search) = search {
+        ports.search = search;
+    }
     ports.sessions = Arc::new(CachedSessions::new(
         Sessions(world.clone()),
         Duration::from_secs(300),
     ));
-    let collector = Collector::new(
+    Collector::new(
         Settings {
             partition: Partition::parse("aws").expect("partition"),
             provenance: fanin::decode::Provenance {
@@ -181,8 +264,11 @@ async fn run(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
             claim_ttl: fanin::pipeline::DEFAULT_CLAIM_TTL,
         },
         ports,
-    );
-    let messages: Vec<InboundMessage> = bodies
+    )
+}
+
+fn messages(bodies: Vec<String>) -> Vec<InboundMessage> {
+    bodies
         .into_iter()
         .enumerate()
         .map(|(i, body)| InboundMessage {
@@ -190,7 +276,12 @@ async fn run(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
             body,
             receive_count: 1,
         })
-        .collect();
+        .collect()
+}
+
+async fn run(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
+    let collector = collector(&world);
+    let messages = messages(bodies);
     let total = messages.len();
     let cpu_before = cpu_time();
     let started = Instant::now();
@@ -232,6 +323,69 @@ async fn run(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
     );
 }
 
+/// Size against CPU of each gzip level over the NDJSON the batch archived
+/// (the choice of `fanin::archive::GZIP_LEVEL`).
+fn gzip_levels(name: &str, world: &InMemory) {
+    use std::io::{Read, Write};
+    let mut ndjson = Vec::new();
+    for (key, body) in world.objects.lock().expect("not poisoned").iter() {
+        if key.starts_with("findings/") {
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut ndjson)
+                .expect("gzip");
+        }
+    }
+    for level in [1, 3, 6, 9] {
+        let mut best = Duration::MAX;
+        let mut size = 0;
+        for _ in 0..5 {
+            let started = Instant::now();
+            let mut encoder = flate2::write::GzEncoder::new(
+                Vec::with_capacity(ndjson.len() / 8),
+                flate2::Compression::new(level),
+            );
+            encoder.write_all(&ndjson).expect("gzip");
+            size = encoder.finish().expect("gzip").len();
+            best = best.min(started.elapsed());
+        }
+        println!(
+            "{name:<18} gzip level {level}: {:.1} MiB NDJSON -> {:.2} MiB ({:.1} %), {:.1} ms ({:.0} MB/s, {:.1} µs/finding)",
+            ndjson.len() as f64 / (1 << 20) as f64,
+            size as f64 / (1 << 20) as f64,
+            size as f64 * 100.0 / ndjson.len() as f64,
+            best.as_secs_f64() * 1e3,
+            ndjson.len() as f64 / best.as_secs_f64() / 1e6,
+            best.as_secs_f64() * 1e6 / MEMORY_BATCH as f64,
+        );
+    }
+}
+
+/// The heap one batch of `bodies` adds at its peak, over the heap before it,
+/// with a search cluster that keeps nothing (the objects written stay in
+/// the fake store: a few hundred KiB).
+async fn batch_peak(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
+    let collector = collector_with(&world, Some(Arc::new(Forgetful)));
+    let batch = messages(bodies);
+    let total = batch.len();
+    let before = HEAP.current_usage();
+    HEAP.reset_peak_usage();
+    let report = collector
+        .process_batch(
+            batch,
+            tokio::time::Instant::now() + Duration::from_secs(600),
+        )
+        .await;
+    let peak = HEAP.peak_usage();
+    assert!(report.failed_message_ids.is_empty(), "{report:?}");
+    assert_eq!(report.findings_stored, total);
+    println!(
+        "{name:<18} one batch of {total} messages: peak heap {:.1} MiB above the {:.1} MiB before it",
+        (peak - before) as f64 / (1 << 20) as f64,
+        before as f64 / (1 << 20) as f64,
+    );
+    gzip_levels(name, &world);
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -239,11 +393,26 @@ fn main() {
         .expect("runtime");
     let classic_template: ClassicFinding =
         serde_json::from_str(&fixture("classic-finding.json")).expect("fixture");
+    let count = findings_per_source();
+    let memory = !std::env::var("FANIN_BENCH_MEMORY").is_ok_and(|v| v == "0");
     runtime.block_on(async {
+        if memory {
+            let mut world = network_world();
+            let bodies = classic_bodies(&mut world, &classic_template, MEMORY_BATCH);
+            batch_peak("inspector-classic", Arc::new(world), bodies).await;
+            let bodies = inspector2_bodies(MEMORY_BATCH);
+            batch_peak("inspector2", Arc::new(network_world()), bodies).await;
+        }
+
         let mut world = network_world();
-        let bodies = classic_bodies(&mut world, &classic_template);
+        let bodies = classic_bodies(&mut world, &classic_template, count);
         run("inspector-classic", Arc::new(world), bodies).await;
-        run("inspector2", Arc::new(network_world()), inspector2_bodies()).await;
+        run(
+            "inspector2",
+            Arc::new(network_world()),
+            inspector2_bodies(count),
+        )
+        .await;
     });
     println!(
         "peak resident memory of the benchmark process: {} MiB (includes the fakes, which keep every document, finding and message in memory)",

@@ -208,12 +208,13 @@ pub enum InstanceLookup<'a> {
     Unavailable(EnrichmentStatus, &'a str),
 }
 
-/// Builds the enrichment of one finding.
+/// Builds the enrichment of one finding; `reported` is what the finding
+/// says of its network (taken, not copied, into the context when used).
 pub fn enrich(
     instance_id: &str,
     lookup: InstanceLookup<'_>,
     groups: &HashMap<String, SecurityGroupRecord>,
-    reported: &ReportedNetwork,
+    reported: ReportedNetwork,
 ) -> (EnrichmentOutcome, InstanceContext, Option<NetworkContext>) {
     let bare_instance = InstanceContext {
         id: instance_id.to_owned(),
@@ -244,7 +245,7 @@ pub fn enrich(
                 let network = if record.interfaces.is_empty() {
                     reported_context(reported, groups)
                 } else {
-                    Some(network_context("ec2", &observed(record), groups))
+                    Some(network_context("ec2", observed(record), groups))
                 };
                 let outcome = EnrichmentOutcome {
                     status: EnrichmentStatus::InstanceTerminated,
@@ -252,7 +253,7 @@ pub fn enrich(
                 };
                 return (outcome, instance, network);
             }
-            let network = network_context("ec2", &observed(record), groups);
+            let network = network_context("ec2", observed(record), groups);
             let outcome = EnrichmentOutcome {
                 status: EnrichmentStatus::Enriched,
                 reason: None,
@@ -277,7 +278,7 @@ pub fn enrich(
 }
 
 fn reported_context(
-    reported: &ReportedNetwork,
+    reported: ReportedNetwork,
     groups: &HashMap<String, SecurityGroupRecord>,
 ) -> Option<NetworkContext> {
     let empty = reported.vpc_id.is_none()
@@ -304,7 +305,7 @@ fn observed(record: &InstanceRecord) -> ReportedNetwork {
 
 fn network_context(
     observed_from: &'static str,
-    source: &ReportedNetwork,
+    source: ReportedNetwork,
     groups: &HashMap<String, SecurityGroupRecord>,
 ) -> NetworkContext {
     let ReportedNetwork {
@@ -314,7 +315,7 @@ fn network_context(
         loose_private_ips,
         loose_public_ips,
         loose_ipv6_addresses: loose_ipv6,
-    } = source.clone();
+    } = source;
     let mut private_ips = Vec::new();
     let mut public_ips = Vec::new();
     let mut ipv6_addresses = Vec::new();
@@ -537,7 +538,7 @@ mod tests {
             &record.instance_id,
             InstanceLookup::Found(&record),
             &groups,
-            &ReportedNetwork::default(),
+            ReportedNetwork::default(),
         );
         assert_eq!(outcome.status, EnrichmentStatus::Enriched);
         let network = network.unwrap();
@@ -589,7 +590,7 @@ mod tests {
             &record.instance_id,
             InstanceLookup::Found(&record),
             &groups,
-            &reported,
+            reported.clone(),
         );
         assert_eq!(outcome.status, EnrichmentStatus::InstanceTerminated);
         assert_eq!(instance.state.as_deref(), Some("terminated"));
@@ -603,7 +604,7 @@ mod tests {
             "i-0123456789abcdef0",
             InstanceLookup::NotFound,
             &groups,
-            &reported,
+            reported.clone(),
         );
         assert_eq!(outcome.status, EnrichmentStatus::InstanceNotFound);
         assert_eq!(network.unwrap().vpc_id.as_deref(), Some("vpc-9"));
@@ -612,7 +613,7 @@ mod tests {
             "i-0123456789abcdef0",
             InstanceLookup::Unavailable(EnrichmentStatus::RoleUnavailable, "AccessDenied"),
             &groups,
-            &reported,
+            reported.clone(),
         );
         assert_eq!(
             (outcome.status, outcome.reason.as_deref()),

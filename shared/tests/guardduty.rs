@@ -101,7 +101,7 @@ fn context_without_ec2(event: &GuardDutyEvent) -> FaninContext {
                 &id,
                 InstanceLookup::NotFound,
                 &HashMap::new(),
-                &normalize::reported_network(&event.finding),
+                normalize::reported_network(&event.finding),
             );
             (outcome, Some(instance), network)
         }
@@ -626,7 +626,7 @@ fn instance_findings_get_the_same_network_enrichment_as_inspector() {
         &need.instance_id,
         InstanceLookup::Found(&record),
         &groups,
-        &reported,
+        reported,
     );
     let context = FaninContext {
         source: SOURCE_NAME,

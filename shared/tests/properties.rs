@@ -180,7 +180,7 @@ fn context(finding: &dyn SourceFinding) -> FaninContext {
                 &id,
                 InstanceLookup::NotFound,
                 &Default::default(),
-                &finding.reported_network(),
+                finding.reported_network(),
             );
             (outcome, Some(instance), network)
         }

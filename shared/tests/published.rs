@@ -52,7 +52,7 @@ fn context(finding: &dyn SourceFinding) -> FaninContext {
                 &id,
                 InstanceLookup::NotFound,
                 &HashMap::new(),
-                &finding.reported_network(),
+                finding.reported_network(),
             );
             FaninContext {
                 source: finding.source_name(),

@@ -37,6 +37,33 @@ fn day_of(record: &Value) -> NaiveDate {
         .date_naive()
 }
 
+/// An archive object as the collector writes it: named from the version
+/// ids (`metadata.uid`) of its lines.
+fn archive_object(
+    class: FindingClass,
+    account: &AccountId,
+    region: &Region,
+    day: NaiveDate,
+    lines: &[String],
+) -> fanin::archive::ArchiveObject {
+    let uids: Vec<String> = lines
+        .iter()
+        .map(|line| {
+            let record: Value = serde_json::from_str(line).unwrap();
+            record["metadata"]["uid"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let lines: Vec<fanin::archive::ArchiveLine> = uids
+        .iter()
+        .zip(lines)
+        .map(|(version_uid, document)| fanin::archive::ArchiveLine {
+            version_uid,
+            document,
+        })
+        .collect();
+    fanin::archive::encode(class, account, region, day, &lines)
+}
+
 fn fanin_export(endpoint: &str, args: &[&str]) -> std::process::Output {
     Command::new(fanin_devstack::lambda_host::workspace_binary("fanin"))
         .arg("export")
@@ -122,7 +149,7 @@ async fn fanin_export_writes_the_lake_layout_once_per_partition_and_again_the_sa
         // The first version again, twice, in an object of its own.
         let twice = vec![by_day[&first_day][0].clone(); 2];
         for (day, lines) in by_day.iter().chain([(&first_day, &twice)]) {
-            let object = fanin::archive::encode(*finding_class, &account, &region, *day, lines);
+            let object = archive_object(*finding_class, &account, &region, *day, lines);
             let partition = Partition::from_archive_key(&object.key).unwrap().unwrap();
             assert_eq!(partition.class, *class);
             expected
@@ -132,7 +159,7 @@ async fn fanin_export_writes_the_lake_layout_once_per_partition_and_again_the_sa
             put.push(object);
         }
         let before = NaiveDate::from_ymd_opt(2014, 12, 31).unwrap();
-        put.push(fanin::archive::encode(
+        put.push(archive_object(
             *finding_class,
             &account,
             &region,

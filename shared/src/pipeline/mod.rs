@@ -24,7 +24,7 @@
 //!    history index every version (`create` under the version id), in the
 //!    same bulk requests;
 //! 3. what the index accepted is planned into archive objects, one per
-//!    (class, account, region, day), named from their content;
+//!    (class, account, region, day), named from their version ids;
 //! 4. each version is claimed in the ledger (`create`: one invocation wins)
 //!    with the object that will hold it;
 //! 5. the objects are written; each claim is then marked archived, or

@@ -88,7 +88,7 @@ pub fn context_for(finding: &dyn SourceFinding, inventory: &Inventory) -> FaninC
                 },
             };
             let (enrichment, instance, network) =
-                enrich::enrich(&id, lookup, &inventory.groups, &finding.reported_network());
+                enrich::enrich(&id, lookup, &inventory.groups, finding.reported_network());
             FaninContext {
                 source: finding.source_name(),
                 enrichment,

@@ -145,9 +145,15 @@ pub fn archive_objects(pending: &[Pending], indexed: &[usize]) -> Vec<PlannedObj
     partitions
         .into_iter()
         .map(|((class, origin, day), positions)| {
-            let lines: Vec<&str> = positions
+            let lines: Vec<archive::ArchiveLine> = positions
                 .iter()
-                .map(|&p| &*pending[p].carried.record.document)
+                .map(|&p| {
+                    let record = &pending[p].carried.record;
+                    archive::ArchiveLine {
+                        version_uid: &record.version_uid,
+                        document: &record.document,
+                    }
+                })
                 .collect();
             let object = archive::encode(class, &origin.account, &origin.region, day, &lines);
             PlannedObject {

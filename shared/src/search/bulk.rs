@@ -1,7 +1,7 @@
 //! Bulk requests: encoding into size-capped NDJSON bodies, and the per-item
 //! retry decision, both pure.
 
-use serde_json::json;
+use serde::Serialize;
 
 use crate::ports::{BulkAction, BulkItemStatus};
 
@@ -64,25 +64,28 @@ impl BulkOp {
         }
     }
 
-    fn encode_into(&self, out: &mut Vec<u8>) {
-        let (action, document) = match self {
+    /// The action line, typed (no JSON value built), and the document.
+    fn action_line(&self) -> (Action<'_>, Option<&str>) {
+        let target = Target::new;
+        match self {
             Self::IndexLatest {
                 index,
                 id,
                 version,
                 document,
             } => (
-                json!({"index": {"_index": index, "_id": id, "version": version, "version_type": "external"}}),
+                Action::Index(Target {
+                    version: Some(*version),
+                    version_type: Some("external"),
+                    ..target(index, id)
+                }),
                 Some(document),
             ),
             Self::CreateOnce {
                 index,
                 id,
                 document,
-            } => (
-                json!({"create": {"_index": index, "_id": id}}),
-                Some(document),
-            ),
+            } => (Action::Create(target(index, id)), Some(document)),
             Self::ReplaceIfUnchanged {
                 index,
                 id,
@@ -90,26 +93,78 @@ impl BulkOp {
                 primary_term,
                 document,
             } => (
-                json!({"index": {"_index": index, "_id": id, "if_seq_no": seq_no, "if_primary_term": primary_term}}),
+                Action::Index(Target {
+                    if_primary_term: Some(*primary_term),
+                    if_seq_no: Some(*seq_no),
+                    ..target(index, id)
+                }),
                 Some(document),
             ),
             Self::Put {
                 index,
                 id,
                 document,
-            } => (
-                json!({"index": {"_index": index, "_id": id}}),
-                Some(document),
-            ),
-            Self::Delete { index, id } => (json!({"delete": {"_index": index, "_id": id}}), None),
-        };
-        out.extend_from_slice(action.to_string().as_bytes());
+            } => (Action::Index(target(index, id)), Some(document)),
+            Self::Delete { index, id } => (Action::Delete(target(index, id)), None),
+        }
+    }
+
+    /// Appends the op's lines: the action, then the document if any.
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        let (action, document) = self.action_line();
+        serde_json::to_writer(&mut *out, &action).expect("an action line serializes");
         out.push(b'\n');
         if let Some(document) = document {
             out.extend_from_slice(document.as_bytes());
             out.push(b'\n');
         }
     }
+
+    /// The bytes `encode_into` appends, without copying the document.
+    fn encoded_len(&self, scratch: &mut Vec<u8>) -> usize {
+        let (action, document) = self.action_line();
+        scratch.clear();
+        serde_json::to_writer(&mut *scratch, &action).expect("an action line serializes");
+        scratch.len() + 1 + document.map_or(0, |d| d.len() + 1)
+    }
+}
+
+/// An action line: `{"<verb>": {<target>}}`.
+#[derive(Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Action<'a> {
+    Index(Target<'a>),
+    Create(Target<'a>),
+    Delete(Target<'a>),
+}
+
+impl<'a> Target<'a> {
+    fn new(index: &'a str, id: &'a str) -> Self {
+        Self {
+            id,
+            index,
+            if_primary_term: None,
+            if_seq_no: None,
+            version: None,
+            version_type: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Target<'a> {
+    #[serde(rename = "_id")]
+    id: &'a str,
+    #[serde(rename = "_index")]
+    index: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    if_primary_term: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    if_seq_no: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version_type: Option<&'static str>,
 }
 
 /// One request body and the indices (into the op list) of the ops it holds.
@@ -119,35 +174,53 @@ pub struct BulkChunk {
     pub ops: Vec<usize>,
 }
 
-/// Splits ops into bodies of at most `max_bytes` (an op larger than the cap
-/// goes alone in its own body: the cluster, not fanin, decides on it).
-/// `BulkChunk::ops` are positions in the order `ops` yields them.
-pub fn encode<'a>(ops: impl IntoIterator<Item = &'a BulkOp>, max_bytes: usize) -> Vec<BulkChunk> {
-    let mut chunks = Vec::new();
-    let mut current = BulkChunk {
-        body: Vec::new(),
-        ops: Vec::new(),
-    };
-    let mut encoded = Vec::new();
+/// Splits ops into requests of at most `max_bytes` each (an op larger than
+/// the cap goes alone in its own request: the cluster, not fanin, decides
+/// on it), without encoding them: the positions, in the order `ops` yields
+/// them, and each request's size.
+pub fn split<'a>(
+    ops: impl IntoIterator<Item = &'a BulkOp>,
+    max_bytes: usize,
+) -> Vec<(Vec<usize>, usize)> {
+    let mut requests = Vec::new();
+    let mut current: (Vec<usize>, usize) = (Vec::new(), 0);
+    let mut scratch = Vec::new();
     for (position, op) in ops.into_iter().enumerate() {
-        encoded.clear();
-        op.encode_into(&mut encoded);
-        if !current.ops.is_empty() && current.body.len() + encoded.len() > max_bytes {
-            chunks.push(std::mem::replace(
-                &mut current,
-                BulkChunk {
-                    body: Vec::new(),
-                    ops: Vec::new(),
-                },
-            ));
+        let size = op.encoded_len(&mut scratch);
+        if !current.0.is_empty() && current.1 + size > max_bytes {
+            requests.push(std::mem::take(&mut current));
         }
-        current.body.extend_from_slice(&encoded);
-        current.ops.push(position);
+        current.0.push(position);
+        current.1 += size;
     }
-    if !current.ops.is_empty() {
-        chunks.push(current);
+    if !current.0.is_empty() {
+        requests.push(current);
     }
-    chunks
+    requests
+}
+
+/// One request body of the ops, in order; `capacity` is its size when
+/// known (from [`split`]), so the body is allocated once.
+pub fn body<'a>(ops: impl IntoIterator<Item = &'a BulkOp>, capacity: usize) -> Vec<u8> {
+    let mut body = Vec::with_capacity(capacity);
+    for op in ops {
+        op.encode_into(&mut body);
+    }
+    body
+}
+
+/// Splits ops into bodies of at most `max_bytes` (see [`split`]) and
+/// encodes them all. `BulkChunk::ops` are positions in the order `ops`
+/// yields them.
+pub fn encode<'a>(ops: impl IntoIterator<Item = &'a BulkOp>, max_bytes: usize) -> Vec<BulkChunk> {
+    let ops: Vec<&BulkOp> = ops.into_iter().collect();
+    split(ops.iter().copied(), max_bytes)
+        .into_iter()
+        .map(|(positions, size)| BulkChunk {
+            body: body(positions.iter().map(|&p| ops[p]), size),
+            ops: positions,
+        })
+        .collect()
 }
 
 /// What one item's answer means.
@@ -300,6 +373,76 @@ mod tests {
         assert!(outcomes(&ops, &answer(BulkAction::Index, "v1")).is_err());
         assert!(outcomes(&ops, &answer(BulkAction::Create, "v9")).is_err());
         assert!(outcomes(&ops[..1], &answer(BulkAction::Create, "v1")).is_err());
+    }
+
+    #[test]
+    fn action_lines_are_the_sorted_json_objects() {
+        use serde_json::json;
+        let document: std::sync::Arc<str> = "{\"a\":1}".into();
+        let cases = [
+            (
+                BulkOp::IndexLatest {
+                    index: "f".into(),
+                    id: "i\"1".into(),
+                    version: 7,
+                    document: document.clone(),
+                },
+                json!({"index": {"_index": "f", "_id": "i\"1", "version": 7, "version_type": "external"}}),
+            ),
+            (
+                BulkOp::CreateOnce {
+                    index: "h".into(),
+                    id: "v1".into(),
+                    document: document.clone(),
+                },
+                json!({"create": {"_index": "h", "_id": "v1"}}),
+            ),
+            (
+                BulkOp::ReplaceIfUnchanged {
+                    index: "l".into(),
+                    id: "v2".into(),
+                    seq_no: 9,
+                    primary_term: 2,
+                    document: document.clone(),
+                },
+                json!({"index": {"_index": "l", "_id": "v2", "if_seq_no": 9, "if_primary_term": 2}}),
+            ),
+            (
+                BulkOp::Put {
+                    index: "l".into(),
+                    id: "v3".into(),
+                    document: document.clone(),
+                },
+                json!({"index": {"_index": "l", "_id": "v3"}}),
+            ),
+            (
+                BulkOp::Delete {
+                    index: "l".into(),
+                    id: "v4".into(),
+                },
+                json!({"delete": {"_index": "l", "_id": "v4"}}),
+            ),
+        ];
+        for (op, action) in &cases {
+            let mut expected = format!("{action}\n").into_bytes();
+            if !matches!(op, BulkOp::Delete { .. }) {
+                expected.extend_from_slice(b"{\"a\":1}\n");
+            }
+            let mut encoded = Vec::new();
+            op.encode_into(&mut encoded);
+            assert_eq!(
+                String::from_utf8(encoded).unwrap(),
+                String::from_utf8(expected.clone()).unwrap()
+            );
+            assert_eq!(op.encoded_len(&mut Vec::new()), expected.len());
+        }
+        let ops: Vec<BulkOp> = cases.into_iter().map(|(op, _)| op).collect();
+        let requests = split(&ops, 150);
+        assert!(requests.len() > 1);
+        for (positions, size) in &requests {
+            let body = body(positions.iter().map(|&p| &ops[p]), *size);
+            assert_eq!(body.len(), *size, "the size split computed is the body's");
+        }
     }
 
     #[test]

@@ -26,16 +26,16 @@ pub async fn bulk_with_retry(
     let mut pending: Vec<usize> = (0..ops.len()).collect();
     let mut backoff = Backoff::new(policy, deadline);
     loop {
-        let mut requests: VecDeque<Vec<usize>> =
-            bulk::encode(pending.iter().map(|&i| &ops[i]), max_bytes)
+        // Sized first, encoded one request at a time: each document is
+        // copied once, into the body being sent, allocated at its size (a
+        // half of a refused request grows its own).
+        let mut requests: VecDeque<(Vec<usize>, usize)> =
+            bulk::split(pending.iter().map(|&i| &ops[i]), max_bytes)
                 .into_iter()
-                .map(|chunk| chunk.ops.iter().map(|&p| pending[p]).collect())
+                .map(|(positions, size)| (positions.iter().map(|&p| pending[p]).collect(), size))
                 .collect();
-        while let Some(targets) = requests.pop_front() {
-            let body: Vec<u8> = bulk::encode(targets.iter().map(|&i| &ops[i]), usize::MAX)
-                .into_iter()
-                .flat_map(|chunk| chunk.body)
-                .collect();
+        while let Some((targets, size)) = requests.pop_front() {
+            let body = bulk::body(targets.iter().map(|&i| &ops[i]), size);
             match retry::within("Bulk", deadline, search.bulk(body)).await {
                 Ok(statuses) => {
                     let sent: Vec<&BulkOp> = targets.iter().map(|&i| &ops[i]).collect();
@@ -54,8 +54,8 @@ pub async fn bulk_with_retry(
                 }
                 Err(CallError::Rejected { .. }) if targets.len() > 1 => {
                     let (left, right) = targets.split_at(targets.len() / 2);
-                    requests.push_front(right.to_vec());
-                    requests.push_front(left.to_vec());
+                    requests.push_front((right.to_vec(), 0));
+                    requests.push_front((left.to_vec(), 0));
                 }
                 Err(error @ CallError::Rejected { .. }) => {
                     outcomes[targets[0]] = ItemOutcome::Permanent(error.to_string());
