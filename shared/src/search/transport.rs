@@ -97,7 +97,7 @@ impl SearchTransport {
             base.set_path(&format!("{}/", base.path()));
         }
         Ok(Self {
-            connector: crate::tls::https_connector(crate::aws::CONNECT_TIMEOUT)?,
+            connector: crate::tls::https_connector(crate::aws::CONNECT_TIMEOUT),
             base,
             signer,
             timeout: REQUEST_TIMEOUT,
