@@ -24,9 +24,8 @@
 //! everything kept.
 
 use anyhow::{Context, bail};
-use opensearch::OpenSearch;
-use opensearch::http::Method;
-use opensearch::http::headers::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use fanin::search::transport::{Method, SearchTransport};
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
 use crate::findings::CLOSED_STATUS_IDS;
@@ -744,7 +743,7 @@ pub struct Imported {
 /// `https://<domain>/_dashboards/`), overwriting objects of the same ids:
 /// importing twice leaves the same objects. Fails, naming each refused
 /// object and why, unless Dashboards accepted every one.
-pub async fn import(client: &OpenSearch, objects: &[Value]) -> anyhow::Result<Imported> {
+pub async fn import(transport: &SearchTransport, objects: &[Value]) -> anyhow::Result<Imported> {
     let boundary = format!("fanin-{}", uuid::Uuid::new_v4().simple());
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"fanin.ndjson\"\r\n\
@@ -752,29 +751,33 @@ pub async fn import(client: &OpenSearch, objects: &[Value]) -> anyhow::Result<Im
     );
     body.push_str(&ndjson(objects));
     body.push_str(&format!("\r\n--{boundary}--\r\n"));
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_str(&format!("multipart/form-data; boundary={boundary}"))?,
-    );
-    // OpenSearch Dashboards' XSRF header; Kibana 7.10 reads kbn-xsrf.
-    headers.insert("osd-xsrf", HeaderValue::from_static("true"));
-    headers.insert("kbn-xsrf", HeaderValue::from_static("true"));
-    let response = client
+    let headers = [
+        (
+            CONTENT_TYPE,
+            HeaderValue::from_str(&format!("multipart/form-data; boundary={boundary}"))?,
+        ),
+        // OpenSearch Dashboards' XSRF header; Kibana 7.10 reads kbn-xsrf.
+        (
+            HeaderName::from_static("osd-xsrf"),
+            HeaderValue::from_static("true"),
+        ),
+        (
+            HeaderName::from_static("kbn-xsrf"),
+            HeaderValue::from_static("true"),
+        ),
+    ];
+    let response = transport
         .send(
-            Method::Post,
-            "api/saved_objects/_import",
-            headers,
-            Some(&[("overwrite", "true")]),
-            Some(body.into_bytes()),
-            None,
+            "ImportSavedObjects",
+            Method::POST,
+            "api/saved_objects/_import?overwrite=true",
+            &headers,
+            body.into_bytes(),
         )
         .await
         .context("calling the Dashboards saved-objects API: check --dashboards-url and that the endpoint is reachable")?;
-    let status = response.status_code();
-    let answer: Value = response
-        .json()
-        .await
+    let status = response.status;
+    let answer: Value = serde_json::from_str(&response.body)
         .with_context(|| format!("the saved-objects import answered {status} with no JSON"))?;
     if !status.is_success() {
         bail!(

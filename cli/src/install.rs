@@ -82,7 +82,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let url = dashboards_url(args.dashboards_url.as_deref(), &search.url)?;
     let objects = dashboards::saved_objects(&search.prefix);
     let client = search.client_of(&config, &url)?;
-    let imported = dashboards::import(client.client(), &objects)
+    let imported = dashboards::import(client.transport(), &objects)
         .await
         .with_context(|| {
             format!("importing the saved objects into {url} (or pass --skip-dashboards)")

@@ -19,9 +19,8 @@ use fanin::normalize::FindingClass;
 use fanin::ports::{CallError, SearchIndexer};
 use fanin::retry::RetryPolicy;
 use fanin::search::bulk::{BulkOp, ItemOutcome};
-use fanin::search::opensearch::OpenSearchIndexer;
+use fanin::search::opensearch::{Method, OpenSearchIndexer};
 use fanin::search::{install, template, writer};
-use opensearch::http::Method;
 use serde_json::Value;
 use url::Url;
 
@@ -190,7 +189,7 @@ impl Search {
             .indexer
             .call(
                 "Search",
-                Method::Post,
+                Method::POST,
                 &path,
                 "application/json",
                 Some(serde_json::to_vec(body).expect("a JSON value serializes")),
@@ -205,7 +204,7 @@ impl Search {
         self.indexer
             .call(
                 "Refresh",
-                Method::Post,
+                Method::POST,
                 &format!("/{index}/_refresh?ignore_unavailable=true"),
                 "application/json",
                 None,
@@ -218,7 +217,7 @@ impl Search {
             .indexer
             .call(
                 "Count",
-                Method::Get,
+                Method::GET,
                 &format!("/{index}/_count?ignore_unavailable=true"),
                 "application/json",
                 None,

@@ -3,8 +3,9 @@
 //! `time` (the finding's update time, epoch ms) is in the window, paged by
 //! `after_key`. The query and the answer's reading are pure functions.
 //!
-//! TLS certificates are always verified (the client's default); SigV4 signs
-//! requests for Amazon OpenSearch Service, as in the collector.
+//! Requests go through fanin's OpenSearch transport, as the collector's:
+//! TLS certificates always verified with the AWS SDK's TLS configuration and
+//! root store, SigV4 for Amazon OpenSearch Service.
 
 use std::time::Duration;
 
@@ -14,10 +15,7 @@ use chrono::{DateTime, Utc};
 use fanin::config::SearchAuth;
 use fanin::ids::{AccountId, Region};
 use fanin::ports::CallError;
-use opensearch::OpenSearch;
-use opensearch::http::Method;
-use opensearch::http::headers::{CONTENT_TYPE, HeaderMap, HeaderValue};
-use opensearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
+use fanin::search::transport::{Method, SearchTransport, content_type};
 use serde_json::{Value, json};
 
 use crate::ports::{EventCounter, EventCounts};
@@ -84,7 +82,7 @@ pub fn read_page(answer: &Value, counts: &mut EventCounts) -> Result<Option<Valu
 }
 
 pub struct OpenSearchEvents {
-    client: OpenSearch,
+    transport: SearchTransport,
     index: String,
 }
 
@@ -97,39 +95,31 @@ impl OpenSearchEvents {
         region: Option<aws_config::Region>,
         index_prefix: &str,
     ) -> anyhow::Result<Self> {
-        let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url.clone()))
-            .disable_proxy()
-            .timeout(Duration::from_secs(30));
-        if let SearchAuth::SigV4 { service } = auth {
-            let credentials =
-                credentials.ok_or_else(|| anyhow::anyhow!("SigV4 needs AWS credentials"))?;
-            let region = region.ok_or_else(|| anyhow::anyhow!("SigV4 needs an AWS region"))?;
-            builder = builder
-                .auth(opensearch::auth::Credentials::AwsSigV4(credentials, region))
-                .service_name(service);
-        }
         Ok(Self {
-            client: OpenSearch::new(builder.build()?),
+            // A composite aggregation over the whole index: more time than
+            // the collector's writes.
+            transport: SearchTransport::new(url, auth, credentials, region)?
+                .with_timeout(Duration::from_secs(30)),
             index: format!("{index_prefix}-findings"),
         })
     }
 
     /// One `_search`; `Ok(None)` when the index does not exist yet.
     async fn search(&self, body: &Value) -> Result<Option<Value>, CallError> {
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let path = format!("/{}/_search", self.index);
         let body = serde_json::to_vec(body).expect("a JSON value serializes");
-        let response = self
-            .client
-            .send(Method::Post, &path, headers, None::<&()>, Some(body), None)
-            .await
-            .map_err(|e| CallError::transient("Search", "connection", e.to_string()))?;
-        let status = response.status_code().as_u16();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| CallError::transient("Search", "read", e.to_string()))?;
+        let answer = self
+            .transport
+            .send(
+                "Search",
+                Method::POST,
+                &path,
+                &[content_type("application/json")],
+                body,
+            )
+            .await?;
+        let status = answer.status.as_u16();
+        let text = answer.body;
         let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let code = answer
             .pointer("/error/type")

@@ -43,3 +43,4 @@ pub mod search;
 pub mod sources;
 pub mod telemetry;
 pub mod timestamps;
+pub mod tls;

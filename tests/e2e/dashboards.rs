@@ -456,10 +456,14 @@ async fn after_the_demo_every_panel_and_command_answers_with_the_archive() {
 }
 
 /// A client of the saved-objects API stand-in.
-fn dashboards_client(url: &str) -> opensearch::OpenSearch {
-    let transport =
-        opensearch::http::transport::Transport::single_node(&format!("{url}/")).unwrap();
-    opensearch::OpenSearch::new(transport)
+fn dashboards_client(url: &str) -> fanin::search::transport::SearchTransport {
+    fanin::search::transport::SearchTransport::new(
+        &url::Url::parse(url).unwrap(),
+        &fanin::config::SearchAuth::None,
+        None,
+        None,
+    )
+    .unwrap()
 }
 
 #[tokio::test]

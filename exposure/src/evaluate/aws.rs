@@ -349,7 +349,7 @@ impl VulnerabilityIndex for OpenSearchVulnerabilities {
             .search
             .call(
                 "Search",
-                opensearch::http::Method::Post,
+                fanin::search::opensearch::Method::POST,
                 &format!("/{}/_search?ignore_unavailable=true", self.index),
                 "application/json",
                 Some(body),

@@ -80,9 +80,11 @@ pub fn retry_config() -> RetryConfig {
 
 /// Loads the ambient AWS configuration with fanin's timeouts and retry
 /// strategy, naming fanin in every User-Agent so its calls are easy to find
-/// in CloudTrail.
+/// in CloudTrail, on the HTTP client whose TLS context the OpenSearch
+/// transport shares ([`crate::tls`]).
 pub async fn load_sdk_config(app_name: &str) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(crate::tls::sdk_http_client())
         .timeout_config(timeout_config())
         .retry_config(retry_config());
     if let Ok(name) = AppName::new(app_name.to_owned()) {

@@ -1,39 +1,28 @@
-//! [`SearchIndexer`] over the official `opensearch` client.
+//! [`SearchIndexer`] over fanin's own transport ([`super::transport`]).
 //!
-//! TLS certificates are always verified (the client's default, never
-//! changed here); SigV4 signs requests for Amazon OpenSearch Service.
+//! TLS certificates are always verified, with the same TLS configuration and
+//! root store as the AWS SDK's clients ([`crate::tls`]); SigV4 signs requests
+//! for Amazon OpenSearch Service.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use opensearch::OpenSearch;
-use opensearch::http::headers::{CONTENT_TYPE, HeaderMap, HeaderValue};
-use opensearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
-use opensearch::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
+pub use super::transport::{Method, StatusCode};
+use super::transport::{SearchTransport, content_type};
 use crate::config::SearchAuth;
 use crate::ports::{
     BulkItemStatus, CallError, IndexCreation, PolicyLookup, SearchAdmin, SearchIndexer,
     StoredDocument, StoredPolicy,
 };
 
-/// One request, connection to last byte. A `_bulk` body is capped at
-/// `FANIN_BULK_MAX_BYTES` (5 MB by default), which a healthy domain indexes in
-/// well under a second; after ten seconds the cluster is hung or drowning,
-/// and the items are better retried (with back-off, within the invocation's
-/// deadline) than waited for until Lambda's hard timeout.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Clones share one HTTP client: its connection pool and its TLS
-/// configuration (root store loaded once).
+/// Clones share one transport: its connection pool and its TLS
+/// configuration.
 #[derive(Clone)]
 pub struct OpenSearchIndexer {
-    client: OpenSearch,
-    /// Scheme, host and port only, for reports.
-    endpoint: String,
+    transport: SearchTransport,
 }
 
 impl OpenSearchIndexer {
@@ -44,36 +33,15 @@ impl OpenSearchIndexer {
         credentials: Option<SharedCredentialsProvider>,
         region: Option<aws_types::region::Region>,
     ) -> anyhow::Result<Self> {
-        let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url.clone()))
-            .disable_proxy()
-            .timeout(REQUEST_TIMEOUT);
-        match auth {
-            SearchAuth::SigV4 { service } => {
-                let credentials =
-                    credentials.ok_or_else(|| anyhow::anyhow!("SigV4 needs AWS credentials"))?;
-                let region = region.ok_or_else(|| anyhow::anyhow!("SigV4 needs an AWS region"))?;
-                builder = builder
-                    .auth(opensearch::auth::Credentials::AwsSigV4(credentials, region))
-                    .service_name(service);
-            }
-            SearchAuth::Basic { username, password } => {
-                builder = builder.auth(opensearch::auth::Credentials::Basic(
-                    username.clone(),
-                    password.expose().to_owned(),
-                ));
-            }
-            SearchAuth::None => {}
-        }
         Ok(Self {
-            client: OpenSearch::new(builder.build()?),
-            endpoint: url.origin().ascii_serialization(),
+            transport: SearchTransport::new(url, auth, credentials, region)?,
         })
     }
 
-    /// The client itself, for requests the ports do not make (the
+    /// The transport itself, for requests the ports do not make (the
     /// Dashboards saved-objects import of the operator CLI).
-    pub fn client(&self) -> &OpenSearch {
-        &self.client
+    pub fn transport(&self) -> &SearchTransport {
+        &self.transport
     }
 
     /// One request; the answer's body on 2xx, else the error the status
@@ -102,29 +70,20 @@ impl OpenSearchIndexer {
         operation: &'static str,
         method: Method,
         path: &str,
-        content_type: &'static str,
+        mime: &'static str,
         body: Option<Vec<u8>>,
     ) -> Result<(StatusCode, String), CallError> {
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-        let response = self
-            .client
-            .send(method, path, headers, None::<&()>, body, None)
-            .await
-            .map_err(|e| {
-                let code = if e.is_timeout() {
-                    "Timeout"
-                } else {
-                    "connection"
-                };
-                CallError::transient(operation, code, e.to_string())
-            })?;
-        let status = response.status_code();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| CallError::transient(operation, "read", e.to_string()))?;
-        Ok((status, text))
+        let answer = self
+            .transport
+            .send(
+                operation,
+                method,
+                path,
+                &[content_type(mime)],
+                body.unwrap_or_default(),
+            )
+            .await?;
+        Ok((answer.status, answer.body))
     }
 }
 
@@ -166,7 +125,7 @@ impl SearchIndexer for OpenSearchIndexer {
         let body = serde_json::to_vec(template).expect("a JSON value serializes");
         self.call(
             "PutIndexTemplate",
-            Method::Put,
+            Method::PUT,
             &path,
             "application/json",
             Some(body),
@@ -186,7 +145,7 @@ impl SearchIndexer for OpenSearchIndexer {
         let path = format!("/{index}/_mget");
         let body = serde_json::to_vec(&json!({"ids": ids})).expect("a JSON value serializes");
         let answer = match self
-            .call("Mget", Method::Post, &path, "application/json", Some(body))
+            .call("Mget", Method::POST, &path, "application/json", Some(body))
             .await
         {
             Ok(answer) => answer,
@@ -205,7 +164,7 @@ impl SearchIndexer for OpenSearchIndexer {
         let answer = self
             .call(
                 "Bulk",
-                Method::Post,
+                Method::POST,
                 "/_bulk",
                 "application/x-ndjson",
                 Some(ndjson),
@@ -217,7 +176,7 @@ impl SearchIndexer for OpenSearchIndexer {
     async fn index_exists(&self, name: &str) -> Result<bool, CallError> {
         let path = format!("/{name}");
         let (status, text) = self
-            .answer("IndexExists", Method::Head, &path, "application/json", None)
+            .answer("IndexExists", Method::HEAD, &path, "application/json", None)
             .await?;
         match status.as_u16() {
             200..=299 => Ok(true),
@@ -232,7 +191,7 @@ impl SearchIndexer for OpenSearchIndexer {
         match self
             .call(
                 "CreateIndex",
-                Method::Put,
+                Method::PUT,
                 &path,
                 "application/json",
                 Some(body),
@@ -253,7 +212,7 @@ impl SearchIndexer for OpenSearchIndexer {
 #[async_trait]
 impl SearchAdmin for OpenSearchIndexer {
     fn endpoint(&self) -> String {
-        self.endpoint.clone()
+        self.transport.endpoint()
     }
 
     async fn get_template(&self, name: &str) -> Result<Option<Value>, CallError> {
@@ -261,7 +220,7 @@ impl SearchAdmin for OpenSearchIndexer {
         let (status, text) = self
             .answer(
                 "GetIndexTemplate",
-                Method::Get,
+                Method::GET,
                 &path,
                 "application/json",
                 None,
@@ -286,7 +245,7 @@ impl SearchAdmin for OpenSearchIndexer {
     async fn get_ism_policy(&self, id: &str) -> Result<PolicyLookup, CallError> {
         let path = format!("/_plugins/_ism/policies/{id}");
         let (status, text) = self
-            .answer("GetIsmPolicy", Method::Get, &path, "application/json", None)
+            .answer("GetIsmPolicy", Method::GET, &path, "application/json", None)
             .await?;
         match status.as_u16() {
             200..=299 => {
@@ -339,7 +298,7 @@ impl SearchAdmin for OpenSearchIndexer {
         let body = serde_json::to_vec(body).expect("a JSON value serializes");
         self.call(
             "PutIsmPolicy",
-            Method::Put,
+            Method::PUT,
             &path,
             "application/json",
             Some(body),
