@@ -29,6 +29,8 @@
 //! It writes the report section `collector-cpu`, with a gzip-level table
 //! over the archive's NDJSON.
 
+// Shared with the parser benches, which use all of its helpers.
+#[allow(dead_code)]
 mod section;
 
 use std::collections::HashMap;

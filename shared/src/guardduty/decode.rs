@@ -16,6 +16,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::model::Finding;
@@ -132,7 +133,8 @@ pub fn decode_event(
         .ok_or_else(|| {
             DecodeError::InvalidFinding("GuardDuty Finding event without a `detail` object".into())
         })?;
-    let mut finding: Finding = serde_json::from_value(detail.clone())
+    // Read from a borrow: the detail is kept whole as `raw`, not copied.
+    let mut finding = Finding::deserialize(&detail)
         .map_err(|e| DecodeError::InvalidFinding(truncate_for_message(&e.to_string())))?;
     finding.raw = detail;
 
