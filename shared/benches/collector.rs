@@ -985,7 +985,7 @@ fn report(cases: &[Case], mut samples: Samples) {
     data.insert("ndjson_bytes".into(), ndjson.len().into());
     let markdown = format!(
         "One SQS batch of {BATCH} messages per source (distinct findings on {INSTANCES} instances behind shared security groups), \
-this thread's CPU time, median over {ROUNDS} interleaved rounds (each round runs the pipeline and both floors of every source). \
+this thread's CPU time, median over {ROUNDS} interleaved rounds (each round runs the pipeline and both floors of every source); each ratio is the median of the rounds' floor / pipeline. \
 The **pipeline** is `Collector::process_batch` from the SQS bodies to the bulk body and the gzip archive object, on ports that cost next to nothing \
 (the index reads only the bulk action lines, the ledger knows nothing, objects are counted). \
 The **generic floor** parses the same bodies (and the SNS `Message` inside) into `serde_json::Value` and writes the same bulk and archive lines from `Value`s, plus the same gzip; \
