@@ -10,6 +10,10 @@
 //! 10,000, and `FANIN_BENCH_MEMORY=0` skips the 1,000-message batches: a
 //! small count keeps a profile under callgrind short.
 
+// The costless ports, shared with the collector bench.
+#[allow(dead_code)]
+mod costless;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,10 +26,7 @@ use fanin::model::{
     ClassicFinding, GroupRef, IngressRule, InstanceRecord, InterfaceRecord, SecurityGroupRecord,
 };
 use fanin::pipeline::{Collector, Settings};
-use fanin::ports::{
-    AccountSession, BulkAction, BulkItemStatus, CallError, IndexCreation, SearchIndexer,
-    SessionProvider, StoredDocument,
-};
+use fanin::ports::SearchIndexer;
 use peak_alloc::PeakAlloc;
 use serde_json::Value;
 
@@ -169,70 +170,6 @@ fn cpu_time() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
-/// The fake sessions behind the production cache, as `build_collector` wires STS.
-struct Sessions(Arc<InMemory>);
-
-#[async_trait::async_trait]
-impl SessionProvider for Sessions {
-    async fn session(&self, account: &AccountId) -> Result<AccountSession, CallError> {
-        self.0.session(account).await
-    }
-}
-
-/// A search cluster that keeps nothing: every write succeeds, the ledger is
-/// empty. The memory batch uses it, so its peak is the collector's own heap
-/// (the in-memory fake keeps every document as a parsed JSON value).
-struct Forgetful;
-
-#[async_trait::async_trait]
-impl SearchIndexer for Forgetful {
-    async fn install_template(&self, _: &str, _: &Value) -> Result<(), CallError> {
-        Ok(())
-    }
-    async fn get_documents(
-        &self,
-        _: &str,
-        _: &[String],
-    ) -> Result<std::collections::HashMap<String, StoredDocument>, CallError> {
-        Ok(Default::default())
-    }
-    async fn bulk(&self, ndjson: Vec<u8>) -> Result<Vec<BulkItemStatus>, CallError> {
-        #[derive(serde::Deserialize)]
-        struct Target {
-            #[serde(rename = "_id")]
-            id: String,
-        }
-        let mut answers = Vec::new();
-        let mut lines = ndjson.split(|&b| b == b'\n').filter(|l| !l.is_empty());
-        while let Some(line) = lines.next() {
-            let action: std::collections::BTreeMap<BulkAction, Target> =
-                serde_json::from_slice(line).expect("an action line");
-            let (action, target) = action.into_iter().next().expect("one action");
-            if action != BulkAction::Delete {
-                lines.next();
-            }
-            answers.push(BulkItemStatus {
-                action,
-                id: target.id,
-                status: if action == BulkAction::Delete {
-                    200
-                } else {
-                    201
-                },
-                error_type: None,
-                reason: None,
-            });
-        }
-        Ok(answers)
-    }
-    async fn index_exists(&self, _: &str) -> Result<bool, CallError> {
-        Ok(true)
-    }
-    async fn create_index(&self, _: &str, _: &Value) -> Result<IndexCreation, CallError> {
-        Ok(IndexCreation::Created)
-    }
-}
-
 fn collector(world: &Arc<InMemory>) -> Collector {
     collector_with(world, None)
 }
@@ -243,7 +180,7 @@ fn collector_with(world: &Arc<InMemory>, search: Option<Arc<dyn SearchIndexer>>)
         ports.search = search;
     }
     ports.sessions = Arc::new(CachedSessions::new(
-        Sessions(world.clone()),
+        costless::Sessions(world.clone()),
         Duration::from_secs(300),
     ));
     Collector::new(
@@ -364,7 +301,7 @@ fn gzip_levels(name: &str, world: &InMemory) {
 /// with a search cluster that keeps nothing (the objects written stay in
 /// the fake store: a few hundred KiB).
 async fn batch_peak(name: &str, world: Arc<InMemory>, bodies: Vec<String>) {
-    let collector = collector_with(&world, Some(Arc::new(Forgetful)));
+    let collector = collector_with(&world, Some(Arc::new(costless::CostlessIndex::default())));
     let batch = messages(bodies);
     let total = batch.len();
     let before = HEAP.current_usage();
