@@ -83,8 +83,8 @@ fn main() {
     let mut reader = FlowLogReader::new(BufReader::with_capacity(256 * 1024, decoder)).unwrap();
     let mut aggregator = Aggregator::new(Arc::new(NetworkMap::new()));
     while let Some(line) = reader.next_line().unwrap() {
-        if let Line::Record { record, .. } = line {
-            aggregator.add(&record);
+        if let Line::Record { record, .. } = &line {
+            aggregator.add(record);
         }
     }
     let cpu1 = cpu_time();

@@ -140,7 +140,7 @@ fn parse_only(bytes: &[u8]) -> u64 {
     let mut reader = FlowLogReader::new(bytes).unwrap();
     let mut ports = 0u64;
     while let Some(line) = reader.next_line().unwrap() {
-        if let Line::Record { record, .. } = line {
+        if let Line::Record { record, .. } = &line {
             ports += u64::from(record.dstport.unwrap_or(0));
         }
     }
@@ -151,8 +151,8 @@ fn parse_and_aggregate(bytes: &[u8], map: &Arc<NetworkMap>) -> (u64, usize) {
     let mut reader = FlowLogReader::new(bytes).unwrap();
     let mut aggregator = Aggregator::new(map.clone());
     while let Some(line) = reader.next_line().unwrap() {
-        match line {
-            Line::Record { record, .. } => aggregator.add(&record),
+        match &line {
+            Line::Record { record, .. } => aggregator.add(record),
             Line::Malformed { reason, .. } => panic!("{reason}"),
         }
     }

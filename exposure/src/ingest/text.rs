@@ -81,7 +81,8 @@ pub fn read(source: impl Read, map: Arc<NetworkMap>) -> Result<ObjectAggregation
     loop {
         match reader.next_line() {
             Ok(None) => break,
-            Ok(Some(Line::Record { record, .. })) => aggregator.add(&record),
+            // By reference: the record is read where the reader built it.
+            Ok(Some(Line::Record { ref record, .. })) => aggregator.add(record),
             Ok(Some(Line::Malformed { line, reason, text })) => {
                 malformed.push(line, &reason.to_string(), text)
             }

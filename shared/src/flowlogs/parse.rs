@@ -102,125 +102,118 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// Parses one line (without its newline) with `format`. Fields are
 /// separated by one or more spaces; a trailing `\r` is ignored.
-// Inlined into the reader, so the record is built where it is returned
-// instead of copied on the way.
-#[inline]
 pub fn parse_record<'a>(format: &Format, line: &'a [u8]) -> Result<Record<'a>, Malformed> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    // A line that is UTF-8 (every line AWS writes: ASCII) is checked once
-    // here, and its text fields are slices of it; another line is read
-    // field by field, so that a stray byte in a skipped column is
-    // harmless and one in a read column names that column.
-    match std::str::from_utf8(line) {
-        Ok(text) => parse_fields(format, line, |at, end| &text[at..end]),
-        Err(_) => parse_not_utf8(format, line),
-    }
+    let mut record = Record::default();
+    parse_into(format, line, &mut record)?;
+    Ok(record)
 }
 
-#[cold]
-#[inline(never)]
-fn parse_not_utf8<'a>(format: &Format, line: &'a [u8]) -> Result<Record<'a>, Malformed> {
-    parse_fields(format, line, |at, end| &line[at..end])
-}
-
+/// [`parse_record`] into a record the caller holds (all `None`): inlined
+/// into the reader, which builds the record where it returns it instead of
+/// copying it there.
 #[inline(always)]
-fn parse_fields<'a, V: Value<'a>>(
+fn parse_into<'a>(
     format: &Format,
     line: &'a [u8],
-    value: impl Fn(usize, usize) -> V,
-) -> Result<Record<'a>, Malformed> {
+    record: &mut Record<'a>,
+) -> Result<(), Malformed> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
     let fields = format.fields();
-    let mut record = Record::default();
     let mut found = 0;
-    for_each_field(line, |at, end| {
-        if let Some(&field) = fields.get(found) {
-            set(&mut record, field, value(at, end))?;
+    // Text fields are checked one by one (printable ASCII, so UTF-8): a
+    // stray byte in a skipped column is harmless, and one in a read column
+    // names that column.
+    let mut spaces = Spaces::new(line);
+    let mut start = 0;
+    while let Some(at) = spaces.next() {
+        if at > start {
+            if let Some(&field) = fields.get(found) {
+                set(record, field, &line[start..at])?;
+            }
+            found += 1;
         }
-        found += 1;
-        Ok(())
-    })?;
+        start = at + 1;
+    }
     if found != fields.len() {
         return Err(Malformed::FieldCount {
             expected: fields.len(),
             found,
         });
     }
-    Ok(record)
-}
-
-/// Calls `each` with the bounds of every field of `line`; runs of spaces
-/// are one separator. Spaces are found eight bytes at a time (fields are a
-/// few bytes long: cheaper than a vectorized search per field, and without
-/// a branch per byte).
-#[inline(always)]
-fn for_each_field<E>(
-    line: &[u8],
-    mut each: impl FnMut(usize, usize) -> Result<(), E>,
-) -> Result<(), E> {
-    const SPACES: u64 = u64::from_ne_bytes([b' '; 8]);
-    const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let mut start = 0;
-    let mut base = 0;
-    let mut chunks = line.chunks_exact(8);
-    for chunk in &mut chunks {
-        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes")) ^ SPACES;
-        // The high bit of each byte of `x` that is zero (a space), exactly:
-        // no carry crosses a byte.
-        let mut spaces = !(((x & LOW_SEVEN) + LOW_SEVEN) | x | LOW_SEVEN);
-        while spaces != 0 {
-            let at = base + (spaces.trailing_zeros() / 8) as usize;
-            if at > start {
-                each(start, at)?;
-            }
-            start = at + 1;
-            spaces &= spaces - 1;
-        }
-        base += 8;
-    }
-    for (offset, &byte) in chunks.remainder().iter().enumerate() {
-        if byte == b' ' {
-            let at = base + offset;
-            if at > start {
-                each(start, at)?;
-            }
-            start = at + 1;
-        }
-    }
-    if line.len() > start {
-        each(start, line.len())?;
-    }
     Ok(())
 }
 
-/// A field's value: bytes, or text already known to be UTF-8.
-trait Value<'a>: Copy {
-    fn bytes(self) -> &'a [u8];
-    /// Printable ASCII only: ids, names and regions are, and a log line
-    /// or a document never gets control characters from a flow log.
-    fn text(self) -> Option<&'a str>;
+/// The positions of the spaces of a line, then the line's length (the end
+/// of its last field): one place for the caller to handle a field, so
+/// that its work is inlined. Spaces are found eight bytes at a time
+/// (fields are a few bytes long: cheaper than a vectorized search per
+/// field, and without a branch per byte).
+struct Spaces<'a> {
+    line: &'a [u8],
+    /// Offset of the chunk `mask` comes from.
+    base: usize,
+    /// The high bit of each byte of the current chunk that is a space.
+    mask: u64,
+    /// Whether the line's end was yielded.
+    done: bool,
 }
 
-impl<'a> Value<'a> for &'a [u8] {
-    fn bytes(self) -> &'a [u8] {
-        self
-    }
-    fn text(self) -> Option<&'a str> {
-        text(self)
-    }
-}
+impl<'a> Spaces<'a> {
+    const SPACES: u64 = u64::from_ne_bytes([b' '; 8]);
+    const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 
-impl<'a> Value<'a> for &'a str {
-    fn bytes(self) -> &'a [u8] {
-        self.as_bytes()
+    #[inline(always)]
+    fn new(line: &'a [u8]) -> Self {
+        let mut spaces = Self {
+            line,
+            base: 0,
+            mask: 0,
+            done: false,
+        };
+        spaces.mask = spaces.chunk(0);
+        spaces
     }
-    fn text(self) -> Option<&'a str> {
-        self.bytes().all(|b| b.is_ascii_graphic()).then_some(self)
+
+    /// The spaces of the eight bytes at `base` (fewer at the end of the
+    /// line).
+    #[inline(always)]
+    fn chunk(&self, base: usize) -> u64 {
+        let rest = self.line.get(base..).unwrap_or_default();
+        let word = match rest.first_chunk::<8>() {
+            Some(eight) => u64::from_le_bytes(*eight),
+            None => {
+                let mut eight = [0u8; 8];
+                eight[..rest.len()].copy_from_slice(rest);
+                u64::from_le_bytes(eight)
+            }
+        };
+        let x = word ^ Self::SPACES;
+        // The high bit of each byte of `x` that is zero (a space), exactly:
+        // no carry crosses a byte. The zeros past the line are not spaces.
+        !(((x & Self::LOW_SEVEN) + Self::LOW_SEVEN) | x | Self::LOW_SEVEN)
+    }
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            self.base += 8;
+            if self.base >= self.line.len() {
+                if self.done {
+                    return None;
+                }
+                self.done = true;
+                return Some(self.line.len());
+            }
+            self.mask = self.chunk(self.base);
+        }
+        let at = self.base + (self.mask.trailing_zeros() / 8) as usize;
+        self.mask &= self.mask - 1;
+        Some(at)
     }
 }
 
 #[inline(always)]
-fn set<'a>(record: &mut Record<'a>, field: Field, value: impl Value<'a>) -> Result<(), Malformed> {
-    let bytes = value.bytes();
+fn set<'a>(record: &mut Record<'a>, field: Field, bytes: &'a [u8]) -> Result<(), Malformed> {
     if bytes == b"-" {
         return Ok(());
     }
@@ -229,8 +222,8 @@ fn set<'a>(record: &mut Record<'a>, field: Field, value: impl Value<'a>) -> Resu
     };
     match field {
         Field::Version => record.version = Some(number(bytes).ok_or_else(bad)?),
-        Field::AccountId => record.account_id = Some(value.text().ok_or_else(bad)?),
-        Field::InterfaceId => record.interface_id = Some(value.text().ok_or_else(bad)?),
+        Field::AccountId => record.account_id = Some(text(bytes).ok_or_else(bad)?),
+        Field::InterfaceId => record.interface_id = Some(text(bytes).ok_or_else(bad)?),
         Field::SrcAddr => record.srcaddr = Some(address(bytes).ok_or_else(bad)?),
         Field::DstAddr => record.dstaddr = Some(address(bytes).ok_or_else(bad)?),
         Field::SrcPort => record.srcport = Some(number(bytes).ok_or_else(bad)?),
@@ -255,19 +248,19 @@ fn set<'a>(record: &mut Record<'a>, field: Field, value: impl Value<'a>) -> Resu
                 _ => return Err(bad()),
             })
         }
-        Field::VpcId => record.vpc_id = Some(value.text().ok_or_else(bad)?),
-        Field::SubnetId => record.subnet_id = Some(value.text().ok_or_else(bad)?),
-        Field::InstanceId => record.instance_id = Some(value.text().ok_or_else(bad)?),
+        Field::VpcId => record.vpc_id = Some(text(bytes).ok_or_else(bad)?),
+        Field::SubnetId => record.subnet_id = Some(text(bytes).ok_or_else(bad)?),
+        Field::InstanceId => record.instance_id = Some(text(bytes).ok_or_else(bad)?),
         Field::TcpFlags => record.tcp_flags = Some(number(bytes).ok_or_else(bad)?),
-        Field::Type => record.traffic_type = Some(value.text().ok_or_else(bad)?),
+        Field::Type => record.traffic_type = Some(text(bytes).ok_or_else(bad)?),
         Field::PktSrcAddr => record.pkt_srcaddr = Some(address(bytes).ok_or_else(bad)?),
         Field::PktDstAddr => record.pkt_dstaddr = Some(address(bytes).ok_or_else(bad)?),
-        Field::Region => record.region = Some(value.text().ok_or_else(bad)?),
-        Field::AzId => record.az_id = Some(value.text().ok_or_else(bad)?),
-        Field::SublocationType => record.sublocation_type = Some(value.text().ok_or_else(bad)?),
-        Field::SublocationId => record.sublocation_id = Some(value.text().ok_or_else(bad)?),
-        Field::PktSrcAwsService => record.pkt_src_aws_service = Some(value.text().ok_or_else(bad)?),
-        Field::PktDstAwsService => record.pkt_dst_aws_service = Some(value.text().ok_or_else(bad)?),
+        Field::Region => record.region = Some(text(bytes).ok_or_else(bad)?),
+        Field::AzId => record.az_id = Some(text(bytes).ok_or_else(bad)?),
+        Field::SublocationType => record.sublocation_type = Some(text(bytes).ok_or_else(bad)?),
+        Field::SublocationId => record.sublocation_id = Some(text(bytes).ok_or_else(bad)?),
+        Field::PktSrcAwsService => record.pkt_src_aws_service = Some(text(bytes).ok_or_else(bad)?),
+        Field::PktDstAwsService => record.pkt_dst_aws_service = Some(text(bytes).ok_or_else(bad)?),
         Field::FlowDirection => {
             record.flow_direction = Some(match bytes {
                 b"ingress" => FlowDirection::Ingress,
@@ -456,6 +449,7 @@ impl<R: BufRead> FlowLogReader<R> {
     }
 
     /// The next non-empty line, parsed; `None` at the end of the object.
+    #[inline(always)]
     pub fn next_line(&mut self) -> std::io::Result<Option<Line<'_>>> {
         if let Some(first) = self.first_record.take() {
             self.spill = first;
@@ -548,19 +542,22 @@ fn is_blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
 }
 
-#[inline]
+#[inline(always)]
 fn parsed<'a>(format: &Format, line_number: u64, line: &'a [u8]) -> Line<'a> {
-    match parse_record(format, line) {
-        Ok(record) => Line::Record {
-            line: line_number,
-            record,
-        },
-        Err(reason) => Line::Malformed {
+    let mut parsed = Line::Record {
+        line: line_number,
+        record: Record::default(),
+    };
+    if let Line::Record { record, .. } = &mut parsed
+        && let Err(reason) = parse_into(format, line, record)
+    {
+        return Line::Malformed {
             line: line_number,
             reason,
             text: line,
-        },
+        };
     }
+    parsed
 }
 
 #[cfg(test)]
@@ -836,10 +833,14 @@ mod tests {
         #[test]
         fn fields_are_those_of_a_plain_split(line in "[ a-c.]{0,40}") {
             let mut fields = Vec::new();
-            let _ = for_each_field::<()>(line.as_bytes(), |at, end| {
-                fields.push(&line[at..end]);
-                Ok(())
-            });
+            let mut spaces = Spaces::new(line.as_bytes());
+            let mut start = 0;
+            while let Some(at) = spaces.next() {
+                if at > start {
+                    fields.push(&line[start..at]);
+                }
+                start = at + 1;
+            }
             let plain: Vec<&str> = line.split(' ').filter(|v| !v.is_empty()).collect();
             proptest::prop_assert_eq!(fields, plain);
         }
