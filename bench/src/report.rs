@@ -40,11 +40,15 @@ pub struct Run {
 /// A section read from the sections directory, or the reason it is missing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Part {
-    Measured(Section),
-    /// `<name>.error` holds what went wrong, or nothing was written.
-    Missing {
-        reason: String,
+    Measured {
+        section: Section,
+        /// Where and when it was measured (`<name>.run`, written by
+        /// `scripts/bench`): a report run with `--only` keeps the other
+        /// sections of earlier runs, each with its own commit.
+        at: Option<String>,
     },
+    /// `<name>.error` holds what went wrong, or nothing was written.
+    Missing { reason: String },
 }
 
 /// Reads every expected section and any other `*.json` in `dir`.
@@ -77,7 +81,11 @@ fn read_part(dir: &Path, name: &str) -> anyhow::Result<Part> {
         let bytes = std::fs::read(&json)?;
         let section = serde_json::from_slice(&bytes)
             .with_context(|| format!("{} is not a report section", json.display()))?;
-        return Ok(Part::Measured(section));
+        let at = std::fs::read_to_string(dir.join(format!("{name}.run")))
+            .ok()
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty());
+        return Ok(Part::Measured { section, at });
     }
     let error = dir.join(format!("{name}.error"));
     let reason = std::fs::read_to_string(&error)
@@ -106,7 +114,7 @@ pub fn render(run: &Run, parts: &[(String, Part)]) -> String {
         "| what | goal | measured | |\n| --- | --- | --- | --- |"
     );
     for (_, part) in parts {
-        if let Part::Measured(section) = part {
+        if let Part::Measured { section, .. } = part {
             for goal in &section.goals {
                 let verdict = if goal.met { "met" } else { "**missed**" };
                 let _ = writeln!(
@@ -131,9 +139,16 @@ pub fn render(run: &Run, parts: &[(String, Part)]) -> String {
     }
     for (name, part) in parts {
         match part {
-            Part::Measured(section) => {
+            Part::Measured { section, at } => {
                 let _ = writeln!(out, "\n### {}\n", section.title);
-                let _ = writeln!(out, "Command: `{}`\n", section.command);
+                match at {
+                    Some(at) => {
+                        let _ = writeln!(out, "Command: `{}` ({at})\n", section.command);
+                    }
+                    None => {
+                        let _ = writeln!(out, "Command: `{}`\n", section.command);
+                    }
+                }
                 let _ = writeln!(out, "{}", section.markdown.trim_end());
             }
             Part::Missing { reason } => {
@@ -266,6 +281,11 @@ mod tests {
             }],
         );
         write("collector-cpu", &cpu);
+        std::fs::write(
+            dir.join("collector-cpu.run"),
+            "commit `0ld0ne1`, 2026-11-30 10:00 UTC\n",
+        )
+        .unwrap();
         std::fs::write(dir.join("sizes.error"), "cargo lambda build failed\n").unwrap();
 
         let parts = read_sections(&dir).unwrap();
@@ -275,7 +295,13 @@ mod tests {
             ["collector-cpu", "cold-start", "memory-throughput"]
         );
         assert_eq!(names.last(), Some(&"zz-extra"));
-        assert_eq!(parts[0].1, Part::Measured(cpu));
+        assert_eq!(
+            parts[0].1,
+            Part::Measured {
+                section: cpu,
+                at: Some("commit `0ld0ne1`, 2026-11-30 10:00 UTC".to_owned())
+            }
+        );
         let sizes = parts.iter().find(|(name, _)| name == "sizes").unwrap();
         assert_eq!(
             sizes.1,
@@ -289,6 +315,12 @@ mod tests {
             text.contains("| Inspector2 against the generic floor | ≥ 85 % | 78 % | **missed** |")
         );
         assert!(text.contains("commit `abc1234`"));
+        assert!(text.contains(
+            "Command: `cargo bench -p fanin --bench collector` (commit `0ld0ne1`, 2026-11-30 10:00 UTC)\n"
+        ));
+        assert!(
+            text.contains("### Cold start\n\nCommand: `cargo bench -p fanin --bench collector`\n")
+        );
         assert!(
             text.contains("### `sizes`: not measured\n\n```text\ncargo lambda build failed\n```")
         );
