@@ -5,6 +5,7 @@
 //! `unmapped.fanin.truncated` and `unmapped.fanin.unparsed`; docs/schema.md
 //! lists the caps.
 
+use std::fmt::{self, Display};
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
@@ -35,9 +36,40 @@ pub const LIST_ITEMS: usize = 100;
 /// can hold a key the source chose).
 pub const FIELD_PATH_BYTES: usize = 256;
 
+/// A field path inside a list, `<parent>.<name>[<index>]` (`<name>[<index>]`
+/// at the top), written out only when a cut is recorded: the record is
+/// checked field by field on every finding, and cut rarely.
+struct Path<'a> {
+    parent: &'a dyn Display,
+    name: &'static str,
+    index: usize,
+}
+
+impl<'a> Path<'a> {
+    /// `parent` is `&""` at the top of the record.
+    fn item(parent: &'a dyn Display, name: &'static str, index: usize) -> Self {
+        Self {
+            parent,
+            name,
+            index,
+        }
+    }
+}
+
+impl Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parent = self.parent.to_string();
+        if parent.is_empty() {
+            write!(f, "{}[{}]", self.name, self.index)
+        } else {
+            write!(f, "{parent}.{}[{}]", self.name, self.index)
+        }
+    }
+}
+
 /// A field path for a record, capped like any other string.
-fn field_path(field: &str) -> String {
-    let mut path = field.to_owned();
+fn field_path(field: &dyn Display) -> String {
+    let mut path = field.to_string();
     cap_string(&mut path, FIELD_PATH_BYTES);
     path
 }
@@ -81,7 +113,7 @@ pub fn enforce(record: &mut VulnerabilityFinding, now: &DateTime<Utc>) {
         truncated: &mut changes.truncated,
     };
     caps.record(record);
-    caps.list("unmapped.fanin.unparsed", &mut changes.unparsed);
+    caps.list(&"unmapped.fanin.unparsed", &mut changes.unparsed);
     // The record of cuts is itself a list: its last entry says it was cut.
     let cuts = changes.truncated.len();
     if cuts > LIST_ITEMS {
@@ -101,59 +133,71 @@ fn check_types(
     now: &DateTime<Utc>,
     unparsed_values: &mut Vec<UnparsedValue>,
 ) {
-    let mut single_ip = |field: &str, ip: &mut Option<String>| {
+    let mut single_ip = |field: &dyn Display, ip: &mut Option<String>| {
         if let Some(raw) = ip.take() {
             match parse_ip(&raw) {
                 Some(valid) => *ip = Some(valid),
-                None => unparsed_values.push(unparsed(field, &raw)),
+                None => unparsed_values.push(unparsed(field.to_string(), &raw)),
             }
         }
     };
     if let Some(device) = &mut record.device {
-        single_ip("device.ip", &mut device.ip);
+        single_ip(&"device.ip", &mut device.ip);
         for (i, interface) in device.network_interfaces.iter_mut().enumerate() {
             single_ip(
-                &format!("device.network_interfaces[{i}].ip"),
+                &format_args!("device.network_interfaces[{i}].ip"),
                 &mut interface.ip,
             );
         }
     }
     for (i, resource) in record.resources.iter_mut().enumerate() {
-        single_ip(&format!("resources[{i}].ip"), &mut resource.ip);
+        single_ip(&format_args!("resources[{i}].ip"), &mut resource.ip);
     }
-    let mut ip_list = |field: &str, ips: &mut Vec<String>| {
+    let mut ip_list = |field: &dyn Display, ips: &mut Vec<String>| {
         let mut valid = Vec::with_capacity(ips.len());
         for raw in ips.drain(..) {
             match parse_ip(&raw) {
                 Some(ip) => valid.push(ip),
-                None => unparsed_values.push(unparsed(field, &raw)),
+                None => unparsed_values.push(unparsed(field.to_string(), &raw)),
             }
         }
         *ips = valid;
     };
     if let Some(network) = &mut record.unmapped.fanin.network {
         let prefix = "unmapped.fanin.network";
-        ip_list(&format!("{prefix}.private_ips"), &mut network.private_ips);
-        ip_list(&format!("{prefix}.public_ips"), &mut network.public_ips);
         ip_list(
-            &format!("{prefix}.ipv6_addresses"),
+            &format_args!("{prefix}.private_ips"),
+            &mut network.private_ips,
+        );
+        ip_list(
+            &format_args!("{prefix}.public_ips"),
+            &mut network.public_ips,
+        );
+        ip_list(
+            &format_args!("{prefix}.ipv6_addresses"),
             &mut network.ipv6_addresses,
         );
         for (i, interface) in network.interfaces.iter_mut().enumerate() {
-            let prefix = format!("{prefix}.interfaces[{i}]");
-            ip_list(&format!("{prefix}.private_ips"), &mut interface.private_ips);
-            ip_list(&format!("{prefix}.public_ips"), &mut interface.public_ips);
+            let prefix = Path::item(&prefix, "interfaces", i);
             ip_list(
-                &format!("{prefix}.ipv6_addresses"),
+                &format_args!("{prefix}.private_ips"),
+                &mut interface.private_ips,
+            );
+            ip_list(
+                &format_args!("{prefix}.public_ips"),
+                &mut interface.public_ips,
+            );
+            ip_list(
+                &format_args!("{prefix}.ipv6_addresses"),
                 &mut interface.ipv6_addresses,
             );
         }
     }
 
-    let mut times: Vec<(String, &mut Option<i64>, &mut Option<String>)> = Vec::new();
+    let mut times: Vec<(usize, &mut Option<i64>, &mut Option<String>)> = Vec::new();
     for (i, vulnerability) in record.vulnerabilities.iter_mut().enumerate() {
         times.push((
-            format!("vulnerabilities[{i}].exploit_last_seen_time"),
+            i,
             &mut vulnerability.exploit_last_seen_time,
             &mut vulnerability.exploit_last_seen_time_dt,
         ));
@@ -186,13 +230,16 @@ fn check_types(
             }
         }
     }
-    for (field, time, time_dt) in times {
+    for (i, time, time_dt) in times {
         // An exploit may have been seen before 2015, never in the future.
         let Some(ms) = *time else { continue };
         let plausible = DateTime::from_timestamp_millis(ms)
             .is_some_and(|t| t.timestamp() >= 0 && t <= *now + timestamps::FUTURE_TOLERANCE);
         if !plausible {
-            unparsed_values.push(unparsed(field, &ms.to_string()));
+            unparsed_values.push(unparsed(
+                format!("vulnerabilities[{i}].exploit_last_seen_time"),
+                &ms.to_string(),
+            ));
             *time = None;
             *time_dt = None;
         }
@@ -237,7 +284,7 @@ struct Caps<'a> {
 }
 
 impl Caps<'_> {
-    fn text(&mut self, field: &str, text: &mut String, max: usize) {
+    fn text(&mut self, field: &dyn Display, text: &mut String, max: usize) {
         if let Some(original) = cap_string(text, max) {
             self.truncated.push(Truncation {
                 field: field_path(field),
@@ -247,13 +294,13 @@ impl Caps<'_> {
         }
     }
 
-    fn optional(&mut self, field: &str, text: &mut Option<String>, max: usize) {
+    fn optional(&mut self, field: &dyn Display, text: &mut Option<String>, max: usize) {
         if let Some(text) = text {
             self.text(field, text, max);
         }
     }
 
-    fn list<T>(&mut self, field: &str, items: &mut Vec<T>) {
+    fn list<T>(&mut self, field: &dyn Display, items: &mut Vec<T>) {
         if items.len() > LIST_ITEMS {
             self.truncated.push(Truncation {
                 field: field_path(field),
@@ -264,21 +311,21 @@ impl Caps<'_> {
         }
     }
 
-    fn texts(&mut self, field: &str, items: &mut Vec<String>, max: usize) {
+    fn texts(&mut self, field: &dyn Display, items: &mut Vec<String>, max: usize) {
         self.list(field, items);
         for (i, item) in items.iter_mut().enumerate() {
-            self.text(&format!("{field}[{i}]"), item, max);
+            self.text(&format_args!("{field}[{i}]"), item, max);
         }
     }
 
     /// Strings and arrays anywhere inside an untyped object.
-    fn json(&mut self, field: &str, value: &mut Value) {
+    fn json(&mut self, field: &dyn Display, value: &mut Value) {
         match value {
             Value::String(text) => self.text(field, text, DETAIL_STRING_BYTES),
             Value::Array(items) => {
                 self.list(field, items);
                 for (i, item) in items.iter_mut().enumerate() {
-                    self.json(&format!("{field}[{i}]"), item);
+                    self.json(&format_args!("{field}[{i}]"), item);
                 }
             }
             Value::Object(map) => {
@@ -294,12 +341,12 @@ impl Caps<'_> {
                 if map.keys().any(|key| key.len() > NAME_BYTES) {
                     let entries = std::mem::take(map);
                     for (mut key, item) in entries {
-                        self.text(&format!("{field}.<key>"), &mut key, NAME_BYTES);
+                        self.text(&format_args!("{field}.<key>"), &mut key, NAME_BYTES);
                         map.insert(key, item);
                     }
                 }
                 for (key, item) in map.iter_mut() {
-                    self.json(&format!("{field}.{key}"), item);
+                    self.json(&format_args!("{field}.{key}"), item);
                 }
             }
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
@@ -307,82 +354,98 @@ impl Caps<'_> {
     }
 
     fn record(&mut self, record: &mut VulnerabilityFinding) {
-        self.optional("status_detail", &mut record.status_detail, NAME_BYTES);
+        self.optional(&"status_detail", &mut record.status_detail, NAME_BYTES);
         let cloud = &mut record.cloud;
-        self.text("cloud.provider", &mut cloud.provider, NAME_BYTES);
-        self.optional("cloud.region", &mut cloud.region, NAME_BYTES);
+        self.text(&"cloud.provider", &mut cloud.provider, NAME_BYTES);
+        self.optional(&"cloud.region", &mut cloud.region, NAME_BYTES);
         if let Some(account) = &mut cloud.account {
-            self.text("cloud.account.uid", &mut account.uid, NAME_BYTES);
+            self.text(&"cloud.account.uid", &mut account.uid, NAME_BYTES);
         }
         if let Some(org) = &mut cloud.org {
-            self.text("cloud.org.uid", &mut org.uid, NAME_BYTES);
+            self.text(&"cloud.org.uid", &mut org.uid, NAME_BYTES);
         }
         if let Some(feature) = &mut record.metadata.product.feature {
             self.text(
-                "metadata.product.feature.name",
+                &"metadata.product.feature.name",
                 &mut feature.name,
                 NAME_BYTES,
             );
             self.optional(
-                "metadata.product.feature.uid",
+                &"metadata.product.feature.uid",
                 &mut feature.uid,
                 REFERENCE_BYTES,
             );
         }
         let info = &mut record.finding_info;
-        self.text("finding_info.title", &mut info.title, TITLE_BYTES);
-        self.optional("finding_info.desc", &mut info.desc, DESCRIPTION_BYTES);
-        self.optional("finding_info.src_url", &mut info.src_url, REFERENCE_BYTES);
+        self.text(&"finding_info.title", &mut info.title, TITLE_BYTES);
+        self.optional(&"finding_info.desc", &mut info.desc, DESCRIPTION_BYTES);
+        self.optional(&"finding_info.src_url", &mut info.src_url, REFERENCE_BYTES);
 
-        self.list("vulnerabilities", &mut record.vulnerabilities);
+        self.list(&"vulnerabilities", &mut record.vulnerabilities);
         for (i, vulnerability) in record.vulnerabilities.iter_mut().enumerate() {
-            self.vulnerability(&format!("vulnerabilities[{i}]"), vulnerability);
+            self.vulnerability(&format_args!("vulnerabilities[{i}]"), vulnerability);
         }
 
-        self.list("resources", &mut record.resources);
+        self.list(&"resources", &mut record.resources);
         for (i, resource) in record.resources.iter_mut().enumerate() {
-            let field = format!("resources[{i}]");
-            self.text(&format!("{field}.uid"), &mut resource.uid, REFERENCE_BYTES);
+            let field = Path::item(&"", "resources", i);
             self.text(
-                &format!("{field}.type"),
+                &format_args!("{field}.uid"),
+                &mut resource.uid,
+                REFERENCE_BYTES,
+            );
+            self.text(
+                &format_args!("{field}.type"),
                 &mut resource.resource_type,
                 NAME_BYTES,
             );
-            self.optional(&format!("{field}.region"), &mut resource.region, NAME_BYTES);
-            self.optional(&format!("{field}.name"), &mut resource.name, NAME_BYTES);
             self.optional(
-                &format!("{field}.version"),
+                &format_args!("{field}.region"),
+                &mut resource.region,
+                NAME_BYTES,
+            );
+            self.optional(
+                &format_args!("{field}.name"),
+                &mut resource.name,
+                NAME_BYTES,
+            );
+            self.optional(
+                &format_args!("{field}.version"),
                 &mut resource.version,
                 NAME_BYTES,
             );
             self.optional(
-                &format!("{field}.hostname"),
+                &format_args!("{field}.hostname"),
                 &mut resource.hostname,
                 NAME_BYTES,
             );
-            self.texts(&format!("{field}.labels"), &mut resource.labels, NAME_BYTES);
+            self.texts(
+                &format_args!("{field}.labels"),
+                &mut resource.labels,
+                NAME_BYTES,
+            );
             if let Some(data) = &mut resource.data {
-                self.json(&format!("{field}.data"), data);
+                self.json(&format_args!("{field}.data"), data);
             }
         }
 
         if let Some(device) = &mut record.device {
-            self.text("device.uid", &mut device.uid, NAME_BYTES);
-            self.text("device.instance_uid", &mut device.instance_uid, NAME_BYTES);
-            self.text("device.region", &mut device.region, NAME_BYTES);
-            self.optional("device.hostname", &mut device.hostname, NAME_BYTES);
-            self.optional("device.vpc_uid", &mut device.vpc_uid, NAME_BYTES);
-            self.optional("device.subnet_uid", &mut device.subnet_uid, NAME_BYTES);
+            self.text(&"device.uid", &mut device.uid, NAME_BYTES);
+            self.text(&"device.instance_uid", &mut device.instance_uid, NAME_BYTES);
+            self.text(&"device.region", &mut device.region, NAME_BYTES);
+            self.optional(&"device.hostname", &mut device.hostname, NAME_BYTES);
+            self.optional(&"device.vpc_uid", &mut device.vpc_uid, NAME_BYTES);
+            self.optional(&"device.subnet_uid", &mut device.subnet_uid, NAME_BYTES);
             if let Some(image) = &mut device.image {
-                self.text("device.image.uid", &mut image.uid, NAME_BYTES);
+                self.text(&"device.image.uid", &mut image.uid, NAME_BYTES);
             }
-            self.list("device.network_interfaces", &mut device.network_interfaces);
+            self.list(&"device.network_interfaces", &mut device.network_interfaces);
             for (i, interface) in device.network_interfaces.iter_mut().enumerate() {
-                let field = format!("device.network_interfaces[{i}]");
-                self.text(&format!("{field}.uid"), &mut interface.uid, NAME_BYTES);
-                self.optional(&format!("{field}.mac"), &mut interface.mac, NAME_BYTES);
+                let field = Path::item(&"", "device.network_interfaces", i);
+                self.text(&format_args!("{field}.uid"), &mut interface.uid, NAME_BYTES);
+                self.optional(&format_args!("{field}.mac"), &mut interface.mac, NAME_BYTES);
                 self.optional(
-                    &format!("{field}.hostname"),
+                    &format_args!("{field}.hostname"),
                     &mut interface.hostname,
                     NAME_BYTES,
                 );
@@ -391,85 +454,105 @@ impl Caps<'_> {
 
         let fanin = &mut record.unmapped.fanin;
         self.optional(
-            "unmapped.fanin.enrichment.reason",
+            &"unmapped.fanin.enrichment.reason",
             &mut fanin.enrichment.reason,
             NAME_BYTES,
         );
         if let Some(network) = &mut fanin.network {
             let field = "unmapped.fanin.network";
-            self.optional(&format!("{field}.vpc_id"), &mut network.vpc_id, NAME_BYTES);
             self.optional(
-                &format!("{field}.subnet_id"),
+                &format_args!("{field}.vpc_id"),
+                &mut network.vpc_id,
+                NAME_BYTES,
+            );
+            self.optional(
+                &format_args!("{field}.subnet_id"),
                 &mut network.subnet_id,
                 NAME_BYTES,
             );
-            self.list(&format!("{field}.private_ips"), &mut network.private_ips);
-            self.list(&format!("{field}.public_ips"), &mut network.public_ips);
             self.list(
-                &format!("{field}.ipv6_addresses"),
+                &format_args!("{field}.private_ips"),
+                &mut network.private_ips,
+            );
+            self.list(&format_args!("{field}.public_ips"), &mut network.public_ips);
+            self.list(
+                &format_args!("{field}.ipv6_addresses"),
                 &mut network.ipv6_addresses,
             );
-            self.list(&format!("{field}.interfaces"), &mut network.interfaces);
+            self.list(&format_args!("{field}.interfaces"), &mut network.interfaces);
             for (i, interface) in network.interfaces.iter_mut().enumerate() {
-                let field = format!("{field}.interfaces[{i}]");
+                let field = Path::item(&field, "interfaces", i);
                 self.text(
-                    &format!("{field}.interface_id"),
+                    &format_args!("{field}.interface_id"),
                     &mut interface.interface_id,
                     NAME_BYTES,
                 );
                 self.optional(
-                    &format!("{field}.subnet_id"),
+                    &format_args!("{field}.subnet_id"),
                     &mut interface.subnet_id,
                     NAME_BYTES,
                 );
                 self.optional(
-                    &format!("{field}.vpc_id"),
+                    &format_args!("{field}.vpc_id"),
                     &mut interface.vpc_id,
                     NAME_BYTES,
                 );
                 self.optional(
-                    &format!("{field}.public_dns_name"),
+                    &format_args!("{field}.public_dns_name"),
                     &mut interface.public_dns_name,
                     NAME_BYTES,
                 );
-                self.list(&format!("{field}.private_ips"), &mut interface.private_ips);
-                self.list(&format!("{field}.public_ips"), &mut interface.public_ips);
                 self.list(
-                    &format!("{field}.ipv6_addresses"),
+                    &format_args!("{field}.private_ips"),
+                    &mut interface.private_ips,
+                );
+                self.list(
+                    &format_args!("{field}.public_ips"),
+                    &mut interface.public_ips,
+                );
+                self.list(
+                    &format_args!("{field}.ipv6_addresses"),
                     &mut interface.ipv6_addresses,
                 );
                 self.list(
-                    &format!("{field}.security_groups"),
+                    &format_args!("{field}.security_groups"),
                     &mut interface.security_groups,
                 );
                 for (g, group) in interface.security_groups.iter_mut().enumerate() {
-                    let field = format!("{field}.security_groups[{g}]");
-                    self.text(&format!("{field}.group_id"), &mut group.id, NAME_BYTES);
-                    self.optional(&format!("{field}.group_name"), &mut group.name, NAME_BYTES);
+                    let field = Path::item(&field, "security_groups", g);
+                    self.text(&format_args!("{field}.group_id"), &mut group.id, NAME_BYTES);
+                    self.optional(
+                        &format_args!("{field}.group_name"),
+                        &mut group.name,
+                        NAME_BYTES,
+                    );
                 }
             }
             self.list(
-                &format!("{field}.security_groups"),
+                &format_args!("{field}.security_groups"),
                 &mut network.security_groups,
             );
-            self.list(&format!("{field}.reachability"), &mut network.reachability);
+            self.list(
+                &format_args!("{field}.reachability"),
+                &mut network.reachability,
+            );
             for (r, reach) in network.reachability.iter_mut().enumerate() {
-                let field = format!("{field}.reachability[{r}]");
+                let field = Path::item(&field, "reachability", r);
                 self.optional(
-                    &format!("{field}.protocol"),
+                    &format_args!("{field}.protocol"),
                     &mut reach.protocol,
                     NAME_BYTES,
                 );
-                self.list(&format!("{field}.path"), &mut reach.path);
+                self.list(&format_args!("{field}.path"), &mut reach.path);
                 for (s, step) in reach.path.iter_mut().enumerate() {
-                    let field = format!("{field}.path[{s}]");
+                    let field = Path::item(&field, "path", s);
                     self.text(
-                        &format!("{field}.component_id"),
+                        &format_args!("{field}.component_id"),
                         &mut step.component_id,
                         REFERENCE_BYTES,
                     );
                     self.text(
-                        &format!("{field}.component_type"),
+                        &format_args!("{field}.component_type"),
                         &mut step.component_type,
                         NAME_BYTES,
                     );
@@ -477,73 +560,81 @@ impl Caps<'_> {
             }
         }
         for (key, value) in fanin.details.iter_mut() {
-            self.json(&format!("unmapped.fanin.details.{key}"), value);
+            self.json(&format_args!("unmapped.fanin.details.{key}"), value);
         }
     }
 
-    fn vulnerability(&mut self, field: &str, vulnerability: &mut crate::ocsf::Vulnerability) {
+    fn vulnerability(
+        &mut self,
+        field: &dyn Display,
+        vulnerability: &mut crate::ocsf::Vulnerability,
+    ) {
         self.text(
-            &format!("{field}.title"),
+            &format_args!("{field}.title"),
             &mut vulnerability.title,
             TITLE_BYTES,
         );
         self.optional(
-            &format!("{field}.desc"),
+            &format_args!("{field}.desc"),
             &mut vulnerability.desc,
             DESCRIPTION_BYTES,
         );
         if let Some(advisory) = &mut vulnerability.advisory {
             self.text(
-                &format!("{field}.advisory.uid"),
+                &format_args!("{field}.advisory.uid"),
                 &mut advisory.uid,
                 NAME_BYTES,
             );
             self.optional(
-                &format!("{field}.advisory.title"),
+                &format_args!("{field}.advisory.title"),
                 &mut advisory.title,
                 TITLE_BYTES,
             );
             self.optional(
-                &format!("{field}.advisory.src_url"),
+                &format_args!("{field}.advisory.src_url"),
                 &mut advisory.src_url,
                 REFERENCE_BYTES,
             );
         }
         if let Some(cve) = &mut vulnerability.cve {
-            self.text(&format!("{field}.cve.uid"), &mut cve.uid, NAME_BYTES);
-            self.list(&format!("{field}.cve.cvss"), &mut cve.cvss);
+            self.text(&format_args!("{field}.cve.uid"), &mut cve.uid, NAME_BYTES);
+            self.list(&format_args!("{field}.cve.cvss"), &mut cve.cvss);
             for (i, cvss) in cve.cvss.iter_mut().enumerate() {
-                let field = format!("{field}.cve.cvss[{i}]");
-                self.text(&format!("{field}.version"), &mut cvss.version, NAME_BYTES);
+                let field = Path::item(&field, "cve.cvss", i);
+                self.text(
+                    &format_args!("{field}.version"),
+                    &mut cvss.version,
+                    NAME_BYTES,
+                );
                 self.optional(
-                    &format!("{field}.vector_string"),
+                    &format_args!("{field}.vector_string"),
                     &mut cvss.vector_string,
                     NAME_BYTES,
                 );
                 self.optional(
-                    &format!("{field}.vendor_name"),
+                    &format_args!("{field}.vendor_name"),
                     &mut cvss.vendor_name,
                     NAME_BYTES,
                 );
             }
             self.texts(
-                &format!("{field}.cve.references"),
+                &format_args!("{field}.cve.references"),
                 &mut cve.references,
                 REFERENCE_BYTES,
             );
         }
         if let Some(cwe) = &mut vulnerability.cwe {
-            self.text(&format!("{field}.cwe.uid"), &mut cwe.uid, NAME_BYTES);
+            self.text(&format_args!("{field}.cwe.uid"), &mut cwe.uid, NAME_BYTES);
         }
         self.list(
-            &format!("{field}.affected_packages"),
+            &format_args!("{field}.affected_packages"),
             &mut vulnerability.affected_packages,
         );
         for (i, package) in vulnerability.affected_packages.iter_mut().enumerate() {
-            let field = format!("{field}.affected_packages[{i}]");
-            self.text(&format!("{field}.name"), &mut package.name, NAME_BYTES);
+            let field = Path::item(&field, "affected_packages", i);
+            self.text(&format_args!("{field}.name"), &mut package.name, NAME_BYTES);
             self.text(
-                &format!("{field}.version"),
+                &format_args!("{field}.version"),
                 &mut package.version,
                 NAME_BYTES,
             );
@@ -553,67 +644,75 @@ impl Caps<'_> {
                 ("release", &mut package.release),
                 ("architecture", &mut package.architecture),
             ] {
-                self.optional(&format!("{field}.{name}"), value, NAME_BYTES);
+                self.optional(&format_args!("{field}.{name}"), value, NAME_BYTES);
             }
-            self.optional(&format!("{field}.path"), &mut package.path, REFERENCE_BYTES);
+            self.optional(
+                &format_args!("{field}.path"),
+                &mut package.path,
+                REFERENCE_BYTES,
+            );
             if let Some(remediation) = &mut package.remediation {
                 self.text(
-                    &format!("{field}.remediation.desc"),
+                    &format_args!("{field}.remediation.desc"),
                     &mut remediation.desc,
                     REMEDIATION_BYTES,
                 );
             }
         }
         self.list(
-            &format!("{field}.affected_code"),
+            &format_args!("{field}.affected_code"),
             &mut vulnerability.affected_code,
         );
         for (i, code) in vulnerability.affected_code.iter_mut().enumerate() {
-            let field = format!("{field}.affected_code[{i}]");
+            let field = Path::item(&field, "affected_code", i);
             self.text(
-                &format!("{field}.file.name"),
+                &format_args!("{field}.file.name"),
                 &mut code.file.name,
                 REFERENCE_BYTES,
             );
             self.optional(
-                &format!("{field}.file.path"),
+                &format_args!("{field}.file.path"),
                 &mut code.file.path,
                 REFERENCE_BYTES,
             );
             if let Some(rule) = &mut code.rule {
-                self.optional(&format!("{field}.rule.uid"), &mut rule.uid, NAME_BYTES);
-                self.optional(&format!("{field}.rule.name"), &mut rule.name, NAME_BYTES);
+                self.optional(&format_args!("{field}.rule.uid"), &mut rule.uid, NAME_BYTES);
+                self.optional(
+                    &format_args!("{field}.rule.name"),
+                    &mut rule.name,
+                    NAME_BYTES,
+                );
             }
         }
         self.texts(
-            &format!("{field}.references"),
+            &format_args!("{field}.references"),
             &mut vulnerability.references,
             REFERENCE_BYTES,
         );
         self.texts(
-            &format!("{field}.related_vulnerabilities"),
+            &format_args!("{field}.related_vulnerabilities"),
             &mut vulnerability.related_vulnerabilities,
             NAME_BYTES,
         );
         if let Some(remediation) = &mut vulnerability.remediation {
             self.text(
-                &format!("{field}.remediation.desc"),
+                &format_args!("{field}.remediation.desc"),
                 &mut remediation.desc,
                 REMEDIATION_BYTES,
             );
             self.texts(
-                &format!("{field}.remediation.references"),
+                &format_args!("{field}.remediation.references"),
                 &mut remediation.references,
                 REFERENCE_BYTES,
             );
         }
         self.optional(
-            &format!("{field}.vendor_name"),
+            &format_args!("{field}.vendor_name"),
             &mut vulnerability.vendor_name,
             NAME_BYTES,
         );
         self.optional(
-            &format!("{field}.category"),
+            &format_args!("{field}.category"),
             &mut vulnerability.category,
             NAME_BYTES,
         );
