@@ -97,15 +97,17 @@ pub fn memory_section(runs: &[LoadRun], command: &str) -> Section {
         "The collector binary's peak resident memory (VmHWM) over the run, and findings per second: of the \
          collector's own time (inside its invocations) and of the whole drain (receives, invocations, \
          deletes: mostly moto's SQS).\n\n\
-         | batch size | findings | peak resident memory | findings/s, collector's time | findings/s, whole drain |\n\
-         | --- | --- | --- | --- | --- |\n",
+         | batch size | findings | accounts × regions | peak resident memory | findings/s, collector's time | findings/s, whole drain |\n\
+         | --- | --- | --- | --- | --- | --- |\n",
     );
     for run in runs {
         let _ = writeln!(
             markdown,
-            "| {} | {} | {:.1} MiB | {:.0} | {:.0} |",
+            "| {} | {} | {} × {} | {:.1} MiB | {:.0} | {:.0} |",
             run.collector_batch_size,
             run.findings_sent,
+            run.accounts,
+            run.regions,
             run.collector_peak_memory_mib,
             run.findings_per_second,
             run.findings_sent as f64 / run.collect_seconds.max(f64::EPSILON),
@@ -176,7 +178,7 @@ mod tests {
         assert!(
             memory
                 .markdown
-                .contains("| 1000 | 1000 | 55.3 MiB | 100 | 25 |")
+                .contains("| 1000 | 1000 | 1 × 1 | 55.3 MiB | 100 | 25 |")
         );
     }
 }
