@@ -97,13 +97,13 @@ thread_local! {
 const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
 
 /// What [`gzip_with`] hands its writer: uncompressed bytes in.
-pub struct GzipWriter<'a> {
+struct GzipWriter<'a> {
     deflate: &'a mut DeflateEncoder<Vec<u8>>,
     crc: Crc,
 }
 
 impl GzipWriter<'_> {
-    pub fn write(&mut self, bytes: &[u8]) {
+    fn write(&mut self, bytes: &[u8]) {
         self.deflate
             .write_all(bytes)
             .expect("writing to a Vec cannot fail");

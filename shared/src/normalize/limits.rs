@@ -40,16 +40,24 @@ pub const FIELD_PATH_BYTES: usize = 256;
 /// at the top), written out only when a cut is recorded: the record is
 /// checked field by field on every finding, and cut rarely.
 struct Path<'a> {
-    parent: &'a dyn Display,
+    /// `None` at the top of the record.
+    parent: Option<&'a dyn Display>,
     name: &'static str,
     index: usize,
 }
 
 impl<'a> Path<'a> {
-    /// `parent` is `&""` at the top of the record.
+    fn top(name: &'static str, index: usize) -> Self {
+        Self {
+            parent: None,
+            name,
+            index,
+        }
+    }
+
     fn item(parent: &'a dyn Display, name: &'static str, index: usize) -> Self {
         Self {
-            parent,
+            parent: Some(parent),
             name,
             index,
         }
@@ -58,12 +66,10 @@ impl<'a> Path<'a> {
 
 impl Display for Path<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parent = self.parent.to_string();
-        if parent.is_empty() {
-            write!(f, "{}[{}]", self.name, self.index)
-        } else {
-            write!(f, "{parent}.{}[{}]", self.name, self.index)
+        if let Some(parent) = self.parent {
+            write!(f, "{parent}.")?;
         }
+        write!(f, "{}[{}]", self.name, self.index)
     }
 }
 
@@ -388,7 +394,7 @@ impl Caps<'_> {
 
         self.list(&"resources", &mut record.resources);
         for (i, resource) in record.resources.iter_mut().enumerate() {
-            let field = Path::item(&"", "resources", i);
+            let field = Path::top("resources", i);
             self.text(
                 &format_args!("{field}.uid"),
                 &mut resource.uid,
@@ -441,7 +447,7 @@ impl Caps<'_> {
             }
             self.list(&"device.network_interfaces", &mut device.network_interfaces);
             for (i, interface) in device.network_interfaces.iter_mut().enumerate() {
-                let field = Path::item(&"", "device.network_interfaces", i);
+                let field = Path::top("device.network_interfaces", i);
                 self.text(&format_args!("{field}.uid"), &mut interface.uid, NAME_BYTES);
                 self.optional(&format_args!("{field}.mac"), &mut interface.mac, NAME_BYTES);
                 self.optional(
@@ -722,6 +728,18 @@ impl Caps<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_name_list_items_as_the_cut_records_do() {
+        let resource = Path::top("resources", 0);
+        assert_eq!(resource.to_string(), "resources[0]");
+        let nested = Path::item(&resource, "cve.cvss", 2);
+        assert_eq!(nested.to_string(), "resources[0].cve.cvss[2]");
+        assert_eq!(
+            format_args!("{nested}.version").to_string(),
+            "resources[0].cve.cvss[2].version"
+        );
+    }
 
     #[test]
     fn strings_are_cut_on_a_character_boundary_with_a_marker() {
