@@ -23,7 +23,7 @@ use super::classify::{
     self, Direction, Initiator, InterfaceView, NetworkMap, SourceClass, TCP, UDP,
 };
 use super::hll::{Hll, HllError};
-use super::parse::{Action, LogStatus, Record};
+use super::parse::{Action, LogStatus, Record, Text};
 use crate::ids::{AccountId, Region};
 
 /// The most sources an aggregate ranks.
@@ -293,7 +293,7 @@ impl PendingSource {
 /// applying record by record.
 pub struct Aggregator {
     map: std::sync::Arc<NetworkMap>,
-    interface_index: HashMap<Box<str>, u32, Fast>,
+    interface_index: HashMap<Box<[u8]>, u32, Fast>,
     interfaces: Vec<InterfaceSlot>,
     /// The previous record's interface.
     last_interface: Option<u32>,
@@ -335,22 +335,22 @@ impl Aggregator {
         self.aggregates.len()
     }
 
-    fn interface(&mut self, id: &str) -> u32 {
+    fn interface(&mut self, id: Text<'_>) -> u32 {
         if let Some(last) = self.last_interface
-            && *self.interfaces[last as usize].id == *id
+            && self.interfaces[last as usize].id.as_bytes() == id.as_bytes()
         {
             return last;
         }
-        let index = match self.interface_index.get(id) {
+        let index = match self.interface_index.get(id.as_bytes()) {
             Some(&index) => index,
             None => {
                 let index = self.interfaces.len() as u32;
                 self.interfaces.push(InterfaceSlot {
-                    id: id.into(),
-                    view: self.map.view(id),
+                    id: id.as_str().into(),
+                    view: self.map.view(id.as_str()),
                     hours: Vec::new(),
                 });
-                self.interface_index.insert(id.into(), index);
+                self.interface_index.insert(id.as_bytes().into(), index);
                 index
             }
         };
@@ -913,7 +913,7 @@ mod tests {
         for line in &lines {
             let record = parse_record(&format, line.as_bytes()).unwrap();
             aggregator.add(&record);
-            let interface = record.interface_id.unwrap().to_owned();
+            let interface = record.interface_id.unwrap().as_str().to_owned();
             let port = record.dstport.unwrap();
             let at = match expected
                 .iter()
