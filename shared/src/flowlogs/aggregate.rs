@@ -47,8 +47,8 @@ struct TrafficKey {
 }
 
 impl TrafficKey {
-    /// Every field in one integer (102 bits, none overlapping), so the key
-    /// hashes in one write instead of nine.
+    /// Every field in one integer (102 bits, none overlapping): the key
+    /// table's key, hashed in one write and compared in one.
     fn packed(&self) -> u128 {
         u128::from(self.interface)
             | u128::from(self.hour) << 32
@@ -62,10 +62,31 @@ impl TrafficKey {
     }
 }
 
-// Equal keys pack equally, so this agrees with the derived `Eq`.
-impl std::hash::Hash for TrafficKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u128(self.packed());
+/// An interface id as the aggregator looks it up: up to 24 bytes in three
+/// words, zero-padded (printable text has no zero byte, so ids of different
+/// lengths differ); a longer id by its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum InterfaceKey {
+    Short([u64; 3]),
+    Long(Box<[u8]>),
+}
+
+impl InterfaceKey {
+    fn new(id: &[u8]) -> Self {
+        if id.len() > 24 {
+            return Self::Long(id.into());
+        }
+        let mut words = [0u64; 3];
+        for (word, chunk) in words.iter_mut().zip(id.chunks(8)) {
+            *word = match chunk.first_chunk::<8>() {
+                Some(eight) => u64::from_le_bytes(*eight),
+                None => chunk
+                    .iter()
+                    .rev()
+                    .fold(0, |word, &byte| word << 8 | u64::from(byte)),
+            };
+        }
+        Self::Short(words)
     }
 }
 
@@ -280,24 +301,23 @@ impl PendingSource {
 
 /// The aggregation of one object's records.
 ///
-/// Per record, the hot path types the key, finds its entry (the previous
-/// record's interface first: objects come in runs per interface) and adds
-/// the counters there (the per-hour coverage of aggregated records is their
-/// keys' `flows`, summed when the documents are read); the source goes into a bounded buffer that is applied to
-/// the sketches and rankings in key order when full and before the
-/// documents are read ([`Aggregator::flush`]), so that updates of one key
-/// come together instead of one cache miss per record. A stable (counting)
-/// sort keeps
-/// each key's sources in record order, so the space-saving ranking (which
-/// depends on order) and the sketch (which does not) are exactly those of
-/// applying record by record.
+/// Per record, the hot path finds the interface (by its id packed into
+/// words), types the key (the addresses tested as integers), finds the
+/// key's entry by its packed form and adds the counters there (the
+/// per-hour coverage of aggregated records is their keys' `flows`, summed
+/// when the documents are read); the source goes into a bounded buffer
+/// that is applied to the sketches and rankings in key order when full and
+/// before the documents are read ([`Aggregator::flush`]), so that updates
+/// of one key come together instead of one cache miss per record. A stable
+/// (counting) sort keeps each key's sources in record order, so the
+/// space-saving ranking (which depends on order) and the sketch (which
+/// does not) are exactly those of applying record by record.
 pub struct Aggregator {
     map: std::sync::Arc<NetworkMap>,
-    interface_index: HashMap<Box<[u8]>, u32, Fast>,
+    interface_index: HashMap<InterfaceKey, u32, Fast>,
     interfaces: Vec<InterfaceSlot>,
-    /// The previous record's interface.
-    last_interface: Option<u32>,
-    keys: HashMap<TrafficKey, Counters, Fast>,
+    /// By [`TrafficKey::packed`].
+    keys: HashMap<u128, Counters, Fast>,
     /// Indexed by `Counters::index`: the sketches and rankings; their
     /// counters are those of `keys` once [`Aggregator::documents`] copied
     /// them.
@@ -316,7 +336,6 @@ impl Aggregator {
             map,
             interface_index: HashMap::default(),
             interfaces: Vec::new(),
-            last_interface: None,
             keys: HashMap::default(),
             aggregates: Vec::new(),
             pending: Vec::new(),
@@ -336,25 +355,17 @@ impl Aggregator {
     }
 
     fn interface(&mut self, id: Text<'_>) -> u32 {
-        if let Some(last) = self.last_interface
-            && self.interfaces[last as usize].id.as_bytes() == id.as_bytes()
-        {
-            return last;
+        let key = InterfaceKey::new(id.as_bytes());
+        if let Some(&index) = self.interface_index.get(&key) {
+            return index;
         }
-        let index = match self.interface_index.get(id.as_bytes()) {
-            Some(&index) => index,
-            None => {
-                let index = self.interfaces.len() as u32;
-                self.interfaces.push(InterfaceSlot {
-                    id: id.as_str().into(),
-                    view: self.map.view(id.as_str()),
-                    hours: Vec::new(),
-                });
-                self.interface_index.insert(id.as_bytes().into(), index);
-                index
-            }
-        };
-        self.last_interface = Some(index);
+        let index = self.interfaces.len() as u32;
+        self.interfaces.push(InterfaceSlot {
+            id: id.as_str().into(),
+            view: self.map.view(id.as_str()),
+            hours: Vec::new(),
+        });
+        self.interface_index.insert(key, index);
         index
     }
 
@@ -432,7 +443,7 @@ impl Aggregator {
         };
         let end = record.end.unwrap_or(start);
         let aggregates = &mut self.aggregates;
-        let counters = self.keys.entry(key).or_insert_with(|| {
+        let counters = self.keys.entry(key.packed()).or_insert_with(|| {
             aggregates.push((key, Aggregate::new(start, end)));
             Counters::new((aggregates.len() - 1) as u32, start, end)
         });
@@ -490,7 +501,7 @@ impl Aggregator {
     /// Bytes held by the aggregator's tables and values (an estimate from
     /// sizes and capacities, for the memory report).
     pub fn approximate_bytes(&self) -> usize {
-        let key = std::mem::size_of::<(TrafficKey, Counters)>() + 1;
+        let key = std::mem::size_of::<(u128, Counters)>() + 1;
         let entry = std::mem::size_of::<(TrafficKey, Aggregate)>();
         let hour = std::mem::size_of::<(u32, Coverage)>();
         self.keys.capacity() * key
@@ -538,7 +549,8 @@ impl Aggregator {
                 coverage.insert((index as u32, *hour), *counted);
             }
         }
-        for (key, counters) in &self.keys {
+        for counters in self.keys.values() {
+            let key = &self.aggregates[counters.index as usize].0;
             coverage
                 .entry((key.interface, key.hour))
                 .or_default()
@@ -769,6 +781,24 @@ mod tests {
             aggregator.add(&parse_record(&format, line.as_bytes()).unwrap());
         }
         aggregator.documents(&account(), &region(), "object-1")
+    }
+
+    #[test]
+    fn interface_keys_tell_ids_of_every_length_apart() {
+        let ids: Vec<String> = (1..=30)
+            .flat_map(|len| ["e".repeat(len), format!("{}f", "e".repeat(len - 1))])
+            .collect();
+        let keys: Vec<InterfaceKey> = ids
+            .iter()
+            .map(|id| InterfaceKey::new(id.as_bytes()))
+            .collect();
+        for (a, key_a) in keys.iter().enumerate() {
+            for (b, key_b) in keys.iter().enumerate() {
+                assert_eq!(key_a == key_b, ids[a] == ids[b], "{} {}", ids[a], ids[b]);
+            }
+        }
+        assert!(matches!(keys[0], InterfaceKey::Short(_)));
+        assert!(matches!(keys.last(), Some(InterfaceKey::Long(_))));
     }
 
     #[test]

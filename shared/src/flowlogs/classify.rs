@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 use super::parse::{FlowDirection, Record};
@@ -100,8 +100,47 @@ impl NetworkMap {
         InterfaceView {
             known: interface.is_some(),
             addresses: interface.map(|i| i.addresses.clone()).unwrap_or_default(),
-            vpc_cidrs: vpc.map(|v| v.cidrs.clone()).unwrap_or_default(),
-            peered_cidrs: vpc.map(|v| v.peered_cidrs.clone()).unwrap_or_default(),
+            vpc: Networks::new(vpc.map(|v| &v.cidrs[..]).unwrap_or_default()),
+            peered: Networks::new(vpc.map(|v| &v.peered_cidrs[..]).unwrap_or_default()),
+        }
+    }
+}
+
+/// CIDR blocks as the tests of every record want them: IPv4 ones as a
+/// network and a mask (one AND and one compare each), IPv6 ones as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Networks {
+    v4: Vec<(u32, u32)>,
+    v6: Vec<Ipv6Net>,
+}
+
+impl Networks {
+    fn new(cidrs: &[IpNet]) -> Self {
+        let mut networks = Self::default();
+        for cidr in cidrs {
+            match cidr {
+                IpNet::V4(net) => networks
+                    .v4
+                    .push((u32::from(net.network()), u32::from(net.netmask()))),
+                IpNet::V6(net) => networks.v6.push(*net),
+            }
+        }
+        networks
+    }
+
+    fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.v6.is_empty()
+    }
+
+    fn contains(&self, address: IpAddr) -> bool {
+        match address {
+            IpAddr::V4(v4) => {
+                let bits = u32::from(v4);
+                self.v4
+                    .iter()
+                    .any(|&(network, mask)| bits & mask == network)
+            }
+            IpAddr::V6(v6) => self.v6.iter().any(|net| net.contains(&v6)),
         }
     }
 }
@@ -111,9 +150,11 @@ impl NetworkMap {
 pub struct InterfaceView {
     /// Whether the map knows the interface at all.
     pub known: bool,
-    pub addresses: Vec<IpAddr>,
-    pub vpc_cidrs: Vec<IpNet>,
-    pub peered_cidrs: Vec<IpNet>,
+    addresses: Vec<IpAddr>,
+    /// Its VPC's CIDR blocks.
+    vpc: Networks,
+    /// Those of the VPCs peered with its VPC.
+    peered: Networks,
 }
 
 impl InterfaceView {
@@ -122,7 +163,7 @@ impl InterfaceView {
     }
 
     fn in_vpc(&self, address: IpAddr) -> bool {
-        self.vpc_cidrs.iter().any(|cidr| cidr.contains(&address))
+        self.vpc.contains(address)
     }
 }
 
@@ -196,7 +237,7 @@ pub fn direction(record: &Record<'_>, view: &InterfaceView) -> Direction {
     }
     let (source, destination) = (record.srcaddr, record.dstaddr);
     if let (Some(source), Some(destination)) = (source, destination) {
-        if !view.vpc_cidrs.is_empty() {
+        if !view.vpc.is_empty() {
             match (view.in_vpc(source), view.in_vpc(destination)) {
                 (false, true) => return Direction::Ingress,
                 (true, false) => return Direction::Egress,
@@ -284,7 +325,7 @@ pub fn remote_address(record: &Record<'_>, direction: Direction) -> Option<IpAdd
 pub fn source_class(address: IpAddr, view: &InterfaceView) -> SourceClass {
     if view.in_vpc(address) {
         SourceClass::SameVpc
-    } else if view.peered_cidrs.iter().any(|cidr| cidr.contains(&address)) {
+    } else if view.peered.contains(address) {
         SourceClass::Peered
     } else if is_private(address) {
         SourceClass::Private
@@ -337,6 +378,30 @@ mod tests {
             line.as_bytes(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn networks_hold_both_families() {
+        let networks = Networks::new(&[
+            "10.0.0.0/16".parse().unwrap(),
+            "2600:1f18:abcd::/56".parse().unwrap(),
+            "192.168.7.0/24".parse().unwrap(),
+        ]);
+        for (address, inside) in [
+            ("10.0.255.1", true),
+            ("10.1.0.1", false),
+            ("192.168.7.9", true),
+            ("192.168.8.9", false),
+            ("2600:1f18:abcd:ff::1", true),
+            ("2600:1f18:abce::1", false),
+        ] {
+            assert_eq!(
+                networks.contains(address.parse().unwrap()),
+                inside,
+                "{address}"
+            );
+        }
+        assert!(Networks::new(&[]).is_empty());
     }
 
     #[test]
