@@ -82,11 +82,13 @@ fn main() {
     let decoder = flate2::read::MultiGzDecoder::new(&body[..]);
     let mut reader = FlowLogReader::new(BufReader::with_capacity(256 * 1024, decoder)).unwrap();
     let mut aggregator = Aggregator::new(Arc::new(NetworkMap::new()));
-    while let Some(line) = reader.next_line().unwrap() {
-        if let Line::Record { record, .. } = &line {
-            aggregator.add(record);
-        }
-    }
+    reader
+        .for_each_line(|line| {
+            if let Line::Record { record, .. } = line {
+                aggregator.add(record);
+            }
+        })
+        .unwrap();
     let cpu1 = cpu_time();
     let documents = aggregator.documents(
         &AccountId::parse("222222222222").unwrap(),

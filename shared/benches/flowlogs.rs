@@ -139,23 +139,25 @@ fn floor(bytes: &[u8]) -> (usize, usize) {
 fn parse_only(bytes: &[u8]) -> u64 {
     let mut reader = FlowLogReader::new(bytes).unwrap();
     let mut ports = 0u64;
-    while let Some(line) = reader.next_line().unwrap() {
-        if let Line::Record { record, .. } = &line {
-            ports += u64::from(record.dstport.unwrap_or(0));
-        }
-    }
+    reader
+        .for_each_line(|line| {
+            if let Line::Record { record, .. } = line {
+                ports += u64::from(record.dstport.unwrap_or(0));
+            }
+        })
+        .unwrap();
     std::hint::black_box(ports)
 }
 
 fn parse_and_aggregate(bytes: &[u8], map: &Arc<NetworkMap>) -> (u64, usize) {
     let mut reader = FlowLogReader::new(bytes).unwrap();
     let mut aggregator = Aggregator::new(map.clone());
-    while let Some(line) = reader.next_line().unwrap() {
-        match &line {
+    reader
+        .for_each_line(|line| match line {
             Line::Record { record, .. } => aggregator.add(record),
             Line::Malformed { reason, .. } => panic!("{reason}"),
-        }
-    }
+        })
+        .unwrap();
     // The last sources still pending are part of the work.
     aggregator.flush();
     (aggregator.stats().aggregated, aggregator.key_count())

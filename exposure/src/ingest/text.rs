@@ -78,17 +78,14 @@ pub fn read(source: impl Read, map: Arc<NetworkMap>) -> Result<ObjectAggregation
     };
     let unknown_fields = reader.format().unknown_names().map(str::to_owned).collect();
     let headerless = reader.headerless();
-    loop {
-        match reader.next_line() {
-            Ok(None) => break,
-            // By reference: the record is read where the reader built it.
-            Ok(Some(Line::Record { ref record, .. })) => aggregator.add(record),
-            Ok(Some(Line::Malformed { line, reason, text })) => {
-                malformed.push(line, &reason.to_string(), text)
+    reader
+        .for_each_line(|line| match line {
+            Line::Record { record, .. } => aggregator.add(record),
+            Line::Malformed { line, reason, text } => {
+                malformed.push(*line, &reason.to_string(), text)
             }
-            Err(error) => return Err(unreadable(error)),
-        }
-    }
+        })
+        .map_err(unreadable)?;
     Ok(ObjectAggregation {
         aggregator,
         malformed,

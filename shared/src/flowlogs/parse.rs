@@ -635,11 +635,53 @@ impl<R: BufRead> FlowLogReader<R> {
     }
 
     /// The next non-empty line, parsed; `None` at the end of the object.
-    #[inline(always)]
     pub fn next_line(&mut self) -> std::io::Result<Option<Line<'_>>> {
+        Ok(self.next_raw()?.map(|(format, raw)| match raw {
+            Raw::Line { number, bytes } => parsed(format, number, bytes),
+            Raw::TooLong { number, text } => too_long(number, text),
+        }))
+    }
+
+    /// Every remaining non-empty line, parsed, to `each`, by reference:
+    /// the record is built once where it is read, where [`Self::next_line`]
+    /// returns it (350 bytes) by value. What a reader of a whole object
+    /// uses.
+    pub fn for_each_line(&mut self, mut each: impl FnMut(&Line<'_>)) -> std::io::Result<()> {
+        while let Some((format, raw)) = self.next_raw()? {
+            match raw {
+                Raw::Line { number, bytes } => {
+                    let mut line = Line::Record {
+                        line: number,
+                        record: Record::default(),
+                    };
+                    if let Line::Record { record, .. } = &mut line
+                        && let Err(reason) = parse_into(format, bytes, record)
+                    {
+                        line = Line::Malformed {
+                            line: number,
+                            reason,
+                            text: bytes,
+                        };
+                    }
+                    each(&line);
+                }
+                Raw::TooLong { number, text } => each(&too_long(number, text)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The next non-empty line's bytes (without its newline) and number,
+    /// with the format to read it with.
+    #[inline(always)]
+    fn next_raw(&mut self) -> std::io::Result<Option<(&Format, Raw<'_>)>> {
         if let Some(first) = self.first_record.take() {
             self.spill = first;
-            return Ok(Some(self.parsed_spill(1)));
+            let raw = Raw::Line {
+                number: 1,
+                bytes: &self.spill,
+            };
+            return Ok(Some((&self.format, raw)));
         }
         loop {
             if self.consume > 0 {
@@ -654,24 +696,25 @@ impl<R: BufRead> FlowLogReader<R> {
                 return Ok(None);
             }
             self.line_number += 1;
-            let line_number = self.line_number;
+            let number = self.line_number;
             if let Some(at) = found {
                 self.consume = at + 1;
                 if is_blank(&self.inner.fill_buf()?[..at]) {
                     continue;
                 }
-                let format = &self.format;
                 let line = &self.inner.fill_buf()?[..at];
-                if line.len() > MAX_LINE_BYTES {
-                    return Ok(Some(Line::Malformed {
-                        line: line_number,
-                        reason: Malformed::TooLong {
-                            limit: MAX_LINE_BYTES,
-                        },
+                let raw = if line.len() > MAX_LINE_BYTES {
+                    Raw::TooLong {
+                        number,
                         text: &line[..1024],
-                    }));
-                }
-                return Ok(Some(parsed(format, line_number, line)));
+                    }
+                } else {
+                    Raw::Line {
+                        number,
+                        bytes: line,
+                    }
+                };
+                return Ok(Some((&self.format, raw)));
             }
             // The line goes on past the buffer: gather it, at most
             // MAX_LINE_BYTES of it.
@@ -682,13 +725,11 @@ impl<R: BufRead> FlowLogReader<R> {
             if self.spill.last() != Some(&b'\n') && self.spill.len() >= MAX_LINE_BYTES {
                 self.skip_rest_of_line()?;
                 self.spill.truncate(1024);
-                return Ok(Some(Line::Malformed {
-                    line: line_number,
-                    reason: Malformed::TooLong {
-                        limit: MAX_LINE_BYTES,
-                    },
+                let raw = Raw::TooLong {
+                    number,
                     text: &self.spill,
-                }));
+                };
+                return Ok(Some((&self.format, raw)));
             }
             if self.spill.last() == Some(&b'\n') {
                 self.spill.pop();
@@ -696,12 +737,12 @@ impl<R: BufRead> FlowLogReader<R> {
             if is_blank(&self.spill) {
                 continue;
             }
-            return Ok(Some(self.parsed_spill(line_number)));
+            let raw = Raw::Line {
+                number,
+                bytes: &self.spill,
+            };
+            return Ok(Some((&self.format, raw)));
         }
-    }
-
-    fn parsed_spill(&self, line_number: u64) -> Line<'_> {
-        parsed(&self.format, line_number, &self.spill)
     }
 
     fn skip_rest_of_line(&mut self) -> std::io::Result<()> {
@@ -721,6 +762,29 @@ impl<R: BufRead> FlowLogReader<R> {
                 }
             }
         }
+    }
+}
+
+/// One line as the reader finds it, before parsing.
+enum Raw<'a> {
+    Line {
+        number: u64,
+        bytes: &'a [u8],
+    },
+    /// Longer than [`MAX_LINE_BYTES`]: its first 1,024 bytes.
+    TooLong {
+        number: u64,
+        text: &'a [u8],
+    },
+}
+
+fn too_long(number: u64, text: &[u8]) -> Line<'_> {
+    Line::Malformed {
+        line: number,
+        reason: Malformed::TooLong {
+            limit: MAX_LINE_BYTES,
+        },
+        text,
     }
 }
 
@@ -1094,6 +1158,26 @@ mod tests {
             if let Ok(mut reader) = FlowLogReader::new(std::io::BufReader::with_capacity(7, &object[..])) {
                 while let Ok(Some(_)) = reader.next_line() {}
             }
+        }
+
+        #[test]
+        fn each_line_is_the_next_line(
+            lines in proptest::collection::vec(
+                "(2 123456789010 eni-[0-9a-f]{1,17} [0-9.]{7,15} 10\\.0\\.0\\.[0-9]{1,3} [0-9]{1,5} [0-9]{1,5} 6 [0-9]{1,3} [0-9]{1,6} 1418530010 1418530070 (ACCEPT|REJECT) OK|[ -~]{0,40}|)",
+                0..12,
+            ),
+            capacity in 7usize..64,
+        ) {
+            let object = format!("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n{}", lines.join("\n"));
+            let read = |capacity| FlowLogReader::new(std::io::BufReader::with_capacity(capacity, object.as_bytes())).unwrap();
+            let mut one_by_one = Vec::new();
+            let mut reader = read(capacity);
+            while let Some(line) = reader.next_line().unwrap() {
+                one_by_one.push(format!("{line:?}"));
+            }
+            let mut each = Vec::new();
+            read(capacity).for_each_line(|line| each.push(format!("{line:?}"))).unwrap();
+            proptest::prop_assert_eq!(each, one_by_one);
         }
     }
 }
