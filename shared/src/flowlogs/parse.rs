@@ -109,18 +109,6 @@ impl std::fmt::Debug for Text<'_> {
     }
 }
 
-impl std::fmt::Display for Text<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl PartialEq<&str> for Text<'_> {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == other.as_bytes()
-    }
-}
-
 /// Why a line is malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Malformed {
@@ -984,7 +972,9 @@ mod tests {
         let mut seen = Vec::new();
         while let Some(line) = reader.next_line().unwrap() {
             seen.push(match line {
-                Line::Record { line, record } => format!("{line}:{}", record.interface_id.unwrap()),
+                Line::Record { line, record } => {
+                    format!("{line}:{}", record.interface_id.unwrap().as_str())
+                }
                 Line::Malformed { line, reason, .. } => format!("{line}:{reason}"),
             });
         }
