@@ -14,6 +14,7 @@ use std::io::{BufRead, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use memchr::memchr;
+use wide::u8x16;
 
 use super::fields::{Field, Format, FormatError};
 
@@ -168,6 +169,92 @@ fn parse_into<'a>(
     Ok(())
 }
 
+/// [`parse_into`] for a line of fewer than [`MASKED_LINE`] bytes whose
+/// spaces the reader has already found ([`scan_line`]): each field's end is
+/// the lowest bit left in `spaces`, with no search at all.
+#[inline(always)]
+fn parse_masked<'a>(
+    format: &Format,
+    line: &'a [u8],
+    spaces: u128,
+    record: &mut Record<'a>,
+) -> Result<(), Malformed> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let fields = format.fields();
+    // The line's end is the last field's end (a carriage return is no
+    // space: no bit of `spaces` lies at or past it).
+    let mut ends = spaces | 1 << line.len();
+    let mut start = 0;
+    for &field in fields {
+        let end = ends.trailing_zeros() as usize;
+        if end <= start || end > line.len() {
+            // An empty field (a run of spaces, a space at the start) or
+            // too few fields.
+            return parse_irregular(fields, line, record);
+        }
+        ends &= ends - 1;
+        set(record, field, Value::new(line, start, end))?;
+        start = end + 1;
+    }
+    if ends != 0 {
+        // More fields, or spaces at the end.
+        return parse_irregular(fields, line, record);
+    }
+    Ok(())
+}
+
+/// Lines shorter than this are scanned for their spaces with their newline
+/// ([`scan_line`]), one bit each in a `u128`; longer ones (rare: the
+/// default format's lines are about 110 bytes) find each field's end as
+/// they read it ([`parse_into`]).
+const MASKED_LINE: usize = 128;
+
+/// The line that starts at `from` in `buffer`: where it ends (its
+/// newline), and its spaces, one bit per byte, when it is shorter than
+/// [`MASKED_LINE`]. Sixteen bytes a step, both bytes sought at once, so a
+/// line is read once for its end and its fields. `None` when no newline
+/// follows in the buffer.
+#[inline(always)]
+fn scan_line(buffer: &[u8], from: usize) -> Option<(usize, Option<u128>)> {
+    let mut spaces = 0u128;
+    let mut offset = 0;
+    loop {
+        let at = from + offset;
+        if at >= buffer.len() {
+            return None;
+        }
+        let sixteen = match buffer.get(at..).and_then(|rest| rest.first_chunk::<16>()) {
+            Some(sixteen) => u8x16::new(*sixteen),
+            None => last_sixteen(buffer, at),
+        };
+        let newlines = sixteen.simd_eq(u8x16::splat(b'\n')).to_bitmask();
+        let mut found = sixteen.simd_eq(u8x16::splat(b' ')).to_bitmask();
+        if newlines != 0 {
+            let inside = newlines.trailing_zeros() as usize;
+            found &= (1 << inside) - 1;
+            if offset < MASKED_LINE {
+                spaces |= u128::from(found) << offset;
+            }
+            let length = offset + inside;
+            return Some((at + inside, (length < MASKED_LINE).then_some(spaces)));
+        }
+        if offset < MASKED_LINE {
+            spaces |= u128::from(found) << offset;
+        }
+        offset += 16;
+    }
+}
+
+/// The bytes of `buffer` from `at` to its end, zeros after them (neither a
+/// space nor a newline): the last step of a buffer.
+#[inline(never)]
+fn last_sixteen(buffer: &[u8], at: usize) -> u8x16 {
+    let rest = buffer.get(at..).unwrap_or_default();
+    let mut sixteen = [0; 16];
+    sixteen[..rest.len()].copy_from_slice(rest);
+    u8x16::new(sixteen)
+}
+
 /// A line the fast path does not take: fields split by runs of spaces, and
 /// the field count reported when it is wrong.
 #[cold]
@@ -286,7 +373,8 @@ impl<'a> Value<'a> {
         }
     }
 
-    /// `line[start..end]` (the slower path's fields).
+    /// `line[start..end]`.
+    #[inline(always)]
     fn new(line: &'a [u8], start: usize, end: usize) -> Self {
         let head = u128::from(word_at(line, start)) | u128::from(word_at(line, start + 8)) << 64;
         Self {
@@ -427,8 +515,10 @@ fn digits(word: u64, len: usize) -> Option<u64> {
     const ZEROS: u64 = ONES * 0x30;
     const HIGH_NIBBLES: u64 = ONES * 0xf0;
     // The digits moved to the word's high bytes, zeros before them.
-    let shift = 8 * (8 - len as u32);
-    let word = word.checked_shl(shift).unwrap_or(0) | ZEROS.checked_shr(64 - shift).unwrap_or(0);
+    // Callers pass 1 to 8 (fields are never empty); the mask keeps the
+    // shift in range whatever they pass.
+    let shift = (8 * (8 - len as u32)) & 63;
+    let word = word << shift | ZEROS & !(u64::MAX << shift);
     let digits = (word & HIGH_NIBBLES) | ((word.wrapping_add(ONES * 6) & HIGH_NIBBLES) >> 4);
     if digits != ONES * 0x33 {
         return None;
@@ -632,31 +722,45 @@ impl<R: BufRead> FlowLogReader<R> {
 
     /// Every remaining non-empty line, parsed, to `each`, by reference:
     /// the record is built once where it is read, where [`Self::next_line`]
-    /// returns it (350 bytes) by value. What a reader of a whole object
-    /// uses.
+    /// returns it (350 bytes) by value. The lines that lie whole in the
+    /// reader's buffer are found with their spaces in one pass
+    /// ([`scan_line`]); a line across the buffer's end takes
+    /// [`Self::next_line`]'s way. What a reader of a whole object uses.
     pub fn for_each_line(&mut self, mut each: impl FnMut(&Line<'_>)) -> std::io::Result<()> {
-        while let Some((format, raw)) = self.next_raw()? {
-            match raw {
-                Raw::Line { number, bytes } => {
-                    let mut line = Line::Record {
-                        line: number,
-                        record: Record::default(),
-                    };
-                    if let Line::Record { record, .. } = &mut line
-                        && let Err(reason) = parse_into(format, bytes, record)
-                    {
-                        line = Line::Malformed {
-                            line: number,
-                            reason,
-                            text: bytes,
-                        };
-                    }
-                    each(&line);
+        loop {
+            if self.first_record.is_none() {
+                // The whole lines in the reader's buffer, scanned in place.
+                if self.consume > 0 {
+                    self.inner.consume(self.consume);
+                    self.consume = 0;
                 }
+                let buffer = self.inner.fill_buf()?;
+                let mut from = 0;
+                while let Some((end, spaces)) = scan_line(buffer, from) {
+                    let bytes = &buffer[from..end];
+                    from = end + 1;
+                    self.line_number += 1;
+                    if is_blank(bytes) {
+                        continue;
+                    }
+                    if bytes.len() > MAX_LINE_BYTES {
+                        each(&too_long(self.line_number, &bytes[..1024]));
+                        continue;
+                    }
+                    parse_each(&self.format, self.line_number, bytes, spaces, &mut each);
+                }
+                self.consume = from;
+            }
+            // The line across the buffer's end, the first record of an
+            // object without a header, or the object's end.
+            let Some((format, raw)) = self.next_raw()? else {
+                return Ok(());
+            };
+            match raw {
+                Raw::Line { number, bytes } => parse_each(format, number, bytes, None, &mut each),
                 Raw::TooLong { number, text } => each(&too_long(number, text)),
             }
         }
-        Ok(())
     }
 
     /// The next non-empty line's bytes (without its newline) and number,
@@ -751,6 +855,37 @@ impl<R: BufRead> FlowLogReader<R> {
             }
         }
     }
+}
+
+/// Parses one line into a record built where `each` reads it (a record
+/// is 350 bytes: returned by value it would be copied), with its spaces
+/// when the reader found them.
+#[inline(always)]
+fn parse_each(
+    format: &Format,
+    number: u64,
+    bytes: &[u8],
+    spaces: Option<u128>,
+    each: &mut impl FnMut(&Line<'_>),
+) {
+    let mut line = Line::Record {
+        line: number,
+        record: Record::default(),
+    };
+    if let Line::Record { record, .. } = &mut line {
+        let parsed = match spaces {
+            Some(spaces) => parse_masked(format, bytes, spaces, record),
+            None => parse_into(format, bytes, record),
+        };
+        if let Err(reason) = parsed {
+            line = Line::Malformed {
+                line: number,
+                reason,
+                text: bytes,
+            };
+        }
+    }
+    each(&line);
 }
 
 /// One line as the reader finds it, before parsing.
@@ -1097,6 +1232,31 @@ mod tests {
         }
 
         #[test]
+        fn the_scanned_path_reads_as_the_plain_split(
+            line in "(([0-9]{1,20}|[0-9]{1,4}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}|-|eni-[0-9a-f]{1,17}|[A-Z]{2,6}|\u{7}|\u{e9})[ ]{1,2}){1,12}[0-9]{0,3}\r?",
+            next in "[ -~]{0,40}",
+        ) {
+            let format =
+                Format::from_header("version interface-id srcaddr dstport packets start action").unwrap();
+            let buffer = format!("{line}\n{next}");
+            let (end, spaces) = scan_line(buffer.as_bytes(), 0).unwrap();
+            proptest::prop_assert_eq!(end, line.len());
+            let line = line.as_bytes();
+            let mut plain = Record::default();
+            let plain = parse_irregular(format.fields(), line.strip_suffix(b"\r").unwrap_or(line), &mut plain).map(|()| plain);
+            let mut scanned = Record::default();
+            let scanned = match spaces {
+                Some(spaces) => parse_masked(&format, line, spaces, &mut scanned),
+                None => {
+                    proptest::prop_assert!(line.len() >= MASKED_LINE);
+                    parse_into(&format, line, &mut scanned)
+                }
+            }
+            .map(|()| scanned);
+            proptest::prop_assert_eq!(scanned, plain);
+        }
+
+        #[test]
         fn addresses_read_as_the_standard_library_reads_them(
             text in "[0-9.]{0,17}|([0-9]{1,4}\\.){3}[0-9]{1,4}|[0-9a-f:.]{2,40}",
             before in "[0-9. ]{0,9}",
@@ -1148,15 +1308,18 @@ mod tests {
             if let Ok(mut reader) = FlowLogReader::new(std::io::BufReader::with_capacity(7, &object[..])) {
                 while let Ok(Some(_)) = reader.next_line() {}
             }
+            if let Ok(mut reader) = FlowLogReader::new(&object[..]) {
+                let _ = reader.for_each_line(|_| ());
+            }
         }
 
         #[test]
         fn each_line_is_the_next_line(
             lines in proptest::collection::vec(
-                "(2 123456789010 eni-[0-9a-f]{1,17} [0-9.]{7,15} 10\\.0\\.0\\.[0-9]{1,3} [0-9]{1,5} [0-9]{1,5} 6 [0-9]{1,3} [0-9]{1,6} 1418530010 1418530070 (ACCEPT|REJECT) OK|[ -~]{0,40}|)",
+                "(2 123456789010 eni-[0-9a-f]{1,17} [0-9.]{7,15} 10\\.0\\.0\\.[0-9]{1,3} [0-9]{1,5} [0-9]{1,5} 6 [0-9]{1,3} [0-9]{1,6} 1418530010 1418530070 (ACCEPT|REJECT) OK|[ -~]{0,40}|[ -~]{100,160}|)\r?",
                 0..12,
             ),
-            capacity in 7usize..64,
+            capacity in proptest::prop_oneof![7usize..64, 64usize..1024, proptest::strategy::Just(8192)],
         ) {
             let object = format!("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n{}", lines.join("\n"));
             let read = |capacity| FlowLogReader::new(std::io::BufReader::with_capacity(capacity, object.as_bytes())).unwrap();
