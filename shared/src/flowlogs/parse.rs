@@ -872,20 +872,32 @@ fn parse_each(
         line: number,
         record: Record::default(),
     };
-    if let Line::Record { record, .. } = &mut line {
-        let parsed = match spaces {
-            Some(spaces) => parse_masked(format, bytes, spaces, record),
-            None => parse_into(format, bytes, record),
-        };
-        if let Err(reason) = parsed {
-            line = Line::Malformed {
-                line: number,
-                reason,
-                text: bytes,
-            };
-        }
-    }
+    read_into(format, bytes, spaces, &mut line);
     each(&line);
+}
+
+/// Reads `bytes` into `line`, a fresh `Line::Record`; a malformed line
+/// turns it into `Line::Malformed` with the reason.
+#[inline(always)]
+fn read_into<'a>(format: &Format, bytes: &'a [u8], spaces: Option<u128>, line: &mut Line<'a>) {
+    let Line::Record {
+        line: number,
+        record,
+    } = line
+    else {
+        return;
+    };
+    let read = match spaces {
+        Some(spaces) => parse_masked(format, bytes, spaces, record),
+        None => parse_into(format, bytes, record),
+    };
+    if let Err(reason) = read {
+        *line = Line::Malformed {
+            line: *number,
+            reason,
+            text: bytes,
+        };
+    }
 }
 
 /// One line as the reader finds it, before parsing.
@@ -921,15 +933,7 @@ fn parsed<'a>(format: &Format, line_number: u64, line: &'a [u8]) -> Line<'a> {
         line: line_number,
         record: Record::default(),
     };
-    if let Line::Record { record, .. } = &mut parsed
-        && let Err(reason) = parse_into(format, line, record)
-    {
-        return Line::Malformed {
-            line: line_number,
-            reason,
-            text: line,
-        };
-    }
+    read_into(format, line, None, &mut parsed);
     parsed
 }
 
