@@ -384,6 +384,16 @@ struct QuarantinedMessageView {
     body: String,
 }
 
+/// The messages set aside as unreadable, as the archive holds them.
+fn unreadable(world: &World) -> Vec<QuarantinedMessageView> {
+    let objects = world.store.objects.lock().unwrap();
+    objects
+        .iter()
+        .filter(|(k, _)| k.starts_with("quarantine/reason=flowlog_unreadable/"))
+        .map(|(_, body)| serde_json::from_slice(body).unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn foreign_buckets_other_layouts_and_non_notifications_are_set_aside() {
     let world = world("foreign");
@@ -410,12 +420,7 @@ async fn foreign_buckets_other_layouts_and_non_notifications_are_set_aside() {
         0,
         "nothing was read"
     );
-    let objects = world.store.objects.lock().unwrap().clone();
-    let set_aside: Vec<QuarantinedMessageView> = objects
-        .iter()
-        .filter(|(k, _)| k.starts_with("quarantine/reason=flowlog_unreadable/"))
-        .map(|(_, body)| serde_json::from_slice(body).unwrap())
-        .collect();
+    let set_aside = unreadable(&world);
     let mut ids: Vec<&str> = set_aside.iter().map(|q| q.message_id.as_str()).collect();
     ids.sort();
     assert_eq!(
@@ -433,6 +438,68 @@ async fn foreign_buckets_other_layouts_and_non_notifications_are_set_aside() {
         "the body is kept to replay"
     );
     assert_eq!(world.store.index("fanin-quarantine").len(), 3);
+}
+
+/// `record`'s body as SQS holds it when the bucket notifies an SNS topic
+/// and the queue is subscribed without raw message delivery.
+fn through_sns(record: &Value, kind: &str) -> Value {
+    let envelope = json!({
+        "Type": kind, "MessageId": "9b1a3c1e-0000-4000-8000-000000000001",
+        "TopicArn": "arn:aws:sns:us-east-1:222222222222:log-archive-objects",
+        "Subject": "Amazon S3 Notification",
+        "Message": record["body"],
+        "Timestamp": "2026-11-30T10:05:01.000Z", "SignatureVersion": "1",
+        "Signature": "c2lnbmF0dXJl",
+        "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem",
+        "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe"
+    });
+    sqs_record(record["messageId"].as_str().unwrap(), &envelope.to_string())
+}
+
+#[tokio::test]
+async fn a_notification_through_an_sns_topic_aggregates_like_a_direct_one() {
+    let file = "111122223333_vpcflowlogs_eu-west-1_fl-1_20261130T1005Z_a.log.gz";
+    let mut results = Vec::new();
+    for wrapped in [false, true] {
+        let world = world(if wrapped { "sns" } else { "direct" });
+        world
+            .flow_logs
+            .put(BUCKET, &key(file), gzip(&fixture("default-v2.log")));
+        let direct = notification("m-1", BUCKET, &key(file));
+        let record = if wrapped {
+            through_sns(&direct, "Notification")
+        } else {
+            direct
+        };
+        let failures = deliver(&world, vec![record]).await;
+        assert!(failures.is_empty());
+        results.push(archived(&world));
+    }
+    assert_eq!(results[0].len(), 1);
+    assert_eq!(
+        results[0], results[1],
+        "the same archive object and documents"
+    );
+
+    // A subscription confirmation is nobody's notification: set aside with
+    // its body (its SubscribeURL is for the topic's owner), never followed.
+    let world = world("sns-confirmation");
+    let confirmation = through_sns(
+        &sqs_record("m-confirm", "You have chosen to subscribe to the topic"),
+        "SubscriptionConfirmation",
+    );
+    assert!(deliver(&world, vec![confirmation]).await.is_empty());
+    let set_aside = unreadable(&world);
+    assert_eq!(set_aside.len(), 1);
+    assert_eq!(set_aside[0].message_id, "m-confirm");
+    assert!(
+        set_aside[0]
+            .detail
+            .contains("an SNS SubscriptionConfirmation message, not a notification"),
+        "{}",
+        set_aside[0].detail
+    );
+    assert!(set_aside[0].body.contains("SubscriptionConfirmation"));
 }
 
 #[tokio::test]

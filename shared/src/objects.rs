@@ -71,8 +71,29 @@ pub enum S3Notification {
 
 /// Decodes an SQS body holding an S3 event notification; the error says
 /// why it is not one.
+///
+/// The notification comes from S3 itself, or through an SNS topic the
+/// queue is subscribed to (S3 → SNS → SQS: the fan-out a log-archive
+/// bucket needs when another consumer, a SIEM, already takes its
+/// notifications, since S3 refuses two destinations for the same events
+/// and prefix). Without raw message delivery SNS wraps it in an envelope
+/// whose `Message` is the notification; any other SNS message (a
+/// `SubscriptionConfirmation`) is refused: a subscription is confirmed by
+/// the topic's owner, never by fanin.
 pub fn decode_s3_notification(body: &str) -> Result<S3Notification, String> {
     let mut value: serde_json::Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
+    if let (Some(kind), Some(_)) = (value["Type"].as_str(), value["TopicArn"].as_str()) {
+        if kind != "Notification" {
+            return Err(format!(
+                "an SNS {} message, not a notification",
+                crate::ids::truncate_for_message(kind)
+            ));
+        }
+        let envelope: aws_lambda_events::sns::SnsMessage =
+            serde_json::from_value(value).map_err(|e| format!("an SNS envelope: {e}"))?;
+        value = serde_json::from_str(&envelope.message)
+            .map_err(|e| format!("an SNS notification's message: {e}"))?;
+    }
     if value["Event"] == "s3:TestEvent" {
         return Ok(S3Notification::Test);
     }
@@ -390,6 +411,62 @@ pub async fn index_documents(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What SQS receives from an SNS topic without raw message delivery
+    /// (the envelope's fields as the SNS Developer Guide lists them).
+    fn through_sns(kind: &str, message: &str) -> String {
+        serde_json::json!({
+            "Type": kind,
+            "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
+            "TopicArn": "arn:aws:sns:eu-west-1:111122223333:log-archive-objects",
+            "Subject": "Amazon S3 Notification",
+            "Message": message,
+            "Timestamp": "2026-11-30T10:05:01.123Z",
+            "SignatureVersion": "1",
+            "Signature": "EXAMPLEpH+DcEwjAPg8O9mY8dReBSwksfg2S7WKQcikcNKWLQjwu6A4VbeS0QHVCkhRS7fUQvi2egU3N858fiTDN6bkkOxYDVrY0Ad8L10Hs3zH81mtnPk5uvvolIC1CXGu43obcgFxeL3khZl8IKvO61GWB6jI9b5+gLPoBc1Q=",
+            "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-0000000000000000000000.pem",
+            "UnsubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:eu-west-1:111122223333:log-archive-objects:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55"
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn notifications_read_alike_from_s3_and_through_an_sns_topic() {
+        let direct = r#"{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"eu-west-1","eventTime":"2026-11-30T10:05:00.000Z","eventName":"ObjectCreated:Put","userIdentity":{"principalId":"AWS:AROAEXAMPLE"},"requestParameters":{"sourceIPAddress":"203.0.113.1"},"responseElements":{},"s3":{"s3SchemaVersion":"1.0","configurationId":"c","bucket":{"name":"archive","arn":"arn:aws:s3:::archive"},"object":{"key":"AWSLogs/111122223333/vpcflowlogs/eu-west-1/2026/11/30/f.log.gz","size":10,"eTag":"e"}}}]}"#;
+        for body in [direct.to_owned(), through_sns("Notification", direct)] {
+            let Ok(S3Notification::Records(records)) = decode_s3_notification(&body) else {
+                panic!("{body}");
+            };
+            assert_eq!(records.len(), 1);
+            assert_eq!(
+                records[0].s3.object.key.as_deref(),
+                Some("AWSLogs/111122223333/vpcflowlogs/eu-west-1/2026/11/30/f.log.gz")
+            );
+        }
+        let test_event = r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-30T10:00:00.000Z","Bucket":"archive","RequestId":"r","HostId":"h"}"#;
+        assert!(matches!(
+            decode_s3_notification(&through_sns("Notification", test_event)),
+            Ok(S3Notification::Test)
+        ));
+        // A subscription is never confirmed from here: the message is refused
+        // (and so set aside where its owner can find its SubscribeURL).
+        let confirmation = decode_s3_notification(&through_sns(
+            "SubscriptionConfirmation",
+            "You have chosen to subscribe to the topic",
+        ))
+        .unwrap_err();
+        assert_eq!(
+            confirmation,
+            "an SNS SubscriptionConfirmation message, not a notification"
+        );
+        let not_json = decode_s3_notification(&through_sns("Notification", "hello")).unwrap_err();
+        assert!(
+            not_json.starts_with("an SNS notification's message"),
+            "{not_json}"
+        );
+        let no_records = decode_s3_notification(&through_sns("Notification", "{}")).unwrap_err();
+        assert!(!no_records.is_empty());
+    }
 
     #[tokio::test]
     async fn the_blocking_reader_sees_every_byte_and_a_download_error() {

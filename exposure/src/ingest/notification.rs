@@ -1,6 +1,7 @@
 //! S3 event notifications in SQS bodies, and the flow-log key layouts.
 //!
-//! Accepted keys (with any bucket prefix before `AWSLogs/`):
+//! Accepted keys (with any bucket prefix before the last `AWSLogs/`, even
+//! one that ends in `AWSLogs` itself):
 //!
 //! - `AWSLogs/<account>/vpcflowlogs/<region>/YYYY/MM/DD/[HH/]<file>`
 //! - `AWSLogs/aws-account-id=<account>/aws-service=vpcflowlogs/aws-region=<region>/year=YYYY/month=MM/day=DD/[hour=HH/]<file>`
@@ -121,7 +122,7 @@ pub fn parse_key(key: &str) -> Result<(AccountId, Region, NaiveDate, Encoding), 
         return Err(Unreadable::Layout("the key is too long"));
     }
     let start = key
-        .find("AWSLogs/")
+        .rfind("AWSLogs/")
         .ok_or(Unreadable::Layout("no AWSLogs/ in the key"))?;
     let parts: Vec<&str> = key[start..].split('/').collect();
     let file = parts.last().copied().unwrap_or("");
@@ -182,6 +183,8 @@ mod tests {
         for key in [
             "AWSLogs/111122223333/vpcflowlogs/eu-west-1/2026/11/30/111122223333_vpcflowlogs_eu-west-1_fl-1234_20261130T1005Z_ab12.log.gz",
             "logs/org/AWSLogs/111122223333/vpcflowlogs/eu-west-1/2026/11/30/10/f.log.gz",
+            // A flow log whose own prefix is `AWSLogs`.
+            "AWSLogs/AWSLogs/111122223333/vpcflowlogs/eu-west-1/2026/11/30/f.log.gz",
             "AWSLogs/aws-account-id=111122223333/aws-service=vpcflowlogs/aws-region=eu-west-1/year=2026/month=11/day=30/f.parquet",
             "p/AWSLogs/aws-account-id=111122223333/aws-service=vpcflowlogs/aws-region=eu-west-1/year=2026/month=11/day=30/hour=10/f.parquet",
         ] {

@@ -1,7 +1,8 @@
 //! S3 event notifications of the trail bucket, and CloudTrail's key
 //! layouts.
 //!
-//! Accepted keys (with any bucket prefix before `AWSLogs/`):
+//! Accepted keys (with any bucket prefix before the last `AWSLogs/`, even
+//! one that ends in `AWSLogs` itself):
 //!
 //! - organization trail:
 //!   `AWSLogs/<o-orgid>/<account>/CloudTrail/<region>/YYYY/MM/DD/<file>.json.gz`
@@ -148,7 +149,7 @@ pub fn parse_key(key: &str) -> Result<ParsedKey, Unreadable> {
         return Err(Unreadable::Layout("the key is too long"));
     }
     let start = key
-        .find("AWSLogs/")
+        .rfind("AWSLogs/")
         .ok_or(Unreadable::Layout("no AWSLogs/ in the key"))?;
     let mut parts: Vec<&str> = key[start..].split('/').skip(1).collect();
     let organization = match parts.first() {
@@ -211,6 +212,11 @@ mod tests {
             (
                 "trails/AWSLogs/111122223333/CloudTrail/eu-west-1/2026/11/30/f.json.gz",
                 None,
+            ),
+            // A trail whose own prefix is `AWSLogs`.
+            (
+                "AWSLogs/AWSLogs/o-exampleorgid/111122223333/CloudTrail/eu-west-1/2026/11/30/f.json.gz",
+                Some("o-exampleorgid"),
             ),
         ] {
             let parsed = parse_key(key).unwrap_or_else(|e| panic!("{key}: {e}"));
