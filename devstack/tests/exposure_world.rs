@@ -164,3 +164,126 @@ async fn the_world_has_its_rules_flow_logs_and_history() {
         );
     }
 }
+
+/// A log-archive bucket that already notifies an SNS topic (another
+/// consumer takes its notifications) reaches fanin's queue through a
+/// subscription: with raw message delivery (as `central-exposure.yaml` and
+/// `central-privileges.yaml` subscribe) the queue holds S3's notification,
+/// without it SNS's envelope; moto's S3 and SNS write both, and fanin reads
+/// the same object from each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_that_notifies_a_topic_reaches_the_queue_through_a_subscription() {
+    use fanin::objects::{S3Notification, decode_s3_notification, url_decode};
+
+    let moto = fanin_devstack::procs::MotoServer::start()
+        .await
+        .expect("moto starts (run scripts/setup)");
+    let config = sdk_config(&moto.url, "us-east-1", None);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let sns = aws_sdk_sns::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let bucket = "log-archive-flow-logs";
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let topic = sns
+        .create_topic()
+        .name("log-archive-objects")
+        .send()
+        .await
+        .unwrap();
+    let topic_arn = topic.topic_arn().unwrap();
+    let mut queues = Vec::new();
+    for raw in [true, false] {
+        let name = format!("fanin-flow-logs-raw-{raw}");
+        let url = sqs
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_owned();
+        sns.subscribe()
+            .topic_arn(topic_arn)
+            .protocol("sqs")
+            .endpoint(format!("arn:aws:sqs:us-east-1:123456789012:{name}"))
+            .attributes("RawMessageDelivery", raw.to_string())
+            .send()
+            .await
+            .unwrap();
+        queues.push((raw, url));
+    }
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            aws_sdk_s3::types::NotificationConfiguration::builder()
+                .topic_configurations(
+                    aws_sdk_s3::types::TopicConfiguration::builder()
+                        .topic_arn(topic_arn)
+                        .events(aws_sdk_s3::types::Event::S3ObjectCreated)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // The Hive-compatible layout: `=` in every partition.
+    let key = "AWSLogs/aws-account-id=111111111111/aws-service=vpcflowlogs/aws-region=eu-west-1/year=2026/month=11/day=30/111111111111_vpcflowlogs_eu-west-1_fl-1_20261130T1005Z_a.log.gz";
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(b"not read here".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+
+    for (raw, url) in &queues {
+        // S3's test event (sent when the notification is configured), then
+        // the object's.
+        let mut bodies: Vec<String> = Vec::new();
+        for _ in 0..50 {
+            let received = sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            bodies.extend(
+                received
+                    .messages()
+                    .iter()
+                    .filter_map(|m| m.body().map(str::to_owned)),
+            );
+            if bodies.len() >= 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(bodies.len(), 2, "raw delivery {raw}: {bodies:?}");
+        let mut objects = Vec::new();
+        for body in &bodies {
+            let value: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(value.get("TopicArn").is_some(), !raw, "{body}");
+            match decode_s3_notification(body) {
+                Ok(S3Notification::Test) => {}
+                Ok(S3Notification::Records(records)) => objects.extend(records),
+                Err(why) => panic!("raw delivery {raw}: {why}: {body}"),
+            }
+        }
+        assert_eq!(objects.len(), 1, "raw delivery {raw}");
+        assert_eq!(objects[0].s3.bucket.name.as_deref(), Some(bucket));
+        let sent_key = objects[0].s3.object.key.as_deref().unwrap();
+        assert_eq!(
+            url_decode(sent_key).as_deref(),
+            Some(key),
+            "raw delivery {raw}"
+        );
+    }
+}
