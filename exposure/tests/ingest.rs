@@ -456,29 +456,50 @@ fn through_sns(record: &Value, kind: &str) -> Value {
     sqs_record(record["messageId"].as_str().unwrap(), &envelope.to_string())
 }
 
+/// The event S3 puts on EventBridge for the same object (the key as it
+/// is), in an SQS record as the rule delivers it.
+fn from_eventbridge(message_id: &str, bucket: &str, key: &str) -> Value {
+    let event = json!({
+        "version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created", "source": "aws.s3", "account": "222222222222",
+        "time": "2026-11-30T10:05:00Z", "region": "us-east-1",
+        "resources": [format!("arn:aws:s3:::{bucket}")],
+        "detail": {"version": "0", "bucket": {"name": bucket},
+            "object": {"key": key, "size": 1234, "etag": "0123456789abcdef", "version-id": "v1",
+                "sequencer": "0055AED6DCD90281E5"},
+            "request-id": "R1", "requester": "delivery.logs.amazonaws.com",
+            "source-ip-address": "203.0.113.1", "reason": "PutObject"}
+    });
+    sqs_record(message_id, &event.to_string())
+}
+
 #[tokio::test]
-async fn a_notification_through_an_sns_topic_aggregates_like_a_direct_one() {
+async fn notifications_through_sns_or_eventbridge_aggregate_like_a_direct_one() {
     let file = "111122223333_vpcflowlogs_eu-west-1_fl-1_20261130T1005Z_a.log.gz";
     let mut results = Vec::new();
-    for wrapped in [false, true] {
-        let world = world(if wrapped { "sns" } else { "direct" });
+    for route in ["direct", "sns", "eventbridge"] {
+        let world = world(route);
         world
             .flow_logs
             .put(BUCKET, &key(file), gzip(&fixture("default-v2.log")));
         let direct = notification("m-1", BUCKET, &key(file));
-        let record = if wrapped {
-            through_sns(&direct, "Notification")
-        } else {
-            direct
+        let record = match route {
+            "sns" => through_sns(&direct, "Notification"),
+            "eventbridge" => from_eventbridge("m-1", BUCKET, &key(file)),
+            _ => direct,
         };
         let failures = deliver(&world, vec![record]).await;
-        assert!(failures.is_empty());
+        assert!(failures.is_empty(), "{route}");
         results.push(archived(&world));
     }
     assert_eq!(results[0].len(), 1);
     assert_eq!(
         results[0], results[1],
-        "the same archive object and documents"
+        "the same archive object and documents through SNS"
+    );
+    assert_eq!(
+        results[0], results[2],
+        "the same archive object and documents through EventBridge"
     );
 
     // A subscription confirmation is nobody's notification: set aside with

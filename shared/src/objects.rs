@@ -79,7 +79,11 @@ pub enum S3Notification {
 /// and prefix). Without raw message delivery SNS wraps it in an envelope
 /// whose `Message` is the notification; any other SNS message (a
 /// `SubscriptionConfirmation`) is refused: a subscription is confirmed by
-/// the topic's owner, never by fanin.
+/// the topic's owner, never by fanin. A bucket that sends its events to
+/// EventBridge instead (the other way around the one-destination limit)
+/// reaches the queue through a rule as an `Object Created` event of
+/// `aws.s3`: it is read as the one record S3 would have sent
+/// ([`from_eventbridge`]).
 pub fn decode_s3_notification(body: &str) -> Result<S3Notification, String> {
     let mut value: serde_json::Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
     if let (Some(kind), Some(_)) = (value["Type"].as_str(), value["TopicArn"].as_str()) {
@@ -93,6 +97,9 @@ pub fn decode_s3_notification(body: &str) -> Result<S3Notification, String> {
             serde_json::from_value(value).map_err(|e| format!("an SNS envelope: {e}"))?;
         value = serde_json::from_str(&envelope.message)
             .map_err(|e| format!("an SNS notification's message: {e}"))?;
+    }
+    if value.get("detail-type").is_some() && value.get("detail").is_some() {
+        return from_eventbridge(value).map(|record| S3Notification::Records(vec![record]));
     }
     if value["Event"] == "s3:TestEvent" {
         return Ok(S3Notification::Test);
@@ -115,6 +122,90 @@ pub fn decode_s3_notification(body: &str) -> Result<S3Notification, String> {
         return Err("no Records".into());
     }
     Ok(S3Notification::Records(event.records))
+}
+
+/// The `detail` of S3's `Object Created` event on EventBridge (Amazon S3
+/// User Guide, "EventBridge event message structure"). aws_lambda_events
+/// has the envelope ([`aws_lambda_events::eventbridge::EventBridgeEvent`],
+/// which asks its detail to serialize too) but not this detail.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct ObjectCreatedDetail {
+    bucket: CreatedInBucket,
+    object: CreatedObject,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+struct CreatedInBucket {
+    name: String,
+}
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct CreatedObject {
+    key: String,
+    #[serde(default)]
+    size: Option<i64>,
+    #[serde(default)]
+    etag: Option<String>,
+    #[serde(default)]
+    version_id: Option<String>,
+    #[serde(default)]
+    sequencer: Option<String>,
+}
+
+/// An EventBridge event of S3 as the record an S3 event notification
+/// holds for the same object. EventBridge gives the key as it is (an S3
+/// notification form-encodes it), so it is percent-encoded here, every
+/// byte but letters and digits, and the readers' [`url_decode`] gives it
+/// back exactly (a `+` stays a `+`). Any other event (`Object Deleted`,
+/// another source) is refused with its type.
+fn from_eventbridge(
+    value: serde_json::Value,
+) -> Result<aws_lambda_events::s3::S3EventRecord, String> {
+    use aws_lambda_events::eventbridge::EventBridgeEvent;
+    let kind = |value: &serde_json::Value, field: &str| {
+        crate::ids::truncate_for_message(value[field].as_str().unwrap_or("?"))
+    };
+    if value["source"] != "aws.s3" || value["detail-type"] != "Object Created" {
+        return Err(format!(
+            "an EventBridge event of {} ({}), not an S3 object creation",
+            kind(&value, "source"),
+            kind(&value, "detail-type")
+        ));
+    }
+    let event: EventBridgeEvent<ObjectCreatedDetail> =
+        serde_json::from_value(value).map_err(|e| format!("an S3 event on EventBridge: {e}"))?;
+    let detail = event.detail;
+    // S3's notification names for the API calls EventBridge gives as reasons.
+    let name = match detail.reason.as_deref() {
+        Some("PutObject") | None => "Put",
+        Some("PostObject") => "Post",
+        Some("CopyObject") => "Copy",
+        Some("CompleteMultipartUpload") => "CompleteMultipartUpload",
+        Some(_) => "Other",
+    };
+    let mut record = aws_lambda_events::s3::S3EventRecord::default();
+    record.event_source = Some("aws:s3".into());
+    record.aws_region = event.region;
+    record.event_time = event.time.unwrap_or_default();
+    record.event_name = Some(format!("ObjectCreated:{name}"));
+    record.s3.bucket.arn = Some(format!("arn:aws:s3:::{}", detail.bucket.name));
+    record.s3.bucket.name = Some(detail.bucket.name);
+    record.s3.object.key = Some(
+        percent_encoding::utf8_percent_encode(
+            &detail.object.key,
+            percent_encoding::NON_ALPHANUMERIC,
+        )
+        .to_string(),
+    );
+    record.s3.object.size = detail.object.size;
+    record.s3.object.e_tag = detail.object.etag;
+    record.s3.object.version_id = detail.object.version_id;
+    record.s3.object.sequencer = detail.object.sequencer;
+    Ok(record)
 }
 
 /// Chunks in flight between the download and the blocking reader.
@@ -428,6 +519,62 @@ mod tests {
             "UnsubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:eu-west-1:111122223333:log-archive-objects:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55"
         })
         .to_string()
+    }
+
+    #[test]
+    fn an_object_created_event_from_eventbridge_reads_as_s3_would_send_it() {
+        // The shape of the S3 User Guide's example, with a key that S3's own
+        // notifications would form-encode (`=`, `+`, a space).
+        let key = "logs/AWSLogs/aws-account-id=111122223333/aws-service=vpcflowlogs/aws-region=eu-west-1/year=2026/month=11/day=30/a+b c.log.gz";
+        let event = serde_json::json!({
+            "version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103",
+            "detail-type": "Object Created", "source": "aws.s3",
+            "account": "111122223333", "time": "2026-11-30T10:05:00Z", "region": "eu-west-1",
+            "resources": ["arn:aws:s3:::archive"],
+            "detail": {
+                "version": "0",
+                "bucket": {"name": "archive"},
+                "object": {"key": key, "size": 5, "etag": "b1946ac92492d2347c6235b4d2611184",
+                    "version-id": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e", "sequencer": "617f08299329d189"},
+                "request-id": "N4N7GDK58NMKJ12R", "requester": "delivery.logs.amazonaws.com",
+                "source-ip-address": "1.2.3.4", "reason": "CompleteMultipartUpload"
+            }
+        });
+        let Ok(S3Notification::Records(records)) = decode_s3_notification(&event.to_string())
+        else {
+            panic!("read");
+        };
+        let [record] = &records[..] else {
+            panic!("{records:?}");
+        };
+        assert_eq!(
+            record.event_name.as_deref(),
+            Some("ObjectCreated:CompleteMultipartUpload")
+        );
+        assert_eq!(record.s3.bucket.name.as_deref(), Some("archive"));
+        let sent = record.s3.object.key.as_deref().unwrap();
+        assert_eq!(url_decode(sent).as_deref(), Some(key));
+        assert_eq!(
+            record.s3.object.version_id.as_deref(),
+            Some("IYV3p45BT0ac8hjHg1houSdS1a.Mro8e")
+        );
+        // Through an SNS topic the same event reads the same.
+        let wrapped = decode_s3_notification(&through_sns("Notification", &event.to_string()));
+        assert!(matches!(wrapped, Ok(S3Notification::Records(r)) if r == records));
+        // A deletion, or another service's event, is no object to read.
+        let mut deleted = event.clone();
+        deleted["detail-type"] = "Object Deleted".into();
+        assert_eq!(
+            decode_s3_notification(&deleted.to_string()).unwrap_err(),
+            "an EventBridge event of aws.s3 (Object Deleted), not an S3 object creation"
+        );
+        let mut no_key = event;
+        no_key["detail"]["object"] = serde_json::json!({});
+        assert!(
+            decode_s3_notification(&no_key.to_string())
+                .unwrap_err()
+                .starts_with("an S3 event on EventBridge")
+        );
     }
 
     #[test]
