@@ -3,12 +3,17 @@
 //! bucket, and CloudTrail's history dates the late rule three days ago and
 //! the baseline before the window.
 //!
+//! Then how a log-archive bucket's objects reach the queue when its
+//! notifications go elsewhere: through an SNS topic, and through
+//! EventBridge (each test with a moto of its own).
+//!
 //! Starts its own moto and osmem-server; needs `scripts/setup` to have run.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_cloudtrail::primitives::DateTime as SdkTime;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+use fanin::objects::{S3Notification, decode_s3_notification, url_decode};
 use fanin_devstack::exposure_world;
 use fanin_devstack::scenario::{LocalStack, sdk_config};
 use serde_json::Value;
@@ -165,16 +170,16 @@ async fn the_world_has_its_rules_flow_logs_and_history() {
     }
 }
 
-/// A log-archive bucket that already notifies an SNS topic (another
-/// consumer takes its notifications) reaches fanin's queue through a
-/// subscription: with raw message delivery (as `central-exposure.yaml` and
-/// `central-privileges.yaml` subscribe) the queue holds S3's notification,
-/// without it SNS's envelope; moto's S3 and SNS write both, and fanin reads
-/// the same object from each.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bucket_that_notifies_a_topic_reaches_the_queue_through_a_subscription() {
-    use fanin::objects::{S3Notification, decode_s3_notification, url_decode};
-
+/// A moto of the test's own with `bucket` in it: the server, its
+/// configuration, its S3 and SQS clients.
+async fn moto_with_bucket(
+    bucket: &str,
+) -> (
+    fanin_devstack::procs::ChildServer,
+    aws_config::SdkConfig,
+    aws_sdk_s3::Client,
+    aws_sdk_sqs::Client,
+) {
     let moto = fanin_devstack::procs::MotoServer::start()
         .await
         .expect("moto starts (run scripts/setup)");
@@ -184,10 +189,53 @@ async fn a_bucket_that_notifies_a_topic_reaches_the_queue_through_a_subscription
             .force_path_style(true)
             .build(),
     );
-    let sns = aws_sdk_sns::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let bucket = "log-archive-flow-logs";
     s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    (moto, config, s3, sqs)
+}
+
+/// The bodies the queue receives: polled until `least` came (five seconds
+/// at most), then once more after a pause, so that one too many shows.
+async fn bodies(sqs: &aws_sdk_sqs::Client, url: &str, least: usize) -> Vec<String> {
+    async fn receive(sqs: &aws_sdk_sqs::Client, url: &str, into: &mut Vec<String>) {
+        let received = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        into.extend(
+            received
+                .messages()
+                .iter()
+                .filter_map(|m| m.body().map(str::to_owned)),
+        );
+    }
+    let mut bodies = Vec::new();
+    for _ in 0..50 {
+        receive(sqs, url, &mut bodies).await;
+        if bodies.len() >= least {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    receive(sqs, url, &mut bodies).await;
+    bodies
+}
+
+/// A log-archive bucket that already notifies an SNS topic (another
+/// consumer takes its notifications) reaches fanin's queue through a
+/// subscription: with raw message delivery (as `central-exposure.yaml` and
+/// `central-privileges.yaml` subscribe) the queue holds S3's notification,
+/// without it SNS's envelope; moto's S3 and SNS write both, and fanin reads
+/// the same object from each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_that_notifies_a_topic_reaches_the_queue_through_a_subscription() {
+    let bucket = "log-archive-flow-logs";
+    let (_moto, config, s3, sqs) = moto_with_bucket(bucket).await;
+    let sns = aws_sdk_sns::Client::new(&config);
     let topic = sns
         .create_topic()
         .name("log-archive-objects")
@@ -246,26 +294,7 @@ async fn a_bucket_that_notifies_a_topic_reaches_the_queue_through_a_subscription
     for (raw, url) in &queues {
         // S3's test event (sent when the notification is configured), then
         // the object's.
-        let mut bodies: Vec<String> = Vec::new();
-        for _ in 0..50 {
-            let received = sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .unwrap();
-            bodies.extend(
-                received
-                    .messages()
-                    .iter()
-                    .filter_map(|m| m.body().map(str::to_owned)),
-            );
-            if bodies.len() >= 2 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        let bodies = bodies(&sqs, url, 2).await;
         assert_eq!(bodies.len(), 2, "raw delivery {raw}: {bodies:?}");
         let mut objects = Vec::new();
         for body in &bodies {
@@ -286,4 +315,89 @@ async fn a_bucket_that_notifies_a_topic_reaches_the_queue_through_a_subscription
             "raw delivery {raw}"
         );
     }
+}
+
+/// A bucket that sends its events to EventBridge reaches the queue through
+/// a rule like the one `FlowLogEventBridge` creates (the bucket's name,
+/// keys under `AWSLogs/`), and fanin reads moto's event as the object's
+/// notification; an object outside the pattern sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_that_sends_events_to_eventbridge_reaches_the_queue_through_a_rule() {
+    let bucket = "log-archive-with-eventbridge";
+    let (_moto, config, s3, sqs) = moto_with_bucket(bucket).await;
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let url = sqs
+        .create_queue()
+        .queue_name("fanin-flow-logs")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let pattern = serde_json::json!({
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [bucket]},
+            "object": {"key": [{"wildcard": "*AWSLogs/*.log.gz"}, {"wildcard": "*AWSLogs/*.parquet"}]}}
+    });
+    events
+        .put_rule()
+        .name("fanin-flow-log-objects")
+        .event_pattern(pattern.to_string())
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule("fanin-flow-log-objects")
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn("arn:aws:sqs:us-east-1:123456789012:fanin-flow-logs")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            aws_sdk_s3::types::NotificationConfiguration::builder()
+                .event_bridge_configuration(
+                    aws_sdk_s3::types::EventBridgeConfiguration::builder().build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let key = "AWSLogs/111111111111/vpcflowlogs/eu-west-1/2026/11/30/111111111111_vpcflowlogs_eu-west-1_fl-1_20261130T1005Z_a.log.gz";
+    for written in [key, "AWSLogs/111111111111/elsewhere/notes.txt"] {
+        s3.put_object()
+            .bucket(bucket)
+            .key(written)
+            .body(b"not read here".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let bodies = bodies(&sqs, &url, 1).await;
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let Ok(S3Notification::Records(records)) = decode_s3_notification(&bodies[0]) else {
+        panic!("{}", bodies[0]);
+    };
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].s3.bucket.name.as_deref(), Some(bucket));
+    assert!(
+        records[0]
+            .event_name
+            .as_deref()
+            .is_some_and(|name| name.starts_with("ObjectCreated:")),
+        "{records:?}"
+    );
+    let sent = records[0].s3.object.key.as_deref().unwrap();
+    assert_eq!(url_decode(sent).as_deref(), Some(key));
 }
