@@ -194,6 +194,24 @@ async fn moto_with_bucket(
     (moto, config, s3, sqs)
 }
 
+/// A queue's URL, made.
+async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    let made = sqs.create_queue().queue_name(name).send().await.unwrap();
+    made.queue_url().unwrap().to_owned()
+}
+
+/// An object whose creation is the point (its body is never read here).
+async fn put_placeholder(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) {
+    let body = b"not read here".to_vec().into();
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+}
+
 /// The bodies the queue receives: polled until `least` came (five seconds
 /// at most), then once more after a pause, so that one too many shows.
 async fn bodies(sqs: &aws_sdk_sqs::Client, url: &str, least: usize) -> Vec<String> {
@@ -246,15 +264,7 @@ async fn a_bucket_that_notifies_a_topic_reaches_the_queue_through_a_subscription
     let mut queues = Vec::new();
     for raw in [true, false] {
         let name = format!("fanin-flow-logs-raw-{raw}");
-        let url = sqs
-            .create_queue()
-            .queue_name(&name)
-            .send()
-            .await
-            .unwrap()
-            .queue_url()
-            .unwrap()
-            .to_owned();
+        let url = queue(&sqs, &name).await;
         sns.subscribe()
             .topic_arn(topic_arn)
             .protocol("sqs")
@@ -283,13 +293,7 @@ async fn a_bucket_that_notifies_a_topic_reaches_the_queue_through_a_subscription
         .unwrap();
     // The Hive-compatible layout: `=` in every partition.
     let key = "AWSLogs/aws-account-id=111111111111/aws-service=vpcflowlogs/aws-region=eu-west-1/year=2026/month=11/day=30/111111111111_vpcflowlogs_eu-west-1_fl-1_20261130T1005Z_a.log.gz";
-    s3.put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(b"not read here".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    put_placeholder(&s3, bucket, key).await;
 
     for (raw, url) in &queues {
         // S3's test event (sent when the notification is configured), then
@@ -326,15 +330,7 @@ async fn a_bucket_that_sends_events_to_eventbridge_reaches_the_queue_through_a_r
     let bucket = "log-archive-with-eventbridge";
     let (_moto, config, s3, sqs) = moto_with_bucket(bucket).await;
     let events = aws_sdk_eventbridge::Client::new(&config);
-    let url = sqs
-        .create_queue()
-        .queue_name("fanin-flow-logs")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
+    let url = queue(&sqs, "fanin-flow-logs").await;
     let pattern = serde_json::json!({
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
@@ -375,13 +371,7 @@ async fn a_bucket_that_sends_events_to_eventbridge_reaches_the_queue_through_a_r
         .unwrap();
     let key = "AWSLogs/111111111111/vpcflowlogs/eu-west-1/2026/11/30/111111111111_vpcflowlogs_eu-west-1_fl-1_20261130T1005Z_a.log.gz";
     for written in [key, "AWSLogs/111111111111/elsewhere/notes.txt"] {
-        s3.put_object()
-            .bucket(bucket)
-            .key(written)
-            .body(b"not read here".to_vec().into())
-            .send()
-            .await
-            .unwrap();
+        put_placeholder(&s3, bucket, written).await;
     }
 
     let bodies = bodies(&sqs, &url, 1).await;

@@ -78,8 +78,9 @@ pub enum S3Notification {
 /// notifications, since S3 refuses two destinations for the same events
 /// and prefix). Without raw message delivery SNS wraps it in an envelope
 /// whose `Message` is the notification; any other SNS message (a
-/// `SubscriptionConfirmation`) is refused: a subscription is confirmed by
-/// the topic's owner, never by fanin. A bucket that sends its events to
+/// `SubscriptionConfirmation`) is refused, so it is set aside for the
+/// queue's owner to decide on: fanin never confirms a subscription. A
+/// bucket that sends its events to
 /// EventBridge instead (the other way around the one-destination limit)
 /// reaches the queue through a rule as an `Object Created` event of
 /// `aws.s3`: it is read as the one record S3 would have sent
@@ -192,7 +193,6 @@ fn from_eventbridge(
     record.aws_region = event.region;
     record.event_time = event.time.unwrap_or_default();
     record.event_name = Some(format!("ObjectCreated:{name}"));
-    record.s3.bucket.arn = Some(format!("arn:aws:s3:::{}", detail.bucket.name));
     record.s3.bucket.name = Some(detail.bucket.name);
     record.s3.object.key = Some(
         percent_encoding::utf8_percent_encode(
