@@ -447,3 +447,51 @@ async fn the_devstack_trail_generator_is_read_back_by_the_ingest() {
     );
     assert_eq!(documents[1].event_names, ["ListObjects", "ListObjectsV2"]);
 }
+
+/// A trail that publishes its deliveries to its own SNS topic: the queue
+/// subscribed to it (with or without raw delivery) reads each delivered
+/// object as the S3 notification would name it, and the usage is the same.
+#[tokio::test]
+async fn a_trails_own_delivery_notification_reads_like_the_buckets() {
+    fn usage(world: &World) -> Vec<(String, String, u64)> {
+        let archived = archived(world);
+        assert_eq!(archived.len(), 1);
+        let mut usage: Vec<(String, String, u64)> = archived[0]
+            .1
+            .iter()
+            .map(|d| (d.principal_arn.clone(), d.action.clone(), d.count))
+            .collect();
+        usage.sort();
+        usage
+    }
+    let direct = world();
+    direct
+        .trail
+        .put(BUCKET, &key("CloudTrail"), gzip(&fixture()));
+    let notified = vec![notification("m-1", BUCKET, &key("CloudTrail"))];
+    assert!(deliver(&direct, notified).await.is_empty());
+
+    let message = json!({"s3Bucket": BUCKET, "s3ObjectKey": [key("CloudTrail")]}).to_string();
+    let envelope = json!({
+        "Type": "Notification", "MessageId": "5b6f1e3c-0000-4000-8000-000000000002",
+        "TopicArn": "arn:aws:sns:us-east-1:222222222222:org-trail-deliveries",
+        "Message": message, "Timestamp": "2014-03-06T21:30:01.000Z",
+        "SignatureVersion": "1", "Signature": "c2lnbmF0dXJl",
+        "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem",
+        "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe"
+    })
+    .to_string();
+    for body in [message, envelope] {
+        let through_topic = world();
+        through_topic
+            .trail
+            .put(BUCKET, &key("CloudTrail"), gzip(&fixture()));
+        let record = json!({"messageId": "m-2", "receiptHandle": "r", "body": body,
+            "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+            "md5OfBody": "x", "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:222222222222:fanin-cloudtrail",
+            "awsRegion": "us-east-1"});
+        assert!(deliver(&through_topic, vec![record]).await.is_empty());
+        assert_eq!(usage(&through_topic), usage(&direct), "{body}");
+    }
+}

@@ -102,6 +102,9 @@ pub fn decode_s3_notification(body: &str) -> Result<S3Notification, String> {
     if value.get("detail-type").is_some() && value.get("detail").is_some() {
         return from_eventbridge(value).map(|record| S3Notification::Records(vec![record]));
     }
+    if value.get("s3Bucket").is_some() && value.get("s3ObjectKey").is_some() {
+        return from_cloudtrail_delivery(value).map(S3Notification::Records);
+    }
     if value["Event"] == "s3:TestEvent" {
         return Ok(S3Notification::Test);
     }
@@ -158,11 +161,9 @@ struct CreatedObject {
 }
 
 /// An EventBridge event of S3 as the record an S3 event notification
-/// holds for the same object. EventBridge gives the key as it is (an S3
-/// notification form-encodes it), so it is percent-encoded here, every
-/// byte but letters and digits, and the readers' [`url_decode`] gives it
-/// back exactly (a `+` stays a `+`). Any other event (`Object Deleted`,
-/// another source) is refused with its type.
+/// holds for the same object (EventBridge gives the key as it is: see
+/// [`created`]). Any other event (`Object Deleted`, another source) is
+/// refused with its type.
 fn from_eventbridge(
     value: serde_json::Value,
 ) -> Result<aws_lambda_events::s3::S3EventRecord, String> {
@@ -188,24 +189,56 @@ fn from_eventbridge(
         Some("CompleteMultipartUpload") => "CompleteMultipartUpload",
         Some(_) => "Other",
     };
-    let mut record = aws_lambda_events::s3::S3EventRecord::default();
-    record.event_source = Some("aws:s3".into());
+    let mut record = created(detail.bucket.name, &detail.object.key, name);
     record.aws_region = event.region;
     record.event_time = event.time.unwrap_or_default();
-    record.event_name = Some(format!("ObjectCreated:{name}"));
-    record.s3.bucket.name = Some(detail.bucket.name);
-    record.s3.object.key = Some(
-        percent_encoding::utf8_percent_encode(
-            &detail.object.key,
-            percent_encoding::NON_ALPHANUMERIC,
-        )
-        .to_string(),
-    );
     record.s3.object.size = detail.object.size;
     record.s3.object.e_tag = detail.object.etag;
     record.s3.object.version_id = detail.object.version_id;
     record.s3.object.sequencer = detail.object.sequencer;
     Ok(record)
+}
+
+/// The notification a trail sends to its own SNS topic when it delivers
+/// log files (AWS CloudTrail User Guide, "Configuring Amazon SNS
+/// notifications for CloudTrail"): the bucket and the delivered keys, as
+/// they are. Each key becomes the record S3 would have sent for it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TrailDelivery {
+    s3_bucket: String,
+    s3_object_key: Vec<String>,
+}
+
+fn from_cloudtrail_delivery(
+    value: serde_json::Value,
+) -> Result<Vec<aws_lambda_events::s3::S3EventRecord>, String> {
+    let delivery: TrailDelivery = serde_json::from_value(value)
+        .map_err(|e| format!("a CloudTrail delivery notification: {e}"))?;
+    if delivery.s3_object_key.is_empty() {
+        return Err("a CloudTrail delivery notification without keys".into());
+    }
+    Ok(delivery
+        .s3_object_key
+        .iter()
+        .map(|key| created(delivery.s3_bucket.clone(), key, "Put"))
+        .collect())
+}
+
+/// The record of an S3 notification for `key` (as it is) created in
+/// `bucket` by `how` (`Put`, `Copy`, ...). An S3 notification form-encodes
+/// its key; this one is percent-encoded, every byte but letters and
+/// digits, so the readers' [`url_decode`] gives it back exactly (a `+`
+/// stays a `+`).
+fn created(bucket: String, key: &str, how: &str) -> aws_lambda_events::s3::S3EventRecord {
+    let mut record = aws_lambda_events::s3::S3EventRecord::default();
+    record.event_source = Some("aws:s3".into());
+    record.event_name = Some(format!("ObjectCreated:{how}"));
+    record.s3.bucket.name = Some(bucket);
+    record.s3.object.key = Some(
+        percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC).to_string(),
+    );
+    record
 }
 
 /// Chunks in flight between the download and the blocking reader.
@@ -575,6 +608,46 @@ mod tests {
                 .unwrap_err()
                 .starts_with("an S3 event on EventBridge")
         );
+    }
+
+    #[test]
+    fn a_trails_own_delivery_notification_names_each_delivered_object() {
+        // The shape the CloudTrail User Guide shows, through the trail's topic.
+        let keys = [
+            "AWSLogs/o-exampleorgid/111122223333/CloudTrail/eu-west-1/2026/11/30/111122223333_CloudTrail_eu-west-1_20261130T1005Z_LnPgDQnpkSKEsppV.json.gz",
+            "AWSLogs/o-exampleorgid/444455556666/CloudTrail/eu-west-1/2026/11/30/444455556666_CloudTrail_eu-west-1_20261130T1005Z_a+b.json.gz",
+        ];
+        let message = serde_json::json!({"s3Bucket": "org-trail", "s3ObjectKey": keys}).to_string();
+        let Ok(S3Notification::Records(records)) =
+            decode_s3_notification(&through_sns("Notification", &message))
+        else {
+            panic!("read");
+        };
+        let read: Vec<(Option<&str>, Option<String>)> = records
+            .iter()
+            .map(|r| {
+                (
+                    r.s3.bucket.name.as_deref(),
+                    r.s3.object.key.as_deref().and_then(url_decode),
+                )
+            })
+            .collect();
+        assert_eq!(read, keys.map(|k| (Some("org-trail"), Some(k.to_owned()))));
+        assert!(
+            records
+                .iter()
+                .all(|r| r.event_name.as_deref() == Some("ObjectCreated:Put"))
+        );
+        for bad in [
+            r#"{"s3Bucket": "org-trail", "s3ObjectKey": []}"#,
+            r#"{"s3Bucket": "org-trail", "s3ObjectKey": [7]}"#,
+        ] {
+            let why = decode_s3_notification(&through_sns("Notification", bad)).unwrap_err();
+            assert!(
+                why.starts_with("a CloudTrail delivery notification"),
+                "{why}"
+            );
+        }
     }
 
     #[test]
