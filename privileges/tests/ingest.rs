@@ -84,7 +84,12 @@ fn notification(message_id: &str, bucket: &str, key: &str) -> Value {
             "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A1"}, "arn": format!("arn:aws:s3:::{bucket}")},
             "object": {"key": key, "size": 1234, "eTag": "0123456789abcdef", "versionId": "v1", "sequencer": "0055AED6DCD90281E5"}}
     }]});
-    json!({"messageId": message_id, "receiptHandle": "r", "body": body.to_string(),
+    sqs_record(message_id, &body.to_string())
+}
+
+/// `body` in an SQS record as the event-source mapping hands it over.
+fn sqs_record(message_id: &str, body: &str) -> Value {
+    json!({"messageId": message_id, "receiptHandle": "r", "body": body,
         "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
         "md5OfBody": "x", "eventSource": "aws:sqs",
         "eventSourceARN": "arn:aws:sqs:us-east-1:222222222222:fanin-cloudtrail", "awsRegion": "us-east-1"})
@@ -486,11 +491,7 @@ async fn a_trails_own_delivery_notification_reads_like_the_buckets() {
         through_topic
             .trail
             .put(BUCKET, &key("CloudTrail"), gzip(&fixture()));
-        let record = json!({"messageId": "m-2", "receiptHandle": "r", "body": body,
-            "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-            "md5OfBody": "x", "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:222222222222:fanin-cloudtrail",
-            "awsRegion": "us-east-1"});
+        let record = sqs_record("m-2", &body);
         assert!(deliver(&through_topic, vec![record]).await.is_empty());
         assert_eq!(usage(&through_topic), usage(&direct), "{body}");
     }
