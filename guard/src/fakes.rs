@@ -1,6 +1,6 @@
 //! In-memory fakes of [`crate::ports`] for the handler tests, answering as
 //! the AWS services do (checked by the contract test against moto in
-//! `guard/tests/contract.rs`): revoking a rule id that does not exist fails
+//! `guard/tests/suite/contract.rs`): revoking a rule id that does not exist fails
 //! the whole call with `InvalidSecurityGroupRuleId.NotFound`, authorizing a
 //! permission the group has fails with `InvalidPermission.Duplicate`.
 

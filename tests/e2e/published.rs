@@ -1,5 +1,5 @@
 //! The published-sample corpus (`tests/fixtures/published/`): its golden
-//! OCSF documents, which `shared/tests/published.rs` asserts fanin produces,
+//! OCSF documents, which `shared/tests/suite/published.rs` asserts fanin produces,
 //! are valid for the independent validator, and the fields fanin adds for
 //! them are searchable in an index made from fanin's template.
 

@@ -2,7 +2,7 @@
 //!
 //! These are the bytes fanin trusts most: an item read as written is a
 //! finding counted as stored. So the reading is strict and pure (property
-//! tests feed it any bytes, `shared/tests/properties.rs`): an answer that
+//! tests feed it any bytes, `shared/tests/suite/properties.rs`): an answer that
 //! is not the documented shape is a transient `decode` error for the whole
 //! request, never a guess. Whether the answer belongs to the request (one
 //! item per op, same action, same `_id`) is [`super::bulk::outcomes`]'s to

@@ -603,7 +603,7 @@ async fn a_description_change_of_an_approved_rule_is_approved_a_port_change_is_n
 async fn the_published_cloudtrail_record_is_reverted() {
     let world = world(false);
     let event: Value = serde_json::from_str(include_str!(
-        "../../tests/fixtures/guard/cloudtrail-authorize-ingress.json"
+        "../../../tests/fixtures/guard/cloudtrail-authorize-ingress.json"
     ))
     .unwrap();
     let group_id = "sg-0632fa4ee8a8468a4";
@@ -699,7 +699,7 @@ fn web_item_change() -> Value {
 async fn the_published_config_item_is_non_compliant_with_its_annotation() {
     let world = world(false);
     let event: Value = serde_json::from_str(include_str!(
-        "../../tests/fixtures/guard/config-security-group-change.json"
+        "../../../tests/fixtures/guard/config-security-group-change.json"
     ))
     .unwrap();
     let answer = world.guard.handle(&event).await.unwrap();

@@ -8,8 +8,7 @@
 //! of range, wrong types). Case counts are bounded so the file runs in
 //! seconds; `PROPTEST_CASES` raises them for a longer local run.
 
-mod support;
-use support::mutate;
+use crate::support::mutate;
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;

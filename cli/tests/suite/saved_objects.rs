@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use fanin::search::install;
 use serde_json::Value;
 
-const SHIPPED: &str = include_str!("../saved-objects/fanin.ndjson");
+const SHIPPED: &str = include_str!("../../saved-objects/fanin.ndjson");
 
 fn objects() -> Vec<Value> {
     SHIPPED

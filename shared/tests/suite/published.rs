@@ -7,7 +7,7 @@
 //! records show what the finding alone says, which is what a terminated or
 //! unreachable instance leaves. After a deliberate mapping change, rewrite
 //! the golden files with
-//! `FANIN_REGENERATE_GOLDEN=1 cargo test --workspace --test published`
+//! `FANIN_REGENERATE_GOLDEN=1 cargo test -p fanin --test suite published::`
 //! and review the diff before committing it. The goldens are validated by
 //! the independent validator in `cargo test --workspace --test e2e published`.
 

@@ -6,11 +6,10 @@
 //! template (on osmem-server, the local stack's OpenSearch API), and
 //! property tests over the decoder and the mapping.
 //!
-//! `FANIN_REGENERATE_GOLDEN=1 cargo test --workspace --test guardduty` rewrites
+//! `FANIN_REGENERATE_GOLDEN=1 cargo test -p fanin --test suite guardduty::` rewrites
 //! the goldens; review the diff field by field before committing it.
 
-mod support;
-use support::mutate;
+use crate::support::mutate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
