@@ -38,6 +38,7 @@ use tokio::sync::OnceCell;
 
 use crate::lambda_host::{workspace_binary, workspace_root};
 use crate::procs::local_dir;
+use crate::scenario::s3_client;
 use crate::scenario::{CENTRAL_ACCOUNT, LocalStack, PRIMARY_REGION, sdk_config};
 
 /// The organization id the local deployment scopes its policies to.
@@ -957,11 +958,7 @@ async fn set_queue_notifications(
     bucket: &str,
     notifications: Vec<aws_sdk_s3::types::QueueConfiguration>,
 ) -> anyhow::Result<()> {
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3_client(config);
     s3.put_bucket_notification_configuration()
         .bucket(bucket)
         .notification_configuration(

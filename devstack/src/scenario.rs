@@ -73,23 +73,7 @@ impl LocalStack {
         if account == CENTRAL_ACCOUNT {
             return Ok(Credentials::new("testing", "testing", None, None, "static"));
         }
-        let sts = aws_sdk_sts::Client::new(&self.moto_config(PRIMARY_REGION, None));
-        let answer = sts
-            .assume_role()
-            .role_arn(format!(
-                "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
-            ))
-            .role_session_name("devstack-admin")
-            .send()
-            .await?;
-        let c = answer.credentials().context("no credentials")?;
-        Ok(Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_owned()),
-            None,
-            "admin",
-        ))
+        admin_credentials(&self.moto.url, account, "devstack-admin").await
     }
 
     /// A session of role `role` of `account` (created when missing, trusted
@@ -133,6 +117,33 @@ impl LocalStack {
             "person",
         ))
     }
+}
+
+/// A session named `session` of `account`'s `OrganizationAccountAccessRole`,
+/// assumed from the central account at moto itself (no gateway in between):
+/// how the devstack and its tests act as an administrator of that account.
+pub async fn admin_credentials(
+    moto_url: &str,
+    account: &str,
+    session: &str,
+) -> anyhow::Result<Credentials> {
+    let sts = aws_sdk_sts::Client::new(&sdk_config(moto_url, PRIMARY_REGION, None));
+    let answer = sts
+        .assume_role()
+        .role_arn(format!(
+            "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+        ))
+        .role_session_name(session)
+        .send()
+        .await?;
+    let c = answer.credentials().context("no credentials")?;
+    Ok(Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "admin",
+    ))
 }
 
 pub fn sdk_config(endpoint: &str, region: &str, credentials: Option<Credentials>) -> SdkConfig {
@@ -937,13 +948,18 @@ pub async fn quarantined(
         .collect()
 }
 
-/// The central account's S3 client (path-style, as moto on loopback needs).
-pub fn central_s3(stack: &LocalStack) -> aws_sdk_s3::Client {
+/// An S3 client of `config`, path-style as moto on loopback needs.
+pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&stack.moto_config(PRIMARY_REGION, None))
+        aws_sdk_s3::config::Builder::from(config)
             .force_path_style(true)
             .build(),
     )
+}
+
+/// The central account's S3 client.
+pub fn central_s3(stack: &LocalStack) -> aws_sdk_s3::Client {
+    s3_client(&stack.moto_config(PRIMARY_REGION, None))
 }
 
 async fn list_keys(

@@ -7,38 +7,16 @@
 
 use std::time::{Duration, Instant};
 
-use aws_credential_types::Credentials;
 use aws_sdk_cloudtrail::primitives::DateTime as SdkTime;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use aws_sdk_ec2::types::{IpPermission, IpRange};
 use fanin_devstack::gateway::{self, GatewayOptions};
 use fanin_devstack::procs::MotoServer;
-use fanin_devstack::scenario::sdk_config;
+use fanin_devstack::scenario::{admin_credentials, sdk_config};
 use serde_json::Value;
 
 const APP: &str = "111111111111";
 const REGION: &str = "eu-west-1";
-
-async fn account_credentials(moto: &str, account: &str) -> Credentials {
-    let sts = aws_sdk_sts::Client::new(&sdk_config(moto, "us-east-1", None));
-    let session = sts
-        .assume_role()
-        .role_arn(format!(
-            "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
-        ))
-        .role_session_name("history")
-        .send()
-        .await
-        .unwrap();
-    let c = session.credentials().unwrap();
-    Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-        None,
-        "history",
-    )
-}
 
 async fn open_port(ec2: &aws_sdk_ec2::Client, group_id: &str, port: i32) {
     ec2.authorize_security_group_ingress()
@@ -67,7 +45,7 @@ async fn lookup_events_finds_calls_made_through_the_gateway_dated_by_the_offset(
     })
     .await
     .unwrap();
-    let creds = account_credentials(&moto.url, APP).await;
+    let creds = admin_credentials(&moto.url, APP, "history").await.unwrap();
     let config = sdk_config(&gw.aws_url, REGION, Some(creds.clone()));
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let trail = aws_sdk_cloudtrail::Client::new(&config);
@@ -188,7 +166,9 @@ async fn lookup_events_finds_calls_made_through_the_gateway_dated_by_the_offset(
         aws_sdk_cloudtrail::Client::new(&sdk_config(&gw.aws_url, "us-east-1", Some(creds)));
     let none = elsewhere.lookup_events().send().await.unwrap();
     assert!(none.events().is_empty());
-    let other = account_credentials(&moto.url, "222222222222").await;
+    let other = admin_credentials(&moto.url, "222222222222", "history")
+        .await
+        .unwrap();
     let other = aws_sdk_cloudtrail::Client::new(&sdk_config(&gw.aws_url, REGION, Some(other)));
     assert!(
         other

@@ -14,15 +14,17 @@
 //! Needs `scripts/setup` and `cargo build --workspace --all-targets` (the
 //! deployment packages every Lambda binary, `fanin-exposure` included).
 
-use std::io::Write;
 use std::time::Duration;
 
-use aws_credential_types::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
 use fanin_devstack::deployment::{self, EXTERNAL_ID};
 use fanin_devstack::esm::{peek_queue, s3_records};
-use fanin_devstack::exposure_host::{self, ExposureHost};
-use fanin_devstack::scenario::{CENTRAL_ACCOUNT, LocalStack, PRIMARY_REGION, sdk_config};
+use fanin_devstack::exposure_host;
+use fanin_devstack::scenario::{
+    CENTRAL_ACCOUNT, LocalStack, PRIMARY_REGION, s3_client, sdk_config,
+};
+
+use crate::common::{function_credentials, gzip};
 use serde_json::{Value, json};
 
 const APPLICATION_ACCOUNT: &str = "111111111111";
@@ -36,27 +38,7 @@ version account-id interface-id srcaddr dstaddr srcport dstport protocol packets
 2 111111111111 eni-0a1b2c3d4e5f60001 198.51.100.7 10.0.1.5 51515 22 6 1 40 1796040000 1796040060 REJECT OK
 2 111111111111 eni-0a1b2c3d4e5f60001 10.0.1.5 203.0.113.12 443 49152 6 8 2100 1796040000 1796040060 ACCEPT OK
 ";
-    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gzip.write_all(text.as_bytes()).unwrap();
-    gzip.finish().unwrap()
-}
-
-fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
-fn host_credentials(host: &ExposureHost) -> Credentials {
-    Credentials::new(
-        &host.environment["AWS_ACCESS_KEY_ID"],
-        &host.environment["AWS_SECRET_ACCESS_KEY"],
-        host.environment.get("AWS_SESSION_TOKEN").cloned(),
-        None,
-        "fanin-exposure",
-    )
+    gzip(text.as_bytes())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,7 +182,7 @@ async fn a_flow_log_object_reaches_the_hosted_function_through_the_deployed_noti
     let role = sdk_config(
         &stack.gateway.aws_url,
         PRIMARY_REGION,
-        Some(host_credentials(&host)),
+        Some(function_credentials(&host.environment, "fanin-exposure")),
     );
     let sts = aws_sdk_sts::Client::new(&role);
     let read_role = format!(

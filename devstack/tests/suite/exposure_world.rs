@@ -15,7 +15,7 @@ use aws_sdk_cloudtrail::primitives::DateTime as SdkTime;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use fanin::objects::{S3Notification, decode_s3_notification, url_decode};
 use fanin_devstack::exposure_world;
-use fanin_devstack::scenario::{LocalStack, sdk_config};
+use fanin_devstack::scenario::{LocalStack, s3_client, sdk_config};
 use serde_json::Value;
 
 const ACCOUNT: &str = "111111111111";
@@ -83,11 +83,7 @@ async fn the_world_has_its_rules_flow_logs_and_history() {
     }
 
     // The flow-log objects: text in the first region, Parquet in the second.
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&stack.moto_config("us-east-1", None))
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3_client(&stack.moto_config("us-east-1", None));
     let listed: BTreeSet<String> = s3
         .list_objects_v2()
         .bucket(BUCKET)
@@ -184,11 +180,7 @@ async fn moto_with_bucket(
         .await
         .expect("moto starts (run scripts/setup)");
     let config = sdk_config(&moto.url, "us-east-1", None);
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3_client(&config);
     s3.create_bucket().bucket(bucket).send().await.unwrap();
     let sqs = aws_sdk_sqs::Client::new(&config);
     (moto, config, s3, sqs)

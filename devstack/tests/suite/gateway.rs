@@ -16,6 +16,7 @@ use fanin_devstack::gateway::{
     self, ErrorKind, Fault, FaultRule, GatewayHandle, GatewayOptions, When,
 };
 use fanin_devstack::procs::{ChildServer, MotoServer, OsmemServer};
+use fanin_devstack::scenario::{admin_credentials, s3_client};
 use serde_json::{Value, json};
 
 const CENTRAL_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
@@ -90,31 +91,6 @@ async fn create_role(endpoint: &str, access_key_id: &str, name: &str, trust: &Va
         "{}",
         response.text().await.unwrap()
     );
-}
-
-/// Credentials in `account`, straight from moto (no gateway enforcement):
-/// how a test plays an administrator of that account.
-async fn admin_creds_at_moto(moto_url: &str, account: &str) -> Credentials {
-    let sts = aws_sdk_sts::Client::new(
-        &sdk_config(moto_url, "us-east-1", "fanin-setup", central_creds()).await,
-    );
-    let out = sts
-        .assume_role()
-        .role_arn(format!(
-            "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
-        ))
-        .role_session_name("setup")
-        .send()
-        .await
-        .unwrap();
-    let c = out.credentials().unwrap();
-    Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_string()),
-        None,
-        "test",
-    )
 }
 
 fn trust_policy(external_id: Option<&str>) -> Value {
@@ -424,7 +400,9 @@ async fn completed_run_publishes_findings_of_real_instances() {
 
     // The application account: the collector's role, created by an
     // administrator of that account.
-    let app_admin = admin_creds_at_moto(&moto.url, APP_ACCOUNT).await;
+    let app_admin = admin_credentials(&moto.url, APP_ACCOUNT, "setup")
+        .await
+        .unwrap();
     create_role(
         &gw.aws_url,
         app_admin.access_key_id(),
@@ -877,7 +855,9 @@ async fn completed_run_publishes_findings_of_real_instances() {
 async fn assume_role_enforces_role_and_external_id() {
     let (moto, gw) = moto_and_gateway().await;
     let account = "222233334444";
-    let admin_creds = admin_creds_at_moto(&moto.url, account).await;
+    let admin_creds = admin_credentials(&moto.url, account, "setup")
+        .await
+        .unwrap();
     create_role(
         &moto.url,
         admin_creds.access_key_id(),
@@ -957,11 +937,7 @@ async fn assume_role_enforces_role_and_external_id() {
 async fn s3_and_sqs_are_forwarded_and_counted() {
     let (_moto, gw) = moto_and_gateway().await;
     let conf = sdk_config(&gw.aws_url, "us-east-1", "fanin-collector", central_creds()).await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&conf)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3_client(&conf);
     s3.create_bucket()
         .bucket("fanin-archive")
         .send()
@@ -1135,11 +1111,7 @@ async fn injected_errors_reach_the_sdk_in_each_services_format() {
     let ec2 = aws_sdk_ec2::Client::new(&conf);
     let sts = aws_sdk_sts::Client::new(&conf);
     let inspector = aws_sdk_inspector::Client::new(&conf);
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&conf)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3_client(&conf);
     s3.create_bucket().bucket("archive").send().await.unwrap();
 
     // Throttling, each in its service's words, classified transient by fanin

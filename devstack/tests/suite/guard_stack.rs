@@ -23,6 +23,7 @@ use axum::response::IntoResponse;
 use fanin_devstack::cloudtrail::PlayedEvent;
 use fanin_devstack::gateway::{self, GatewayHandle, GatewayOptions};
 use fanin_devstack::procs::{ChildServer, MotoServer};
+use fanin_devstack::scenario::admin_credentials;
 use serde_json::{Value, json};
 
 const APP_A: &str = "111111111111";
@@ -87,18 +88,7 @@ async fn moto_and_gateway() -> (ChildServer, GatewayHandle) {
 /// An administrator of `account` (moto directly), then an operator session
 /// of role `sg-admin` named `alice` assumed through the gateway.
 async fn operator(moto: &str, gw: &GatewayHandle, account: &str) -> (Credentials, Credentials) {
-    let central = Credentials::new("testing", "testing", None, None, "central");
-    let sts = aws_sdk_sts::Client::new(&config(moto, "us-east-1", central).await);
-    let admin = sts
-        .assume_role()
-        .role_arn(format!(
-            "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
-        ))
-        .role_session_name("setup")
-        .send()
-        .await
-        .unwrap();
-    let admin = to_creds(admin.credentials().unwrap(), "admin");
+    let admin = admin_credentials(moto, account, "setup").await.unwrap();
     let iam = aws_sdk_iam::Client::new(&config(moto, "us-east-1", admin.clone()).await);
     let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Principal": {"AWS": format!("arn:aws:iam::{account}:root")}, "Action": "sts:AssumeRole"}]});

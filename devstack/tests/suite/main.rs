@@ -3,6 +3,7 @@
 //! runs one file's tests.
 
 mod cloudtrail_history;
+mod common;
 mod exposure_stack;
 mod exposure_world;
 mod gateway;

@@ -12,15 +12,17 @@
 //! Needs `scripts/setup` and `cargo build --workspace --all-targets` (the
 //! deployment packages every Lambda binary, `fanin-privileges` included).
 
-use std::io::Write;
 use std::time::Duration;
 
-use aws_credential_types::Credentials;
 use aws_sdk_s3::primitives::ByteStream;
 use fanin_devstack::deployment::{self, EXTERNAL_ID, ORGANIZATION_ID};
 use fanin_devstack::esm::{MappingStats, peek_queue, s3_records};
-use fanin_devstack::privileges_host::{self, PrivilegesHost};
-use fanin_devstack::scenario::{CENTRAL_ACCOUNT, LocalStack, PRIMARY_REGION, sdk_config};
+use fanin_devstack::privileges_host;
+use fanin_devstack::scenario::{
+    CENTRAL_ACCOUNT, LocalStack, PRIMARY_REGION, s3_client, sdk_config,
+};
+
+use crate::common::{function_credentials, gzip};
 use serde_json::{Value, json};
 
 const APPLICATION_ACCOUNT: &str = "111111111111";
@@ -60,27 +62,7 @@ fn trail_object() -> Vec<u8> {
         "recipientAccountId": APPLICATION_ACCOUNT,
         "eventCategory": "Management"
     }]});
-    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gzip.write_all(records.to_string().as_bytes()).unwrap();
-    gzip.finish().unwrap()
-}
-
-fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
-fn host_credentials(host: &PrivilegesHost) -> Credentials {
-    Credentials::new(
-        &host.environment["AWS_ACCESS_KEY_ID"],
-        &host.environment["AWS_SECRET_ACCESS_KEY"],
-        host.environment.get("AWS_SESSION_TOKEN").cloned(),
-        None,
-        "fanin-privileges",
-    )
+    gzip(records.to_string().as_bytes())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,7 +227,7 @@ async fn a_trail_object_reaches_the_queue_of_the_deployed_privileges_function() 
     let role = sdk_config(
         &stack.gateway.aws_url,
         PRIMARY_REGION,
-        Some(host_credentials(&host)),
+        Some(function_credentials(&host.environment, "fanin-privileges")),
     );
     let sts = aws_sdk_sts::Client::new(&role);
     let read_role = format!(
