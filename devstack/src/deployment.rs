@@ -38,8 +38,7 @@ use tokio::sync::OnceCell;
 
 use crate::lambda_host::{workspace_binary, workspace_root};
 use crate::procs::local_dir;
-use crate::scenario::s3_client;
-use crate::scenario::{CENTRAL_ACCOUNT, LocalStack, PRIMARY_REGION, sdk_config};
+use crate::scenario::{CENTRAL_ACCOUNT, LocalStack, PRIMARY_REGION, s3_client, sdk_config};
 
 /// The organization id the local deployment scopes its policies to.
 pub const ORGANIZATION_ID: &str = "o-faninlocal01";
