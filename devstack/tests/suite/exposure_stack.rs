@@ -24,8 +24,9 @@ use fanin_devstack::scenario::{
     CENTRAL_ACCOUNT, LocalStack, PRIMARY_REGION, s3_client, sdk_config,
 };
 
-use crate::common::{function_credentials, gzip};
 use serde_json::{Value, json};
+
+use crate::common::{assert_bus_delivers, assert_read_role_trusts, function_credentials, gzip};
 
 const APPLICATION_ACCOUNT: &str = "111111111111";
 
@@ -184,55 +185,22 @@ async fn a_flow_log_object_reaches_the_hosted_function_through_the_deployed_noti
         PRIMARY_REGION,
         Some(function_credentials(&host.environment, "fanin-exposure")),
     );
-    let sts = aws_sdk_sts::Client::new(&role);
     let read_role = format!(
         "arn:aws:iam::{APPLICATION_ACCOUNT}:role/{}",
         deployed.central.read_role_name
     );
-    sts.assume_role()
-        .role_arn(&read_role)
-        .role_session_name("fanin-exposure")
-        .external_id(EXTERNAL_ID)
-        .send()
-        .await
-        .expect("the read role trusts fanin-exposure with the ExternalId");
-    assert!(
-        sts.assume_role()
-            .role_arn(&read_role)
-            .role_session_name("fanin-exposure")
-            .external_id("another-external-id-0000")
-            .send()
-            .await
-            .is_err(),
-        "a wrong ExternalId is refused"
-    );
-    let events = aws_sdk_eventbridge::Client::new(&role);
+    assert_read_role_trusts(&role, &read_role, "fanin-exposure").await;
     let record = json!({"record_version": 1, "uid": format!("{APPLICATION_ACCOUNT}/{PRIMARY_REGION}/sg-0123456789abcdef0/sgr-0123456789abcdef0")});
-    let put = events
-        .put_events()
-        .entries(
-            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                .event_bus_name(&env["FANIN_EVENT_BUS"])
-                .source("fanin.exposure")
-                .detail_type("Security Group Rule Usage")
-                .detail(record.to_string())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.failed_entry_count(), 0);
-    let findings = peek_queue(&sqs, &deployed.central.queue_url, 1)
-        .await
-        .unwrap();
-    let usage: Vec<Value> = findings
-        .iter()
-        .filter_map(|b| serde_json::from_str::<Value>(b).ok())
-        .filter(|e| e["source"] == "fanin.exposure")
-        .collect();
-    assert_eq!(usage.len(), 1, "{findings:?}");
-    assert_eq!(usage[0]["detail-type"], "Security Group Rule Usage");
-    assert_eq!(usage[0]["detail"], record);
+    assert_bus_delivers(
+        &role,
+        &env["FANIN_EVENT_BUS"],
+        &sqs,
+        &deployed.central.queue_url,
+        "fanin.exposure",
+        "Security Group Rule Usage",
+        &record,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

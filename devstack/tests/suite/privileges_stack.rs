@@ -22,8 +22,9 @@ use fanin_devstack::scenario::{
     CENTRAL_ACCOUNT, LocalStack, PRIMARY_REGION, s3_client, sdk_config,
 };
 
-use crate::common::{function_credentials, gzip};
 use serde_json::{Value, json};
+
+use crate::common::{assert_bus_delivers, assert_read_role_trusts, function_credentials, gzip};
 
 const APPLICATION_ACCOUNT: &str = "111111111111";
 
@@ -229,56 +230,23 @@ async fn a_trail_object_reaches_the_queue_of_the_deployed_privileges_function() 
         PRIMARY_REGION,
         Some(function_credentials(&host.environment, "fanin-privileges")),
     );
-    let sts = aws_sdk_sts::Client::new(&role);
     let read_role = format!(
         "arn:aws:iam::{APPLICATION_ACCOUNT}:role/{}",
         deployed.central.read_role_name
     );
-    sts.assume_role()
-        .role_arn(&read_role)
-        .role_session_name("fanin-privileges")
-        .external_id(EXTERNAL_ID)
-        .send()
-        .await
-        .expect("the read role trusts fanin-privileges with the ExternalId");
-    assert!(
-        sts.assume_role()
-            .role_arn(&read_role)
-            .role_session_name("fanin-privileges")
-            .external_id("another-external-id-0000")
-            .send()
-            .await
-            .is_err(),
-        "a wrong ExternalId is refused"
-    );
-    let events = aws_sdk_eventbridge::Client::new(&role);
+    assert_read_role_trusts(&role, &read_role, "fanin-privileges").await;
     let record = json!({
         "record_version": 1,
         "uid": format!("arn:aws:iam::{APPLICATION_ACCOUNT}:role/app-deployer"),
     });
-    let put = events
-        .put_events()
-        .entries(
-            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                .event_bus_name(&env["FANIN_EVENT_BUS"])
-                .source("fanin.privileges")
-                .detail_type("IAM Principal Privileges")
-                .detail(record.to_string())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.failed_entry_count(), 0);
-    let findings = peek_queue(&sqs, &deployed.central.queue_url, 1)
-        .await
-        .unwrap();
-    let passed: Vec<Value> = findings
-        .iter()
-        .filter_map(|b| serde_json::from_str::<Value>(b).ok())
-        .filter(|e| e["source"] == "fanin.privileges")
-        .collect();
-    assert_eq!(passed.len(), 1, "{findings:?}");
-    assert_eq!(passed[0]["detail-type"], "IAM Principal Privileges");
-    assert_eq!(passed[0]["detail"], record);
+    assert_bus_delivers(
+        &role,
+        &env["FANIN_EVENT_BUS"],
+        &sqs,
+        &deployed.central.queue_url,
+        "fanin.privileges",
+        "IAM Principal Privileges",
+        &record,
+    )
+    .await;
 }
