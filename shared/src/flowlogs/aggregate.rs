@@ -115,6 +115,7 @@ pub struct Aggregate {
 }
 
 impl Aggregate {
+    #[cfg(test)]
     fn new(start: i64, end: i64) -> Self {
         Self {
             first_seen: start,
@@ -134,7 +135,9 @@ impl Aggregate {
         self.last_seen = self.last_seen.max(end);
     }
 
-    /// Adds one record's source to the sketch and the space-saving ranking.
+    /// Adds one record's source to the sketch and the space-saving ranking
+    /// (the reference the aggregator's [`KeySources`] is held to).
+    #[cfg(test)]
     fn add_source(&mut self, source: IpAddr) {
         self.sources.insert(source);
         if let Some(top) = self.top_sources.iter_mut().find(|t| t.address == source) {
@@ -180,11 +183,6 @@ impl Aggregate {
             }
         }
         rank(&mut self.top_sources);
-    }
-
-    /// Heap bytes held (for the memory report).
-    fn heap_bytes(&self) -> usize {
-        self.sources.heap_bytes() + self.top_sources.capacity() * std::mem::size_of::<TopSource>()
     }
 }
 
@@ -246,6 +244,87 @@ impl Counters {
         self.flows += 1;
         self.first_seen = self.first_seen.min(start);
         self.last_seen = self.last_seen.max(end);
+    }
+}
+
+/// A key's sources as the aggregator keeps them: the sketch, and the
+/// space-saving ranking of [`Aggregate::top_sources`] in place (addresses
+/// as integers, counts beside them). The pending sources are applied in
+/// key order, so the flush walks these in the order they lie in memory,
+/// and a ranking never allocates or grows.
+struct KeySources {
+    key: TrafficKey,
+    sketch: Hll,
+    ranked: u8,
+    flows: [u32; TOP_SOURCES],
+    /// The first `ranked` are the ranked addresses: an IPv4 address's 32
+    /// bits or an IPv6 address's 128 (the key's `ip_version` tells which:
+    /// a key's sources are all of its version).
+    addresses: [u128; TOP_SOURCES],
+}
+
+impl KeySources {
+    fn new(key: TrafficKey) -> Self {
+        Self {
+            key,
+            sketch: Hll::new(),
+            ranked: 0,
+            flows: [0; TOP_SOURCES],
+            addresses: [0; TOP_SOURCES],
+        }
+    }
+
+    /// What [`Aggregate::add_source`] does: the sketch, then the address
+    /// counted where it is ranked, else ranked in a free place, else in
+    /// the place of the first of the least counted, with its count plus
+    /// one.
+    fn add(&mut self, source: IpAddr) {
+        self.sketch.insert(source);
+        let address = match source {
+            IpAddr::V4(v4) => u128::from(u32::from(v4)),
+            IpAddr::V6(v6) => u128::from(v6),
+        };
+        let ranked = usize::from(self.ranked);
+        // Every place compared, no early exit: a few vector instructions.
+        let mut equal = 0u32;
+        for (at, ranked_address) in self.addresses.iter().enumerate() {
+            equal |= u32::from(*ranked_address == address) << at;
+        }
+        equal &= (1 << ranked) - 1;
+        if equal != 0 {
+            let at = equal.trailing_zeros() as usize;
+            self.flows[at] = self.flows[at].saturating_add(1);
+        } else if ranked < TOP_SOURCES {
+            self.addresses[ranked] = address;
+            self.flows[ranked] = 1;
+            self.ranked += 1;
+        } else {
+            let mut least = 0;
+            for at in 1..TOP_SOURCES {
+                if self.flows[at] < self.flows[least] {
+                    least = at;
+                }
+            }
+            self.addresses[least] = address;
+            self.flows[least] = self.flows[least].saturating_add(1);
+        }
+    }
+
+    /// The ranking as [`Aggregate::top_sources`], in place order.
+    fn top_sources(&self) -> Vec<TopSource> {
+        let ranked = usize::from(self.ranked);
+        self.addresses[..ranked]
+            .iter()
+            .zip(&self.flows)
+            .map(|(&address, &flows)| TopSource {
+                address: if self.key.ip_version == 4 {
+                    IpAddr::V4(std::net::Ipv4Addr::from(address as u32))
+                } else {
+                    IpAddr::V6(std::net::Ipv6Addr::from(address))
+                },
+                flows: u64::from(flows),
+            })
+            .collect()
     }
 }
 
@@ -321,7 +400,7 @@ pub struct Aggregator {
     /// Indexed by `Counters::index`: the sketches and rankings; their
     /// counters are those of `keys` once [`Aggregator::documents`] copied
     /// them.
-    aggregates: Vec<(TrafficKey, Aggregate)>,
+    aggregates: Vec<KeySources>,
     pending: Vec<PendingSource>,
     /// [`Aggregator::flush`]'s counting sort: where each key's sources
     /// start, and the sources in key order (kept to be reused).
@@ -444,7 +523,7 @@ impl Aggregator {
         let end = record.end.unwrap_or(start);
         let aggregates = &mut self.aggregates;
         let counters = self.keys.entry(key.packed()).or_insert_with(|| {
-            aggregates.push((key, Aggregate::new(start, end)));
+            aggregates.push(KeySources::new(key));
             Counters::new((aggregates.len() - 1) as u32, start, end)
         });
         counters.add(
@@ -491,9 +570,7 @@ impl Aggregator {
             *at += 1;
         }
         for pending in sorted.iter() {
-            self.aggregates[pending.key as usize]
-                .1
-                .add_source(pending.source);
+            self.aggregates[pending.key as usize].add(pending.source);
         }
         self.pending.clear();
     }
@@ -502,14 +579,14 @@ impl Aggregator {
     /// sizes and capacities, for the memory report).
     pub fn approximate_bytes(&self) -> usize {
         let key = std::mem::size_of::<(u128, Counters)>() + 1;
-        let entry = std::mem::size_of::<(TrafficKey, Aggregate)>();
+        let entry = std::mem::size_of::<KeySources>();
         let hour = std::mem::size_of::<(u32, Coverage)>();
         self.keys.capacity() * key
             + self.aggregates.capacity() * entry
             + self
                 .aggregates
                 .iter()
-                .map(|(_, a)| a.heap_bytes())
+                .map(|sources| sources.sketch.heap_bytes())
                 .sum::<usize>()
             + (self.pending.capacity() + self.scratch_sorted.capacity())
                 * std::mem::size_of::<PendingSource>()
@@ -530,18 +607,11 @@ impl Aggregator {
         object_id: &str,
     ) -> Vec<AggregateDoc> {
         self.flush();
-        for counters in self.keys.values() {
-            let aggregate = &mut self.aggregates[counters.index as usize].1;
-            aggregate.packets = counters.packets;
-            aggregate.bytes = counters.bytes;
-            aggregate.flows = counters.flows;
-            aggregate.first_seen = counters.first_seen;
-            aggregate.last_seen = counters.last_seen;
-        }
-        let mut keys: Vec<&(TrafficKey, Aggregate)> = self.aggregates.iter().collect();
+        let mut keys: Vec<&Counters> = self.keys.values().collect();
         keys.sort_by(|a, b| {
+            let key = |c: &Counters| &self.aggregates[c.index as usize].key;
             let name = |k: &TrafficKey| &*self.interfaces[k.interface as usize].id;
-            (name(&a.0), &a.0).cmp(&(name(&b.0), &b.0))
+            (name(key(a)), key(a)).cmp(&(name(key(b)), key(b)))
         });
         let mut coverage: HashMap<(u32, u32), Coverage, Fast> = HashMap::default();
         for (index, slot) in self.interfaces.iter().enumerate() {
@@ -550,7 +620,7 @@ impl Aggregator {
             }
         }
         for counters in self.keys.values() {
-            let key = &self.aggregates[counters.index as usize].0;
+            let key = &self.aggregates[counters.index as usize].key;
             coverage
                 .entry((key.interface, key.hour))
                 .or_default()
@@ -561,7 +631,9 @@ impl Aggregator {
             .map(|((interface, hour), counted)| (interface, hour, counted))
             .collect();
         let mut documents = Vec::with_capacity(keys.len() + hours.len());
-        for (key, aggregate) in keys {
+        for counters in keys {
+            let sources = &self.aggregates[counters.index as usize];
+            let key = &sources.key;
             let body = DocBody::Traffic(TrafficDoc {
                 direction: key.direction,
                 initiator: key.initiator,
@@ -570,14 +642,14 @@ impl Aggregator {
                 action: key.action,
                 source_class: key.source_class,
                 ip_version: key.ip_version,
-                packets: aggregate.packets,
-                bytes: aggregate.bytes,
-                flows: aggregate.flows,
-                distinct_sources: aggregate.sources.estimate(),
-                hll: aggregate.sources.to_base64(),
-                top_sources: aggregate.top_sources.clone(),
-                first_seen: aggregate.first_seen,
-                last_seen: aggregate.last_seen,
+                packets: counters.packets,
+                bytes: counters.bytes,
+                flows: counters.flows,
+                distinct_sources: sources.sketch.estimate(),
+                hll: sources.sketch.to_base64(),
+                top_sources: sources.top_sources(),
+                first_seen: counters.first_seen,
+                last_seen: counters.last_seen,
             });
             documents.push(AggregateDoc::new(
                 account,
