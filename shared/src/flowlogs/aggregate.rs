@@ -360,22 +360,18 @@ struct InterfaceSlot {
 }
 
 /// Sources waiting to be applied: at most this many (a constant of memory,
-/// about 1.5 MiB, and as much again to sort them), then applied in key order.
+/// half a MiB and as much again to sort them, plus up to a MiB of IPv6
+/// addresses), then applied in key order.
 const PENDING_SOURCES: usize = 64 * 1024;
 
 /// One record's source, waiting to be applied to its key's sketch and
-/// ranking.
-#[derive(Clone, Copy)]
+/// ranking: eight bytes. `source` is an IPv4 address's bits, or the place
+/// of an IPv6 address in [`Aggregator`]'s `pending_v6` (the key's
+/// `ip_version` tells which: a key's sources are all of its version).
+#[derive(Clone, Copy, Default)]
 struct PendingSource {
     key: u32,
-    source: IpAddr,
-}
-
-impl PendingSource {
-    const NONE: Self = Self {
-        key: 0,
-        source: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-    };
+    source: u32,
 }
 
 /// The aggregation of one object's records.
@@ -402,6 +398,7 @@ pub struct Aggregator {
     /// them.
     aggregates: Vec<KeySources>,
     pending: Vec<PendingSource>,
+    pending_v6: Vec<std::net::Ipv6Addr>,
     /// [`Aggregator::flush`]'s counting sort: where each key's sources
     /// start, and the sources in key order (kept to be reused).
     scratch_starts: Vec<u32>,
@@ -418,6 +415,7 @@ impl Aggregator {
             keys: HashMap::default(),
             aggregates: Vec::new(),
             pending: Vec::new(),
+            pending_v6: Vec::new(),
             scratch_starts: Vec::new(),
             scratch_sorted: Vec::new(),
             stats: AggregatorStats::default(),
@@ -536,10 +534,14 @@ impl Aggregator {
         if self.pending.capacity() == 0 {
             self.pending.reserve_exact(PENDING_SOURCES);
         }
-        self.pending.push(PendingSource {
-            key: index,
-            source: remote,
-        });
+        let source = match remote {
+            IpAddr::V4(v4) => u32::from(v4),
+            IpAddr::V6(v6) => {
+                self.pending_v6.push(v6);
+                (self.pending_v6.len() - 1) as u32
+            }
+        };
+        self.pending.push(PendingSource { key: index, source });
         if self.pending.len() == PENDING_SOURCES {
             self.flush();
         }
@@ -563,16 +565,23 @@ impl Aggregator {
         }
         let sorted = &mut self.scratch_sorted;
         sorted.clear();
-        sorted.resize(self.pending.len(), PendingSource::NONE);
+        sorted.resize(self.pending.len(), PendingSource::default());
         for pending in &self.pending {
             let at = &mut starts[pending.key as usize];
             sorted[*at as usize] = *pending;
             *at += 1;
         }
         for pending in sorted.iter() {
-            self.aggregates[pending.key as usize].add(pending.source);
+            let sources = &mut self.aggregates[pending.key as usize];
+            let source = if sources.key.ip_version == 4 {
+                IpAddr::V4(std::net::Ipv4Addr::from(pending.source))
+            } else {
+                IpAddr::V6(self.pending_v6[pending.source as usize])
+            };
+            sources.add(source);
         }
         self.pending.clear();
+        self.pending_v6.clear();
     }
 
     /// Bytes held by the aggregator's tables and values (an estimate from
@@ -590,6 +599,7 @@ impl Aggregator {
                 .sum::<usize>()
             + (self.pending.capacity() + self.scratch_sorted.capacity())
                 * std::mem::size_of::<PendingSource>()
+            + self.pending_v6.capacity() * std::mem::size_of::<std::net::Ipv6Addr>()
             + self.scratch_starts.capacity() * std::mem::size_of::<u32>()
             + self
                 .interfaces
@@ -998,15 +1008,23 @@ mod tests {
         let lines: Vec<String> = (0..PENDING_SOURCES * 2 + 1234)
             .map(|_| {
                 let port = [22, 80, 443][next(3) as usize];
-                let interface = ["eni-a", "eni-b"][next(2) as usize];
+                // eni-c's traffic is IPv6: its sources wait apart.
+                let interface = ["eni-a", "eni-b", "eni-c"][next(3) as usize];
                 // Skewed: a few addresses often, many once, so the ranking
                 // both counts and evicts.
-                let source = if next(2) == 0 {
-                    format!("198.51.100.{}", next(5) + 1)
-                } else {
-                    format!("203.0.{}.{}", next(200), next(250) + 1)
+                let (often, once) = (next(2) == 0, (next(200), next(250) + 1));
+                let (source, destination) = match (interface, often) {
+                    ("eni-c", true) => (format!("2001:db8::{}", next(5) + 1), "2001:db8::5"),
+                    ("eni-c", false) => (
+                        format!("2001:db8:{:x}::{:x}", once.0, once.1),
+                        "2001:db8::5",
+                    ),
+                    (_, true) => (format!("198.51.100.{}", next(5) + 1), "10.0.0.5"),
+                    (_, false) => (format!("203.0.{}.{}", once.0, once.1), "10.0.0.5"),
                 };
-                format!("{interface} {source} 10.0.0.5 40000 {port} 6 1 40 7200 7260 ACCEPT OK")
+                format!(
+                    "{interface} {source} {destination} 40000 {port} 6 1 40 7200 7260 ACCEPT OK"
+                )
             })
             .collect();
         let map = Arc::new(NetworkMap::new());
@@ -1038,7 +1056,7 @@ mod tests {
                 DocBody::Coverage(_) => None,
             })
             .collect();
-        assert_eq!(traffic.len(), 6);
+        assert_eq!(traffic.len(), 9);
         for (interface, port, aggregate) in &expected {
             let (_, doc) = traffic
                 .iter()
