@@ -213,9 +213,8 @@ fn service_port(record: &Record<'_>, direction: Direction, initiator: Initiator)
 
 /// The counters of one key, held in the key table itself: a record
 /// touches one entry of about a cache line. The key's sketch and ranking
-/// (its [`Aggregate`], by `index`) are only touched when the pending
-/// sources are applied, and take these counters when the documents are
-/// read.
+/// (its [`KeySources`], by `index`) are only touched when the pending
+/// sources are applied; the documents take both.
 #[derive(Debug, Clone, Copy)]
 struct Counters {
     index: u32,
@@ -393,10 +392,8 @@ pub struct Aggregator {
     interfaces: Vec<InterfaceSlot>,
     /// By [`TrafficKey::packed`].
     keys: HashMap<u128, Counters, Fast>,
-    /// Indexed by `Counters::index`: the sketches and rankings; their
-    /// counters are those of `keys` once [`Aggregator::documents`] copied
-    /// them.
-    aggregates: Vec<KeySources>,
+    /// Indexed by `Counters::index`: the keys' sketches and rankings.
+    sources: Vec<KeySources>,
     pending: Vec<PendingSource>,
     pending_v6: Vec<std::net::Ipv6Addr>,
     /// [`Aggregator::flush`]'s counting sort: where each key's sources
@@ -413,7 +410,7 @@ impl Aggregator {
             interface_index: HashMap::default(),
             interfaces: Vec::new(),
             keys: HashMap::default(),
-            aggregates: Vec::new(),
+            sources: Vec::new(),
             pending: Vec::new(),
             pending_v6: Vec::new(),
             scratch_starts: Vec::new(),
@@ -428,7 +425,7 @@ impl Aggregator {
 
     /// Traffic keys held.
     pub fn key_count(&self) -> usize {
-        self.aggregates.len()
+        self.sources.len()
     }
 
     fn interface(&mut self, id: Text<'_>) -> u32 {
@@ -519,10 +516,10 @@ impl Aggregator {
             ip_version: if remote.is_ipv4() { 4 } else { 6 },
         };
         let end = record.end.unwrap_or(start);
-        let aggregates = &mut self.aggregates;
+        let sources = &mut self.sources;
         let counters = self.keys.entry(key.packed()).or_insert_with(|| {
-            aggregates.push(KeySources::new(key));
-            Counters::new((aggregates.len() - 1) as u32, start, end)
+            sources.push(KeySources::new(key));
+            Counters::new((sources.len() - 1) as u32, start, end)
         });
         counters.add(
             record.packets.unwrap_or(0),
@@ -556,7 +553,7 @@ impl Aggregator {
         // sources and the keys.
         let starts = &mut self.scratch_starts;
         starts.clear();
-        starts.resize(self.aggregates.len() + 1, 0);
+        starts.resize(self.sources.len() + 1, 0);
         for pending in &self.pending {
             starts[pending.key as usize + 1] += 1;
         }
@@ -572,7 +569,7 @@ impl Aggregator {
             *at += 1;
         }
         for pending in sorted.iter() {
-            let sources = &mut self.aggregates[pending.key as usize];
+            let sources = &mut self.sources[pending.key as usize];
             let source = if sources.key.ip_version == 4 {
                 IpAddr::V4(std::net::Ipv4Addr::from(pending.source))
             } else {
@@ -591,9 +588,9 @@ impl Aggregator {
         let entry = std::mem::size_of::<KeySources>();
         let hour = std::mem::size_of::<(u32, Coverage)>();
         self.keys.capacity() * key
-            + self.aggregates.capacity() * entry
+            + self.sources.capacity() * entry
             + self
-                .aggregates
+                .sources
                 .iter()
                 .map(|sources| sources.sketch.heap_bytes())
                 .sum::<usize>()
@@ -619,7 +616,7 @@ impl Aggregator {
         self.flush();
         let mut keys: Vec<&Counters> = self.keys.values().collect();
         keys.sort_by(|a, b| {
-            let key = |c: &Counters| &self.aggregates[c.index as usize].key;
+            let key = |c: &Counters| &self.sources[c.index as usize].key;
             let name = |k: &TrafficKey| &*self.interfaces[k.interface as usize].id;
             (name(key(a)), key(a)).cmp(&(name(key(b)), key(b)))
         });
@@ -630,7 +627,7 @@ impl Aggregator {
             }
         }
         for counters in self.keys.values() {
-            let key = &self.aggregates[counters.index as usize].key;
+            let key = &self.sources[counters.index as usize].key;
             coverage
                 .entry((key.interface, key.hour))
                 .or_default()
@@ -642,7 +639,7 @@ impl Aggregator {
             .collect();
         let mut documents = Vec::with_capacity(keys.len() + hours.len());
         for counters in keys {
-            let sources = &self.aggregates[counters.index as usize];
+            let sources = &self.sources[counters.index as usize];
             let key = &sources.key;
             let body = DocBody::Traffic(TrafficDoc {
                 direction: key.direction,
