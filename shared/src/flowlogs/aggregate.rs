@@ -255,6 +255,8 @@ struct KeySources {
     key: TrafficKey,
     sketch: Hll,
     ranked: u8,
+    /// Records of one object (saturating: an object holds far fewer than
+    /// four billion).
     flows: [u32; TOP_SOURCES],
     /// The first `ranked` are the ranked addresses: an IPv4 address's 32
     /// bits or an IPv6 address's 128 (the key's `ip_version` tells which:
