@@ -21,7 +21,7 @@ use tokio::sync::Mutex;
 use crate::deployment::Deployed;
 use crate::esm::{EventSourceMapping, MappingStats};
 use crate::lambda_host::{LocalLambda, workspace_binary};
-use crate::scenario::{LocalStack, PRIMARY_REGION};
+use crate::scenario::{self, LocalStack, PRIMARY_REGION};
 
 /// The deployed function's name, its binary's, and its role's.
 pub const EXPOSURE_FUNCTION: &str = "fanin-exposure";
@@ -118,21 +118,5 @@ pub(crate) async fn role_credentials(
     session_name: &str,
 ) -> anyhow::Result<Credentials> {
     let sts = aws_sdk_sts::Client::new(&stack.moto_config(PRIMARY_REGION, None));
-    let answer = sts
-        .assume_role()
-        .role_arn(role_arn)
-        .role_session_name(session_name)
-        .send()
-        .await
-        .with_context(|| format!("assuming {role_arn}"))?;
-    let c = answer
-        .credentials()
-        .context("AssumeRole without credentials")?;
-    Ok(Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-        None,
-        "fanin-role-session",
-    ))
+    scenario::assume_role(&sts, role_arn, session_name, "fanin-role-session").await
 }

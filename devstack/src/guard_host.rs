@@ -15,7 +15,7 @@ use crate::cloudtrail::LambdaTargets;
 use crate::config_service::GUARD_FUNCTION;
 use crate::deployment::Deployed;
 use crate::lambda_host::{LocalLambda, workspace_binary};
-use crate::scenario::{LocalStack, PRIMARY_REGION};
+use crate::scenario::{self, LocalStack, PRIMARY_REGION};
 
 /// The role the guard function runs as in each application account.
 pub const GUARD_ROLE: &str = "fanin-guard";
@@ -103,23 +103,13 @@ async fn guard_credentials(
     admin: &Credentials,
 ) -> anyhow::Result<Credentials> {
     let sts = aws_sdk_sts::Client::new(&stack.moto_config(PRIMARY_REGION, Some(admin.clone())));
-    let answer = sts
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/{GUARD_ROLE}"))
-        .role_session_name(GUARD_FUNCTION)
-        .send()
-        .await
-        .with_context(|| format!("assuming {GUARD_ROLE} in {account}"))?;
-    let c = answer
-        .credentials()
-        .context("AssumeRole without credentials")?;
-    Ok(Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-        None,
+    scenario::assume_role(
+        &sts,
+        &format!("arn:aws:iam::{account}:role/{GUARD_ROLE}"),
+        GUARD_FUNCTION,
         "fanin-guard",
-    ))
+    )
+    .await
 }
 
 async fn start_guard(

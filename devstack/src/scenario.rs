@@ -102,21 +102,41 @@ impl LocalStack {
             PRIMARY_REGION,
             Some(admin),
         ));
-        let answer = sts
-            .assume_role()
-            .role_arn(format!("arn:aws:iam::{account}:role/{role}"))
-            .role_session_name(session)
-            .send()
-            .await?;
-        let c = answer.credentials().context("no credentials")?;
-        Ok(Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_owned()),
-            None,
+        assume_role(
+            &sts,
+            &format!("arn:aws:iam::{account}:role/{role}"),
+            session,
             "person",
-        ))
+        )
+        .await
     }
+}
+
+/// A session `session` of `role_arn`, assumed with `sts`: the issued keys
+/// as the SDK's credentials (named `provider`).
+pub async fn assume_role(
+    sts: &aws_sdk_sts::Client,
+    role_arn: &str,
+    session: &str,
+    provider: &'static str,
+) -> anyhow::Result<Credentials> {
+    let answer = sts
+        .assume_role()
+        .role_arn(role_arn)
+        .role_session_name(session)
+        .send()
+        .await
+        .with_context(|| format!("assuming {role_arn}"))?;
+    let c = answer
+        .credentials()
+        .context("AssumeRole without credentials")?;
+    Ok(Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        provider,
+    ))
 }
 
 /// A session named `session` of `account`'s `OrganizationAccountAccessRole`,
@@ -128,22 +148,13 @@ pub async fn admin_credentials(
     session: &str,
 ) -> anyhow::Result<Credentials> {
     let sts = aws_sdk_sts::Client::new(&sdk_config(moto_url, PRIMARY_REGION, None));
-    let answer = sts
-        .assume_role()
-        .role_arn(format!(
-            "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
-        ))
-        .role_session_name(session)
-        .send()
-        .await?;
-    let c = answer.credentials().context("no credentials")?;
-    Ok(Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-        None,
+    assume_role(
+        &sts,
+        &format!("arn:aws:iam::{account}:role/OrganizationAccountAccessRole"),
+        session,
         "admin",
-    ))
+    )
+    .await
 }
 
 pub fn sdk_config(endpoint: &str, region: &str, credentials: Option<Credentials>) -> SdkConfig {

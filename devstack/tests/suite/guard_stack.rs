@@ -23,7 +23,7 @@ use axum::response::IntoResponse;
 use fanin_devstack::cloudtrail::PlayedEvent;
 use fanin_devstack::gateway::{self, GatewayHandle, GatewayOptions};
 use fanin_devstack::procs::{ChildServer, MotoServer};
-use fanin_devstack::scenario::admin_credentials;
+use fanin_devstack::scenario::{admin_credentials, assume_role};
 use serde_json::{Value, json};
 
 const APP_A: &str = "111111111111";
@@ -58,16 +58,6 @@ async fn config(endpoint: &str, region: &str, creds: Credentials) -> SdkConfig {
         .await
 }
 
-fn to_creds(c: &aws_sdk_sts::types::Credentials, name: &'static str) -> Credentials {
-    Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_string()),
-        None,
-        name,
-    )
-}
-
 fn http() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
@@ -99,14 +89,15 @@ async fn operator(moto: &str, gw: &GatewayHandle, account: &str) -> (Credentials
         .await
         .unwrap();
     let sts = aws_sdk_sts::Client::new(&config(&gw.aws_url, "us-east-1", admin.clone()).await);
-    let session = sts
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/{OPERATOR_ROLE}"))
-        .role_session_name("alice")
-        .send()
-        .await
-        .unwrap();
-    (admin, to_creds(session.credentials().unwrap(), "alice"))
+    let alice = assume_role(
+        &sts,
+        &format!("arn:aws:iam::{account}:role/{OPERATOR_ROLE}"),
+        "alice",
+        "alice",
+    )
+    .await
+    .unwrap();
+    (admin, alice)
 }
 
 /// The guard's rule in `account`/`region`, targeting `target_arn`.

@@ -5,40 +5,20 @@
 //!
 //! Starts its own moto; needs `scripts/setup` to have run.
 
-use aws_credential_types::Credentials;
 use fanin::privileges::authz::AttachedPermissionsBoundary;
 use fanin::privileges::catalogue::Catalogue;
 use fanin::privileges::principal::PrincipalKind;
 use fanin_devstack::privileges_world::{self, APP_A};
 use fanin_devstack::procs::MotoServer;
-use fanin_devstack::scenario::sdk_config;
-
-async fn account_credentials(moto: &str, account: &str) -> Credentials {
-    let sts = aws_sdk_sts::Client::new(&sdk_config(moto, "us-east-1", None));
-    let session = sts
-        .assume_role()
-        .role_arn(format!(
-            "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
-        ))
-        .role_session_name("privileges")
-        .send()
-        .await
-        .unwrap();
-    let c = session.credentials().unwrap();
-    Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-        None,
-        "privileges",
-    )
-}
+use fanin_devstack::scenario::{admin_credentials, sdk_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_world_read_back_from_moto_grants_what_the_expected_reports_say() {
     let moto = MotoServer::start().await.unwrap();
     let endpoint = format!("http://127.0.0.1:{}", moto.port());
-    let credentials = account_credentials(&endpoint, APP_A).await;
+    let credentials = admin_credentials(&endpoint, APP_A, "privileges")
+        .await
+        .unwrap();
     let iam = aws_sdk_iam::Client::new(&sdk_config(&endpoint, "us-east-1", Some(credentials)));
     privileges_world::create(&iam).await.unwrap();
 
