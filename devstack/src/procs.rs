@@ -37,15 +37,50 @@ pub fn venv_dir() -> PathBuf {
     local_dir().join("venv")
 }
 
-/// A free TCP port on 127.0.0.1 (bound, read, released).
+/// A free TCP port on 127.0.0.1 for a child server to listen on, never the
+/// same twice in this process.
+///
+/// The child binds the port some time after this returns (moto takes a
+/// second to start), so a port the kernel hands out (`bind` to port 0, or an
+/// outgoing connection) could be taken by someone else meanwhile, and
+/// another test's server would then answer this one's readiness probe: two
+/// tests would share one moto (CI saw `Stack ... already exists` on a fresh
+/// stack). The ports come from below the kernel's ephemeral range
+/// (`net.ipv4.ip_local_port_range`), which no automatic assignment uses, and
+/// from a counter that starts at a place of this process's id, so
+/// concurrent processes start far apart; each is checked free by binding it.
 pub async fn free_port() -> u16 {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .expect("binding 127.0.0.1:0 must work");
-    listener
-        .local_addr()
-        .expect("a bound listener has an address")
-        .port()
+    static NEXT: std::sync::Mutex<Option<u16>> = std::sync::Mutex::new(None);
+    let (low, high) = reserved_range();
+    let span = u32::from(high - low);
+    for _ in 0..span {
+        let port = {
+            let mut next = NEXT.lock().expect("the port counter is never poisoned");
+            let port = next.unwrap_or_else(|| {
+                low + u16::try_from(std::process::id() % span).expect("below span")
+            });
+            *next = Some(if port + 1 >= high { low } else { port + 1 });
+            port
+        };
+        if tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free port on 127.0.0.1 in {low}..{high}");
+}
+
+/// The ports [`free_port`] hands out: from 10000 to the start of the
+/// kernel's ephemeral range (32768 when it cannot be read).
+fn reserved_range() -> (u16, u16) {
+    const LOW: u16 = 10_000;
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    (LOW, ephemeral_start.max(LOW + 1_000))
 }
 
 /// A server running as a child process. Killed when dropped.
@@ -244,8 +279,14 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn free_ports_are_nonzero() {
-        assert_ne!(free_port().await, 0);
+    async fn free_ports_are_never_handed_out_twice_nor_from_the_ephemeral_range() {
+        let (low, high) = reserved_range();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let port = free_port().await;
+            assert!((low..high).contains(&port), "{port} outside {low}..{high}");
+            assert!(seen.insert(port), "{port} handed out twice");
+        }
     }
 
     #[test]
