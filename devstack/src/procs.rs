@@ -37,8 +37,8 @@ pub fn venv_dir() -> PathBuf {
     local_dir().join("venv")
 }
 
-/// A free TCP port on 127.0.0.1 for a child server to listen on, never the
-/// same twice in this process.
+/// A free TCP port on 127.0.0.1 for a child server to listen on, not handed
+/// out again in this process before every other port of its range has been.
 ///
 /// The child binds the port some time after this returns (moto takes a
 /// second to start), so a port the kernel hands out (`bind` to port 0, or an
@@ -73,7 +73,8 @@ pub async fn free_port() -> u16 {
 }
 
 /// The ports [`free_port`] hands out: from 10000 to the start of the
-/// kernel's ephemeral range (32768 when it cannot be read).
+/// kernel's ephemeral range (32768 when it cannot be read), at least a
+/// thousand (where the ephemeral range starts lower, they overlap it).
 fn reserved_range() -> (u16, u16) {
     const LOW: u16 = 10_000;
     let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
