@@ -64,29 +64,28 @@ impl TrafficKey {
 
 /// An interface id as the aggregator looks it up: up to 24 bytes in three
 /// words, zero-padded (printable text has no zero byte, so ids of different
-/// lengths differ); a longer id by its bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum InterfaceKey {
-    Short([u64; 3]),
-    Long(Box<[u8]>),
+/// lengths differ), hashed as three words rather than as bytes. A longer id
+/// (AWS writes 12 or 21 bytes) is looked up by its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ShortId([u64; 3]);
+
+impl ShortId {
+    fn new(id: &[u8]) -> Option<Self> {
+        let mut padded = [0u8; 24];
+        padded.get_mut(..id.len())?.copy_from_slice(id);
+        Some(Self([0, 8, 16].map(|at| {
+            let mut word = [0; 8];
+            word.copy_from_slice(&padded[at..at + 8]);
+            u64::from_le_bytes(word)
+        })))
+    }
 }
 
-impl InterfaceKey {
-    fn new(id: &[u8]) -> Self {
-        if id.len() > 24 {
-            return Self::Long(id.into());
+impl std::hash::Hash for ShortId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for word in self.0 {
+            state.write_u64(word);
         }
-        let mut words = [0u64; 3];
-        for (word, chunk) in words.iter_mut().zip(id.chunks(8)) {
-            *word = match chunk.first_chunk::<8>() {
-                Some(eight) => u64::from_le_bytes(*eight),
-                None => chunk
-                    .iter()
-                    .rev()
-                    .fold(0, |word, &byte| word << 8 | u64::from(byte)),
-            };
-        }
-        Self::Short(words)
     }
 }
 
@@ -390,7 +389,10 @@ struct PendingSource {
 /// does not) are exactly those of applying record by record.
 pub struct Aggregator {
     map: std::sync::Arc<NetworkMap>,
-    interface_index: HashMap<InterfaceKey, u32, Fast>,
+    interface_index: HashMap<ShortId, u32, Fast>,
+    long_interface_index: HashMap<Box<[u8]>, u32, Fast>,
+    /// The views' VPC networks, one copy per VPC.
+    networks: classify::SharedNetworks,
     interfaces: Vec<InterfaceSlot>,
     /// By [`TrafficKey::packed`].
     keys: HashMap<u128, Counters, Fast>,
@@ -410,6 +412,8 @@ impl Aggregator {
         Self {
             map,
             interface_index: HashMap::default(),
+            long_interface_index: HashMap::default(),
+            networks: classify::SharedNetworks::default(),
             interfaces: Vec::new(),
             keys: HashMap::default(),
             sources: Vec::new(),
@@ -431,17 +435,26 @@ impl Aggregator {
     }
 
     fn interface(&mut self, id: Text<'_>) -> u32 {
-        let key = InterfaceKey::new(id.as_bytes());
-        if let Some(&index) = self.interface_index.get(&key) {
+        let short = ShortId::new(id.as_bytes());
+        let found = match short {
+            Some(short) => self.interface_index.get(&short),
+            None => self.long_interface_index.get(id.as_bytes()),
+        };
+        if let Some(&index) = found {
             return index;
         }
         let index = self.interfaces.len() as u32;
         self.interfaces.push(InterfaceSlot {
             id: id.as_str().into(),
-            view: self.map.view(id.as_str()),
+            view: self.map.view_in(id.as_str(), &mut self.networks),
             hours: Vec::new(),
         });
-        self.interface_index.insert(key, index);
+        match short {
+            Some(short) => self.interface_index.insert(short, index),
+            None => self
+                .long_interface_index
+                .insert(id.as_bytes().into(), index),
+        };
         index
     }
 
@@ -865,21 +878,36 @@ mod tests {
     }
 
     #[test]
-    fn interface_keys_tell_ids_of_every_length_apart() {
+    fn interface_ids_of_every_length_are_told_apart() {
         let ids: Vec<String> = (1..=30)
             .flat_map(|len| ["e".repeat(len), format!("{}f", "e".repeat(len - 1))])
             .collect();
-        let keys: Vec<InterfaceKey> = ids
-            .iter()
-            .map(|id| InterfaceKey::new(id.as_bytes()))
-            .collect();
+        let keys: Vec<Option<ShortId>> = ids.iter().map(|id| ShortId::new(id.as_bytes())).collect();
         for (a, key_a) in keys.iter().enumerate() {
+            assert_eq!(key_a.is_some(), ids[a].len() <= 24, "{}", ids[a]);
             for (b, key_b) in keys.iter().enumerate() {
-                assert_eq!(key_a == key_b, ids[a] == ids[b], "{} {}", ids[a], ids[b]);
+                if key_a.is_some() && key_b.is_some() {
+                    assert_eq!(key_a == key_b, ids[a] == ids[b], "{} {}", ids[a], ids[b]);
+                }
             }
         }
-        assert!(matches!(keys[0], InterfaceKey::Short(_)));
-        assert!(matches!(keys.last(), Some(InterfaceKey::Long(_))));
+        // Through the aggregator, short and long alike: one interface per id.
+        let format = Format::from_header("interface-id").unwrap();
+        fn text<'a>(format: &Format, id: &'a str) -> Text<'a> {
+            parse_record(format, id.as_bytes())
+                .unwrap()
+                .interface_id
+                .unwrap()
+        }
+        let mut aggregator = Aggregator::new(Arc::new(NetworkMap::new()));
+        for id in ids.iter().chain(&ids) {
+            aggregator.interface(text(&format, id));
+        }
+        assert_eq!(aggregator.interfaces.len(), ids.len());
+        for (at, id) in ids.iter().enumerate() {
+            assert_eq!(aggregator.interface(text(&format, id)), at as u32);
+            assert_eq!(&*aggregator.interfaces[at].id, id.as_str());
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::{IpNet, Ipv6Net};
 use serde::{Deserialize, Serialize};
@@ -93,17 +94,51 @@ impl NetworkMap {
 
     /// What the rules below need of one interface, resolved once.
     pub fn view(&self, interface_id: &str) -> InterfaceView {
+        self.view_in(interface_id, &mut SharedNetworks::default())
+    }
+
+    /// [`NetworkMap::view`], with each VPC's networks built once in
+    /// `shared` and held by all its interfaces' views: the aggregation of
+    /// many interfaces of one VPC reads one copy, which stays in cache.
+    /// `shared` is keyed by VPC id: one per map.
+    pub fn view_in(&self, interface_id: &str, shared: &mut SharedNetworks) -> InterfaceView {
         let interface = self.interface(interface_id);
-        let vpc = interface
-            .and_then(|i| i.vpc_id.as_deref())
-            .and_then(|id| self.vpc(id));
+        let vpc_id = interface.and_then(|i| i.vpc_id.as_deref());
+        let networks = match vpc_id.and_then(|id| Some((id, self.vpc(id)?))) {
+            Some((id, vpc)) => shared
+                .vpcs
+                .entry(id.to_owned())
+                .or_insert_with(|| {
+                    Arc::new(VpcNetworks {
+                        vpc: Networks::new(&vpc.cidrs),
+                        peered: Networks::new(&vpc.peered_cidrs),
+                    })
+                })
+                .clone(),
+            None => shared.none.clone(),
+        };
+        let addresses = interface.map(|i| &i.addresses[..]).unwrap_or_default();
         InterfaceView {
             known: interface.is_some(),
-            addresses: interface.map(|i| i.addresses.clone()).unwrap_or_default(),
-            vpc: Networks::new(vpc.map(|v| &v.cidrs[..]).unwrap_or_default()),
-            peered: Networks::new(vpc.map(|v| &v.peered_cidrs[..]).unwrap_or_default()),
+            first_address: addresses.first().copied(),
+            more_addresses: addresses.get(1..).unwrap_or_default().to_vec(),
+            networks,
         }
     }
+}
+
+/// Each VPC's networks, built once for the views of its interfaces.
+#[derive(Debug, Default)]
+pub struct SharedNetworks {
+    vpcs: HashMap<String, Arc<VpcNetworks>>,
+    none: Arc<VpcNetworks>,
+}
+
+/// A VPC's CIDR blocks and those of the VPCs peered with it.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct VpcNetworks {
+    vpc: Networks,
+    peered: Networks,
 }
 
 /// CIDR blocks as the tests of every record want them: IPv4 ones as a
@@ -150,20 +185,21 @@ impl Networks {
 pub struct InterfaceView {
     /// Whether the map knows the interface at all.
     pub known: bool,
-    addresses: Vec<IpAddr>,
-    /// Its VPC's CIDR blocks.
-    vpc: Networks,
-    /// Those of the VPCs peered with its VPC.
-    peered: Networks,
+    /// Its addresses: the first in place (most interfaces have one or
+    /// two), the others apart.
+    first_address: Option<IpAddr>,
+    more_addresses: Vec<IpAddr>,
+    /// Its VPC's networks, shared with the other interfaces of the VPC.
+    networks: Arc<VpcNetworks>,
 }
 
 impl InterfaceView {
     fn owns(&self, address: IpAddr) -> bool {
-        self.addresses.contains(&address)
+        self.first_address == Some(address) || self.more_addresses.contains(&address)
     }
 
     fn in_vpc(&self, address: IpAddr) -> bool {
-        self.vpc.contains(address)
+        self.networks.vpc.contains(address)
     }
 }
 
@@ -237,7 +273,7 @@ pub fn direction(record: &Record<'_>, view: &InterfaceView) -> Direction {
     }
     let (source, destination) = (record.srcaddr, record.dstaddr);
     if let (Some(source), Some(destination)) = (source, destination) {
-        if !view.vpc.is_empty() {
+        if !view.networks.vpc.is_empty() {
             match (view.in_vpc(source), view.in_vpc(destination)) {
                 (false, true) => return Direction::Ingress,
                 (true, false) => return Direction::Egress,
@@ -325,7 +361,7 @@ pub fn remote_address(record: &Record<'_>, direction: Direction) -> Option<IpAdd
 pub fn source_class(address: IpAddr, view: &InterfaceView) -> SourceClass {
     if view.in_vpc(address) {
         SourceClass::SameVpc
-    } else if view.peered.contains(address) {
+    } else if view.networks.peered.contains(address) {
         SourceClass::Peered
     } else if is_private(address) {
         SourceClass::Private
