@@ -14,6 +14,7 @@
 //! equal keys across objects with [`Aggregate::merge`].
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -245,45 +246,39 @@ impl Counters {
     }
 }
 
-/// A key's sources as the aggregator keeps them: the sketch, and the
-/// space-saving ranking of [`Aggregate::top_sources`] in place (addresses
-/// as integers, counts beside them). The pending sources are applied in
-/// key order, so the flush walks these in the order they lie in memory,
-/// and a ranking never allocates or grows.
-struct KeySources {
-    key: TrafficKey,
-    sketch: Hll,
+/// A key and its counters: one cache line of the key table.
+#[repr(align(64))]
+struct KeyEntry {
+    key: u128,
+    counters: Counters,
+}
+
+/// A space-saving ranking in place: at most [`TOP_SOURCES`] addresses (as
+/// integers) and their counts, never allocating or growing.
+#[derive(Clone, Copy)]
+struct Ranking<T> {
     ranked: u8,
     /// Records of one object (saturating: an object holds far fewer than
     /// four billion).
     flows: [u32; TOP_SOURCES],
-    /// The first `ranked` are the ranked addresses: an IPv4 address's 32
-    /// bits or an IPv6 address's 128 (the key's `ip_version` tells which:
-    /// a key's sources are all of its version).
-    addresses: [u128; TOP_SOURCES],
+    /// The first `ranked` are the ranked addresses.
+    addresses: [T; TOP_SOURCES],
 }
 
-impl KeySources {
-    fn new(key: TrafficKey) -> Self {
+impl<T: Copy + Default + PartialEq> Ranking<T> {
+    fn new() -> Self {
         Self {
-            key,
-            sketch: Hll::new(),
             ranked: 0,
             flows: [0; TOP_SOURCES],
-            addresses: [0; TOP_SOURCES],
+            addresses: [T::default(); TOP_SOURCES],
         }
     }
 
-    /// What [`Aggregate::add_source`] does: the sketch, then the address
+    /// What [`Aggregate::add_source`] does to the ranking: the address
     /// counted where it is ranked, else ranked in a free place, else in
     /// the place of the first of the least counted, with its count plus
     /// one.
-    fn add(&mut self, source: IpAddr) {
-        self.sketch.insert(source);
-        let address = match source {
-            IpAddr::V4(v4) => u128::from(u32::from(v4)),
-            IpAddr::V6(v6) => u128::from(v6),
-        };
+    fn add(&mut self, address: T) {
         let ranked = usize::from(self.ranked);
         // Every place compared, no early exit: a few vector instructions.
         let mut equal = 0u32;
@@ -310,21 +305,67 @@ impl KeySources {
         }
     }
 
+    /// The ranked addresses and their counts, in place order.
+    fn iter(&self) -> impl Iterator<Item = (T, u32)> + '_ {
+        let ranked = usize::from(self.ranked);
+        self.addresses[..ranked].iter().copied().zip(self.flows)
+    }
+}
+
+/// A key's sources as the aggregator keeps them: the sketch, and the
+/// space-saving ranking of [`Aggregate::top_sources`] in place. The
+/// pending sources are applied in key order, so the flush walks these in
+/// the order they lie in memory. A key's sources are all of its IP
+/// version: IPv4 ones are ranked as 32-bit integers in the entry itself
+/// (136 bytes in all), IPv6 ones in a ranking of 128-bit integers apart.
+struct KeySources {
+    key: TrafficKey,
+    sketch: Hll,
+    v4: Ranking<u32>,
+    v6: Option<Box<Ranking<u128>>>,
+}
+
+// The sizes the comments and the memory report count on.
+const _: () = assert!(std::mem::size_of::<KeyEntry>() == 64);
+const _: () = assert!(std::mem::size_of::<KeySources>() == 136);
+
+impl KeySources {
+    fn new(key: TrafficKey) -> Self {
+        Self {
+            key,
+            sketch: Hll::new(),
+            v4: Ranking::new(),
+            v6: None,
+        }
+    }
+
+    /// What [`Aggregate::add_source`] does: the sketch, then the ranking.
+    fn add(&mut self, source: IpAddr) {
+        self.sketch.insert(source);
+        match source {
+            IpAddr::V4(v4) => self.v4.add(u32::from(v4)),
+            IpAddr::V6(v6) => self
+                .v6
+                .get_or_insert_with(|| Box::new(Ranking::new()))
+                .add(u128::from(v6)),
+        }
+    }
+
     /// The ranking as [`Aggregate::top_sources`], in place order.
     fn top_sources(&self) -> Vec<TopSource> {
-        let ranked = usize::from(self.ranked);
-        self.addresses[..ranked]
+        let v4 = self.v4.iter().map(|(address, flows)| TopSource {
+            address: IpAddr::V4(std::net::Ipv4Addr::from(address)),
+            flows: u64::from(flows),
+        });
+        let v6 = self
+            .v6
             .iter()
-            .zip(&self.flows)
-            .map(|(&address, &flows)| TopSource {
-                address: if self.key.ip_version == 4 {
-                    IpAddr::V4(std::net::Ipv4Addr::from(address as u32))
-                } else {
-                    IpAddr::V6(std::net::Ipv6Addr::from(address))
-                },
+            .flat_map(|ranking| ranking.iter())
+            .map(|(address, flows)| TopSource {
+                address: IpAddr::V6(std::net::Ipv6Addr::from(address)),
                 flows: u64::from(flows),
-            })
-            .collect()
+            });
+        v4.chain(v6).collect()
     }
 }
 
@@ -395,7 +436,8 @@ pub struct Aggregator {
     networks: classify::SharedNetworks,
     interfaces: Vec<InterfaceSlot>,
     /// By [`TrafficKey::packed`].
-    keys: HashMap<u128, Counters, Fast>,
+    keys: hashbrown::HashTable<KeyEntry>,
+    hasher: Fast,
     /// Indexed by `Counters::index`: the keys' sketches and rankings.
     sources: Vec<KeySources>,
     pending: Vec<PendingSource>,
@@ -415,7 +457,8 @@ impl Aggregator {
             long_interface_index: HashMap::default(),
             networks: classify::SharedNetworks::default(),
             interfaces: Vec::new(),
-            keys: HashMap::default(),
+            keys: hashbrown::HashTable::new(),
+            hasher: Fast::default(),
             sources: Vec::new(),
             pending: Vec::new(),
             pending_v6: Vec::new(),
@@ -532,10 +575,25 @@ impl Aggregator {
         };
         let end = record.end.unwrap_or(start);
         let sources = &mut self.sources;
-        let counters = self.keys.entry(key.packed()).or_insert_with(|| {
-            sources.push(KeySources::new(key));
-            Counters::new((sources.len() - 1) as u32, start, end)
-        });
+        let packed = key.packed();
+        let hash = self.hasher.hash_one(packed);
+        let hasher = &self.hasher;
+        let entry = self
+            .keys
+            .entry(
+                hash,
+                |entry| entry.key == packed,
+                |entry| hasher.hash_one(entry.key),
+            )
+            .or_insert_with(|| {
+                sources.push(KeySources::new(key));
+                KeyEntry {
+                    key: packed,
+                    counters: Counters::new((sources.len() - 1) as u32, start, end),
+                }
+            })
+            .into_mut();
+        let counters = &mut entry.counters;
         counters.add(
             record.packets.unwrap_or(0),
             record.bytes.unwrap_or(0),
@@ -599,7 +657,7 @@ impl Aggregator {
     /// Bytes held by the aggregator's tables and values (an estimate from
     /// sizes and capacities, for the memory report).
     pub fn approximate_bytes(&self) -> usize {
-        let key = std::mem::size_of::<(u128, Counters)>() + 1;
+        let key = std::mem::size_of::<KeyEntry>() + 1;
         let entry = std::mem::size_of::<KeySources>();
         let hour = std::mem::size_of::<(u32, Coverage)>();
         self.keys.capacity() * key
@@ -607,7 +665,13 @@ impl Aggregator {
             + self
                 .sources
                 .iter()
-                .map(|sources| sources.sketch.heap_bytes())
+                .map(|sources| {
+                    sources.sketch.heap_bytes()
+                        + sources
+                            .v6
+                            .as_ref()
+                            .map_or(0, |_| std::mem::size_of::<Ranking<u128>>())
+                })
                 .sum::<usize>()
             + (self.pending.capacity() + self.scratch_sorted.capacity())
                 * std::mem::size_of::<PendingSource>()
@@ -629,7 +693,7 @@ impl Aggregator {
         object_id: &str,
     ) -> Vec<AggregateDoc> {
         self.flush();
-        let mut keys: Vec<&Counters> = self.keys.values().collect();
+        let mut keys: Vec<&Counters> = self.keys.iter().map(|entry| &entry.counters).collect();
         keys.sort_by(|a, b| {
             let key = |c: &Counters| &self.sources[c.index as usize].key;
             let name = |k: &TrafficKey| &*self.interfaces[k.interface as usize].id;
@@ -641,7 +705,7 @@ impl Aggregator {
                 coverage.insert((index as u32, *hour), *counted);
             }
         }
-        for counters in self.keys.values() {
+        for counters in self.keys.iter().map(|entry| &entry.counters) {
             let key = &self.sources[counters.index as usize].key;
             coverage
                 .entry((key.interface, key.hour))
