@@ -975,6 +975,44 @@ mod tests {
     }
 
     #[test]
+    fn each_interface_is_classified_by_its_own_vpc() {
+        // Three interfaces in one object: two VPCs (the second peered with
+        // the first) and one the map does not know. The same source is
+        // in the VPC of one, peered for another, private for the third.
+        let mut map = NetworkMap::new();
+        map.insert_interface("eni-a", Some("vpc-a".into()), ["10.0.0.5".parse().unwrap()]);
+        map.insert_interface("eni-b", Some("vpc-b".into()), ["10.1.0.5".parse().unwrap()]);
+        map.insert_vpc_cidr("vpc-a", "10.0.0.0/16".parse().unwrap());
+        map.insert_vpc_cidr("vpc-b", "10.1.0.0/16".parse().unwrap());
+        map.insert_peered_cidr("vpc-a", "10.1.0.0/16".parse().unwrap());
+        let documents = aggregate(
+            "interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status",
+            &[
+                "eni-a 10.1.7.7 10.0.0.5 40000 443 6 1 40 7200 7260 ACCEPT OK",
+                "eni-b 10.1.7.7 10.1.0.5 40000 443 6 1 40 7200 7260 ACCEPT OK",
+                "eni-c 10.1.7.7 10.2.0.5 40000 443 6 1 40 7200 7260 ACCEPT OK",
+                "eni-a 10.1.7.8 10.0.0.5 40001 443 6 1 40 7300 7360 ACCEPT OK",
+            ],
+            map,
+        );
+        let classes: Vec<(&str, SourceClass, u64)> = documents
+            .iter()
+            .filter_map(|d| match &d.body {
+                DocBody::Traffic(t) => Some((d.interface_id.as_str(), t.source_class, t.flows)),
+                DocBody::Coverage(_) => None,
+            })
+            .collect();
+        assert_eq!(
+            classes,
+            [
+                ("eni-a", SourceClass::Peered, 2),
+                ("eni-b", SourceClass::SameVpc, 1),
+                ("eni-c", SourceClass::Private, 1),
+            ]
+        );
+    }
+
+    #[test]
     fn records_of_one_key_and_hour_sum_and_rank_their_sources() {
         let mut map = NetworkMap::new();
         map.insert_interface("eni-a", Some("vpc-a".into()), ["10.0.0.5".parse().unwrap()]);
