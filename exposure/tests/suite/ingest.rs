@@ -137,13 +137,7 @@ fn archived(world: &World) -> Vec<(String, Vec<AggregateDoc>)> {
 }
 
 fn traffic(documents: &[AggregateDoc]) -> Vec<&TrafficDoc> {
-    documents
-        .iter()
-        .filter_map(|d| match &d.body {
-            DocBody::Traffic(t) => Some(t),
-            DocBody::Coverage(_) => None,
-        })
-        .collect()
+    documents.iter().filter_map(AggregateDoc::traffic).collect()
 }
 
 #[tokio::test]

@@ -845,6 +845,14 @@ impl TrafficDoc {
 }
 
 impl AggregateDoc {
+    /// The traffic body of a traffic document.
+    pub fn traffic(&self) -> Option<&TrafficDoc> {
+        match &self.body {
+            DocBody::Traffic(traffic) => Some(traffic),
+            DocBody::Coverage(_) => None,
+        }
+    }
+
     fn new(
         account: &AccountId,
         region: &Region,
@@ -941,6 +949,14 @@ mod tests {
         aggregator.documents(&account(), &region(), "object-1")
     }
 
+    /// The traffic documents, each with its traffic body.
+    fn traffic(documents: &[AggregateDoc]) -> Vec<(&AggregateDoc, &TrafficDoc)> {
+        documents
+            .iter()
+            .filter_map(|d| Some((d, d.traffic()?)))
+            .collect()
+    }
+
     #[test]
     fn interface_ids_of_every_length_are_told_apart() {
         let ids: Vec<String> = (1..=30)
@@ -995,12 +1011,9 @@ mod tests {
             ],
             map,
         );
-        let classes: Vec<(&str, SourceClass, u64)> = documents
+        let classes: Vec<(&str, SourceClass, u64)> = traffic(&documents)
             .iter()
-            .filter_map(|d| match &d.body {
-                DocBody::Traffic(t) => Some((d.interface_id.as_str(), t.source_class, t.flows)),
-                DocBody::Coverage(_) => None,
-            })
+            .map(|(d, t)| (d.interface_id.as_str(), t.source_class, t.flows))
             .collect();
         assert_eq!(
             classes,
@@ -1031,13 +1044,7 @@ mod tests {
             ],
             map,
         );
-        let traffic: Vec<(&AggregateDoc, &TrafficDoc)> = documents
-            .iter()
-            .filter_map(|d| match &d.body {
-                DocBody::Traffic(t) => Some((d, t)),
-                DocBody::Coverage(_) => None,
-            })
-            .collect();
+        let traffic = traffic(&documents);
         assert_eq!(traffic.len(), 3);
         let (first, https) = traffic
             .iter()
@@ -1178,13 +1185,7 @@ mod tests {
             expected[at].2.add_source(record.srcaddr.unwrap());
         }
         let documents = aggregator.documents(&account(), &region(), "object-1");
-        let traffic: Vec<(&AggregateDoc, &TrafficDoc)> = documents
-            .iter()
-            .filter_map(|d| match &d.body {
-                DocBody::Traffic(t) => Some((d, t)),
-                DocBody::Coverage(_) => None,
-            })
-            .collect();
+        let traffic = traffic(&documents);
         assert_eq!(traffic.len(), 9);
         for (interface, port, aggregate) in &expected {
             let (_, doc) = traffic

@@ -69,10 +69,7 @@ fn documents(name: &str, map: NetworkMap) -> (Vec<AggregateDoc>, Aggregator) {
 fn traffic(documents: &[AggregateDoc]) -> Vec<(&AggregateDoc, &TrafficDoc)> {
     documents
         .iter()
-        .filter_map(|d| match &d.body {
-            DocBody::Traffic(t) => Some((d, t)),
-            DocBody::Coverage(_) => None,
-        })
+        .filter_map(|d| Some((d, d.traffic()?)))
         .collect()
 }
 
