@@ -255,7 +255,6 @@ struct KeyEntry {
 
 /// A space-saving ranking in place: at most [`TOP_SOURCES`] addresses (as
 /// integers) and their counts, never allocating or growing.
-#[derive(Clone, Copy)]
 struct Ranking<T> {
     ranked: u8,
     /// Records of one object (saturating: an object holds far fewer than

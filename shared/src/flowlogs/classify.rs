@@ -100,8 +100,9 @@ impl NetworkMap {
     /// [`NetworkMap::view`], with each VPC's networks built once in
     /// `shared` and held by all its interfaces' views: the aggregation of
     /// many interfaces of one VPC reads one copy, which stays in cache.
-    /// `shared` is keyed by VPC id: one per map.
-    pub fn view_in(&self, interface_id: &str, shared: &mut SharedNetworks) -> InterfaceView {
+    /// `shared` is keyed by VPC id: one per map (the aggregator's, which
+    /// holds one map).
+    pub(crate) fn view_in(&self, interface_id: &str, shared: &mut SharedNetworks) -> InterfaceView {
         let interface = self.interface(interface_id);
         let vpc_id = interface.and_then(|i| i.vpc_id.as_deref());
         let networks = match vpc_id.and_then(|id| Some((id, self.vpc(id)?))) {
@@ -129,7 +130,7 @@ impl NetworkMap {
 
 /// Each VPC's networks, built once for the views of its interfaces.
 #[derive(Debug, Default)]
-pub struct SharedNetworks {
+pub(crate) struct SharedNetworks {
     vpcs: HashMap<String, Arc<VpcNetworks>>,
     none: Arc<VpcNetworks>,
 }
