@@ -216,7 +216,7 @@ const MASKED_LINE: usize = 128;
 /// follows in the buffer.
 #[inline(always)]
 fn scan_line(buffer: &[u8], from: usize) -> Option<(usize, Option<u128>)> {
-    let mut spaces = 0u128;
+    let mut steps = [0u16; MASKED_LINE / 16];
     let mut offset = 0;
     loop {
         let at = from + offset;
@@ -232,14 +232,21 @@ fn scan_line(buffer: &[u8], from: usize) -> Option<(usize, Option<u128>)> {
         if newlines != 0 {
             let inside = newlines.trailing_zeros() as usize;
             found &= (1 << inside) - 1;
-            if offset < MASKED_LINE {
-                spaces |= u128::from(found) << offset;
+            if let Some(step) = steps.get_mut(offset / 16) {
+                *step = found as u16;
             }
             let length = offset + inside;
-            return Some((at + inside, (length < MASKED_LINE).then_some(spaces)));
+            let mut spaces = [0u8; 16];
+            for (pair, step) in spaces.chunks_exact_mut(2).zip(steps) {
+                pair.copy_from_slice(&step.to_le_bytes());
+            }
+            return Some((
+                at + inside,
+                (length < MASKED_LINE).then(|| u128::from_le_bytes(spaces)),
+            ));
         }
-        if offset < MASKED_LINE {
-            spaces |= u128::from(found) << offset;
+        if let Some(step) = steps.get_mut(offset / 16) {
+            *step = found as u16;
         }
         offset += 16;
     }
@@ -344,8 +351,6 @@ struct Value<'a> {
     line: &'a [u8],
     start: usize,
     end: usize,
-    /// The bytes `start..start + 16`, the first in the low byte.
-    head: u128,
 }
 
 impl<'a> Value<'a> {
@@ -365,24 +370,25 @@ impl<'a> Value<'a> {
                 | u128::from(bytes_equal(word_at(line, at + 8), b' ')) << 64;
         }
         let end = (at + (spaces.trailing_zeros() / 8) as usize).min(line.len());
-        Self {
-            line,
-            start,
-            end,
-            head,
-        }
+        Self { line, start, end }
     }
 
     /// `line[start..end]`.
     #[inline(always)]
     fn new(line: &'a [u8], start: usize, end: usize) -> Self {
-        let head = u128::from(word_at(line, start)) | u128::from(word_at(line, start + 8)) << 64;
-        Self {
-            line,
-            start,
-            end,
-            head,
-        }
+        Self { line, start, end }
+    }
+
+    /// The bytes `start..start + 8`, the first in the low byte.
+    #[inline(always)]
+    fn word(&self) -> u64 {
+        word_at(self.line, self.start)
+    }
+
+    /// The bytes `start..start + 16`, the first in the low byte.
+    #[inline(always)]
+    fn head(&self) -> u128 {
+        u128::from(self.word()) | u128::from(word_at(self.line, self.start + 8)) << 64
     }
 
     fn len(&self) -> usize {
@@ -397,7 +403,9 @@ impl<'a> Value<'a> {
     /// Whether the value is `-`.
     #[inline(always)]
     fn is_dash(&self) -> bool {
-        self.len() == 1 && self.head as u8 == b'-'
+        // One comparison, not two branches (lengths of one vary at random).
+        let first = self.line.get(self.start).copied().unwrap_or_default();
+        (self.len() << 8 | usize::from(first)) == (1 << 8 | usize::from(b'-'))
     }
 
     /// Printable ASCII, checked eight bytes at a time.
@@ -424,10 +432,10 @@ impl<'a> Value<'a> {
     fn number<T: TryFrom<u64>>(&self) -> Option<T> {
         let len = self.len();
         let value = if len <= 8 {
-            digits(self.head as u64, len)?
+            digits(self.word(), len)?
         } else if len <= 16 {
-            let high = digits(self.head as u64, len - 8)?;
-            let low = digits((self.head >> (8 * (len - 8))) as u64, 8)?;
+            let high = digits(self.word(), len - 8)?;
+            let low = digits(word_at(self.line, self.start + len - 8), 8)?;
             high * 100_000_000 + low
         } else {
             return number(self.bytes());
@@ -452,58 +460,58 @@ impl<'a> Value<'a> {
     }
 
     /// A dotted quad (four decimal octets of one to three digits), read
-    /// from sixteen bytes at once: the dots' positions give the octets,
-    /// each one read from its digits without a loop. Leading zeros are read
-    /// as decimal, as AWS never writes them.
+    /// from its sixteen bytes at once: the dots found in one comparison,
+    /// every byte checked to be a digit or a dot in another, and each octet
+    /// read from its digits right-aligned in a word, without a loop or a
+    /// branch per octet. Leading zeros are read as decimal, as AWS never
+    /// writes them.
     #[inline(always)]
     fn ipv4(&self) -> Option<Ipv4Addr> {
         let len = self.len();
         if !(7..=15).contains(&len) {
             return None;
         }
-        let inside = u128::MAX >> (8 * (16 - len));
-        let bytes = self.head & inside;
-        let dots = (u128::from(bytes_equal(bytes as u64, b'.'))
-            | u128::from(bytes_equal((bytes >> 64) as u64, b'.')) << 64)
+        let inside = (1u32 << len) - 1;
+        let head = self.head();
+        let sixteen = u8x16::new(head.to_le_bytes());
+        let dots = sixteen.simd_eq(u8x16::splat(b'.')).to_bitmask() & inside;
+        let digits = sixteen
+            .max(u8x16::splat(b'0'))
+            .min(u8x16::splat(b'9'))
+            .simd_eq(sixteen)
+            .to_bitmask()
             & inside;
-        // Every byte is a digit or a dot: a digit's high nibble is 3 and
-        // adding 6 keeps it 3.
-        let nibbles = u128::from_ne_bytes([0xf0; 16]);
-        let digit_like =
-            (bytes & nibbles) | ((bytes.wrapping_add(u128::from_ne_bytes([6; 16])) & nibbles) >> 4);
-        let threes = u128::from_ne_bytes([0x33; 16]);
-        let x = digit_like ^ threes;
-        let high_bits = u128::from_ne_bytes([0x80; 16]);
-        let digits = !(((x & !high_bits) + !high_bits) | x | !high_bits) & inside;
-        if (digits | dots) & high_bits & inside != high_bits & inside {
+        if dots.count_ones() != 3 || dots | digits != inside {
             return None;
         }
-        // Three dots: the lowest three cleared, none is left (with fewer,
-        // a position is 16 and an octet's length is out of range).
-        let first = dots.trailing_zeros() / 8;
-        let rest = dots & dots.wrapping_sub(1);
-        let second = rest.trailing_zeros() / 8;
-        let rest = rest & rest.wrapping_sub(1);
-        let third = rest.trailing_zeros() / 8;
-        if rest & rest.wrapping_sub(1) != 0 {
-            return None;
-        }
-        let values = bytes & u128::from_ne_bytes([0x0f; 16]);
-        let octet = |from: u32, to: u32| -> Option<u8> {
-            // One to three digits, right-aligned into three bytes.
-            let digits = to.wrapping_sub(from);
-            if !(1..=3).contains(&digits) {
-                return None;
-            }
-            let window = ((values >> (8 * from)) as u32) << (8 * (3 - digits)) & 0x00ff_ffff;
-            let value = (window & 0xff) * 100 + (window >> 8 & 0xff) * 10 + (window >> 16);
-            u8::try_from(value).ok()
+        let first = dots.trailing_zeros();
+        let rest = dots & (dots - 1);
+        let second = rest.trailing_zeros();
+        let third = (rest & (rest - 1)).trailing_zeros();
+        let values = head & u128::from_ne_bytes([0x0f; 16]);
+        // One to three digits from `from` to `to`, right-aligned in three
+        // bytes; a length out of range makes a value over 255.
+        let octet = |from: u32, to: u32| -> u32 {
+            let count = to.wrapping_sub(from);
+            let window = (values >> (8 * from)) as u32 & 0x00ff_ffff;
+            let aligned = (window << (24u32.wrapping_sub(8 * count) & 31)) & 0x00ff_ffff;
+            let value = (aligned & 0xff) * 100 + (aligned >> 8 & 0xff) * 10 + (aligned >> 16);
+            value | u32::from(!(1..=3).contains(&count)) << 8
         };
+        let octets = [
+            octet(0, first),
+            octet(first + 1, second),
+            octet(second + 1, third),
+            octet(third + 1, len as u32),
+        ];
+        if octets.iter().fold(0, |all, octet| all | octet) > 0xff {
+            return None;
+        }
         Some(Ipv4Addr::new(
-            octet(0, first)?,
-            octet(first + 1, second)?,
-            octet(second + 1, third)?,
-            octet(third + 1, len as u32)?,
+            octets[0] as u8,
+            octets[1] as u8,
+            octets[2] as u8,
+            octets[3] as u8,
         ))
     }
 }
