@@ -335,14 +335,6 @@ fn bytes_equal(word: u64, byte: u8) -> u64 {
     !(((x & !HIGH) + !HIGH) | x | !HIGH)
 }
 
-/// Non-zero when a byte of `word` is not printable ASCII (below `!` or
-/// from DEL up). A flagged byte is exact; a byte above a flagged one may
-/// be flagged too, so only the lowest flag of a field tells the truth.
-#[inline(always)]
-fn unprintable(word: u64) -> u64 {
-    (word.wrapping_sub(ONES * 0x21) & !word & HIGH) | ((word.wrapping_add(ONES) | word) & HIGH)
-}
-
 /// One field of a line: `line[start..end]`, not empty, and the sixteen
 /// bytes from its start (spaces past the line's end), which most values
 /// are read from.
@@ -408,22 +400,27 @@ impl<'a> Value<'a> {
         (self.len() << 8 | usize::from(first)) == (1 << 8 | usize::from(b'-'))
     }
 
-    /// Printable ASCII, checked eight bytes at a time.
+    /// Printable ASCII, checked sixteen bytes at a time.
     #[inline(always)]
     fn text(&self) -> Option<Text<'a>> {
-        let mut flags = 0;
         let mut at = self.start;
         while at < self.end {
-            let inside = self.end - at;
-            let field = if inside >= 8 {
-                HIGH
-            } else {
-                HIGH >> (8 * (8 - inside))
-            };
-            flags |= unprintable(word_at(self.line, at)) & field;
-            at += 8;
+            let sixteen = u8x16::new(
+                (u128::from(word_at(self.line, at)) | u128::from(word_at(self.line, at + 8)) << 64)
+                    .to_le_bytes(),
+            );
+            let inside = (1u32 << (self.end - at).min(16)) - 1;
+            let printable = sixteen
+                .max(u8x16::splat(b'!'))
+                .min(u8x16::splat(b'~'))
+                .simd_eq(sixteen)
+                .to_bitmask();
+            if printable & inside != inside {
+                return None;
+            }
+            at += 16;
         }
-        (flags == 0).then(|| Text(self.bytes()))
+        Some(Text(self.bytes()))
     }
 
     /// An unsigned decimal that fits `T`: up to sixteen digits eight at a
@@ -1035,6 +1032,15 @@ mod tests {
             ),
             (
                 "2 123456789010 eni-\u{7}1 10.0.0.1 10.0.0.2 1 22 6 1 1 1 2 ACCEPT OK",
+                "bad value for interface-id",
+            ),
+            // DEL, and a control byte past a text's first sixteen.
+            (
+                "2 12345678901\u{7f} eni-1 10.0.0.1 10.0.0.2 1 22 6 1 1 1 2 ACCEPT OK",
+                "bad value for account-id",
+            ),
+            (
+                "2 123456789010 eni-0123456789abc\u{1b}ef 10.0.0.1 10.0.0.2 1 22 6 1 1 1 2 ACCEPT OK",
                 "bad value for interface-id",
             ),
         ];
