@@ -335,9 +335,9 @@ fn bytes_equal(word: u64, byte: u8) -> u64 {
     !(((x & !HIGH) + !HIGH) | x | !HIGH)
 }
 
-/// One field of a line: `line[start..end]`, not empty, and the sixteen
-/// bytes from its start (spaces past the line's end), which most values
-/// are read from.
+/// One field of a line: `line[start..end]`, not empty. Its bytes are read
+/// eight or sixteen at a time (spaces past the line's end) only where its
+/// type needs them.
 #[derive(Clone, Copy)]
 struct Value<'a> {
     line: &'a [u8],
