@@ -72,13 +72,25 @@ struct ShortId([u64; 3]);
 
 impl ShortId {
     fn new(id: &[u8]) -> Option<Self> {
-        let mut padded = [0u8; 24];
-        padded.get_mut(..id.len())?.copy_from_slice(id);
-        Some(Self([0, 8, 16].map(|at| {
-            let mut word = [0; 8];
-            word.copy_from_slice(&padded[at..at + 8]);
-            u64::from_le_bytes(word)
-        })))
+        let len = id.len();
+        let word = |at: usize| u64::from_le_bytes(id[at..at + 8].try_into().unwrap());
+        // From eight bytes on, whole words and the last eight bytes shifted
+        // past those the words before hold: loads, no copy of a length
+        // known only at run time.
+        let tail = |words: usize| {
+            let before = (8 * words + 8 - len) as u32 * 8;
+            word(len - 8).checked_shr(before).unwrap_or(0)
+        };
+        match len {
+            16..=24 => Some(Self([word(0), word(8), tail(2)])),
+            8..=15 => Some(Self([word(0), tail(1), 0])),
+            0..=7 => {
+                let mut padded = [0u8; 8];
+                padded[..len].copy_from_slice(id);
+                Some(Self([u64::from_le_bytes(padded), 0, 0]))
+            }
+            _ => None,
+        }
     }
 }
 
