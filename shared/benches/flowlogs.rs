@@ -279,6 +279,7 @@ fn main() {
             }
         }
     }
+    aggregator.flush();
     let elapsed = started.elapsed();
     let peak = peak_resident_kib();
     println!(

@@ -426,11 +426,32 @@ struct PendingSource {
     source: u32,
 }
 
+/// Records whose key lookups are made together: their cache misses in the
+/// key table overlap (a record's own parsing and typing is too long for
+/// the processor to reach the next record's lookup while one waits).
+const BATCH: usize = 16;
+
+/// A record typed and hashed, waiting for its key lookup.
+#[derive(Clone, Copy)]
+struct Prepared {
+    key: TrafficKey,
+    packed: u128,
+    hash: u64,
+    packets: u64,
+    bytes: u64,
+    start: i64,
+    end: i64,
+    /// The remote address's bits (IPv4 in the low 32).
+    source: u128,
+}
+
 /// The aggregation of one object's records.
 ///
 /// Per record, the hot path finds the interface (by its id packed into
-/// words), types the key (the addresses tested as integers), finds the
-/// key's entry by its packed form and adds the counters there (the
+/// words) and types the key (the addresses tested as integers); records
+/// then wait in a batch of [`BATCH`], whose keys' entries are found one
+/// after the other by their packed form (so that their cache misses
+/// overlap) and their counters added there (the
 /// per-hour coverage of aggregated records is their keys' `flows`, summed
 /// when the documents are read); the source goes into a bounded buffer
 /// that is applied to the sketches and rankings in key order when full and
@@ -457,6 +478,8 @@ pub struct Aggregator {
     /// start, and the sources in key order (kept to be reused).
     scratch_starts: Vec<u32>,
     scratch_sorted: Vec<PendingSource>,
+    /// Records waiting for their key lookups (at most [`BATCH`]).
+    batch: Vec<Prepared>,
     stats: AggregatorStats,
 }
 
@@ -475,6 +498,7 @@ impl Aggregator {
             pending_v6: Vec::new(),
             scratch_starts: Vec::new(),
             scratch_sorted: Vec::new(),
+            batch: Vec::with_capacity(BATCH),
             stats: AggregatorStats::default(),
         }
     }
@@ -483,7 +507,8 @@ impl Aggregator {
         self.stats
     }
 
-    /// Traffic keys held.
+    /// Traffic keys held (of the records applied: a batch's keys count
+    /// from [`Aggregator::flush`] or the batch's end on).
     pub fn key_count(&self) -> usize {
         self.sources.len()
     }
@@ -585,54 +610,90 @@ impl Aggregator {
             ip_version: if remote.is_ipv4() { 4 } else { 6 },
         };
         let end = record.end.unwrap_or(start);
-        let sources = &mut self.sources;
         let packed = key.packed();
-        let hash = self.hasher.hash_one(packed);
-        let hasher = &self.hasher;
-        let entry = self
-            .keys
-            .entry(
-                hash,
-                |entry| entry.key == packed,
-                |entry| hasher.hash_one(entry.key),
-            )
-            .or_insert_with(|| {
-                sources.push(KeySources::new(key));
-                KeyEntry {
-                    key: packed,
-                    counters: Counters::new((sources.len() - 1) as u32, start, end),
-                }
-            })
-            .into_mut();
-        let counters = &mut entry.counters;
-        counters.add(
-            record.packets.unwrap_or(0),
-            record.bytes.unwrap_or(0),
+        self.batch.push(Prepared {
+            packed,
+            key,
+            hash: self.hasher.hash_one(packed),
+            packets: record.packets.unwrap_or(0),
+            bytes: record.bytes.unwrap_or(0),
             start,
             end,
-        );
-        let index = counters.index;
-        if self.pending.capacity() == 0 {
-            self.pending.reserve_exact(PENDING_SOURCES);
-        }
-        let source = match remote {
-            IpAddr::V4(v4) => u32::from(v4),
-            IpAddr::V6(v6) => {
-                self.pending_v6.push(v6);
-                (self.pending_v6.len() - 1) as u32
-            }
-        };
-        self.pending.push(PendingSource { key: index, source });
-        if self.pending.len() == PENDING_SOURCES {
-            self.flush();
+            source: match remote {
+                IpAddr::V4(v4) => u128::from(u32::from(v4)),
+                IpAddr::V6(v6) => u128::from(v6),
+            },
+        });
+        if self.batch.len() == BATCH {
+            self.apply_batch();
         }
         self.stats.aggregated += 1;
     }
 
-    /// Applies the pending sources to their keys' sketches and rankings, in
-    /// key order (stable: each key's in record order). [`Aggregator::documents`]
-    /// calls it; memory stays bounded without it.
+    /// Finds the batch's keys in the key table, adds their counters and
+    /// queues their sources, in record order.
+    fn apply_batch(&mut self) {
+        for at in 0..self.batch.len() {
+            let prepared = self.batch[at];
+            let sources = &mut self.sources;
+            let hasher = &self.hasher;
+            let entry = self
+                .keys
+                .entry(
+                    prepared.hash,
+                    |entry| entry.key == prepared.packed,
+                    |entry| hasher.hash_one(entry.key),
+                )
+                .or_insert_with(|| {
+                    sources.push(KeySources::new(prepared.key));
+                    KeyEntry {
+                        key: prepared.packed,
+                        counters: Counters::new(
+                            (sources.len() - 1) as u32,
+                            prepared.start,
+                            prepared.end,
+                        ),
+                    }
+                })
+                .into_mut();
+            let counters = &mut entry.counters;
+            counters.add(
+                prepared.packets,
+                prepared.bytes,
+                prepared.start,
+                prepared.end,
+            );
+            let index = counters.index;
+            if self.pending.capacity() == 0 {
+                self.pending.reserve_exact(PENDING_SOURCES);
+            }
+            let source = if prepared.key.ip_version == 4 {
+                prepared.source as u32
+            } else {
+                self.pending_v6
+                    .push(std::net::Ipv6Addr::from(prepared.source));
+                (self.pending_v6.len() - 1) as u32
+            };
+            self.pending.push(PendingSource { key: index, source });
+            if self.pending.len() == PENDING_SOURCES {
+                self.apply_sources();
+            }
+        }
+        self.batch.clear();
+    }
+
+    /// Applies the waiting batch, then the pending sources to their keys'
+    /// sketches and rankings, in key order (stable: each key's in record
+    /// order). [`Aggregator::documents`] calls it; memory stays bounded
+    /// without it.
     pub fn flush(&mut self) {
+        self.apply_batch();
+        self.apply_sources();
+    }
+
+    /// The pending sources applied, in key order; also when they fill
+    /// their buffer in the middle of a batch.
+    fn apply_sources(&mut self) {
         // A counting sort by key: stable, and linear in the pending
         // sources and the keys.
         let starts = &mut self.scratch_starts;
