@@ -451,9 +451,9 @@ struct Prepared {
 /// words) and types the key (the addresses tested as integers); records
 /// then wait in a batch of [`BATCH`], whose keys' entries are found one
 /// after the other by their packed form (so that their cache misses
-/// overlap) and their counters added there (the
-/// per-hour coverage of aggregated records is their keys' `flows`, summed
-/// when the documents are read); the source goes into a bounded buffer
+/// overlap) and their counters added there (the per-hour coverage of
+/// aggregated records is their keys' `flows`, summed when the documents
+/// are read); the source goes into a bounded buffer
 /// that is applied to the sketches and rankings in key order when full and
 /// before the documents are read ([`Aggregator::flush`]), so that updates
 /// of one key come together instead of one cache miss per record. A stable
@@ -748,6 +748,7 @@ impl Aggregator {
             + (self.pending.capacity() + self.scratch_sorted.capacity())
                 * std::mem::size_of::<PendingSource>()
             + self.pending_v6.capacity() * std::mem::size_of::<std::net::Ipv6Addr>()
+            + self.batch.capacity() * std::mem::size_of::<Prepared>()
             + self.scratch_starts.capacity() * std::mem::size_of::<u32>()
             + self
                 .interfaces
