@@ -431,12 +431,10 @@ struct PendingSource {
 /// the processor to reach the next record's lookup while one waits).
 const BATCH: usize = 16;
 
-/// A record typed and hashed, waiting for its key lookup.
+/// A record typed, waiting for its key lookup.
 #[derive(Clone, Copy)]
 struct Prepared {
     key: TrafficKey,
-    packed: u128,
-    hash: u64,
     packets: u64,
     bytes: u64,
     start: i64,
@@ -610,11 +608,8 @@ impl Aggregator {
             ip_version: if remote.is_ipv4() { 4 } else { 6 },
         };
         let end = record.end.unwrap_or(start);
-        let packed = key.packed();
         self.batch.push(Prepared {
-            packed,
             key,
-            hash: self.hasher.hash_one(packed),
             packets: record.packets.unwrap_or(0),
             bytes: record.bytes.unwrap_or(0),
             start,
@@ -633,21 +628,25 @@ impl Aggregator {
     /// Finds the batch's keys in the key table, adds their counters and
     /// queues their sources, in record order.
     fn apply_batch(&mut self) {
+        if !self.batch.is_empty() && self.pending.capacity() == 0 {
+            self.pending.reserve_exact(PENDING_SOURCES);
+        }
         for at in 0..self.batch.len() {
             let prepared = self.batch[at];
+            let packed = prepared.key.packed();
             let sources = &mut self.sources;
             let hasher = &self.hasher;
             let entry = self
                 .keys
                 .entry(
-                    prepared.hash,
-                    |entry| entry.key == prepared.packed,
+                    hasher.hash_one(packed),
+                    |entry| entry.key == packed,
                     |entry| hasher.hash_one(entry.key),
                 )
                 .or_insert_with(|| {
                     sources.push(KeySources::new(prepared.key));
                     KeyEntry {
-                        key: prepared.packed,
+                        key: packed,
                         counters: Counters::new(
                             (sources.len() - 1) as u32,
                             prepared.start,
@@ -664,9 +663,6 @@ impl Aggregator {
                 prepared.end,
             );
             let index = counters.index;
-            if self.pending.capacity() == 0 {
-                self.pending.reserve_exact(PENDING_SOURCES);
-            }
             let source = if prepared.key.ip_version == 4 {
                 prepared.source as u32
             } else {
