@@ -238,7 +238,7 @@ struct Counters {
 }
 
 impl Counters {
-    fn new(index: u32, start: i64, end: i64) -> Self {
+    const fn new(index: u32, start: i64, end: i64) -> Self {
         Self {
             index,
             packets: 0,
@@ -259,10 +259,122 @@ impl Counters {
 }
 
 /// A key and its counters: one cache line of the key table.
+#[derive(Clone, Copy)]
 #[repr(align(64))]
 struct KeyEntry {
+    /// [`TrafficKey::packed`] with [`OCCUPIED`] set; zero when the slot is
+    /// free.
     key: u128,
     counters: Counters,
+}
+
+/// The flag of a [`KeyEntry`] in use (packed keys use 104 bits).
+const OCCUPIED: u128 = 1 << 127;
+
+impl KeyEntry {
+    const FREE: Self = Self {
+        key: 0,
+        counters: Counters::new(0, 0, 0),
+    };
+}
+
+/// The key table: open addressing with linear probing over cache-line
+/// entries, at most seven eighths full (as hashbrown's). A key's first
+/// slot follows from its hash alone, so a batch asks for each record's
+/// slot ([`KeyTable::prefetch`]) before it looks any up (a general-purpose
+/// table has no such hint); most keys lie in that slot or the next few.
+/// The hash is seeded per table, so no crafted object can make its keys
+/// collide.
+struct KeyTable {
+    /// A power of two of slots, or none.
+    slots: Vec<KeyEntry>,
+    len: usize,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl KeyTable {
+    fn new() -> Self {
+        Self {
+            slots: Vec::new(),
+            len: 0,
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+
+    fn hash(&self, packed: u128) -> u64 {
+        self.hasher.hash_one(packed)
+    }
+
+    /// Makes room for `more` keys without growing (so that slots asked for
+    /// stay where they are).
+    fn reserve(&mut self, more: usize) {
+        let wanted = self.len + more;
+        if wanted * 8 <= self.slots.len() * 7 {
+            return;
+        }
+        let size = (wanted * 8 / 7 + 1).next_power_of_two().max(16);
+        let old = std::mem::replace(&mut self.slots, vec![KeyEntry::FREE; size]);
+        for entry in old.into_iter().filter(|entry| entry.key != 0) {
+            let at = self.free_or_equal(entry.key, self.hash(entry.key & !OCCUPIED));
+            self.slots[at] = entry;
+        }
+    }
+
+    /// The slot of `key` (with [`OCCUPIED`]), or the free slot where it
+    /// goes. The table is never full, so the probe ends.
+    fn free_or_equal(&self, key: u128, hash: u64) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut at = hash as usize & mask;
+        loop {
+            let found = self.slots[at].key;
+            if found == key || found == 0 {
+                return at;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    fn prefetch(&self, hash: u64) {
+        if let Some(first) = self
+            .slots
+            .get(hash as usize & self.slots.len().wrapping_sub(1))
+        {
+            super::prefetch(first);
+        }
+    }
+
+    /// The counters of `packed` (hashed as `hash`), made by `new` the first
+    /// time. Room must have been reserved ([`KeyTable::reserve`]).
+    fn counters(
+        &mut self,
+        packed: u128,
+        hash: u64,
+        new: impl FnOnce() -> Counters,
+    ) -> &mut Counters {
+        let key = packed | OCCUPIED;
+        let at = self.free_or_equal(key, hash);
+        let entry = &mut self.slots[at];
+        if entry.key == 0 {
+            *entry = KeyEntry {
+                key,
+                counters: new(),
+            };
+            self.len += 1;
+        }
+        &mut entry.counters
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Counters> {
+        self.slots
+            .iter()
+            .filter(|entry| entry.key != 0)
+            .map(|entry| &entry.counters)
+    }
+
+    /// Slots, free or not (for the memory report).
+    fn capacity(&self) -> usize {
+        self.slots.len()
+    }
 }
 
 /// A space-saving ranking in place: at most [`TOP_SOURCES`] addresses (as
@@ -426,6 +538,10 @@ struct PendingSource {
     source: u32,
 }
 
+/// How many pending sources ahead [`Aggregator::apply_sources`] asks for
+/// the sketch it will update.
+const PREFETCH_AHEAD: usize = 8;
+
 /// Records whose key lookups are made together: their cache misses in the
 /// key table overlap (a record's own parsing and typing is too long for
 /// the processor to reach the next record's lookup while one waits).
@@ -447,17 +563,18 @@ struct Prepared {
 ///
 /// Per record, the hot path finds the interface (by its id packed into
 /// words) and types the key (the addresses tested as integers); records
-/// then wait in a batch of [`BATCH`], whose keys' entries are found one
-/// after the other by their packed form (so that their cache misses
-/// overlap) and their counters added there (the per-hour coverage of
-/// aggregated records is their keys' `flows`, summed when the documents
-/// are read); the source goes into a bounded buffer
-/// that is applied to the sketches and rankings in key order when full and
-/// before the documents are read ([`Aggregator::flush`]), so that updates
-/// of one key come together instead of one cache miss per record. A stable
-/// (counting) sort keeps each key's sources in record order, so the
-/// space-saving ranking (which depends on order) and the sketch (which
-/// does not) are exactly those of applying record by record.
+/// then wait in a batch of [`BATCH`], whose keys' slots in the
+/// [`KeyTable`] are all asked for first and then found one after the other
+/// (so that their cache misses overlap) and their counters added there
+/// (the per-hour coverage of aggregated records is their keys' `flows`,
+/// summed when the documents are read); the source goes into a bounded
+/// buffer that is applied to the sketches and rankings in key order when
+/// full and before the documents are read ([`Aggregator::flush`]), each
+/// key's sketch asked for a few sources ahead, so that updates of one key
+/// come together instead of one cache miss per record. A stable (counting)
+/// sort keeps each key's sources in record order, so the space-saving
+/// ranking (which depends on order) and the sketch (which does not) are
+/// exactly those of applying record by record.
 pub struct Aggregator {
     map: std::sync::Arc<NetworkMap>,
     interface_index: HashMap<ShortId, u32, Fast>,
@@ -466,8 +583,7 @@ pub struct Aggregator {
     networks: classify::SharedNetworks,
     interfaces: Vec<InterfaceSlot>,
     /// By [`TrafficKey::packed`].
-    keys: hashbrown::HashTable<KeyEntry>,
-    hasher: Fast,
+    keys: KeyTable,
     /// Indexed by `Counters::index`: the keys' sketches and rankings.
     sources: Vec<KeySources>,
     pending: Vec<PendingSource>,
@@ -489,8 +605,7 @@ impl Aggregator {
             long_interface_index: HashMap::default(),
             networks: classify::SharedNetworks::default(),
             interfaces: Vec::new(),
-            keys: hashbrown::HashTable::new(),
-            hasher: Fast::default(),
+            keys: KeyTable::new(),
             sources: Vec::new(),
             pending: Vec::new(),
             pending_v6: Vec::new(),
@@ -631,31 +746,19 @@ impl Aggregator {
         if !self.batch.is_empty() && self.pending.capacity() == 0 {
             self.pending.reserve_exact(PENDING_SOURCES);
         }
-        for at in 0..self.batch.len() {
+        self.keys.reserve(self.batch.len());
+        let mut hashes = [0u64; BATCH];
+        for (hash, prepared) in hashes.iter_mut().zip(&self.batch) {
+            *hash = self.keys.hash(prepared.key.packed());
+            self.keys.prefetch(*hash);
+        }
+        for (at, &hash) in hashes.iter().enumerate().take(self.batch.len()) {
             let prepared = self.batch[at];
-            let packed = prepared.key.packed();
             let sources = &mut self.sources;
-            let hasher = &self.hasher;
-            let entry = self
-                .keys
-                .entry(
-                    hasher.hash_one(packed),
-                    |entry| entry.key == packed,
-                    |entry| hasher.hash_one(entry.key),
-                )
-                .or_insert_with(|| {
-                    sources.push(KeySources::new(prepared.key));
-                    KeyEntry {
-                        key: packed,
-                        counters: Counters::new(
-                            (sources.len() - 1) as u32,
-                            prepared.start,
-                            prepared.end,
-                        ),
-                    }
-                })
-                .into_mut();
-            let counters = &mut entry.counters;
+            let counters = self.keys.counters(prepared.key.packed(), hash, || {
+                sources.push(KeySources::new(prepared.key));
+                Counters::new((sources.len() - 1) as u32, prepared.start, prepared.end)
+            });
             counters.add(
                 prepared.packets,
                 prepared.bytes,
@@ -709,7 +812,15 @@ impl Aggregator {
             sorted[*at as usize] = *pending;
             *at += 1;
         }
-        for pending in sorted.iter() {
+        for (at, pending) in sorted.iter().enumerate() {
+            // The walk's misses asked for ahead: a key's sources some
+            // places on, then, once that line is in, its sketch's registers.
+            if let Some(ahead) = sorted.get(at + 2 * PREFETCH_AHEAD) {
+                super::prefetch(&self.sources[ahead.key as usize]);
+            }
+            if let Some(ahead) = sorted.get(at + PREFETCH_AHEAD) {
+                self.sources[ahead.key as usize].sketch.prefetch();
+            }
             let sources = &mut self.sources[pending.key as usize];
             let source = if sources.key.ip_version == 4 {
                 IpAddr::V4(std::net::Ipv4Addr::from(pending.source))
@@ -725,7 +836,7 @@ impl Aggregator {
     /// Bytes held by the aggregator's tables and values (an estimate from
     /// sizes and capacities, for the memory report).
     pub fn approximate_bytes(&self) -> usize {
-        let key = std::mem::size_of::<KeyEntry>() + 1;
+        let key = std::mem::size_of::<KeyEntry>();
         let entry = std::mem::size_of::<KeySources>();
         let hour = std::mem::size_of::<(u32, Coverage)>();
         self.keys.capacity() * key
@@ -762,7 +873,7 @@ impl Aggregator {
         object_id: &str,
     ) -> Vec<AggregateDoc> {
         self.flush();
-        let mut keys: Vec<&Counters> = self.keys.iter().map(|entry| &entry.counters).collect();
+        let mut keys: Vec<&Counters> = self.keys.iter().collect();
         keys.sort_by(|a, b| {
             let key = |c: &Counters| &self.sources[c.index as usize].key;
             let name = |k: &TrafficKey| &*self.interfaces[k.interface as usize].id;
@@ -774,7 +885,7 @@ impl Aggregator {
                 coverage.insert((index as u32, *hour), *counted);
             }
         }
-        for counters in self.keys.iter().map(|entry| &entry.counters) {
+        for counters in self.keys.iter() {
             let key = &self.sources[counters.index as usize].key;
             coverage
                 .entry((key.interface, key.hour))
@@ -1270,6 +1381,40 @@ mod tests {
             expected.iter().map(|(_, _, a)| a.flows).sum::<u64>(),
             lines.len() as u64
         );
+    }
+
+    /// The key table grows by moving its entries: keys made before and
+    /// after each growth keep their own counters.
+    #[test]
+    fn keys_across_the_key_tables_growths_keep_their_counters() {
+        let ports = 3_000u64;
+        // Round after round over every port, so that each growth happens
+        // between records of keys it moves.
+        let lines: Vec<String> = (0..4)
+            .flat_map(|round| {
+                (1..=ports)
+                    .filter(move |port| round <= port % 4)
+                    .map(|port| {
+                        format!(
+                            "eni-a 203.0.113.9 10.0.0.5 40000 {port} 6 {port} 40 7200 7260 ACCEPT OK"
+                        )
+                    })
+            })
+            .collect();
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let documents = aggregate(
+            "interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status",
+            &lines,
+            NetworkMap::new(),
+        );
+        let traffic = traffic(&documents);
+        assert_eq!(traffic.len(), ports as usize);
+        for (_, doc) in traffic {
+            let port = u64::from(doc.dst_port);
+            let records = port % 4 + 1;
+            assert_eq!(doc.flows, records, "port {port}");
+            assert_eq!(doc.packets, port * records, "port {port}");
+        }
     }
 
     #[test]

@@ -99,6 +99,20 @@ impl Hll {
         }
     }
 
+    /// Brings the sketch's first registers into the cache ahead of an
+    /// insert (see [`super::prefetch`]).
+    #[inline(always)]
+    pub(crate) fn prefetch(&self) {
+        match self {
+            Self::Sparse(entries) => {
+                if let Some(first) = entries.first() {
+                    super::prefetch(first);
+                }
+            }
+            Self::Dense(registers) => super::prefetch(&registers[0]),
+        }
+    }
+
     fn densify(&mut self) {
         if let Self::Sparse(entries) = self {
             let mut registers = Box::new([0u8; REGISTERS]);

@@ -14,3 +14,14 @@ pub mod classify;
 pub mod fields;
 pub mod hll;
 pub mod parse;
+
+/// Asks the processor to bring `value`'s cache line in ahead of its use: a
+/// hint, never a fault, whatever the address (none on targets without
+/// one, such as AArch64 here, where it is a no-op).
+#[inline(always)]
+pub(crate) fn prefetch<T>(value: &T) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
+    safe_arch::prefetch_t0(value);
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
+    let _ = value;
+}
