@@ -157,6 +157,9 @@ pub struct Format {
     /// The field of each column ([`Field::Skipped`] for an unknown name):
     /// what the parser dispatches on, one byte per column.
     fields: Vec<Field>,
+    /// Whether the fields are [`DEFAULT_FIELDS`] (the parser reads those
+    /// without dispatching).
+    default: bool,
 }
 
 /// A header line that cannot be a format.
@@ -211,8 +214,13 @@ impl Format {
                 Column::Known(field) => *field,
                 Column::Unknown(_) => Field::Skipped,
             })
-            .collect();
-        Self { columns, fields }
+            .collect::<Vec<_>>();
+        let default = fields == DEFAULT_FIELDS;
+        Self {
+            columns,
+            fields,
+            default,
+        }
     }
 
     /// The format a text header line names (words separated by spaces).
@@ -245,6 +253,12 @@ impl Format {
     /// The field of each column, [`Field::Skipped`] for unknown names.
     pub fn fields(&self) -> &[Field] {
         &self.fields
+    }
+
+    /// Whether the columns are the default format's ([`DEFAULT_FIELDS`]),
+    /// in its order.
+    pub fn is_default(&self) -> bool {
+        self.default
     }
 
     pub fn len(&self) -> usize {
