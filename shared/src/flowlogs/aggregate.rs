@@ -440,7 +440,7 @@ impl<T: Copy + Default + PartialEq> Ranking<T> {
 /// pending sources are applied in key order, so the flush walks these in
 /// the order they lie in memory. A key's sources are all of its IP
 /// version: IPv4 ones are ranked as 32-bit integers in the entry itself
-/// (136 bytes in all), IPv6 ones in a ranking of 128-bit integers apart.
+/// (128 bytes in all), IPv6 ones in a ranking of 128-bit integers apart.
 struct KeySources {
     key: TrafficKey,
     sketch: Hll,
@@ -450,7 +450,7 @@ struct KeySources {
 
 // The sizes the comments and the memory report count on.
 const _: () = assert!(std::mem::size_of::<KeyEntry>() == 64);
-const _: () = assert!(std::mem::size_of::<KeySources>() == 136);
+const _: () = assert!(std::mem::size_of::<KeySources>() == 128);
 
 impl KeySources {
     fn new(key: TrafficKey) -> Self {
