@@ -5,10 +5,11 @@
 //! first set) and turns dense (one byte per register) past [`SPARSE_MAX`]
 //! of them, so the many aggregates with a handful of sources stay small. A
 //! sparse register is found by comparing eight entries at once: no search
-//! that branches on their values, no entries moved to make room. The hash of an address is fixed
-//! here (a 64-bit finalizer over its bits), never a process-seeded hasher:
-//! sketches written by different invocations, and read back from the
-//! archive by the evaluation, merge into the union's sketch.
+//! that branches on their values, no entries moved to make room. The hash
+//! of an address is fixed here (a 64-bit finalizer over its bits), never a
+//! process-seeded hasher: sketches written by different invocations, and
+//! read back from the archive by the evaluation, merge into the union's
+//! sketch.
 //!
 //! [`Hll::to_base64`] is the archive's form: one byte `1` then the sparse
 //! entries (big-endian `index << 6 | rank`), or one byte `2` then the 1,024
@@ -107,11 +108,8 @@ impl Hll {
                 // the larger rank (a free place's is none).
                 let (same, free) = (u16x8::splat(register), u16x8::splat(0));
                 let ranks = u16x8::splat(0x3f);
-                for eight in entries.chunks_exact_mut(8) {
-                    let Ok(lanes) = <[u16; 8]>::try_from(&*eight) else {
-                        break;
-                    };
-                    let lanes = u16x8::new(lanes);
+                for eight in entries.as_chunks_mut::<8>().0 {
+                    let lanes = u16x8::new(*eight);
                     let place = ((lanes & !ranks).simd_eq(same) | lanes.simd_eq(free)).to_bitmask();
                     if place != 0 {
                         let at = place.trailing_zeros() as usize;
