@@ -16,8 +16,8 @@ pub mod hll;
 pub mod parse;
 
 /// Asks the processor to bring `value`'s cache line in ahead of its use: a
-/// hint, never a fault, whatever the address (none on targets without
-/// one, such as AArch64 here, where it is a no-op).
+/// hint, never a fault. x86-64 only (`safe_arch`); on other targets, such
+/// as the arm64 Lambdas, a no-op (AArch64's hint is `unsafe` to call).
 #[inline(always)]
 pub(crate) fn prefetch<T>(value: &T) {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
