@@ -539,7 +539,8 @@ struct PendingSource {
 }
 
 /// How many pending sources ahead [`Aggregator::apply_sources`] asks for
-/// the sketch it will update.
+/// the sketch it will update (and twice as many for the key's sources,
+/// whose line holds the sketch's address).
 const PREFETCH_AHEAD: usize = 8;
 
 /// Records whose key lookups are made together: their cache misses in the
@@ -747,15 +748,18 @@ impl Aggregator {
             self.pending.reserve_exact(PENDING_SOURCES);
         }
         self.keys.reserve(self.batch.len());
-        let mut hashes = [0u64; BATCH];
-        for (hash, prepared) in hashes.iter_mut().zip(&self.batch) {
-            *hash = self.keys.hash(prepared.key.packed());
-            self.keys.prefetch(*hash);
+        // Each key packed and hashed once: its slot asked for now, looked
+        // up below.
+        let mut looked_up = [(0u128, 0u64); BATCH];
+        for (key, prepared) in looked_up.iter_mut().zip(&self.batch) {
+            let packed = prepared.key.packed();
+            *key = (packed, self.keys.hash(packed));
+            self.keys.prefetch(key.1);
         }
-        for (at, &hash) in hashes.iter().enumerate().take(self.batch.len()) {
+        for (at, &(packed, hash)) in looked_up.iter().enumerate().take(self.batch.len()) {
             let prepared = self.batch[at];
             let sources = &mut self.sources;
-            let counters = self.keys.counters(prepared.key.packed(), hash, || {
+            let counters = self.keys.counters(packed, hash, || {
                 sources.push(KeySources::new(prepared.key));
                 Counters::new((sources.len() - 1) as u32, prepared.start, prepared.end)
             });

@@ -234,6 +234,7 @@ fn parse_default_masked<'a>(
     }
     fields!(0 1 2 3 4 5 6 7 8 9 10 11 12 13);
     const _: () = assert!(DEFAULT_FIELDS.len() == 14);
+    // The last field's `start` is not read again.
     let _ = start;
     if ends != 0 {
         return parse_irregular(fields, line, record);
