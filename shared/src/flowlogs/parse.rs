@@ -517,13 +517,17 @@ impl<'a> Value<'a> {
             .simd_eq(sixteen)
             .to_bitmask()
             & inside;
-        if dots.count_ones() != 3 || dots | digits != inside {
+        // Exactly three dots: a third one, and none after it (clearing the
+        // lowest bit three times, where a population count is a dozen
+        // instructions without a target feature).
+        let rest = dots & dots.wrapping_sub(1);
+        let last = rest & rest.wrapping_sub(1);
+        if last == 0 || last & last.wrapping_sub(1) != 0 || dots | digits != inside {
             return None;
         }
         let first = dots.trailing_zeros();
-        let rest = dots & (dots - 1);
         let second = rest.trailing_zeros();
-        let third = (rest & (rest - 1)).trailing_zeros();
+        let third = last.trailing_zeros();
         let values = head & u128::from_ne_bytes([0x0f; 16]);
         // One to three digits from `from` to `to`, right-aligned in three
         // bytes; a length out of range makes a value over 255.
