@@ -704,10 +704,19 @@ impl Aggregator {
             return;
         };
         let view = &self.interfaces[interface as usize].view;
-        let direction = classify::direction(record, view);
+        let (direction, remote, source_class) = match view
+            .v4
+            .as_ref()
+            .and_then(|tests| classify::place_v4(record, tests))
+        {
+            Some((direction, remote, class)) => (direction, IpAddr::V4(remote), class),
+            None => {
+                let direction = classify::direction(record, view);
+                let remote = classify::remote_address(record, direction).unwrap_or(source);
+                (direction, remote, classify::source_class(remote, view))
+            }
+        };
         let initiator = classify::initiator(record, direction);
-        let remote = classify::remote_address(record, direction).unwrap_or(source);
-        let source_class = classify::source_class(remote, view);
         let key = TrafficKey {
             interface,
             hour,

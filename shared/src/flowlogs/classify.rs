@@ -12,11 +12,12 @@
 //! below fall back as documented on each function.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use ipnet::{IpNet, Ipv6Net};
 use serde::{Deserialize, Serialize};
+use wide::u32x4;
 
 use super::parse::{FlowDirection, Record};
 
@@ -123,6 +124,7 @@ impl NetworkMap {
             known: interface.is_some(),
             first_address: addresses.first().copied(),
             more_addresses: addresses.get(1..).unwrap_or_default().to_vec(),
+            v4: V4Tests::new(addresses, &networks),
             networks,
         }
     }
@@ -192,6 +194,8 @@ pub struct InterfaceView {
     more_addresses: Vec<IpAddr>,
     /// Its VPC's networks, shared with the other interfaces of the VPC.
     networks: Arc<VpcNetworks>,
+    /// The same, in place for IPv4 records, when they fit.
+    pub(crate) v4: Option<V4Tests>,
 }
 
 impl InterfaceView {
@@ -202,6 +206,150 @@ impl InterfaceView {
     fn in_vpc(&self, address: IpAddr) -> bool {
         self.networks.vpc.contains(address)
     }
+}
+
+/// An interface's tests of IPv4 addresses in place, as [`place_v4`] makes
+/// them: its IPv4 addresses and its VPC's and the peered VPCs' IPv4 blocks,
+/// when they fit (at most [`OWN_V4`] addresses and [`BLOCKS_V4`] blocks of
+/// each kind; most interfaces have one or two addresses and most VPCs one
+/// block). No pointer to follow, and every test made at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct V4Tests {
+    /// The interface's IPv4 addresses widened; [`NO_ADDRESS`] (no IPv4
+    /// address widens to it) in the places it does not have.
+    own: [u64; OWN_V4],
+    vpc: BlocksV4,
+    peered: BlocksV4,
+    /// Whether the VPC has any block (of either family): the direction
+    /// then follows the VPC's blocks, else private ranges.
+    has_vpc: bool,
+}
+
+const OWN_V4: usize = 2;
+const BLOCKS_V4: usize = 4;
+const NO_ADDRESS: u64 = 1 << 32;
+
+/// At most [`BLOCKS_V4`] IPv4 blocks as networks and masks; an unused place
+/// is network 1 under mask 0, which no address matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct BlocksV4 {
+    networks: [u32; BLOCKS_V4],
+    masks: [u32; BLOCKS_V4],
+}
+
+impl BlocksV4 {
+    fn new(blocks: &[(u32, u32)]) -> Option<Self> {
+        if blocks.len() > BLOCKS_V4 {
+            return None;
+        }
+        let mut fitted = Self {
+            networks: [1; BLOCKS_V4],
+            masks: [0; BLOCKS_V4],
+        };
+        for (at, &(network, mask)) in blocks.iter().enumerate() {
+            fitted.networks[at] = network;
+            fitted.masks[at] = mask;
+        }
+        Some(fitted)
+    }
+
+    fn contains(&self, address: u32) -> bool {
+        let masked = u32x4::splat(address) & u32x4::new(self.masks);
+        masked.simd_eq(u32x4::new(self.networks)).any()
+    }
+}
+
+impl V4Tests {
+    fn new(addresses: &[IpAddr], networks: &VpcNetworks) -> Option<Self> {
+        let mut own = [NO_ADDRESS; OWN_V4];
+        let mut v4 = addresses.iter().filter_map(|address| match address {
+            IpAddr::V4(v4) => Some(u64::from(u32::from(*v4))),
+            IpAddr::V6(_) => None,
+        });
+        for place in &mut own {
+            *place = v4.next().unwrap_or(NO_ADDRESS);
+        }
+        if v4.next().is_some() {
+            return None;
+        }
+        Some(Self {
+            own,
+            vpc: BlocksV4::new(&networks.vpc.v4)?,
+            peered: BlocksV4::new(&networks.peered.v4)?,
+            has_vpc: !networks.vpc.is_empty(),
+        })
+    }
+
+    fn owns(&self, address: u32) -> bool {
+        let address = u64::from(address);
+        self.own
+            .iter()
+            .fold(false, |owned, &own| owned | (own == address))
+    }
+}
+
+/// [`direction`], [`remote_address`] and [`source_class`] at once for a
+/// record of two IPv4 addresses without `pkt-srcaddr`, `pkt-dstaddr` or
+/// `flow-direction` (every record of the default format), by an interface's
+/// [`V4Tests`]: the same rules, every test made and the results combined,
+/// with no branch on the addresses (they vary from record to record
+/// without a pattern, so such branches mispredict). `None` for any other
+/// record.
+#[inline(always)]
+pub(crate) fn place_v4(
+    record: &Record<'_>,
+    tests: &V4Tests,
+) -> Option<(Direction, Ipv4Addr, SourceClass)> {
+    let (Some(IpAddr::V4(source)), Some(IpAddr::V4(destination)), None, None, None) = (
+        record.srcaddr,
+        record.dstaddr,
+        record.pkt_srcaddr,
+        record.pkt_dstaddr,
+        record.flow_direction,
+    ) else {
+        return None;
+    };
+    let (source, destination) = (u32::from(source), u32::from(destination));
+    let (vpc_source, vpc_destination) =
+        (tests.vpc.contains(source), tests.vpc.contains(destination));
+    let (private_source, private_destination) = (is_private_v4(source), is_private_v4(destination));
+    let has_vpc = tests.has_vpc;
+    let inside_source = (has_vpc & vpc_source) | (!has_vpc & private_source);
+    let inside_destination = (has_vpc & vpc_destination) | (!has_vpc & private_destination);
+    let ports_say_egress = record
+        .srcport
+        .zip(record.dstport)
+        .is_some_and(|(source_port, destination_port)| destination_port > source_port);
+    let ingress = tests.owns(destination)
+        | (!tests.owns(source)
+            & ((inside_destination & !inside_source)
+                | (!(inside_source & !inside_destination) & !ports_say_egress)));
+    let remote = if ingress { source } else { destination };
+    let in_vpc = if ingress { vpc_source } else { vpc_destination };
+    let private = if ingress {
+        private_source
+    } else {
+        private_destination
+    };
+    let peered = tests.peered.contains(remote);
+    // By the first that holds: in the VPC, peered, private, else internet.
+    const CLASSES: [SourceClass; 8] = [
+        SourceClass::Internet,
+        SourceClass::Private,
+        SourceClass::Peered,
+        SourceClass::Peered,
+        SourceClass::SameVpc,
+        SourceClass::SameVpc,
+        SourceClass::SameVpc,
+        SourceClass::SameVpc,
+    ];
+    let class = CLASSES[usize::from(in_vpc) << 2 | usize::from(peered) << 1 | usize::from(private)];
+    let direction = if ingress {
+        Direction::Ingress
+    } else {
+        Direction::Egress
+    };
+    Some((direction, Ipv4Addr::from(remote), class))
 }
 
 /// The traffic's direction relative to the interface.
@@ -375,14 +523,7 @@ pub fn source_class(address: IpAddr, view: &InterfaceView) -> SourceClass {
 /// and link-local (169.254.0.0/16, fe80::/10).
 pub fn is_private(address: IpAddr) -> bool {
     match address {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            a == 10
-                || (a == 172 && (16..=31).contains(&b))
-                || (a == 192 && b == 168)
-                || (a == 100 && (64..=127).contains(&b))
-                || (a == 169 && b == 254)
-        }
+        IpAddr::V4(v4) => is_private_v4(u32::from(v4)),
         IpAddr::V6(v6) => {
             let first = v6.segments()[0];
             first & 0xfe00 == 0xfc00 || first & 0xffc0 == 0xfe80
@@ -390,11 +531,22 @@ pub fn is_private(address: IpAddr) -> bool {
     }
 }
 
+/// [`is_private`] of an IPv4 address's bits, every range tested at once.
+fn is_private_v4(bits: u32) -> bool {
+    // 10/8, 172.16/12, 192.168/16, 100.64/10, 169.254/16.
+    (bits & 0xff00_0000 == 0x0a00_0000)
+        | (bits & 0xfff0_0000 == 0xac10_0000)
+        | (bits & 0xffff_0000 == 0xc0a8_0000)
+        | (bits & 0xffc0_0000 == 0x6440_0000)
+        | (bits & 0xffff_0000 == 0xa9fe_0000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::flowlogs::fields::Format;
     use crate::flowlogs::parse::parse_record;
+    use proptest::prelude::*;
 
     fn map() -> NetworkMap {
         let mut map = NetworkMap::new();
@@ -599,5 +751,99 @@ mod tests {
         assert_eq!(class("fe80::1"), SourceClass::Private);
         assert_eq!(class("203.0.113.12"), SourceClass::Internet);
         assert_eq!(class("2001:db8::1"), SourceClass::Internet);
+    }
+
+    /// Addresses of every kind the rules tell apart: the interface's own,
+    /// in its VPC, peered, private, public.
+    const ADDRESSES: [&str; 10] = [
+        "10.0.0.5",
+        "10.0.0.6",
+        "10.0.1.9",
+        "10.1.2.3",
+        "172.16.5.4",
+        "192.168.1.1",
+        "100.64.1.1",
+        "169.254.169.254",
+        "52.1.2.3",
+        "203.0.113.9",
+    ];
+    const BLOCKS: [&str; 8] = [
+        "10.0.0.0/16",
+        "10.0.0.0/24",
+        "10.1.0.0/16",
+        "172.16.0.0/12",
+        "52.0.0.0/8",
+        "0.0.0.0/0",
+        "203.0.113.0/31",
+        "2600:1f18::/56",
+    ];
+
+    fn an_address() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            4 => proptest::sample::select(&ADDRESSES[..]).prop_map(|a| a.parse().unwrap()),
+            1 => any::<u32>().prop_map(|bits| IpAddr::V4(Ipv4Addr::from(bits))),
+            1 => Just("2600:1f18::7".parse().unwrap()),
+        ]
+    }
+
+    fn blocks() -> impl Strategy<Value = Vec<IpNet>> {
+        proptest::collection::vec(
+            proptest::sample::select(&BLOCKS[..]).prop_map(|b| b.parse().unwrap()),
+            0..6,
+        )
+    }
+
+    proptest! {
+        /// The in-place IPv4 tests place a record as the rules do, for every
+        /// mix of addresses and blocks, and are taken whenever they fit.
+        #[test]
+        fn ipv4_records_are_placed_in_place_as_by_the_rules(
+            known in any::<bool>(),
+            addresses in proptest::collection::vec(an_address(), 0..4),
+            vpc in blocks(),
+            peered in blocks(),
+            source in an_address(),
+            destination in an_address(),
+            ports in (proptest::option::of(any::<u16>()), proptest::option::of(any::<u16>())),
+        ) {
+            let mut map = NetworkMap::new();
+            if known {
+                map.insert_interface("eni-x", Some("vpc-x".into()), addresses.clone());
+            }
+            for block in &vpc {
+                map.insert_vpc_cidr("vpc-x", *block);
+            }
+            for block in &peered {
+                map.insert_peered_cidr("vpc-x", *block);
+            }
+            let view = map.view("eni-x");
+            let port = |port: Option<u16>| port.map_or("-".to_owned(), |p| p.to_string());
+            let line = format!("eni-x {source} {destination} {} {} 6", port(ports.0), port(ports.1));
+            let record = parse_record(
+                &Format::from_header("interface-id srcaddr dstaddr srcport dstport protocol").unwrap(),
+                line.as_bytes(),
+            )
+            .unwrap();
+            let direction = direction(&record, &view);
+            let remote = remote_address(&record, direction).unwrap();
+            let expected = (direction, remote, source_class(remote, &view));
+            // Distinct blocks: the map keeps a block once.
+            let v4 = |blocks: &[IpNet]| {
+                let mut v4: Vec<_> = blocks.iter().filter(|b| matches!(b, IpNet::V4(_))).collect();
+                v4.sort();
+                v4.dedup();
+                v4.len()
+            };
+            let fits = !known
+                || (addresses.iter().filter(|a| a.is_ipv4()).count() <= OWN_V4
+                    && v4(&vpc) <= BLOCKS_V4
+                    && v4(&peered) <= BLOCKS_V4);
+            prop_assert_eq!(view.v4.is_some(), fits);
+            let placed = view.v4.as_ref().and_then(|tests| place_v4(&record, tests));
+            prop_assert_eq!(placed.is_some(), fits && source.is_ipv4() && destination.is_ipv4());
+            if let Some((direction, remote, class)) = placed {
+                prop_assert_eq!((direction, IpAddr::V4(remote), class), expected, "{}", line);
+            }
+        }
     }
 }
