@@ -280,9 +280,10 @@ impl KeyEntry {
 
 /// The key table: open addressing with linear probing over cache-line
 /// entries, at most seven eighths full (as hashbrown's). A key's first
-/// slot follows from its hash alone, so a batch asks for each record's
-/// slot ([`KeyTable::prefetch`]) before it looks any up (a general-purpose
-/// table has no such hint); most keys lie in that slot or the next few.
+/// slot follows from its hash alone, so a record's slot is asked for
+/// ([`KeyTable::prefetch`]) when it is typed, [`LAG`] records before it is
+/// looked up (a general-purpose table has no such hint); most keys lie in
+/// that slot or the next few.
 /// The hash is seeded per table, so no crafted object can make its keys
 /// collide.
 struct KeyTable {
@@ -381,6 +382,10 @@ impl KeyTable {
 /// integers) and their counts, never allocating or growing.
 struct Ranking<T> {
     ranked: u8,
+    /// Once every place is taken: the places holding the least count, one
+    /// bit each (so a replacement takes the first of them without reading
+    /// every count: space-saving counts only ever grow by one).
+    least: u16,
     /// Records of one object (saturating: an object holds far fewer than
     /// four billion).
     flows: [u32; TOP_SOURCES],
@@ -392,6 +397,7 @@ impl<T: Copy + Default + PartialEq> Ranking<T> {
     fn new() -> Self {
         Self {
             ranked: 0,
+            least: 0,
             flows: [0; TOP_SOURCES],
             addresses: [T::default(); TOP_SOURCES],
         }
@@ -409,23 +415,41 @@ impl<T: Copy + Default + PartialEq> Ranking<T> {
             equal |= u32::from(*ranked_address == address) << at;
         }
         equal &= (1 << ranked) - 1;
-        if equal != 0 {
-            let at = equal.trailing_zeros() as usize;
-            self.flows[at] = self.flows[at].saturating_add(1);
+        let at = if equal != 0 {
+            equal.trailing_zeros() as usize
         } else if ranked < TOP_SOURCES {
             self.addresses[ranked] = address;
             self.flows[ranked] = 1;
             self.ranked += 1;
-        } else {
-            let mut least = 0;
-            for at in 1..TOP_SOURCES {
-                if self.flows[at] < self.flows[least] {
-                    least = at;
-                }
+            if ranked + 1 == TOP_SOURCES {
+                self.least = self.places_of_least();
             }
-            self.addresses[least] = address;
-            self.flows[least] = self.flows[least].saturating_add(1);
+            return;
+        } else {
+            let at = self.least.trailing_zeros() as usize;
+            self.addresses[at] = address;
+            at
+        };
+        let before = self.flows[at];
+        self.flows[at] = before.saturating_add(1);
+        if ranked == TOP_SOURCES && self.flows[at] != before {
+            // The place leaves the least; when it was the last of them, the
+            // least is now its count, one more (counts grow by one).
+            self.least &= !(1 << at);
+            if self.least == 0 {
+                self.least = self.places_of_least();
+            }
         }
+    }
+
+    /// The places whose count is the least, one bit each.
+    fn places_of_least(&self) -> u16 {
+        let least = self.flows.iter().copied().min().unwrap_or(0);
+        let mut places = 0u16;
+        for (at, flows) in self.flows.iter().enumerate() {
+            places |= u16::from(*flows == least) << at;
+        }
+        places
     }
 
     /// The ranked addresses and their counts, in place order.
@@ -543,15 +567,19 @@ struct PendingSource {
 /// whose line holds the sketch's address).
 const PREFETCH_AHEAD: usize = 8;
 
-/// Records whose key lookups are made together: their cache misses in the
-/// key table overlap (a record's own parsing and typing is too long for
-/// the processor to reach the next record's lookup while one waits).
-const BATCH: usize = 16;
+/// How many records a key lookup waits after its slot in the key table is
+/// asked for: the slot comes in while those records are parsed and typed
+/// (a record's own parsing and typing is too long for the processor to
+/// reach the next record's lookup while one waits).
+const LAG: usize = 4;
 
 /// A record typed, waiting for its key lookup.
 #[derive(Clone, Copy)]
 struct Prepared {
     key: TrafficKey,
+    /// [`TrafficKey::packed`], and its hash in the key table.
+    packed: u128,
+    hash: u64,
     packets: u64,
     bytes: u64,
     start: i64,
@@ -564,9 +592,9 @@ struct Prepared {
 ///
 /// Per record, the hot path finds the interface (by its id packed into
 /// words) and types the key (the addresses tested as integers); records
-/// then wait in a batch of [`BATCH`], whose keys' slots in the
-/// [`KeyTable`] are all asked for first and then found one after the other
-/// (so that their cache misses overlap) and their counters added there
+/// then wait [`LAG`] records for their key lookups, their slots in the
+/// [`KeyTable`] asked for when they are typed (so that the cache misses
+/// overlap the records in between), and their counters are added there
 /// (the per-hour coverage of aggregated records is their keys' `flows`,
 /// summed when the documents are read); the source goes into a bounded
 /// buffer that is applied to the sketches and rankings in key order when
@@ -593,8 +621,10 @@ pub struct Aggregator {
     /// start, and the sources in key order (kept to be reused).
     scratch_starts: Vec<u32>,
     scratch_sorted: Vec<PendingSource>,
-    /// Records waiting for their key lookups (at most [`BATCH`]).
-    batch: Vec<Prepared>,
+    /// Records waiting for their key lookups: at most [`LAG`], the oldest
+    /// at `oldest` once there are that many (a ring).
+    waiting: Vec<Prepared>,
+    oldest: usize,
     stats: AggregatorStats,
 }
 
@@ -612,7 +642,8 @@ impl Aggregator {
             pending_v6: Vec::new(),
             scratch_starts: Vec::new(),
             scratch_sorted: Vec::new(),
-            batch: Vec::with_capacity(BATCH),
+            waiting: Vec::with_capacity(LAG),
+            oldest: 0,
             stats: AggregatorStats::default(),
         }
     }
@@ -621,8 +652,9 @@ impl Aggregator {
         self.stats
     }
 
-    /// Traffic keys held (of the records applied: a batch's keys count
-    /// from [`Aggregator::flush`] or the batch's end on).
+    /// Traffic keys held (of the records looked up: the last [`LAG`]
+    /// records' keys count from [`Aggregator::flush`] or the next records
+    /// on).
     pub fn key_count(&self) -> usize {
         self.sources.len()
     }
@@ -733,8 +765,13 @@ impl Aggregator {
             ip_version: if remote.is_ipv4() { 4 } else { 6 },
         };
         let end = record.end.unwrap_or(start);
-        self.batch.push(Prepared {
+        let packed = key.packed();
+        let hash = self.keys.hash(packed);
+        self.keys.prefetch(hash);
+        let prepared = Prepared {
             key,
+            packed,
+            hash,
             packets: record.packets.unwrap_or(0),
             bytes: record.bytes.unwrap_or(0),
             start,
@@ -743,68 +780,71 @@ impl Aggregator {
                 IpAddr::V4(v4) => u128::from(u32::from(v4)),
                 IpAddr::V6(v6) => u128::from(v6),
             },
-        });
-        if self.batch.len() == BATCH {
-            self.apply_batch();
+        };
+        if self.waiting.len() < LAG {
+            self.waiting.push(prepared);
+        } else {
+            let oldest = std::mem::replace(&mut self.waiting[self.oldest], prepared);
+            self.oldest = (self.oldest + 1) % LAG;
+            self.look_up(oldest);
         }
         self.stats.aggregated += 1;
     }
 
-    /// Finds the batch's keys in the key table, adds their counters and
-    /// queues their sources, in record order.
-    fn apply_batch(&mut self) {
-        if !self.batch.is_empty() && self.pending.capacity() == 0 {
+    /// Finds a record's key in the key table, adds its counters and queues
+    /// its source.
+    fn look_up(&mut self, prepared: Prepared) {
+        if self.pending.capacity() == 0 {
             self.pending.reserve_exact(PENDING_SOURCES);
         }
-        self.keys.reserve(self.batch.len());
-        // Each key packed and hashed once: its slot asked for now, looked
-        // up below.
-        let mut looked_up = [(0u128, 0u64); BATCH];
-        for (key, prepared) in looked_up.iter_mut().zip(&self.batch) {
-            let packed = prepared.key.packed();
-            *key = (packed, self.keys.hash(packed));
-            self.keys.prefetch(key.1);
+        self.keys.reserve(1);
+        let sources = &mut self.sources;
+        let counters = self.keys.counters(prepared.packed, prepared.hash, || {
+            sources.push(KeySources::new(prepared.key));
+            Counters::new((sources.len() - 1) as u32, prepared.start, prepared.end)
+        });
+        counters.add(
+            prepared.packets,
+            prepared.bytes,
+            prepared.start,
+            prepared.end,
+        );
+        let index = counters.index;
+        let source = if prepared.key.ip_version == 4 {
+            prepared.source as u32
+        } else {
+            self.pending_v6
+                .push(std::net::Ipv6Addr::from(prepared.source));
+            (self.pending_v6.len() - 1) as u32
+        };
+        self.pending.push(PendingSource { key: index, source });
+        if self.pending.len() == PENDING_SOURCES {
+            self.apply_sources();
         }
-        for (at, &(packed, hash)) in looked_up.iter().enumerate().take(self.batch.len()) {
-            let prepared = self.batch[at];
-            let sources = &mut self.sources;
-            let counters = self.keys.counters(packed, hash, || {
-                sources.push(KeySources::new(prepared.key));
-                Counters::new((sources.len() - 1) as u32, prepared.start, prepared.end)
-            });
-            counters.add(
-                prepared.packets,
-                prepared.bytes,
-                prepared.start,
-                prepared.end,
-            );
-            let index = counters.index;
-            let source = if prepared.key.ip_version == 4 {
-                prepared.source as u32
-            } else {
-                self.pending_v6
-                    .push(std::net::Ipv6Addr::from(prepared.source));
-                (self.pending_v6.len() - 1) as u32
-            };
-            self.pending.push(PendingSource { key: index, source });
-            if self.pending.len() == PENDING_SOURCES {
-                self.apply_sources();
-            }
-        }
-        self.batch.clear();
     }
 
-    /// Applies the waiting batch, then the pending sources to their keys'
+    /// The waiting records looked up, oldest first.
+    fn look_up_waiting(&mut self) {
+        let count = self.waiting.len();
+        for at in 0..count {
+            let prepared = self.waiting[(self.oldest + at) % count];
+            self.look_up(prepared);
+        }
+        self.waiting.clear();
+        self.oldest = 0;
+    }
+
+    /// Looks the waiting records up, then applies the pending sources to their keys'
     /// sketches and rankings, in key order (stable: each key's in record
     /// order). [`Aggregator::documents`] calls it; memory stays bounded
     /// without it.
     pub fn flush(&mut self) {
-        self.apply_batch();
+        self.look_up_waiting();
         self.apply_sources();
     }
 
     /// The pending sources applied, in key order; also when they fill
-    /// their buffer in the middle of a batch.
+    /// their buffer.
     fn apply_sources(&mut self) {
         // A counting sort by key: stable, and linear in the pending
         // sources and the keys.
@@ -868,7 +908,7 @@ impl Aggregator {
             + (self.pending.capacity() + self.scratch_sorted.capacity())
                 * std::mem::size_of::<PendingSource>()
             + self.pending_v6.capacity() * std::mem::size_of::<std::net::Ipv6Addr>()
-            + self.batch.capacity() * std::mem::size_of::<Prepared>()
+            + self.waiting.capacity() * std::mem::size_of::<Prepared>()
             + self.scratch_starts.capacity() * std::mem::size_of::<u32>()
             + self
                 .interfaces
