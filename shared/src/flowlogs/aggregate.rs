@@ -279,7 +279,9 @@ impl KeyEntry {
 }
 
 /// The key table: open addressing with linear probing over cache-line
-/// entries, at most seven eighths full (as hashbrown's). A key's first
+/// entries, at most three quarters full (a linear probe's length grows
+/// fast past that: hashbrown's seven eighths suits its groups of sixteen
+/// one-byte tags, not a probe from one whole entry to the next). A key's first
 /// slot follows from its hash alone, so a record's slot is asked for
 /// ([`KeyTable::prefetch`]) when it is typed, [`LAG`] records before it is
 /// looked up (a general-purpose table has no such hint); most keys lie in
@@ -310,10 +312,10 @@ impl KeyTable {
     /// stay where they are).
     fn reserve(&mut self, more: usize) {
         let wanted = self.len + more;
-        if wanted * 8 <= self.slots.len() * 7 {
+        if wanted * 4 <= self.slots.len() * 3 {
             return;
         }
-        let size = (wanted * 8 / 7 + 1).next_power_of_two().max(16);
+        let size = (wanted * 4 / 3 + 1).next_power_of_two().max(16);
         let old = std::mem::replace(&mut self.slots, vec![KeyEntry::FREE; size]);
         for entry in old.into_iter().filter(|entry| entry.key != 0) {
             let at = self.free_or_equal(entry.key, self.hash(entry.key & !OCCUPIED));
