@@ -279,15 +279,14 @@ impl KeyEntry {
 }
 
 /// The key table: open addressing with linear probing over cache-line
-/// entries, at most three quarters full (a linear probe's length grows
-/// fast past that: hashbrown's seven eighths suits its groups of sixteen
-/// one-byte tags, not a probe from one whole entry to the next). A key's first
-/// slot follows from its hash alone, so a record's slot is asked for
-/// ([`KeyTable::prefetch`]) when it is typed, [`LAG`] records before it is
-/// looked up (a general-purpose table has no such hint); most keys lie in
-/// that slot or the next few.
-/// The hash is seeded per table, so no crafted object can make its keys
-/// collide.
+/// entries, at most three quarters full (a linear probe lengthens fast
+/// past that: hashbrown's seven eighths suits its groups of sixteen
+/// one-byte tags, not a probe from one whole entry to the next). A key's
+/// first slot follows from its hash alone, so a record's slot is asked
+/// for ([`KeyTable::prefetch`]) when it is typed, [`LAG`] records before
+/// it is looked up (a general-purpose table has no such hint); most keys
+/// lie in that slot or the next few. The hash is seeded per table, so no
+/// crafted object can make its keys collide.
 struct KeyTable {
     /// A power of two of slots, or none.
     slots: Vec<KeyEntry>,
@@ -436,7 +435,8 @@ impl<T: Copy + Default + PartialEq> Ranking<T> {
         self.flows[at] = before.saturating_add(1);
         if ranked == TOP_SOURCES && self.flows[at] != before {
             // The place leaves the least; when it was the last of them, the
-            // least is now its count, one more (counts grow by one).
+            // least is found again (one more than before: counts grow by
+            // one, so it is this place's and maybe others').
             self.least &= !(1 << at);
             if self.least == 0 {
                 self.least = self.places_of_least();
@@ -474,7 +474,9 @@ struct KeySources {
     v6: Option<Box<Ranking<u128>>>,
 }
 
-// The sizes the comments and the memory report count on.
+// The sizes the comments and the memory report count on, and a place of
+// the ranking for each bit of `Ranking::least`.
+const _: () = assert!(TOP_SOURCES <= 16);
 const _: () = assert!(std::mem::size_of::<KeyEntry>() == 64);
 const _: () = assert!(std::mem::size_of::<KeySources>() == 128);
 
@@ -836,10 +838,10 @@ impl Aggregator {
         self.oldest = 0;
     }
 
-    /// Looks the waiting records up, then applies the pending sources to their keys'
-    /// sketches and rankings, in key order (stable: each key's in record
-    /// order). [`Aggregator::documents`] calls it; memory stays bounded
-    /// without it.
+    /// Looks the waiting records up, then applies the pending sources to
+    /// their keys' sketches and rankings, in key order (stable: each key's
+    /// in record order). [`Aggregator::documents`] calls it; memory stays
+    /// bounded without it.
     pub fn flush(&mut self) {
         self.look_up_waiting();
         self.apply_sources();

@@ -818,12 +818,14 @@ mod tests {
             }
             let view = map.view("eni-x");
             let port = |port: Option<u16>| port.map_or("-".to_owned(), |p| p.to_string());
-            let line = format!("eni-x {source} {destination} {} {} 6", port(ports.0), port(ports.1));
-            let record = parse_record(
-                &Format::from_header("interface-id srcaddr dstaddr srcport dstport protocol").unwrap(),
-                line.as_bytes(),
-            )
-            .unwrap();
+            let line = format!(
+                "eni-x {source} {destination} {} {} 6",
+                port(ports.0),
+                port(ports.1)
+            );
+            let format =
+                Format::from_header("interface-id srcaddr dstaddr srcport dstport protocol");
+            let record = parse_record(&format.unwrap(), line.as_bytes()).unwrap();
             let direction = direction(&record, &view);
             let remote = remote_address(&record, direction).unwrap();
             let expected = (direction, remote, source_class(remote, &view));
