@@ -290,11 +290,11 @@ impl V4Tests {
 
 /// [`direction`], [`remote_address`] and [`source_class`] at once for a
 /// record of two IPv4 addresses without `pkt-srcaddr`, `pkt-dstaddr` or
-/// `flow-direction` (every record of the default format), by an interface's
-/// [`V4Tests`]: the same rules, every test made and the results combined,
-/// with no branch on the addresses (they vary from record to record
-/// without a pattern, so such branches mispredict). `None` for any other
-/// record.
+/// `flow-direction` (every IPv4 record of the default format), by an
+/// interface's [`V4Tests`]: the same rules, every test made and the
+/// results combined, with no branch on the addresses (they vary from
+/// record to record without a pattern, so such branches mispredict).
+/// `None` for any other record.
 #[inline(always)]
 pub(crate) fn place_v4(
     record: &Record<'_>,
