@@ -255,50 +255,67 @@ const MASKED_LINE: usize = 128;
 /// follows in the buffer.
 #[inline(always)]
 fn scan_line(buffer: &[u8], from: usize) -> Option<(usize, Option<u128>)> {
-    let mut steps = [0u16; MASKED_LINE / 16];
-    let mut offset = 0;
+    scan_steps(buffer, from, 0, 0, |rest| {
+        rest.first_chunk::<16>().map(|sixteen| u8x16::new(*sixteen))
+    })
+}
+
+/// [`scan_line`]'s steps from `offset` on, the spaces before it in
+/// `spaces`. `load` reads a step's sixteen bytes, or none when fewer are
+/// left: then the last steps are [`scan_tail`]'s, so that a step's bytes
+/// go from memory to a register (a step read from either of two places
+/// would be stored to the stack and read back).
+#[inline(always)]
+fn scan_steps(
+    buffer: &[u8],
+    from: usize,
+    mut offset: usize,
+    // The spaces kept in a register, each step's sixteen bits shifted in
+    // from the top (steps stored to memory and read back as one integer
+    // wait for the stores: a load wider than each store is not forwarded
+    // from them); the last step's place sets the line's at the bottom.
+    mut spaces: u128,
+    load: impl Fn(&[u8]) -> Option<u8x16>,
+) -> Option<(usize, Option<u128>)> {
     loop {
         let at = from + offset;
-        if at >= buffer.len() {
-            return None;
-        }
-        let sixteen = match buffer.get(at..).and_then(|rest| rest.first_chunk::<16>()) {
-            Some(sixteen) => u8x16::new(*sixteen),
-            None => last_sixteen(buffer, at),
+        let rest = buffer.get(at..).filter(|rest| !rest.is_empty())?;
+        let Some(sixteen) = load(rest) else {
+            return scan_tail(buffer, from, offset, spaces);
         };
         let newlines = sixteen.simd_eq(u8x16::splat(b'\n')).to_bitmask();
         let mut found = sixteen.simd_eq(u8x16::splat(b' ')).to_bitmask();
         if newlines != 0 {
             let inside = newlines.trailing_zeros() as usize;
             found &= (1 << inside) - 1;
-            if let Some(step) = steps.get_mut(offset / 16) {
-                *step = found as u16;
-            }
             let length = offset + inside;
-            let mut spaces = [0u8; 16];
-            for (pair, step) in spaces.chunks_exact_mut(2).zip(steps) {
-                pair.copy_from_slice(&step.to_le_bytes());
-            }
             return Some((
                 at + inside,
-                (length < MASKED_LINE).then(|| u128::from_le_bytes(spaces)),
+                (length < MASKED_LINE)
+                    .then(|| (spaces >> 16 | u128::from(found) << 112) >> (112 - offset)),
             ));
         }
-        if let Some(step) = steps.get_mut(offset / 16) {
-            *step = found as u16;
-        }
+        spaces = spaces >> 16 | u128::from(found) << 112;
         offset += 16;
     }
 }
 
-/// The bytes of `buffer` from `at` to its end, zeros after them (neither a
-/// space nor a newline): the last step of a buffer.
+/// The last steps of a buffer: its last bytes, zeros after them (neither
+/// a space nor a newline).
+#[cold]
 #[inline(never)]
-fn last_sixteen(buffer: &[u8], at: usize) -> u8x16 {
-    let rest = buffer.get(at..).unwrap_or_default();
-    let mut sixteen = [0; 16];
-    sixteen[..rest.len()].copy_from_slice(rest);
-    u8x16::new(sixteen)
+fn scan_tail(
+    buffer: &[u8],
+    from: usize,
+    offset: usize,
+    spaces: u128,
+) -> Option<(usize, Option<u128>)> {
+    scan_steps(buffer, from, offset, spaces, |rest| {
+        let mut sixteen = [0; 16];
+        let inside = rest.len().min(16);
+        sixteen[..inside].copy_from_slice(&rest[..inside]);
+        Some(u8x16::new(sixteen))
+    })
 }
 
 /// A line the fast path does not take: fields split by runs of spaces, and
