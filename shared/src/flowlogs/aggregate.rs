@@ -968,6 +968,7 @@ impl Aggregator {
                 .iter()
                 .map(|i| std::mem::size_of::<InterfaceSlot>() + 64 + i.hours.capacity() * hour)
                 .sum::<usize>()
+            + self.interface_index.capacity() * std::mem::size_of::<IndexEntry>()
     }
 
     /// The documents of everything aggregated, in a stable order (traffic
