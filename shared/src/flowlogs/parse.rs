@@ -596,6 +596,7 @@ fn digits(word: u64, len: usize) -> Option<u64> {
 #[inline(always)]
 fn set<'a>(record: &mut Record<'a>, field: Field, value: Value<'a>) -> Result<(), Malformed> {
     if value.is_dash() {
+        clear(record, field);
         return Ok(());
     }
     let bytes = value.bytes();
@@ -654,6 +655,45 @@ fn set<'a>(record: &mut Record<'a>, field: Field, value: Value<'a>) -> Result<()
         Field::Skipped => {}
     }
     Ok(())
+}
+
+/// A field's value made absent (`-`): the reader reuses one record from
+/// line to line, so a field is written whatever its value.
+#[cold]
+#[inline(never)]
+fn clear(record: &mut Record<'_>, field: Field) {
+    match field {
+        Field::Version => record.version = None,
+        Field::AccountId => record.account_id = None,
+        Field::InterfaceId => record.interface_id = None,
+        Field::SrcAddr => record.srcaddr = None,
+        Field::DstAddr => record.dstaddr = None,
+        Field::SrcPort => record.srcport = None,
+        Field::DstPort => record.dstport = None,
+        Field::Protocol => record.protocol = None,
+        Field::Packets => record.packets = None,
+        Field::Bytes => record.bytes = None,
+        Field::Start => record.start = None,
+        Field::End => record.end = None,
+        Field::Action => record.action = None,
+        Field::LogStatus => record.log_status = None,
+        Field::VpcId => record.vpc_id = None,
+        Field::SubnetId => record.subnet_id = None,
+        Field::InstanceId => record.instance_id = None,
+        Field::TcpFlags => record.tcp_flags = None,
+        Field::Type => record.traffic_type = None,
+        Field::PktSrcAddr => record.pkt_srcaddr = None,
+        Field::PktDstAddr => record.pkt_dstaddr = None,
+        Field::Region => record.region = None,
+        Field::AzId => record.az_id = None,
+        Field::SublocationType => record.sublocation_type = None,
+        Field::SublocationId => record.sublocation_id = None,
+        Field::PktSrcAwsService => record.pkt_src_aws_service = None,
+        Field::PktDstAwsService => record.pkt_dst_aws_service = None,
+        Field::FlowDirection => record.flow_direction = None,
+        Field::TrafficPath => record.traffic_path = None,
+        Field::Skipped => {}
+    }
 }
 
 /// An unsigned decimal that fits `T` (at most 20 digits, no sign).
@@ -801,6 +841,13 @@ impl<R: BufRead> FlowLogReader<R> {
                 }
                 let buffer = self.inner.fill_buf()?;
                 let mut from = 0;
+                // One record for the buffer's lines, each line writing every
+                // field of the format ([`set`] clears a `-`): not 350 bytes
+                // cleared a line.
+                let mut reused = Line::Record {
+                    line: 0,
+                    record: Record::default(),
+                };
                 while let Some((end, spaces)) = scan_line(buffer, from) {
                     let bytes = &buffer[from..end];
                     from = end + 1;
@@ -812,7 +859,17 @@ impl<R: BufRead> FlowLogReader<R> {
                         each(&too_long(self.line_number, &bytes[..1024]));
                         continue;
                     }
-                    parse_each(&self.format, self.line_number, bytes, spaces, &mut each);
+                    match &mut reused {
+                        Line::Record { line, .. } => *line = self.line_number,
+                        Line::Malformed { .. } => {
+                            reused = Line::Record {
+                                line: self.line_number,
+                                record: Record::default(),
+                            }
+                        }
+                    }
+                    read_into(&self.format, bytes, spaces, &mut reused);
+                    each(&reused);
                 }
                 self.consume = from;
             }
@@ -988,8 +1045,14 @@ fn too_long(number: u64, text: &[u8]) -> Line<'_> {
     }
 }
 
+/// Whether a line is only whitespace: told by its first byte for every
+/// line that starts with a field.
+#[inline(always)]
 fn is_blank(line: &[u8]) -> bool {
-    line.iter().all(u8::is_ascii_whitespace)
+    match line.first() {
+        Some(first) if !first.is_ascii_whitespace() => false,
+        _ => line.iter().all(u8::is_ascii_whitespace),
+    }
 }
 
 #[inline(always)]
@@ -1464,7 +1527,7 @@ mod tests {
         #[test]
         fn each_line_is_the_next_line(
             lines in proptest::collection::vec(
-                "(2 123456789010 eni-[0-9a-f]{1,17} [0-9.]{7,15} 10\\.0\\.0\\.[0-9]{1,3} [0-9]{1,5} [0-9]{1,5} 6 [0-9]{1,3} [0-9]{1,6} 1418530010 1418530070 (ACCEPT|REJECT) OK|[ -~]{0,40}|[ -~]{100,160}|)\r?",
+                "(2 123456789010 eni-[0-9a-f]{1,17} [0-9.]{7,15} 10\\.0\\.0\\.[0-9]{1,3} [0-9]{1,5} [0-9]{1,5} 6 [0-9]{1,3} [0-9]{1,6} 1418530010 1418530070 (ACCEPT|REJECT) OK|2 123456789010 eni-[0-9a-f]{1,17} [0-9.]{7,15} 10\\.0\\.0\\.[0-9]{1,3} - - 1 [0-9]{1,3} [0-9]{1,6} 1418530010 1418530070 (ACCEPT|-) OK|2 123456789010 eni-[0-9a-f]{1,17} - - - - - - - 1418530010 1418530070 - (NODATA|SKIPDATA)|[ -~]{0,40}|[ -~]{100,160}|)\r?",
                 0..12,
             ),
             capacity in proptest::prop_oneof![7usize..64, 64usize..1024, proptest::strategy::Just(8192)],
