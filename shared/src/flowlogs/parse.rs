@@ -1452,12 +1452,17 @@ mod tests {
                 15 => fields.push(other),
                 _ => {}
             }
-            let mut line = String::new();
+            // A space doubled between two fields, or one before the first
+            // (0) or after the last (15).
+            let mut line = String::from(if double == 0 { " " } else { "" });
             for (at, field) in fields.iter().enumerate() {
                 if at > 0 {
                     line.push_str(if at == double { "  " } else { " " });
                 }
                 line.push_str(field);
+            }
+            if double == 15 {
+                line.push(' ');
             }
             if carriage {
                 line.push('\r');
