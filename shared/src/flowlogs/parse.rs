@@ -1258,6 +1258,34 @@ mod tests {
     }
 
     #[test]
+    fn a_dash_after_a_value_reads_absent_in_every_format() {
+        // Long lines (over the scanned length) and short ones, a custom
+        // format's fields typed then `-`, and a malformed line between.
+        let object = "version interface-id srcaddr dstaddr tcp-flags flow-direction vpc-id\n\
+                      5 eni-a 10.0.0.1 10.0.0.2 2 ingress vpc-1\n\
+                      5 eni-a 10.0.0.1 10.0.0.2 - - -\n\
+                      5 eni-a 10.0.0.1 10.0.0.2 19 egress\n\
+                      5 eni-b - - - - vpc-2\n";
+        let padded = object.replace("vpc-1", &format!("vpc-{}", "1".repeat(130)));
+        for object in [object, padded.as_str()] {
+            let mut each = Vec::new();
+            FlowLogReader::new(object.as_bytes())
+                .unwrap()
+                .for_each_line(|line| each.push(format!("{line:?}")))
+                .unwrap();
+            let mut reader = FlowLogReader::new(object.as_bytes()).unwrap();
+            let mut one_by_one = Vec::new();
+            while let Some(line) = reader.next_line().unwrap() {
+                one_by_one.push(format!("{line:?}"));
+            }
+            assert_eq!(each, one_by_one);
+            assert!(each[1].contains("tcp_flags: None") && each[1].contains("vpc_id: None"));
+            assert!(each[2].contains("FieldCount"));
+            assert!(each[3].contains("srcaddr: None") && each[3].contains("vpc-2"));
+        }
+    }
+
+    #[test]
     fn an_object_without_a_header_is_read_with_the_default_format() {
         let object = "2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA\n\
                       2 123456789010 eni-11111111aaaaaaaaa - - - - - - - 1431280876 1431280934 - SKIPDATA\n";
