@@ -62,6 +62,40 @@ impl TrafficKey {
             | (self.action as u128) << 99
             | (self.source_class as u128) << 100
     }
+
+    /// The key [`TrafficKey::packed`] made (the documents read keys back
+    /// from the key table).
+    fn unpacked(packed: u128) -> Self {
+        let bit = |at: u32| (packed >> at) & 1 == 1;
+        Self {
+            interface: packed as u32,
+            hour: (packed >> 32) as u32,
+            dst_port: (packed >> 64) as u16,
+            protocol: (packed >> 80) as u8,
+            ip_version: (packed >> 88) as u8,
+            direction: if bit(96) {
+                Direction::Egress
+            } else {
+                Direction::Ingress
+            },
+            initiator: match (packed >> 97) & 0b11 {
+                0 => Initiator::Remote,
+                1 => Initiator::Interface,
+                _ => Initiator::Unknown,
+            },
+            action: if bit(99) {
+                Action::Reject
+            } else {
+                Action::Accept
+            },
+            source_class: match (packed >> 100) & 0b11 {
+                0 => SourceClass::Internet,
+                1 => SourceClass::SameVpc,
+                2 => SourceClass::Peered,
+                _ => SourceClass::Private,
+            },
+        }
+    }
 }
 
 /// An interface id as the aggregator looks it up: up to 24 bytes in three
@@ -400,11 +434,12 @@ impl KeyTable {
         &mut entry.counters
     }
 
-    fn iter(&self) -> impl Iterator<Item = &Counters> {
+    /// Each key (unpacked) and its counters.
+    fn iter(&self) -> impl Iterator<Item = (TrafficKey, &Counters)> {
         self.slots
             .iter()
             .filter(|entry| entry.key != 0)
-            .map(|entry| &entry.counters)
+            .map(|entry| (TrafficKey::unpacked(entry.key & !OCCUPIED), &entry.counters))
     }
 
     /// Slots, free or not (for the memory report).
@@ -441,8 +476,8 @@ impl<T: Copy + Default + PartialEq> Ranking<T> {
     /// What [`Aggregate::add_source`] does to the ranking: the address
     /// counted where it is ranked, else ranked in a free place, else in
     /// the place of the first of the least counted, with its count plus
-    /// one.
-    fn add(&mut self, address: T) {
+    /// one. True when it was ranked already.
+    fn add(&mut self, address: T) -> bool {
         let ranked = usize::from(self.ranked);
         // Every place compared, no early exit: a few vector instructions.
         let mut equal = 0u32;
@@ -459,7 +494,7 @@ impl<T: Copy + Default + PartialEq> Ranking<T> {
             if ranked + 1 == TOP_SOURCES {
                 self.least = self.places_of_least();
             }
-            return;
+            return false;
         } else {
             let at = self.least.trailing_zeros() as usize;
             self.addresses[at] = address;
@@ -476,6 +511,7 @@ impl<T: Copy + Default + PartialEq> Ranking<T> {
                 self.least = self.places_of_least();
             }
         }
+        equal != 0
     }
 
     /// The places whose count is the least, one bit each.
@@ -500,9 +536,9 @@ impl<T: Copy + Default + PartialEq> Ranking<T> {
 /// pending sources are applied in key order, so the flush walks these in
 /// the order they lie in memory. A key's sources are all of its IP
 /// version: IPv4 ones are ranked as 32-bit integers in the entry itself
-/// (128 bytes in all), IPv6 ones in a ranking of 128-bit integers apart.
+/// (128 bytes in all), IPv6 ones in a ranking of 128-bit integers apart,
+/// which an IPv6 key has from the start (so it tells the version).
 struct KeySources {
-    key: TrafficKey,
     sketch: Hll,
     v4: Ranking<u32>,
     v6: Option<Box<Ranking<u128>>>,
@@ -516,24 +552,31 @@ const _: () = assert!(std::mem::size_of::<KeySources>() == 128);
 const _: () = assert!(std::mem::size_of::<IndexEntry>() == 128);
 
 impl KeySources {
-    fn new(key: TrafficKey) -> Self {
+    fn new(ip_version: u8) -> Self {
         Self {
-            key,
             sketch: Hll::new(),
             v4: Ranking::new(),
-            v6: None,
+            v6: (ip_version == 6).then(|| Box::new(Ranking::new())),
         }
     }
 
-    /// What [`Aggregate::add_source`] does: the sketch, then the ranking.
+    fn is_v6(&self) -> bool {
+        self.v6.is_some()
+    }
+
+    /// What [`Aggregate::add_source`] does: the ranking, then the sketch,
+    /// unless the address was ranked already: it went into the sketch when
+    /// it entered the ranking, so the sketch is the same.
     fn add(&mut self, source: IpAddr) {
-        self.sketch.insert(source);
-        match source {
+        let ranked = match source {
             IpAddr::V4(v4) => self.v4.add(u32::from(v4)),
             IpAddr::V6(v6) => self
                 .v6
                 .get_or_insert_with(|| Box::new(Ranking::new()))
                 .add(u128::from(v6)),
+        };
+        if !ranked {
+            self.sketch.insert(source);
         }
     }
 
@@ -853,7 +896,7 @@ impl Aggregator {
         self.keys.reserve(1);
         let sources = &mut self.sources;
         let counters = self.keys.counters(prepared.packed, prepared.hash, || {
-            sources.push(KeySources::new(prepared.key));
+            sources.push(KeySources::new(prepared.key.ip_version));
             Counters::new((sources.len() - 1) as u32, prepared.start, prepared.end)
         });
         counters.add(
@@ -928,10 +971,10 @@ impl Aggregator {
                 self.sources[ahead.key as usize].sketch.prefetch();
             }
             let sources = &mut self.sources[pending.key as usize];
-            let source = if sources.key.ip_version == 4 {
-                IpAddr::V4(std::net::Ipv4Addr::from(pending.source))
-            } else {
+            let source = if sources.is_v6() {
                 IpAddr::V6(self.pending_v6[pending.source as usize])
+            } else {
+                IpAddr::V4(std::net::Ipv4Addr::from(pending.source))
             };
             sources.add(source);
         }
@@ -980,11 +1023,10 @@ impl Aggregator {
         object_id: &str,
     ) -> Vec<AggregateDoc> {
         self.flush();
-        let mut keys: Vec<&Counters> = self.keys.iter().collect();
-        keys.sort_by(|a, b| {
-            let key = |c: &Counters| &self.sources[c.index as usize].key;
+        let mut keys: Vec<(TrafficKey, &Counters)> = self.keys.iter().collect();
+        keys.sort_by(|(a, _), (b, _)| {
             let name = |k: &TrafficKey| &*self.interfaces[k.interface as usize].id;
-            (name(key(a)), key(a)).cmp(&(name(key(b)), key(b)))
+            (name(a), a).cmp(&(name(b), b))
         });
         let mut coverage: HashMap<(u32, u32), Coverage, Fast> = HashMap::default();
         for (index, slot) in self.interfaces.iter().enumerate() {
@@ -992,8 +1034,7 @@ impl Aggregator {
                 coverage.insert((index as u32, *hour), *counted);
             }
         }
-        for counters in self.keys.iter() {
-            let key = &self.sources[counters.index as usize].key;
+        for (key, counters) in &keys {
             coverage
                 .entry((key.interface, key.hour))
                 .or_default()
@@ -1004,9 +1045,8 @@ impl Aggregator {
             .map(|((interface, hour), counted)| (interface, hour, counted))
             .collect();
         let mut documents = Vec::with_capacity(keys.len() + hours.len());
-        for counters in keys {
+        for (key, counters) in keys {
             let sources = &self.sources[counters.index as usize];
-            let key = &sources.key;
             let body = DocBody::Traffic(TrafficDoc {
                 direction: key.direction,
                 initiator: key.initiator,
@@ -1494,6 +1534,53 @@ mod tests {
 
     /// The key table grows by moving its entries: keys made before and
     /// after each growth keep their own counters.
+    #[test]
+    fn a_packed_key_unpacks_to_the_same_key() {
+        let directions = [Direction::Ingress, Direction::Egress];
+        let initiators = [Initiator::Remote, Initiator::Interface, Initiator::Unknown];
+        let actions = [Action::Accept, Action::Reject];
+        let classes = [
+            SourceClass::Internet,
+            SourceClass::SameVpc,
+            SourceClass::Peered,
+            SourceClass::Private,
+        ];
+        let numbers = [
+            (0, 0, 0, 0, 4),
+            (7, 493_000, 443, 6, 6),
+            (u32::MAX, u32::MAX, u16::MAX, u8::MAX, 6),
+        ];
+        let mut keys = Vec::new();
+        for direction in directions {
+            for initiator in initiators {
+                for action in actions {
+                    for source_class in classes {
+                        for (interface, hour, dst_port, protocol, ip_version) in numbers {
+                            keys.push(TrafficKey {
+                                interface,
+                                hour,
+                                direction,
+                                initiator,
+                                protocol,
+                                dst_port,
+                                action,
+                                source_class,
+                                ip_version,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        for key in keys {
+            assert_eq!(TrafficKey::unpacked(key.packed()), key);
+            assert_eq!(key.packed() & OCCUPIED, 0);
+            assert!(seen.insert(key.packed()), "{key:?} packs as another key");
+        }
+        assert_eq!(seen.len(), 2 * 3 * 2 * 4 * 3);
+    }
+
     #[test]
     fn keys_across_the_key_tables_growths_keep_their_counters() {
         let ports = 3_000u64;

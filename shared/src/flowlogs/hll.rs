@@ -4,8 +4,11 @@
 //! sparse (the registers set so far, two bytes each, in the order they were
 //! first set) and turns dense (one byte per register) past [`SPARSE_MAX`]
 //! of them, so the many aggregates with a handful of sources stay small. A
-//! sparse register is found by comparing eight entries at once: no search
-//! that branches on their values, no entries moved to make room. The hash
+//! sparse sketch also keeps one bit per group of sixteen registers that
+//! holds a set one: a register of a group not seen yet is new, and is
+//! appended without a search; any other is found by comparing eight entries
+//! at once (no search that branches on their values, no entries moved to
+//! make room). The hash
 //! of an address is fixed here (a 64-bit finalizer over its bits), never a
 //! process-seeded hasher: sketches written by different invocations, and
 //! read back from the archive by the evaluation, merge into the union's
@@ -28,16 +31,31 @@ pub const SPARSE_MAX: usize = 128;
 
 #[derive(Debug, Clone)]
 pub enum Hll {
-    /// One entry per register set, `index << 6 | rank` (never zero: a rank
-    /// is at least one), in the order the registers were first set, then
-    /// zeros: a length of a multiple of eight, at most [`SPARSE_MAX`].
-    Sparse(Box<[u16]>),
+    Sparse {
+        /// One entry per register set, `index << 6 | rank` (never zero: a
+        /// rank is at least one), in the order the registers were first
+        /// set, then zeros: a length of a multiple of eight, at most
+        /// [`SPARSE_MAX`].
+        entries: Box<[u16]>,
+        /// The entries in use (the first zero's place).
+        len: u8,
+        /// Bit `index >> 4` set once a register of that group of sixteen
+        /// is.
+        seen: u64,
+    },
     Dense(Box<[u8; REGISTERS]>),
 }
 
+const _: () = assert!(SPARSE_MAX <= u8::MAX as usize);
+const _: () = assert!(REGISTERS >> 4 == u64::BITS as usize);
+
 impl Default for Hll {
     fn default() -> Self {
-        Self::Sparse(Box::default())
+        Self::Sparse {
+            entries: Box::default(),
+            len: 0,
+            seen: 0,
+        }
     }
 }
 
@@ -45,7 +63,9 @@ impl Default for Hll {
 impl PartialEq for Hll {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
-            (Self::Sparse(_), Self::Sparse(_)) => self.sorted_entries() == other.sorted_entries(),
+            (Self::Sparse { .. }, Self::Sparse { .. }) => {
+                self.sorted_entries() == other.sorted_entries()
+            }
             (Self::Dense(ours), Self::Dense(theirs)) => ours == theirs,
             _ => false,
         }
@@ -99,26 +119,40 @@ impl Hll {
                     registers[index] = rank;
                 }
             }
-            Self::Sparse(entries) => {
+            Self::Sparse { entries, len, seen } => {
                 let register = (index as u16) << 6;
                 let entry = register | u16::from(rank);
-                // Eight entries a step: the first that is this register's
-                // or free (entries lie before every free place, so a free
-                // one means the register is not set yet), which then holds
-                // the larger rank (a free place's is none).
-                let (same, free) = (u16x8::splat(register), u16x8::splat(0));
-                let ranks = u16x8::splat(0x3f);
-                for eight in entries.as_chunks_mut::<8>().0 {
-                    let lanes = u16x8::new(*eight);
-                    let place = ((lanes & !ranks).simd_eq(same) | lanes.simd_eq(free)).to_bitmask();
-                    if place != 0 {
-                        let at = place.trailing_zeros() as usize;
-                        eight[at] = eight[at].max(entry);
+                let group = 1u64 << (index >> 4);
+                let used = usize::from(*len);
+                if *seen & group == 0 {
+                    // No register of the group is set: a new one, appended.
+                    *seen |= group;
+                    if let Some(free) = entries.get_mut(used) {
+                        *free = entry;
+                        *len += 1;
                         return;
+                    }
+                } else {
+                    // Eight entries a step: the first that is this
+                    // register's or free (entries lie before every free
+                    // place, so a free one means the register is not set
+                    // yet), which then holds the larger rank (a free
+                    // place's is none).
+                    let (same, free) = (u16x8::splat(register), u16x8::splat(0));
+                    let ranks = u16x8::splat(0x3f);
+                    for eight in entries.as_chunks_mut::<8>().0 {
+                        let lanes = u16x8::new(*eight);
+                        let place =
+                            ((lanes & !ranks).simd_eq(same) | lanes.simd_eq(free)).to_bitmask();
+                        if place != 0 {
+                            let at = place.trailing_zeros() as usize;
+                            *len += u8::from(eight[at] == 0);
+                            eight[at] = eight[at].max(entry);
+                            return;
+                        }
                     }
                 }
                 // Full: twice the places, or dense past SPARSE_MAX.
-                let used = entries.len();
                 if used >= SPARSE_MAX {
                     self.densify();
                     self.set(index, rank);
@@ -128,6 +162,7 @@ impl Hll {
                 grown[..used].copy_from_slice(entries);
                 grown[used] = entry;
                 *entries = grown;
+                *len += 1;
             }
         }
     }
@@ -137,9 +172,14 @@ impl Hll {
     #[inline(always)]
     pub(crate) fn prefetch(&self) {
         match self {
-            Self::Sparse(entries) => {
-                if let Some(first) = entries.first() {
-                    super::prefetch(first);
+            Self::Sparse { entries, len, seen } => {
+                // The place a new register goes, and (when a register may
+                // already be set) the first entries searched.
+                if let Some(next) = entries.get(usize::from(*len)) {
+                    super::prefetch(next);
+                }
+                if *seen != 0 {
+                    super::prefetch(&entries[0]);
                 }
             }
             Self::Dense(registers) => super::prefetch(&registers[0]),
@@ -149,7 +189,7 @@ impl Hll {
     /// A sparse sketch's entries by register (the archive's order).
     fn sorted_entries(&self) -> Vec<u16> {
         match self {
-            Self::Sparse(entries) => {
+            Self::Sparse { entries, .. } => {
                 let mut sorted: Vec<u16> = entries.iter().copied().filter(|&e| e != 0).collect();
                 sorted.sort_unstable();
                 sorted
@@ -159,7 +199,7 @@ impl Hll {
     }
 
     fn densify(&mut self) {
-        if let Self::Sparse(entries) = self {
+        if let Self::Sparse { entries, .. } = self {
             let mut registers = Box::new([0u8; REGISTERS]);
             for entry in entries.iter().filter(|&&e| e != 0) {
                 registers[usize::from(entry >> 6)] = (entry & 0x3f) as u8;
@@ -171,7 +211,7 @@ impl Hll {
     /// The union: each register the larger of both.
     pub fn merge(&mut self, other: &Hll) {
         match other {
-            Self::Sparse(entries) => {
+            Self::Sparse { entries, .. } => {
                 for entry in entries.iter().filter(|&&e| e != 0) {
                     self.set(usize::from(entry >> 6), (entry & 0x3f) as u8);
                 }
@@ -193,7 +233,7 @@ impl Hll {
     pub fn estimate(&self) -> u64 {
         let m = REGISTERS as f64;
         let (zeros, sum) = match self {
-            Self::Sparse(entries) => {
+            Self::Sparse { entries, .. } => {
                 let set = entries.iter().filter(|&&e| e != 0);
                 let zeros = REGISTERS - set.clone().count();
                 let sum = zeros as f64 + set.map(|e| 2f64.powi(-i32::from(e & 0x3f))).sum::<f64>();
@@ -219,7 +259,7 @@ impl Hll {
     pub fn to_base64(&self) -> String {
         let mut bytes = Vec::new();
         match self {
-            Self::Sparse(_) => {
+            Self::Sparse { .. } => {
                 bytes.push(1);
                 for entry in self.sorted_entries() {
                     bytes.extend_from_slice(&entry.to_be_bytes());
@@ -263,7 +303,7 @@ impl Hll {
     /// Heap bytes held (for the memory report).
     pub fn heap_bytes(&self) -> usize {
         match self {
-            Self::Sparse(entries) => entries.len() * 2,
+            Self::Sparse { entries, .. } => entries.len() * 2,
             Self::Dense(_) => REGISTERS,
         }
     }
@@ -283,7 +323,7 @@ mod tests {
     fn small_sets_count_nearly_exactly_and_large_ones_within_ten_percent() {
         let mut sketch = Hll::new();
         addresses(0..20).for_each(|a| sketch.insert(a));
-        assert!(matches!(sketch, Hll::Sparse(_)));
+        assert!(matches!(sketch, Hll::Sparse { .. }));
         assert_eq!(sketch.estimate(), 20);
         addresses(0..20).for_each(|a| sketch.insert(a));
         assert_eq!(sketch.estimate(), 20, "duplicates are not counted");
@@ -336,7 +376,7 @@ mod tests {
                 .map(|&a| hash_address(a) >> (64 - PRECISION))
                 .collect();
             match forward {
-                Hll::Sparse(_) => assert_eq!(forward.sorted_entries().len(), registers.len()),
+                Hll::Sparse { .. } => assert_eq!(forward.sorted_entries().len(), registers.len()),
                 Hll::Dense(_) => assert!(registers.len() > SPARSE_MAX, "{count}"),
             }
         }
