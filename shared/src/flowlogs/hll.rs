@@ -178,8 +178,10 @@ impl Hll {
                 if let Some(next) = entries.get(usize::from(*len)) {
                     super::prefetch(next);
                 }
-                if *seen != 0 {
-                    super::prefetch(&entries[0]);
+                if *seen != 0
+                    && let Some(first) = entries.first()
+                {
+                    super::prefetch(first);
                 }
             }
             Self::Dense(registers) => super::prefetch(&registers[0]),
