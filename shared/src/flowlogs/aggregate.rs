@@ -1532,8 +1532,6 @@ mod tests {
         );
     }
 
-    /// The key table grows by moving its entries: keys made before and
-    /// after each growth keep their own counters.
     #[test]
     fn a_packed_key_unpacks_to_the_same_key() {
         let directions = [Direction::Ingress, Direction::Egress];
@@ -1581,6 +1579,8 @@ mod tests {
         assert_eq!(seen.len(), 2 * 3 * 2 * 4 * 3);
     }
 
+    /// The key table grows by moving its entries: keys made before and
+    /// after each growth keep their own counters.
     #[test]
     fn keys_across_the_key_tables_growths_keep_their_counters() {
         let ports = 3_000u64;
