@@ -593,68 +593,100 @@ fn digits(word: u64, len: usize) -> Option<u64> {
     Some((v & 0x0000_ffff_0000_ffff).wrapping_mul(42_949_672_960_001) >> 32)
 }
 
+/// One field's value into the record. `-` (absent) reads as no number, no
+/// address and no action, status or direction, so those values are read
+/// first and only one that does not read is checked for a dash
+/// ([`absent_or_bad`]); a text value is checked before it is read, as `-`
+/// is printable text.
 #[inline(always)]
 fn set<'a>(record: &mut Record<'a>, field: Field, value: Value<'a>) -> Result<(), Malformed> {
+    macro_rules! read {
+        ($slot:ident, $read:expr) => {
+            match $read {
+                Some(read) => record.$slot = Some(read),
+                None => return absent_or_bad(record, field, value),
+            }
+        };
+    }
+    macro_rules! text {
+        ($slot:ident) => {{
+            if value.is_dash() {
+                record.$slot = None;
+                return Ok(());
+            }
+            read!($slot, value.text())
+        }};
+    }
+    let bytes = value.bytes();
+    match field {
+        Field::Version => read!(version, value.number()),
+        Field::AccountId => text!(account_id),
+        Field::InterfaceId => text!(interface_id),
+        Field::SrcAddr => read!(srcaddr, value.address()),
+        Field::DstAddr => read!(dstaddr, value.address()),
+        Field::SrcPort => read!(srcport, value.number()),
+        Field::DstPort => read!(dstport, value.number()),
+        Field::Protocol => read!(protocol, value.number()),
+        Field::Packets => read!(packets, value.number()),
+        Field::Bytes => read!(bytes, value.number()),
+        Field::Start => read!(start, value.number()),
+        Field::End => read!(end, value.number()),
+        Field::Action => read!(
+            action,
+            match bytes {
+                b"ACCEPT" => Some(Action::Accept),
+                b"REJECT" => Some(Action::Reject),
+                _ => None,
+            }
+        ),
+        Field::LogStatus => read!(
+            log_status,
+            match bytes {
+                b"OK" => Some(LogStatus::Ok),
+                b"NODATA" => Some(LogStatus::NoData),
+                b"SKIPDATA" => Some(LogStatus::SkipData),
+                _ => None,
+            }
+        ),
+        Field::VpcId => text!(vpc_id),
+        Field::SubnetId => text!(subnet_id),
+        Field::InstanceId => text!(instance_id),
+        Field::TcpFlags => read!(tcp_flags, value.number()),
+        Field::Type => text!(traffic_type),
+        Field::PktSrcAddr => read!(pkt_srcaddr, value.address()),
+        Field::PktDstAddr => read!(pkt_dstaddr, value.address()),
+        Field::Region => text!(region),
+        Field::AzId => text!(az_id),
+        Field::SublocationType => text!(sublocation_type),
+        Field::SublocationId => text!(sublocation_id),
+        Field::PktSrcAwsService => text!(pkt_src_aws_service),
+        Field::PktDstAwsService => text!(pkt_dst_aws_service),
+        Field::FlowDirection => read!(
+            flow_direction,
+            match bytes {
+                b"ingress" => Some(FlowDirection::Ingress),
+                b"egress" => Some(FlowDirection::Egress),
+                _ => None,
+            }
+        ),
+        Field::TrafficPath => read!(traffic_path, value.number()),
+        Field::Skipped => {}
+    }
+    Ok(())
+}
+
+/// A value that did not read as its field's type: absent when it is `-`,
+/// else malformed.
+#[cold]
+#[inline(never)]
+fn absent_or_bad(record: &mut Record<'_>, field: Field, value: Value<'_>) -> Result<(), Malformed> {
     if value.is_dash() {
         clear(record, field);
         return Ok(());
     }
-    let bytes = value.bytes();
-    let bad = || Malformed::BadValue {
+    Err(Malformed::BadValue {
         field: field.name().unwrap_or("a skipped field"),
-    };
-    match field {
-        Field::Version => record.version = Some(value.number().ok_or_else(bad)?),
-        Field::AccountId => record.account_id = Some(value.text().ok_or_else(bad)?),
-        Field::InterfaceId => record.interface_id = Some(value.text().ok_or_else(bad)?),
-        Field::SrcAddr => record.srcaddr = Some(value.address().ok_or_else(bad)?),
-        Field::DstAddr => record.dstaddr = Some(value.address().ok_or_else(bad)?),
-        Field::SrcPort => record.srcport = Some(value.number().ok_or_else(bad)?),
-        Field::DstPort => record.dstport = Some(value.number().ok_or_else(bad)?),
-        Field::Protocol => record.protocol = Some(value.number().ok_or_else(bad)?),
-        Field::Packets => record.packets = Some(value.number().ok_or_else(bad)?),
-        Field::Bytes => record.bytes = Some(value.number().ok_or_else(bad)?),
-        Field::Start => record.start = Some(value.number().ok_or_else(bad)?),
-        Field::End => record.end = Some(value.number().ok_or_else(bad)?),
-        Field::Action => {
-            record.action = Some(match bytes {
-                b"ACCEPT" => Action::Accept,
-                b"REJECT" => Action::Reject,
-                _ => return Err(bad()),
-            })
-        }
-        Field::LogStatus => {
-            record.log_status = Some(match bytes {
-                b"OK" => LogStatus::Ok,
-                b"NODATA" => LogStatus::NoData,
-                b"SKIPDATA" => LogStatus::SkipData,
-                _ => return Err(bad()),
-            })
-        }
-        Field::VpcId => record.vpc_id = Some(value.text().ok_or_else(bad)?),
-        Field::SubnetId => record.subnet_id = Some(value.text().ok_or_else(bad)?),
-        Field::InstanceId => record.instance_id = Some(value.text().ok_or_else(bad)?),
-        Field::TcpFlags => record.tcp_flags = Some(value.number().ok_or_else(bad)?),
-        Field::Type => record.traffic_type = Some(value.text().ok_or_else(bad)?),
-        Field::PktSrcAddr => record.pkt_srcaddr = Some(value.address().ok_or_else(bad)?),
-        Field::PktDstAddr => record.pkt_dstaddr = Some(value.address().ok_or_else(bad)?),
-        Field::Region => record.region = Some(value.text().ok_or_else(bad)?),
-        Field::AzId => record.az_id = Some(value.text().ok_or_else(bad)?),
-        Field::SublocationType => record.sublocation_type = Some(value.text().ok_or_else(bad)?),
-        Field::SublocationId => record.sublocation_id = Some(value.text().ok_or_else(bad)?),
-        Field::PktSrcAwsService => record.pkt_src_aws_service = Some(value.text().ok_or_else(bad)?),
-        Field::PktDstAwsService => record.pkt_dst_aws_service = Some(value.text().ok_or_else(bad)?),
-        Field::FlowDirection => {
-            record.flow_direction = Some(match bytes {
-                b"ingress" => FlowDirection::Ingress,
-                b"egress" => FlowDirection::Egress,
-                _ => return Err(bad()),
-            })
-        }
-        Field::TrafficPath => record.traffic_path = Some(value.number().ok_or_else(bad)?),
-        Field::Skipped => {}
-    }
-    Ok(())
+    })
 }
 
 /// A field's value made absent (`-`): the reader reuses one record from
@@ -1105,6 +1137,80 @@ mod tests {
         assert_eq!(record.action, Some(Action::Accept));
         assert_eq!(record.log_status, Some(LogStatus::Ok));
         assert_eq!(record.tcp_flags, None);
+    }
+
+    /// Every field of every version reads `-` as absent, also after a
+    /// line that set it (the reader reuses its record), and a value that
+    /// is neither its type nor `-` is malformed, naming its field: numbers,
+    /// addresses and keywords are read before the dash is looked for, text
+    /// after.
+    #[test]
+    fn every_field_reads_a_dash_as_absent_and_a_bad_value_by_name() {
+        let fields = [
+            ("version", "5", true),
+            ("account-id", "123456789010", false),
+            ("interface-id", "eni-a", false),
+            ("srcaddr", "10.0.0.1", true),
+            ("dstaddr", "2001:db8::1", true),
+            ("srcport", "443", true),
+            ("dstport", "49152", true),
+            ("protocol", "6", true),
+            ("packets", "10", true),
+            ("bytes", "840", true),
+            ("start", "1700000000", true),
+            ("end", "1700000060", true),
+            ("action", "ACCEPT", true),
+            ("log-status", "OK", true),
+            ("vpc-id", "vpc-1", false),
+            ("subnet-id", "subnet-1", false),
+            ("instance-id", "i-1", false),
+            ("tcp-flags", "2", true),
+            ("type", "IPv4", false),
+            ("pkt-srcaddr", "10.0.0.9", true),
+            ("pkt-dstaddr", "10.0.0.2", true),
+            ("region", "us-east-1", false),
+            ("az-id", "use1-az1", false),
+            ("sublocation-type", "wavelength", false),
+            ("sublocation-id", "wl-1", false),
+            ("pkt-src-aws-service", "S3", false),
+            ("pkt-dst-aws-service", "EC2", false),
+            ("flow-direction", "ingress", true),
+            ("traffic-path", "1", true),
+            ("reject-reason", "BPA", false),
+        ];
+        let header: Vec<&str> = fields.iter().map(|(name, ..)| *name).collect();
+        let typed: Vec<&str> = fields.iter().map(|(_, value, _)| *value).collect();
+        let dashes = vec!["-"; fields.len()];
+        let object = format!(
+            "{}\n{}\n{}\n",
+            header.join(" "),
+            typed.join(" "),
+            dashes.join(" ")
+        );
+        let mut records = Vec::new();
+        FlowLogReader::new(object.as_bytes())
+            .unwrap()
+            .for_each_line(|line| match line {
+                Line::Record { record, .. } => records.push(format!("{record:?}")),
+                Line::Malformed { reason, .. } => panic!("{reason}"),
+            })
+            .unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].matches("None").count(), 0, "{}", records[0]);
+        assert_eq!(records[1], format!("{:?}", Record::default()));
+        let format = Format::from_header(&header.join(" ")).unwrap();
+        for (at, (name, _, typed_first)) in fields.iter().enumerate() {
+            if *name == "reject-reason" {
+                // Skipped, never read.
+                continue;
+            }
+            let mut values = typed.clone();
+            // A control character is no text; a word is no number, address
+            // or keyword.
+            values[at] = if *typed_first { "x" } else { "a\u{1}b" };
+            let reason = parse_record(&format, values.join(" ").as_bytes()).unwrap_err();
+            assert_eq!(reason, Malformed::BadValue { field: name }, "{name}");
+        }
     }
 
     #[test]
