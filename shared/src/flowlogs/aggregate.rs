@@ -658,7 +658,6 @@ const LAG: usize = 4;
 /// A record typed, waiting for its key lookup.
 #[derive(Clone, Copy)]
 struct Prepared {
-    key: TrafficKey,
     /// [`TrafficKey::packed`], and its hash in the key table.
     packed: u128,
     hash: u64,
@@ -668,6 +667,7 @@ struct Prepared {
     end: i64,
     /// The remote address's bits (IPv4 in the low 32).
     source: u128,
+    ip_version: u8,
 }
 
 /// The aggregation of one object's records.
@@ -865,7 +865,6 @@ impl Aggregator {
         let hash = self.keys.hash(packed);
         self.keys.prefetch(hash);
         let prepared = Prepared {
-            key,
             packed,
             hash,
             packets: record.packets.unwrap_or(0),
@@ -876,41 +875,48 @@ impl Aggregator {
                 IpAddr::V4(v4) => u128::from(u32::from(v4)),
                 IpAddr::V6(v6) => u128::from(v6),
             },
+            ip_version: key.ip_version,
         };
         if self.waiting.len() < LAG {
             self.waiting.push(prepared);
         } else {
-            let oldest = std::mem::replace(&mut self.waiting[self.oldest], prepared);
-            self.oldest = (self.oldest + 1) % LAG;
+            // The oldest looked up where it waits, then its place taken.
+            let oldest = self.oldest;
             self.look_up(oldest);
+            self.waiting[oldest] = prepared;
+            self.oldest = (oldest + 1) % LAG;
         }
         self.stats.aggregated += 1;
     }
 
-    /// Finds a record's key in the key table, adds its counters and queues
-    /// its source.
-    fn look_up(&mut self, prepared: Prepared) {
+    /// Finds the key of the record waiting at `at` in the key table, adds
+    /// its counters and queues its source.
+    fn look_up(&mut self, at: usize) {
+        let Prepared {
+            packed,
+            hash,
+            packets,
+            bytes,
+            start,
+            end,
+            source,
+            ip_version,
+        } = self.waiting[at];
         if self.pending.capacity() == 0 {
             self.pending.reserve_exact(PENDING_SOURCES);
         }
         self.keys.reserve(1);
         let sources = &mut self.sources;
-        let counters = self.keys.counters(prepared.packed, prepared.hash, || {
-            sources.push(KeySources::new(prepared.key.ip_version));
-            Counters::new((sources.len() - 1) as u32, prepared.start, prepared.end)
+        let counters = self.keys.counters(packed, hash, || {
+            sources.push(KeySources::new(ip_version));
+            Counters::new((sources.len() - 1) as u32, start, end)
         });
-        counters.add(
-            prepared.packets,
-            prepared.bytes,
-            prepared.start,
-            prepared.end,
-        );
+        counters.add(packets, bytes, start, end);
         let index = counters.index;
-        let source = if prepared.key.ip_version == 4 {
-            prepared.source as u32
+        let source = if ip_version == 4 {
+            source as u32
         } else {
-            self.pending_v6
-                .push(std::net::Ipv6Addr::from(prepared.source));
+            self.pending_v6.push(std::net::Ipv6Addr::from(source));
             (self.pending_v6.len() - 1) as u32
         };
         self.pending.push(PendingSource { key: index, source });
@@ -923,8 +929,7 @@ impl Aggregator {
     fn look_up_waiting(&mut self) {
         let count = self.waiting.len();
         for at in 0..count {
-            let prepared = self.waiting[(self.oldest + at) % count];
-            self.look_up(prepared);
+            self.look_up((self.oldest + at) % count);
         }
         self.waiting.clear();
         self.oldest = 0;
