@@ -667,6 +667,7 @@ struct Prepared {
     end: i64,
     /// The remote address's bits (IPv4 in the low 32).
     source: u128,
+    /// The key's IP version: which of `source`'s bits are the address.
     ip_version: u8,
 }
 
