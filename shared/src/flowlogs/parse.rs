@@ -487,7 +487,13 @@ impl<'a> Value<'a> {
         let value = if len <= 8 {
             digits(self.word(), len)?
         } else if len <= 16 {
-            let high = digits(self.word(), len - 8)?;
+            // Ten digits (a time in seconds, to the year 2286) are the usual
+            // case: their first two read without the eight-digit method.
+            let high = if len == 10 {
+                two_digits(self.word())?
+            } else {
+                digits(self.word(), len - 8)?
+            };
             let low = digits(word_at(self.line, self.start + len - 8), 8)?;
             high * 100_000_000 + low
         } else {
@@ -573,19 +579,28 @@ impl<'a> Value<'a> {
     }
 }
 
+/// The number the first two bytes of `word` write in decimal; `None` if
+/// one is not a digit.
+#[inline(always)]
+fn two_digits(word: u64) -> Option<u64> {
+    let first = (word as u8).wrapping_sub(b'0');
+    let second = ((word >> 8) as u8).wrapping_sub(b'0');
+    (first <= 9 && second <= 9).then(|| u64::from(first) * 10 + u64::from(second))
+}
+
 /// The number the first `len` (1 to 8) bytes of `word` write in decimal
 /// (Lemire's eight-digit method); `None` if one is not a digit.
 #[inline(always)]
 fn digits(word: u64, len: usize) -> Option<u64> {
-    const ZEROS: u64 = ONES * 0x30;
     const HIGH_NIBBLES: u64 = ONES * 0xf0;
-    // The digits moved to the word's high bytes, zeros before them.
-    // Callers pass 1 to 8 (fields are never empty); the mask keeps the
-    // shift in range whatever they pass.
+    // The digits moved to the word's high bytes, zero bytes before them
+    // (digits of value zero; the check expects them, and only them, to
+    // read as zero). Callers pass 1 to 8 (fields are never empty); the
+    // mask keeps the shift in range whatever they pass.
     let shift = (8 * (8 - len as u32)) & 63;
-    let word = word << shift | ZEROS & !(u64::MAX << shift);
+    let word = word << shift;
     let digits = (word & HIGH_NIBBLES) | ((word.wrapping_add(ONES * 6) & HIGH_NIBBLES) >> 4);
-    if digits != ONES * 0x33 {
+    if digits != (ONES * 0x33) & (u64::MAX << shift) {
         return None;
     }
     let v = (word & (ONES * 0x0f)).wrapping_mul(2561) >> 8;
@@ -1629,10 +1644,13 @@ mod tests {
         #[test]
         fn numbers_read_in_place_as_by_digit(
             n in proptest::prelude::any::<u64>(),
+            width in 1u32..=20,
             before in "[0-9a-z ]{0,9}",
             zeros in 0usize..3,
             stray in proptest::option::of((0usize..20, "[^0-9]")),
         ) {
+            // Every length of number, not mostly nineteen and twenty digits.
+            let n = 10u64.checked_pow(width).map_or(n, |bound| n % bound);
             let mut digits = format!("{}{n}", "0".repeat(zeros));
             if let Some((at, byte)) = &stray {
                 let at = at % digits.len();
