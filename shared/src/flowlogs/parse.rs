@@ -552,20 +552,25 @@ impl<'a> Value<'a> {
         let second = rest.trailing_zeros();
         let third = last.trailing_zeros();
         let values = head & u128::from_ne_bytes([0x0f; 16]);
-        // One to three digits from `from` to `to`, right-aligned in three
-        // bytes; a length out of range makes a value over 255.
-        let octet = |from: u32, to: u32| -> u32 {
+        // The first two octets lie in the first eight bytes (the second
+        // dot is at most the eighth byte), the last two in the eight after
+        // the second dot: two words, so that each octet's window is a
+        // shift of a word rather than of all sixteen bytes.
+        let (front, back) = (values as u64, (values >> (8 * (second + 1))) as u64);
+        // One to three digits of `word` from `from` to `to`, right-aligned
+        // in three bytes; a length out of range makes a value over 255.
+        let octet = |word: u64, from: u32, to: u32| -> u32 {
             let count = to.wrapping_sub(from);
-            let window = (values >> (8 * from)) as u32 & 0x00ff_ffff;
+            let window = (word >> ((8 * from) & 63)) as u32 & 0x00ff_ffff;
             let aligned = (window << (24u32.wrapping_sub(8 * count) & 31)) & 0x00ff_ffff;
             let value = (aligned & 0xff) * 100 + (aligned >> 8 & 0xff) * 10 + (aligned >> 16);
             value | u32::from(!(1..=3).contains(&count)) << 8
         };
         let octets = [
-            octet(0, first),
-            octet(first + 1, second),
-            octet(second + 1, third),
-            octet(third + 1, len as u32),
+            octet(front, 0, first),
+            octet(front, first + 1, second),
+            octet(back, 0, third - second - 1),
+            octet(back, third - second, len as u32 - second - 1),
         ];
         if octets.iter().fold(0, |all, octet| all | octet) > 0xff {
             return None;
