@@ -171,18 +171,20 @@ fn parse_into<'a>(
 
 /// [`parse_into`] for a line of fewer than [`MASKED_LINE`] bytes whose
 /// spaces the reader has already found ([`scan_line`]): each field's end is
-/// the lowest bit left in `spaces`, with no search at all.
+/// the lowest bit left in the mask, with no search at all, and its value
+/// is read from the reader's buffer ([`Window`]).
 #[inline(always)]
 fn parse_masked<'a>(
     format: &Format,
     line: &'a [u8],
-    spaces: u128,
+    masked: Masked<'a>,
     record: &mut Record<'a>,
 ) -> Result<(), Malformed> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let Masked { spaces, window } = masked;
     let fields = format.fields();
     if format.is_default() {
-        return parse_default_masked(fields, line, spaces, record);
+        return parse_default_masked(fields, line, window, spaces, record);
     }
     // The line's end is the last field's end (a carriage return is no
     // space: no bit of `spaces` lies at or past it).
@@ -196,7 +198,7 @@ fn parse_masked<'a>(
             return parse_irregular(fields, line, record);
         }
         ends &= ends - 1;
-        set(record, field, Value::new(line, start, end))?;
+        set(record, field, Value::new(window, start, end))?;
         start = end + 1;
     }
     if ends != 0 {
@@ -216,6 +218,7 @@ fn parse_masked<'a>(
 fn parse_default_masked<'a>(
     fields: &[Field],
     line: &'a [u8],
+    window: Window<'a>,
     spaces: u128,
     record: &mut Record<'a>,
 ) -> Result<(), Malformed> {
@@ -228,7 +231,7 @@ fn parse_default_masked<'a>(
                 return parse_irregular(fields, line, record);
             }
             ends &= ends - 1;
-            set(record, DEFAULT_FIELDS[$at], Value::new(line, start, end))?;
+            set(record, DEFAULT_FIELDS[$at], Value::new(window, start, end))?;
             start = end + 1;
         )*};
     }
@@ -248,38 +251,54 @@ fn parse_default_masked<'a>(
 /// they read it ([`parse_into`]).
 const MASKED_LINE: usize = 128;
 
-/// The line that starts at `from` in `buffer`: where it ends (its
-/// newline), and its spaces, one bit per byte, when it is shorter than
-/// [`MASKED_LINE`]. Both bytes are sought at once, so a line is read once
-/// for its end and its fields: the [`MASKED_LINE`] bytes from `from` in
-/// one go where the buffer holds them (no loop, so no exit to mispredict
-/// where line lengths vary), then, for a longer line or near the buffer's
-/// end, sixteen bytes a step. `None` when no newline follows in the
-/// buffer.
-#[inline(always)]
-fn scan_line(buffer: &[u8], from: usize) -> Option<(usize, Option<u128>)> {
-    let sixteen = |rest: &[u8]| rest.first_chunk::<16>().map(|sixteen| u8x16::new(*sixteen));
-    if let Some(window) = buffer
-        .get(from..)
-        .and_then(|rest| rest.first_chunk::<MASKED_LINE>())
-    {
-        let (newlines, spaces) = window_masks(window);
-        if newlines != 0 {
-            let inside = newlines.trailing_zeros();
-            return Some((from + inside as usize, Some(spaces & ((1 << inside) - 1))));
-        }
-        // A line of MASKED_LINE bytes or more: only its end is sought.
-        return scan_steps(buffer, from, MASKED_LINE, 0, sixteen).map(|(end, _)| (end, None));
-    }
-    scan_steps(buffer, from, 0, 0, sixteen)
+/// A line's spaces, one bit per byte, and the buffer from its start.
+#[derive(Clone, Copy)]
+struct Masked<'a> {
+    spaces: u128,
+    window: Window<'a>,
 }
 
-/// The newlines and the spaces of [`MASKED_LINE`] bytes, one bit per byte
-/// (the first byte's the lowest).
+/// The line that starts at `from` in `buffer`: where it ends (its
+/// newline), and its spaces when it is shorter than [`MASKED_LINE`] and the
+/// buffer holds a [`WINDOW`] from its start. The window's first
+/// [`MASKED_LINE`] bytes are sought for both bytes in one go (no loop, so
+/// no exit to mispredict where line lengths vary), so a line is read once
+/// for its end and its fields; a longer line's end, or one near the
+/// buffer's end (one line of a buffer at most), is found by `memchr`.
+/// `None` when no newline follows in the buffer.
 #[inline(always)]
-fn window_masks(window: &[u8; MASKED_LINE]) -> (u128, u128) {
+fn scan_line(buffer: &[u8], from: usize) -> Option<(usize, Option<Masked<'_>>)> {
+    let rest = buffer.get(from..)?;
+    let Some(window) = rest.first_chunk::<WINDOW>() else {
+        return scan_rest(rest, from, 0);
+    };
+    let (newlines, spaces) = window_masks(window);
+    if newlines == 0 {
+        return scan_rest(rest, from, MASKED_LINE);
+    }
+    let inside = newlines.trailing_zeros();
+    let masked = Masked {
+        spaces: spaces & ((1 << inside) - 1),
+        window: Window(window),
+    };
+    Some((from + inside as usize, Some(masked)))
+}
+
+/// [`scan_line`] for the line at the start of `rest` (at `from` in the
+/// buffer), with no newline in its first `skip` bytes.
+#[cold]
+#[inline(never)]
+fn scan_rest(rest: &[u8], from: usize, skip: usize) -> Option<(usize, Option<Masked<'_>>)> {
+    let inside = skip + memchr(b'\n', rest.get(skip..)?)?;
+    Some((from + inside, None))
+}
+
+/// The newlines and the spaces of the first [`MASKED_LINE`] bytes of
+/// `window`, one bit per byte (the first byte's the lowest).
+#[inline(always)]
+fn window_masks(window: &[u8; WINDOW]) -> (u128, u128) {
     let (mut newlines, mut spaces) = ([0u64; 2], [0u64; 2]);
-    for (at, chunk) in window.chunks_exact(16).enumerate() {
+    for (at, chunk) in window[..MASKED_LINE].chunks_exact(16).enumerate() {
         let chunk = u8x16::new(chunk.try_into().unwrap_or_default());
         let shift = 16 * (at % 4);
         newlines[at / 4] |= u64::from(chunk.simd_eq(u8x16::splat(b'\n')).to_bitmask()) << shift;
@@ -287,64 +306,6 @@ fn window_masks(window: &[u8; MASKED_LINE]) -> (u128, u128) {
     }
     let join = |[low, high]: [u64; 2]| u128::from(low) | u128::from(high) << 64;
     (join(newlines), join(spaces))
-}
-
-/// [`scan_line`]'s steps from `offset` on, the spaces before it in
-/// `spaces`. `load` reads a step's sixteen bytes, or none when fewer are
-/// left: then the last steps are [`scan_tail`]'s, so that a step's bytes
-/// go from memory to a register (a step read from either of two places
-/// would be stored to the stack and read back).
-#[inline(always)]
-fn scan_steps(
-    buffer: &[u8],
-    from: usize,
-    mut offset: usize,
-    // The spaces kept in a register, each step's sixteen bits shifted in
-    // from the top (steps stored to memory and read back as one integer
-    // wait for the stores: a load wider than each store is not forwarded
-    // from them); the last step's place sets the line's at the bottom.
-    mut spaces: u128,
-    load: impl Fn(&[u8]) -> Option<u8x16>,
-) -> Option<(usize, Option<u128>)> {
-    loop {
-        let at = from + offset;
-        let rest = buffer.get(at..).filter(|rest| !rest.is_empty())?;
-        let Some(sixteen) = load(rest) else {
-            return scan_tail(buffer, from, offset, spaces);
-        };
-        let newlines = sixteen.simd_eq(u8x16::splat(b'\n')).to_bitmask();
-        let mut found = sixteen.simd_eq(u8x16::splat(b' ')).to_bitmask();
-        if newlines != 0 {
-            let inside = newlines.trailing_zeros() as usize;
-            found &= (1 << inside) - 1;
-            let length = offset + inside;
-            return Some((
-                at + inside,
-                (length < MASKED_LINE)
-                    .then(|| (spaces >> 16 | u128::from(found) << 112) >> (112 - offset)),
-            ));
-        }
-        spaces = spaces >> 16 | u128::from(found) << 112;
-        offset += 16;
-    }
-}
-
-/// The last steps of a buffer: its last bytes, zeros after them (neither
-/// a space nor a newline).
-#[cold]
-#[inline(never)]
-fn scan_tail(
-    buffer: &[u8],
-    from: usize,
-    offset: usize,
-    spaces: u128,
-) -> Option<(usize, Option<u128>)> {
-    scan_steps(buffer, from, offset, spaces, |rest| {
-        let mut sixteen = [0; 16];
-        let inside = rest.len().min(16);
-        sixteen[..inside].copy_from_slice(&rest[..inside]);
-        Some(u8x16::new(sixteen))
-    })
 }
 
 /// A line the fast path does not take: fields split by runs of spaces, and
@@ -420,14 +381,65 @@ fn bytes_equal(word: u64, byte: u8) -> u64 {
     !(((x & !HIGH) + !HIGH) | x | !HIGH)
 }
 
-/// One field of a line: `line[start..end]`, not empty. Its bytes are read
-/// eight or sixteen at a time (spaces past the line's end) only where its
-/// type needs them.
+/// Where a line's fields are read from: the line itself, every read of a
+/// word checked against its end ([`word_at`]), or the reader's buffer
+/// from the line's start on ([`Window`]), which holds a word past any
+/// place in the line, so no read is checked at all.
+trait LineBytes<'a>: Copy {
+    /// The eight bytes from `at` (`at` within the line), the first in the
+    /// low byte; those past the line's end are spaces or whatever follows
+    /// it, which no reader of a value looks at.
+    fn word(self, at: usize) -> u64;
+    /// `start..end` of the line.
+    fn range(self, start: usize, end: usize) -> &'a [u8];
+}
+
+impl<'a> LineBytes<'a> for &'a [u8] {
+    #[inline(always)]
+    fn word(self, at: usize) -> u64 {
+        word_at(self, at)
+    }
+
+    #[inline(always)]
+    fn range(self, start: usize, end: usize) -> &'a [u8] {
+        self.get(start..end).unwrap_or_default()
+    }
+}
+
+/// The bytes of the reader's buffer from a line's start, for a line of
+/// fewer than [`MASKED_LINE`] bytes: a word from any place in the line
+/// lies within them.
+const WINDOW: usize = MASKED_LINE + 8;
+
+/// A line of fewer than [`MASKED_LINE`] bytes, read in the reader's
+/// buffer from its start: places are taken modulo [`MASKED_LINE`], which
+/// does not change any place in the line and proves every word read in
+/// bounds, with no check (a line's own slice needs one a read).
 #[derive(Clone, Copy)]
-struct Value<'a> {
-    line: &'a [u8],
+struct Window<'a>(&'a [u8; WINDOW]);
+
+impl<'a> LineBytes<'a> for Window<'a> {
+    #[inline(always)]
+    fn word(self, at: usize) -> u64 {
+        let at = at % MASKED_LINE;
+        let eight = self.0[at..at + 8].try_into().unwrap_or([b' '; 8]);
+        u64::from_le_bytes(eight)
+    }
+
+    #[inline(always)]
+    fn range(self, start: usize, end: usize) -> &'a [u8] {
+        self.0.get(start..end).unwrap_or_default()
+    }
+}
+
+/// One field of a line: `line[start..end]`, not empty. Its bytes are read
+/// eight or sixteen at a time only where its type needs them.
+#[derive(Clone, Copy)]
+struct Value<'a, L = &'a [u8]> {
+    line: L,
     start: usize,
     end: usize,
+    _line: std::marker::PhantomData<&'a [u8]>,
 }
 
 impl<'a> Value<'a> {
@@ -447,25 +459,32 @@ impl<'a> Value<'a> {
                 | u128::from(bytes_equal(word_at(line, at + 8), b' ')) << 64;
         }
         let end = (at + (spaces.trailing_zeros() / 8) as usize).min(line.len());
-        Self { line, start, end }
+        Value::new(line, start, end)
     }
+}
 
+impl<'a, L: LineBytes<'a>> Value<'a, L> {
     /// `line[start..end]`.
     #[inline(always)]
-    fn new(line: &'a [u8], start: usize, end: usize) -> Self {
-        Self { line, start, end }
+    fn new(line: L, start: usize, end: usize) -> Self {
+        Self {
+            line,
+            start,
+            end,
+            _line: std::marker::PhantomData,
+        }
     }
 
     /// The bytes `start..start + 8`, the first in the low byte.
     #[inline(always)]
     fn word(&self) -> u64 {
-        word_at(self.line, self.start)
+        self.line.word(self.start)
     }
 
     /// The bytes `start..start + 16`, the first in the low byte.
     #[inline(always)]
     fn head(&self) -> u128 {
-        u128::from(self.word()) | u128::from(word_at(self.line, self.start + 8)) << 64
+        u128::from(self.word()) | u128::from(self.line.word(self.start + 8)) << 64
     }
 
     fn len(&self) -> usize {
@@ -474,14 +493,14 @@ impl<'a> Value<'a> {
 
     #[inline(always)]
     fn bytes(&self) -> &'a [u8] {
-        self.line.get(self.start..self.end).unwrap_or_default()
+        self.line.range(self.start, self.end)
     }
 
     /// Whether the value is `-`.
     #[inline(always)]
     fn is_dash(&self) -> bool {
         // One comparison, not two branches (lengths of one vary at random).
-        let first = self.line.get(self.start).copied().unwrap_or_default();
+        let first = self.word() as u8;
         (self.len() << 8 | usize::from(first)) == (1 << 8 | usize::from(b'-'))
     }
 
@@ -491,7 +510,7 @@ impl<'a> Value<'a> {
         let mut at = self.start;
         while at < self.end {
             let sixteen = u8x16::new(
-                (u128::from(word_at(self.line, at)) | u128::from(word_at(self.line, at + 8)) << 64)
+                (u128::from(self.line.word(at)) | u128::from(self.line.word(at + 8)) << 64)
                     .to_le_bytes(),
             );
             let inside = (1u32 << (self.end - at).min(16)) - 1;
@@ -523,7 +542,7 @@ impl<'a> Value<'a> {
             } else {
                 digits(self.word(), len - 8)?
             };
-            let low = digits(word_at(self.line, self.start + len - 8), 8)?;
+            let low = digits(self.line.word(self.start + len - 8), 8)?;
             high * 100_000_000 + low
         } else {
             return number(self.bytes());
@@ -648,7 +667,11 @@ fn digits(word: u64, len: usize) -> Option<u64> {
 /// ([`absent_or_bad`]); a text value is checked before it is read, as `-`
 /// is printable text.
 #[inline(always)]
-fn set<'a>(record: &mut Record<'a>, field: Field, value: Value<'a>) -> Result<(), Malformed> {
+fn set<'a, L: LineBytes<'a>>(
+    record: &mut Record<'a>,
+    field: Field,
+    value: Value<'a, L>,
+) -> Result<(), Malformed> {
     macro_rules! read {
         ($slot:ident, $read:expr) => {
             match $read {
@@ -931,7 +954,7 @@ impl<R: BufRead> FlowLogReader<R> {
                     line: 0,
                     record: Record::default(),
                 };
-                while let Some((end, spaces)) = scan_line(buffer, from) {
+                while let Some((end, masked)) = scan_line(buffer, from) {
                     let bytes = &buffer[from..end];
                     from = end + 1;
                     self.line_number += 1;
@@ -951,7 +974,7 @@ impl<R: BufRead> FlowLogReader<R> {
                             }
                         }
                     }
-                    read_into(&self.format, bytes, spaces, &mut reused);
+                    read_into(&self.format, bytes, masked, &mut reused);
                     each(&reused);
                 }
                 self.consume = from;
@@ -962,7 +985,7 @@ impl<R: BufRead> FlowLogReader<R> {
                 return Ok(());
             };
             match raw {
-                Raw::Line { number, bytes } => parse_each(format, number, bytes, None, &mut each),
+                Raw::Line { number, bytes } => parse_each(format, number, bytes, &mut each),
                 Raw::TooLong { number, text } => each(&too_long(number, text)),
             }
         }
@@ -1063,28 +1086,26 @@ impl<R: BufRead> FlowLogReader<R> {
 }
 
 /// Parses one line into a record built where `each` reads it (a record
-/// is 350 bytes: returned by value it would be copied), with its spaces
-/// when the reader found them.
+/// is 350 bytes: returned by value it would be copied).
 #[inline(always)]
-fn parse_each(
-    format: &Format,
-    number: u64,
-    bytes: &[u8],
-    spaces: Option<u128>,
-    each: &mut impl FnMut(&Line<'_>),
-) {
+fn parse_each(format: &Format, number: u64, bytes: &[u8], each: &mut impl FnMut(&Line<'_>)) {
     let mut line = Line::Record {
         line: number,
         record: Record::default(),
     };
-    read_into(format, bytes, spaces, &mut line);
+    read_into(format, bytes, None, &mut line);
     each(&line);
 }
 
 /// Reads `bytes` into `line`, a fresh `Line::Record`; a malformed line
 /// turns it into `Line::Malformed` with the reason.
 #[inline(always)]
-fn read_into<'a>(format: &Format, bytes: &'a [u8], spaces: Option<u128>, line: &mut Line<'a>) {
+fn read_into<'a>(
+    format: &Format,
+    bytes: &'a [u8],
+    masked: Option<Masked<'a>>,
+    line: &mut Line<'a>,
+) {
     let Line::Record {
         line: number,
         record,
@@ -1092,8 +1113,8 @@ fn read_into<'a>(format: &Format, bytes: &'a [u8], spaces: Option<u128>, line: &
     else {
         return;
     };
-    let read = match spaces {
-        Some(spaces) => parse_masked(format, bytes, spaces, record),
+    let read = match masked {
+        Some(masked) => parse_masked(format, bytes, masked, record),
         None => parse_into(format, bytes, record),
     };
     if let Err(reason) = read {
@@ -1552,7 +1573,7 @@ mod tests {
         line: &str,
         buffer: &str,
     ) -> Result<(), proptest::test_runner::TestCaseError> {
-        let (end, spaces) = scan_line(buffer.as_bytes(), 0).unwrap();
+        let (end, masked) = scan_line(buffer.as_bytes(), 0).unwrap();
         proptest::prop_assert_eq!(end, line.len());
         let line = line.as_bytes();
         let mut plain = Record::default();
@@ -1563,10 +1584,10 @@ mod tests {
         )
         .map(|()| plain);
         let mut scanned = Record::default();
-        let scanned = match spaces {
-            Some(spaces) => parse_masked(format, line, spaces, &mut scanned),
+        let scanned = match masked {
+            Some(masked) => parse_masked(format, line, masked, &mut scanned),
             None => {
-                proptest::prop_assert!(line.len() >= MASKED_LINE);
+                proptest::prop_assert!(line.len() >= MASKED_LINE || buffer.len() < WINDOW);
                 parse_into(format, line, &mut scanned)
             }
         }
