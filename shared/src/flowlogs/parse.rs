@@ -186,13 +186,11 @@ fn parse_masked<'a>(
     if format.is_default() {
         return parse_default_masked(fields, line, window, spaces, record);
     }
-    // The line's end is the last field's end (a carriage return is no
-    // space: no bit of `spaces` lies at or past it).
-    let mut ends = spaces | 1 << line.len();
+    let mut ends = line_ends(spaces, line.len());
     let mut start = 0;
     for &field in fields {
         let end = ends.trailing_zeros() as usize;
-        if end <= start || end > line.len() {
+        if end <= start {
             // An empty field (a run of spaces, a space at the start) or
             // too few fields.
             return parse_irregular(fields, line, record);
@@ -201,7 +199,7 @@ fn parse_masked<'a>(
         set(record, field, Value::new(window, start, end))?;
         start = end + 1;
     }
-    if ends != 0 {
+    if start != line.len() + 1 {
         // More fields, or spaces at the end.
         return parse_irregular(fields, line, record);
     }
@@ -222,12 +220,12 @@ fn parse_default_masked<'a>(
     spaces: u128,
     record: &mut Record<'a>,
 ) -> Result<(), Malformed> {
-    let mut ends = spaces | 1 << line.len();
+    let mut ends = line_ends(spaces, line.len());
     let mut start = 0;
     macro_rules! fields {
         ($($at:literal)*) => {$(
             let end = ends.trailing_zeros() as usize;
-            if end <= start || end > line.len() {
+            if end <= start {
                 return parse_irregular(fields, line, record);
             }
             ends &= ends - 1;
@@ -237,12 +235,23 @@ fn parse_default_masked<'a>(
     }
     fields!(0 1 2 3 4 5 6 7 8 9 10 11 12 13);
     const _: () = assert!(DEFAULT_FIELDS.len() == 14);
-    // The last field's `start` is not read again.
-    let _ = start;
-    if ends != 0 {
+    // The last field's ends are not read again.
+    let _ = ends;
+    if start != line.len() + 1 {
         return parse_irregular(fields, line, record);
     }
     Ok(())
+}
+
+/// The ends of a line's fields for [`parse_masked`]: its spaces, and every
+/// place from its end (`len`, under [`MASKED_LINE`]) on. The line's end is
+/// the last field's end (a carriage return is no space: no bit of `spaces`
+/// lies at or past it); past it each field would end where it starts, so
+/// a line of too few fields is an empty one's case, with no check of each
+/// end against the line's.
+#[inline(always)]
+fn line_ends(spaces: u128, len: usize) -> u128 {
+    spaces | u128::MAX << (len % MASKED_LINE)
 }
 
 /// Lines shorter than this are scanned for their spaces with their newline
@@ -1647,6 +1656,9 @@ mod tests {
             other in "[0-9]{1,21}|[A-Z]{2,8}|eni-[0-9a-f]{3}|[0-9]{3}\\.[0-9]|\\u{7}",
             double in 0..16usize,
             carriage in proptest::bool::ANY,
+            // What follows the line in the reader's buffer: enough for the
+            // window the fast path reads the line in.
+            next in "[ -~\n]{136,150}",
         ) {
             let mut fields = vec![
                 head.0, head.1, head.2, head.3, head.4, head.5, head.6,
@@ -1675,7 +1687,7 @@ mod tests {
             }
             let format = Format::default_v2();
             proptest::prop_assert!(format.is_default());
-            scanned_reads_as_plain(&format, &line, &format!("{line}\n"))?;
+            scanned_reads_as_plain(&format, &line, &format!("{line}\n{next}"))?;
         }
 
         #[test]
