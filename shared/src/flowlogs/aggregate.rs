@@ -536,7 +536,7 @@ impl<T: Copy + Default + PartialEq> Ranking<T> {
 /// pending sources are applied in key order, so the flush walks these in
 /// the order they lie in memory. A key's sources are all of its IP
 /// version: IPv4 ones are ranked as 32-bit integers in the entry itself
-/// (128 bytes in all), IPv6 ones in a ranking of 128-bit integers apart,
+/// (120 bytes in all), IPv6 ones in a ranking of 128-bit integers apart,
 /// which an IPv6 key has from the start (so it tells the version).
 struct KeySources {
     sketch: Hll,
@@ -548,7 +548,7 @@ struct KeySources {
 // the ranking for each bit of `Ranking::least`.
 const _: () = assert!(TOP_SOURCES <= 16);
 const _: () = assert!(std::mem::size_of::<KeyEntry>() == 64);
-const _: () = assert!(std::mem::size_of::<KeySources>() == 128);
+const _: () = assert!(std::mem::size_of::<KeySources>() == 120);
 const _: () = assert!(std::mem::size_of::<IndexEntry>() == 128);
 
 impl KeySources {

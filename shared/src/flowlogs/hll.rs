@@ -4,11 +4,12 @@
 //! sparse (the registers set so far, two bytes each, in the order they were
 //! first set) and turns dense (one byte per register) past [`SPARSE_MAX`]
 //! of them, so the many aggregates with a handful of sources stay small. A
-//! sparse sketch also keeps one bit per group of sixteen registers that
-//! holds a set one: a register of a group not seen yet is new, and is
-//! appended without a search; any other is found by comparing eight entries
-//! at once (no search that branches on their values, no entries moved to
-//! make room). The hash
+//! sparse sketch's entries follow a filter of one bit per group of four
+//! registers (32 bytes, in the same allocation): a register of a group not
+//! set yet is new, and is appended with no search (most are: a sketch of 70
+//! registers has about a quarter of its filter's bits set); any other is
+//! found by comparing eight entries at once (no search that branches on
+//! their values, no entries moved to make room). The hash
 //! of an address is fixed here (a 64-bit finalizer over its bits), never a
 //! process-seeded hasher: sketches written by different invocations, and
 //! read back from the archive by the evaluation, merge into the union's
@@ -28,35 +29,41 @@ const PRECISION: u32 = 10;
 const REGISTERS: usize = 1 << PRECISION;
 /// Sparse entries kept before the sketch turns dense (256 bytes).
 pub const SPARSE_MAX: usize = 128;
+/// A sparse sketch's filter: this many words before its entries, one bit
+/// per group of four registers.
+const FILTER: usize = REGISTERS / 4 / 16;
 
 #[derive(Debug, Clone)]
 pub enum Hll {
     Sparse {
-        /// One entry per register set, `index << 6 | rank` (never zero: a
-        /// rank is at least one), in the order the registers were first
-        /// set, then zeros: a length of a multiple of eight, at most
-        /// [`SPARSE_MAX`].
-        entries: Box<[u16]>,
-        /// The entries in use (the first zero's place).
+        /// [`FILTER`] words of the filter (bit `index >> 2` set once a
+        /// register of that group of four is), then one entry per register
+        /// set, `index << 6 | rank` (never zero: a rank is at least one),
+        /// in the order the registers were first set, then zeros: a
+        /// multiple of eight entries, at most [`SPARSE_MAX`]. Empty (no
+        /// allocation) until the first register is set.
+        places: Box<[u16]>,
+        /// The entries in use (the first zero's place after the filter).
         len: u8,
-        /// Bit `index >> 4` set once a register of that group of sixteen
-        /// is.
-        seen: u64,
     },
     Dense(Box<[u8; REGISTERS]>),
 }
 
 const _: () = assert!(SPARSE_MAX <= u8::MAX as usize);
-const _: () = assert!(REGISTERS >> 4 == u64::BITS as usize);
+const _: () = assert!(FILTER * 16 * 4 == REGISTERS);
 
 impl Default for Hll {
     fn default() -> Self {
         Self::Sparse {
-            entries: Box::default(),
+            places: Box::default(),
             len: 0,
-            seen: 0,
         }
     }
+}
+
+/// A sparse sketch's entries in use or not (after its filter).
+fn entries(places: &[u16]) -> &[u16] {
+    places.get(FILTER..).unwrap_or_default()
 }
 
 /// Equal registers, whatever the order a sparse sketch set them in.
@@ -119,14 +126,17 @@ impl Hll {
                     registers[index] = rank;
                 }
             }
-            Self::Sparse { entries, len, seen } => {
-                let register = (index as u16) << 6;
-                let entry = register | u16::from(rank);
-                let group = 1u64 << (index >> 4);
+            Self::Sparse { places, len } => {
+                let entry = (index as u16) << 6 | u16::from(rank);
                 let used = usize::from(*len);
-                if *seen & group == 0 {
+                if places.is_empty() {
+                    *places = vec![0; FILTER + 8].into_boxed_slice();
+                }
+                let (filter, entries) = places.split_at_mut(FILTER);
+                let (word, bit) = (index >> 6, 1u16 << (index >> 2 & 15));
+                if filter[word] & bit == 0 {
                     // No register of the group is set: a new one, appended.
-                    *seen |= group;
+                    filter[word] |= bit;
                     if let Some(free) = entries.get_mut(used) {
                         *free = entry;
                         *len += 1;
@@ -138,7 +148,7 @@ impl Hll {
                     // place, so a free one means the register is not set
                     // yet), which then holds the larger rank (a free
                     // place's is none).
-                    let (same, free) = (u16x8::splat(register), u16x8::splat(0));
+                    let (same, free) = (u16x8::splat(entry & !0x3f), u16x8::splat(0));
                     let ranks = u16x8::splat(0x3f);
                     for eight in entries.as_chunks_mut::<8>().0 {
                         let lanes = u16x8::new(*eight);
@@ -158,10 +168,10 @@ impl Hll {
                     self.set(index, rank);
                     return;
                 }
-                let mut grown = vec![0u16; (used * 2).max(8)].into_boxed_slice();
-                grown[..used].copy_from_slice(entries);
-                grown[used] = entry;
-                *entries = grown;
+                let mut grown = vec![0u16; FILTER + used * 2].into_boxed_slice();
+                grown[..FILTER + used].copy_from_slice(places);
+                grown[FILTER + used] = entry;
+                *places = grown;
                 *len += 1;
             }
         }
@@ -172,16 +182,14 @@ impl Hll {
     #[inline(always)]
     pub(crate) fn prefetch(&self) {
         match self {
-            Self::Sparse { entries, len, seen } => {
-                // The place a new register goes, and (when a register may
-                // already be set) the first entries searched.
-                if let Some(next) = entries.get(usize::from(*len)) {
-                    super::prefetch(next);
-                }
-                if *seen != 0
-                    && let Some(first) = entries.first()
-                {
+            Self::Sparse { places, len } => {
+                // The filter and the first entries searched, and the place
+                // a new register goes.
+                if let Some(first) = places.first() {
                     super::prefetch(first);
+                }
+                if let Some(next) = places.get(FILTER + usize::from(*len)) {
+                    super::prefetch(next);
                 }
             }
             Self::Dense(registers) => super::prefetch(&registers[0]),
@@ -191,8 +199,12 @@ impl Hll {
     /// A sparse sketch's entries by register (the archive's order).
     fn sorted_entries(&self) -> Vec<u16> {
         match self {
-            Self::Sparse { entries, .. } => {
-                let mut sorted: Vec<u16> = entries.iter().copied().filter(|&e| e != 0).collect();
+            Self::Sparse { places, .. } => {
+                let mut sorted: Vec<u16> = entries(places)
+                    .iter()
+                    .copied()
+                    .filter(|&e| e != 0)
+                    .collect();
                 sorted.sort_unstable();
                 sorted
             }
@@ -201,9 +213,9 @@ impl Hll {
     }
 
     fn densify(&mut self) {
-        if let Self::Sparse { entries, .. } = self {
+        if let Self::Sparse { places, .. } = self {
             let mut registers = Box::new([0u8; REGISTERS]);
-            for entry in entries.iter().filter(|&&e| e != 0) {
+            for entry in entries(places).iter().filter(|&&e| e != 0) {
                 registers[usize::from(entry >> 6)] = (entry & 0x3f) as u8;
             }
             *self = Self::Dense(registers);
@@ -213,8 +225,8 @@ impl Hll {
     /// The union: each register the larger of both.
     pub fn merge(&mut self, other: &Hll) {
         match other {
-            Self::Sparse { entries, .. } => {
-                for entry in entries.iter().filter(|&&e| e != 0) {
+            Self::Sparse { places, .. } => {
+                for entry in entries(places).iter().filter(|&&e| e != 0) {
                     self.set(usize::from(entry >> 6), (entry & 0x3f) as u8);
                 }
             }
@@ -235,8 +247,8 @@ impl Hll {
     pub fn estimate(&self) -> u64 {
         let m = REGISTERS as f64;
         let (zeros, sum) = match self {
-            Self::Sparse { entries, .. } => {
-                let set = entries.iter().filter(|&&e| e != 0);
+            Self::Sparse { places, .. } => {
+                let set = entries(places).iter().filter(|&&e| e != 0);
                 let zeros = REGISTERS - set.clone().count();
                 let sum = zeros as f64 + set.map(|e| 2f64.powi(-i32::from(e & 0x3f))).sum::<f64>();
                 (zeros, sum)
@@ -305,7 +317,7 @@ impl Hll {
     /// Heap bytes held (for the memory report).
     pub fn heap_bytes(&self) -> usize {
         match self {
-            Self::Sparse { entries, .. } => entries.len() * 2,
+            Self::Sparse { places, .. } => places.len() * 2,
             Self::Dense(_) => REGISTERS,
         }
     }
