@@ -294,8 +294,8 @@ fn scan_line(buffer: &[u8], from: usize) -> Option<(usize, Option<Masked<'_>>)> 
 }
 
 /// [`scan_line`] for the line at the start of `rest` (at `from` in the
-/// buffer), with no newline in its first `skip` bytes.
-#[cold]
+/// buffer), with no newline in its first `skip` bytes: not cold, as every
+/// line of a format with many fields takes it.
 #[inline(never)]
 fn scan_rest(rest: &[u8], from: usize, skip: usize) -> Option<(usize, Option<Masked<'_>>)> {
     let inside = skip + memchr(b'\n', rest.get(skip..)?)?;
