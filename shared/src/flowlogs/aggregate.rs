@@ -282,13 +282,14 @@ fn rank(top: &mut Vec<TopSource>) {
 fn service_port(record: &Record<'_>, direction: Direction, initiator: Initiator) -> u16 {
     let source = record.srcport.unwrap_or(0);
     let destination = record.dstport.unwrap_or(0);
-    match (direction, initiator) {
-        (Direction::Ingress, Initiator::Interface) | (Direction::Egress, Initiator::Remote) => {
-            source
-        }
-        (Direction::Ingress, _) | (Direction::Egress, Initiator::Interface) => destination,
-        (Direction::Egress, Initiator::Unknown) => source.min(destination),
-    }
+    let answer = matches!(
+        (direction, initiator),
+        (Direction::Ingress, Initiator::Interface) | (Direction::Egress, Initiator::Remote)
+    );
+    let unplaced = (direction, initiator) == (Direction::Egress, Initiator::Unknown);
+    // Selects, not branches: records of every kind come interleaved.
+    let port = std::hint::select_unpredictable(answer, source, destination);
+    std::hint::select_unpredictable(unplaced, source.min(destination), port)
 }
 
 /// The counters of one key, held in the key table itself: a record
@@ -402,7 +403,13 @@ impl KeyTable {
     /// goes. The table is never full, so the probe ends.
     fn free_or_equal(&self, key: u128, hash: u64) -> usize {
         let mask = self.slots.len() - 1;
-        let mut at = hash as usize & mask;
+        let first = hash as usize & mask;
+        // Most keys lie in their first slot, a few in the next: which one
+        // is a coin toss for a branch predictor, so the probe starts at
+        // the right one of the two without a branch.
+        let found = self.slots[first].key;
+        let mut at =
+            std::hint::select_unpredictable(found == key || found == 0, first, (first + 1) & mask);
         loop {
             let found = self.slots[at].key;
             if found == key || found == 0 {

@@ -482,15 +482,17 @@ pub fn initiator(record: &Record<'_>, direction: Direction) -> Initiator {
     let (Some(source_port), Some(destination_port)) = (record.srcport, record.dstport) else {
         return Initiator::Unknown;
     };
-    let (local, remote) = match direction {
-        Direction::Ingress => (destination_port, source_port),
-        Direction::Egress => (source_port, destination_port),
-    };
-    if local >= 32768 && remote < local {
-        Initiator::Interface
-    } else {
-        Initiator::Unknown
-    }
+    // Selects, not branches: records of every kind come interleaved.
+    let (local, remote) = std::hint::select_unpredictable(
+        direction == Direction::Ingress,
+        (destination_port, source_port),
+        (source_port, destination_port),
+    );
+    std::hint::select_unpredictable(
+        (local >= 32768) & (remote < local),
+        Initiator::Interface,
+        Initiator::Unknown,
+    )
 }
 
 /// The address of the other end: the (packet-level, when the format has
@@ -730,6 +732,17 @@ mod tests {
             ),
             (
                 "eni-web 10.0.0.62 8.8.8.8 50000 53 17 -",
+                Direction::Egress,
+                Initiator::Interface,
+            ),
+            // Both ends on the same high port: neither is the lower one.
+            (
+                "eni-web 8.8.8.8 10.0.0.62 50000 50000 17 -",
+                Direction::Ingress,
+                Initiator::Unknown,
+            ),
+            (
+                "eni-web 10.0.0.62 8.8.8.8 32768 32767 17 -",
                 Direction::Egress,
                 Initiator::Interface,
             ),
