@@ -289,27 +289,32 @@ impl V4Tests {
 }
 
 /// [`direction`], [`remote_address`] and [`source_class`] at once for a
-/// record of two IPv4 addresses without `pkt-srcaddr`, `pkt-dstaddr` or
-/// `flow-direction` (every IPv4 record of the default format), by an
-/// interface's [`V4Tests`]: the same rules, every test made and the
-/// results combined, with no branch on the addresses (they vary from
-/// record to record without a pattern, so such branches mispredict).
-/// `None` for any other record.
+/// record of two IPv4 addresses, by an interface's [`V4Tests`]: the same
+/// rules, every test made and the results combined, with no branch on the
+/// addresses (they vary from record to record without a pattern, so such
+/// branches mispredict). A record without `flow-direction` (every IPv4
+/// record of the default format) is placed by its addresses and ports and
+/// must have no `pkt-srcaddr` or `pkt-dstaddr`; one with it (custom
+/// formats of version 5) takes its direction from it, and its remote end
+/// from the packet-level address where there is one, which must then be
+/// IPv4 too. `None` for any other record.
 #[inline(always)]
 pub(crate) fn place_v4(
     record: &Record<'_>,
     tests: &V4Tests,
 ) -> Option<(Direction, Ipv4Addr, SourceClass)> {
-    let (Some(IpAddr::V4(source)), Some(IpAddr::V4(destination)), None, None, None) = (
-        record.srcaddr,
-        record.dstaddr,
-        record.pkt_srcaddr,
-        record.pkt_dstaddr,
-        record.flow_direction,
-    ) else {
+    let (Some(IpAddr::V4(source)), Some(IpAddr::V4(destination))) =
+        (record.srcaddr, record.dstaddr)
+    else {
         return None;
     };
     let (source, destination) = (u32::from(source), u32::from(destination));
+    if let Some(given) = record.flow_direction {
+        return place_v4_given(record, tests, given, source, destination);
+    }
+    if record.pkt_srcaddr.is_some() || record.pkt_dstaddr.is_some() {
+        return None;
+    }
     let (vpc_source, vpc_destination) =
         (tests.vpc.contains(source), tests.vpc.contains(destination));
     let (private_source, private_destination) = (is_private_v4(source), is_private_v4(destination));
@@ -331,8 +336,38 @@ pub(crate) fn place_v4(
     } else {
         private_destination
     };
-    let peered = tests.peered.contains(remote);
-    // By the first that holds: in the VPC, peered, private, else internet.
+    let class = class_v4(in_vpc, tests.peered.contains(remote), private);
+    Some((direction_of(ingress), Ipv4Addr::from(remote), class))
+}
+
+/// [`place_v4`] of a record whose format gives its direction.
+#[inline(always)]
+fn place_v4_given(
+    record: &Record<'_>,
+    tests: &V4Tests,
+    given: FlowDirection,
+    source: u32,
+    destination: u32,
+) -> Option<(Direction, Ipv4Addr, SourceClass)> {
+    let ingress = given == FlowDirection::Ingress;
+    let packet = std::hint::select_unpredictable(ingress, record.pkt_srcaddr, record.pkt_dstaddr);
+    let remote = match packet {
+        None => std::hint::select_unpredictable(ingress, source, destination),
+        Some(IpAddr::V4(address)) => u32::from(address),
+        Some(IpAddr::V6(_)) => return None,
+    };
+    let class = class_v4(
+        tests.vpc.contains(remote),
+        tests.peered.contains(remote),
+        is_private_v4(remote),
+    );
+    Some((direction_of(ingress), Ipv4Addr::from(remote), class))
+}
+
+/// The class of a remote end by the first test that holds: in the VPC,
+/// peered, private, else internet.
+#[inline(always)]
+fn class_v4(in_vpc: bool, peered: bool, private: bool) -> SourceClass {
     const CLASSES: [SourceClass; 8] = [
         SourceClass::Internet,
         SourceClass::Private,
@@ -343,13 +378,15 @@ pub(crate) fn place_v4(
         SourceClass::SameVpc,
         SourceClass::SameVpc,
     ];
-    let class = CLASSES[usize::from(in_vpc) << 2 | usize::from(peered) << 1 | usize::from(private)];
-    let direction = if ingress {
+    CLASSES[usize::from(in_vpc) << 2 | usize::from(peered) << 1 | usize::from(private)]
+}
+
+fn direction_of(ingress: bool) -> Direction {
+    if ingress {
         Direction::Ingress
     } else {
         Direction::Egress
-    };
-    Some((direction, Ipv4Addr::from(remote), class))
+    }
 }
 
 /// The traffic's direction relative to the interface.
@@ -818,6 +855,11 @@ mod tests {
             source in an_address(),
             destination in an_address(),
             ports in (proptest::option::of(any::<u16>()), proptest::option::of(any::<u16>())),
+            given in proptest::option::of(any::<bool>()),
+            packet in (
+                proptest::option::of(an_address()),
+                proptest::option::of(an_address()),
+            ),
         ) {
             let mut map = NetworkMap::new();
             if known {
@@ -831,13 +873,18 @@ mod tests {
             }
             let view = map.view("eni-x");
             let port = |port: Option<u16>| port.map_or("-".to_owned(), |p| p.to_string());
+            let address = |a: Option<IpAddr>| a.map_or("-".to_owned(), |a| a.to_string());
+            let flow = given.map_or("-", |ingress| if ingress { "ingress" } else { "egress" });
             let line = format!(
-                "eni-x {source} {destination} {} {} 6",
+                "eni-x {source} {destination} {} {} 6 {flow} {} {}",
                 port(ports.0),
-                port(ports.1)
+                port(ports.1),
+                address(packet.0),
+                address(packet.1)
             );
-            let format =
-                Format::from_header("interface-id srcaddr dstaddr srcport dstport protocol");
+            let format = Format::from_header(
+                "interface-id srcaddr dstaddr srcport dstport protocol flow-direction pkt-srcaddr pkt-dstaddr",
+            );
             let record = parse_record(&format.unwrap(), line.as_bytes()).unwrap();
             let direction = direction(&record, &view);
             let remote = remote_address(&record, direction).unwrap();
@@ -855,7 +902,19 @@ mod tests {
                     && v4(&peered) <= BLOCKS_V4);
             prop_assert_eq!(view.v4.is_some(), fits);
             let placed = view.v4.as_ref().and_then(|tests| place_v4(&record, tests));
-            prop_assert_eq!(placed.is_some(), fits && source.is_ipv4() && destination.is_ipv4());
+            // With a given direction only the remote end's packet-level
+            // address counts, and must be IPv4; without, there must be none.
+            let packet_fits = match given {
+                Some(ingress) => {
+                    let remote = if ingress { packet.0 } else { packet.1 };
+                    remote.is_none_or(|a| a.is_ipv4())
+                }
+                None => packet == (None, None),
+            };
+            prop_assert_eq!(
+                placed.is_some(),
+                fits && source.is_ipv4() && destination.is_ipv4() && packet_fits
+            );
             if let Some((direction, remote, class)) = placed {
                 prop_assert_eq!((direction, IpAddr::V4(remote), class), expected, "{}", line);
             }
