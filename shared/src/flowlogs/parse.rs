@@ -243,6 +243,53 @@ fn parse_default_masked<'a>(
     Ok(())
 }
 
+/// [`parse_masked`] for a line of [`MASKED_LINE`] to [`LONG_LINE`] bytes
+/// (custom formats with the fields of versions 3 to 5 write such lines):
+/// the same steps over its spaces in two halves, the lower one's bits
+/// taken first, chosen by selects (where a line's fields cross into the
+/// upper half varies from line to line).
+#[inline(always)]
+fn parse_long_masked<'a>(
+    format: &Format,
+    line: &'a [u8],
+    masked: LongMasked<'a>,
+    record: &mut Record<'a>,
+) -> Result<(), Malformed> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let LongMasked { spaces, window } = masked;
+    let fields = format.fields();
+    // Every place from the line's end on ends a field, as in `line_ends`
+    // (a line without its `\r` may end in the lower half).
+    let len = line.len() as u32;
+    let mut ends = [
+        spaces[0] | u128::MAX.checked_shl(len).unwrap_or(0),
+        spaces[1] | u128::MAX << len.saturating_sub(MASKED_LINE as u32),
+    ];
+    let mut start = 0;
+    for &field in fields {
+        let lower = ends[0] != 0;
+        let end = std::hint::select_unpredictable(
+            lower,
+            ends[0].trailing_zeros(),
+            MASKED_LINE as u32 + ends[1].trailing_zeros(),
+        ) as usize;
+        if end <= start {
+            return parse_irregular(fields, line, record);
+        }
+        ends = std::hint::select_unpredictable(
+            lower,
+            [ends[0] & ends[0].wrapping_sub(1), ends[1]],
+            [ends[0], ends[1] & ends[1].wrapping_sub(1)],
+        );
+        set(record, field, Value::new(window, start, end))?;
+        start = end + 1;
+    }
+    if start != line.len() + 1 {
+        return parse_irregular(fields, line, record);
+    }
+    Ok(())
+}
+
 /// The ends of a line's fields for [`parse_masked`]: its spaces, and every
 /// place from its end (`len`, under [`MASKED_LINE`]) on. The line's end is
 /// the last field's end (a carriage return is no space: no bit of `spaces`
@@ -255,9 +302,10 @@ fn line_ends(spaces: u128, len: usize) -> u128 {
 }
 
 /// Lines shorter than this are scanned for their spaces with their newline
-/// ([`scan_line`]), one bit each in a `u128`; longer ones (rare: the
-/// default format's lines are about 110 bytes) find each field's end as
-/// they read it ([`parse_into`]).
+/// ([`scan_line`]), one bit each in a `u128` (the default format's lines
+/// are about 110 bytes); longer ones up to [`LONG_LINE`] in a second step,
+/// and longer ones still find each field's end as they read it
+/// ([`parse_into`]).
 const MASKED_LINE: usize = 128;
 
 /// A line's spaces, one bit per byte, and the buffer from its start.
@@ -267,47 +315,95 @@ struct Masked<'a> {
     window: Window<'a>,
 }
 
+/// Lines from [`MASKED_LINE`] bytes to shorter than this are scanned in a
+/// second step ([`scan_line`]), their spaces in two `u128`s.
+const LONG_LINE: usize = 2 * MASKED_LINE;
+
+/// The bytes of the reader's buffer a long line is read in.
+const LONG_WINDOW: usize = LONG_LINE + 8;
+
+/// A long line's spaces, the lower half's first, and the buffer from its
+/// start.
+#[derive(Clone, Copy)]
+struct LongMasked<'a> {
+    spaces: [u128; 2],
+    window: Window<'a, LONG_WINDOW>,
+}
+
+/// How the reader's scan found a line: its spaces, or only its end.
+#[derive(Clone, Copy)]
+enum Scanned<'a> {
+    Short(Masked<'a>),
+    Long(LongMasked<'a>),
+    Unmasked,
+}
+
 /// The line that starts at `from` in `buffer`: where it ends (its
 /// newline), and its spaces when it is shorter than [`MASKED_LINE`] and the
 /// buffer holds a [`WINDOW`] from its start. The window's first
 /// [`MASKED_LINE`] bytes are sought for both bytes in one go (no loop, so
 /// no exit to mispredict where line lengths vary), so a line is read once
-/// for its end and its fields; a longer line's end, or one near the
-/// buffer's end (one line of a buffer at most), is found by `memchr`.
-/// `None` when no newline follows in the buffer.
+/// for its end and its fields; a line of up to [`LONG_LINE`] bytes has the
+/// next [`MASKED_LINE`] sought the same way ([`scan_long`]). A longer
+/// line's end, or one near the buffer's end (one line of a buffer at
+/// most), is found by `memchr`. `None` when no newline follows in the
+/// buffer.
 #[inline(always)]
-fn scan_line(buffer: &[u8], from: usize) -> Option<(usize, Option<Masked<'_>>)> {
+fn scan_line(buffer: &[u8], from: usize) -> Option<(usize, Scanned<'_>)> {
     let rest = buffer.get(from..)?;
     let Some(window) = rest.first_chunk::<WINDOW>() else {
         return scan_rest(rest, from, 0);
     };
     let (newlines, spaces) = window_masks(window);
     if newlines == 0 {
-        return scan_rest(rest, from, MASKED_LINE);
+        return scan_long(rest, from, spaces);
     }
     let inside = newlines.trailing_zeros();
     let masked = Masked {
         spaces: spaces & ((1 << inside) - 1),
         window: Window(window),
     };
-    Some((from + inside as usize, Some(masked)))
+    Some((from + inside as usize, Scanned::Short(masked)))
+}
+
+/// [`scan_line`] for a line with no newline in its first [`MASKED_LINE`]
+/// bytes, whose spaces there are `lower`: not cold, as every line of a
+/// format with many fields takes it.
+#[inline(never)]
+fn scan_long(rest: &[u8], from: usize, lower: u128) -> Option<(usize, Scanned<'_>)> {
+    let Some(window) = rest.first_chunk::<LONG_WINDOW>() else {
+        return scan_rest(rest, from, MASKED_LINE);
+    };
+    let (newlines, spaces) = window_masks(&window[MASKED_LINE..]);
+    if newlines == 0 {
+        return scan_rest(rest, from, LONG_LINE);
+    }
+    let inside = newlines.trailing_zeros();
+    let masked = LongMasked {
+        spaces: [lower, spaces & ((1 << inside) - 1)],
+        window: Window(window),
+    };
+    Some((from + MASKED_LINE + inside as usize, Scanned::Long(masked)))
 }
 
 /// [`scan_line`] for the line at the start of `rest` (at `from` in the
-/// buffer), with no newline in its first `skip` bytes: not cold, as every
-/// line of a format with many fields takes it.
+/// buffer), with no newline in its first `skip` bytes.
 #[inline(never)]
-fn scan_rest(rest: &[u8], from: usize, skip: usize) -> Option<(usize, Option<Masked<'_>>)> {
+fn scan_rest(rest: &[u8], from: usize, skip: usize) -> Option<(usize, Scanned<'_>)> {
     let inside = skip + memchr(b'\n', rest.get(skip..)?)?;
-    Some((from + inside, None))
+    Some((from + inside, Scanned::Unmasked))
 }
 
 /// The newlines and the spaces of the first [`MASKED_LINE`] bytes of
-/// `window`, one bit per byte (the first byte's the lowest).
+/// `bytes` (which holds at least that many), one bit per byte (the first
+/// byte's the lowest).
 #[inline(always)]
-fn window_masks(window: &[u8; WINDOW]) -> (u128, u128) {
+fn window_masks(bytes: &[u8]) -> (u128, u128) {
     let (mut newlines, mut spaces) = ([0u64; 2], [0u64; 2]);
-    for (at, chunk) in window[..MASKED_LINE].chunks_exact(16).enumerate() {
+    let head = bytes
+        .first_chunk::<MASKED_LINE>()
+        .unwrap_or(&[0; MASKED_LINE]);
+    for (at, chunk) in head.chunks_exact(16).enumerate() {
         let chunk = u8x16::new(chunk.try_into().unwrap_or_default());
         let shift = 16 * (at % 4);
         newlines[at / 4] |= u64::from(chunk.simd_eq(u8x16::splat(b'\n')).to_bitmask()) << shift;
@@ -420,17 +516,18 @@ impl<'a> LineBytes<'a> for &'a [u8] {
 /// lies within them.
 const WINDOW: usize = MASKED_LINE + 8;
 
-/// A line of fewer than [`MASKED_LINE`] bytes, read in the reader's
-/// buffer from its start: places are taken modulo [`MASKED_LINE`], which
-/// does not change any place in the line and proves every word read in
-/// bounds, with no check (a line's own slice needs one a read).
+/// A line of fewer than `W - 8` bytes ([`MASKED_LINE`] or [`LONG_LINE`]),
+/// read in the reader's buffer from its start: places are taken modulo
+/// `W - 8` (a power of two), which does not change any place in the line
+/// and proves every word read in bounds, with no check (a line's own
+/// slice needs one a read).
 #[derive(Clone, Copy)]
-struct Window<'a>(&'a [u8; WINDOW]);
+struct Window<'a, const W: usize = WINDOW>(&'a [u8; W]);
 
-impl<'a> LineBytes<'a> for Window<'a> {
+impl<'a, const W: usize> LineBytes<'a> for Window<'a, W> {
     #[inline(always)]
     fn word(self, at: usize) -> u64 {
-        let at = at % MASKED_LINE;
+        let at = at % (W - 8);
         let eight = self.0[at..at + 8].try_into().unwrap_or([b' '; 8]);
         u64::from_le_bytes(eight)
     }
@@ -963,7 +1060,7 @@ impl<R: BufRead> FlowLogReader<R> {
                     line: 0,
                     record: Record::default(),
                 };
-                while let Some((end, masked)) = scan_line(buffer, from) {
+                while let Some((end, scanned)) = scan_line(buffer, from) {
                     let bytes = &buffer[from..end];
                     from = end + 1;
                     self.line_number += 1;
@@ -983,7 +1080,7 @@ impl<R: BufRead> FlowLogReader<R> {
                             }
                         }
                     }
-                    read_into(&self.format, bytes, masked, &mut reused);
+                    read_into(&self.format, bytes, scanned, &mut reused);
                     each(&reused);
                 }
                 self.consume = from;
@@ -1102,19 +1199,14 @@ fn parse_each(format: &Format, number: u64, bytes: &[u8], each: &mut impl FnMut(
         line: number,
         record: Record::default(),
     };
-    read_into(format, bytes, None, &mut line);
+    read_into(format, bytes, Scanned::Unmasked, &mut line);
     each(&line);
 }
 
 /// Reads `bytes` into `line`, a fresh `Line::Record`; a malformed line
 /// turns it into `Line::Malformed` with the reason.
 #[inline(always)]
-fn read_into<'a>(
-    format: &Format,
-    bytes: &'a [u8],
-    masked: Option<Masked<'a>>,
-    line: &mut Line<'a>,
-) {
+fn read_into<'a>(format: &Format, bytes: &'a [u8], scanned: Scanned<'a>, line: &mut Line<'a>) {
     let Line::Record {
         line: number,
         record,
@@ -1122,9 +1214,10 @@ fn read_into<'a>(
     else {
         return;
     };
-    let read = match masked {
-        Some(masked) => parse_masked(format, bytes, masked, record),
-        None => parse_into(format, bytes, record),
+    let read = match scanned {
+        Scanned::Short(masked) => parse_masked(format, bytes, masked, record),
+        Scanned::Long(masked) => parse_long_masked(format, bytes, masked, record),
+        Scanned::Unmasked => parse_into(format, bytes, record),
     };
     if let Err(reason) = read {
         *line = Line::Malformed {
@@ -1174,7 +1267,7 @@ fn parsed<'a>(format: &Format, line_number: u64, line: &'a [u8]) -> Line<'a> {
         line: line_number,
         record: Record::default(),
     };
-    read_into(format, line, None, &mut parsed);
+    read_into(format, line, Scanned::Unmasked, &mut parsed);
     parsed
 }
 
@@ -1582,7 +1675,7 @@ mod tests {
         line: &str,
         buffer: &str,
     ) -> Result<(), proptest::test_runner::TestCaseError> {
-        let (end, masked) = scan_line(buffer.as_bytes(), 0).unwrap();
+        let (end, found) = scan_line(buffer.as_bytes(), 0).unwrap();
         proptest::prop_assert_eq!(end, line.len());
         let line = line.as_bytes();
         let mut plain = Record::default();
@@ -1593,16 +1686,87 @@ mod tests {
         )
         .map(|()| plain);
         let mut scanned = Record::default();
-        let scanned = match masked {
-            Some(masked) => parse_masked(format, line, masked, &mut scanned),
-            None => {
-                proptest::prop_assert!(line.len() >= MASKED_LINE || buffer.len() < WINDOW);
+        let read = match found {
+            Scanned::Short(masked) => {
+                proptest::prop_assert!(line.len() < MASKED_LINE);
+                parse_masked(format, line, masked, &mut scanned)
+            }
+            Scanned::Long(masked) => {
+                proptest::prop_assert!((MASKED_LINE..LONG_LINE).contains(&line.len()));
+                parse_long_masked(format, line, masked, &mut scanned)
+            }
+            Scanned::Unmasked => {
+                proptest::prop_assert!(
+                    line.len() >= LONG_LINE
+                        || buffer.len() < WINDOW
+                        || (line.len() >= MASKED_LINE && buffer.len() < LONG_WINDOW)
+                );
                 parse_into(format, line, &mut scanned)
             }
-        }
-        .map(|()| scanned);
+        };
+        let scanned = read.map(|()| scanned);
         proptest::prop_assert_eq!(scanned, plain);
         Ok(())
+    }
+
+    /// `fields` with one changed (`change` below their count: replaced by
+    /// `other`; equal to it: the last dropped; one more: `other` added),
+    /// joined by single spaces but one space doubled before field
+    /// `double` (a space before the first when 0, after the last when one
+    /// more than their count), and a carriage return when asked.
+    fn changed_line(
+        mut fields: Vec<String>,
+        change: usize,
+        other: String,
+        double: usize,
+        carriage: bool,
+    ) -> String {
+        let count = fields.len();
+        if change < count {
+            fields[change] = other;
+        } else if change == count {
+            fields.pop();
+        } else if change == count + 1 {
+            fields.push(other);
+        }
+        let mut line = String::from(if double == 0 { " " } else { "" });
+        for (at, field) in fields.iter().enumerate() {
+            if at > 0 {
+                line.push_str(if at == double { "  " } else { " " });
+            }
+            line.push_str(field);
+        }
+        if double == count + 1 {
+            line.push(' ');
+        }
+        if carriage {
+            line.push('\r');
+        }
+        line
+    }
+
+    /// Lines of every length about the scan's two bounds ([`MASKED_LINE`],
+    /// [`LONG_LINE`]), with and without a carriage return (which a line's
+    /// last field ends before, in the lower half for a line of 128 bytes
+    /// with it), each read by the path its length leads to as the plain
+    /// split reads it, and read at all.
+    #[test]
+    fn lines_about_the_scans_bounds_read_as_the_plain_split() {
+        let format = Format::from_header("interface-id packets").unwrap();
+        for bound in [MASKED_LINE, LONG_LINE] {
+            for len in bound - 3..=bound + 3 {
+                for carriage in ["", "\r"] {
+                    // `eni-` and a name, a space, five digits.
+                    let name = "a".repeat(len - carriage.len() - 10);
+                    let line = format!("eni-{name} 12345{carriage}");
+                    assert_eq!(line.len(), len);
+                    let record = parse_record(&format, line.as_bytes()).unwrap();
+                    assert_eq!(record.packets, Some(12345), "{len} bytes {carriage:?}");
+                    let buffer = format!("{line}\n{}", " ".repeat(300));
+                    scanned_reads_as_plain(&format, &line, &buffer).unwrap();
+                }
+            }
+        }
     }
 
     proptest::proptest! {
@@ -1660,33 +1824,66 @@ mod tests {
             // window the fast path reads the line in.
             next in "[ -~\n]{136,150}",
         ) {
-            let mut fields = vec![
+            let fields = vec![
                 head.0, head.1, head.2, head.3, head.4, head.5, head.6,
                 tail.0, tail.1, tail.2, tail.3, tail.4, tail.5, tail.6,
             ];
-            match change {
-                0..14 => fields[change] = other,
-                14 => { fields.pop(); }
-                15 => fields.push(other),
-                _ => {}
-            }
-            // A space doubled between two fields, or one before the first
-            // (0) or after the last (15).
-            let mut line = String::from(if double == 0 { " " } else { "" });
-            for (at, field) in fields.iter().enumerate() {
-                if at > 0 {
-                    line.push_str(if at == double { "  " } else { " " });
-                }
-                line.push_str(field);
-            }
-            if double == 15 {
-                line.push(' ');
-            }
-            if carriage {
-                line.push('\r');
-            }
+            let line = changed_line(fields, change, other, double, carriage);
             let format = Format::default_v2();
             proptest::prop_assert!(format.is_default());
+            scanned_reads_as_plain(&format, &line, &format!("{line}\n{next}"))?;
+        }
+
+        /// A custom format with fields of versions 3 to 5 (lines of about
+        /// 100 to 290 bytes: short ones, long ones read in two halves
+        /// ([`parse_long_masked`]), and longer ones) against the plain
+        /// split, with the same changes as above, and from none to more
+        /// than enough bytes after the line for either window.
+        #[test]
+        fn a_custom_formats_paths_read_as_the_plain_split(
+            head in (
+                "[0-9]{1,2}|-",
+                "[0-9]{12}|-",
+                "eni-[0-9a-f]{8,17}|-",
+                "((25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})|2001:db8::[0-9a-f]{1,4}|-",
+                "((25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})|-",
+                "[0-9]{1,4}|-",
+                "[0-9]{1,4}|-",
+            ),
+            tail in (
+                "[0-9]{1,2}|-",
+                "[0-9]{1,19}|-",
+                "[0-9]{1,19}|-",
+                "[0-9]{1,11}|-",
+                "[0-9]{1,11}|-",
+                "ACCEPT|REJECT|-",
+                "OK|NODATA|SKIPDATA|-",
+            ),
+            more in (
+                "vpc-[0-9a-f]{8,17}|-",
+                "subnet-[0-9a-f]{8,17}|-",
+                "i-[0-9a-f]{8,17}|-",
+                "[0-9]{1,3}|-",
+                "ingress|egress|-",
+                "[a-z]{2}-[a-z]{4,9}-[0-9]|-",
+                "((25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})|-",
+            ),
+            change in 0..32usize,
+            other in "[0-9]{1,21}|[A-Z]{2,8}|eni-[0-9a-f]{3}|[0-9]{3}\\.[0-9]|\\u{7}",
+            double in 0..23usize,
+            carriage in proptest::bool::ANY,
+            next in "[ -~\n]{0,300}",
+        ) {
+            let fields = vec![
+                head.0, head.1, head.2, head.3, head.4, head.5, head.6,
+                tail.0, tail.1, tail.2, tail.3, tail.4, tail.5, tail.6,
+                more.0, more.1, more.2, more.3, more.4, more.5, more.6,
+            ];
+            let line = changed_line(fields, change, other, double, carriage);
+            let format = Format::from_header(
+                "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id subnet-id instance-id tcp-flags flow-direction region pkt-srcaddr",
+            )
+            .unwrap();
             scanned_reads_as_plain(&format, &line, &format!("{line}\n{next}"))?;
         }
 
