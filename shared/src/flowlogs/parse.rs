@@ -1714,6 +1714,33 @@ mod tests {
         Ok(())
     }
 
+    type Seven = (String, String, String, String, String, String, String);
+
+    /// Values (or `-`) of the default format's fields, its first seven and
+    /// its last seven.
+    fn default_values() -> impl proptest::strategy::Strategy<Value = (Seven, Seven)> {
+        (
+            (
+                "[0-9]{1,2}|-",
+                "[0-9]{12}|-",
+                "eni-[0-9a-f]{8,17}|-",
+                "((25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})|2001:db8::[0-9a-f]{1,4}|-",
+                "((25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})|-",
+                "[0-9]{1,4}|-",
+                "[0-9]{1,4}|-",
+            ),
+            (
+                "[0-9]{1,2}|-",
+                "[0-9]{1,19}|-",
+                "[0-9]{1,19}|-",
+                "[0-9]{1,11}|-",
+                "[0-9]{1,11}|-",
+                "ACCEPT|REJECT|-",
+                "OK|NODATA|SKIPDATA|-",
+            ),
+        )
+    }
+
     /// `fields` with one changed (`change` below their count: replaced by
     /// `other`; equal to it: the last dropped; one more: `other` added),
     /// joined by single spaces but one space doubled before field
@@ -1803,24 +1830,7 @@ mod tests {
         /// field too few or too many, and a doubled space somewhere.
         #[test]
         fn the_default_formats_path_reads_as_the_plain_split(
-            head in (
-                "[0-9]{1,2}|-",
-                "[0-9]{12}|-",
-                "eni-[0-9a-f]{8,17}|-",
-                "((25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})|2001:db8::[0-9a-f]{1,4}|-",
-                "((25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})|-",
-                "[0-9]{1,4}|-",
-                "[0-9]{1,4}|-",
-            ),
-            tail in (
-                "[0-9]{1,2}|-",
-                "[0-9]{1,19}|-",
-                "[0-9]{1,19}|-",
-                "[0-9]{1,11}|-",
-                "[0-9]{1,11}|-",
-                "ACCEPT|REJECT|-",
-                "OK|NODATA|SKIPDATA|-",
-            ),
+            (head, tail) in default_values(),
             change in 0..24usize,
             other in "[0-9]{1,21}|[A-Z]{2,8}|eni-[0-9a-f]{3}|[0-9]{3}\\.[0-9]|\\u{7}",
             double in 0..16usize,
@@ -1846,24 +1856,7 @@ mod tests {
         /// than enough bytes after the line for either window.
         #[test]
         fn a_custom_formats_paths_read_as_the_plain_split(
-            head in (
-                "[0-9]{1,2}|-",
-                "[0-9]{12}|-",
-                "eni-[0-9a-f]{8,17}|-",
-                "((25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})|2001:db8::[0-9a-f]{1,4}|-",
-                "((25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})|-",
-                "[0-9]{1,4}|-",
-                "[0-9]{1,4}|-",
-            ),
-            tail in (
-                "[0-9]{1,2}|-",
-                "[0-9]{1,19}|-",
-                "[0-9]{1,19}|-",
-                "[0-9]{1,11}|-",
-                "[0-9]{1,11}|-",
-                "ACCEPT|REJECT|-",
-                "OK|NODATA|SKIPDATA|-",
-            ),
+            (head, tail) in default_values(),
             more in (
                 "vpc-[0-9a-f]{8,17}|-",
                 "subnet-[0-9a-f]{8,17}|-",
