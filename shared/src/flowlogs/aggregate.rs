@@ -292,13 +292,15 @@ fn service_port(record: &Record<'_>, direction: Direction, initiator: Initiator)
     std::hint::select_unpredictable(unplaced, source.min(destination), port)
 }
 
-/// The counters of one key, held in the key table itself: a record
-/// touches one entry of about a cache line. The key's sketch and ranking
-/// (its [`KeySources`], by `index`) are only touched when the pending
-/// sources are applied; the documents take both.
+/// The counters of one key, held in the key table itself. The key's
+/// sketch and ranking (its [`KeySources`], by `index`) are only touched
+/// when its held sources are applied; the documents take both.
 #[derive(Debug, Clone, Copy)]
 struct Counters {
     index: u32,
+    /// Sources held in the key's entry ([`KeyEntry::held`]), not applied
+    /// yet.
+    held: u32,
     packets: u64,
     bytes: u64,
     flows: u64,
@@ -310,6 +312,7 @@ impl Counters {
     const fn new(index: u32, start: i64, end: i64) -> Self {
         Self {
             index,
+            held: 0,
             packets: 0,
             bytes: 0,
             flows: 0,
@@ -327,15 +330,28 @@ impl Counters {
     }
 }
 
-/// A key and its counters: one cache line of the key table.
+/// A key, its counters and its latest sources: two cache lines of the key
+/// table, which a processor brings in together (an aligned pair). A record
+/// writes its source beside its counters, where its look-up has brought
+/// the key already; once [`HELD_WORDS`] words are held (sixteen IPv4
+/// addresses or four IPv6 ones), they are applied to the key's sketch and
+/// ranking together ([`Aggregator::queue_held`]): one visit of those per
+/// sixteen records of the key, not one per record.
 #[derive(Clone, Copy)]
-#[repr(align(64))]
+#[repr(C, align(128))]
 struct KeyEntry {
     /// [`TrafficKey::packed`] with [`OCCUPIED`] set; zero when the slot is
     /// free.
     key: u128,
     counters: Counters,
+    /// The key's sources not applied yet (`counters.held` of them), in
+    /// record order: an IPv4 address a word, an IPv6 one four words (low
+    /// word first).
+    held: [u32; HELD_WORDS],
 }
+
+/// The words of sources a [`KeyEntry`] holds: one cache line.
+const HELD_WORDS: usize = 16;
 
 /// The flag of a [`KeyEntry`] in use (packed keys use 104 bits).
 const OCCUPIED: u128 = 1 << 127;
@@ -344,13 +360,40 @@ impl KeyEntry {
     const FREE: Self = Self {
         key: 0,
         counters: Counters::new(0, 0, 0),
+        held: [0; HELD_WORDS],
     };
+
+    /// Holds `source` (its bits; a key's sources are all of `ip_version`)
+    /// after those held, and returns the words to apply once they fill
+    /// the entry's line.
+    #[inline(always)]
+    fn hold(&mut self, source: u128, ip_version: u8) -> Option<[u32; HELD_WORDS]> {
+        let held = self.counters.held as usize;
+        let capacity = if ip_version == 6 {
+            let at = held * 4;
+            for (word, place) in self.held[at..at + 4].iter_mut().enumerate() {
+                *place = (source >> (32 * word)) as u32;
+            }
+            HELD_WORDS / 4
+        } else {
+            self.held[held] = source as u32;
+            HELD_WORDS
+        };
+        if held + 1 == capacity {
+            self.counters.held = 0;
+            Some(self.held)
+        } else {
+            self.counters.held = held as u32 + 1;
+            None
+        }
+    }
 }
 
-/// The key table: open addressing with linear probing over cache-line
-/// entries, at most three quarters full (a linear probe lengthens fast
-/// past that: hashbrown's seven eighths suits its groups of sixteen
-/// one-byte tags, not a probe from one whole entry to the next). A key's
+/// The key table: open addressing with linear probing over entries of an
+/// aligned pair of cache lines (a key is found in the first), at most
+/// three quarters full (a linear probe lengthens fast past that:
+/// hashbrown's seven eighths suits its groups of sixteen one-byte tags,
+/// not a probe from one whole entry to the next). A key's
 /// first slot follows from its hash alone, so a record's slot is asked
 /// for ([`KeyTable::prefetch`]) when it is typed, [`LAG`] records before
 /// it is looked up (a general-purpose table has no such hint); most keys
@@ -425,17 +468,13 @@ impl KeyTable {
             .get(hash as usize & self.slots.len().wrapping_sub(1))
         {
             super::prefetch(first);
+            super::prefetch(&first.held);
         }
     }
 
-    /// The counters of `packed` (hashed as `hash`), made by `new` the first
-    /// time. Room must have been reserved ([`KeyTable::reserve`]).
-    fn counters(
-        &mut self,
-        packed: u128,
-        hash: u64,
-        new: impl FnOnce() -> Counters,
-    ) -> &mut Counters {
+    /// The entry of `packed` (hashed as `hash`), its counters made by `new`
+    /// the first time. Room must have been reserved ([`KeyTable::reserve`]).
+    fn entry(&mut self, packed: u128, hash: u64, new: impl FnOnce() -> Counters) -> &mut KeyEntry {
         let key = packed | OCCUPIED;
         let at = self.free_or_equal(key, hash);
         let entry = &mut self.slots[at];
@@ -443,10 +482,11 @@ impl KeyTable {
             *entry = KeyEntry {
                 key,
                 counters: new(),
+                held: [0; HELD_WORDS],
             };
             self.len += 1;
         }
-        &mut entry.counters
+        entry
     }
 
     /// Each key (unpacked) and its counters.
@@ -455,6 +495,13 @@ impl KeyTable {
             .iter()
             .filter(|entry| entry.key != 0)
             .map(|entry| (TrafficKey::unpacked(entry.key & !OCCUPIED), &entry.counters))
+    }
+
+    /// The entries of keys that hold sources.
+    fn holding(&mut self) -> impl Iterator<Item = &mut KeyEntry> {
+        self.slots
+            .iter_mut()
+            .filter(|entry| entry.key != 0 && entry.counters.held != 0)
     }
 
     /// Slots, free or not (for the memory report).
@@ -547,11 +594,10 @@ impl<T: Copy + Default + PartialEq> Ranking<T> {
 }
 
 /// A key's sources as the aggregator keeps them: the sketch, and the
-/// space-saving ranking of [`Aggregate::top_sources`] in place. The
-/// pending sources are applied in key order, so the flush walks these in
-/// the order they lie in memory. A key's sources are all of its IP
-/// version: IPv4 ones are ranked as 32-bit integers in the entry itself
-/// (120 bytes in all), IPv6 ones in a ranking of 128-bit integers apart,
+/// space-saving ranking of [`Aggregate::top_sources`] in place. A key's
+/// sources are all of its IP version: IPv4 ones are ranked as 32-bit
+/// integers in the entry itself (120 bytes in all), IPv6 ones in a ranking
+/// of 128-bit integers apart,
 /// which an IPv6 key has from the start (so it tells the version).
 struct KeySources {
     sketch: Hll,
@@ -562,7 +608,8 @@ struct KeySources {
 // The sizes the comments and the memory report count on, and a place of
 // the ranking for each bit of `Ranking::least`.
 const _: () = assert!(TOP_SOURCES <= 16);
-const _: () = assert!(std::mem::size_of::<KeyEntry>() == 64);
+const _: () = assert!(std::mem::size_of::<KeyEntry>() == 128);
+const _: () = assert!(std::mem::offset_of!(KeyEntry, held) == 64);
 const _: () = assert!(std::mem::size_of::<KeySources>() == 120);
 const _: () = assert!(std::mem::size_of::<IndexEntry>() == 128);
 
@@ -644,25 +691,42 @@ struct InterfaceSlot {
     hours: Vec<(u32, Coverage)>,
 }
 
-/// Sources waiting to be applied: at most this many (a constant of memory,
-/// half a MiB and as much again to sort them, plus up to a MiB of IPv6
-/// addresses), then applied in key order.
-const PENDING_SOURCES: usize = 64 * 1024;
-
-/// One record's source, waiting to be applied to its key's sketch and
-/// ranking: eight bytes. `source` is an IPv4 address's bits, or the place
-/// of an IPv6 address in [`Aggregator`]'s `pending_v6` (the key's
-/// `ip_version` tells which: a key's sources are all of its version).
-#[derive(Clone, Copy, Default)]
-struct PendingSource {
+/// Sources taken from a key's entry, in record order: `count` of them
+/// (all [`HELD_WORDS`] words of a full entry; fewer when
+/// [`Aggregator::flush`] takes what an entry holds).
+#[derive(Clone, Copy)]
+struct HeldSources {
     key: u32,
-    source: u32,
+    count: u32,
+    words: [u32; HELD_WORDS],
 }
 
-/// How many pending sources ahead [`Aggregator::apply_sources`] asks for
-/// the sketch it will update (and twice as many for the key's sources,
-/// whose line holds the sketch's address).
-const PREFETCH_AHEAD: usize = 8;
+impl HeldSources {
+    /// Applies the sources to their key's sketch and ranking.
+    fn apply(&self, sources: &mut KeySources) {
+        let count = self.count as usize;
+        if sources.is_v6() {
+            for words in self.words.chunks_exact(4).take(count) {
+                let bits = words
+                    .iter()
+                    .rev()
+                    .fold(0u128, |bits, &word| bits << 32 | u128::from(word));
+                sources.add(IpAddr::V6(std::net::Ipv6Addr::from(bits)));
+            }
+        } else {
+            for &word in &self.words[..count] {
+                sources.add(IpAddr::V4(std::net::Ipv4Addr::from(word)));
+            }
+        }
+    }
+}
+
+/// How many full entries' sources wait to be applied: the key's sources
+/// are asked for when they are queued, its sketch [`SKETCH_AHEAD`] queued
+/// ones before they are applied (once the sources' line, which holds the
+/// sketch's address, is in).
+const HELD_QUEUE: usize = 8;
+const SKETCH_AHEAD: usize = 4;
 
 /// How many records a key lookup waits after its slot in the key table is
 /// asked for: the slot comes in while those records are parsed and typed
@@ -694,12 +758,13 @@ struct Prepared {
 /// [`KeyTable`] asked for when they are typed (so that the cache misses
 /// overlap the records in between), and their counters are added there
 /// (the per-hour coverage of aggregated records is their keys' `flows`,
-/// summed when the documents are read); the source goes into a bounded
-/// buffer that is applied to the sketches and rankings in key order when
-/// full and before the documents are read ([`Aggregator::flush`]), each
-/// key's sketch asked for a few sources ahead, so that updates of one key
-/// come together instead of one cache miss per record. A stable (counting)
-/// sort keeps each key's sources in record order, so the space-saving
+/// summed when the documents are read); the source is held beside them,
+/// in the entry's second line, and a key's held sources are applied to
+/// its sketch and ranking together when they fill the line (through a
+/// short queue, so that their cache misses are asked for ahead) and before
+/// the documents are read ([`Aggregator::flush`]): a key's sketch and
+/// ranking are visited once per sixteen of its records, not per record.
+/// Each key's sources are applied in record order, so the space-saving
 /// ranking (which depends on order) and the sketch (which does not) are
 /// exactly those of applying record by record.
 pub struct Aggregator {
@@ -713,12 +778,9 @@ pub struct Aggregator {
     keys: KeyTable,
     /// Indexed by `Counters::index`: the keys' sketches and rankings.
     sources: Vec<KeySources>,
-    pending: Vec<PendingSource>,
-    pending_v6: Vec<std::net::Ipv6Addr>,
-    /// [`Aggregator::flush`]'s counting sort: where each key's sources
-    /// start, and the sources in key order (kept to be reused).
-    scratch_starts: Vec<u32>,
-    scratch_sorted: Vec<PendingSource>,
+    /// Full entries' sources waiting to be applied, oldest first: at most
+    /// [`HELD_QUEUE`].
+    queued: std::collections::VecDeque<HeldSources>,
     /// Records waiting for their key lookups: at most [`LAG`], the oldest
     /// at `oldest` once there are that many (a ring).
     waiting: Vec<Prepared>,
@@ -736,10 +798,7 @@ impl Aggregator {
             interfaces: Vec::new(),
             keys: KeyTable::new(),
             sources: Vec::new(),
-            pending: Vec::new(),
-            pending_v6: Vec::new(),
-            scratch_starts: Vec::new(),
-            scratch_sorted: Vec::new(),
+            queued: std::collections::VecDeque::with_capacity(HELD_QUEUE + 1),
             waiting: Vec::with_capacity(LAG),
             oldest: 0,
             stats: AggregatorStats::default(),
@@ -906,7 +965,7 @@ impl Aggregator {
     }
 
     /// Finds the key of the record waiting at `at` in the key table, adds
-    /// its counters and queues its source.
+    /// its counters and holds its source.
     fn look_up(&mut self, at: usize) {
         let Prepared {
             packed,
@@ -918,26 +977,46 @@ impl Aggregator {
             source,
             ip_version,
         } = self.waiting[at];
-        if self.pending.capacity() == 0 {
-            self.pending.reserve_exact(PENDING_SOURCES);
-        }
         self.keys.reserve(1);
         let sources = &mut self.sources;
-        let counters = self.keys.counters(packed, hash, || {
+        let entry = self.keys.entry(packed, hash, || {
             sources.push(KeySources::new(ip_version));
             Counters::new((sources.len() - 1) as u32, start, end)
         });
-        counters.add(packets, bytes, start, end);
-        let index = counters.index;
-        let source = if ip_version == 4 {
-            source as u32
-        } else {
-            self.pending_v6.push(std::net::Ipv6Addr::from(source));
-            (self.pending_v6.len() - 1) as u32
-        };
-        self.pending.push(PendingSource { key: index, source });
-        if self.pending.len() == PENDING_SOURCES {
-            self.apply_sources();
+        entry.counters.add(packets, bytes, start, end);
+        if let Some(words) = entry.hold(source, ip_version) {
+            let key = entry.counters.index;
+            self.queue_held(HeldSources {
+                key,
+                count: (if ip_version == 6 {
+                    HELD_WORDS / 4
+                } else {
+                    HELD_WORDS
+                }) as u32,
+                words,
+            });
+        }
+    }
+
+    /// Queues a full entry's sources, asking for the lines they will
+    /// touch, and applies the oldest queued once there are more than
+    /// [`HELD_QUEUE`].
+    fn queue_held(&mut self, held: HeldSources) {
+        let sources = &self.sources[held.key as usize];
+        super::prefetch(&sources.sketch);
+        super::prefetch(&sources.v4);
+        self.queued.push_back(held);
+        let queued = self.queued.len();
+        if let Some(ahead) = queued
+            .checked_sub(SKETCH_AHEAD + 1)
+            .and_then(|at| self.queued.get(at))
+        {
+            self.sources[ahead.key as usize].sketch.prefetch();
+        }
+        if queued > HELD_QUEUE
+            && let Some(oldest) = self.queued.pop_front()
+        {
+            oldest.apply(&mut self.sources[oldest.key as usize]);
         }
     }
 
@@ -951,56 +1030,24 @@ impl Aggregator {
         self.oldest = 0;
     }
 
-    /// Looks the waiting records up, then applies the pending sources to
-    /// their keys' sketches and rankings, in key order (stable: each key's
-    /// in record order). [`Aggregator::documents`] calls it; memory stays
-    /// bounded without it.
+    /// Looks the waiting records up, then applies the sources queued and
+    /// those the key entries hold to their keys' sketches and rankings
+    /// (each key's in record order). [`Aggregator::documents`] calls it;
+    /// memory stays bounded without it.
     pub fn flush(&mut self) {
         self.look_up_waiting();
-        self.apply_sources();
-    }
-
-    /// The pending sources applied, in key order; also when they fill
-    /// their buffer.
-    fn apply_sources(&mut self) {
-        // A counting sort by key: stable, and linear in the pending
-        // sources and the keys.
-        let starts = &mut self.scratch_starts;
-        starts.clear();
-        starts.resize(self.sources.len() + 1, 0);
-        for pending in &self.pending {
-            starts[pending.key as usize + 1] += 1;
+        for held in self.queued.drain(..) {
+            held.apply(&mut self.sources[held.key as usize]);
         }
-        for at in 1..starts.len() {
-            starts[at] += starts[at - 1];
-        }
-        let sorted = &mut self.scratch_sorted;
-        sorted.clear();
-        sorted.resize(self.pending.len(), PendingSource::default());
-        for pending in &self.pending {
-            let at = &mut starts[pending.key as usize];
-            sorted[*at as usize] = *pending;
-            *at += 1;
-        }
-        for (at, pending) in sorted.iter().enumerate() {
-            // The walk's misses asked for ahead: a key's sources some
-            // places on, then, once that line is in, its sketch's registers.
-            if let Some(ahead) = sorted.get(at + 2 * PREFETCH_AHEAD) {
-                super::prefetch(&self.sources[ahead.key as usize]);
-            }
-            if let Some(ahead) = sorted.get(at + PREFETCH_AHEAD) {
-                self.sources[ahead.key as usize].sketch.prefetch();
-            }
-            let sources = &mut self.sources[pending.key as usize];
-            let source = if sources.is_v6() {
-                IpAddr::V6(self.pending_v6[pending.source as usize])
-            } else {
-                IpAddr::V4(std::net::Ipv4Addr::from(pending.source))
+        for entry in self.keys.holding() {
+            let held = HeldSources {
+                key: entry.counters.index,
+                count: entry.counters.held,
+                words: entry.held,
             };
-            sources.add(source);
+            held.apply(&mut self.sources[held.key as usize]);
+            entry.counters.held = 0;
         }
-        self.pending.clear();
-        self.pending_v6.clear();
     }
 
     /// Bytes held by the aggregator's tables and values (an estimate from
@@ -1022,11 +1069,8 @@ impl Aggregator {
                             .map_or(0, |_| std::mem::size_of::<Ranking<u128>>())
                 })
                 .sum::<usize>()
-            + (self.pending.capacity() + self.scratch_sorted.capacity())
-                * std::mem::size_of::<PendingSource>()
-            + self.pending_v6.capacity() * std::mem::size_of::<std::net::Ipv6Addr>()
+            + self.queued.capacity() * std::mem::size_of::<HeldSources>()
             + self.waiting.capacity() * std::mem::size_of::<Prepared>()
-            + self.scratch_starts.capacity() * std::mem::size_of::<u32>()
             + self
                 .interfaces
                 .iter()
@@ -1491,10 +1535,10 @@ mod tests {
             rng ^= rng << 17;
             rng % n
         };
-        let lines: Vec<String> = (0..PENDING_SOURCES * 2 + 1234)
+        let lines: Vec<String> = (0..HELD_WORDS * HELD_QUEUE * 300 + 1234)
             .map(|_| {
                 let port = [22, 80, 443][next(3) as usize];
-                // eni-c's traffic is IPv6: its sources wait apart.
+                // eni-c's traffic is IPv6: its entries hold four sources.
                 let interface = ["eni-a", "eni-b", "eni-c"][next(3) as usize];
                 // Skewed: a few addresses often, many once, so the ranking
                 // both counts and evicts.
@@ -1674,7 +1718,7 @@ mod tests {
         for (at, key) in keys.iter().enumerate() {
             let packed = key.packed();
             let hash = table.hash(packed);
-            table.counters(packed, hash, || Counters::new(at as u32, 0, 0));
+            table.entry(packed, hash, || Counters::new(at as u32, 0, 0));
             let slot = table.free_or_equal(packed | OCCUPIED, hash);
             probes += (slot.wrapping_sub(hash as usize) & mask) + 1;
         }
