@@ -597,8 +597,8 @@ impl<T: Copy + Default + PartialEq> Ranking<T> {
 /// space-saving ranking of [`Aggregate::top_sources`] in place. A key's
 /// sources are all of its IP version: IPv4 ones are ranked as 32-bit
 /// integers in the entry itself (120 bytes in all), IPv6 ones in a ranking
-/// of 128-bit integers apart,
-/// which an IPv6 key has from the start (so it tells the version).
+/// of 128-bit integers apart, which an IPv6 key has from the start (so it
+/// tells the version).
 struct KeySources {
     sketch: Hll,
     v4: Ranking<u32>,
