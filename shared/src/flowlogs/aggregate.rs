@@ -364,10 +364,10 @@ impl KeyEntry {
     };
 
     /// Holds `source` (its bits; a key's sources are all of `ip_version`)
-    /// after those held, and returns the words to apply once they fill
-    /// the entry's line.
+    /// after those held, and returns them to apply once they fill the
+    /// entry's line.
     #[inline(always)]
-    fn hold(&mut self, source: u128, ip_version: u8) -> Option<[u32; HELD_WORDS]> {
+    fn hold(&mut self, source: u128, ip_version: u8) -> Option<HeldSources> {
         let held = self.counters.held as usize;
         let capacity = if ip_version == 6 {
             let at = held * 4;
@@ -381,7 +381,11 @@ impl KeyEntry {
         };
         if held + 1 == capacity {
             self.counters.held = 0;
-            Some(self.held)
+            Some(HeldSources {
+                key: self.counters.index,
+                count: capacity as u32,
+                words: self.held,
+            })
         } else {
             self.counters.held = held as u32 + 1;
             None
@@ -984,17 +988,8 @@ impl Aggregator {
             Counters::new((sources.len() - 1) as u32, start, end)
         });
         entry.counters.add(packets, bytes, start, end);
-        if let Some(words) = entry.hold(source, ip_version) {
-            let key = entry.counters.index;
-            self.queue_held(HeldSources {
-                key,
-                count: (if ip_version == 6 {
-                    HELD_WORDS / 4
-                } else {
-                    HELD_WORDS
-                }) as u32,
-                words,
-            });
+        if let Some(held) = entry.hold(source, ip_version) {
+            self.queue_held(held);
         }
     }
 
