@@ -174,14 +174,27 @@ impl EventSourceMapping {
             .iter()
             .filter(|r| failed.contains(&r.message.message_id))
         {
-            self.sqs
+            let shortened = self
+                .sqs
                 .change_message_visibility()
                 .queue_url(self.queue.queue_url())
                 .receipt_handle(&r.receipt_handle)
                 .visibility_timeout(self.failure_visibility_seconds)
                 .send()
-                .await
-                .context("making a failed message visible again")?;
+                .await;
+            match shortened {
+                Ok(_) => {}
+                // Its visibility ran out while the function worked and
+                // another consumer received it (this handle is stale), or
+                // it is visible again: what the call was for.
+                Err(error)
+                    if error.as_service_error().is_some_and(|e| {
+                        e.is_receipt_handle_is_invalid() || e.is_message_not_inflight()
+                    }) => {}
+                Err(error) => {
+                    return Err(error).context("making a failed message visible again");
+                }
+            }
         }
         Ok(received.len())
     }
