@@ -13,8 +13,7 @@
 //! of the `<prefix>-flows` index; the evaluation reads them back and merges
 //! equal keys across objects with [`Aggregate::merge`].
 
-use std::borrow::Borrow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 
@@ -119,7 +118,7 @@ impl ShortId {
         match len {
             16..=24 => Some(Self([word(0), word(8), tail(2)])),
             8..=15 => Some(Self([word(0), tail(1), 0])),
-            0..=7 => {
+            1..=7 => {
                 let mut padded = [0u8; 8];
                 padded[..len].copy_from_slice(id);
                 Some(Self([u64::from_le_bytes(padded), 0, 0]))
@@ -141,32 +140,86 @@ impl std::hash::Hash for ShortId {
 /// and its IPv4 tests beside the id, so that a record's look-up and
 /// placement read one aligned pair of cache lines (the lines a processor
 /// brings in together) instead of the index's entry and then the
-/// interface's slot. Hashed and compared as its id.
+/// interface's slot.
 #[derive(Clone, Copy)]
 #[repr(align(128))]
 struct IndexEntry {
+    /// All zeros in a free slot of [`InterfaceIndex`] (no id packs to it:
+    /// an id is not empty, and text has no zero byte).
     id: ShortId,
     index: u32,
     v4: Option<classify::V4Tests>,
 }
 
-impl PartialEq for IndexEntry {
-    fn eq(&self, other: &Self) -> bool {
-        self.id == other.id
-    }
+impl IndexEntry {
+    const FREE: Self = Self {
+        id: ShortId([0; 3]),
+        index: 0,
+        v4: None,
+    };
 }
 
-impl Eq for IndexEntry {}
-
-impl std::hash::Hash for IndexEntry {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.id.hash(state);
-    }
+/// The interfaces of an object by [`ShortId`]: open addressing with linear
+/// probing over the [`IndexEntry`]s themselves, at most half full, so that
+/// a record's look-up reads the entry it needs (a general-purpose set reads
+/// its group of control bytes first, and finds the entry through them).
+/// The hash is seeded per index, so no crafted object can make its ids
+/// collide.
+struct InterfaceIndex {
+    /// A power of two of slots.
+    slots: Vec<IndexEntry>,
+    len: usize,
+    hasher: foldhash::fast::RandomState,
 }
 
-impl Borrow<ShortId> for IndexEntry {
-    fn borrow(&self) -> &ShortId {
-        &self.id
+impl InterfaceIndex {
+    fn new() -> Self {
+        Self {
+            slots: vec![IndexEntry::FREE; 16],
+            len: 0,
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+
+    /// The slot of `id`, or the free slot where it goes (the index is
+    /// never full, so the probe ends).
+    #[inline(always)]
+    fn slot(&self, id: &ShortId) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut at = self.hasher.hash_one(id) as usize & mask;
+        loop {
+            let found = &self.slots[at].id;
+            if found == id || found.0[0] == 0 {
+                return at;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    #[inline(always)]
+    fn get(&self, id: &ShortId) -> Option<&IndexEntry> {
+        let entry = &self.slots[self.slot(id)];
+        (entry.id.0[0] != 0).then_some(entry)
+    }
+
+    /// Adds an interface not in the index yet.
+    fn insert(&mut self, entry: IndexEntry) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            let size = self.slots.len() * 2;
+            let old = std::mem::replace(&mut self.slots, vec![IndexEntry::FREE; size]);
+            for moved in old.into_iter().filter(|moved| moved.id.0[0] != 0) {
+                let at = self.slot(&moved.id);
+                self.slots[at] = moved;
+            }
+        }
+        let at = self.slot(&entry.id);
+        self.slots[at] = entry;
+        self.len += 1;
+    }
+
+    /// Slots, free or not (for the memory report).
+    fn capacity(&self) -> usize {
+        self.slots.len()
     }
 }
 
@@ -423,7 +476,7 @@ impl KeyTable {
 
     fn with_hasher(hasher: foldhash::quality::SeedableRandomState) -> Self {
         Self {
-            slots: Vec::new(),
+            slots: vec![KeyEntry::FREE; 16],
             len: 0,
             hasher,
         }
@@ -433,14 +486,13 @@ impl KeyTable {
         self.hasher.hash_one(packed)
     }
 
-    /// Makes room for `more` keys without growing (so that slots asked for
-    /// stay where they are).
+    /// Makes room for `more` keys without growing.
     fn reserve(&mut self, more: usize) {
         let wanted = self.len + more;
         if wanted * 2 <= self.slots.len() {
             return;
         }
-        let size = (wanted * 2 + 1).next_power_of_two().max(16);
+        let size = (wanted * 2 + 1).next_power_of_two();
         let old = std::mem::replace(&mut self.slots, vec![KeyEntry::FREE; size]);
         for entry in old.into_iter().filter(|entry| entry.key != 0) {
             let at = self.free_or_equal(entry.key, self.hash(entry.key & !OCCUPIED));
@@ -479,20 +531,24 @@ impl KeyTable {
     }
 
     /// The entry of `packed` (hashed as `hash`), its counters made by `new`
-    /// the first time. Room must have been reserved ([`KeyTable::reserve`]).
+    /// the first time. The table grows only when a new key would fill it
+    /// past half (a found key costs no check of the table's size).
     fn entry(&mut self, packed: u128, hash: u64, new: impl FnOnce() -> Counters) -> &mut KeyEntry {
         let key = packed | OCCUPIED;
-        let at = self.free_or_equal(key, hash);
-        let entry = &mut self.slots[at];
-        if entry.key == 0 {
-            *entry = KeyEntry {
+        let mut at = self.free_or_equal(key, hash);
+        if self.slots[at].key == 0 {
+            if (self.len + 1) * 2 > self.slots.len() {
+                self.reserve(1);
+                at = self.free_or_equal(key, hash);
+            }
+            self.slots[at] = KeyEntry {
                 key,
                 counters: new(),
                 held: [0; HELD_WORDS],
             };
             self.len += 1;
         }
-        entry
+        &mut self.slots[at]
     }
 
     /// Each key (unpacked) and its counters.
@@ -756,6 +812,20 @@ struct Prepared {
     ip_version: u8,
 }
 
+impl Prepared {
+    /// A place of the ring no record has taken yet.
+    const NONE: Self = Self {
+        packed: 0,
+        hash: 0,
+        packets: 0,
+        bytes: 0,
+        start: 0,
+        end: 0,
+        source: 0,
+        ip_version: 0,
+    };
+}
+
 /// The aggregation of one object's records.
 ///
 /// Per record, the hot path finds the interface (by its id packed into
@@ -775,7 +845,7 @@ struct Prepared {
 /// exactly those of applying record by record.
 pub struct Aggregator {
     map: std::sync::Arc<NetworkMap>,
-    interface_index: HashSet<IndexEntry, Fast>,
+    interface_index: InterfaceIndex,
     long_interface_index: HashMap<Box<[u8]>, u32, Fast>,
     /// The views' VPC networks, one copy per VPC.
     networks: classify::SharedNetworks,
@@ -787,9 +857,10 @@ pub struct Aggregator {
     /// Full entries' sources waiting to be applied, oldest first: at most
     /// [`HELD_QUEUE`].
     queued: std::collections::VecDeque<HeldSources>,
-    /// Records waiting for their key lookups: at most [`LAG`], the oldest
-    /// at `oldest` once there are that many (a ring).
-    waiting: Vec<Prepared>,
+    /// Records waiting for their key lookups: the first `pending`, the
+    /// oldest at `oldest` once there are [`LAG`] (a ring).
+    waiting: [Prepared; LAG],
+    pending: usize,
     oldest: usize,
     stats: AggregatorStats,
 }
@@ -798,14 +869,15 @@ impl Aggregator {
     pub fn new(map: std::sync::Arc<NetworkMap>) -> Self {
         Self {
             map,
-            interface_index: HashSet::default(),
+            interface_index: InterfaceIndex::new(),
             long_interface_index: HashMap::default(),
             networks: classify::SharedNetworks::default(),
             interfaces: Vec::new(),
             keys: KeyTable::new(),
             sources: Vec::new(),
             queued: std::collections::VecDeque::with_capacity(HELD_QUEUE + 1),
-            waiting: Vec::with_capacity(LAG),
+            waiting: [Prepared::NONE; LAG],
+            pending: 0,
             oldest: 0,
             stats: AggregatorStats::default(),
         }
@@ -958,8 +1030,9 @@ impl Aggregator {
             },
             ip_version: key.ip_version,
         };
-        if self.waiting.len() < LAG {
-            self.waiting.push(prepared);
+        if self.pending < LAG {
+            self.waiting[self.pending] = prepared;
+            self.pending += 1;
         } else {
             // The oldest looked up where it waits, then its place taken.
             let oldest = self.oldest;
@@ -983,7 +1056,6 @@ impl Aggregator {
             source,
             ip_version,
         } = self.waiting[at];
-        self.keys.reserve(1);
         let sources = &mut self.sources;
         let entry = self.keys.entry(packed, hash, || {
             sources.push(KeySources::new(ip_version));
@@ -1019,11 +1091,11 @@ impl Aggregator {
 
     /// The waiting records looked up, oldest first.
     fn look_up_waiting(&mut self) {
-        let count = self.waiting.len();
+        let count = self.pending;
         for at in 0..count {
             self.look_up((self.oldest + at) % count);
         }
-        self.waiting.clear();
+        self.pending = 0;
         self.oldest = 0;
     }
 
@@ -1067,7 +1139,6 @@ impl Aggregator {
                 })
                 .sum::<usize>()
             + self.queued.capacity() * std::mem::size_of::<HeldSources>()
-            + self.waiting.capacity() * std::mem::size_of::<Prepared>()
             + self
                 .interfaces
                 .iter()
@@ -1313,6 +1384,7 @@ fn enum_name<T: Serialize>(value: &T) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
     use std::sync::Arc;
 
     use proptest::prelude::*;

@@ -317,10 +317,14 @@ pub(crate) fn place_v4(
     }
     let (vpc_source, vpc_destination) =
         (tests.vpc.contains(source), tests.vpc.contains(destination));
-    let (private_source, private_destination) = (is_private_v4(source), is_private_v4(destination));
-    let has_vpc = tests.has_vpc;
-    let inside_source = (has_vpc & vpc_source) | (!has_vpc & private_source);
-    let inside_destination = (has_vpc & vpc_destination) | (!has_vpc & private_destination);
+    // Private ranges place a record only for an interface whose VPC has no
+    // block (its own case, the same for all its records: a branch that
+    // predicts); the remote end's is tested once it is known.
+    let (inside_source, inside_destination) = if tests.has_vpc {
+        (vpc_source, vpc_destination)
+    } else {
+        both_private_v4(source, destination)
+    };
     let ports_say_egress = record
         .srcport
         .zip(record.dstport)
@@ -331,12 +335,7 @@ pub(crate) fn place_v4(
                 | (!(inside_source & !inside_destination) & !ports_say_egress)));
     let remote = if ingress { source } else { destination };
     let in_vpc = if ingress { vpc_source } else { vpc_destination };
-    let private = if ingress {
-        private_source
-    } else {
-        private_destination
-    };
-    let class = class_v4(in_vpc, tests.peered.contains(remote), private);
+    let class = class_v4(in_vpc, tests.peered.contains(remote), is_private_v4(remote));
     Some((direction_of(ingress), Ipv4Addr::from(remote), class))
 }
 
@@ -571,6 +570,13 @@ pub fn is_private(address: IpAddr) -> bool {
 }
 
 /// [`is_private`] of an IPv4 address's bits, every range tested at once.
+/// [`is_private_v4`] of both ends, for [`place_v4`] without VPC blocks.
+#[cold]
+#[inline(never)]
+fn both_private_v4(source: u32, destination: u32) -> (bool, bool) {
+    (is_private_v4(source), is_private_v4(destination))
+}
+
 fn is_private_v4(bits: u32) -> bool {
     // 10/8, 172.16/12, 192.168/16, 100.64/10, 169.254/16.
     (bits & 0xff00_0000 == 0x0a00_0000)

@@ -40,8 +40,10 @@ pub enum Hll {
         /// register of that group of four is), then one entry per register
         /// set, `index << 6 | rank` (never zero: a rank is at least one),
         /// in the order the registers were first set, then zeros: a
-        /// multiple of eight entries, at most [`SPARSE_MAX`]. Empty (no
-        /// allocation) until the first register is set.
+        /// multiple of eight entries, at most [`SPARSE_MAX`], sixteen at
+        /// first (with the filter, 64 bytes: one reallocation fewer for a
+        /// sketch of more than eight registers, 16 bytes more for one of
+        /// fewer). Empty (no allocation) until the first register is set.
         places: Box<[u16]>,
         /// The entries in use (the first zero's place after the filter).
         len: u8,
@@ -130,7 +132,7 @@ impl Hll {
                 let entry = (index as u16) << 6 | u16::from(rank);
                 let used = usize::from(*len);
                 if places.is_empty() {
-                    *places = vec![0; FILTER + 8].into_boxed_slice();
+                    *places = vec![0; FILTER + 16].into_boxed_slice();
                 }
                 let (filter, entries) = places.split_at_mut(FILTER);
                 let (word, bit) = (index >> 6, 1u16 << (index >> 2 & 15));
