@@ -704,6 +704,16 @@ impl KeySources {
         }
     }
 
+    /// [`KeySources::add`] of an IPv4 address (as an integer), in the
+    /// loop that applies a key's held sources: no address to build and
+    /// tell apart.
+    #[inline(always)]
+    fn add_v4(&mut self, source: u32) {
+        if !self.v4.add(source) {
+            self.sketch.insert_v4(source);
+        }
+    }
+
     /// The ranking as [`Aggregate::top_sources`], in place order.
     fn top_sources(&self) -> Vec<TopSource> {
         let v4 = self.v4.iter().map(|(address, flows)| TopSource {
@@ -777,7 +787,7 @@ impl HeldSources {
             }
         } else {
             for &word in &self.words[..count] {
-                sources.add(IpAddr::V4(std::net::Ipv4Addr::from(word)));
+                sources.add_v4(word);
             }
         }
     }

@@ -114,7 +114,17 @@ impl Hll {
     }
 
     pub fn insert(&mut self, address: IpAddr) {
-        let hash = hash_address(address);
+        self.insert_hash(hash_address(address));
+    }
+
+    /// [`Hll::insert`] of an IPv4 address as an integer (the same hash).
+    #[inline(always)]
+    pub fn insert_v4(&mut self, address: u32) {
+        self.insert_hash(mix(u64::from(address)));
+    }
+
+    #[inline(always)]
+    fn insert_hash(&mut self, hash: u64) {
         let index = (hash >> (64 - PRECISION)) as usize;
         // Leading zeros of the remaining bits, plus one (at most 55).
         let rank = ((hash << PRECISION) | (1 << (PRECISION - 1))).leading_zeros() as u8 + 1;

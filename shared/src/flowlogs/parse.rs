@@ -661,6 +661,21 @@ impl<'a, L: LineBytes<'a>> Value<'a, L> {
         T::try_from(value).ok()
     }
 
+    /// [`Value::number`] for a field that is one digit in every line (the
+    /// version): that digit read alone, a branch that always goes one way.
+    #[inline(always)]
+    fn digit_or_number<T: TryFrom<u64>>(&self) -> Option<T> {
+        if self.len() == 1 {
+            let digit = (self.word() as u8).wrapping_sub(b'0');
+            return if digit <= 9 {
+                T::try_from(u64::from(digit)).ok()
+            } else {
+                None
+            };
+        }
+        self.number()
+    }
+
     /// An IPv4 or IPv6 address.
     #[inline(always)]
     fn address(&self) -> Option<IpAddr> {
@@ -804,7 +819,7 @@ fn set<'a, L: LineBytes<'a>>(
     }
     let bytes = value.bytes();
     match field {
-        Field::Version => read!(version, value.number()),
+        Field::Version => read!(version, value.digit_or_number()),
         Field::AccountId => text!(account_id),
         Field::InterfaceId => text!(interface_id),
         Field::SrcAddr => read!(srcaddr, value.address()),
