@@ -123,12 +123,31 @@ impl Hll {
         self.insert_hash(mix(u64::from(address)));
     }
 
+    /// The register of `hash` set, where it is read: the usual cases (a
+    /// dense register, a sparse register of a group not set yet with room
+    /// to append it) in place, the others by [`Hll::set`].
     #[inline(always)]
     fn insert_hash(&mut self, hash: u64) {
         let index = (hash >> (64 - PRECISION)) as usize;
         // Leading zeros of the remaining bits, plus one (at most 55).
         let rank = ((hash << PRECISION) | (1 << (PRECISION - 1))).leading_zeros() as u8 + 1;
-        self.set(index, rank);
+        match self {
+            Self::Dense(registers) => {
+                let register = &mut registers[index];
+                *register = (*register).max(rank);
+            }
+            Self::Sparse { places, len } => {
+                let at = FILTER + usize::from(*len);
+                let (word, bit) = (index >> 6, 1u16 << (index >> 2 & 15));
+                if at < places.len() && places[word] & bit == 0 {
+                    places[word] |= bit;
+                    places[at] = (index as u16) << 6 | u16::from(rank);
+                    *len += 1;
+                } else {
+                    self.set(index, rank);
+                }
+            }
+        }
     }
 
     fn set(&mut self, index: usize, rank: u8) {
