@@ -486,7 +486,8 @@ impl KeyTable {
         self.hasher.hash_one(packed)
     }
 
-    /// Makes room for `more` keys without growing.
+    /// Grows the table, if need be, so that `more` keys more leave it at
+    /// most half full.
     fn reserve(&mut self, more: usize) {
         let wanted = self.len + more;
         if wanted * 2 <= self.slots.len() {

@@ -569,7 +569,6 @@ pub fn is_private(address: IpAddr) -> bool {
     }
 }
 
-/// [`is_private`] of an IPv4 address's bits, every range tested at once.
 /// [`is_private_v4`] of both ends, for [`place_v4`] without VPC blocks.
 #[cold]
 #[inline(never)]
@@ -577,6 +576,7 @@ fn both_private_v4(source: u32, destination: u32) -> (bool, bool) {
     (is_private_v4(source), is_private_v4(destination))
 }
 
+/// [`is_private`] of an IPv4 address's bits, every range tested at once.
 fn is_private_v4(bits: u32) -> bool {
     // 10/8, 172.16/12, 192.168/16, 100.64/10, 169.254/16.
     (bits & 0xff00_0000 == 0x0a00_0000)
