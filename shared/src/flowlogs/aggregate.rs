@@ -807,6 +807,10 @@ const SKETCH_AHEAD: usize = 4;
 /// reach the next record's lookup while one waits).
 const LAG: usize = 4;
 
+/// The places of the waiting ring: [`LAG`] records and the next one's,
+/// a power of two.
+const RING: usize = (LAG + 1).next_power_of_two();
+
 /// A record typed, waiting for its key lookup.
 #[derive(Clone, Copy)]
 struct Prepared {
@@ -870,7 +874,7 @@ pub struct Aggregator {
     queued: std::collections::VecDeque<HeldSources>,
     /// Records waiting for their key lookups: the first `pending`, the
     /// oldest at `oldest` once there are [`LAG`] (a ring).
-    waiting: [Prepared; LAG],
+    waiting: [Prepared; RING],
     pending: usize,
     oldest: usize,
     stats: AggregatorStats,
@@ -887,7 +891,7 @@ impl Aggregator {
             keys: KeyTable::new(),
             sources: Vec::new(),
             queued: std::collections::VecDeque::with_capacity(HELD_QUEUE + 1),
-            waiting: [Prepared::NONE; LAG],
+            waiting: [Prepared::NONE; RING],
             pending: 0,
             oldest: 0,
             stats: AggregatorStats::default(),
@@ -1041,15 +1045,15 @@ impl Aggregator {
             },
             ip_version: key.ip_version,
         };
+        // Written to its place before the oldest is looked up, so that
+        // nothing typed is held across the look-up.
+        self.waiting[(self.oldest + self.pending) % RING] = prepared;
         if self.pending < LAG {
-            self.waiting[self.pending] = prepared;
             self.pending += 1;
         } else {
-            // The oldest looked up where it waits, then its place taken.
             let oldest = self.oldest;
             self.look_up(oldest);
-            self.waiting[oldest] = prepared;
-            self.oldest = (oldest + 1) % LAG;
+            self.oldest = (oldest + 1) % RING;
         }
         self.stats.aggregated += 1;
     }
@@ -1102,9 +1106,8 @@ impl Aggregator {
 
     /// The waiting records looked up, oldest first.
     fn look_up_waiting(&mut self) {
-        let count = self.pending;
-        for at in 0..count {
-            self.look_up((self.oldest + at) % count);
+        for at in 0..self.pending {
+            self.look_up((self.oldest + at) % RING);
         }
         self.pending = 0;
         self.oldest = 0;
