@@ -872,8 +872,8 @@ pub struct Aggregator {
     /// Full entries' sources waiting to be applied, oldest first: at most
     /// [`HELD_QUEUE`].
     queued: std::collections::VecDeque<HeldSources>,
-    /// Records waiting for their key lookups: the first `pending`, the
-    /// oldest at `oldest` once there are [`LAG`] (a ring).
+    /// Records waiting for their key lookups (a ring): `pending` of them,
+    /// at most [`LAG`], from `oldest` on, and a place for the next.
     waiting: [Prepared; RING],
     pending: usize,
     oldest: usize,
