@@ -91,12 +91,17 @@ pub struct HllError(&'static str);
 /// The fixed 64-bit hash of an address.
 pub fn hash_address(address: IpAddr) -> u64 {
     match address {
-        IpAddr::V4(v4) => mix(u64::from(u32::from(v4))),
+        IpAddr::V4(v4) => hash_v4(u32::from(v4)),
         IpAddr::V6(v6) => {
             let bits = u128::from(v6);
             mix((bits >> 64) as u64 ^ mix(bits as u64 ^ 0x9e37_79b9_7f4a_7c15))
         }
     }
+}
+
+/// [`hash_address`] of an IPv4 address as an integer.
+fn hash_v4(address: u32) -> u64 {
+    mix(u64::from(address))
 }
 
 /// MurmurHash3's 64-bit finalizer.
@@ -120,17 +125,22 @@ impl Hll {
     /// [`Hll::insert`] of an IPv4 address as an integer (the same hash).
     #[inline(always)]
     pub fn insert_v4(&mut self, address: u32) {
-        self.insert_hash(mix(u64::from(address)));
+        self.insert_hash(hash_v4(address));
     }
 
-    /// The register of `hash` set, where it is read: the usual cases (a
-    /// dense register, a sparse register of a group not set yet with room
-    /// to append it) in place, the others by [`Hll::set`].
     #[inline(always)]
     fn insert_hash(&mut self, hash: u64) {
         let index = (hash >> (64 - PRECISION)) as usize;
         // Leading zeros of the remaining bits, plus one (at most 55).
         let rank = ((hash << PRECISION) | (1 << (PRECISION - 1))).leading_zeros() as u8 + 1;
+        self.set(index, rank);
+    }
+
+    /// Sets a register to at least `rank`, where it is called: the usual
+    /// cases (a dense register, a sparse register of a group not set yet
+    /// with room to append it) in place, the others by [`Hll::set_rest`].
+    #[inline(always)]
+    fn set(&mut self, index: usize, rank: u8) {
         match self {
             Self::Dense(registers) => {
                 let register = &mut registers[index];
@@ -144,13 +154,15 @@ impl Hll {
                     places[at] = (index as u16) << 6 | u16::from(rank);
                     *len += 1;
                 } else {
-                    self.set(index, rank);
+                    self.set_rest(index, rank);
                 }
             }
         }
     }
 
-    fn set(&mut self, index: usize, rank: u8) {
+    /// [`Hll::set`] for every case: a register already in a sparse
+    /// sketch's entries, one that needs room, or the turn to dense.
+    fn set_rest(&mut self, index: usize, rank: u8) {
         match self {
             Self::Dense(registers) => {
                 if registers[index] < rank {
