@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use fanin::flowlogs::aggregate::Aggregator;
 use fanin::flowlogs::classify::NetworkMap;
 use fanin::flowlogs::fields::Format;
-use fanin::flowlogs::parse::{FlowLogReader, Line, parse_record};
+use fanin::flowlogs::parse::{FlowLogReader, Line, ask_ahead, parse_record};
 use memchr::memchr;
 
 const RECORDS: usize = 1_000_000;
@@ -162,14 +162,17 @@ fn text(records: usize, custom: bool) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// Lines and fields, touched, nothing else.
+/// Lines and fields, touched, nothing else. The text is asked for ahead
+/// as the reader asks for it ([`ask_ahead`]), so that the floor and the
+/// parser wait for the same bytes the same way.
 fn floor(bytes: &[u8]) -> (usize, usize) {
     let (mut lines, mut touched) = (0, 0usize);
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let end = memchr(b'\n', rest).unwrap_or(rest.len());
-        let mut line = &rest[..end];
-        rest = &rest[(end + 1).min(rest.len())..];
+    let mut from = 0;
+    while from < bytes.len() {
+        let end = memchr(b'\n', &bytes[from..]).map_or(bytes.len(), |at| from + at);
+        ask_ahead(bytes, from, end);
+        let mut line = &bytes[from..end];
+        from = end + 1;
         lines += 1;
         while !line.is_empty() {
             let at = memchr(b' ', line).unwrap_or(line.len());
