@@ -3,7 +3,9 @@
 //!
 //! The floor splits the same bytes into lines and fields (memchr) and
 //! touches every field, without typing or aggregating anything: the least
-//! any parser of this text must do. Rounds alternate floor, parse only and
+//! any parser of this text must do. It asks for the text ahead as the
+//! reader does (`ask_ahead`), so that neither waits on memory the other
+//! does not. Rounds alternate floor, parse only and
 //! parse + aggregate on one core; each measure repeats its pass until it
 //! has taken at least 0.6 s of the thread's CPU time (so a 10 ms tick is
 //! under 2 % of it), and the best round of each is reported as records per
