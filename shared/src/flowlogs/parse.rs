@@ -140,7 +140,8 @@ const CACHE_LINE: usize = 64;
 /// (docs/exposure.md, "Throughput"). A line of up to 128 bytes spans at
 /// most three cache lines, asked for without a branch; a longer one loops
 /// for the rest. Text a decoder has just written is in the cache already,
-/// where each hint costs an instruction.
+/// where the hints cost a few instructions a line; on targets without a
+/// hint (arm64) only the bounds are checked.
 #[inline(always)]
 pub fn ask_ahead(buffer: &[u8], from: usize, end: usize) {
     let (first, last) = (from + TEXT_AHEAD, end + TEXT_AHEAD);
